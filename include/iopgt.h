@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopgt: I/O page tables in real hardware formats.
+ *
+ * Vocabulary
+ *   domain   one table tree and its configuration.
+ *   IOVA     a device (input) address; PA an output (physical) address.
+ *   range    given as iova + size in bytes at this API; internally iova/last
+ *            with last inclusive, so the top of a 64-bit space is expressible.
+ *   leaf     an entry that translates; a superpage is a leaf above the lowest
+ *            level. Leaf sizes are given as byte sizes (IOPGT_SZ_*).
+ *   gather   what a caller accumulates across map/unmap: the IOVA range to
+ *            invalidate, the kind of flush needed and the table pages that
+ *            were unlinked. The caller flushes once per batch with sync.
+ *
+ * Every call that can fail returns 0 (or a byte count) on success and a
+ * negative errno on failure. A failed call leaves the domain as it was.
+ * Each function states its concurrency contract beside it.
+ */
+#ifndef IOPGT_H
+#define IOPGT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every declaration below is exported from the shared library; the
+ * library's internals are built hidden. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define IOPGT_VERSION_MAJOR 0
+#define IOPGT_VERSION_MINOR 1
+
+/* ------------------------------------------------------------------------
+ * Formats, sizes, protection
+ */
+
+enum iopgt_format {
+	/* x86-64 paging (Intel VT-d first stage, AMD IOMMU v2): 4 levels for
+	 * ias <= 48, 5 levels for ias 49..57; 4K, 2M and 1G leaves. */
+	IOPGT_FMT_X86_64 = 1,
+	/* ARM VMSAv8-64 LPAE stage 2: 4K, 16K or 64K granule, ias 32..48,
+	 * start level and concatenated root tables as the architecture
+	 * prescribes. */
+	IOPGT_FMT_ARM_S2 = 2,
+};
+
+#define IOPGT_SZ_4K   (UINT64_C(1) << 12)
+#define IOPGT_SZ_16K  (UINT64_C(1) << 14)
+#define IOPGT_SZ_64K  (UINT64_C(1) << 16)
+#define IOPGT_SZ_2M   (UINT64_C(1) << 21)
+#define IOPGT_SZ_32M  (UINT64_C(1) << 25)
+#define IOPGT_SZ_512M (UINT64_C(1) << 29)
+#define IOPGT_SZ_1G   (UINT64_C(1) << 30)
+
+/* Protection bits for iopgt_map(). READ or WRITE (or both) is required.
+ * x86-64 cannot express write-only; ARM stage 2 cannot express USER. A
+ * combination the format cannot express is -EINVAL, never silently widened. */
+enum {
+	IOPGT_PROT_READ = 1u << 0,
+	IOPGT_PROT_WRITE = 1u << 1,
+	IOPGT_PROT_EXEC = 1u << 2,  /* absent: XD (x86) / XN (ARM) set */
+	IOPGT_PROT_USER = 1u << 3,  /* x86 U/S=1: user-mode (PASID) access */
+	IOPGT_PROT_MMIO = 1u << 4,  /* device memory: x86 PCD|PWT, ARM Device-nGnRE */
+};
+
+/* Flush kinds, ordered: a higher kind includes what the lower ones do. */
+enum iopgt_flush_kind {
+	IOPGT_FLUSH_NONE = 0,     /* only empty entries filled; no caching mode */
+	IOPGT_FLUSH_ADDED = 1,    /* empty entries filled, caching mode on */
+	IOPGT_FLUSH_MODIFIED = 2, /* a present entry changed or was cleared */
+	IOPGT_FLUSH_WALK = 3,     /* a table was unlinked: leaf and paging-
+	                           * structure caches over the whole range */
+};
+#define IOPGT_FLUSH_KINDS 4
+
+/* ------------------------------------------------------------------------
+ * Configuration
+ */
+
+/* Invalidation callbacks. They are called only from iopgt_sync() and
+ * iopgt_flush_all(), never from map or unmap, and must not return before the
+ * invalidation has completed. They may be called from several threads at
+ * once if the caller syncs from several threads. */
+struct iopgt_flush_ops {
+	/* Invalidate [iova, last] (last inclusive) as needed by kind. */
+	void (*flush_range)(void *arg, uint64_t iova, uint64_t last,
+			    enum iopgt_flush_kind kind);
+	/* Invalidate everything the hardware caches for this domain. */
+	void (*flush_all)(void *arg);
+	void *arg;
+};
+
+/* Table memory. table_alloc returns size bytes aligned to size (a table
+ * page, or a concatenated root), and stores the address the hardware sees in
+ * *pa; the memory need not be zeroed. The library writes entries through the
+ * returned pointer only. meta_alloc/meta_free hold the library's own
+ * descriptors and may be left NULL (then malloc/free are used). All four may
+ * be called concurrently from writers of the same domain. */
+struct iopgt_mem_ops {
+	void *(*table_alloc)(void *arg, size_t size, uint64_t *pa);
+	void (*table_free)(void *arg, void *va, uint64_t pa, size_t size);
+	void *(*meta_alloc)(void *arg, size_t size);
+	void (*meta_free)(void *arg, void *ptr, size_t size);
+	void *arg;
+};
+
+/* Options; zero is the sensible default for each. */
+enum {
+	/* The hardware (or a hypervisor under it) caches non-present entries:
+	 * filling an empty entry needs an ADDED flush. */
+	IOPGT_OPT_CACHING_MODE = 1u << 0,
+	/* Keep tables that unmap empties instead of reclaiming them. */
+	IOPGT_OPT_NO_RECLAIM = 1u << 1,
+	/* Never replace a full, contiguous table by a superpage. */
+	IOPGT_OPT_NO_COALESCE = 1u << 2,
+};
+
+struct iopgt_config {
+	enum iopgt_format format;
+	unsigned ias;        /* IOVA bits */
+	unsigned oas;        /* output address bits */
+	unsigned granule;    /* log2 of the smallest page: 12, 14 or 16 */
+	uint64_t leaf_sizes; /* OR of IOPGT_SZ_*; 0: all the format offers.
+	                      * Must be every size from the granule up to the
+	                      * largest one wanted, without gaps. */
+	unsigned options;    /* IOPGT_OPT_* */
+	unsigned table_cache; /* emptied (zero) tables kept for reuse */
+	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
+	struct iopgt_mem_ops mem;     /* NULL callbacks: aligned_alloc, pa = va */
+};
+
+/* Fill cfg with the defaults for fmt: x86-64 48-bit input, 52-bit output;
+ * ARM stage 2 4K granule, 48-bit input and output. Returns -EINVAL for an
+ * unknown format. Pure function. */
+int iopgt_config_init(struct iopgt_config *cfg, enum iopgt_format fmt);
+
+/* ------------------------------------------------------------------------
+ * Domains
+ */
+
+struct iopgt_domain;
+
+/* Create a domain. On success stores it in *out and returns 0; -EINVAL for
+ * a configuration the format cannot honour, -ENOMEM if the root cannot be
+ * allocated. Thread-safe (touches nothing shared). */
+int iopgt_domain_create(const struct iopgt_config *cfg,
+			struct iopgt_domain **out);
+
+/* Destroy a domain and return every table page to table_free. Call with no
+ * other call on this domain running or to come; hardware must no longer use
+ * the tables. Gathers still holding tables of this domain must be synced
+ * first. NULL is ignored. */
+void iopgt_domain_destroy(struct iopgt_domain *dom);
+
+struct iopgt_info {
+	enum iopgt_format format;
+	unsigned ias, oas, granule;
+	unsigned levels;       /* levels walked, root included */
+	unsigned start_level;  /* the architecture's number of the root level
+	                        * (x86: 4 or 5 = PML4/PML5; ARM: 0..3) */
+	unsigned root_tables;  /* concatenated root tables (ARM), else 1 */
+	uint64_t root_pa;      /* what the hardware is given as its table base */
+	uint64_t leaf_sizes;   /* leaf sizes in use */
+	unsigned options;
+};
+
+/* Describe the domain. Thread-safe; the answer never changes. */
+void iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info);
+
+/* ------------------------------------------------------------------------
+ * Gathers
+ */
+
+/* A gather is caller-owned (usually on the stack) and used by one thread at
+ * a time. Read its fields; change them only through this API. */
+struct iopgt_gather {
+	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none */
+	uint64_t last;  /* last byte to invalidate (inclusive) */
+	enum iopgt_flush_kind kind;
+	unsigned long nr_tables; /* unlinked tables awaiting reclaim */
+	void *tables;            /* opaque list of those tables */
+};
+
+/* Empty a gather before first use. */
+void iopgt_gather_init(struct iopgt_gather *g);
+
+/* ------------------------------------------------------------------------
+ * Map, unmap, lookup
+ *
+ * Writers on disjoint IOVA ranges may call map and unmap on one domain at
+ * once, with no lock: the library coordinates on the tables they share. Two
+ * calls whose ranges overlap must be serialized by the caller. Neither call
+ * ever flushes: each adds to the caller's gather, to be synced once.
+ */
+
+/* Map [iova, iova + size) to [pa, pa + size) with prot. iova, pa and size
+ * must be multiples of the smallest leaf size. The largest leaf that IOVA,
+ * PA and the remaining length allow is used, re-chosen along the range.
+ * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot), -ERANGE
+ * (beyond the input or output address size), -EEXIST (some part is already
+ * mapped), -ENOMEM (table allocation failed).
+ * On error the tables are as before the call; the gather may have grown
+ * (entries written and then rolled back must still be flushed). */
+int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	      uint64_t size, unsigned prot, struct iopgt_gather *g);
+
+/* Unmap whatever is mapped in [iova, iova + size): holes are fine. A
+ * superpage that lies partly inside is split so that the rest stays mapped.
+ * Returns the number of bytes unmapped (>= 0), -EINVAL for an unaligned,
+ * empty or wrapping request, -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
+ * its table, in which case nothing was unmapped. */
+int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
+		    struct iopgt_gather *g);
+
+struct iopgt_translation {
+	uint64_t pa;        /* output address of iova */
+	uint64_t leaf_size; /* size of the leaf iova lies in */
+	unsigned prot;      /* IOPGT_PROT_* of that leaf */
+	unsigned dirty;     /* the hardware dirty state of that leaf, if any */
+};
+
+/* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped, or
+ * -ERANGE if iova is beyond ias. Lock-free: may run concurrently with map,
+ * unmap and sync of any range; the answer is the state before or after each
+ * concurrent change to iova's own range. */
+int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
+		 struct iopgt_translation *out);
+
+/* ------------------------------------------------------------------------
+ * Flushing and reclaim
+ */
+
+/* Issue the flush g needs through flush_range, once, then reclaim the
+ * tables g holds, and empty g. A table page is returned to table_free (or to
+ * the table cache) only after the flush that covers its whole span has
+ * completed and no walker that may have loaded a pointer to it is still
+ * running; tables that still have such walkers wait on the domain until a
+ * later sync, iopgt_reclaim() or destroy. May run concurrently with map,
+ * unmap, lookup and other syncs (each with its own gather). */
+void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
+
+/* As iopgt_sync(), but through flush_all: for callers who prefer one
+ * whole-domain invalidation. Same concurrency contract. */
+void iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
+
+/* Return waiting tables whose walkers have left, and the table cache, to
+ * table_free. May run concurrently with any other call but destroy. */
+void iopgt_reclaim(struct iopgt_domain *dom);
+
+/* ------------------------------------------------------------------------
+ * Statistics and inspection
+ */
+
+struct iopgt_stats {
+	uint64_t table_pages_live;  /* held from table_alloc now: in the tree,
+	                             * in gathers, waiting, or cached */
+	uint64_t table_bytes_live;
+	uint64_t table_pages_peak;
+	uint64_t table_bytes_peak;
+	uint64_t table_pages_alloc; /* table_alloc calls that succeeded */
+	uint64_t table_pages_freed; /* table_free calls */
+	uint64_t table_pages_cached; /* zeroed tables kept for reuse */
+	uint64_t table_pages_waiting; /* flushed, waiting for walkers */
+	uint64_t meta_bytes_live;   /* descriptors and child-pointer arrays */
+	uint64_t flushes[IOPGT_FLUSH_KINDS]; /* flush_range calls by kind */
+	uint64_t flush_all;         /* flush_all calls */
+	uint64_t coalesced;         /* tables replaced by a superpage */
+	uint64_t split;             /* superpages split */
+};
+
+/* Read the counters. Thread-safe; each counter is read atomically, the set
+ * is not a snapshot while writers run. */
+void iopgt_get_stats(const struct iopgt_domain *dom, struct iopgt_stats *st);
+
+struct iopgt_table_info {
+	unsigned level;     /* 0 = lowest (4K) level */
+	uint64_t iova;      /* first IOVA of the table's span */
+	uint64_t span;      /* bytes of IOVA its entries cover */
+	uint64_t pa;
+	const void *va;
+	unsigned entries;   /* entries in the table (concatenated root: all) */
+	unsigned used;      /* non-empty entries, as counted by the library */
+};
+
+/* Call fn for each table in the tree, parents before children, in IOVA
+ * order; stop early if fn returns non-zero and return that value. Call with
+ * no writer running on the domain. */
+int iopgt_for_each_table(struct iopgt_domain *dom,
+			 int (*fn)(void *arg, const struct iopgt_table_info *t),
+			 void *arg);
+
+/* Print the table tree: one line per table (level, span, occupancy) and,
+ * with IOPGT_DUMP_ENTRIES, one per non-empty entry (raw value, decoded).
+ * Returns 0 or -EIO. Call with no writer running on the domain. */
+enum { IOPGT_DUMP_ENTRIES = 1u << 0 };
+int iopgt_dump(struct iopgt_domain *dom, FILE *out, unsigned flags);
+
+/* Name of a format ("x86_64", "arm_s2") or of a flush kind ("none",
+ * "added", "modified", "walk"). */
+const char *iopgt_format_name(enum iopgt_format fmt);
+const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IOPGT_H */

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ARM VMSAv8-64 stage 2 translation table descriptors (LPAE long format), as
+ * used by KVM arm64 and by the SMMU for stage 2. Compiled once per granule:
+ * define ARM_S2_GRANULE (12, 14 or 16) before including this header.
+ *
+ * Implements (Arm Architecture Reference Manual for A-profile, DDI 0487,
+ * section D8.3 "Translation table descriptor formats": table, block and page
+ * descriptors for the 4KB, 16KB and 64KB granules; D8.4.? stage 2 attributes;
+ * VTCR_EL2.{T0SZ,SL0} for the start level and concatenation; without
+ * FEAT_LPA/LPA2, so addresses are at most 48 bits):
+ *
+ *   bits 1:0   0b11 table (levels 0-2) or page (level 3); 0b01 block; bit 0
+ *              clear: invalid
+ *   5:2        MemAttr (stage 2, FEAT_S2FWB not used): 0b1111 Normal
+ *              Write-Back inner and outer; 0b0001 Device-nGnRE
+ *   7:6        S2AP: bit 6 reads allowed, bit 7 writes allowed
+ *   9:8        SH: 0b11 inner shareable
+ *   10         AF access flag (always set here: no access-flag faults)
+ *   47:g       output address (g = granule bits); for a table, the next
+ *              table's address
+ *   52         Contiguous hint (never set here)
+ *   54         XN (XN[1]; XN[0] = bit 53 only with FEAT_XNX, left 0)
+ *
+ * Levels here count up from the leaf: our level 0 is architecture level 3.
+ * Blocks: 4K granule at levels 1 and 2 (1G, 2M), 16K at level 2 (32M), 64K
+ * at level 2 (512M); level-1 blocks of the 16K/64K granules need FEAT_LPA2 /
+ * 52-bit addresses and are not offered.
+ */
+#ifndef IOPGT_FMT_ARM_S2_H
+#define IOPGT_FMT_ARM_S2_H
+
+#include "../pt.h"
+
+#ifndef ARM_S2_GRANULE
+#error "define ARM_S2_GRANULE (12, 14 or 16) before including arm_s2.h"
+#endif
+
+#define FMT_NAME "arm_s2"
+#define FMT_FORMAT IOPGT_FMT_ARM_S2
+#define FMT_MAX_OAS 48
+
+#define S2_VALID (UINT64_C(1) << 0)
+#define S2_TYPE_MASK UINT64_C(3)
+#define S2_TYPE_TABLE UINT64_C(3) /* also "page" at level 3 */
+#define S2_TYPE_BLOCK UINT64_C(1)
+#define S2_MEMATTR_SHIFT 2
+#define S2_MEMATTR_MASK (UINT64_C(0xf) << S2_MEMATTR_SHIFT)
+#define S2_MEMATTR_NORMAL_WB (UINT64_C(0xf) << S2_MEMATTR_SHIFT)
+#define S2_MEMATTR_DEVICE_nGnRE (UINT64_C(0x1) << S2_MEMATTR_SHIFT)
+#define S2_AP_R (UINT64_C(1) << 6)
+#define S2_AP_W (UINT64_C(1) << 7)
+#define S2_SH_IS (UINT64_C(3) << 8)
+#define S2_AF (UINT64_C(1) << 10)
+#define S2_XN (UINT64_C(1) << 54)
+#define S2_ADDR \
+	(((UINT64_C(1) << 48) - 1) & ~((UINT64_C(1) << ARM_S2_GRANULE) - 1))
+
+/* The access flag is always set by software here, and dirty state (DBM) is
+ * not used, so the hardware changes no leaf bits on its own. */
+#define FMT_HW_BITS UINT64_C(0)
+
+static inline unsigned fmt_leaf_levels(void)
+{
+	return ARM_S2_GRANULE == 12 ? 0x7 : 0x3;
+}
+
+static inline bool fmt_is_table(uint64_t e, unsigned level)
+{
+	return level > 0 && (e & S2_TYPE_MASK) == S2_TYPE_TABLE;
+}
+
+static inline uint64_t fmt_table_pa(uint64_t e)
+{
+	return e & S2_ADDR;
+}
+
+static inline uint64_t fmt_make_table(uint64_t pa)
+{
+	return pa | S2_TYPE_TABLE;
+}
+
+static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned lg2)
+{
+	return e & S2_ADDR & ~((UINT64_C(1) << lg2) - 1);
+}
+
+static inline uint64_t fmt_make_leaf(uint64_t pa, unsigned level,
+				     uint64_t attrs)
+{
+	return pa | attrs | (level ? S2_TYPE_BLOCK : S2_TYPE_TABLE);
+}
+
+static inline uint64_t fmt_leaf_attrs(uint64_t e, unsigned level)
+{
+	(void)level;
+	return e & ~(S2_ADDR | S2_TYPE_MASK | FMT_HW_BITS);
+}
+
+static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
+{
+	uint64_t a = S2_AF;
+
+	if (prot & ~(unsigned)(IOPGT_PROT_READ | IOPGT_PROT_WRITE |
+			       IOPGT_PROT_EXEC | IOPGT_PROT_MMIO))
+		return -EINVAL; /* includes USER: stage 2 has no such bit */
+	if (!(prot & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)))
+		return -EINVAL;
+	if (prot & IOPGT_PROT_READ)
+		a |= S2_AP_R;
+	if (prot & IOPGT_PROT_WRITE)
+		a |= S2_AP_W;
+	if (!(prot & IOPGT_PROT_EXEC))
+		a |= S2_XN;
+	if (prot & IOPGT_PROT_MMIO)
+		a |= S2_MEMATTR_DEVICE_nGnRE;
+	else
+		a |= S2_MEMATTR_NORMAL_WB | S2_SH_IS;
+	*attrs = a;
+	return 0;
+}
+
+static inline unsigned fmt_leaf_prot(uint64_t e)
+{
+	unsigned prot = 0;
+
+	if (e & S2_AP_R)
+		prot |= IOPGT_PROT_READ;
+	if (e & S2_AP_W)
+		prot |= IOPGT_PROT_WRITE;
+	if (!(e & S2_XN))
+		prot |= IOPGT_PROT_EXEC;
+	if (!(e & (UINT64_C(0xc) << S2_MEMATTR_SHIFT))) /* MemAttr[3:2]=00 */
+		prot |= IOPGT_PROT_MMIO;
+	return prot;
+}
+
+static inline bool fmt_leaf_dirty(uint64_t e)
+{
+	(void)e;
+	return false;
+}
+
+/*
+ * Start level and concatenation (VTCR_EL2.SL0 / T0SZ): the root is the
+ * shallowest level that needs at most 16 concatenated tables, with at least
+ * two levels walked (the choice KVM arm64 makes). For g granule bits and
+ * b = g - 3 bits a level: levels = ceil((ias - 4 - g) / b), at least 2.
+ *   4K:  ias 48 -> start level 0, 1 table;  40 -> level 1, 2 tables;
+ *        32 -> level 2, 4 tables.
+ *   16K: ias 48 -> level 1, 2 tables;  40 -> level 2, 16 tables.
+ *   64K: ias 48 -> level 1, 64 entries;  44 -> level 2, 4 tables.
+ * oas must be one of the VTCR_EL2.PS sizes: 32, 36, 40, 42, 44, 48.
+ */
+static inline int fmt_geometry(const struct iopgt_config *cfg,
+			       struct pt_geo *geo)
+{
+	unsigned g = ARM_S2_GRANULE, b = g - 3, levels, rb;
+
+	if (cfg->granule != g || cfg->ias < 32 || cfg->ias > 48)
+		return -EINVAL;
+	switch (cfg->oas) {
+	case 32: case 36: case 40: case 42: case 44: case 48:
+		break;
+	default:
+		return -EINVAL;
+	}
+	levels = (cfg->ias - 4 - g + b - 1) / b;
+	if (levels < 2)
+		levels = 2;
+	rb = cfg->ias - (g + b * (levels - 1));
+	if (rb > b + 4)
+		return -EINVAL;
+	geo->granule = g;
+	geo->bits = b;
+	geo->levels = levels;
+	geo->root_bits = rb;
+	geo->root_tables = rb > b ? 1u << (rb - b) : 1;
+	geo->start_level = 4 - levels;
+	geo->table_size = (size_t)1 << g;
+	geo->root_size = geo->table_size * geo->root_tables;
+	return 0;
+}
+
+#endif /* IOPGT_FMT_ARM_S2_H */

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86-64 paging entries, as walked by Intel VT-d first-stage translation and
+ * AMD IOMMU v2 (guest) tables.
+ *
+ * Implements (Intel SDM Vol. 3A, section 4.5, "4-Level Paging and 5-Level
+ * Paging": Tables 4-15 to 4-20 (formats of PML5E, PML4E, PDPTE, PDE, PTE);
+ * Intel VT-d specification 4.x, section 9.7 "First-Stage Paging Entries"):
+ *
+ *   bit 0      P     present
+ *   bit 1      R/W   writes allowed (reads are implied by P)
+ *   bit 2      U/S   user-mode accesses allowed
+ *   bit 3      PWT   write-through
+ *   bit 4      PCD   cache disable
+ *   bit 5      A     accessed (hardware sets it)
+ *   bit 6      D     dirty (leaves; hardware sets it)
+ *   bit 7      PS    leaf at PDPTE (1G) or PDE (2M); reserved in PML4E/PML5E
+ *   bit 12     PAT   in 1G/2M leaves (never set here)
+ *   51:12      address of the next table or of the 4K page; 51:21 for 2M
+ *              leaves and 51:30 for 1G leaves, the bits below reserved
+ *   bit 63     XD    execute disable
+ *
+ * Levels here: 0 = PTE, 1 = PDE, 2 = PDPTE, 3 = PML4E, 4 = PML5E. Hardware
+ * ANDs permissions down the walk, so table entries grant everything and the
+ * leaf decides. Table entries carry A already set, so the walker never has to
+ * write them.
+ */
+#ifndef IOPGT_FMT_X86_64_H
+#define IOPGT_FMT_X86_64_H
+
+#include "../pt.h"
+
+#define FMT_NAME "x86_64"
+#define FMT_FORMAT IOPGT_FMT_X86_64
+#define FMT_MAX_OAS 52
+
+#define X86_P (UINT64_C(1) << 0)
+#define X86_RW (UINT64_C(1) << 1)
+#define X86_US (UINT64_C(1) << 2)
+#define X86_PWT (UINT64_C(1) << 3)
+#define X86_PCD (UINT64_C(1) << 4)
+#define X86_A (UINT64_C(1) << 5)
+#define X86_D (UINT64_C(1) << 6)
+#define X86_PS (UINT64_C(1) << 7)
+#define X86_XD (UINT64_C(1) << 63)
+#define X86_ADDR UINT64_C(0x000ffffffffff000)
+
+/* Bits the hardware may set in a leaf on its own: ignored when comparing
+ * leaves for coalescing, and carried into the superpage that replaces them. */
+#define FMT_HW_BITS (X86_A | X86_D)
+
+/* Levels that may hold leaves: PTE, PDE (PS), PDPTE (PS). */
+static inline unsigned fmt_leaf_levels(void)
+{
+	return 0x7;
+}
+
+static inline bool fmt_is_table(uint64_t e, unsigned level)
+{
+	return level > 0 && (e & X86_P) && !(e & X86_PS);
+}
+
+static inline uint64_t fmt_table_pa(uint64_t e)
+{
+	return e & X86_ADDR;
+}
+
+static inline uint64_t fmt_make_table(uint64_t pa)
+{
+	return pa | X86_P | X86_RW | X86_US | X86_A;
+}
+
+/* Output address of a leaf whose size is 2^lg2 bytes. */
+static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned lg2)
+{
+	return e & X86_ADDR & ~((UINT64_C(1) << lg2) - 1);
+}
+
+/* A leaf at `level` for pa (aligned to the leaf size) with attributes from
+ * fmt_prot_attrs() or fmt_leaf_attrs(). */
+static inline uint64_t fmt_make_leaf(uint64_t pa, unsigned level,
+				     uint64_t attrs)
+{
+	return pa | attrs | (level ? X86_PS : 0);
+}
+
+/* The attributes of a leaf, as fmt_make_leaf() takes them: everything but
+ * the address, the level's own bits and the hardware-managed bits. */
+static inline uint64_t fmt_leaf_attrs(uint64_t e, unsigned level)
+{
+	(void)level;
+	return e & ~(X86_ADDR | X86_PS | FMT_HW_BITS);
+}
+
+static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
+{
+	uint64_t a = X86_P | X86_A;
+
+	if (prot & ~(unsigned)(IOPGT_PROT_READ | IOPGT_PROT_WRITE |
+			       IOPGT_PROT_EXEC | IOPGT_PROT_USER |
+			       IOPGT_PROT_MMIO))
+		return -EINVAL;
+	if (!(prot & IOPGT_PROT_READ)) /* present implies readable */
+		return -EINVAL;
+	if (prot & IOPGT_PROT_WRITE)
+		a |= X86_RW;
+	if (prot & IOPGT_PROT_USER)
+		a |= X86_US;
+	if (!(prot & IOPGT_PROT_EXEC))
+		a |= X86_XD;
+	if (prot & IOPGT_PROT_MMIO)
+		a |= X86_PCD | X86_PWT;
+	*attrs = a;
+	return 0;
+}
+
+static inline unsigned fmt_leaf_prot(uint64_t e)
+{
+	unsigned prot = IOPGT_PROT_READ;
+
+	if (e & X86_RW)
+		prot |= IOPGT_PROT_WRITE;
+	if (e & X86_US)
+		prot |= IOPGT_PROT_USER;
+	if (!(e & X86_XD))
+		prot |= IOPGT_PROT_EXEC;
+	if (e & X86_PCD)
+		prot |= IOPGT_PROT_MMIO;
+	return prot;
+}
+
+static inline bool fmt_leaf_dirty(uint64_t e)
+{
+	return (e & X86_D) != 0;
+}
+
+/* Geometry: 4-level paging for ias 40..48 (the root index uses the top
+ * ias - 39 bits), 5-level for ias 49..57. One 4K root, 512 entries a table. */
+static inline int fmt_geometry(const struct iopgt_config *cfg,
+			       struct pt_geo *geo)
+{
+	if (cfg->granule != 12 || cfg->ias < 40 || cfg->ias > 57 ||
+	    cfg->oas < 32 || cfg->oas > FMT_MAX_OAS)
+		return -EINVAL;
+	geo->granule = 12;
+	geo->bits = 9;
+	geo->levels = cfg->ias > 48 ? 5 : 4;
+	geo->root_bits = cfg->ias - (12 + 9 * (geo->levels - 1));
+	geo->root_tables = 1;
+	geo->start_level = geo->levels; /* PML4 = 4, PML5 = 5 */
+	geo->table_size = 4096;
+	geo->root_size = 4096;
+	return 0;
+}
+
+#endif /* IOPGT_FMT_X86_64_H */

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Gathers, sync and the after-flush reclaim of unlinked tables.
+ *
+ * A table unlinked by map or unmap goes into the caller's gather. sync
+ * issues the flush the gather needs (a WALK over the span of every unlinked
+ * table), and only then reclaims the tables; those that a walker may still
+ * hold a pointer to wait on the domain until the walker count is seen zero.
+ */
+#include "pt.h"
+#include "testhook.h"
+
+void iopgt_gather_init(struct iopgt_gather *g)
+{
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	g->kind = IOPGT_FLUSH_NONE;
+	g->nr_tables = 0;
+	g->tables = NULL;
+}
+
+void pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		     enum iopgt_flush_kind kind)
+{
+	if (iova < g->iova)
+		g->iova = iova;
+	if (last > g->last)
+		g->last = last;
+	if (kind > g->kind)
+		g->kind = kind;
+}
+
+void pt_gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
+		     struct pt_table *t)
+{
+	uint64_t span = pt_table_span(&dom->geo, t->level);
+
+	pt_gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
+	t->next = g->tables;
+	g->tables = t;
+	g->nr_tables++;
+}
+
+static unsigned long release_list(struct iopgt_domain *dom, struct pt_table *t)
+{
+	unsigned long n = 0;
+
+	while (t) {
+		struct pt_table *next = t->next;
+		pt_table_release(dom, t);
+		t = next;
+		n++;
+	}
+	return n;
+}
+
+/* True once no walker that started before the caller's unlinks remains. */
+static bool walkers_gone(struct iopgt_domain *dom)
+{
+	if (dom->hooks & PT_HOOK_IGNORE_WALKERS)
+		return true;
+	/* Pairs with the fence in pt_walk_enter(): the unlinks that precede
+	 * this fence are visible to every walker not counted below. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&dom->walkers, memory_order_acquire) == 0;
+}
+
+static void wait_list(struct iopgt_domain *dom, struct pt_table *list,
+		      unsigned long n)
+{
+	struct pt_table *tail = list;
+	struct pt_table *head;
+
+	while (tail->next)
+		tail = tail->next;
+	head = atomic_load_explicit(&dom->waiting, memory_order_relaxed);
+	do {
+		tail->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&dom->waiting, &head, list, memory_order_release,
+		memory_order_relaxed));
+	pt_stat_add(&dom->st.pages_waiting, n);
+}
+
+static void reclaim_list(struct iopgt_domain *dom, struct pt_table *list,
+			 unsigned long n)
+{
+	if (walkers_gone(dom))
+		release_list(dom, list);
+	else
+		wait_list(dom, list, n);
+}
+
+void pt_reclaim_waiting(struct iopgt_domain *dom)
+{
+	struct pt_table *list;
+	unsigned long n = 0;
+
+	if (!atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+		return;
+	list = atomic_exchange_explicit(&dom->waiting, NULL,
+					memory_order_acquire);
+	if (!list)
+		return;
+	for (struct pt_table *t = list; t; t = t->next)
+		n++;
+	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
+				  memory_order_relaxed);
+	reclaim_list(dom, list, n);
+}
+
+static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
+{
+	enum iopgt_flush_kind kind = g->kind;
+
+	if (dom->hooks & PT_HOOK_SKIP_FLUSH)
+		return;
+	if ((dom->hooks & PT_HOOK_LEAF_ONLY_FLUSH) &&
+	    kind > IOPGT_FLUSH_MODIFIED)
+		kind = IOPGT_FLUSH_MODIFIED;
+	if (all) {
+		dom->cfg.flush.flush_all(dom->cfg.flush.arg);
+		pt_stat_add(&dom->st.flush_all, 1);
+	} else if (kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
+		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,
+					   g->last, kind);
+		pt_stat_add(&dom->st.flushes[kind], 1);
+	}
+}
+
+static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
+			bool all)
+{
+	struct pt_table *list = g->tables;
+	unsigned long n = g->nr_tables;
+
+	if (list && (dom->hooks & PT_HOOK_FREE_BEFORE_FLUSH)) {
+		release_list(dom, list); /* broken on purpose: rule 2 */
+		list = NULL;
+	}
+	flush(dom, g, all);
+	if (list)
+		reclaim_list(dom, list, n);
+	pt_reclaim_waiting(dom);
+	iopgt_gather_init(g);
+}
+
+void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	sync_gather(dom, g, false);
+}
+
+void iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	sync_gather(dom, g, true);
+}
+
+void iopgt_reclaim(struct iopgt_domain *dom)
+{
+	pt_reclaim_waiting(dom);
+	pt_cache_trim(dom);
+}

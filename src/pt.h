@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal definitions shared by every source file of libiopgt.
+ *
+ * Vocabulary (one name for one idea throughout the engine):
+ *   level    0 is the lowest level (4K leaves at a 4K granule); the root is
+ *            level geo.levels - 1. Architecture numbering (ARM level 3 is
+ *            our level 0) appears only in the format headers and in info.
+ *   iova/last  an IOVA range with last inclusive.
+ *   entry    one 64-bit hardware entry. Zero is the only empty value.
+ *   table    a struct pt_table: the descriptor of one hardware table page,
+ *            kept outside the page. It holds the count of non-empty entries
+ *            and, above level 0, the child array: child[i] is the
+ *            descriptor of the table that entry i points to. The engine
+ *            finds a child's descriptor in O(1) through its parent.
+ *   used     the count of non-empty entries. PT_DEAD set in it means the
+ *            table is frozen: it is being unlinked (emptied or coalesced)
+ *            and no entry may be added or removed any more.
+ *   walker   any call that loads table pointers from the tree (map, unmap,
+ *            lookup). Walkers are counted in dom->walkers; a table unlinked
+ *            while walkers ran is reused only once the count was seen zero.
+ */
+#ifndef IOPGT_PT_H
+#define IOPGT_PT_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iopgt.h"
+
+#define PT_MAX_LEVELS 6
+#define PT_CACHE_SLOTS 32
+
+typedef _Atomic uint64_t pt_entry_t;
+
+/* ------------------------------------------------------------------------
+ * Descriptors
+ */
+
+#define PT_DEAD (UINT32_C(1) << 31)
+
+enum {
+	PT_F_DIRTY = 1u << 0, /* entries or child pointers may be non-zero:
+	                       * zero before the page is reused */
+};
+
+struct pt_table {
+	_Atomic uint32_t used;
+	uint8_t level;
+	uint8_t flags;
+	uint16_t resv;
+	uint64_t pa;
+	pt_entry_t *va;
+	_Atomic(struct pt_table *) *child; /* NULL at level 0 */
+	struct pt_table *next;             /* gather, waiting and cache lists */
+	uint64_t owner;                    /* the map call that created it */
+	uint64_t iova;                     /* first IOVA of its span (set when
+	                                    * linked; kept for flush checks) */
+};
+
+/* Geometry of one domain: fixed at create. */
+struct pt_geo {
+	unsigned levels;      /* root is level levels - 1 */
+	unsigned granule;     /* log2 bytes of a level-0 leaf */
+	unsigned bits;        /* index bits of a non-root table */
+	unsigned root_bits;   /* index bits of the root (concatenation) */
+	unsigned root_tables; /* concatenated root tables */
+	unsigned start_level; /* architecture number of the root level */
+	unsigned ias, oas;
+	unsigned leaf_levels; /* bit L: leaves allowed at level L */
+	unsigned max_leaf_level;
+	size_t table_size;    /* bytes of a non-root table */
+	size_t root_size;     /* bytes of the root allocation */
+};
+
+static inline unsigned pt_shift(const struct pt_geo *geo, unsigned level)
+{
+	return geo->granule + geo->bits * level;
+}
+
+static inline unsigned pt_nr_entries(const struct pt_geo *geo, unsigned level)
+{
+	return 1u << (level == geo->levels - 1 ? geo->root_bits : geo->bits);
+}
+
+static inline unsigned pt_index(const struct pt_geo *geo, unsigned level,
+				uint64_t iova)
+{
+	return (unsigned)(iova >> pt_shift(geo, level)) &
+	       (pt_nr_entries(geo, level) - 1);
+}
+
+/* Bytes of IOVA that one whole table at this level covers. */
+static inline uint64_t pt_table_span(const struct pt_geo *geo, unsigned level)
+{
+	unsigned lg2 = pt_shift(geo, level) +
+		       (level == geo->levels - 1 ? geo->root_bits : geo->bits);
+	return lg2 >= 64 ? 0 : UINT64_C(1) << lg2; /* 0: the whole space */
+}
+
+/* ------------------------------------------------------------------------
+ * The domain
+ */
+
+/* Per-format entry points: one instance per format, from engine.h. */
+struct pt_engine {
+	const char *name;
+	enum iopgt_format format;
+	unsigned max_oas;
+	int (*geometry)(const struct iopgt_config *cfg, struct pt_geo *geo);
+	unsigned (*format_leaf_levels)(void);
+	int (*prot_attrs)(unsigned prot, uint64_t *attrs);
+	int (*map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t last, uint64_t attrs, struct iopgt_gather *g);
+	int64_t (*unmap)(struct iopgt_domain *dom, uint64_t iova,
+			 uint64_t last, struct iopgt_gather *g);
+	int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
+		      struct iopgt_translation *out);
+	bool (*is_table)(uint64_t e, unsigned level);
+	void (*decode_leaf)(uint64_t e, unsigned level,
+			    const struct pt_geo *geo,
+			    struct iopgt_translation *out);
+	uint64_t (*table_pa)(uint64_t e);
+};
+
+extern const struct pt_engine x86_64_engine;
+extern const struct pt_engine arm_s2_4k_engine;
+extern const struct pt_engine arm_s2_16k_engine;
+extern const struct pt_engine arm_s2_64k_engine;
+
+struct iopgt_domain {
+	const struct pt_engine *eng;
+	struct pt_geo geo;
+	struct iopgt_config cfg;
+	struct pt_table *root;
+	/* Ids for map calls that allocate tables, so a failed call can find
+	 * the tables it created. */
+	_Atomic uint64_t next_owner;
+
+	/* Walkers currently inside the tree; see the vocabulary above. */
+	_Atomic long walkers __attribute__((aligned(64)));
+	/* Flushed tables that must wait for walkers to leave. */
+	_Atomic(struct pt_table *) waiting;
+
+	/* Zeroed tables for reuse, by kind (level 0 / above). Each slot is
+	 * taken with an exchange, so there is no ABA. */
+	_Atomic(struct pt_table *) cache[2][PT_CACHE_SLOTS]
+		__attribute__((aligned(64)));
+
+	struct {
+		_Atomic uint64_t pages_live, bytes_live, pages_peak, bytes_peak;
+		_Atomic uint64_t pages_alloc, pages_freed, pages_cached;
+		_Atomic uint64_t pages_waiting, meta_bytes;
+		_Atomic uint64_t flushes[IOPGT_FLUSH_KINDS], flush_all;
+		_Atomic uint64_t coalesced, split;
+	} st __attribute__((aligned(64)));
+
+	unsigned cache_limit; /* cache slots in use, per kind */
+
+	/* Test hooks (src/testhook.h); zero in normal use. */
+	unsigned hooks;
+	void (*walk_hook)(void *arg, const void *table);
+	void *walk_hook_arg;
+};
+
+static inline void pt_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* One map or unmap call in progress. */
+struct pt_op {
+	struct iopgt_domain *dom;
+	struct iopgt_gather *g;
+	uint64_t owner;  /* id of this call once it allocated a table */
+	uint64_t attrs;  /* leaf attributes (map) */
+	bool rollback;   /* undoing a failed map: reclaim its own tables */
+	bool prune;      /* only unlink empty tables this call owns */
+	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
+};
+
+static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Walkers: enter before loading any table pointer, leave after the last
+ * access to any table reached through one.
+ */
+
+static inline void pt_walk_enter(struct iopgt_domain *dom)
+{
+	atomic_fetch_add_explicit(&dom->walkers, 1, memory_order_relaxed);
+	/* Pairs with the fence in pt_reclaim_ready(): either the reclaimer
+	 * sees this walker counted, or this walker's loads of the tree see
+	 * the unlink that preceded the reclaimer's fence. */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+static inline void pt_walk_leave(struct iopgt_domain *dom)
+{
+	/* Release: every access to the tree happens before a reclaimer that
+	 * reads the count as zero frees anything. */
+	atomic_fetch_sub_explicit(&dom->walkers, 1, memory_order_release);
+}
+
+/* ------------------------------------------------------------------------
+ * Entry helpers: the only code that writes entries. Each keeps t->used.
+ * Adding reserves the count before the entry becomes visible; removing
+ * drops the count before the entry is cleared. A frozen (PT_DEAD) table
+ * refuses both, so nobody installs into a table that is being reclaimed.
+ */
+
+/* Reserve n more non-empty entries; false if t is frozen. */
+static inline bool pt_used_add(struct pt_table *t, unsigned n)
+{
+	uint32_t old = atomic_load_explicit(&t->used, memory_order_relaxed);
+	do {
+		if (old & PT_DEAD)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->used, &old, old + n, memory_order_acquire,
+		memory_order_relaxed));
+	return true;
+}
+
+/* Drop n non-empty entries the caller owns; false if t is frozen (a
+ * coalesce froze it full). *left receives the count that remains. */
+static inline bool pt_used_sub(struct pt_table *t, unsigned n, uint32_t *left)
+{
+	uint32_t old = atomic_load_explicit(&t->used, memory_order_relaxed);
+	do {
+		if (old & PT_DEAD)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->used, &old, old - n, memory_order_release,
+		memory_order_relaxed));
+	*left = old - n;
+	return true;
+}
+
+/* Fill n empty entries idx.. with e, e + step, ... (leaves). The caller has
+ * checked they are empty and owns them. False if t is frozen. */
+static inline bool pt_set_run(struct pt_table *t, unsigned idx, unsigned n,
+			      uint64_t e, uint64_t step)
+{
+	if (!pt_used_add(t, n))
+		return false;
+	for (unsigned i = 0; i < n; i++, e += step)
+		/* Relaxed: a new leaf publishes no memory; the caller's sync
+		 * orders it before the device uses it. */
+		atomic_store_explicit(&t->va[idx + i], e, memory_order_relaxed);
+	return true;
+}
+
+/* Install a table entry into an empty slot. Returns 0, -EAGAIN if the slot
+ * was taken meanwhile (its new value in *cur), -ESTALE if t is frozen. */
+static inline int pt_set_table(struct pt_table *t, unsigned idx, uint64_t e,
+			       uint64_t *cur)
+{
+	if (!pt_used_add(t, 1))
+		return -ESTALE;
+	*cur = 0;
+	/* Release: the child's zeroed contents are visible before it is. */
+	if (atomic_compare_exchange_strong_explicit(&t->va[idx], cur, e,
+						    memory_order_release,
+						    memory_order_acquire))
+		return 0;
+	/* The winner holds the count up, so t cannot be frozen here. */
+	atomic_fetch_sub_explicit(&t->used, 1, memory_order_relaxed);
+	return -EAGAIN;
+}
+
+/* Replace one present entry by another (split, coalesce, superpage over an
+ * empty subtree); the count does not change. False if *old is stale. */
+static inline bool pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
+			      uint64_t e)
+{
+	return atomic_compare_exchange_strong_explicit(
+		&t->va[idx], old, e, memory_order_release,
+		memory_order_acquire);
+}
+
+/* Clear n present entries idx.. that the caller owns. False, with nothing
+ * cleared, if t is frozen. Hardware may set accessed/dirty bits until the
+ * clear, so the old values are exchanged and OR-ed into *old_or if given.
+ * *left receives the count that remains in t. */
+static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
+				uint64_t *old_or, uint32_t *left)
+{
+	uint64_t acc = 0;
+
+	if (!pt_used_sub(t, n, left))
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		acc |= atomic_exchange_explicit(&t->va[idx + i], 0,
+						memory_order_relaxed);
+	if (old_or)
+		*old_or |= acc;
+	return true;
+}
+
+/* Freeze t if its count is exactly `want`. */
+static inline bool pt_freeze(struct pt_table *t, uint32_t want)
+{
+	return atomic_compare_exchange_strong_explicit(
+		&t->used, &want, want | PT_DEAD, memory_order_acq_rel,
+		memory_order_relaxed);
+}
+
+static inline uint64_t pt_load(const struct pt_table *t, unsigned idx)
+{
+	return atomic_load_explicit(&t->va[idx], memory_order_acquire);
+}
+
+/* The descriptor of the table that entry idx of t points to. Returns NULL
+ * while the installer has not yet published it (the caller retries). */
+static inline struct pt_table *pt_child(const struct pt_table *t, unsigned idx)
+{
+	return atomic_load_explicit(&t->child[idx], memory_order_acquire);
+}
+
+/* ------------------------------------------------------------------------
+ * Table memory (table.c)
+ */
+
+/* A zeroed table for `level` (from the cache, or fresh), owned by `owner`.
+ * NULL if an allocation failed. */
+struct pt_table *pt_table_alloc(struct iopgt_domain *dom, unsigned level,
+				uint64_t owner);
+/* Free a table that was never linked into the tree. */
+void pt_table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t);
+/* Return a table to the cache or to the allocator. Call only once the
+ * flush and walker rules allow reuse. */
+void pt_table_release(struct iopgt_domain *dom, struct pt_table *t);
+/* Allocate / free the root and its descriptor. */
+struct pt_table *pt_root_alloc(struct iopgt_domain *dom);
+void pt_root_free(struct iopgt_domain *dom, struct pt_table *t);
+/* Empty the cache into table_free. */
+void pt_cache_trim(struct iopgt_domain *dom);
+/* Free a table for good (destroy), whatever its contents. */
+void pt_table_delete(struct iopgt_domain *dom, struct pt_table *t);
+/* Fill in the default allocators where mem has none. */
+void pt_mem_defaults(struct iopgt_mem_ops *mem);
+
+/* Gather and reclaim (gather.c). */
+void pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		     enum iopgt_flush_kind kind);
+/* Add an unlinked table (whose span starts at t->iova) to g: its whole span
+ * joins the range with a WALK flush. */
+void pt_gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
+		     struct pt_table *t);
+/* Free what waits for walkers, if none is left. */
+void pt_reclaim_waiting(struct iopgt_domain *dom);
+
+#endif /* IOPGT_PT_H */
