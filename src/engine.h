@@ -200,8 +200,9 @@ retry:
 
 	idx = pt_index(geo, level, iova);
 	n = pt_nr_entries(geo, level) - idx;
-	if ((uint64_t)n > ((last - iova) >> pt_shift(geo, level)) + 1)
-		n = (unsigned)(((last - iova) >> pt_shift(geo, level)) + 1);
+	/* Whole leaves left: last - iova + 1 cannot wrap (ias <= 57). */
+	if ((uint64_t)n > (last - iova + 1) >> pt_shift(geo, level))
+		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
 	for (i = 0; i < n; i++) {
 		e = pt_load(t, idx + i);
 		if (!e)

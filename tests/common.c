@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+const struct tcfg tcfgs[] = {
+	{ "x86_64/4lvl", IOPGT_FMT_X86_64, 48, 52, 12 },
+	{ "x86_64/5lvl", IOPGT_FMT_X86_64, 57, 52, 12 },
+	{ "arm_s2/4k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 12 },
+	{ "arm_s2/4k/ias40", IOPGT_FMT_ARM_S2, 40, 48, 12 },
+	{ "arm_s2/4k/ias32", IOPGT_FMT_ARM_S2, 32, 40, 12 },
+	{ "arm_s2/16k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 14 },
+	{ "arm_s2/16k/ias40", IOPGT_FMT_ARM_S2, 40, 48, 14 },
+	{ "arm_s2/64k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 16 },
+	{ "arm_s2/64k/ias44", IOPGT_FMT_ARM_S2, 44, 48, 16 },
+	{ "arm_s2/64k/ias32", IOPGT_FMT_ARM_S2, 32, 48, 16 },
+};
+const size_t n_tcfgs = sizeof(tcfgs) / sizeof(tcfgs[0]);
+
+void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg)
+{
+	iopgt_config_init(cfg, c->format);
+	cfg->ias = c->ias;
+	cfg->oas = c->oas;
+	cfg->granule = c->granule;
+}
+
+unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8])
+{
+	struct iopgt_info info;
+	unsigned n = 0;
+
+	iopgt_domain_info(dom, &info);
+	for (unsigned b = 0; b < 64; b++)
+		if (info.leaf_sizes & (UINT64_C(1) << b))
+			sizes[n++] = UINT64_C(1) << b;
+	return n;
+}
+
+/* ---- allocator ---- */
+
+struct tpage {
+	struct tpage *next;
+	void *va;
+	size_t size;
+	int freed;
+};
+
+void talloc_init(struct talloc *ta)
+{
+	memset(ta, 0, sizeof(*ta));
+}
+
+void talloc_fini(struct talloc *ta)
+{
+	struct tpage *p = ta->pages;
+
+	while (p) {
+		struct tpage *next = p->next;
+		free(p->va);
+		free(p);
+		p = next;
+	}
+	ta->pages = NULL;
+}
+
+static int should_fail(struct talloc *ta)
+{
+	if (ta->fail_after > 0 && --ta->fail_after == 0) {
+		ta->failures++;
+		return 1;
+	}
+	return 0;
+}
+
+static uint64_t tick(struct talloc *ta)
+{
+	return ta->clock ? ++*ta->clock : ++ta->seq;
+}
+
+static void *t_table_alloc(void *arg, size_t size, uint64_t *pa)
+{
+	struct talloc *ta = arg;
+	struct tpage *p;
+
+	if (should_fail(ta))
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->va = aligned_alloc(size, size);
+	if (!p->va) {
+		free(p);
+		return NULL;
+	}
+	memset(p->va, 0x5a, size); /* the library must zero it */
+	p->size = size;
+	p->next = ta->pages;
+	ta->pages = p;
+	*pa = (uint64_t)(uintptr_t)p->va;
+	ta->table_allocs++;
+	ta->live_bytes += size;
+	tick(ta);
+	return p->va;
+}
+
+static void t_table_free(void *arg, void *va, uint64_t pa, size_t size)
+{
+	struct talloc *ta = arg;
+	uint64_t when = tick(ta);
+
+	for (struct tpage *p = ta->pages; p; p = p->next) {
+		if (p->va == va) {
+			assert_int_equal(p->freed, 0); /* double free */
+			assert_int_equal(p->size, size);
+			p->freed = 1;
+			memset(va, 0xa5, size);
+			break;
+		}
+	}
+	ta->table_frees++;
+	ta->live_bytes -= size;
+	if (ta->on_free)
+		ta->on_free(ta->on_free_arg, pa, size, when);
+}
+
+static void *t_meta_alloc(void *arg, size_t size)
+{
+	struct talloc *ta = arg;
+	void *p;
+
+	if (should_fail(ta))
+		return NULL;
+	p = malloc(size);
+	if (p)
+		ta->meta_allocs++;
+	return p;
+}
+
+static void t_meta_free(void *arg, void *ptr, size_t size)
+{
+	struct talloc *ta = arg;
+
+	(void)size;
+	free(ptr);
+	ta->meta_frees++;
+}
+
+void talloc_ops(struct talloc *ta, struct iopgt_mem_ops *mem)
+{
+	mem->table_alloc = t_table_alloc;
+	mem->table_free = t_table_free;
+	mem->meta_alloc = t_meta_alloc;
+	mem->meta_free = t_meta_free;
+	mem->arg = ta;
+}
+
+int talloc_is_freed(struct talloc *ta, uint64_t pa)
+{
+	for (struct tpage *p = ta->pages; p; p = p->next)
+		if ((uint64_t)(uintptr_t)p->va == pa)
+			return p->freed;
+	return 0;
+}
+
+/* ---- flush fake ---- */
+
+static void tf_push(struct tflush *tf, uint64_t iova, uint64_t last,
+		    enum iopgt_flush_kind kind)
+{
+	if (tf->n == tf->cap) {
+		tf->cap = tf->cap ? tf->cap * 2 : 64;
+		tf->recs = realloc(tf->recs, tf->cap * sizeof(*tf->recs));
+		assert_non_null(tf->recs);
+	}
+	tf->recs[tf->n].iova = iova;
+	tf->recs[tf->n].last = last;
+	tf->recs[tf->n].kind = kind;
+	tf->recs[tf->n].when = tf->clock ? ++*tf->clock : ++tf->own_clock;
+	tf->n++;
+}
+
+static void tf_range(void *arg, uint64_t iova, uint64_t last,
+		     enum iopgt_flush_kind kind)
+{
+	assert_true(iova <= last);
+	tf_push(arg, iova, last, kind);
+}
+
+static void tf_all(void *arg)
+{
+	tf_push(arg, 0, UINT64_MAX, IOPGT_FLUSH_KINDS);
+}
+
+void tflush_init(struct tflush *tf, uint64_t *clock)
+{
+	memset(tf, 0, sizeof(*tf));
+	tf->clock = clock;
+}
+
+void tflush_fini(struct tflush *tf)
+{
+	free(tf->recs);
+	memset(tf, 0, sizeof(*tf));
+}
+
+void tflush_ops(struct tflush *tf, struct iopgt_flush_ops *ops)
+{
+	ops->flush_range = tf_range;
+	ops->flush_all = tf_all;
+	ops->arg = tf;
+}
+
+int tflush_walk_covers(const struct tflush *tf, uint64_t iova, uint64_t last,
+		       uint64_t after, uint64_t before)
+{
+	for (size_t i = 0; i < tf->n; i++) {
+		const struct tflush_rec *r = &tf->recs[i];
+		if (r->when <= after || r->when >= before)
+			continue;
+		if ((r->kind == IOPGT_FLUSH_WALK || r->kind == IOPGT_FLUSH_KINDS) &&
+		    r->iova <= iova && r->last >= last)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- dumps ---- */
+
+/* Replace the hex digits after the first `tag` in line by '?'. */
+static void mask_after(char *line, const char *tag)
+{
+	char *p = strstr(line, tag);
+
+	if (!p)
+		return;
+	p += strlen(tag);
+	while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+		*p++ = '?';
+}
+
+char *tdump(struct iopgt_domain *dom)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(iopgt_dump(dom, f, IOPGT_DUMP_ENTRIES), 0);
+	fclose(f);
+	/* Table addresses name pages, which may differ between two dumps of
+	 * the same contents: mask them (headers, and raw table entries). */
+	for (char *line = buf; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		if (!strncmp(line, "domain ", 7)) {
+			mask_after(line, "root_pa 0x");
+		} else if (line[strspn(line, " ")] == 'L') {
+			mask_after(line, " pa 0x");
+		} else if (strstr(line, " table pa 0x")) {
+			mask_after(line, "] 0x");
+			mask_after(line, " table pa 0x");
+		}
+		if (nl)
+			*nl = '\n';
+		line = nl ? nl + 1 : NULL;
+	}
+	return buf;
+}
+
+static int count_one(void *arg, const struct iopgt_table_info *t)
+{
+	unsigned *bad = arg, n = 0;
+	const uint64_t *e = t->va;
+
+	for (unsigned i = 0; i < t->entries; i++)
+		n += e[i] != 0;
+	if (n != t->used) {
+		fprintf(stderr, "count mismatch: level %u iova 0x%" PRIx64
+				" counted %u recorded %u\n",
+			t->level, t->iova, n, t->used);
+		(*bad)++;
+	}
+	return 0;
+}
+
+unsigned tcheck_counts(struct iopgt_domain *dom)
+{
+	unsigned bad = 0;
+
+	iopgt_for_each_table(dom, count_one, &bad);
+	return bad;
+}
+
+uint64_t tseed(uint64_t dflt)
+{
+	const char *s = getenv(TSEED_ENV);
+	return s ? strtoull(s, NULL, 0) : dflt;
+}
+
+uint64_t trand(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared test harness: the table of format configurations every
+ * per-format test loops over, a recording table allocator (counts, failure
+ * injection, poisoning of freed pages), a recording flush fake, and dumps.
+ */
+#ifndef IOPGT_TEST_COMMON_H
+#define IOPGT_TEST_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "iopgt.h"
+
+/* ---- format configurations ---- */
+
+struct tcfg {
+	const char *name;          /* e.g. "x86_64/4lvl", "arm_s2/16k/ias40" */
+	enum iopgt_format format;
+	unsigned ias, oas, granule;
+};
+
+extern const struct tcfg tcfgs[];
+extern const size_t n_tcfgs;
+
+/* Fill cfg from c with defaults for the rest. */
+void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg);
+
+/* Leaf sizes the format offers in this configuration, smallest first;
+ * returns how many (from iopgt_domain_info of a created domain). */
+unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8]);
+
+/* ---- recording table allocator ----
+ * Pages come from aligned_alloc; a freed page is filled with 0xA5 and kept
+ * (quarantined) until talloc_fini, so a later read of it is detectable
+ * (talloc_is_freed) and ASan-clean. fail_after: the Nth allocation from now
+ * (table or meta, counted together, 1 = the next) fails; 0 = never. */
+struct talloc {
+	uint64_t table_allocs, table_frees;
+	uint64_t meta_allocs, meta_frees;
+	uint64_t live_bytes;       /* table bytes held now */
+	long fail_after;           /* see above */
+	uint64_t failures;         /* allocations refused so far */
+	uint64_t seq;              /* event clock shared with tflush */
+	uint64_t *clock;           /* if set, events take times from here */
+	struct tpage *pages;       /* every page ever handed out */
+	/* Called on every table_free (after the page is poisoned). */
+	void (*on_free)(void *arg, uint64_t pa, size_t size, uint64_t when);
+	void *on_free_arg;
+};
+
+void talloc_init(struct talloc *ta);
+void talloc_fini(struct talloc *ta);       /* frees the quarantine */
+void talloc_ops(struct talloc *ta, struct iopgt_mem_ops *mem);
+/* True if pa is a page that was freed and not handed out again. */
+int talloc_is_freed(struct talloc *ta, uint64_t pa);
+
+/* ---- recording flush fake ---- */
+
+struct tflush_rec {
+	uint64_t iova, last;
+	enum iopgt_flush_kind kind; /* kind == IOPGT_FLUSH_KINDS: flush_all */
+	uint64_t when;              /* event time (shared clock) */
+};
+
+struct tflush {
+	struct tflush_rec *recs;
+	size_t n, cap;
+	uint64_t *clock;            /* shared event clock; may be NULL */
+	uint64_t own_clock;
+};
+
+void tflush_init(struct tflush *tf, uint64_t *clock);
+void tflush_fini(struct tflush *tf);
+void tflush_ops(struct tflush *tf, struct iopgt_flush_ops *ops);
+/* True if a flush of kind WALK (or flush_all) covering [iova, last] was
+ * recorded at a time in (after, before). */
+int tflush_walk_covers(const struct tflush *tf, uint64_t iova, uint64_t last,
+		       uint64_t after, uint64_t before);
+
+/* ---- dumps ---- */
+
+/* The full dump (IOPGT_DUMP_ENTRIES) as a malloc'd string, with table
+ * physical addresses masked out so that two dumps of the same contents
+ * compare equal even if pages were reallocated. */
+char *tdump(struct iopgt_domain *dom);
+
+/* Recount every table's non-empty entries from the raw memory and compare
+ * with the library's count; returns the number of mismatches. */
+unsigned tcheck_counts(struct iopgt_domain *dom);
+
+/* Print the seed of a randomized test so a failure can be replayed. */
+#define TSEED_ENV "IOPGT_SEED"
+uint64_t tseed(uint64_t dflt);
+uint64_t trand(uint64_t *state); /* splitmix64 */
+
+#endif
