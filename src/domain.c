@@ -136,6 +136,7 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 		return r;
 	geo.ias = cfg->ias;
 	geo.oas = cfg->oas;
+	pt_geo_finish(&geo);
 	r = pick_leaf_levels(eng, cfg, &geo);
 	if (r)
 		return r;

@@ -140,6 +140,27 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 	return 0;
 }
 
+/* Remember a table this map filled, with the walk to it, to try coalescing
+ * it once the whole map has succeeded. Only the tables at the two ends of a
+ * range can coalesce (a table the range covers wholly would have been
+ * mapped with the larger leaf had alignment allowed it), so the first and
+ * the latest candidate are kept. */
+static void PT(add_cand)(struct pt_op *op, unsigned level,
+			 struct pt_table *const path[PT_MAX_LEVELS],
+			 const unsigned idx[PT_MAX_LEVELS])
+{
+	struct pt_cand *c = &op->cand[op->ncand ? 1 : 0];
+	unsigned top = op->dom->geo.levels - 1;
+
+	if (op->ncand < 2)
+		op->ncand++;
+	c->level = level;
+	for (unsigned l = level + 1; l <= top; l++) {
+		c->path[l] = path[l];
+		c->idx[l] = idx[l];
+	}
+}
+
 /* Map one run of leaves at `level` starting at iova, within one table.
  * *done receives the bytes mapped. */
 static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
@@ -148,8 +169,9 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
 	uint64_t e, sz = PT(size)(geo, level);
-	struct pt_table *t;
-	unsigned lvl, idx, n, i;
+	struct pt_table *t, *path[PT_MAX_LEVELS];
+	unsigned lvl, idx, n, i, pidx[PT_MAX_LEVELS];
+	uint32_t used;
 	int r;
 
 retry:
@@ -157,6 +179,8 @@ retry:
 	lvl = geo->levels - 1;
 	while (lvl > level) {
 		idx = pt_index(geo, lvl, iova);
+		path[lvl] = t;
+		pidx[lvl] = idx;
 		e = pt_load(t, idx);
 		if (!e) {
 			struct pt_table *c;
@@ -220,11 +244,15 @@ retry:
 		*done = sz;
 		return 0;
 	}
-	if (!pt_set_run(t, idx, i, fmt_make_leaf(pa, level, op->attrs), sz))
+	if (!pt_set_run(t, idx, i, fmt_make_leaf(pa, level, op->attrs), sz,
+			&used))
 		goto retry; /* t was frozen for unlinking meanwhile */
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(op->g, iova, iova + i * sz - 1,
 				IOPGT_FLUSH_ADDED);
+	if (used == pt_nr_entries(geo, level) && level < geo->levels - 1 &&
+	    (geo->leaf_levels & (2u << level)))
+		PT(add_cand)(op, level, path, pidx);
 	*done = i * sz;
 	return 0;
 }
@@ -280,36 +308,22 @@ fail:
 	return false;
 }
 
-/* Coalesce the tables on the path to iova, from the lowest upward, while
- * each one succeeds. */
-static void PT(coalesce_at)(struct pt_op *op, uint64_t iova)
+/* Coalesce a filled table, then its parents while each one succeeds. The
+ * table is found again through the parent (the walker count keeps the
+ * recorded path alive; the parent entry says whether it still holds it). */
+static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *c)
 {
 	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *path[PT_MAX_LEVELS];
-	unsigned pidx[PT_MAX_LEVELS];
-	struct pt_table *t = op->dom->root;
-	unsigned lvl = geo->levels - 1, k = 0;
+	unsigned top = geo->levels - 1;
 
-	for (;;) {
-		unsigned idx = pt_index(geo, lvl, iova);
-		uint64_t e = pt_load(t, idx);
-		struct pt_table *c;
+	for (unsigned l = c->level; l < top; l++) {
+		struct pt_table *p = c->path[l + 1], *t;
+		unsigned i = c->idx[l + 1];
+		uint64_t e = pt_load(p, i);
 
-		path[k] = t;
-		pidx[k] = idx;
-		k++;
-		if (!fmt_is_table(e, lvl) || !(c = PT(child_of)(t, idx, e)))
+		if (!(geo->leaf_levels & (2u << l)) || !fmt_is_table(e, l + 1) ||
+		    !(t = PT(child_of)(p, i, e)) || !PT(try_coalesce)(op, t, p, i))
 			break;
-		t = c;
-		lvl--;
-	}
-	/* path[k-1] is the lowest table; path[k-2] its parent. */
-	while (k >= 2) {
-		t = path[k - 1];
-		if (!(geo->leaf_levels & (1u << (t->level + 1))) ||
-		    !PT(try_coalesce)(op, t, path[k - 2], pidx[k - 2]))
-			break;
-		k--;
 	}
 }
 
@@ -343,8 +357,8 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			PT(unmap_walk)(&op, iova, last);
 		}
 	} else if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
-		PT(coalesce_at)(&op, iova);
-		PT(coalesce_at)(&op, last);
+		for (unsigned k = 0; k < op.ncand; k++)
+			PT(coalesce_cand)(&op, &op.cand[k]);
 	}
 	pt_walk_leave(dom);
 	return r;
@@ -461,7 +475,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			   fmt_make_leaf(fmt_leaf_pa(e, pt_shift(geo, lvl)),
 					 lvl - 1, fmt_leaf_attrs(e, lvl)) |
 				   (e & FMT_HW_BITS),
-			   UINT64_C(1) << shift);
+			   UINT64_C(1) << shift, NULL);
 		old = e;
 		if (!pt_replace(t, idx, &old, fmt_make_table(c->pa))) {
 			/* The hardware set a bit or another unmap split it:
@@ -478,13 +492,12 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 	}
 }
 
-/* How many tables per level splitting at addr needs; read-only. */
-static void PT(count_split)(struct pt_op *op, uint64_t addr,
-			    unsigned need[PT_MAX_LEVELS])
+/* How many tables per level splitting at addr needs, walking from t at
+ * lvl; read-only. */
+static void PT(count_split)(struct pt_op *op, struct pt_table *t, unsigned lvl,
+			    uint64_t addr, unsigned need[PT_MAX_LEVELS])
 {
 	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *t = op->dom->root;
-	unsigned lvl = geo->levels - 1;
 
 	for (;;) {
 		unsigned idx = pt_index(geo, lvl, addr);
@@ -508,6 +521,39 @@ static void PT(count_split)(struct pt_op *op, uint64_t addr,
 	}
 }
 
+/* count_split for both a and b (a < b), sharing the walk while their paths
+ * do. Returns the total number of tables needed. */
+static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
+				 bool has_b, unsigned need[PT_MAX_LEVELS])
+{
+	const struct pt_geo *geo = &op->dom->geo;
+	struct pt_table *t = op->dom->root;
+	unsigned lvl = geo->levels - 1, total = 0;
+
+	for (;;) {
+		unsigned idx = pt_index(geo, lvl, a);
+		uint64_t e;
+		struct pt_table *c;
+
+		if (!has_b || pt_index(geo, lvl, b) != idx ||
+		    !fmt_is_table(e = pt_load(t, idx), lvl)) {
+			PT(count_split)(op, t, lvl, a, need);
+			if (has_b)
+				PT(count_split)(op, t, lvl, b, need);
+			break;
+		}
+		if (!(c = PT(child_of)(t, idx, e))) {
+			pt_relax();
+			continue;
+		}
+		t = c;
+		lvl--;
+	}
+	for (unsigned l = 0; l < PT_MAX_LEVELS; l++)
+		total += need[l];
+	return total;
+}
+
 static void PT(free_spares)(struct pt_op *op)
 {
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++) {
@@ -528,9 +574,8 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 	bool top = last == (UINT64_C(1) << geo->ias) - 1;
 	int r;
 
-	PT(count_split)(op, iova, need);
-	if (!top)
-		PT(count_split)(op, last + 1, need);
+	if (!PT(count_split2)(op, iova, last + 1, !top, need))
+		return 0; /* no leaf straddles either end */
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++) {
 		while (need[l]--) {
 			struct pt_table *c = pt_table_alloc(op->dom, l, 0);

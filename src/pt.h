@@ -74,23 +74,35 @@ struct pt_geo {
 	unsigned max_leaf_level;
 	size_t table_size;    /* bytes of a non-root table */
 	size_t root_size;     /* bytes of the root allocation */
+	/* Per level, derived from the above by pt_geo_finish(): the shift of
+	 * an entry's IOVA span and the index mask of a table. */
+	unsigned shift[PT_MAX_LEVELS];
+	unsigned mask[PT_MAX_LEVELS];
 };
+
+static inline void pt_geo_finish(struct pt_geo *geo)
+{
+	for (unsigned l = 0; l < geo->levels; l++) {
+		unsigned b = l == geo->levels - 1 ? geo->root_bits : geo->bits;
+		geo->shift[l] = geo->granule + geo->bits * l;
+		geo->mask[l] = (1u << b) - 1;
+	}
+}
 
 static inline unsigned pt_shift(const struct pt_geo *geo, unsigned level)
 {
-	return geo->granule + geo->bits * level;
+	return geo->shift[level];
 }
 
 static inline unsigned pt_nr_entries(const struct pt_geo *geo, unsigned level)
 {
-	return 1u << (level == geo->levels - 1 ? geo->root_bits : geo->bits);
+	return geo->mask[level] + 1;
 }
 
 static inline unsigned pt_index(const struct pt_geo *geo, unsigned level,
 				uint64_t iova)
 {
-	return (unsigned)(iova >> pt_shift(geo, level)) &
-	       (pt_nr_entries(geo, level) - 1);
+	return (unsigned)(iova >> geo->shift[level]) & geo->mask[level];
 }
 
 /* Bytes of IOVA that one whole table at this level covers. */
@@ -175,6 +187,14 @@ static inline void pt_relax(void)
 #endif
 }
 
+/* A table that a map filled: it may coalesce once the map has succeeded.
+ * path[l]/idx[l] is the walk from the root down to it. */
+struct pt_cand {
+	unsigned level;
+	struct pt_table *path[PT_MAX_LEVELS];
+	unsigned idx[PT_MAX_LEVELS];
+};
+
 /* One map or unmap call in progress. */
 struct pt_op {
 	struct iopgt_domain *dom;
@@ -184,6 +204,8 @@ struct pt_op {
 	bool rollback;   /* undoing a failed map: reclaim its own tables */
 	bool prune;      /* only unlink empty tables this call owns */
 	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
+	unsigned ncand;
+	struct pt_cand cand[2]; /* filled tables at the ends of a map */
 };
 
 static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
@@ -219,8 +241,9 @@ static inline void pt_walk_leave(struct iopgt_domain *dom)
  * refuses both, so nobody installs into a table that is being reclaimed.
  */
 
-/* Reserve n more non-empty entries; false if t is frozen. */
-static inline bool pt_used_add(struct pt_table *t, unsigned n)
+/* Reserve n more non-empty entries; false if t is frozen. Returns the new
+ * count in *now if now is not NULL. */
+static inline bool pt_used_add(struct pt_table *t, unsigned n, uint32_t *now)
 {
 	uint32_t old = atomic_load_explicit(&t->used, memory_order_relaxed);
 	do {
@@ -229,6 +252,8 @@ static inline bool pt_used_add(struct pt_table *t, unsigned n)
 	} while (!atomic_compare_exchange_weak_explicit(
 		&t->used, &old, old + n, memory_order_acquire,
 		memory_order_relaxed));
+	if (now)
+		*now = old + n;
 	return true;
 }
 
@@ -248,11 +273,12 @@ static inline bool pt_used_sub(struct pt_table *t, unsigned n, uint32_t *left)
 }
 
 /* Fill n empty entries idx.. with e, e + step, ... (leaves). The caller has
- * checked they are empty and owns them. False if t is frozen. */
+ * checked they are empty and owns them. False if t is frozen; else *now (if
+ * given) is t's count right after the reservation. */
 static inline bool pt_set_run(struct pt_table *t, unsigned idx, unsigned n,
-			      uint64_t e, uint64_t step)
+			      uint64_t e, uint64_t step, uint32_t *now)
 {
-	if (!pt_used_add(t, n))
+	if (!pt_used_add(t, n, now))
 		return false;
 	for (unsigned i = 0; i < n; i++, e += step)
 		/* Relaxed: a new leaf publishes no memory; the caller's sync
@@ -266,7 +292,7 @@ static inline bool pt_set_run(struct pt_table *t, unsigned idx, unsigned n,
 static inline int pt_set_table(struct pt_table *t, unsigned idx, uint64_t e,
 			       uint64_t *cur)
 {
-	if (!pt_used_add(t, 1))
+	if (!pt_used_add(t, 1, NULL))
 		return -ESTALE;
 	*cur = 0;
 	/* Release: the child's zeroed contents are visible before it is. */
