@@ -4,10 +4,12 @@
  * used by KVM arm64 and by the SMMU for stage 2. Compiled once per granule:
  * define ARM_S2_GRANULE (12, 14 or 16) before including this header.
  *
- * Implements (Arm Architecture Reference Manual for A-profile, DDI 0487,
- * section D8.3 "Translation table descriptor formats": table, block and page
- * descriptors for the 4KB, 16KB and 64KB granules; D8.4.? stage 2 attributes;
- * VTCR_EL2.{T0SZ,SL0} for the start level and concatenation; without
+ * Implements (Arm Architecture Reference Manual for A-profile, DDI 0487:
+ * "Translation table descriptor formats" (table, block and page descriptors
+ * for the 4KB, 16KB and 64KB granules; D8.3 in recent issues, D4.3 in
+ * Armv8.0 ones), "Attribute fields in stage 2 Block and Page descriptors"
+ * (S2AP, MemAttr, SH, AF, XN), "Concatenated translation tables for the
+ * initial stage 2 lookup" and VTCR_EL2.{T0SZ, SL0, PS}; without
  * FEAT_LPA/LPA2, so addresses are at most 48 bits):
  *
  *   bits 1:0   0b11 table (levels 0-2) or page (level 3); 0b01 block; bit 0
