@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopgt bench ops: the median cost of single operations, measured into
+ * tables that already exist, next to two references measured in the same
+ * process: the store limit (plain stores into a warm table page) and the
+ * latency of one cache-missing dependent load.
+ *
+ * Method
+ *   - One domain. Every case has its own IOVA region, and each table the
+ *     case maps into holds one "neighbour" leaf in its last entry for the
+ *     whole run, so map never allocates and unmap never frees a table: both
+ *     are measured in the steady state.
+ *   - A sample times a batch of calls with CLOCK_MONOTONIC (64 calls of one
+ *     leaf, or 8 calls of 256 leaves, each into its own table) and divides
+ *     by the batch. Each call is followed by its own iopgt_sync. The clock's
+ *     own cost is measured and printed, not subtracted.
+ *   - Samples of all cases are interleaved round by round, so drift and
+ *     noise hit every case alike; the median over the rounds is reported.
+ *   - lookup: 256 lookups per sample, each IOVA computed from the PA the
+ *     previous one returned (a dependent chain: latency, not throughput).
+ *   - The store limit: 256 8-byte volatile (plain, unvectorised) stores of
+ *     leaf-like values into each of 8 preallocated, already-touched table
+ *     pages per sample, exactly the writes map_256x4k has to make.
+ *   - load_miss: pointer chasing through a 256 MiB buffer (one pointer per
+ *     64-byte line, one random cycle through all lines), 4096 dependent
+ *     loads per sample. Transparent huge pages are requested for the buffer
+ *     so that the figure is the memory latency and not a TLB miss on top.
+ *
+ * Sizes for other granules: the keys are named after the 4K-granule sizes;
+ * for another granule "4k" means the granule (16K, 64K), "2m" the next leaf
+ * size (32M, 512M) and "1g" the third leaf size, which the 16K and 64K
+ * stage-2 formats do not have (reported as null). "256x4k" is 256 granule
+ * leaves in one call, "256x2m" 256 next-size leaves. The JSON says which
+ * byte sizes were used (leaf_4k_bytes, leaf_2m_bytes, leaf_1g_bytes).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bench.h"
+#include "bench_util.h"
+#include "cli.h"
+#include "iopgt.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND_H 1
+#endif
+#endif
+#ifndef HAVE_CALLGRIND_H
+#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
+#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
+#endif
+
+static const char ops_usage[] =
+	"usage: iopgt bench ops [FORMAT OPTIONS] [--reps N] [--json]\n"
+	"       iopgt bench ops [FORMAT OPTIONS] --callgrind-op OP [--iters N]\n"
+	"\n"
+	"Median nanoseconds of map and unmap (each followed by iopgt_sync) of one\n"
+	"4K, 2M and 1G leaf, of 256 4K leaves in one call (1 MiB) and 256 2M\n"
+	"leaves in one call (512 MiB), all into tables that already exist, and of\n"
+	"a lookup. Measured in the same run: the store limit (256 plain 8-byte\n"
+	"stores into a warm table page) and the latency of one cache-missing\n"
+	"dependent load; the ratios of the targets are printed.\n"
+	"\n"
+	"For the 16K and 64K granules the 4K/2M/1G names stand for the format's\n"
+	"first, second and third leaf sizes (16K/32M, 64K/512M; no third: null).\n"
+	"\n"
+	"options:\n"
+	"  --reps N          rounds of samples (default 2000, at least 3)\n"
+	"  --json            print one JSON object instead of a table\n"
+	"  --callgrind-op OP run exactly N operations OP inside\n"
+	"                    CALLGRIND_START/STOP_INSTRUMENTATION and exit; OP is\n"
+	"                    map4k (map of one granule page into an existing table,\n"
+	"                    then iopgt_sync), unmap4k (unmap of one, then sync),\n"
+	"                    lookup, or none (the loop alone). Run under\n"
+	"                    valgrind --tool=callgrind --instr-atstart=no\n"
+	"  --iters N         operations for --callgrind-op (default 100000)\n"
+	"  -h, --help        this text\n"
+	"\n"
+	"format options:\n";
+
+#define PROT_RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
+#define SINGLE_BATCH 64u  /* calls per sample, one leaf each */
+#define MULTI_BATCH 8u    /* calls per sample, 256 leaves each */
+#define MULTI_COUNT 256u  /* leaves per call in the 256x cases */
+#define LOOKUP_CHAIN 256u /* dependent lookups per sample */
+#define LOOKUP_PAGES 64u  /* distinct pages the chain goes round */
+#define WARMUP_ROUNDS 20u
+#define LOAD_MISS_BYTES (UINT64_C(256) << 20)
+#define LOAD_MISS_STEPS 4096u
+#define LOAD_MISS_SAMPLES 201u
+
+/* What the benchmark needs to know of the domain's geometry. */
+struct bgeo {
+	unsigned levels;
+	unsigned granule;    /* log2 of the smallest leaf */
+	unsigned bits;       /* index bits of a non-root table */
+	uint64_t leaf_sizes; /* from iopgt_domain_info */
+	uint64_t top;        /* 2^ias */
+	size_t table_size;
+	uint64_t next;       /* region allocator: first free IOVA */
+};
+
+static uint64_t entry_size(const struct bgeo *g, unsigned level)
+{
+	return UINT64_C(1) << (g->granule + g->bits * level);
+}
+
+static uint64_t table_span(const struct bgeo *g, unsigned level)
+{
+	return entry_size(g, level) << g->bits;
+}
+
+static unsigned table_entries(const struct bgeo *g)
+{
+	return 1u << g->bits;
+}
+
+static bool leaf_ok(const struct bgeo *g, unsigned level)
+{
+	return level < g->levels - 1 && (g->leaf_sizes & entry_size(g, level));
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* IOVA for n consecutive level-`level` tables (level below the root), all
+ * under one parent table unless the parent is the root. */
+static int region(struct bgeo *g, unsigned level, unsigned n, uint64_t *base)
+{
+	uint64_t span = table_span(g, level), cur = align_up(g->next, span);
+
+	if (level + 2 < g->levels) {
+		uint64_t pspan = table_span(g, level + 1);
+		if (cur / pspan != (cur + n * span - 1) / pspan)
+			cur = align_up(cur, pspan);
+	}
+	if (cur >= g->top || n * span > g->top - cur)
+		return -ERANGE;
+	*base = cur;
+	g->next = cur + n * span;
+	return 0;
+}
+
+/* One timed case: map then unmap of `count` leaves at `level`. */
+struct ops_case {
+	const char *name;  /* key infix: "4k", "256x4k", ... */
+	unsigned level;
+	unsigned count;    /* leaves per call */
+	unsigned batch;    /* calls per sample */
+	bool present;      /* the format has this leaf size */
+	uint64_t base;
+	double *map_s, *unmap_s;
+	double map_ns, unmap_ns;
+};
+
+/* IOVA of the j-th call of case c. */
+static uint64_t case_iova(const struct bgeo *g, const struct ops_case *c,
+			  unsigned j)
+{
+	if (c->count == 1)
+		return c->base + j * entry_size(g, c->level);
+	return c->base + j * table_span(g, c->level);
+}
+
+static int fail(const char *what, uint64_t iova, int64_t r)
+{
+	fprintf(stderr, "iopgt bench ops: %s at 0x%" PRIx64 " failed: %s\n",
+		what, iova, r < 0 ? strerror((int)-r) : "short unmap");
+	return -1;
+}
+
+/* Map the neighbour leaf of each table the case uses: the last entry. */
+static int case_setup(struct iopgt_domain *dom, const struct bgeo *g,
+		      struct ops_case *c)
+{
+	uint64_t sz = entry_size(g, c->level);
+	unsigned tables = c->count == 1 ? 1 : c->batch;
+	struct iopgt_gather gat;
+
+	iopgt_gather_init(&gat);
+	for (unsigned t = 0; t < tables; t++) {
+		uint64_t iova = c->base + t * table_span(g, c->level) +
+				(table_entries(g) - 1) * sz;
+		int r = iopgt_map(dom, iova, iova, sz, PROT_RW, &gat);
+		iopgt_sync(dom, &gat);
+		if (r)
+			return fail("map of the neighbour leaf", iova, r);
+	}
+	/* Check once that a call maps leaves of the intended size. */
+	{
+		uint64_t iova = case_iova(g, c, 0);
+		struct iopgt_translation tr;
+		int64_t u;
+		int r = iopgt_map(dom, iova, iova, c->count * sz, PROT_RW, &gat);
+
+		iopgt_sync(dom, &gat);
+		if (r)
+			return fail("map", iova, r);
+		r = iopgt_lookup(dom, iova + c->count * sz - 1, &tr);
+		if (r || tr.leaf_size != sz) {
+			fprintf(stderr, "iopgt bench ops: %s: expected leaves "
+					"of %" PRIu64 " bytes, found %" PRIu64
+					"\n",
+				c->name, sz, r ? 0 : tr.leaf_size);
+			return -1;
+		}
+		u = iopgt_unmap(dom, iova, c->count * sz, &gat);
+		iopgt_sync(dom, &gat);
+		if (u != (int64_t)(c->count * sz))
+			return fail("unmap", iova, u);
+	}
+	return 0;
+}
+
+static int case_sample(struct iopgt_domain *dom, const struct bgeo *g,
+		       struct ops_case *c, unsigned rep)
+{
+	uint64_t size = c->count * entry_size(g, c->level), t0, t1, t2;
+	struct iopgt_gather gat;
+	int64_t bad = 0;
+	int err = 0;
+
+	iopgt_gather_init(&gat);
+	t0 = bench_now_ns();
+	for (unsigned j = 0; j < c->batch; j++) {
+		uint64_t iova = case_iova(g, c, j);
+		err |= iopgt_map(dom, iova, iova, size, PROT_RW, &gat);
+		iopgt_sync(dom, &gat);
+	}
+	t1 = bench_now_ns();
+	for (unsigned j = 0; j < c->batch; j++) {
+		bad |= iopgt_unmap(dom, case_iova(g, c, j), size, &gat) ^
+		       (int64_t)size;
+		iopgt_sync(dom, &gat);
+	}
+	t2 = bench_now_ns();
+	if (err || bad) {
+		fprintf(stderr, "iopgt bench ops: %s: map or unmap failed\n",
+			c->name);
+		return -1;
+	}
+	if (c->map_s) {
+		c->map_s[rep] = (double)(t1 - t0) / c->batch;
+		c->unmap_s[rep] = (double)(t2 - t1) / c->batch;
+	}
+	return 0;
+}
+
+/* A chain of dependent lookups over LOOKUP_PAGES mapped leaves at base. */
+static int lookup_sample(struct iopgt_domain *dom, const struct bgeo *g,
+			 uint64_t base, double *out)
+{
+	uint64_t sz = entry_size(g, 0), mask = LOOKUP_PAGES * sz - 1;
+	uint64_t iova = base, t0, t1;
+	struct iopgt_translation tr;
+	int err = 0;
+
+	tr.pa = base;
+	t0 = bench_now_ns();
+	for (unsigned i = 0; i < LOOKUP_CHAIN; i++) {
+		err |= iopgt_lookup(dom, iova, &tr);
+		/* pa == iova here: the next IOVA depends on the answer. */
+		iova = base + ((tr.pa - base + sz) & mask);
+	}
+	t1 = bench_now_ns();
+	if (err) {
+		fprintf(stderr, "iopgt bench ops: lookup failed\n");
+		return -1;
+	}
+	if (out)
+		*out = (double)(t1 - t0) / LOOKUP_CHAIN;
+	return 0;
+}
+
+/* 256 plain 8-byte stores of leaf-like values into each of MULTI_BATCH
+ * warm table pages; the time per page of 256 stores. */
+static double store_sample(uint64_t *const *pages, uint64_t leaf)
+{
+	uint64_t t0, t1;
+
+	t0 = bench_now_ns();
+	for (unsigned b = 0; b < MULTI_BATCH; b++) {
+		volatile uint64_t *p = pages[b];
+		uint64_t e = ((uint64_t)b << 30) | 0x67;
+		/* Unrolled by 8 so that loop overhead does not hide the
+		 * store throughput; volatile keeps them 8-byte stores. */
+		for (unsigned i = 0; i < MULTI_COUNT; i += 8, e += 8 * leaf) {
+			p[i + 0] = e;
+			p[i + 1] = e + leaf;
+			p[i + 2] = e + 2 * leaf;
+			p[i + 3] = e + 3 * leaf;
+			p[i + 4] = e + 4 * leaf;
+			p[i + 5] = e + 5 * leaf;
+			p[i + 6] = e + 6 * leaf;
+			p[i + 7] = e + 7 * leaf;
+		}
+	}
+	t1 = bench_now_ns();
+	return (double)(t1 - t0) / MULTI_BATCH;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* Kilobytes of AnonHugePages the process holds (-1 if unknown). */
+static long thp_kib(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Median latency of one cache-missing dependent load, in ns. */
+static double load_miss(long *thp)
+{
+	size_t bytes = LOAD_MISS_BYTES, n = bytes / 64;
+	static double s[LOAD_MISS_SAMPLES];
+	uint32_t *perm;
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	char *buf;
+	void **p;
+
+	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -1;
+	madvise(buf, bytes, MADV_HUGEPAGE);
+	perm = malloc(n * sizeof(*perm));
+	if (!perm) {
+		munmap(buf, bytes);
+		return -1;
+	}
+	/* Sattolo's algorithm: i -> perm[i] is one cycle through all lines. */
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = xorshift(&seed) % i;
+		uint32_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		*(void **)(buf + i * 64) = buf + (size_t)perm[i] * 64;
+	free(perm);
+	*thp = thp_kib();
+
+	p = (void **)buf;
+	for (unsigned i = 0; i < 100000; i++) /* warm the TLB, the branch */
+		p = *p;
+	for (unsigned k = 0; k < LOAD_MISS_SAMPLES; k++) {
+		uint64_t t0 = bench_now_ns(), t1;
+		for (unsigned i = 0; i < LOAD_MISS_STEPS; i++)
+			p = *p;
+		t1 = bench_now_ns();
+		s[k] = (double)(t1 - t0) / LOAD_MISS_STEPS;
+	}
+	/* Make the chain's result observable. */
+	*(void *volatile *)buf = p;
+	munmap(buf, bytes);
+	return bench_median(s, LOAD_MISS_SAMPLES);
+}
+
+/* ------------------------------------------------------------------------
+ * Instruction counts: exactly `iters` operations between the callgrind
+ * client requests, in a function of its own (also usable with
+ * valgrind --toggle-collect=bench_cg_loop).
+ */
+
+enum cg_op { CG_NONE, CG_MAP, CG_UNMAP, CG_LOOKUP };
+
+static void __attribute__((noinline)) bench_cg_nop(uint64_t iova)
+{
+	bench_barrier();
+	(void)iova;
+}
+
+/* Operations go to entries 0..E-3 of consecutive level-0 tables; entry E-2
+ * stays empty and E-1 holds the neighbour leaf, so no table ever becomes
+ * full (a full table of contiguous leaves would be coalesced). */
+static int __attribute__((noinline))
+bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
+	      uint64_t base, unsigned long iters)
+{
+	uint64_t sz = entry_size(g, 0), span = table_span(g, 0);
+	unsigned per = table_entries(g) - 2, i = 0;
+	uint64_t tbase = base, iova = base;
+	struct iopgt_translation tr;
+	struct iopgt_gather gat;
+	int64_t err = 0;
+
+	iopgt_gather_init(&gat);
+	CALLGRIND_START_INSTRUMENTATION;
+	for (unsigned long k = 0; k < iters; k++) {
+		switch (op) {
+		case CG_MAP:
+			err |= iopgt_map(dom, iova, iova, sz, PROT_RW, &gat);
+			iopgt_sync(dom, &gat);
+			break;
+		case CG_UNMAP:
+			err |= iopgt_unmap(dom, iova, sz, &gat) ^ (int64_t)sz;
+			iopgt_sync(dom, &gat);
+			break;
+		case CG_LOOKUP:
+			err |= iopgt_lookup(dom, iova, &tr);
+			break;
+		case CG_NONE:
+			bench_cg_nop(iova);
+			break;
+		}
+		iova += sz;
+		if (++i == per) {
+			i = 0;
+			tbase += span;
+			iova = tbase;
+		}
+	}
+	CALLGRIND_STOP_INSTRUMENTATION;
+	return err ? -1 : 0;
+}
+
+static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
+			 enum cg_op op, const char *opname,
+			 unsigned long iters)
+{
+	unsigned per = table_entries(g) - 2;
+	unsigned long tables = (iters + per - 1) / per;
+	uint64_t sz = entry_size(g, 0), span = table_span(g, 0), base = 0;
+	struct iopgt_gather gat;
+	int r;
+
+	if (tables > g->top / span) {
+		fprintf(stderr, "iopgt bench ops: --iters too large for this "
+				"input size\n");
+		return 2;
+	}
+	iopgt_gather_init(&gat);
+	for (unsigned long t = 0; t < tables; t++) {
+		uint64_t first = base + t * span, nb = first + (per + 1) * sz;
+		uint64_t n = t + 1 < tables ? per : iters - t * per;
+
+		r = iopgt_map(dom, nb, nb, sz, PROT_RW, &gat);
+		iopgt_sync(dom, &gat);
+		if (r) {
+			fail("map of the neighbour leaf", nb, r);
+			return 1;
+		}
+		if (op == CG_UNMAP || op == CG_LOOKUP) {
+			r = iopgt_map(dom, first, first, n * sz, PROT_RW, &gat);
+			iopgt_sync(dom, &gat);
+			if (r) {
+				fail("map", first, r);
+				return 1;
+			}
+		}
+	}
+	if (bench_cg_loop(dom, g, op, base, iters)) {
+		fprintf(stderr, "iopgt bench ops: %s failed\n", opname);
+		return 1;
+	}
+	printf("callgrind-op %s: %lu operations over %lu tables between "
+	       "CALLGRIND_START/STOP_INSTRUMENTATION%s\n",
+	       opname, iters, tables,
+#ifdef HAVE_CALLGRIND_H
+	       ""
+#else
+	       " (built without valgrind/callgrind.h: use "
+	       "--toggle-collect=bench_cg_loop)"
+#endif
+	);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ */
+
+static void json_num(const char *key, double v, bool present, bool comma)
+{
+	if (present)
+		printf("\"%s\": %.1f%s", key, v, comma ? ", " : "");
+	else
+		printf("\"%s\": null%s", key, comma ? ", " : "");
+}
+
+static const char *verdict(double ratio, double target)
+{
+	return ratio <= target ? "met" : "NOT met";
+}
+
+int bench_ops_main(int argc, char **argv)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom = NULL;
+	struct iopgt_info info;
+	struct bgeo g;
+	unsigned long reps = 2000, iters = 100000;
+	bool json = false, iters_set = false;
+	const char *cg_name = NULL;
+	enum cg_op cg_op = CG_NONE;
+	struct ops_case cases[5];
+	double *store_s = NULL, *lookup_s = NULL;
+	double store_ns, lookup_ns, miss_ns, clock_ns;
+	uint64_t *pages[MULTI_BATCH] = { NULL };
+	uint64_t lookup_base;
+	long thp = -1;
+	char b0[24], b1[24], b2[24];
+	int ret = 1, r;
+
+	memset(cases, 0, sizeof(cases));
+	cli_format_begin(&cfg);
+	for (int i = 1; i < argc; i++) {
+		int k = cli_format_opt(argc, argv, &i, &cfg);
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (k < 0)
+			goto usage;
+		if (k)
+			continue;
+		if (!val && (!strcmp(argv[i], "--reps") ||
+			     !strcmp(argv[i], "--iters") ||
+			     !strcmp(argv[i], "--callgrind-op"))) {
+			fprintf(stderr, "iopgt bench ops: %s needs a value\n",
+				argv[i]);
+			goto usage;
+		}
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("%s%s", ops_usage, cli_format_help);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--reps")) {
+			if (!bench_parse_count(val, 3, 100000000, &reps)) {
+				fprintf(stderr, "iopgt bench ops: bad value "
+						"for --reps: '%s' (3 or more)\n",
+					val ? val : "");
+				goto usage;
+			}
+			i++;
+		} else if (!strcmp(argv[i], "--iters")) {
+			if (!bench_parse_count(val, 1, 100000000, &iters)) {
+				fprintf(stderr, "iopgt bench ops: bad value "
+						"for --iters: '%s'\n",
+					val ? val : "");
+				goto usage;
+			}
+			iters_set = true;
+			i++;
+		} else if (!strcmp(argv[i], "--callgrind-op")) {
+			if (val && !strcmp(val, "map4k"))
+				cg_op = CG_MAP;
+			else if (val && !strcmp(val, "unmap4k"))
+				cg_op = CG_UNMAP;
+			else if (val && !strcmp(val, "lookup"))
+				cg_op = CG_LOOKUP;
+			else if (val && !strcmp(val, "none"))
+				cg_op = CG_NONE;
+			else {
+				fprintf(stderr, "iopgt bench ops: bad value "
+						"for --callgrind-op: '%s' "
+						"(map4k, unmap4k, lookup or "
+						"none)\n",
+					val ? val : "");
+				goto usage;
+			}
+			cg_name = val;
+			i++;
+		} else {
+			fprintf(stderr, "iopgt bench ops: unknown option "
+					"'%s'\n",
+				argv[i]);
+			goto usage;
+		}
+	}
+	if (cli_format_end(&cfg))
+		goto usage;
+	if (iters_set && !cg_name) {
+		fprintf(stderr, "iopgt bench ops: --iters goes with "
+				"--callgrind-op\n");
+		goto usage;
+	}
+	if (cg_name && json) {
+		fprintf(stderr, "iopgt bench ops: --json does not go with "
+				"--callgrind-op\n");
+		goto usage;
+	}
+
+	r = iopgt_domain_create(&cfg, &dom);
+	if (r) {
+		fprintf(stderr, "iopgt bench ops: cannot create a %s domain: "
+				"%s\n",
+			cli_format_desc(&cfg), strerror(-r));
+		return 1;
+	}
+	iopgt_domain_info(dom, &info);
+	memset(&g, 0, sizeof(g));
+	g.levels = info.levels;
+	g.granule = info.granule;
+	g.bits = info.granule - 3;
+	g.leaf_sizes = info.leaf_sizes;
+	g.top = info.ias >= 64 ? UINT64_MAX : UINT64_C(1) << info.ias;
+	g.table_size = (size_t)1 << info.granule;
+	if (g.levels < 3) {
+		fprintf(stderr, "iopgt bench ops: %s has %u levels; the "
+				"benchmark needs at least 3\n",
+			cli_format_desc(&cfg), g.levels);
+		goto out;
+	}
+
+	if (cg_name) {
+		ret = run_callgrind(dom, &g, cg_op, cg_name, iters);
+		goto out;
+	}
+
+	{
+		const struct ops_case init[5] = {
+			{ "4k", 0, 1, SINGLE_BATCH, 0, 0, 0, 0, 0, 0 },
+			{ "2m", 1, 1, SINGLE_BATCH, 0, 0, 0, 0, 0, 0 },
+			{ "1g", 2, 1, SINGLE_BATCH, 0, 0, 0, 0, 0, 0 },
+			{ "256x4k", 0, MULTI_COUNT, MULTI_BATCH, 0, 0, 0, 0,
+			  0, 0 },
+			{ "256x2m", 1, MULTI_COUNT, MULTI_BATCH, 0, 0, 0, 0,
+			  0, 0 },
+		};
+		memcpy(cases, init, sizeof(cases));
+	}
+	for (unsigned k = 0; k < 5; k++) {
+		struct ops_case *c = &cases[k];
+
+		c->present = leaf_ok(&g, c->level);
+		if (!c->present)
+			continue;
+		if (region(&g, c->level, c->count == 1 ? 1 : c->batch,
+			   &c->base)) {
+			fprintf(stderr, "iopgt bench ops: the input space of "
+					"%s is too small for the benchmark\n",
+				cli_format_desc(&cfg));
+			goto out;
+		}
+		c->map_s = malloc(reps * sizeof(double));
+		c->unmap_s = malloc(reps * sizeof(double));
+		if (!c->map_s || !c->unmap_s)
+			goto nomem;
+		if (case_setup(dom, &g, c))
+			goto out;
+	}
+	if (region(&g, 0, 1, &lookup_base)) {
+		fprintf(stderr, "iopgt bench ops: the input space is too "
+				"small for the benchmark\n");
+		goto out;
+	}
+	{
+		struct iopgt_gather gat;
+		uint64_t sz = entry_size(&g, 0);
+
+		iopgt_gather_init(&gat);
+		r = iopgt_map(dom, lookup_base, lookup_base, LOOKUP_PAGES * sz,
+			      PROT_RW, &gat);
+		iopgt_sync(dom, &gat);
+		if (r) {
+			fail("map", lookup_base, r);
+			goto out;
+		}
+	}
+	store_s = malloc(reps * sizeof(double));
+	lookup_s = malloc(reps * sizeof(double));
+	if (!store_s || !lookup_s)
+		goto nomem;
+	for (unsigned b = 0; b < MULTI_BATCH; b++) {
+		pages[b] = aligned_alloc(g.table_size, g.table_size);
+		if (!pages[b])
+			goto nomem;
+		memset(pages[b], 0, g.table_size);
+	}
+
+	clock_ns = bench_clock_ns();
+	/* Rounds: one sample of every case each. */
+	for (unsigned long rep = 0; rep < WARMUP_ROUNDS + reps; rep++) {
+		bool keep = rep >= WARMUP_ROUNDS;
+		unsigned long k = rep - WARMUP_ROUNDS;
+
+		for (unsigned c = 0; c < 5; c++) {
+			struct ops_case *oc = &cases[c];
+			if (!oc->present)
+				continue;
+			if (case_sample(dom, &g, oc, keep ? (unsigned)k : 0))
+				goto out;
+		}
+		if (lookup_sample(dom, &g, lookup_base,
+				  keep ? &lookup_s[k] : NULL))
+			goto out;
+		{
+			double s = store_sample(pages, entry_size(&g, 0));
+			if (keep)
+				store_s[k] = s;
+		}
+	}
+	for (unsigned c = 0; c < 5; c++) {
+		if (!cases[c].present)
+			continue;
+		cases[c].map_ns = bench_median(cases[c].map_s, reps);
+		cases[c].unmap_ns = bench_median(cases[c].unmap_s, reps);
+	}
+	lookup_ns = bench_median(lookup_s, reps);
+	store_ns = bench_median(store_s, reps);
+	miss_ns = load_miss(&thp);
+	if (miss_ns < 0) {
+		fprintf(stderr, "iopgt bench ops: cannot allocate the "
+				"pointer-chasing buffer\n");
+		goto out;
+	}
+
+	if (json) {
+		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
+		       ", \"ias\": %u, ",
+		       iopgt_format_name(info.format), info.levels,
+		       entry_size(&g, 0), info.ias);
+		for (unsigned c = 0; c < 3; c++) {
+			if (cases[c].present)
+				printf("\"leaf_%s_bytes\": %" PRIu64 ", ",
+				       cases[c].name,
+				       entry_size(&g, cases[c].level));
+			else
+				printf("\"leaf_%s_bytes\": null, ",
+				       cases[c].name);
+		}
+		for (unsigned pass = 0; pass < 2; pass++) {
+			for (unsigned c = 0; c < 5; c++) {
+				char key[32];
+				snprintf(key, sizeof(key), "%s_%s_ns",
+					 pass ? "unmap" : "map", cases[c].name);
+				json_num(key,
+					 pass ? cases[c].unmap_ns
+					      : cases[c].map_ns,
+					 cases[c].present, true);
+			}
+		}
+		json_num("lookup_ns", lookup_ns, true, true);
+		json_num("store_limit_256x4k_ns", store_ns, true, true);
+		json_num("load_miss_ns", miss_ns, true, false);
+		printf("}\n");
+	} else {
+		printf("iopgt bench ops: %s, %u levels, %lu rounds; median ns "
+		       "per call (map/unmap include their iopgt_sync)\n",
+		       cli_format_desc(&cfg), info.levels, reps);
+		printf("%-26s %10s %10s\n", "", "map", "unmap");
+		for (unsigned c = 0; c < 5; c++) {
+			struct ops_case *oc = &cases[c];
+			char label[64];
+			uint64_t sz = entry_size(&g, oc->level);
+
+			if (oc->count == 1)
+				snprintf(label, sizeof(label), "%s (%s)",
+					 oc->name,
+					 bench_size_str(sz, b0, sizeof(b0)));
+			else
+				snprintf(label, sizeof(label), "%s (%ux%s = %s)",
+					 oc->name, oc->count,
+					 bench_size_str(sz, b0, sizeof(b0)),
+					 bench_size_str(sz * oc->count, b1,
+							sizeof(b1)));
+			if (oc->present)
+				printf("%-26s %10.1f %10.1f\n", label,
+				       oc->map_ns, oc->unmap_ns);
+			else
+				printf("%-26s %10s %10s  (no such leaf in "
+				       "this format)\n",
+				       oc->name, "-", "-");
+		}
+		printf("%-26s %10.1f  (dependent chain of %u)\n", "lookup",
+		       lookup_ns, LOOKUP_CHAIN);
+		printf("%-26s %10.1f  (256 plain 8-byte stores, warm page)\n",
+		       "store limit 256 entries", store_ns);
+		printf("%-26s %10.1f  (pointer chase, %s buffer, THP %ld KiB)\n",
+		       "load miss", miss_ns,
+		       bench_size_str(LOAD_MISS_BYTES, b2, sizeof(b2)), thp);
+		printf("clock_gettime pair: %.1f ns per sample, not subtracted "
+		       "(spread over %u or %u calls a sample)\n",
+		       clock_ns, SINGLE_BATCH, MULTI_BATCH);
+		printf("\nratios against the targets\n");
+		if (cases[3].present)
+			printf("  map_256x4k / store_limit  %6.2f  (target <= 3: "
+			       "%s)\n",
+			       cases[3].map_ns / store_ns,
+			       verdict(cases[3].map_ns / store_ns, 3));
+		printf("  map_4k / load_miss        %6.2f  (target <= 10: %s)\n",
+		       cases[0].map_ns / miss_ns,
+		       verdict(cases[0].map_ns / miss_ns, 10));
+		printf("  lookup / load_miss        %6.2f  (target <= 10: %s)\n",
+		       lookup_ns / miss_ns, verdict(lookup_ns / miss_ns, 10));
+	}
+	ret = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "iopgt bench ops: out of memory\n");
+out:
+	for (unsigned b = 0; b < MULTI_BATCH; b++)
+		free(pages[b]);
+	for (unsigned c = 0; c < 5; c++) {
+		free(cases[c].map_s);
+		free(cases[c].unmap_s);
+	}
+	free(store_s);
+	free(lookup_s);
+	iopgt_domain_destroy(dom);
+	return ret;
+usage:
+	fprintf(stderr, "Run 'iopgt bench ops --help' for the options.\n");
+	return 2;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopgt bench iova-stress: the pattern of the public iova_stress benchmark.
+ * For each 2 MiB step across the span: map one page (4K; the granule for the
+ * 16K and 64K formats), iopgt_sync, unmap it, iopgt_sync. Each step lands in
+ * a level-0 table of its own (at the 4K granule), so without reclaim every
+ * step leaves an empty table behind; with reclaim the emptied table is
+ * unlinked and returned at the sync.
+ *
+ * Reported per run: pairs, seconds and ns_per_pair of the loop itself,
+ * peak_table_bytes (iopgt_stats.table_bytes_peak: every table page held from
+ * the allocator, root included, at the worst moment), final_table_bytes
+ * (table_bytes_live after the loop and one more iopgt_sync). iopgt_reclaim()
+ * is NOT called before the final reading: it is what the domain holds,
+ * including zeroed tables it keeps in its table cache for reuse.
+ *
+ * --both runs a reclaiming and a non-reclaiming domain in one process,
+ * alternating chunks of steps between them (and which goes first), so that
+ * noise on the machine hits both alike.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "bench_util.h"
+#include "cli.h"
+#include "iopgt.h"
+
+static const char stress_usage[] =
+	"usage: iopgt bench iova-stress [--span SIZE] [--no-reclaim | --both]\n"
+	"                               [FORMAT OPTIONS] [--json]\n"
+	"\n"
+	"For each 2 MiB step across the span: map one page (4K, or the granule),\n"
+	"sync, unmap it, sync. Reports the pairs, the time per pair and the table\n"
+	"memory: peak, and final (after one more sync, without iopgt_reclaim, so\n"
+	"tables the domain keeps cached for reuse count).\n"
+	"\n"
+	"options:\n"
+	"  --span SIZE   IOVA span, a multiple of 2M (default 1T; suffixes k M G T)\n"
+	"  --no-reclaim  keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
+	"  --both        run with and without reclaim side by side, interleaved\n"
+	"                in chunks, and report both and the ratio of ns per pair\n"
+	"                (reclaim / no reclaim)\n"
+	"  --json        print one JSON object\n"
+	"  -h, --help    this text\n"
+	"\n"
+	"format options:\n";
+
+#define STEP (UINT64_C(2) << 20)
+#define CHUNK 4096u /* steps per chunk in --both */
+
+struct run {
+	bool reclaim;
+	struct iopgt_domain *dom;
+	uint64_t page;  /* bytes mapped per step */
+	uint64_t pairs;
+	uint64_t ns;
+	struct iopgt_stats st; /* after the loop and one more sync */
+};
+
+/* Steps [from, to) on r's domain; adds the time taken to r->ns. */
+static int run_steps(struct run *r, uint64_t from, uint64_t to)
+{
+	struct iopgt_gather g;
+	uint64_t t0, t1, page = r->page;
+	int64_t bad = 0;
+	int err = 0;
+
+	iopgt_gather_init(&g);
+	t0 = bench_now_ns();
+	for (uint64_t s = from; s < to; s++) {
+		uint64_t iova = s * STEP;
+		err |= iopgt_map(r->dom, iova, iova, page,
+				 IOPGT_PROT_READ | IOPGT_PROT_WRITE, &g);
+		iopgt_sync(r->dom, &g);
+		bad |= iopgt_unmap(r->dom, iova, page, &g) ^ (int64_t)page;
+		iopgt_sync(r->dom, &g);
+	}
+	t1 = bench_now_ns();
+	if (err || bad) {
+		fprintf(stderr, "iopgt bench iova-stress: map or unmap failed "
+				"between 0x%" PRIx64 " and 0x%" PRIx64 "\n",
+			from * STEP, to * STEP);
+		return -1;
+	}
+	r->ns += t1 - t0;
+	r->pairs += to - from;
+	return 0;
+}
+
+static void finish(struct run *r)
+{
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g);
+	iopgt_sync(r->dom, &g);
+	iopgt_get_stats(r->dom, &r->st);
+}
+
+static double ns_per_pair(const struct run *r)
+{
+	return r->pairs ? (double)r->ns / (double)r->pairs : 0;
+}
+
+static void json_run(const struct run *r)
+{
+	printf("{\"pairs\": %" PRIu64 ", \"seconds\": %.6f, \"ns_per_pair\": "
+	       "%.1f, \"peak_table_bytes\": %" PRIu64
+	       ", \"final_table_bytes\": %" PRIu64 ", \"reclaim\": %s, "
+	       "\"final_table_pages\": %" PRIu64
+	       ", \"final_cached_pages\": %" PRIu64
+	       ", \"table_allocs\": %" PRIu64 "}",
+	       r->pairs, (double)r->ns / 1e9, ns_per_pair(r),
+	       r->st.table_bytes_peak, r->st.table_bytes_live,
+	       r->reclaim ? "true" : "false", r->st.table_pages_live,
+	       r->st.table_pages_cached, r->st.table_pages_alloc);
+}
+
+int bench_stress_main(int argc, char **argv)
+{
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+	struct run runs[2];
+	uint64_t span = UINT64_C(1) << 40, steps;
+	bool json = false, both = false, no_reclaim = false;
+	unsigned nruns, k;
+	char b0[24], b1[24];
+	int ret = 1, r;
+
+	memset(runs, 0, sizeof(runs));
+	cli_format_begin(&cfg);
+	for (int i = 1; i < argc; i++) {
+		int f = cli_format_opt(argc, argv, &i, &cfg);
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (f < 0)
+			goto usage;
+		if (f)
+			continue;
+		if (!val && !strcmp(argv[i], "--span")) {
+			fprintf(stderr, "iopgt bench iova-stress: --span needs "
+					"a value\n");
+			goto usage;
+		}
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("%s%s", stress_usage, cli_format_help);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--both")) {
+			both = true;
+		} else if (!strcmp(argv[i], "--no-reclaim")) {
+			no_reclaim = true;
+		} else if (!strcmp(argv[i], "--span")) {
+			if (!cli_parse_size(val, &span) || !span ||
+			    span % STEP) {
+				fprintf(stderr, "iopgt bench iova-stress: bad "
+						"value for --span: '%s' (a "
+						"non-zero multiple of 2M)\n",
+					val ? val : "");
+				goto usage;
+			}
+			i++;
+		} else {
+			fprintf(stderr, "iopgt bench iova-stress: unknown "
+					"option '%s'\n",
+				argv[i]);
+			goto usage;
+		}
+	}
+	if (cli_format_end(&cfg))
+		goto usage;
+	if (both && no_reclaim) {
+		fprintf(stderr, "iopgt bench iova-stress: --both already runs "
+				"without reclaim; drop --no-reclaim\n");
+		goto usage;
+	}
+	if (cfg.ias < 64 && span > UINT64_C(1) << cfg.ias) {
+		fprintf(stderr, "iopgt bench iova-stress: --span %s exceeds the "
+				"%u-bit input space\n",
+			bench_size_str(span, b0, sizeof(b0)), cfg.ias);
+		return 2;
+	}
+	steps = span / STEP;
+
+	nruns = both ? 2 : 1;
+	runs[0].reclaim = !no_reclaim;
+	runs[1].reclaim = false;
+	for (k = 0; k < nruns; k++) {
+		struct iopgt_config c = cfg;
+
+		if (!runs[k].reclaim)
+			c.options |= IOPGT_OPT_NO_RECLAIM;
+		r = iopgt_domain_create(&c, &runs[k].dom);
+		if (r) {
+			fprintf(stderr, "iopgt bench iova-stress: cannot create "
+					"a %s domain: %s\n",
+				cli_format_desc(&cfg), strerror(-r));
+			goto out;
+		}
+		iopgt_domain_info(runs[k].dom, &info);
+		runs[k].page = UINT64_C(1) << info.granule;
+	}
+	if (runs[0].page > STEP) {
+		fprintf(stderr, "iopgt bench iova-stress: the granule is larger "
+				"than the 2 MiB step\n");
+		goto out;
+	}
+
+	for (uint64_t s = 0, n = 0; s < steps; s += CHUNK, n++) {
+		uint64_t e = steps - s < CHUNK ? steps : s + CHUNK;
+		for (k = 0; k < nruns; k++) {
+			/* Alternate which run goes first. */
+			struct run *rr = &runs[(k + n) % nruns];
+			if (run_steps(rr, s, e))
+				goto out;
+		}
+	}
+	for (k = 0; k < nruns; k++)
+		finish(&runs[k]);
+
+	if (json) {
+		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
+		       ", \"span\": %" PRIu64 ", ",
+		       iopgt_format_name(info.format), info.levels,
+		       runs[0].page, span);
+		if (both) {
+			printf("\"reclaim\": ");
+			json_run(&runs[0]);
+			printf(", \"no_reclaim\": ");
+			json_run(&runs[1]);
+			printf(", \"ratio\": %.3f",
+			       ns_per_pair(&runs[0]) / ns_per_pair(&runs[1]));
+		} else {
+			/* One run: its keys at the top level. */
+			printf("\"pairs\": %" PRIu64 ", \"seconds\": %.6f, "
+			       "\"ns_per_pair\": %.1f, \"peak_table_bytes\": "
+			       "%" PRIu64 ", \"final_table_bytes\": %" PRIu64
+			       ", \"reclaim\": %s, \"final_table_pages\": "
+			       "%" PRIu64 ", \"final_cached_pages\": %" PRIu64
+			       ", \"table_allocs\": %" PRIu64,
+			       runs[0].pairs, (double)runs[0].ns / 1e9,
+			       ns_per_pair(&runs[0]),
+			       runs[0].st.table_bytes_peak,
+			       runs[0].st.table_bytes_live,
+			       runs[0].reclaim ? "true" : "false",
+			       runs[0].st.table_pages_live,
+			       runs[0].st.table_pages_cached,
+			       runs[0].st.table_pages_alloc);
+		}
+		printf(", \"max_rss_bytes\": %" PRIu64 "}\n",
+		       bench_max_rss_bytes());
+	} else {
+		printf("iopgt bench iova-stress: %s, span %s: %" PRIu64
+		       " x (map %s, sync, unmap, sync), one per 2M\n",
+		       cli_format_desc(&cfg),
+		       bench_size_str(span, b0, sizeof(b0)), steps,
+		       bench_size_str(runs[0].page, b1, sizeof(b1)));
+		printf("%-28s", "");
+		for (k = 0; k < nruns; k++)
+			printf(" %14s", runs[k].reclaim ? "reclaim" : "no reclaim");
+		printf("\n%-28s", "pairs");
+		for (k = 0; k < nruns; k++)
+			printf(" %14" PRIu64, runs[k].pairs);
+		printf("\n%-28s", "seconds");
+		for (k = 0; k < nruns; k++)
+			printf(" %14.3f", (double)runs[k].ns / 1e9);
+		printf("\n%-28s", "ns per pair");
+		for (k = 0; k < nruns; k++)
+			printf(" %14.1f", ns_per_pair(&runs[k]));
+		printf("\n%-28s", "peak table bytes");
+		for (k = 0; k < nruns; k++)
+			printf(" %14" PRIu64, runs[k].st.table_bytes_peak);
+		printf("\n%-28s", "final table bytes");
+		for (k = 0; k < nruns; k++)
+			printf(" %14" PRIu64, runs[k].st.table_bytes_live);
+		printf("\n%-28s", "  of which cached for reuse");
+		for (k = 0; k < nruns; k++)
+			printf(" %14" PRIu64, runs[k].st.table_pages_cached *
+						      runs[k].page);
+		printf("\n%-28s", "table allocations");
+		for (k = 0; k < nruns; k++)
+			printf(" %14" PRIu64, runs[k].st.table_pages_alloc);
+		printf("\nprocess max RSS: %.1f MiB (all freed at exit)\n",
+		       (double)bench_max_rss_bytes() / (1 << 20));
+		if (both) {
+			double ratio = ns_per_pair(&runs[0]) /
+				       ns_per_pair(&runs[1]);
+			printf("ratio ns per pair, reclaim / no reclaim: %.3f "
+			       "(target <= 1: %s)\n",
+			       ratio, ratio <= 1 ? "met" : "NOT met");
+		}
+		if (runs[0].reclaim) {
+			bool ok = runs[0].st.table_bytes_peak <= 65536 &&
+				  runs[0].st.table_bytes_live <= 65536;
+			printf("reclaim: peak and final table memory <= 64 KiB: "
+			       "%s\n",
+			       ok ? "met" : "NOT met");
+		}
+	}
+	ret = 0;
+out:
+	for (k = 0; k < 2; k++)
+		iopgt_domain_destroy(runs[k].dom);
+	return ret;
+usage:
+	fprintf(stderr, "Run 'iopgt bench iova-stress --help' for the "
+			"options.\n");
+	return 2;
+}
