@@ -763,9 +763,12 @@ int bench_ops_main(int argc, char **argv)
 		json_num("load_miss_ns", miss_ns, true, false);
 		printf("}\n");
 	} else {
-		printf("iopgt bench ops: %s, %u levels, %lu rounds; median ns "
-		       "per call (map/unmap include their iopgt_sync)\n",
-		       cli_format_desc(&cfg), info.levels, reps);
+		printf("iopgt bench ops: %s", cli_format_desc(&cfg));
+		if (info.format != IOPGT_FMT_X86_64)
+			printf(", %u levels", info.levels);
+		printf(", %lu rounds; median ns per call (map/unmap include "
+		       "their iopgt_sync)\n",
+		       reps);
 		printf("%-26s %10s %10s\n", "", "map", "unmap");
 		for (unsigned c = 0; c < 5; c++) {
 			struct ops_case *oc = &cases[c];

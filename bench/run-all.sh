@@ -11,7 +11,7 @@
 set -eu
 
 IOPGT=${IOPGT:-./build-bench/iopgt}
-OUT=${OUT:-bench-out}
+OUT=${OUT:-/tmp/iopgt-bench-out}
 ITERS=${ITERS:-100000}
 FORMATS="--format=x86_64 --levels=5 --format=arm_s2,--granule=4k
 --format=arm_s2,--granule=16k --format=arm_s2,--granule=64k"
