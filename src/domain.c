@@ -156,6 +156,12 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 		dom->cfg.flush.flush_all = noop_flush_all;
 	dom->cache_limit = cfg->table_cache < PT_CACHE_SLOTS ? cfg->table_cache
 							      : PT_CACHE_SLOTS;
+	dom->granule_mask = (UINT64_C(1) << geo.granule) - 1;
+	for (unsigned prot = 0; prot < 32; prot++) {
+		uint64_t attrs;
+		if (!eng->prot_attrs(prot, &attrs))
+			dom->prot_attrs[prot] = attrs; /* never 0: P or AF */
+	}
 	dom->root = pt_root_alloc(dom);
 	if (!dom->root) {
 		free(dom);
@@ -223,9 +229,7 @@ void iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info)
 static int check_range(const struct iopgt_domain *dom, uint64_t iova,
 		       uint64_t size, uint64_t *last)
 {
-	uint64_t gmask = (UINT64_C(1) << dom->geo.granule) - 1;
-
-	if (!size || ((iova | size) & gmask))
+	if (!size || ((iova | size) & dom->granule_mask))
 		return -EINVAL;
 	*last = iova + (size - 1);
 	if (*last < iova)
@@ -238,20 +242,18 @@ static int check_range(const struct iopgt_domain *dom, uint64_t iova,
 int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t size, unsigned prot, struct iopgt_gather *g)
 {
-	uint64_t last, attrs, pa_last;
+	uint64_t last, pa_last;
 	int r = check_range(dom, iova, size, &last);
 
 	if (r)
 		return r;
-	if (pa & ((UINT64_C(1) << dom->geo.granule) - 1))
+	if (pa & dom->granule_mask)
 		return -EINVAL;
 	pa_last = pa + (size - 1);
 	if (pa_last < pa || (pa_last >> dom->geo.oas))
 		return -ERANGE;
-	r = dom->eng->prot_attrs(prot, &attrs);
-	if (r)
-		return r;
-	return dom->eng->map(dom, iova, pa, last, attrs, g);
+	/* The engine checks prot (-EINVAL) before it changes anything. */
+	return dom->eng->map(dom, iova, pa, last, prot, g);
 }
 
 int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,

@@ -17,6 +17,8 @@
 #error "define PT_ENGINE and include a format header before engine.h"
 #endif
 
+#include <string.h>
+
 #define PT_CAT_(a, b) a##_##b
 #define PT_CAT(a, b) PT_CAT_(a, b)
 #define PT(x) PT_CAT(PT_ENGINE, x)
@@ -35,17 +37,21 @@ static inline struct pt_table *PT(child_of)(const struct pt_table *t,
 	return c && c->pa == fmt_table_pa(e) ? c : NULL;
 }
 
-/* The largest allowed leaf level that iova, pa and the length allow. */
+/* The largest allowed leaf level that iova, pa and the length allow. A
+ * level's alignment implies every lower one's, so stop at the first that
+ * fails. */
 static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 				      uint64_t pa, uint64_t last)
 {
-	for (unsigned level = geo->max_leaf_level; level > 0; level--) {
-		uint64_t mask = PT(size)(geo, level) - 1;
-		if ((geo->leaf_levels & (1u << level)) &&
-		    !((iova | pa) & mask) && last - iova >= mask)
-			return level;
+	unsigned level = 0;
+
+	while (level < geo->max_leaf_level) {
+		uint64_t mask = geo->leaf_mask[level + 1];
+		if (((iova | pa) & mask) || last - iova < mask)
+			break;
+		level++;
 	}
-	return 0;
+	return level;
 }
 
 static inline bool PT(may_reclaim)(const struct pt_op *op,
@@ -140,25 +146,19 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 	return 0;
 }
 
-/* Remember a table this map filled, with the walk to it, to try coalescing
- * it once the whole map has succeeded. Only the tables at the two ends of a
- * range can coalesce (a table the range covers wholly would have been
- * mapped with the larger leaf had alignment allowed it), so the first and
- * the latest candidate are kept. */
-static void PT(add_cand)(struct pt_op *op, unsigned level,
-			 struct pt_table *const path[PT_MAX_LEVELS],
-			 const unsigned idx[PT_MAX_LEVELS])
+/* Remember a table this map filled, to try coalescing it once the whole
+ * map has succeeded. Only the tables at the two ends of a range can
+ * coalesce (a table the range covers wholly would have been mapped with
+ * the larger leaf had alignment allowed it), so the first and the latest
+ * candidate are kept. */
+static void PT(add_cand)(struct pt_op *op, unsigned level, uint64_t iova)
 {
 	struct pt_cand *c = &op->cand[op->ncand ? 1 : 0];
-	unsigned top = op->dom->geo.levels - 1;
 
 	if (op->ncand < 2)
 		op->ncand++;
 	c->level = level;
-	for (unsigned l = level + 1; l <= top; l++) {
-		c->path[l] = path[l];
-		c->idx[l] = idx[l];
-	}
+	c->iova = iova;
 }
 
 /* Map one run of leaves at `level` starting at iova, within one table.
@@ -168,9 +168,9 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
-	uint64_t e, sz = PT(size)(geo, level);
-	struct pt_table *t, *path[PT_MAX_LEVELS];
-	unsigned lvl, idx, n, i, pidx[PT_MAX_LEVELS];
+	uint64_t e, sz = geo->leaf_mask[level] + 1;
+	struct pt_table *t;
+	unsigned lvl, idx, n, i;
 	uint32_t used;
 	int r;
 
@@ -178,13 +178,20 @@ retry:
 	t = dom->root;
 	lvl = geo->levels - 1;
 	while (lvl > level) {
-		idx = pt_index(geo, lvl, iova);
-		path[lvl] = t;
-		pidx[lvl] = idx;
+		struct pt_table *c;
+
+		idx = pt_tindex(t, iova);
+		/* The child pointer first: if set, it is the table the entry
+		 * names, or one just unlinked from it, which is frozen and
+		 * makes pt_set_run below fail and retry. */
+		c = pt_child(t, idx);
+		if (c) {
+			t = c;
+			lvl--;
+			continue;
+		}
 		e = pt_load(t, idx);
 		if (!e) {
-			struct pt_table *c;
-
 			if (!op->owner)
 				op->owner = atomic_fetch_add_explicit(
 					&dom->next_owner, 1,
@@ -210,13 +217,7 @@ retry:
 			}
 		}
 		if (fmt_is_table(e, lvl)) {
-			struct pt_table *c = PT(child_of)(t, idx, e);
-			if (!c) {
-				pt_relax();
-				continue;
-			}
-			t = c;
-			lvl--;
+			pt_relax(); /* its installer publishes the child next */
 			continue;
 		}
 		return -EEXIST; /* a larger leaf already covers iova */
@@ -252,7 +253,7 @@ retry:
 				IOPGT_FLUSH_ADDED);
 	if (used == pt_nr_entries(geo, level) && level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
-		PT(add_cand)(op, level, path, pidx);
+		PT(add_cand)(op, level, iova);
 	*done = i * sz;
 	return 0;
 }
@@ -308,35 +309,60 @@ fail:
 	return false;
 }
 
-/* Coalesce a filled table, then its parents while each one succeeds. The
- * table is found again through the parent (the walker count keeps the
- * recorded path alive; the parent entry says whether it still holds it). */
-static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *c)
+/* Coalesce a filled table, then its parents while each one succeeds. */
+static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 {
 	const struct pt_geo *geo = &op->dom->geo;
-	unsigned top = geo->levels - 1;
+	struct pt_table *path[PT_MAX_LEVELS], *t = op->dom->root;
+	unsigned pidx[PT_MAX_LEVELS], top = geo->levels - 1, lvl;
 
-	for (unsigned l = c->level; l < top; l++) {
-		struct pt_table *p = c->path[l + 1], *t;
-		unsigned i = c->idx[l + 1];
-		uint64_t e = pt_load(p, i);
+	/* Find the table again, recording the walk to it. */
+	for (lvl = top; lvl > cand->level; lvl--) {
+		unsigned idx = pt_tindex(t, cand->iova);
+		uint64_t e = pt_load(t, idx);
+		struct pt_table *c;
 
-		if (!(geo->leaf_levels & (2u << l)) || !fmt_is_table(e, l + 1) ||
-		    !(t = PT(child_of)(p, i, e)) || !PT(try_coalesce)(op, t, p, i))
+		if (!fmt_is_table(e, lvl) || !(c = PT(child_of)(t, idx, e)))
+			return; /* changed meanwhile: nothing to do */
+		path[lvl] = t;
+		pidx[lvl] = idx;
+		t = c;
+	}
+	for (unsigned l = cand->level; l < top; l++) {
+		if (!(geo->leaf_levels & (2u << l)) ||
+		    !PT(try_coalesce)(op, t, path[l + 1], pidx[l + 1]))
 			break;
+		t = path[l + 1];
 	}
 }
 
 static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last);
 
+/* Initialise what every call uses; the arrays are set up when needed. */
+static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
+			       struct iopgt_gather *g)
+{
+	op->dom = dom;
+	op->g = g;
+	op->owner = 0;
+	op->attrs = 0;
+	op->rollback = false;
+	op->prune = false;
+	op->spares = false;
+	op->ncand = 0;
+}
+
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		   uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+		   uint64_t last, unsigned prot, struct iopgt_gather *g)
 {
 	const struct pt_geo *geo = &dom->geo;
-	struct pt_op op = { .dom = dom, .g = g, .attrs = attrs };
+	struct pt_op op;
 	uint64_t cur = iova, done = 0;
 	int r;
 
+	PT(op_init)(&op, dom, g);
+	if (prot >= 32 || !(op.attrs = dom->prot_attrs[prot]))
+		return -EINVAL;
 	pt_walk_enter(dom);
 	for (;;) {
 		uint64_t cpa = pa + (cur - iova);
@@ -368,6 +394,20 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Unmap
  */
 
+/* Clear the n leaves at idx.. of t and account for them. */
+static int PT(clear_leaves)(struct pt_op *op, struct pt_table *t, unsigned idx,
+			    unsigned n, uint64_t *bytes, uint32_t *left)
+{
+	uint64_t sz = UINT64_C(1) << t->shift;
+	uint64_t s = t->iova + ((uint64_t)idx << t->shift);
+
+	if (!pt_clear_run(t, idx, n, NULL, left))
+		return -EAGAIN; /* frozen by a coalesce */
+	*bytes += n * sz;
+	pt_gather_range(op->g, s, s + n * sz - 1, IOPGT_FLUSH_MODIFIED);
+	return 0;
+}
+
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -376,58 +416,63 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			   uint64_t last, uint64_t *bytes, bool *emptied)
 {
-	const struct pt_geo *geo = &op->dom->geo;
-	unsigned lvl = t->level, shift = pt_shift(geo, lvl);
-	uint64_t sz = UINT64_C(1) << shift;
-	unsigned i = pt_index(geo, lvl, iova), end = pt_index(geo, lvl, last);
+	unsigned lvl = t->level, shift = t->shift;
+	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
+	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
 	unsigned run = 0, run_n = 0;
 	uint32_t left = UINT32_MAX;
-	uint64_t base = t->iova;
 	int r;
 
-	for (; i <= end + 1; i++) {
-		uint64_t e = i <= end ? pt_load(t, i) : 0;
-		uint64_t s = base + ((uint64_t)i << shift);
+	for (; i <= end; i++) {
+		uint64_t e = pt_load(t, i), s;
+		struct pt_table *c;
+		bool ce = false;
 
-		if (e && !fmt_is_table(e, lvl) && !op->prune) {
-			if (s < iova || s + (sz - 1) > last)
-				return -EAGAIN;
+		if (!e)
+			continue;
+		if (!fmt_is_table(e, lvl)) {
+			if (op->prune)
+				continue;
+			/* A level-0 leaf always lies inside the range. */
+			if (lvl) {
+				s = base + ((uint64_t)i << shift);
+				if (s < iova || s + (sz - 1) > last)
+					return -EAGAIN;
+			}
+			if (run_n && run + run_n != i) {
+				r = PT(clear_leaves)(op, t, run, run_n, bytes,
+						     &left);
+				if (r)
+					return r;
+				run_n = 0;
+			}
 			if (!run_n)
 				run = i;
 			run_n++;
 			continue;
 		}
-		if (run_n) {
-			uint64_t rs = base + ((uint64_t)run << shift);
-			if (!pt_clear_run(t, run, run_n, NULL, &left))
-				return -EAGAIN; /* frozen by a coalesce */
-			*bytes += run_n * sz;
-			pt_gather_range(op->g, rs, rs + run_n * sz - 1,
-					IOPGT_FLUSH_MODIFIED);
-			run_n = 0;
+		c = PT(child_of)(t, i, e);
+		if (!c) {
+			pt_relax();
+			i--;
+			continue;
 		}
-		if (e && fmt_is_table(e, lvl)) {
-			struct pt_table *c = PT(child_of)(t, i, e);
-			bool ce = false;
-
-			if (!c) {
-				pt_relax();
-				i--;
-				continue;
-			}
-			r = PT(unmap_table)(op, c, s < iova ? iova : s,
-					    last - s < sz - 1 ? last
-							      : s + (sz - 1),
-					    bytes, &ce);
-			if (r)
-				return r;
-			if (op->prune)
-				ce = c->owner == op->owner &&
-				     !atomic_load_explicit(&c->used,
-							   memory_order_acquire);
-			if (ce)
-				PT(unlink_empty)(op, t, i, c, &left);
-		}
+		s = base + ((uint64_t)i << shift);
+		r = PT(unmap_table)(op, c, s < iova ? iova : s,
+				    last - s < sz - 1 ? last : s + (sz - 1),
+				    bytes, &ce);
+		if (r)
+			return r;
+		if (op->prune)
+			ce = c->owner == op->owner &&
+			     !atomic_load_explicit(&c->used, memory_order_acquire);
+		if (ce)
+			PT(unlink_empty)(op, t, i, c, &left);
+	}
+	if (run_n) {
+		r = PT(clear_leaves)(op, t, run, run_n, bytes, &left);
+		if (r)
+			return r;
 	}
 	*emptied = left == 0;
 	return 0;
@@ -556,6 +601,8 @@ static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 
 static void PT(free_spares)(struct pt_op *op)
 {
+	if (!op->spares)
+		return;
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++) {
 		while (op->spare[l]) {
 			struct pt_table *c = op->spare[l];
@@ -576,6 +623,10 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 
 	if (!PT(count_split2)(op, iova, last + 1, !top, need))
 		return 0; /* no leaf straddles either end */
+	if (!op->spares) {
+		memset(op->spare, 0, sizeof(op->spare));
+		op->spares = true;
+	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++) {
 		while (need[l]--) {
 			struct pt_table *c = pt_table_alloc(op->dom, l, 0);
@@ -593,25 +644,108 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 	return r;
 }
 
+/* Descend to the lowest table that holds all of [iova, last], recording
+ * the walk in path/pidx (path[l] is the table at level l). Returns it, or
+ * NULL if nothing is mapped there. *need_split is set if a leaf straddles
+ * an end of the range. */
+static struct pt_table *PT(descend_range)(struct pt_op *op, uint64_t iova,
+					   uint64_t last,
+					   struct pt_table *path[PT_MAX_LEVELS],
+					   unsigned pidx[PT_MAX_LEVELS],
+					   bool *need_split)
+{
+	const struct pt_geo *geo = &op->dom->geo;
+	struct pt_table *t = op->dom->root;
+	unsigned lvl = geo->levels - 1;
+
+	*need_split = false;
+	while (lvl > 0) {
+		uint64_t a = iova >> t->shift, e, sz;
+		unsigned idx = (unsigned)a & t->mask;
+		struct pt_table *c;
+
+		if (a != last >> t->shift)
+			break; /* the range spans entries of t */
+		path[lvl] = t;
+		pidx[lvl] = idx;
+		c = pt_child(t, idx);
+		if (c) {
+			t = c;
+			lvl--;
+			continue;
+		}
+		e = pt_load(t, idx);
+		if (!e)
+			return NULL;
+		if (fmt_is_table(e, lvl)) {
+			pt_relax(); /* its installer publishes the child next */
+			continue;
+		}
+		/* One leaf holds the whole range: it must lie inside it. */
+		sz = PT(size)(geo, lvl);
+		*need_split = (iova & (sz - 1)) || ((last + 1) & (sz - 1));
+		return t;
+	}
+	if (lvl > 0) {
+		/* The ends lie in different entries of t: a leaf straddles
+		 * one if the entry holding it is a leaf larger than the
+		 * alignment of that end. */
+		unsigned need[PT_MAX_LEVELS] = { 0 };
+		uint64_t span = pt_table_span(geo, lvl);
+		PT(count_split)(op, t, lvl, iova, need);
+		if (last - t->iova < span - 1 || !span)
+			PT(count_split)(op, t, lvl, last + 1, need);
+		for (unsigned l = 0; l < lvl; l++)
+			*need_split |= need[l] != 0;
+	}
+	return t;
+}
+
 /* Unmap (or, in prune mode, drop empty owned tables) over [iova, last];
  * the caller is a counted walker. */
 static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 {
+	const struct pt_geo *geo = &op->dom->geo;
+	struct pt_table *path[PT_MAX_LEVELS], *t;
+	unsigned pidx[PT_MAX_LEVELS];
 	uint64_t bytes = 0;
-	bool emptied;
+	bool emptied, need_split;
 	int r;
 
+	if (op->prune) {
+		/* Rare (a failed map): walk the whole range from the root. */
+		do {
+			r = PT(unmap_table)(op, op->dom->root, iova, last,
+					    &bytes, &emptied);
+		} while (r == -EAGAIN);
+		return r;
+	}
 	for (;;) {
-		if (!op->prune) {
+		t = PT(descend_range)(op, iova, last, path, pidx, &need_split);
+		if (!t) {
+			r = 0;
+			break;
+		}
+		if (need_split) {
 			r = PT(split_ends)(op, iova, last);
 			if (r)
 				break;
+			continue; /* walk again through the new tables */
 		}
-		r = PT(unmap_table)(op, op->dom->root, iova, last, &bytes,
-				    &emptied);
-		if (r != -EAGAIN)
-			break;
-		pt_relax();
+		emptied = false;
+		r = PT(unmap_table)(op, t, iova, last, &bytes, &emptied);
+		if (r == -EAGAIN) {
+			pt_relax();
+			continue;
+		}
+		/* Unlink the tables this call emptied, upward. */
+		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
+			uint32_t left = 1;
+			PT(unlink_empty)(op, path[l], pidx[l], t, &left);
+			emptied = left == 0;
+			t = path[l];
+		}
+		break;
 	}
 	PT(free_spares)(op);
 	if (r && bytes == 0)
@@ -622,9 +756,10 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
-	struct pt_op op = { .dom = dom, .g = g };
+	struct pt_op op;
 	int64_t r;
 
+	PT(op_init)(&op, dom, g);
 	pt_walk_enter(dom);
 	r = PT(unmap_walk)(&op, iova, last);
 	pt_walk_leave(dom);
@@ -638,37 +773,41 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out)
 {
-	const struct pt_geo *geo = &dom->geo;
+	void (*hook)(void *, const void *) = dom->walk_hook;
 	struct pt_table *t = dom->root;
-	unsigned lvl = geo->levels - 1;
+	unsigned shift;
+	uint64_t e;
 	int r = -ENOENT;
 
 	pt_walk_enter(dom);
 	for (;;) {
-		unsigned idx = pt_index(geo, lvl, iova), shift;
-		uint64_t e = pt_load(t, idx);
+		unsigned idx = pt_tindex(t, iova);
 
-		if (!e)
-			break;
-		if (fmt_is_table(e, lvl)) {
-			struct pt_table *c = PT(child_of)(t, idx, e);
-			if (!c) {
-				pt_relax();
+		if (__builtin_expect(hook != NULL, 0))
+			hook(dom->walk_hook_arg, t);
+		/* A set child pointer names the table the entry points to, or
+		 * one unlinked from it a moment ago whose old (or emptied)
+		 * contents are still valid to read: either is a state of the
+		 * tree during this call. */
+		if (t->level) {
+			struct pt_table *c = pt_child(t, idx);
+			if (c) {
+				t = c;
 				continue;
 			}
-			if (__builtin_expect(dom->walk_hook != NULL, 0))
-				dom->walk_hook(dom->walk_hook_arg, c);
-			t = c;
-			lvl--;
-			continue;
 		}
-		shift = pt_shift(geo, lvl);
+		e = pt_load(t, idx);
+		if (!fmt_is_table(e, t->level))
+			break;
+		pt_relax(); /* its installer publishes the child next */
+	}
+	if (e) {
+		shift = t->shift;
 		out->leaf_size = UINT64_C(1) << shift;
 		out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
 		out->prot = fmt_leaf_prot(e);
 		out->dirty = fmt_leaf_dirty(e);
 		r = 0;
-		break;
 	}
 	pt_walk_leave(dom);
 	return r;

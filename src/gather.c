@@ -141,13 +141,35 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	flush(dom, g, all);
 	if (list)
 		reclaim_list(dom, list, n);
-	pt_reclaim_waiting(dom);
-	iopgt_gather_init(g);
+	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+		pt_reclaim_waiting(dom);
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	g->kind = IOPGT_FLUSH_NONE;
+	g->nr_tables = 0;
+	g->tables = NULL;
 }
 
 void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	sync_gather(dom, g, false);
+	enum iopgt_flush_kind kind = g->kind;
+
+	if (g->tables || dom->hooks) {
+		sync_gather(dom, g, false);
+		return;
+	}
+	/* No table to reclaim: at most one flush (none after maps into empty
+	 * entries without caching mode). */
+	if (kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
+		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova, g->last,
+					   kind);
+		pt_stat_add(&dom->st.flushes[kind], 1);
+		g->kind = IOPGT_FLUSH_NONE;
+	}
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+		pt_reclaim_waiting(dom);
 }
 
 void iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)

@@ -51,7 +51,9 @@ struct pt_table {
 	_Atomic uint32_t used;
 	uint8_t level;
 	uint8_t flags;
-	uint16_t resv;
+	uint8_t shift;  /* of an entry's IOVA span: geo.shift[level] */
+	uint8_t resv;
+	uint32_t mask;  /* index mask: geo.mask[level] */
 	uint64_t pa;
 	pt_entry_t *va;
 	_Atomic(struct pt_table *) *child; /* NULL at level 0 */
@@ -78,6 +80,7 @@ struct pt_geo {
 	 * an entry's IOVA span and the index mask of a table. */
 	unsigned shift[PT_MAX_LEVELS];
 	unsigned mask[PT_MAX_LEVELS];
+	uint64_t leaf_mask[PT_MAX_LEVELS]; /* bytes of a leaf there, minus 1 */
 };
 
 static inline void pt_geo_finish(struct pt_geo *geo)
@@ -86,6 +89,7 @@ static inline void pt_geo_finish(struct pt_geo *geo)
 		unsigned b = l == geo->levels - 1 ? geo->root_bits : geo->bits;
 		geo->shift[l] = geo->granule + geo->bits * l;
 		geo->mask[l] = (1u << b) - 1;
+		geo->leaf_mask[l] = (UINT64_C(1) << geo->shift[l]) - 1;
 	}
 }
 
@@ -103,6 +107,12 @@ static inline unsigned pt_index(const struct pt_geo *geo, unsigned level,
 				uint64_t iova)
 {
 	return (unsigned)(iova >> geo->shift[level]) & geo->mask[level];
+}
+
+/* Index of iova in t, from the descriptor alone (one cache line). */
+static inline unsigned pt_tindex(const struct pt_table *t, uint64_t iova)
+{
+	return (unsigned)(iova >> t->shift) & t->mask;
 }
 
 /* Bytes of IOVA that one whole table at this level covers. */
@@ -126,7 +136,7 @@ struct pt_engine {
 	unsigned (*format_leaf_levels)(void);
 	int (*prot_attrs)(unsigned prot, uint64_t *attrs);
 	int (*map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		   uint64_t last, uint64_t attrs, struct iopgt_gather *g);
+		   uint64_t last, unsigned prot, struct iopgt_gather *g);
 	int64_t (*unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g);
 	int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
@@ -171,6 +181,10 @@ struct iopgt_domain {
 	} st __attribute__((aligned(64)));
 
 	unsigned cache_limit; /* cache slots in use, per kind */
+	/* Leaf attributes for each protection value (0: not expressible),
+	 * so map does not convert on every call. */
+	uint64_t prot_attrs[32];
+	uint64_t granule_mask; /* bytes of the smallest leaf, minus 1 */
 
 	/* Test hooks (src/testhook.h); zero in normal use. */
 	unsigned hooks;
@@ -187,12 +201,11 @@ static inline void pt_relax(void)
 #endif
 }
 
-/* A table that a map filled: it may coalesce once the map has succeeded.
- * path[l]/idx[l] is the walk from the root down to it. */
+/* A table that a map filled (level, and an IOVA inside it): it may
+ * coalesce once the whole map has succeeded. */
 struct pt_cand {
 	unsigned level;
-	struct pt_table *path[PT_MAX_LEVELS];
-	unsigned idx[PT_MAX_LEVELS];
+	uint64_t iova;
 };
 
 /* One map or unmap call in progress. */
@@ -203,6 +216,7 @@ struct pt_op {
 	uint64_t attrs;  /* leaf attributes (map) */
 	bool rollback;   /* undoing a failed map: reclaim its own tables */
 	bool prune;      /* only unlink empty tables this call owns */
+	bool spares;     /* spare[] is initialised */
 	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
 	unsigned ncand;
 	struct pt_cand cand[2]; /* filled tables at the ends of a map */

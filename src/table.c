@@ -151,6 +151,8 @@ struct pt_table *pt_table_alloc(struct iopgt_domain *dom, unsigned level,
 			return NULL;
 	}
 	t->level = (uint8_t)level;
+	t->shift = (uint8_t)pt_shift(&dom->geo, level);
+	t->mask = dom->geo.mask[level];
 	t->owner = owner;
 	t->flags = 0;
 	t->next = NULL;
@@ -244,8 +246,12 @@ struct pt_table *pt_root_alloc(struct iopgt_domain *dom)
 	struct pt_table *t = table_new(dom, root_meta_size(dom),
 				       dom->geo.root_size, true);
 
-	if (t)
-		t->level = (uint8_t)(dom->geo.levels - 1);
+	if (t) {
+		unsigned top = dom->geo.levels - 1;
+		t->level = (uint8_t)top;
+		t->shift = (uint8_t)pt_shift(&dom->geo, top);
+		t->mask = dom->geo.mask[top];
+	}
 	return t;
 }
 

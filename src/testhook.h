@@ -18,8 +18,9 @@ enum {
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
 
-/* Called by lookup each time it steps into a table, with that table's
- * descriptor (opaque to tests); lets a test hold a walker inside the tree. */
+/* Called by lookup for each table of its walk, root first, with the table's
+ * descriptor (opaque to tests), after it loaded the pointer to that table
+ * and before it reads from it. Lets a test hold a walker inside the tree. */
 void iopgt__set_walk_hook(struct iopgt_domain *dom,
 			  void (*fn)(void *arg, const void *table), void *arg);
 

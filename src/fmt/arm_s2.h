@@ -122,19 +122,15 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 	return 0;
 }
 
+/* Branch-free: S2AP (bits 7:6) lines up with IOPGT_PROT_READ|WRITE
+ * shifted by 6; EXEC is !XN; MMIO is MemAttr[3:2] == 0 (Device). */
 static inline unsigned fmt_leaf_prot(uint64_t e)
 {
-	unsigned prot = 0;
-
-	if (e & S2_AP_R)
-		prot |= IOPGT_PROT_READ;
-	if (e & S2_AP_W)
-		prot |= IOPGT_PROT_WRITE;
-	if (!(e & S2_XN))
-		prot |= IOPGT_PROT_EXEC;
-	if (!(e & (UINT64_C(0xc) << S2_MEMATTR_SHIFT))) /* MemAttr[3:2]=00 */
-		prot |= IOPGT_PROT_MMIO;
-	return prot;
+	_Static_assert(IOPGT_PROT_READ == 1 && IOPGT_PROT_WRITE == 2 &&
+			       IOPGT_PROT_EXEC == 4 && IOPGT_PROT_MMIO == 16,
+		       "protection bits no longer line up with S2AP");
+	return (unsigned)((e >> 6) & 3) | (unsigned)(((~e >> 54) & 1) << 2) |
+	       (unsigned)(!(e & (UINT64_C(0xc) << S2_MEMATTR_SHIFT)) << 4);
 }
 
 static inline bool fmt_leaf_dirty(uint64_t e)

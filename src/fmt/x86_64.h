@@ -114,19 +114,16 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 	return 0;
 }
 
+/* Branch-free: IOPGT_PROT_WRITE is bit 1 like R/W, IOPGT_PROT_MMIO bit 4
+ * like PCD, IOPGT_PROT_USER bit 3 (U/S is bit 2), EXEC is !XD. */
 static inline unsigned fmt_leaf_prot(uint64_t e)
 {
-	unsigned prot = IOPGT_PROT_READ;
-
-	if (e & X86_RW)
-		prot |= IOPGT_PROT_WRITE;
-	if (e & X86_US)
-		prot |= IOPGT_PROT_USER;
-	if (!(e & X86_XD))
-		prot |= IOPGT_PROT_EXEC;
-	if (e & X86_PCD)
-		prot |= IOPGT_PROT_MMIO;
-	return prot;
+	_Static_assert(IOPGT_PROT_WRITE == X86_RW && IOPGT_PROT_MMIO == X86_PCD &&
+			       IOPGT_PROT_USER == X86_US << 1 &&
+			       IOPGT_PROT_EXEC == 4,
+		       "protection bits no longer line up with x86 bits");
+	return IOPGT_PROT_READ | (unsigned)(e & (X86_RW | X86_PCD)) |
+	       (unsigned)((e & X86_US) << 1) | (unsigned)((~e >> 63) << 2);
 }
 
 static inline bool fmt_leaf_dirty(uint64_t e)
