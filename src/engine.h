@@ -142,8 +142,31 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 	if (!pt_replace(t, idx, &e, leaf))
 		return -EAGAIN;
 	atomic_store_explicit(&t->child[idx], NULL, memory_order_release);
-	PT(gather_subtree)(op, c);
+	/* Keep it on the call until the whole map has succeeded. */
+	c->next = op->replaced;
+	op->replaced = c;
 	return 0;
+}
+
+/* A failed map put superpages where the empty subtree c stood and has
+ * cleared them again: link c back, so the tables are as before. */
+static void PT(relink)(struct pt_op *op, struct pt_table *c)
+{
+	struct pt_table *t = op->dom->root;
+	uint64_t cur;
+	unsigned idx;
+
+	while (t && t->level > c->level + 1)
+		t = pt_child(t, pt_tindex(t, c->iova));
+	if (t) {
+		idx = pt_tindex(t, c->iova);
+		if (!pt_set_table(t, idx, fmt_make_table(c->pa), &cur)) {
+			atomic_store_explicit(&t->child[idx], c,
+					      memory_order_release);
+			return;
+		}
+	}
+	PT(gather_subtree)(op, c); /* cannot happen: reclaim it instead */
 }
 
 /* Remember a table this map filled, to try coalescing it once the whole
@@ -350,6 +373,7 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->prune = false;
 	op->spares = false;
 	op->ncand = 0;
+	op->replaced = NULL;
 }
 
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -382,7 +406,16 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			op.prune = true;
 			PT(unmap_walk)(&op, iova, last);
 		}
-	} else if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
+	}
+	while (op.replaced) {
+		struct pt_table *c = op.replaced;
+		op.replaced = c->next;
+		if (r)
+			PT(relink)(&op, c);
+		else
+			PT(gather_subtree)(&op, c);
+	}
+	if (!r && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 		for (unsigned k = 0; k < op.ncand; k++)
 			PT(coalesce_cand)(&op, &op.cand[k]);
 	}

@@ -220,6 +220,9 @@ struct pt_op {
 	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
 	unsigned ncand;
 	struct pt_cand cand[2]; /* filled tables at the ends of a map */
+	/* Empty subtrees a map replaced by superpages, linked through next:
+	 * gathered once the map succeeds, linked back if it fails. */
+	struct pt_table *replaced;
 };
 
 static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
