@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bad input of every kind, for every format configuration in tcfgs[]: each
+ * call must return the exact errno and leave the domain as it was: the
+ * full dump (tdump) before and after is the same string, and
+ * table_pages_live has not moved. Calls rejected up front must not touch
+ * the gather or allocate; a map that fails part-way (an overlap found
+ * after some leaves were written, or an allocation failure) rolls back,
+ * and once its gather is synced the dump is again the one from before.
+ *
+ * On failure the configuration and the step are printed (see tctx).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ------------------------------------------------------------------------
+ * Checks that name the configuration and the step on failure
+ */
+
+static char tctx[256];
+#define CTX(...) snprintf(tctx, sizeof(tctx), __VA_ARGS__)
+
+#define EQ_AT(a, b, line)                                                     \
+	do {                                                                  \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);              \
+		if (a_ != b_) {                                               \
+			fprintf(stderr,                                       \
+				"[%s] line %d: %s = 0x%" PRIx64 " (%" PRId64  \
+				"), expected %s = 0x%" PRIx64 " (%" PRId64    \
+				")\n",                                        \
+				tctx, line, #a, a_, (int64_t)a_, #b, b_,      \
+				(int64_t)b_);                                 \
+			_fail(__FILE__, line);                                \
+		}                                                             \
+	} while (0)
+#define EQ(a, b) EQ_AT(a, b, __LINE__)
+
+#define CHECK_AT(c, line)                                                     \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "[%s] line %d: %s is false\n", tctx,  \
+				line, #c);                                    \
+			_fail(__FILE__, line);                                \
+		}                                                             \
+	} while (0)
+#define CHECK(c) CHECK_AT(c, __LINE__)
+
+static void streq_at(const char *a, const char *b, int line)
+{
+	const char *p = a, *q = b, *ls = a;
+
+	if (!strcmp(a, b))
+		return;
+	while (*p && *p == *q) {
+		if (*p == '\n')
+			ls = p + 1;
+		p++;
+		q++;
+	}
+	fprintf(stderr,
+		"[%s] line %d: dumps differ at byte %zu; line before: %.*s\n"
+		"after:  %.*s\n",
+		tctx, line, (size_t)(p - a), (int)strcspn(ls, "\n"), ls,
+		(int)strcspn(b + (ls - a), "\n"), b + (ls - a));
+	_fail(__FILE__, line);
+}
+
+/* ------------------------------------------------------------------------
+ * A populated domain
+ */
+
+#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
+
+struct tdom {
+	const struct tcfg *c;
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct talloc ta;
+	struct tflush tf;
+	uint64_t s[8];
+	unsigned n;
+	uint64_t s0, s1, top, end, pa0;
+	/* What populate() mapped: */
+	uint64_t A;  /* 4 smallest pages at A, one at A + 8 s0 */
+	uint64_t C1; /* one leaf of size s1 */
+	uint64_t C2; /* one leaf of size top (three sizes only), else 0 */
+};
+
+static uint64_t pa_for(const struct tdom *d, uint64_t iova)
+{
+	return d->pa0 + (iova & ((UINT64_C(1) << (d->c->oas - 3)) - 1));
+}
+
+static void map_ok(struct tdom *d, uint64_t iova, uint64_t size, unsigned prot)
+{
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g);
+	EQ(iopgt_map(d->dom, iova, pa_for(d, iova), size, prot, &g), 0);
+	iopgt_sync(d->dom, &g);
+	EQ(tcheck_counts(d->dom), 0);
+}
+
+static void topen(struct tdom *d, const struct tcfg *c, unsigned options)
+{
+	struct iopgt_info info;
+
+	memset(d, 0, sizeof(*d));
+	d->c = c;
+	tcfg_config(c, &d->cfg);
+	d->cfg.options = options;
+	d->cfg.table_cache = 0; /* live pages are exactly the tree */
+	talloc_init(&d->ta);
+	talloc_ops(&d->ta, &d->cfg.mem);
+	tflush_init(&d->tf, NULL);
+	tflush_ops(&d->tf, &d->cfg.flush);
+	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
+	iopgt_domain_info(d->dom, &info);
+	d->n = tcfg_leaf_sizes(d->dom, d->s);
+	CHECK(d->n >= 2);
+	d->s0 = d->s[0];
+	d->s1 = d->s[1];
+	d->top = d->s[d->n - 1];
+	d->end = UINT64_C(1) << c->ias;
+	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
+}
+
+/* Small pages, a middle-size superpage and (with three sizes) a top-size
+ * one, in separate tables; fits the smallest input space (8 top-size
+ * leaves with the 64K granule). */
+static void populate(struct tdom *d)
+{
+	d->A = 2 * d->top + d->s1;
+	d->C1 = 4 * d->top + 2 * d->s1;
+	d->C2 = d->n > 2 ? 6 * d->top : 0;
+	map_ok(d, d->A, 4 * d->s0, RW);
+	map_ok(d, d->A + 8 * d->s0, d->s0, RW);
+	map_ok(d, d->C1, d->s1, RW);
+	if (d->C2)
+		map_ok(d, d->C2, d->top, RW);
+}
+
+static void tclose(struct tdom *d)
+{
+	EQ(tcheck_counts(d->dom), 0);
+	iopgt_domain_destroy(d->dom);
+	EQ(d->ta.table_allocs, d->ta.table_frees);
+	EQ(d->ta.meta_allocs, d->ta.meta_frees);
+	talloc_fini(&d->ta);
+	tflush_fini(&d->tf);
+}
+
+/* ------------------------------------------------------------------------
+ * "Nothing changed"
+ */
+
+struct snap {
+	char *dump;
+	uint64_t live, allocs, split, coalesced;
+	size_t nflush;
+};
+
+static void snap_take(struct tdom *d, struct snap *s)
+{
+	struct iopgt_stats st;
+
+	iopgt_get_stats(d->dom, &st);
+	s->dump = tdump(d->dom);
+	s->live = st.table_pages_live;
+	s->split = st.split;
+	s->coalesced = st.coalesced;
+	s->allocs = d->ta.table_allocs + d->ta.meta_allocs;
+	s->nflush = d->tf.n;
+}
+
+static void snap_check(struct tdom *d, struct snap *s, int line)
+{
+	struct iopgt_stats st;
+	char *now = tdump(d->dom);
+
+	iopgt_get_stats(d->dom, &st);
+	streq_at(s->dump, now, line);
+	EQ_AT(st.table_pages_live, s->live, line);
+	EQ_AT(st.split, s->split, line);
+	EQ_AT(st.coalesced, s->coalesced, line);
+	EQ_AT(tcheck_counts(d->dom), 0, line);
+	free(now);
+}
+
+static void snap_free(struct snap *s)
+{
+	free(s->dump);
+}
+
+static void gather_untouched(struct tdom *d, const struct iopgt_gather *g,
+			     const struct snap *s, int line)
+{
+	EQ_AT(g->iova, UINT64_MAX, line);
+	EQ_AT(g->last, 0, line);
+	EQ_AT(g->kind, IOPGT_FLUSH_NONE, line);
+	EQ_AT(g->nr_tables, 0, line);
+	CHECK_AT(g->tables == NULL, line);
+	EQ_AT(d->tf.n, s->nflush, line);
+	/* Rejected before anything was allocated. */
+	EQ_AT(d->ta.table_allocs + d->ta.meta_allocs, s->allocs, line);
+}
+
+/* A map rejected up front: exact errno, gather untouched, no change. */
+static void bad_map_at(struct tdom *d, uint64_t iova, uint64_t pa,
+		       uint64_t size, unsigned prot, int err, int line)
+{
+	struct snap s;
+	struct iopgt_gather g;
+
+	snap_take(d, &s);
+	iopgt_gather_init(&g);
+	EQ_AT(iopgt_map(d->dom, iova, pa, size, prot, &g), err, line);
+	gather_untouched(d, &g, &s, line);
+	snap_check(d, &s, line);
+	snap_free(&s);
+}
+#define BAD_MAP(d, iova, pa, size, prot, err) \
+	bad_map_at(d, iova, pa, size, prot, err, __LINE__)
+
+/* An unmap rejected up front. */
+static void bad_unmap_at(struct tdom *d, uint64_t iova, uint64_t size,
+			 int err, int line)
+{
+	struct snap s;
+	struct iopgt_gather g;
+
+	snap_take(d, &s);
+	iopgt_gather_init(&g);
+	EQ_AT(iopgt_unmap(d->dom, iova, size, &g), err, line);
+	gather_untouched(d, &g, &s, line);
+	snap_check(d, &s, line);
+	snap_free(&s);
+}
+#define BAD_UNMAP(d, iova, size, err) bad_unmap_at(d, iova, size, err, __LINE__)
+
+/* A map that overlaps: -EEXIST. If it wrote leaves first ([iova,
+ * written_last], written_last >= iova), its gather must ask for their
+ * flush; once synced, the dump is the one from before. */
+static void overlap_at(struct tdom *d, uint64_t iova, uint64_t size,
+		       uint64_t written_last, int line)
+{
+	struct snap s;
+	struct iopgt_gather g;
+
+	snap_take(d, &s);
+	iopgt_gather_init(&g);
+	EQ_AT(iopgt_map(d->dom, iova, pa_for(d, iova), size, RW, &g), -EEXIST,
+	      line);
+	EQ_AT(d->tf.n, s.nflush, line); /* map never flushes */
+	EQ_AT(tcheck_counts(d->dom), 0, line);
+	if (written_last >= iova) {
+		/* Leaves were present for a while: the device may have
+		 * cached them. */
+		CHECK_AT(g.kind >= IOPGT_FLUSH_MODIFIED, line);
+		CHECK_AT(g.iova <= iova && g.last >= written_last, line);
+	}
+	iopgt_sync(d->dom, &g);
+	snap_check(d, &s, line);
+	snap_free(&s);
+}
+#define OVERLAP(d, iova, size, wl) overlap_at(d, iova, size, wl, __LINE__)
+#define NOTHING_WRITTEN 0
+
+static void lookup_err_at(struct tdom *d, uint64_t iova, int err, int line)
+{
+	struct iopgt_translation tr;
+	EQ_AT(iopgt_lookup(d->dom, iova, &tr), err, line);
+}
+#define LOOKUP_ERR(d, iova, err) lookup_err_at(d, iova, err, __LINE__)
+
+static void lookup_ok_at(struct tdom *d, uint64_t iova, uint64_t pa,
+			 uint64_t leaf, unsigned prot, int line)
+{
+	struct iopgt_translation tr;
+
+	EQ_AT(iopgt_lookup(d->dom, iova, &tr), 0, line);
+	EQ_AT(tr.pa, pa, line);
+	EQ_AT(tr.leaf_size, leaf, line);
+	EQ_AT(tr.prot, prot, line);
+}
+#define LOOKUP_OK(d, iova, pa, leaf, prot) \
+	lookup_ok_at(d, iova, pa, leaf, prot, __LINE__)
+
+/* Offsets that break granule alignment: below 4K, and 4K multiples for
+ * the larger granules. */
+static unsigned misalignments(const struct tdom *d, uint64_t off[8])
+{
+	unsigned n = 0;
+
+	off[n++] = 1;
+	off[n++] = 0x800;
+	off[n++] = d->s0 - 1;
+	off[n++] = d->s0 / 2 + 8;
+	if (d->s0 > 0x1000) {
+		off[n++] = 0x1000;
+		off[n++] = d->s0 - 0x1000;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Tests
+ */
+
+static void test_bad_alignment(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t off[8], X, P;
+		unsigned no;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		no = misalignments(&d, off);
+		X = d.C2 ? 7 * d.top : 5 * d.top; /* free space */
+		P = pa_for(&d, X);
+		for (unsigned i = 0; i < no; i++) {
+			CTX("%s misaligned by 0x%" PRIx64, c->name, off[i]);
+			BAD_MAP(&d, X + off[i], P, d.s0, RW, -EINVAL);
+			BAD_MAP(&d, X, P + off[i], d.s0, RW, -EINVAL);
+			BAD_MAP(&d, X, P, d.s0 + off[i], RW, -EINVAL);
+			BAD_MAP(&d, X, P, off[i], RW, -EINVAL);
+			BAD_MAP(&d, X + off[i], P + off[i], d.s0, RW, -EINVAL);
+			/* Over a mapping: alignment is checked first. */
+			BAD_MAP(&d, d.A + off[i], P, d.s0, RW, -EINVAL);
+			BAD_MAP(&d, d.C1, P + off[i], d.s1, RW, -EINVAL);
+			/* A superpage-sized request that is misaligned. */
+			BAD_MAP(&d, X, P, d.s1 + off[i], RW, -EINVAL);
+
+			BAD_UNMAP(&d, d.A + off[i], d.s0, -EINVAL);
+			BAD_UNMAP(&d, d.A, d.s0 + off[i], -EINVAL);
+			BAD_UNMAP(&d, d.A, off[i], -EINVAL);
+			BAD_UNMAP(&d, d.C1 + off[i], d.s0, -EINVAL);
+			BAD_UNMAP(&d, d.C1, d.s1 - off[i], -EINVAL);
+		}
+		tclose(&d);
+	}
+}
+
+static void test_bad_size(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, P;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		P = pa_for(&d, 0);
+
+		CTX("%s size 0", c->name);
+		BAD_MAP(&d, 0, P, 0, RW, -EINVAL);
+		BAD_MAP(&d, d.A, P, 0, RW, -EINVAL);
+		BAD_UNMAP(&d, 0, 0, -EINVAL);
+		BAD_UNMAP(&d, d.A, 0, -EINVAL);
+		BAD_UNMAP(&d, d.C1 + s0, 0, -EINVAL);
+
+		/* iova + size wraps past 2^64. */
+		CTX("%s wrap", c->name);
+		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, 2 * s0, RW, -EINVAL);
+		BAD_MAP(&d, 2 * s0, P, UINT64_MAX - s0 + 1, RW, -EINVAL);
+		BAD_MAP(&d, d.A, P, UINT64_MAX - s0 + 1, RW, -EINVAL);
+		BAD_MAP(&d, UINT64_MAX - 3 * s0 + 1, P, 8 * s0, RW, -EINVAL);
+		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, 2 * s0, -EINVAL);
+		BAD_UNMAP(&d, d.A, UINT64_MAX - s0 + 1, -EINVAL);
+		BAD_UNMAP(&d, 2 * s0, UINT64_MAX - s0 + 1, -EINVAL);
+		tclose(&d);
+	}
+}
+
+static void test_bad_range(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, T, P, O;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		T = d.end;
+		P = pa_for(&d, 0);
+		O = UINT64_C(1) << c->oas;
+
+		/* IOVA beyond the input size. */
+		CTX("%s beyond ias", c->name);
+		BAD_MAP(&d, T, P, s0, RW, -ERANGE);
+		BAD_MAP(&d, T - s0, P, 2 * s0, RW, -ERANGE);
+		BAD_MAP(&d, T - d.top, P, 2 * d.top, RW, -ERANGE);
+		BAD_MAP(&d, 0, P, T + s0, RW, -ERANGE);
+		BAD_MAP(&d, d.A, P, T, RW, -ERANGE);
+		BAD_MAP(&d, UINT64_C(1) << 63, P, s0, RW, -ERANGE);
+		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
+		BAD_MAP(&d, 2 * T, P, T, RW, -ERANGE);
+		BAD_UNMAP(&d, T, s0, -ERANGE);
+		BAD_UNMAP(&d, T - s0, 2 * s0, -ERANGE);
+		BAD_UNMAP(&d, 0, T + s0, -ERANGE);
+		BAD_UNMAP(&d, d.C1, T, -ERANGE);
+		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
+		LOOKUP_ERR(&d, T, -ERANGE);
+		LOOKUP_ERR(&d, T + d.A, -ERANGE);
+		LOOKUP_ERR(&d, UINT64_C(1) << 63, -ERANGE);
+		LOOKUP_ERR(&d, UINT64_MAX, -ERANGE);
+		LOOKUP_ERR(&d, T - 1, -ENOENT);
+		/* The IOVA aliased below 2^ias is mapped; the one above is
+		 * still out of range. */
+		LOOKUP_OK(&d, d.A, pa_for(&d, d.A), s0, RW);
+
+		/* PA beyond the output size. */
+		CTX("%s beyond oas", c->name);
+		BAD_MAP(&d, 0, O, s0, RW, -ERANGE);
+		BAD_MAP(&d, 0, O - s0, 2 * s0, RW, -ERANGE);
+		BAD_MAP(&d, 0, O - d.top, d.top + s0, RW, -ERANGE);
+		BAD_MAP(&d, 0, O + d.top, d.top, RW, -ERANGE);
+		BAD_MAP(&d, 0, UINT64_C(1) << 63, s0, RW, -ERANGE);
+		BAD_MAP(&d, 0, UINT64_MAX - s0 + 1, s0, RW, -ERANGE);
+		BAD_MAP(&d, 0, UINT64_MAX - s0 + 1, 2 * s0, RW, -ERANGE);
+		/* Even where the IOVA is taken, the PA is checked first. */
+		BAD_MAP(&d, d.A, O, s0, RW, -ERANGE);
+		/* The last page below 2^oas is fine. */
+		{
+			struct snap s;
+			struct iopgt_gather g;
+
+			snap_take(&d, &s);
+			iopgt_gather_init(&g);
+			EQ(iopgt_map(d.dom, 0, O - s0, s0, RW, &g), 0);
+			iopgt_sync(d.dom, &g);
+			LOOKUP_OK(&d, s0 - 1, O - 1, s0, RW);
+			iopgt_gather_init(&g);
+			EQ(iopgt_unmap(d.dom, 0, s0, &g), s0);
+			iopgt_sync(d.dom, &g);
+			snap_check(&d, &s, __LINE__);
+			snap_free(&s);
+		}
+		tclose(&d);
+	}
+}
+
+static void test_overlap(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, s1, A;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		s1 = d.s1;
+		A = d.A; /* [A, A + 4 s0) and [A + 8 s0, A + 9 s0) mapped */
+
+		CTX("%s overlap small pages", c->name);
+		OVERLAP(&d, A, 4 * s0, NOTHING_WRITTEN);          /* same */
+		OVERLAP(&d, A, s0, NOTHING_WRITTEN);              /* first */
+		OVERLAP(&d, A + 3 * s0, s0, NOTHING_WRITTEN);     /* last */
+		OVERLAP(&d, A + s0, 2 * s0, NOTHING_WRITTEN);     /* middle */
+		OVERLAP(&d, A + 2 * s0, 4 * s0, NOTHING_WRITTEN); /* its end */
+		OVERLAP(&d, A + 3 * s0, 6 * s0, NOTHING_WRITTEN); /* both */
+		/* Free first, then taken: the free part is mapped and rolled
+		 * back. Within the same table: */
+		OVERLAP(&d, A + 4 * s0, 5 * s0, A + 8 * s0 - 1);
+		OVERLAP(&d, A + 7 * s0, 2 * s0, A + 8 * s0 - 1);
+		/* From the preceding, empty, table (created, then dropped): */
+		OVERLAP(&d, A - 2 * s0, 3 * s0, A - 1);
+		OVERLAP(&d, A - 2 * s0, 12 * s0, A - 1);
+		/* Covering the whole mapping: */
+		OVERLAP(&d, A - s0, 6 * s0, A - 1);
+		/* A superpage first, then the overlap: */
+		OVERLAP(&d, A - s1, s1 + s0, A - 1);
+		OVERLAP(&d, A - s1 - s0, s1 + 2 * s0, A - 1);
+		if (d.n > 2) {
+			/* A top-size leaf, a middle one, then the overlap. */
+			OVERLAP(&d, A - s1 - d.top, d.top + s1 + s0, A - 1);
+		}
+		/* The maps rolled back left the mappings intact. */
+		LOOKUP_OK(&d, A, pa_for(&d, A), s0, RW);
+		LOOKUP_OK(&d, A + 8 * s0, pa_for(&d, A + 8 * s0), s0, RW);
+		LOOKUP_ERR(&d, A - s0, -ENOENT);
+		LOOKUP_ERR(&d, A + 4 * s0, -ENOENT);
+		tclose(&d);
+	}
+}
+
+static void test_overlap_superpage(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, s1, C1, top;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		s1 = d.s1;
+		top = d.top;
+		C1 = d.C1; /* [C1, C1 + s1) is one leaf */
+
+		CTX("%s overlap superpage", c->name);
+		OVERLAP(&d, C1, s1, NOTHING_WRITTEN);
+		OVERLAP(&d, C1, s0, NOTHING_WRITTEN);
+		OVERLAP(&d, C1 + 5 * s0, s0, NOTHING_WRITTEN);
+		OVERLAP(&d, C1 + s1 - s0, s0, NOTHING_WRITTEN);
+		OVERLAP(&d, C1 + s1 - s0, 2 * s0, NOTHING_WRITTEN);
+		OVERLAP(&d, C1 + s1 - s0, s1 + s0, NOTHING_WRITTEN);
+		OVERLAP(&d, C1 - s0, 2 * s0, C1 - 1);
+		OVERLAP(&d, C1 - s1, 2 * s1, C1 - 1);
+		OVERLAP(&d, C1 - s1 - s0, 2 * s1 + 2 * s0, C1 - 1);
+		if (d.n > 2) {
+			uint64_t T1 = C1 & ~(top - 1);
+			/* A top-size leaf over the table holding C1. */
+			OVERLAP(&d, T1, top, NOTHING_WRITTEN);
+			OVERLAP(&d, T1 - top, 2 * top, T1 - 1);
+			/* Overlaps with the top-size leaf. */
+			OVERLAP(&d, d.C2, top, NOTHING_WRITTEN);
+			OVERLAP(&d, d.C2 + top / 2, s1, NOTHING_WRITTEN);
+			OVERLAP(&d, d.C2 + top - s0, 2 * s0, NOTHING_WRITTEN);
+			OVERLAP(&d, d.C2 - s0, 2 * s0, d.C2 - 1);
+			OVERLAP(&d, d.C2 - s1, 2 * s1, d.C2 - 1);
+		}
+		LOOKUP_OK(&d, C1 + 7, pa_for(&d, C1) + 7, s1, RW);
+		LOOKUP_ERR(&d, C1 - s0, -ENOENT);
+		tclose(&d);
+	}
+}
+
+static void test_bad_prot(void **state)
+{
+	static const unsigned bad_common[] = {
+		0,
+		IOPGT_PROT_EXEC,
+		IOPGT_PROT_MMIO,
+		IOPGT_PROT_EXEC | IOPGT_PROT_MMIO,
+		IOPGT_PROT_READ | (1u << 5),
+		RW | (1u << 6),
+		IOPGT_PROT_READ | (1u << 31),
+		1u << 5,
+		~0u,
+	};
+	static const unsigned bad_x86[] = {
+		IOPGT_PROT_WRITE, /* x86 cannot express write-only */
+		IOPGT_PROT_WRITE | IOPGT_PROT_EXEC,
+		IOPGT_PROT_WRITE | IOPGT_PROT_USER,
+		IOPGT_PROT_USER,
+	};
+	static const unsigned ok_x86[] = {
+		IOPGT_PROT_READ | IOPGT_PROT_USER,
+		RW | IOPGT_PROT_USER | IOPGT_PROT_EXEC,
+	};
+	static const unsigned bad_arm[] = {
+		IOPGT_PROT_USER, /* stage 2 has no user bit */
+		IOPGT_PROT_READ | IOPGT_PROT_USER,
+		RW | IOPGT_PROT_USER,
+		IOPGT_PROT_WRITE | IOPGT_PROT_USER,
+	};
+	static const unsigned ok_arm[] = {
+		IOPGT_PROT_WRITE,
+		IOPGT_PROT_WRITE | IOPGT_PROT_EXEC,
+	};
+
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		int x86 = c->format == IOPGT_FMT_X86_64;
+		const unsigned *bad = x86 ? bad_x86 : bad_arm;
+		const unsigned *ok = x86 ? ok_x86 : ok_arm;
+		size_t nbad = x86 ? sizeof(bad_x86) / sizeof(bad_x86[0])
+				  : sizeof(bad_arm) / sizeof(bad_arm[0]);
+		size_t nok = x86 ? sizeof(ok_x86) / sizeof(ok_x86[0])
+				 : sizeof(ok_arm) / sizeof(ok_arm[0]);
+		struct tdom d;
+		uint64_t X, sizes[3];
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		X = d.C2 ? 7 * d.top : 5 * d.top; /* free space */
+		sizes[0] = d.s0;
+		sizes[1] = d.s1;
+		sizes[2] = 3 * d.s0;
+		for (unsigned z = 0; z < 3; z++) {
+			for (size_t i = 0;
+			     i < sizeof(bad_common) / sizeof(bad_common[0]);
+			     i++) {
+				CTX("%s prot 0x%x size 0x%" PRIx64, c->name,
+				    bad_common[i], sizes[z]);
+				BAD_MAP(&d, X, pa_for(&d, X), sizes[z],
+					bad_common[i], -EINVAL);
+			}
+			for (size_t i = 0; i < nbad; i++) {
+				CTX("%s prot 0x%x size 0x%" PRIx64, c->name,
+				    bad[i], sizes[z]);
+				BAD_MAP(&d, X, pa_for(&d, X), sizes[z], bad[i],
+					-EINVAL);
+			}
+			/* Checked before the overlap. */
+			BAD_MAP(&d, d.A, pa_for(&d, d.A), sizes[z], 0,
+				-EINVAL);
+			for (size_t i = 0; i < nok; i++) {
+				struct snap s;
+				struct iopgt_gather g;
+
+				CTX("%s ok prot 0x%x size 0x%" PRIx64, c->name,
+				    ok[i], sizes[z]);
+				snap_take(&d, &s);
+				iopgt_gather_init(&g);
+				EQ(iopgt_map(d.dom, X, pa_for(&d, X), sizes[z],
+					     ok[i], &g),
+				   0);
+				iopgt_sync(d.dom, &g);
+				LOOKUP_OK(&d, X + sizes[z] - 1,
+					  pa_for(&d, X) + sizes[z] - 1,
+					  z == 1 ? d.s1 : d.s0, ok[i]);
+				iopgt_gather_init(&g);
+				EQ(iopgt_unmap(d.dom, X, sizes[z], &g),
+				   sizes[z]);
+				iopgt_sync(d.dom, &g);
+				snap_check(&d, &s, __LINE__);
+				snap_free(&s);
+			}
+		}
+		tclose(&d);
+	}
+}
+
+static void test_unmap_hole(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, A, holes[8][2];
+		unsigned nh = 0;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		A = d.A;
+		/* Beside mappings in the same table, between them, in
+		 * space with no table at all, and around a superpage. */
+		holes[nh][0] = A + 4 * s0, holes[nh++][1] = s0;
+		holes[nh][0] = A + 4 * s0, holes[nh++][1] = 4 * s0;
+		holes[nh][0] = A - s0, holes[nh++][1] = s0;
+		holes[nh][0] = A - d.s1, holes[nh++][1] = d.s1;
+		holes[nh][0] = 0, holes[nh++][1] = d.s1 + s0;
+		holes[nh][0] = d.C1 - 2 * s0, holes[nh++][1] = 2 * s0;
+		holes[nh][0] = d.C1 + d.s1, holes[nh++][1] = 3 * s0;
+		holes[nh][0] = d.end - d.top, holes[nh++][1] = d.top;
+		for (unsigned i = 0; i < nh; i++) {
+			struct snap s;
+			struct iopgt_gather g;
+
+			CTX("%s hole 0x%" PRIx64 " + 0x%" PRIx64, c->name,
+			    holes[i][0], holes[i][1]);
+			snap_take(&d, &s);
+			iopgt_gather_init(&g);
+			EQ(iopgt_unmap(d.dom, holes[i][0], holes[i][1], &g), 0);
+			EQ(g.nr_tables, 0);
+			EQ(d.tf.n, s.nflush);
+			iopgt_sync(d.dom, &g);
+			snap_check(&d, &s, __LINE__);
+			snap_free(&s);
+		}
+		tclose(&d);
+	}
+}
+
+/* Allocation failure part-way through a map: -ENOMEM and, once the gather
+ * is synced, the domain as before. */
+static void test_enomem_rollback(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		struct snap s;
+		uint64_t D, len, s0;
+		int r = -ENOMEM;
+		long f;
+
+		CTX("%s", c->name);
+		topen(&d, c, 0);
+		populate(&d);
+		s0 = d.s0;
+		/* Across a level-0 table boundary in empty space, with a
+		 * superpage in the middle: several tables to allocate. */
+		D = d.n == 2 ? d.top : 3 * d.top + d.s1;
+		len = 2 * s0 + d.s1 + 2 * s0;
+		snap_take(&d, &s);
+		for (f = 1; f < 64; f++) {
+			struct iopgt_gather g;
+
+			CTX("%s enomem fail_after %ld", c->name, f);
+			size_t nf = d.tf.n;
+
+			d.ta.fail_after = f;
+			iopgt_gather_init(&g);
+			r = iopgt_map(d.dom, D - 2 * s0, pa_for(&d, D - 2 * s0),
+				      len, RW, &g);
+			d.ta.fail_after = 0;
+			EQ(d.tf.n, nf); /* map never flushes */
+			EQ(tcheck_counts(d.dom), 0);
+			iopgt_sync(d.dom, &g);
+			if (r != -ENOMEM)
+				break;
+			EQ(d.ta.failures, (uint64_t)f);
+			snap_check(&d, &s, __LINE__);
+			LOOKUP_ERR(&d, D - 2 * s0, -ENOENT);
+		}
+		CTX("%s enomem", c->name);
+		CHECK(f > 2); /* some allocations were made to fail */
+		EQ(r, 0);
+		LOOKUP_OK(&d, D, pa_for(&d, D), d.s1, RW);
+		LOOKUP_OK(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);
+		{
+			struct iopgt_gather g;
+			iopgt_gather_init(&g);
+			EQ(iopgt_unmap(d.dom, D - 2 * s0, len, &g), len);
+			iopgt_sync(d.dom, &g);
+		}
+		snap_check(&d, &s, __LINE__);
+		snap_free(&s);
+		tclose(&d);
+	}
+}
+
+/* With IOPGT_OPT_NO_RECLAIM, emptied tables stay; a map that replaces
+ * such tables by a superpage and then finds an overlap must still leave
+ * the tables as they were. */
+static void test_rollback_no_reclaim(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, A;
+
+		CTX("%s", c->name);
+		topen(&d, c, IOPGT_OPT_NO_RECLAIM);
+		populate(&d);
+		s0 = d.s0;
+		A = d.A;
+		/* An emptied table just below A. */
+		map_ok(&d, A - s0, s0, RW);
+		{
+			struct iopgt_gather g;
+			iopgt_gather_init(&g);
+			EQ(iopgt_unmap(d.dom, A - s0, s0, &g), s0);
+			iopgt_sync(d.dom, &g);
+		}
+		CTX("%s no_reclaim: overlap after free part", c->name);
+		OVERLAP(&d, A - 2 * s0, 3 * s0, A - 1);
+		OVERLAP(&d, A - s0, 2 * s0, A - 1);
+		/* The superpage would cover the emptied table. */
+		CTX("%s no_reclaim: superpage over emptied table, then overlap",
+		    c->name);
+		OVERLAP(&d, A - d.s1, d.s1 + s0, A - 1);
+		tclose(&d);
+	}
+}
+
+/* An optional argument selects tests by name (cmocka's filter). */
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_alignment),
+		cmocka_unit_test(test_bad_size),
+		cmocka_unit_test(test_bad_range),
+		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_overlap_superpage),
+		cmocka_unit_test(test_bad_prot),
+		cmocka_unit_test(test_unmap_hole),
+		cmocka_unit_test(test_enomem_rollback),
+		cmocka_unit_test(test_rollback_no_reclaim),
+	};
+
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
