@@ -918,6 +918,34 @@ static void test_coalesce(void **state)
 		EXPECT_TR(&d, B + 3 * s0, P + 3 * s0, s1, RW);
 		unmap_ok(&d, B, s1, s1);
 
+		/* A call that fills a table from the front, after its last
+		 * page was mapped first. */
+		CTX("%s coalesce filled from the front", c->name);
+		co = tstats(&d).coalesced;
+		map_ok(&d, B + s1 - s0, P + s1 - s0, s0, RW);
+		map_ok(&d, B, P, s1 - s0, RW);
+		EQ(tstats(&d).coalesced, co + 1);
+		EXPECT_TR(&d, B + s1 - s0, P + s1 - s0, s1, RW);
+		unmap_ok(&d, B, s1, s1);
+
+		/* One call that completes the tables at both of its ends,
+		 * with a whole superpage between them. */
+		CTX("%s coalesce both ends", c->name);
+		co = tstats(&d).coalesced;
+		map_ok(&d, B, P, s0, RW);
+		map_ok(&d, B + 3 * s1 - s0, P + 3 * s1 - s0, s0, RW);
+		map_ok(&d, B + s0, P + s0, 3 * s1 - 2 * s0, RW);
+		EQ(tstats(&d).coalesced, co + 2);
+		EXPECT_TR(&d, B, P, s1, RW);
+		EXPECT_TR(&d, B + s1 + s0, P + s1 + s0, s1, RW);
+		EXPECT_TR(&d, B + 3 * s1 - 1, P + 3 * s1 - 1, s1, RW);
+		{
+			uint64_t w[8] = { 0 };
+			w[1] = 3;
+			expect_leaves_at(&d, w, __LINE__);
+		}
+		unmap_ok(&d, B, 3 * s1, 3 * s1);
+
 		/* Not coalesced: one page with other attributes. */
 		CTX("%s refused: attrs", c->name);
 		co = tstats(&d).coalesced;
