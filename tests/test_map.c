@@ -823,6 +823,83 @@ static void test_split(void **state)
 		}
 		unmap_ok(&d, B, top, top - s0);
 		EQ(tlive(&d), 1);
+
+		if (n < 3) {
+			tclose(&d);
+			continue;
+		}
+
+		/* A two-page hole across a middle-size boundary inside one
+		 * top-size leaf: three tables at once (one middle-level, two
+		 * smallest-level); all or nothing under allocation failure. */
+		CTX("%s hole across a middle boundary", c->name);
+		map_ok(&d, B, P, top, RW);
+		{
+			uint64_t m = d.s[1], hb = B + 7 * m - s0;
+			char *before = tdump(d.dom);
+			uint64_t live = tlive(&d);
+			int64_t r = -ENOMEM;
+			long f;
+
+			sp = tstats(&d).split;
+			for (f = 1; f < 64; f++) {
+				struct iopgt_gather g;
+				char *after;
+
+				CTX("%s hole across, fail_after %ld", c->name, f);
+				d.ta.fail_after = f;
+				iopgt_gather_init(&g);
+				r = tunmap_g(&d, hb, 2 * s0, &g);
+				d.ta.fail_after = 0;
+				tsync(&d, &g);
+				if (r != -ENOMEM)
+					break;
+				after = tdump(d.dom);
+				STREQ(before, after);
+				free(after);
+				EQ(tlive(&d), live);
+				EQ(tstats(&d).split, sp);
+			}
+			CTX("%s hole across a middle boundary", c->name);
+			CHECK(f > 1);
+			EQ(r, 2 * s0);
+			EQ(tstats(&d).split, sp + 3);
+			EQ(tlive(&d), live + 3);
+			EXPECT_TR(&d, hb - s0, P + 7 * m - 2 * s0, s0, RW);
+			EXPECT_NOENT(&d, hb);
+			EXPECT_NOENT(&d, hb + s0);
+			EXPECT_TR(&d, hb + 2 * s0, P + 7 * m + s0, s0, RW);
+			EXPECT_TR(&d, B, P, m, RW);
+			EXPECT_TR(&d, B + top - 1, P + top - 1, m, RW);
+			EXPECT_LEAVES(&d, 2 * (m / s0 - 1), top / m - 2, 0);
+			free(before);
+		}
+		unmap_ok(&d, B, top, top - 2 * s0);
+		EQ(tlive(&d), 1);
+
+		/* The two ends split leaves of different sizes. */
+		CTX("%s ends in a middle and a top leaf", c->name);
+		{
+			uint64_t m = d.s[1];
+
+			map_ok(&d, B + top - m, P + top - m, m + top, RW);
+			EXPECT_LEAVES(&d, 0, 1, 1);
+			sp = tstats(&d).split;
+			unmap_ok(&d, B + top - 3 * s0, 8 * s0, 8 * s0);
+			EQ(tstats(&d).split, sp + 3);
+			EXPECT_TR(&d, B + top - m, P + top - m, s0, RW);
+			EXPECT_TR(&d, B + top - 4 * s0, P + top - 4 * s0, s0,
+				  RW);
+			EXPECT_NOENT(&d, B + top - 3 * s0);
+			EXPECT_NOENT(&d, B + top + 4 * s0);
+			EXPECT_TR(&d, B + top + 5 * s0, P + top + 5 * s0, s0,
+				  RW);
+			EXPECT_TR(&d, B + top + m, P + top + m, m, RW);
+			EXPECT_LEAVES(&d, m / s0 - 3 + m / s0 - 5,
+				      top / m - 1, 0);
+			unmap_ok(&d, B, 2 * top, m + top - 8 * s0);
+		}
+		EQ(tlive(&d), 1);
 		tclose(&d);
 	}
 }
