@@ -309,3 +309,118 @@ uint64_t trand(uint64_t *state)
 	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return z ^ (z >> 31);
 }
+
+/* ---- leaves and tables ---- */
+
+static unsigned parse_prot(const char *s)
+{
+	unsigned prot = 0;
+
+	for (; *s; s++) {
+		switch (*s) {
+		case 'r': prot |= IOPGT_PROT_READ; break;
+		case 'w': prot |= IOPGT_PROT_WRITE; break;
+		case 'x': prot |= IOPGT_PROT_EXEC; break;
+		case 'u': prot |= IOPGT_PROT_USER; break;
+		case 'm': prot |= IOPGT_PROT_MMIO; break;
+		}
+	}
+	return prot;
+}
+
+int tfor_each_leaf(struct iopgt_domain *dom,
+		   int (*fn)(void *arg, const struct tleaf *l), void *arg)
+{
+	FILE *f = tmpfile();
+	char *line = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	assert_non_null(f);
+	assert_int_equal(iopgt_dump(dom, f, IOPGT_DUMP_ENTRIES), 0);
+	rewind(f);
+	while (!r && getline(&line, &cap, f) > 0) {
+		const char *p = strstr(line, " iova 0x");
+		struct tleaf l;
+		char prot[8];
+
+		if (!p || !strstr(p, " leaf 0x"))
+			continue;
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(sscanf(p, " iova 0x%" SCNx64 " leaf 0x%" SCNx64
+					   " pa 0x%" SCNx64 " %7s",
+					&l.iova, &l.size, &l.pa, prot),
+				 4);
+		l.prot = parse_prot(prot);
+		l.dirty = strstr(p, " dirty") != NULL;
+		r = fn(arg, &l);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+struct count_tables {
+	unsigned tables, empty;
+};
+
+static int count_table(void *arg, const struct iopgt_table_info *t)
+{
+	struct count_tables *c = arg;
+
+	if (c->tables++ && !t->used) /* parents come first: skip the root */
+		c->empty++;
+	return 0;
+}
+
+unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty)
+{
+	struct count_tables c = { 0, 0 };
+
+	iopgt_for_each_table(dom, count_table, &c);
+	if (empty)
+		*empty = c.empty;
+	return c.tables;
+}
+
+/* Start of the line that holds p. */
+static const char *line_start(const char *base, const char *p)
+{
+	while (p > base && p[-1] != '\n')
+		p--;
+	return p;
+}
+
+/* Print up to n lines from p. */
+static void print_lines(FILE *out, const char *tag, const char *p, int n)
+{
+	while (*p && n-- > 0) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		fprintf(out, "%s%.*s\n", tag, len, p);
+		p += len + (nl != NULL);
+	}
+}
+
+void tdump_diff(FILE *out, const char *before, const char *after)
+{
+	size_t i = 0;
+	const char *a, *b;
+
+	while (before[i] && before[i] == after[i])
+		i++;
+	if (!before[i] && !after[i]) {
+		fprintf(out, "dumps are identical\n");
+		return;
+	}
+	a = line_start(before, before + i);
+	b = line_start(after, after + i);
+	/* Three lines of common context. */
+	for (int k = 0; k < 3 && a > before; k++) {
+		a = line_start(before, a - 1);
+		b = line_start(after, b - 1);
+	}
+	fprintf(out, "first difference (before, then after):\n");
+	print_lines(out, "  - ", a, 10);
+	print_lines(out, "  + ", b, 10);
+}

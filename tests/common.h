@@ -98,4 +98,26 @@ unsigned tcheck_counts(struct iopgt_domain *dom);
 uint64_t tseed(uint64_t dflt);
 uint64_t trand(uint64_t *state); /* splitmix64 */
 
+/* ---- leaves and tables, read back through the public API ---- */
+
+struct tleaf {
+	uint64_t iova, size; /* the leaf's span */
+	uint64_t pa;         /* output address of its first byte */
+	unsigned prot;       /* IOPGT_PROT_* */
+	int dirty;
+};
+
+/* Call fn for each leaf of the domain (in dump order, not IOVA order), as
+ * iopgt_dump(IOPGT_DUMP_ENTRIES) decodes it; stop when fn returns non-zero
+ * and return that value. Call with no writer running on the domain. */
+int tfor_each_leaf(struct iopgt_domain *dom,
+		   int (*fn)(void *arg, const struct tleaf *l), void *arg);
+
+/* Tables in the tree, root included; *empty (if not NULL) receives how many
+ * non-root tables have no non-empty entry. */
+unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty);
+
+/* Print where two dumps first differ, with a few lines of context. */
+void tdump_diff(FILE *out, const char *before, const char *after);
+
 #endif
