@@ -376,6 +376,37 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->replaced = NULL;
 }
 
+/* Map one smallest page where its tables exist already: the common case,
+ * kept short. Returns 0 or -EEXIST when done, 1 when the general path must
+ * do it (a table is missing, a leaf is in the way, or the table was frozen
+ * meanwhile); nothing has changed then. */
+static inline int PT(map_one)(struct pt_op *op, uint64_t iova, uint64_t pa)
+{
+	struct iopgt_domain *dom = op->dom;
+	struct pt_table *t = dom->root;
+	unsigned idx;
+	uint32_t used;
+
+	while (t->level) {
+		struct pt_table *c = pt_child(t, pt_tindex(t, iova));
+		if (!c)
+			return 1;
+		t = c;
+	}
+	idx = pt_tindex(t, iova);
+	if (pt_load(t, idx))
+		return -EEXIST;
+	if (!pt_set_run(t, idx, 1, fmt_make_leaf(pa, 0, op->attrs), 0, &used))
+		return 1;
+	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
+		pt_gather_range(op->g, iova, iova + dom->granule_mask,
+				IOPGT_FLUSH_ADDED);
+	if (__builtin_expect(used == t->mask + 1, 0) &&
+	    (dom->geo.leaf_levels & 2))
+		PT(add_cand)(op, 0, iova);
+	return 0;
+}
+
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		   uint64_t last, unsigned prot, struct iopgt_gather *g)
 {
@@ -388,6 +419,9 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (prot >= 32 || !(op.attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
 	pt_walk_enter(dom);
+	if (last - iova == dom->granule_mask &&
+	    (r = PT(map_one)(&op, iova, pa)) <= 0)
+		goto out;
 	for (;;) {
 		uint64_t cpa = pa + (cur - iova);
 		r = PT(map_run)(&op, cur, cpa, last,
@@ -415,7 +449,8 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		else
 			PT(gather_subtree)(&op, c);
 	}
-	if (!r && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
+out:
+	if (!r && op.ncand && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 		for (unsigned k = 0; k < op.ncand; k++)
 			PT(coalesce_cand)(&op, &op.cand[k]);
 	}
@@ -786,6 +821,44 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 	return (int64_t)bytes;
 }
 
+/* Unmap one smallest page: the common case, kept short. Returns the bytes
+ * unmapped (0 if nothing was mapped there), or -1 when the general path
+ * must do it (a superpage to split, a table being installed or frozen);
+ * nothing has changed then. */
+static inline int64_t PT(unmap_one)(struct pt_op *op, uint64_t iova)
+{
+	struct iopgt_domain *dom = op->dom;
+	struct pt_table *path[PT_MAX_LEVELS], *t = dom->root;
+	unsigned pidx[PT_MAX_LEVELS], idx;
+	uint32_t left;
+
+	while (t->level) {
+		struct pt_table *c;
+
+		idx = pt_tindex(t, iova);
+		path[t->level] = t;
+		pidx[t->level] = idx;
+		c = pt_child(t, idx);
+		if (!c)
+			return pt_load(t, idx) ? -1 : 0;
+		t = c;
+	}
+	idx = pt_tindex(t, iova);
+	if (!pt_load(t, idx))
+		return 0;
+	if (!pt_clear_run(t, idx, 1, NULL, &left))
+		return -1;
+	pt_gather_range(op->g, iova, iova + dom->granule_mask,
+			IOPGT_FLUSH_MODIFIED);
+	/* Unlink the tables this emptied, upward. */
+	for (unsigned l = 1; !left && l < dom->geo.levels; l++) {
+		left = 1;
+		PT(unlink_empty)(op, path[l], pidx[l], t, &left);
+		t = path[l];
+	}
+	return (int64_t)dom->granule_mask + 1;
+}
+
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
@@ -794,7 +867,9 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 
 	PT(op_init)(&op, dom, g);
 	pt_walk_enter(dom);
-	r = PT(unmap_walk)(&op, iova, last);
+	if (last - iova != dom->granule_mask ||
+	    (r = PT(unmap_one)(&op, iova)) < 0)
+		r = PT(unmap_walk)(&op, iova, last);
 	pt_walk_leave(dom);
 	return r;
 }
@@ -803,26 +878,26 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
  * Lookup: lock-free; the hardware's own walk, read-only.
  */
 
-static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
-		      struct iopgt_translation *out)
+/* The walk, compiled twice: with the test hook (hooked = true) and without
+ * it, so the hook costs nothing per level in normal use. */
+static inline __attribute__((always_inline)) int
+PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
+		struct iopgt_translation *out, bool hooked)
 {
-	void (*hook)(void *, const void *) = dom->walk_hook;
 	struct pt_table *t = dom->root;
 	unsigned shift;
 	uint64_t e;
-	int r = -ENOENT;
 
-	pt_walk_enter(dom);
 	for (;;) {
 		unsigned idx = pt_tindex(t, iova);
 
-		if (__builtin_expect(hook != NULL, 0))
-			hook(dom->walk_hook_arg, t);
+		if (hooked)
+			dom->walk_hook(dom->walk_hook_arg, t);
 		/* A set child pointer names the table the entry points to, or
 		 * one unlinked from it a moment ago whose old (or emptied)
 		 * contents are still valid to read: either is a state of the
-		 * tree during this call. */
-		if (t->level) {
+		 * tree during this call. Level-0 tables have no child array. */
+		if (t->child) {
 			struct pt_table *c = pt_child(t, idx);
 			if (c) {
 				t = c;
@@ -834,14 +909,26 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 			break;
 		pt_relax(); /* its installer publishes the child next */
 	}
-	if (e) {
-		shift = t->shift;
-		out->leaf_size = UINT64_C(1) << shift;
-		out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
-		out->prot = fmt_leaf_prot(e);
-		out->dirty = fmt_leaf_dirty(e);
-		r = 0;
-	}
+	if (!e)
+		return -ENOENT;
+	shift = t->shift;
+	out->leaf_size = UINT64_C(1) << shift;
+	out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
+	out->prot = fmt_leaf_prot(e);
+	out->dirty = fmt_leaf_dirty(e);
+	return 0;
+}
+
+static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
+		      struct iopgt_translation *out)
+{
+	int r;
+
+	pt_walk_enter(dom);
+	if (__builtin_expect(dom->walk_hook != NULL, 0))
+		r = PT(lookup_walk)(dom, iova, out, true);
+	else
+		r = PT(lookup_walk)(dom, iova, out, false);
 	pt_walk_leave(dom);
 	return r;
 }
