@@ -157,6 +157,8 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 	dom->cache_limit = cfg->table_cache < PT_CACHE_SLOTS ? cfg->table_cache
 							      : PT_CACHE_SLOTS;
 	dom->granule_mask = (UINT64_C(1) << geo.granule) - 1;
+	dom->ias_mask = ~((UINT64_C(1) << geo.ias) - 1);
+	dom->oas_mask = ~((UINT64_C(1) << geo.oas) - 1);
 	for (unsigned prot = 0; prot < 32; prot++) {
 		uint64_t attrs;
 		if (!eng->prot_attrs(prot, &attrs))
@@ -234,7 +236,7 @@ static int check_range(const struct iopgt_domain *dom, uint64_t iova,
 	*last = iova + (size - 1);
 	if (*last < iova)
 		return -EINVAL; /* wraps around */
-	if (*last >> dom->geo.ias)
+	if (*last & dom->ias_mask)
 		return -ERANGE;
 	return 0;
 }
@@ -250,7 +252,7 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (pa & dom->granule_mask)
 		return -EINVAL;
 	pa_last = pa + (size - 1);
-	if (pa_last < pa || (pa_last >> dom->geo.oas))
+	if (pa_last < pa || (pa_last & dom->oas_mask))
 		return -ERANGE;
 	/* The engine checks prot (-EINVAL) before it changes anything. */
 	return dom->eng->map(dom, iova, pa, last, prot, g);
@@ -270,7 +272,7 @@ int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out)
 {
-	if (iova >> dom->geo.ias)
+	if (iova & dom->ias_mask)
 		return -ERANGE;
 	return dom->eng->lookup(dom, iova, out);
 }

@@ -185,6 +185,8 @@ struct iopgt_domain {
 	 * so map does not convert on every call. */
 	uint64_t prot_attrs[32];
 	uint64_t granule_mask; /* bytes of the smallest leaf, minus 1 */
+	uint64_t ias_mask;     /* IOVA bits at or above ias */
+	uint64_t oas_mask;     /* output address bits at or above oas */
 
 	/* Test hooks (src/testhook.h); zero in normal use. */
 	unsigned hooks;
