@@ -78,7 +78,8 @@ static const char ops_usage[] =
 	"                    CALLGRIND_START/STOP_INSTRUMENTATION and exit; OP is\n"
 	"                    map4k (map of one granule page into an existing table,\n"
 	"                    then iopgt_sync), unmap4k (unmap of one, then sync),\n"
-	"                    lookup, or none (the loop alone). Run under\n"
+	"                    lookup, map256x4k / unmap256x4k (256 pages in one\n"
+	"                    call, then sync), or none (the loop alone). Run under\n"
 	"                    valgrind --tool=callgrind --instr-atstart=no\n"
 	"  --iters N         operations for --callgrind-op (default 100000)\n"
 	"  -h, --help        this text\n"
@@ -390,7 +391,12 @@ static double load_miss(long *thp)
  * valgrind --toggle-collect=bench_cg_loop).
  */
 
-enum cg_op { CG_NONE, CG_MAP, CG_UNMAP, CG_LOOKUP };
+enum cg_op { CG_NONE, CG_MAP, CG_UNMAP, CG_LOOKUP, CG_MAP256, CG_UNMAP256 };
+
+static bool cg_multi(enum cg_op op)
+{
+	return op == CG_MAP256 || op == CG_UNMAP256;
+}
 
 static void __attribute__((noinline)) bench_cg_nop(uint64_t iova)
 {
@@ -398,15 +404,16 @@ static void __attribute__((noinline)) bench_cg_nop(uint64_t iova)
 	(void)iova;
 }
 
-/* Operations go to entries 0..E-3 of consecutive level-0 tables; entry E-2
- * stays empty and E-1 holds the neighbour leaf, so no table ever becomes
- * full (a full table of contiguous leaves would be coalesced). */
+/* Single operations go to entries 0..E-3 of consecutive level-0 tables;
+ * entry E-2 stays empty and E-1 holds the neighbour leaf, so no table ever
+ * becomes full (a full table of contiguous leaves would be coalesced). The
+ * 256-leaf operations use entries 0..255 of one table each. */
 static int __attribute__((noinline))
 bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
 	      uint64_t base, unsigned long iters)
 {
 	uint64_t sz = entry_size(g, 0), span = table_span(g, 0);
-	unsigned per = table_entries(g) - 2, i = 0;
+	unsigned per = cg_multi(op) ? 1 : table_entries(g) - 2, i = 0;
 	uint64_t tbase = base, iova = base;
 	struct iopgt_translation tr;
 	struct iopgt_gather gat;
@@ -427,6 +434,16 @@ bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
 		case CG_LOOKUP:
 			err |= iopgt_lookup(dom, iova, &tr);
 			break;
+		case CG_MAP256:
+			err |= iopgt_map(dom, iova, iova, MULTI_COUNT * sz,
+					 PROT_RW, &gat);
+			iopgt_sync(dom, &gat);
+			break;
+		case CG_UNMAP256:
+			err |= iopgt_unmap(dom, iova, MULTI_COUNT * sz, &gat) ^
+			       (int64_t)(MULTI_COUNT * sz);
+			iopgt_sync(dom, &gat);
+			break;
 		case CG_NONE:
 			bench_cg_nop(iova);
 			break;
@@ -446,8 +463,8 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 			 enum cg_op op, const char *opname,
 			 unsigned long iters)
 {
-	unsigned per = table_entries(g) - 2;
-	unsigned long tables = (iters + per - 1) / per;
+	unsigned per = cg_multi(op) ? MULTI_COUNT : table_entries(g) - 2;
+	unsigned long tables = cg_multi(op) ? iters : (iters + per - 1) / per;
 	uint64_t sz = entry_size(g, 0), span = table_span(g, 0), base = 0;
 	struct iopgt_gather gat;
 	int r;
@@ -460,7 +477,8 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 	iopgt_gather_init(&gat);
 	for (unsigned long t = 0; t < tables; t++) {
 		uint64_t first = base + t * span, nb = first + (per + 1) * sz;
-		uint64_t n = t + 1 < tables ? per : iters - t * per;
+		uint64_t n = cg_multi(op) || t + 1 < tables ? per
+							    : iters - t * per;
 
 		r = iopgt_map(dom, nb, nb, sz, PROT_RW, &gat);
 		iopgt_sync(dom, &gat);
@@ -468,7 +486,7 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 			fail("map of the neighbour leaf", nb, r);
 			return 1;
 		}
-		if (op == CG_UNMAP || op == CG_LOOKUP) {
+		if (op == CG_UNMAP || op == CG_LOOKUP || op == CG_UNMAP256) {
 			r = iopgt_map(dom, first, first, n * sz, PROT_RW, &gat);
 			iopgt_sync(dom, &gat);
 			if (r) {
@@ -576,12 +594,17 @@ int bench_ops_main(int argc, char **argv)
 				cg_op = CG_UNMAP;
 			else if (val && !strcmp(val, "lookup"))
 				cg_op = CG_LOOKUP;
+			else if (val && !strcmp(val, "map256x4k"))
+				cg_op = CG_MAP256;
+			else if (val && !strcmp(val, "unmap256x4k"))
+				cg_op = CG_UNMAP256;
 			else if (val && !strcmp(val, "none"))
 				cg_op = CG_NONE;
 			else {
 				fprintf(stderr, "iopgt bench ops: bad value "
 						"for --callgrind-op: '%s' "
-						"(map4k, unmap4k, lookup or "
+						"(map4k, unmap4k, lookup, "
+						"map256x4k, unmap256x4k or "
 						"none)\n",
 					val ? val : "");
 				goto usage;

@@ -13,6 +13,7 @@ set -eu
 IOPGT=${IOPGT:-./build-bench/iopgt}
 OUT=${OUT:-/tmp/iopgt-bench-out}
 ITERS=${ITERS:-100000}
+ITERS256=${ITERS256:-10000}
 FORMATS="--format=x86_64 --levels=5 --format=arm_s2,--granule=4k
 --format=arm_s2,--granule=16k --format=arm_s2,--granule=64k"
 
@@ -50,18 +51,20 @@ callgrind() {
 	mkdir -p "$OUT"
 	for f in $FORMATS; do
 		tag=$(echo "$f" | tr -d '-' | tr ',=' '__')
-		for op in none map4k unmap4k lookup; do
+		for op in none map4k unmap4k lookup map256x4k unmap256x4k; do
 			file="$OUT/cg.$tag.$op.out"
+			n=$ITERS
+			case $op in *256*) n=$ITERS256 ;; esac
 			# shellcheck disable=SC2046
 			run valgrind --tool=callgrind --instr-atstart=no \
 				--callgrind-out-file="$file" \
 				"$IOPGT" bench ops $(opts "$f") \
-				--callgrind-op "$op" --iters "$ITERS" 2>&1 |
+				--callgrind-op "$op" --iters "$n" 2>&1 |
 				grep -v '^=='
 			ir=$(callgrind_annotate "$file" |
 			     awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-			echo "instructions per operation ($op): $ir / $ITERS =" \
-			     "$(awk "BEGIN { printf \"%.1f\", $ir / $ITERS }")"
+			echo "instructions per operation ($op): $ir / $n =" \
+			     "$(awk "BEGIN { printf \"%.1f\", $ir / $n }")"
 			echo "\$ callgrind_annotate $file  (functions, self cost)"
 			callgrind_annotate "$file" | grep -E '^ *[0-9,]+ \(' |
 				sed 's/ \[.*\]$//' | head -12
