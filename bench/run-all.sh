@@ -63,8 +63,14 @@ callgrind() {
 				grep -v '^=='
 			ir=$(callgrind_annotate "$file" |
 			     awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+			loop=$(callgrind_annotate "$file" |
+			       awk '/:bench_cg_loop/ { gsub(",", "", $1); print $1 }')
 			echo "instructions per operation ($op): $ir / $n =" \
 			     "$(awk "BEGIN { printf \"%.1f\", $ir / $n }")"
+			echo "  of which the benchmark loop's own: $loop / $n =" \
+			     "$(awk "BEGIN { printf \"%.1f\", $loop / $n }")"
+			echo "  library alone: ($ir - $loop) / $n =" \
+			     "$(awk "BEGIN { printf \"%.1f\", ($ir - $loop) / $n }")"
 			echo "\$ callgrind_annotate $file  (functions, self cost)"
 			callgrind_annotate "$file" | grep -E '^ *[0-9,]+ \(' |
 				sed 's/ \[.*\]$//' | head -12
