@@ -61,9 +61,9 @@ callgrind() {
 				"$IOPGT" bench ops $(opts "$f") \
 				--callgrind-op "$op" --iters "$n" 2>&1 |
 				grep -v '^=='
-			ir=$(callgrind_annotate "$file" |
+			ir=$(callgrind_annotate --threshold=100 "$file" |
 			     awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-			loop=$(callgrind_annotate "$file" |
+			loop=$(callgrind_annotate --threshold=100 "$file" |
 			       awk '/:bench_cg_loop/ { gsub(",", "", $1); print $1 }')
 			echo "instructions per operation ($op): $ir / $n =" \
 			     "$(awk "BEGIN { printf \"%.1f\", $ir / $n }")"
@@ -71,9 +71,11 @@ callgrind() {
 			     "$(awk "BEGIN { printf \"%.1f\", $loop / $n }")"
 			echo "  library alone: ($ir - $loop) / $n =" \
 			     "$(awk "BEGIN { printf \"%.1f\", ($ir - $loop) / $n }")"
-			echo "\$ callgrind_annotate $file  (functions, self cost)"
-			callgrind_annotate "$file" | grep -E '^ *[0-9,]+ \(' |
-				sed 's/ \[.*\]$//' | head -12
+			echo "\$ callgrind_annotate --threshold=100 $file" \
+			     "(functions, self cost)"
+			callgrind_annotate --threshold=100 "$file" |
+				grep -E '^ *[0-9,]+ \(' | sed 's/ \[.*\]$//' |
+				head -12
 			echo
 		done
 	done
