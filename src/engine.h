@@ -206,7 +206,7 @@ retry:
 		idx = pt_tindex(t, iova);
 		/* The child pointer first: if set, it is the table the entry
 		 * names, or one just unlinked from it, which is frozen and
-		 * makes pt_set_run below fail and retry. */
+		 * makes pt_fill_run below fail and retry. */
 		c = pt_child(t, idx);
 		if (c) {
 			t = c;
@@ -251,12 +251,15 @@ retry:
 	/* Whole leaves left: last - iova + 1 cannot wrap (ias <= 57). */
 	if ((uint64_t)n > (last - iova + 1) >> pt_shift(geo, level))
 		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
-	for (i = 0; i < n; i++) {
-		e = pt_load(t, idx + i);
-		if (!e)
-			continue;
-		if (i)
-			break; /* map what precedes; the next run sees it */
+	/* Fill what is empty, up to the first entry that is not; the next
+	 * run starts there. */
+	r = pt_fill_run(t, idx, n, fmt_make_leaf(pa, level, op->attrs), sz,
+			&used);
+	if (r < 0)
+		goto retry; /* t was frozen for unlinking meanwhile */
+	i = (unsigned)r;
+	if (!i) {
+		e = pt_load(t, idx);
 		if (!fmt_is_table(e, level))
 			return -EEXIST;
 		r = PT(replace_subtree)(op, t, idx, e,
@@ -268,9 +271,6 @@ retry:
 		*done = sz;
 		return 0;
 	}
-	if (!pt_set_run(t, idx, i, fmt_make_leaf(pa, level, op->attrs), sz,
-			&used))
-		goto retry; /* t was frozen for unlinking meanwhile */
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(op->g, iova, iova + i * sz - 1,
 				IOPGT_FLUSH_ADDED);
@@ -491,6 +491,24 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	uint32_t left = UINT32_MAX;
 	int r;
 
+	if (!lvl) {
+		/* Only leaves here, each inside the range: clear the runs of
+		 * present entries between the holes. */
+		while (i <= end) {
+			while (i <= end && !pt_load(t, i))
+				i++;
+			for (run = i; i <= end && pt_load(t, i); i++)
+				;
+			if (i > run && !op->prune) {
+				r = PT(clear_leaves)(op, t, run, i - run, bytes,
+						     &left);
+				if (r)
+					return r;
+			}
+		}
+		*emptied = left == 0;
+		return 0;
+	}
 	for (; i <= end; i++) {
 		uint64_t e = pt_load(t, i), s;
 		struct pt_table *c;
@@ -919,6 +937,15 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	return 0;
 }
 
+/* Out of line, so that the common path makes no call and saves no
+ * registers. */
+static __attribute__((noinline)) int
+PT(lookup_hooked)(struct iopgt_domain *dom, uint64_t iova,
+		  struct iopgt_translation *out)
+{
+	return PT(lookup_walk)(dom, iova, out, true);
+}
+
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out)
 {
@@ -926,7 +953,7 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 
 	pt_walk_enter(dom);
 	if (__builtin_expect(dom->walk_hook != NULL, 0))
-		r = PT(lookup_walk)(dom, iova, out, true);
+		r = PT(lookup_hooked)(dom, iova, out);
 	else
 		r = PT(lookup_walk)(dom, iova, out, false);
 	pt_walk_leave(dom);

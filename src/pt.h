@@ -306,6 +306,48 @@ static inline bool pt_set_run(struct pt_table *t, unsigned idx, unsigned n,
 	return true;
 }
 
+/* Fill the empty entries idx.. of t, at most n, with leaves e, e + step,
+ * ..., stopping at the first entry that is not empty. The caller owns these
+ * slots (no other writer touches them), so the check and the store need no
+ * compare-and-swap; the count is reserved for all n first and what was not
+ * used is given back. Returns how many were filled, or -1 (nothing done) if
+ * t is frozen. *now: t's count afterwards, as far as this call knows. */
+static inline int pt_fill_run(struct pt_table *t, unsigned idx, unsigned n,
+			      uint64_t e, uint64_t step, uint32_t *now)
+{
+	pt_entry_t *p = t->va + idx;
+	unsigned i = 0;
+
+	if (!pt_used_add(t, n, now))
+		return -1;
+	/* Four at a time: one test for four loads, then four stores. Relaxed:
+	 * a new leaf publishes no memory; the caller's sync orders it before
+	 * the device uses it. */
+	for (; i + 4 <= n; i += 4, e += 4 * step) {
+		if (atomic_load_explicit(&p[i], memory_order_relaxed) |
+		    atomic_load_explicit(&p[i + 1], memory_order_relaxed) |
+		    atomic_load_explicit(&p[i + 2], memory_order_relaxed) |
+		    atomic_load_explicit(&p[i + 3], memory_order_relaxed))
+			break;
+		atomic_store_explicit(&p[i], e, memory_order_relaxed);
+		atomic_store_explicit(&p[i + 1], e + step, memory_order_relaxed);
+		atomic_store_explicit(&p[i + 2], e + 2 * step,
+				      memory_order_relaxed);
+		atomic_store_explicit(&p[i + 3], e + 3 * step,
+				      memory_order_relaxed);
+	}
+	for (; i < n; i++, e += step) {
+		if (atomic_load_explicit(&p[i], memory_order_relaxed))
+			break;
+		atomic_store_explicit(&p[i], e, memory_order_relaxed);
+	}
+	if (i < n) {
+		atomic_fetch_sub_explicit(&t->used, n - i, memory_order_relaxed);
+		*now -= n - i;
+	}
+	return (int)i;
+}
+
 /* Install a table entry into an empty slot. Returns 0, -EAGAIN if the slot
  * was taken meanwhile (its new value in *cur), -ESTALE if t is frozen. */
 static inline int pt_set_table(struct pt_table *t, unsigned idx, uint64_t e,
@@ -335,21 +377,26 @@ static inline bool pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
 }
 
 /* Clear n present entries idx.. that the caller owns. False, with nothing
- * cleared, if t is frozen. Hardware may set accessed/dirty bits until the
- * clear, so the old values are exchanged and OR-ed into *old_or if given.
- * *left receives the count that remains in t. */
+ * cleared, if t is frozen. *left receives the count that remains in t.
+ * Hardware may set accessed/dirty bits in a leaf until it is cleared (with
+ * an atomic read-modify-write, so a plain store of zero is never undone):
+ * if old_or is given, the old values are exchanged and OR-ed into it. */
 static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
 				uint64_t *old_or, uint32_t *left)
 {
+	pt_entry_t *p = t->va + idx;
 	uint64_t acc = 0;
 
 	if (!pt_used_sub(t, n, left))
 		return false;
+	if (!old_or) {
+		for (unsigned i = 0; i < n; i++)
+			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
+		return true;
+	}
 	for (unsigned i = 0; i < n; i++)
-		acc |= atomic_exchange_explicit(&t->va[idx + i], 0,
-						memory_order_relaxed);
-	if (old_or)
-		*old_or |= acc;
+		acc |= atomic_exchange_explicit(&p[i], 0, memory_order_relaxed);
+	*old_or |= acc;
 	return true;
 }
 
