@@ -377,12 +377,14 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 }
 
 /* Map one smallest page where its tables exist already: the common case,
- * kept short. Returns 0 or -EEXIST when done, 1 when the general path must
- * do it (a table is missing, a leaf is in the way, or the table was frozen
- * meanwhile); nothing has changed then. */
-static inline int PT(map_one)(struct pt_op *op, uint64_t iova, uint64_t pa)
+ * kept short and free of the general path's state. Returns 0 or -EEXIST
+ * when done, 1 when the general path must do it (a table is missing, a
+ * leaf is in the way, or the table was frozen meanwhile); nothing has
+ * changed then. *full: the page completed its table. */
+static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
+			      uint64_t iova, uint64_t pa, uint64_t attrs,
+			      bool *full)
 {
-	struct iopgt_domain *dom = op->dom;
 	struct pt_table *t = dom->root;
 	unsigned idx;
 	uint32_t used;
@@ -396,19 +398,20 @@ static inline int PT(map_one)(struct pt_op *op, uint64_t iova, uint64_t pa)
 	idx = pt_tindex(t, iova);
 	if (pt_load(t, idx))
 		return -EEXIST;
-	if (!pt_set_run(t, idx, 1, fmt_make_leaf(pa, 0, op->attrs), 0, &used))
+	if (!pt_set_run(t, idx, 1, fmt_make_leaf(pa, 0, attrs), 0, &used))
 		return 1;
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
-		pt_gather_range(op->g, iova, iova + dom->granule_mask,
+		pt_gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
-	if (__builtin_expect(used == t->mask + 1, 0) &&
-	    (dom->geo.leaf_levels & 2))
-		PT(add_cand)(op, 0, iova);
+	*full = used == t->mask + 1;
 	return 0;
 }
 
-static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		   uint64_t last, unsigned prot, struct iopgt_gather *g)
+/* Everything but the single-page fast path: runs of leaves re-chosen along
+ * the range, rollback on failure, then coalescing. */
+static __attribute__((noinline)) int
+PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	const struct pt_geo *geo = &dom->geo;
 	struct pt_op op;
@@ -416,12 +419,7 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	int r;
 
 	PT(op_init)(&op, dom, g);
-	if (prot >= 32 || !(op.attrs = dom->prot_attrs[prot]))
-		return -EINVAL;
-	pt_walk_enter(dom);
-	if (last - iova == dom->granule_mask &&
-	    (r = PT(map_one)(&op, iova, pa)) <= 0)
-		goto out;
+	op.attrs = attrs;
 	for (;;) {
 		uint64_t cpa = pa + (cur - iova);
 		r = PT(map_run)(&op, cur, cpa, last,
@@ -449,11 +447,41 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		else
 			PT(gather_subtree)(&op, c);
 	}
-out:
-	if (!r && op.ncand && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
+	if (!r && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 		for (unsigned k = 0; k < op.ncand; k++)
 			PT(coalesce_cand)(&op, &op.cand[k]);
 	}
+	return r;
+}
+
+/* The single page at iova filled its level-0 table: try to coalesce. */
+static __attribute__((noinline)) void
+PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		  uint64_t iova)
+{
+	struct pt_op op;
+	struct pt_cand cand = { .level = 0, .iova = iova };
+
+	PT(op_init)(&op, dom, g);
+	PT(coalesce_cand)(&op, &cand);
+}
+
+static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t last, unsigned prot, struct iopgt_gather *g)
+{
+	uint64_t attrs;
+	bool full = false;
+	int r;
+
+	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
+		return -EINVAL;
+	pt_walk_enter(dom);
+	if (last - iova != dom->granule_mask ||
+	    (r = PT(map_one)(dom, g, iova, pa, attrs, &full)) > 0)
+		r = PT(map_range)(dom, iova, pa, last, attrs, g);
+	else if (__builtin_expect(full, 0) && (dom->geo.leaf_levels & 2) &&
+		 !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+		PT(coalesce_page)(dom, g, iova);
 	pt_walk_leave(dom);
 	return r;
 }
@@ -839,13 +867,31 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 	return (int64_t)bytes;
 }
 
+/* The single page unmapped from t emptied it: unlink the tables it
+ * emptied, upward along the walk. */
+static __attribute__((noinline)) void
+PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
+	      struct pt_table *const path[PT_MAX_LEVELS],
+	      const unsigned pidx[PT_MAX_LEVELS], struct pt_table *t)
+{
+	struct pt_op op;
+	uint32_t left = 0;
+
+	PT(op_init)(&op, dom, g);
+	for (unsigned l = 1; !left && l < dom->geo.levels; l++) {
+		left = 1;
+		PT(unlink_empty)(&op, path[l], pidx[l], t, &left);
+		t = path[l];
+	}
+}
+
 /* Unmap one smallest page: the common case, kept short. Returns the bytes
  * unmapped (0 if nothing was mapped there), or -1 when the general path
  * must do it (a superpage to split, a table being installed or frozen);
  * nothing has changed then. */
-static inline int64_t PT(unmap_one)(struct pt_op *op, uint64_t iova)
+static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
+				    struct iopgt_gather *g, uint64_t iova)
 {
-	struct iopgt_domain *dom = op->dom;
 	struct pt_table *path[PT_MAX_LEVELS], *t = dom->root;
 	unsigned pidx[PT_MAX_LEVELS], idx;
 	uint32_t left;
@@ -866,28 +912,33 @@ static inline int64_t PT(unmap_one)(struct pt_op *op, uint64_t iova)
 		return 0;
 	if (!pt_clear_run(t, idx, 1, NULL, &left))
 		return -1;
-	pt_gather_range(op->g, iova, iova + dom->granule_mask,
+	pt_gather_range(g, iova, iova + dom->granule_mask,
 			IOPGT_FLUSH_MODIFIED);
-	/* Unlink the tables this emptied, upward. */
-	for (unsigned l = 1; !left && l < dom->geo.levels; l++) {
-		left = 1;
-		PT(unlink_empty)(op, path[l], pidx[l], t, &left);
-		t = path[l];
-	}
+	if (__builtin_expect(!left, 0))
+		PT(unlink_up)(dom, g, path, pidx, t);
 	return (int64_t)dom->granule_mask + 1;
+}
+
+/* Everything but the single-page fast path. */
+static __attribute__((noinline)) int64_t
+PT(unmap_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		struct iopgt_gather *g)
+{
+	struct pt_op op;
+
+	PT(op_init)(&op, dom, g);
+	return PT(unmap_walk)(&op, iova, last);
 }
 
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
-	struct pt_op op;
 	int64_t r;
 
-	PT(op_init)(&op, dom, g);
 	pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
-	    (r = PT(unmap_one)(&op, iova)) < 0)
-		r = PT(unmap_walk)(&op, iova, last);
+	    (r = PT(unmap_one)(dom, g, iova)) < 0)
+		r = PT(unmap_range)(dom, iova, last, g);
 	pt_walk_leave(dom);
 	return r;
 }
