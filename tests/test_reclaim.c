@@ -1,0 +1,897 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reclaim rules of DESIGN.md, each shown to hold and shown to be caught
+ * when broken on purpose through the test hooks of src/testhook.h:
+ *
+ *   rule 2(a) and 3: an unlinked table page is freed only after a WALK
+ *     flush (or flush_all) covering its whole span, issued after the
+ *     operation that unlinked it began. Checked against a shared event
+ *     clock of the recording allocator and flush fake. Broken with
+ *     PT_HOOK_FREE_BEFORE_FLUSH, PT_HOOK_SKIP_FLUSH, PT_HOOK_LEAF_ONLY_FLUSH.
+ *   rule 2(b) and 5: a table a lock-free walker is inside is not freed
+ *     until the walker leaves; the walker sees the old contents or empty
+ *     entries. A lookup is held inside a table through the walk hook while
+ *     another thread unlinks that table. Broken with PT_HOOK_IGNORE_WALKERS.
+ *   rule 4: after unmapping everything only the root is left. Shown to be
+ *     caught with IOPGT_OPT_NO_RECLAIM, which keeps emptied tables.
+ *
+ * Every check is a function returning how many violations it saw, so the
+ * positive test asserts zero and the negative test asserts more than zero.
+ * Set IOPGT_SEED to replay the randomized parts.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "testhook.h"
+
+typedef void (*sync_fn)(struct iopgt_domain *, struct iopgt_gather *);
+
+static uint64_t g_seed;
+
+/* Geometry of a configuration as the tests need it. */
+struct geo {
+	uint64_t page, sz1, sz2; /* sizes of a level 0, 1 and 2 entry */
+	unsigned n0;             /* entries of a non-root table */
+	unsigned nsizes;         /* leaf sizes offered */
+	uint64_t space;          /* 2^ias */
+	uint64_t pa_mask;        /* keeps an identity PA inside oas */
+	unsigned levels;
+};
+
+static void geo_of(struct iopgt_domain *dom, struct geo *g)
+{
+	struct iopgt_info info;
+	uint64_t sizes[8];
+	unsigned m;
+
+	iopgt_domain_info(dom, &info);
+	g->nsizes = tcfg_leaf_sizes(dom, sizes);
+	g->page = UINT64_C(1) << info.granule;
+	g->n0 = 1u << (info.granule - 3);
+	g->sz1 = g->page * g->n0;
+	g->sz2 = g->sz1 * g->n0;
+	g->space = UINT64_C(1) << info.ias;
+	m = info.ias < info.oas ? info.ias : info.oas;
+	g->pa_mask = (UINT64_C(1) << m) - 1;
+	g->levels = info.levels;
+}
+
+static uint64_t pa_of(const struct geo *g, uint64_t iova)
+{
+	return iova & g->pa_mask;
+}
+
+/* ------------------------------------------------------------------------
+ * Rule 2(a) and 3: flush before free
+ */
+
+/* A table seen in the tree, and when it was last seen there. */
+struct trec {
+	uint64_t pa, iova, span;
+	unsigned level;
+	uint64_t seen; /* clock just before the operation it was last seen
+	                * before: its unlink came after this */
+	int gone;
+};
+
+struct fcheck {
+	uint64_t clock; /* shared event clock */
+	struct talloc ta;
+	struct tflush tf;
+	struct iopgt_domain *dom;
+	struct geo geo;
+	struct iopgt_gather g;
+	sync_fn sync;
+	const char *what; /* for messages */
+	struct trec *tabs;
+	size_t n, cap;
+	unsigned long frees, violations, unknown;
+	uint64_t rng;
+};
+
+static struct trec *fc_find(struct fcheck *fc, uint64_t pa)
+{
+	for (size_t i = 0; i < fc->n; i++)
+		if (fc->tabs[i].pa == pa && !fc->tabs[i].gone)
+			return &fc->tabs[i];
+	return NULL;
+}
+
+static int fc_snap_one(void *arg, const struct iopgt_table_info *t)
+{
+	struct fcheck *fc = arg;
+	struct trec *r = fc_find(fc, t->pa);
+
+	if (!r) {
+		if (fc->n == fc->cap) {
+			fc->cap = fc->cap ? fc->cap * 2 : 64;
+			fc->tabs = realloc(fc->tabs, fc->cap * sizeof(*fc->tabs));
+			assert_non_null(fc->tabs);
+		}
+		r = &fc->tabs[fc->n++];
+		memset(r, 0, sizeof(*r));
+		r->pa = t->pa;
+	}
+	r->iova = t->iova;
+	r->span = t->span;
+	r->level = t->level;
+	r->seen = fc->clock;
+	return 0;
+}
+
+/* Record the tree before an operation. */
+static void fc_begin(struct fcheck *fc)
+{
+	iopgt_for_each_table(fc->dom, fc_snap_one, fc);
+}
+
+static void fc_on_free(void *arg, uint64_t pa, size_t size, uint64_t when)
+{
+	struct fcheck *fc = arg;
+	struct trec *r = fc_find(fc, pa);
+
+	(void)size;
+	fc->frees++;
+	if (!r) {
+		/* Never in the tree at an operation's start. The scenarios
+		 * never create and unlink a table within one call (no map
+		 * fails part-way), so this is a table that was never
+		 * published: a spare that a split allocated and did not
+		 * need. It needs no flush. */
+		fc->unknown++;
+		return;
+	}
+	r->gone = 1;
+	if (!tflush_walk_covers(&fc->tf, r->iova, r->iova + (r->span - 1),
+				r->seen, when)) {
+		if (fc->violations < 4)
+			fprintf(stderr,
+				"%s: L%u table iova 0x%" PRIx64 " span 0x%" PRIx64
+				" freed at t=%" PRIu64 " without a WALK flush"
+				" over its span in (%" PRIu64 ", %" PRIu64 ")\n",
+				fc->what, r->level, r->iova, r->span, when,
+				r->seen, when);
+		fc->violations++;
+	}
+}
+
+static void fc_init(struct fcheck *fc, const struct tcfg *c, unsigned options,
+		    sync_fn sync, unsigned hooks, const char *what)
+{
+	struct iopgt_config cfg;
+
+	memset(fc, 0, sizeof(*fc));
+	fc->what = what;
+	fc->sync = sync;
+	talloc_init(&fc->ta);
+	fc->ta.clock = &fc->clock;
+	fc->ta.on_free = fc_on_free;
+	fc->ta.on_free_arg = fc;
+	tflush_init(&fc->tf, &fc->clock);
+	tcfg_config(c, &cfg);
+	cfg.options = options;
+	cfg.table_cache = 0; /* every reclaimed table is really freed */
+	talloc_ops(&fc->ta, &cfg.mem);
+	tflush_ops(&fc->tf, &cfg.flush);
+	assert_int_equal(iopgt_domain_create(&cfg, &fc->dom), 0);
+	iopgt__set_test_hooks(fc->dom, hooks);
+	geo_of(fc->dom, &fc->geo);
+	iopgt_gather_init(&fc->g);
+	fc->rng = g_seed;
+}
+
+/* Destroy (which frees without flushing, as allowed) and return the
+ * violations seen. */
+static unsigned long fc_fini(struct fcheck *fc, unsigned long *frees)
+{
+	struct iopgt_stats st;
+	unsigned long v = fc->violations;
+
+	iopgt_get_stats(fc->dom, &st);
+	assert_int_equal(st.table_pages_waiting, 0);
+	assert_int_equal(tcheck_counts(fc->dom), 0);
+	fc->ta.on_free = NULL;
+	iopgt_domain_destroy(fc->dom);
+	assert_int_equal(fc->ta.live_bytes, 0);
+	assert_int_equal(fc->ta.meta_allocs, fc->ta.meta_frees);
+	talloc_fini(&fc->ta);
+	tflush_fini(&fc->tf);
+	free(fc->tabs);
+	if (frees)
+		*frees = fc->frees;
+	return v;
+}
+
+static void fc_map(struct fcheck *fc, uint64_t iova, uint64_t size)
+{
+	fc_begin(fc);
+	assert_int_equal(iopgt_map(fc->dom, iova, pa_of(&fc->geo, iova), size,
+				   IOPGT_PROT_READ | IOPGT_PROT_WRITE, &fc->g),
+			 0);
+	fc->sync(fc->dom, &fc->g);
+}
+
+static void fc_unmap(struct fcheck *fc, uint64_t iova, uint64_t size,
+		     int64_t expect)
+{
+	int64_t r;
+
+	fc_begin(fc);
+	r = iopgt_unmap(fc->dom, iova, size, &fc->g);
+	if (expect >= 0)
+		assert_int_equal(r, expect);
+	else
+		assert_true(r >= 0);
+	fc->sync(fc->dom, &fc->g);
+}
+
+/* Scenario: single pages far apart, unmapped one by one; each unmap
+ * empties its leaf table and the tables above it. */
+static void sc_unmap_empties(struct fcheck *fc)
+{
+	const struct geo *g = &fc->geo;
+	uint64_t iovas[] = {
+		0,
+		g->sz1 * 3 + g->page * 5,
+		g->sz1 * 3 + g->page * 6, /* same leaf table */
+		g->space - g->page,       /* the very last page */
+		g->space / 2 + g->sz1,
+	};
+	size_t n = sizeof(iovas) / sizeof(iovas[0]);
+
+	for (size_t i = 0; i < n; i++)
+		fc_map(fc, iovas[i], g->page);
+	for (size_t i = 0; i < n; i++)
+		fc_unmap(fc, iovas[i], g->page, (int64_t)g->page);
+}
+
+/* Scenario: coalescing maps. A leaf table with all but one entry is
+ * completed, so it is replaced by a superpage; where the format has a
+ * third leaf size, two levels coalesce in one map. */
+static uint64_t coalesced(struct fcheck *fc)
+{
+	struct iopgt_stats st;
+
+	iopgt_get_stats(fc->dom, &st);
+	return st.coalesced;
+}
+
+static void sc_coalesce(struct fcheck *fc)
+{
+	const struct geo *g = &fc->geo;
+	uint64_t b = g->sz1 * 3, before;
+
+	fc_map(fc, b, g->sz1 - g->page);
+	before = coalesced(fc);
+	fc_map(fc, b + g->sz1 - g->page, g->page);
+	assert_int_equal(coalesced(fc), before + 1);
+
+	if (g->nsizes >= 3) {
+		uint64_t c = g->sz2;
+		/* sz1 superpages for all but the last block, then the last
+		 * block as pages. */
+		fc_map(fc, c, g->sz2 - g->sz1);
+		fc_map(fc, c + g->sz2 - g->sz1, g->sz1 - g->page);
+		before = coalesced(fc);
+		fc_map(fc, c + g->sz2 - g->page, g->page);
+		assert_int_equal(coalesced(fc), before + 2);
+	}
+	/* Split one superpage again and complete it, then remove
+	 * everything. */
+	fc_unmap(fc, b + g->page, g->page, (int64_t)g->page);
+	before = coalesced(fc);
+	fc_map(fc, b + g->page, g->page);
+	assert_int_equal(coalesced(fc), before + 1);
+	fc_unmap(fc, 0, g->space, -1);
+}
+
+/* Scenario (IOPGT_OPT_NO_RECLAIM): a superpage mapped where emptied tables
+ * were kept unlinks that whole subtree (rule 3). */
+static void sc_superpage_over_empty(struct fcheck *fc)
+{
+	const struct geo *g = &fc->geo;
+	uint64_t b = g->sz1 * 3;
+
+	fc_map(fc, b + g->page * 7, g->page);
+	fc_unmap(fc, b + g->page * 7, g->page, (int64_t)g->page);
+	fc_map(fc, b, g->sz1); /* over the kept, empty leaf table */
+	if (g->nsizes >= 3) {
+		uint64_t c = g->sz2;
+		fc_map(fc, c + g->sz1 * 5 + g->page * 3, g->page);
+		fc_map(fc, c + g->sz1 * 9, g->sz1);
+		fc_unmap(fc, c, g->sz2, (int64_t)(g->sz1 + g->page));
+		fc_map(fc, c, g->sz2); /* over an empty two-level subtree */
+	}
+}
+
+/* True if nothing in [iova, iova + size) is mapped. */
+static int range_unmapped(struct iopgt_domain *dom, const struct geo *g,
+			  uint64_t iova, uint64_t size)
+{
+	struct iopgt_translation tr;
+
+	for (uint64_t o = 0; o < size; o += g->page)
+		if (iopgt_lookup(dom, iova + o, &tr) != -ENOENT)
+			return 0;
+	return 1;
+}
+
+/* Scenario: random maps, partial unmaps (splits) and coalescing, then one
+ * unmap of everything. Maps go only where nothing is mapped: a map that
+ * fails part-way unlinks tables it created itself, which no snapshot saw. */
+static void sc_unmap_all(struct fcheck *fc)
+{
+	const struct geo *g = &fc->geo;
+	uint64_t region = g->sz1 * 8 < g->space ? g->sz1 * 8 : g->space;
+	uint64_t pages = region / g->page;
+	const unsigned rw = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+
+	for (int i = 0; i < 60; i++) {
+		uint64_t r = trand(&fc->rng);
+		uint64_t iova, size;
+
+		switch (r % 4) {
+		case 0: /* a run of pages */
+			iova = (trand(&fc->rng) % pages) * g->page;
+			size = (1 + trand(&fc->rng) % 64) * g->page;
+			break;
+		case 1: /* a superpage */
+			iova = (trand(&fc->rng) % (region / g->sz1)) * g->sz1;
+			size = g->sz1;
+			break;
+		case 2: /* fill the holes of a leaf table: it coalesces */
+			iova = (trand(&fc->rng) % (region / g->sz1)) * g->sz1;
+			for (uint64_t o = 0; o < g->sz1;) {
+				uint64_t n = 0;
+				while (o + n < g->sz1 &&
+				       range_unmapped(fc->dom, g, iova + o + n,
+						      g->page))
+					n += g->page;
+				if (n) {
+					fc_begin(fc);
+					assert_int_equal(
+						iopgt_map(fc->dom, iova + o,
+							  pa_of(g, iova + o), n,
+							  rw, &fc->g),
+						0);
+				}
+				o += n ? n : g->page;
+			}
+			fc->sync(fc->dom, &fc->g);
+			continue;
+		default: /* unmap a piece */
+			iova = (trand(&fc->rng) % pages) * g->page;
+			size = (1 + trand(&fc->rng) % (2 * g->n0)) * g->page;
+			if (iova + size > region)
+				size = region - iova;
+			fc_unmap(fc, iova, size, -1);
+			continue;
+		}
+		if (iova + size > region)
+			size = region - iova;
+		if (range_unmapped(fc->dom, g, iova, size))
+			fc_map(fc, iova, size);
+	}
+	assert_int_equal(tcheck_counts(fc->dom), 0);
+	fc_unmap(fc, 0, g->space, -1);
+}
+
+struct scenario {
+	const char *name;
+	void (*fn)(struct fcheck *fc);
+	unsigned options;
+};
+
+static const struct scenario scenarios[] = {
+	{ "unmap_empties", sc_unmap_empties, 0 },
+	{ "coalesce", sc_coalesce, 0 },
+	{ "superpage_over_empty", sc_superpage_over_empty,
+	  IOPGT_OPT_NO_RECLAIM },
+	{ "unmap_all", sc_unmap_all, 0 },
+};
+#define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+/* Run one scenario and return the number of table frees that were not
+ * preceded by a covering WALK flush. */
+static unsigned long flush_violations(const struct tcfg *c,
+				      const struct scenario *s, int all,
+				      unsigned hooks, unsigned long *frees)
+{
+	struct fcheck fc;
+	char what[160];
+
+	snprintf(what, sizeof(what), "%s %s %s hooks 0x%x seed 0x%" PRIx64,
+		 c->name, s->name, all ? "flush_all" : "sync", hooks, g_seed);
+	fc_init(&fc, c, s->options, all ? iopgt_flush_all : iopgt_sync, hooks,
+		what);
+	s->fn(&fc);
+	return fc_fini(&fc, frees);
+}
+
+static void test_flush_before_free(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++)
+		for (size_t s = 0; s < N_SCENARIOS; s++)
+			for (int all = 0; all < 2; all++) {
+				unsigned long frees = 0;
+				unsigned long v = flush_violations(
+					&tcfgs[i], &scenarios[s], all, 0, &frees);
+				assert_int_equal(v, 0);
+				assert_true(frees > 0); /* not vacuous */
+			}
+}
+
+/* Each hook breaks rule 2(a) in its own way; the same checker must see it
+ * in every scenario. A leaf-only flush is not a violation with flush_all,
+ * which invalidates everything whatever the kind. */
+static void negative_flush(unsigned hooks, int with_flush_all)
+{
+	for (size_t i = 0; i < n_tcfgs; i++)
+		for (size_t s = 0; s < N_SCENARIOS; s++)
+			for (int all = 0; all <= with_flush_all; all++) {
+				unsigned long frees = 0;
+				unsigned long v = flush_violations(
+					&tcfgs[i], &scenarios[s], all, hooks,
+					&frees);
+				if (v == 0)
+					fprintf(stderr, "%s %s %s: hooks 0x%x "
+							"not detected\n",
+						tcfgs[i].name, scenarios[s].name,
+						all ? "flush_all" : "sync",
+						hooks);
+				assert_true(frees > 0);
+				assert_true(v > 0);
+			}
+}
+
+static void test_neg_free_before_flush(void **state)
+{
+	(void)state;
+	negative_flush(PT_HOOK_FREE_BEFORE_FLUSH, 1);
+}
+
+static void test_neg_skip_flush(void **state)
+{
+	(void)state;
+	negative_flush(PT_HOOK_SKIP_FLUSH, 1);
+}
+
+static void test_neg_leaf_only_flush(void **state)
+{
+	(void)state;
+	negative_flush(PT_HOOK_LEAF_ONLY_FLUSH, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Rule 2(b) and 5: walkers
+ */
+
+/* Descriptors are kept (not freed) until the end, so that a walker which
+ * the broken library let run into a freed table reads the poisoned page
+ * through an intact descriptor instead of crashing. The talloc must stay
+ * the first member: talloc's callbacks receive this structure as theirs. */
+struct qalloc {
+	struct talloc ta;
+	void **kept;
+	size_t n, cap;
+};
+
+static void q_meta_free(void *arg, void *ptr, size_t size)
+{
+	struct qalloc *q = arg;
+
+	(void)size;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 64;
+		q->kept = realloc(q->kept, q->cap * sizeof(*q->kept));
+		assert_non_null(q->kept);
+	}
+	q->kept[q->n++] = ptr;
+	q->ta.meta_frees++;
+}
+
+static void q_fini(struct qalloc *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		free(q->kept[i]);
+	free(q->kept);
+	talloc_fini(&q->ta);
+}
+
+enum grace_kind {
+	GRACE_UNMAP,    /* the leaf table is emptied by unmap */
+	GRACE_UPPER,    /* the walker is in the level-1 table; both go */
+	GRACE_COALESCE, /* the full leaf table is replaced by a superpage */
+};
+
+struct grace {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct iopgt_domain *dom;
+	uint64_t target; /* pa of the table to hold the walker in */
+	uint64_t iova;
+	int paused, release, done;
+	int r;
+	struct iopgt_translation tr;
+	/* on_free bookkeeping */
+	int target_freed;
+};
+
+static void grace_hook(void *arg, const void *table)
+{
+	struct grace *gr = arg;
+
+	if (iopgt__table_pa(table) != gr->target)
+		return;
+	pthread_mutex_lock(&gr->mu);
+	if (!gr->paused) {
+		gr->paused = 1;
+		pthread_cond_broadcast(&gr->cv);
+		while (!gr->release)
+			pthread_cond_wait(&gr->cv, &gr->mu);
+	}
+	pthread_mutex_unlock(&gr->mu);
+}
+
+static void *grace_walker(void *arg)
+{
+	struct grace *gr = arg;
+
+	int r = iopgt_lookup(gr->dom, gr->iova, &gr->tr);
+
+	pthread_mutex_lock(&gr->mu);
+	gr->r = r;
+	gr->done = 1;
+	pthread_cond_broadcast(&gr->cv);
+	pthread_mutex_unlock(&gr->mu);
+	return NULL;
+}
+
+static void grace_on_free(void *arg, uint64_t pa, size_t size, uint64_t when)
+{
+	struct grace *gr = arg;
+
+	(void)size;
+	(void)when;
+	if (pa == gr->target)
+		gr->target_freed = 1;
+}
+
+struct find_table {
+	uint64_t iova;
+	unsigned level;
+	uint64_t pa;
+	uint64_t span_iova, span;
+};
+
+static int find_table_one(void *arg, const struct iopgt_table_info *t)
+{
+	struct find_table *f = arg;
+
+	if (t->level == f->level && f->iova >= t->iova &&
+	    f->iova - t->iova < t->span) {
+		f->pa = t->pa;
+		f->span_iova = t->iova;
+		f->span = t->span;
+		return 1;
+	}
+	return 0;
+}
+
+/* Hold a lookup inside a table while another thread unlinks that table
+ * and syncs. Returns the violations of rules 2(b) and 5 seen: the table
+ * freed while the walker was inside, or a lookup answer that is neither
+ * the old translation nor (where the IOVA was unmapped) -ENOENT. Also
+ * asserts what must hold in any case (the WALK flush, the final free).
+ * -1: the case does not exist in this configuration. */
+static int grace_violations(const struct tcfg *c, enum grace_kind kind,
+				 int use_reclaim, unsigned hooks)
+{
+	struct qalloc q;
+	struct iopgt_config cfg;
+	struct iopgt_gather g;
+	struct iopgt_stats st;
+	struct tflush tf;
+	struct grace gr;
+	struct geo geo;
+	struct find_table ft;
+	pthread_t th;
+	uint64_t clock = 0, t0, iova, base;
+	int v = 0;
+	const unsigned rw = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+
+	memset(&q, 0, sizeof(q));
+	talloc_init(&q.ta);
+	q.ta.clock = &clock;
+	tflush_init(&tf, &clock);
+	tcfg_config(c, &cfg);
+	cfg.table_cache = 0;
+	talloc_ops(&q.ta, &cfg.mem);
+	cfg.mem.meta_free = q_meta_free;
+	cfg.mem.arg = &q;
+	tflush_ops(&tf, &cfg.flush);
+
+	memset(&gr, 0, sizeof(gr));
+	pthread_mutex_init(&gr.mu, NULL);
+	pthread_cond_init(&gr.cv, NULL);
+	assert_int_equal(iopgt_domain_create(&cfg, &gr.dom), 0);
+	iopgt__set_test_hooks(gr.dom, hooks);
+	geo_of(gr.dom, &geo);
+	iopgt_gather_init(&g);
+
+	base = geo.sz1 * 5;
+	iova = base + geo.page * 3;
+	if (kind == GRACE_COALESCE)
+		assert_int_equal(iopgt_map(gr.dom, base, pa_of(&geo, base),
+					   geo.sz1 - geo.page, rw, &g),
+				 0);
+	else
+		assert_int_equal(iopgt_map(gr.dom, iova, pa_of(&geo, iova),
+					   geo.page, rw, &g),
+				 0);
+	iopgt_sync(gr.dom, &g);
+
+	memset(&ft, 0, sizeof(ft));
+	ft.iova = iova;
+	ft.level = kind == GRACE_UPPER ? 1 : 0;
+	assert_int_equal(iopgt_for_each_table(gr.dom, find_table_one, &ft), 1);
+	if (kind == GRACE_UPPER && ft.span >= geo.space) {
+		/* Level 1 is the root here: nothing above it to unlink. */
+		v = -1;
+		goto out;
+	}
+	gr.target = ft.pa;
+	gr.iova = iova;
+	q.ta.on_free = grace_on_free;
+	q.ta.on_free_arg = &gr;
+	iopgt__set_walk_hook(gr.dom, grace_hook, &gr);
+
+	assert_int_equal(pthread_create(&th, NULL, grace_walker, &gr), 0);
+	pthread_mutex_lock(&gr.mu);
+	while (!gr.paused && !gr.done)
+		pthread_cond_wait(&gr.cv, &gr.mu);
+	pthread_mutex_unlock(&gr.mu);
+	if (!gr.paused) {
+		fprintf(stderr, "%s: the lookup never entered table pa 0x%" PRIx64
+				" (returned %d, pa 0x%" PRIx64 ")\n",
+			c->name, gr.target, gr.r, gr.tr.pa);
+		fail();
+	}
+
+	/* The walker is inside the target table. Unlink it and sync. */
+	t0 = clock;
+	if (kind == GRACE_COALESCE) {
+		uint64_t last = base + geo.sz1 - geo.page;
+		assert_int_equal(iopgt_map(gr.dom, last, pa_of(&geo, last),
+					   geo.page, rw, &g),
+				 0);
+	} else {
+		assert_int_equal(iopgt_unmap(gr.dom, iova, geo.page, &g),
+				 (int64_t)geo.page);
+	}
+	assert_true(g.nr_tables > 0);
+	iopgt_sync(gr.dom, &g);
+	assert_true(tflush_walk_covers(&tf, ft.span_iova,
+				       ft.span_iova + ft.span - 1, t0,
+				       UINT64_MAX));
+
+	iopgt_get_stats(gr.dom, &st);
+	if (gr.target_freed || talloc_is_freed(&q.ta, gr.target)) {
+		fprintf(stderr, "%s: table pa 0x%" PRIx64
+				" freed while a walker was inside it\n",
+			c->name, gr.target);
+		v++;
+	} else {
+		/* Held back, and visible as such. */
+		assert_true(st.table_pages_waiting > 0);
+	}
+
+	pthread_mutex_lock(&gr.mu);
+	gr.release = 1;
+	pthread_cond_broadcast(&gr.cv);
+	pthread_mutex_unlock(&gr.mu);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	iopgt__set_walk_hook(gr.dom, NULL, NULL);
+
+	/* Old translation, or empty (not after a coalesce: iova stayed
+	 * mapped throughout). Anything else is another table's data. */
+	if (gr.r == 0) {
+		if (gr.tr.pa != pa_of(&geo, iova) ||
+		    gr.tr.prot != rw) {
+			fprintf(stderr, "%s: walker read garbage: pa 0x%" PRIx64
+					" size 0x%" PRIx64 " prot 0x%x\n",
+				c->name, gr.tr.pa, gr.tr.leaf_size, gr.tr.prot);
+			v++;
+		}
+	} else if (gr.r != -ENOENT || kind == GRACE_COALESCE) {
+		fprintf(stderr, "%s: walker returned %d\n", c->name, gr.r);
+		v++;
+	}
+
+	/* Now the walker has left: the next sync or reclaim frees it. */
+	if (use_reclaim) {
+		iopgt_reclaim(gr.dom);
+	} else {
+		iopgt_gather_init(&g);
+		iopgt_sync(gr.dom, &g);
+	}
+	iopgt_get_stats(gr.dom, &st);
+	assert_int_equal(st.table_pages_waiting, 0);
+	assert_true(talloc_is_freed(&q.ta, gr.target));
+	assert_true(gr.target_freed);
+	assert_int_equal(tcheck_counts(gr.dom), 0);
+
+out:
+	q.ta.on_free = NULL;
+	iopgt_domain_destroy(gr.dom);
+	assert_int_equal(q.ta.live_bytes, 0);
+	assert_int_equal(q.ta.meta_allocs, q.ta.meta_frees);
+	q_fini(&q);
+	tflush_fini(&tf);
+	pthread_mutex_destroy(&gr.mu);
+	pthread_cond_destroy(&gr.cv);
+	return v;
+}
+
+static void test_walker_grace(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++)
+		for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++)
+			for (int rec = 0; rec < 2; rec++) {
+				int v = grace_violations(&tcfgs[i], k, rec, 0);
+				assert_true(v <= 0);
+			}
+}
+
+static void test_neg_ignore_walkers(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++)
+		for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++) {
+			int v = grace_violations(&tcfgs[i], k, 0,
+						 PT_HOOK_IGNORE_WALKERS);
+			assert_true(v != 0);
+		}
+}
+
+/* ------------------------------------------------------------------------
+ * Rule 4: unmapping everything leaves the root alone
+ */
+
+/* Map and unmap at random (splits and coalescing included), then unmap
+ * everything piece by piece. Returns the table pages beyond the root that
+ * are still held (in the tree, waiting or cached) after a reclaim; also
+ * checks that the allocator agrees with the library. */
+static uint64_t rule4_extra_pages(const struct tcfg *c, unsigned options,
+				  unsigned table_cache)
+{
+	struct talloc ta;
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_gather g;
+	struct iopgt_stats st;
+	struct geo geo;
+	uint64_t root_bytes, region, rng = g_seed ^ 0x4u, extra;
+	const unsigned rw = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+
+	talloc_init(&ta);
+	tcfg_config(c, &cfg);
+	cfg.options = options;
+	cfg.table_cache = table_cache;
+	talloc_ops(&ta, &cfg.mem);
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
+	root_bytes = ta.live_bytes;
+	geo_of(dom, &geo);
+	iopgt_gather_init(&g);
+	region = geo.sz1 * 6 < geo.space ? geo.sz1 * 6 : geo.space;
+
+	for (int i = 0; i < 80; i++) {
+		uint64_t r = trand(&rng);
+		uint64_t iova = (trand(&rng) % (region / geo.page)) * geo.page;
+		uint64_t size;
+
+		switch (r % 3) {
+		case 0:
+			size = (1 + trand(&rng) % (geo.n0 + 8)) * geo.page;
+			break;
+		case 1:
+			iova &= ~(geo.sz1 - 1);
+			size = geo.sz1;
+			break;
+		default:
+			size = (1 + trand(&rng) % 16) * geo.page;
+			if (iova + size > region)
+				size = region - iova;
+			assert_true(iopgt_unmap(dom, iova, size, &g) >= 0);
+			iopgt_sync(dom, &g);
+			continue;
+		}
+		if (iova + size > region)
+			size = region - iova;
+		(void)iopgt_map(dom, iova, pa_of(&geo, iova), size, rw, &g);
+		iopgt_sync(dom, &g);
+	}
+	/* Some pages far away too, so upper levels fill and empty. */
+	assert_int_equal(iopgt_map(dom, geo.space - geo.page,
+				   pa_of(&geo, geo.space - geo.page), geo.page,
+				   rw, &g),
+			 0);
+	iopgt_sync(dom, &g);
+	assert_int_equal(tcheck_counts(dom), 0);
+
+	/* Unmap in pieces that do not line up with any table. */
+	for (uint64_t iova = 0; iova < region;) {
+		uint64_t size = (1 + trand(&rng) % (3 * geo.n0)) * geo.page;
+		if (size > region - iova)
+			size = region - iova;
+		assert_true(iopgt_unmap(dom, iova, size, &g) >= 0);
+		iopgt_sync(dom, &g);
+		iova += size;
+	}
+	assert_int_equal(iopgt_unmap(dom, geo.space - geo.page, geo.page, &g),
+			 (int64_t)geo.page);
+	iopgt_sync(dom, &g);
+	assert_int_equal(tcheck_counts(dom), 0);
+	iopgt_reclaim(dom);
+
+	iopgt_get_stats(dom, &st);
+	assert_int_equal(st.table_pages_waiting, 0);
+	assert_int_equal(st.table_pages_cached, 0);
+	assert_int_equal(st.table_bytes_live, ta.live_bytes);
+	assert_true(st.table_pages_live >= 1);
+	extra = st.table_pages_live - 1;
+	if (!extra)
+		assert_int_equal(ta.live_bytes, root_bytes);
+	else
+		assert_true(ta.live_bytes > root_bytes);
+	iopgt_domain_destroy(dom);
+	assert_int_equal(ta.live_bytes, 0);
+	assert_int_equal(ta.meta_allocs, ta.meta_frees);
+	talloc_fini(&ta);
+	return extra;
+}
+
+static void test_unmap_all_leaves_root(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		assert_int_equal(rule4_extra_pages(&tcfgs[i], 0, 0), 0);
+		/* With the table cache the reclaim empties it too. */
+		assert_int_equal(rule4_extra_pages(&tcfgs[i], 0, 8), 0);
+	}
+}
+
+/* The same checker sees kept tables when reclaim is switched off. */
+static void test_neg_no_reclaim_keeps_tables(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++)
+		assert_true(rule4_extra_pages(&tcfgs[i], IOPGT_OPT_NO_RECLAIM,
+					      0) > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flush_before_free),
+		cmocka_unit_test(test_neg_free_before_flush),
+		cmocka_unit_test(test_neg_skip_flush),
+		cmocka_unit_test(test_neg_leaf_only_flush),
+		cmocka_unit_test(test_walker_grace),
+		cmocka_unit_test(test_neg_ignore_walkers),
+		cmocka_unit_test(test_unmap_all_leaves_root),
+		cmocka_unit_test(test_neg_no_reclaim_keeps_tables),
+	};
+
+	g_seed = tseed(0x5eed2a11);
+	fprintf(stderr, "test_reclaim: seed 0x%" PRIx64 " (%s to replay)\n",
+		g_seed, TSEED_ENV);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
