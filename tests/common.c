@@ -424,3 +424,117 @@ void tdump_diff(FILE *out, const char *before, const char *after)
 	print_lines(out, "  - ", a, 10);
 	print_lines(out, "  + ", b, 10);
 }
+
+/* ---- thread-safe allocator ---- */
+
+void tsalloc_init(struct tsalloc *ta, size_t quarantine)
+{
+	memset(ta, 0, sizeof(*ta));
+	pthread_mutex_init(&ta->mu, NULL);
+	ta->quarantine = quarantine;
+}
+
+void tsalloc_fini(struct tsalloc *ta)
+{
+	for (size_t i = 0; i < ta->qn; i++)
+		free(ta->q[(ta->qhead + i) % ta->qcap]);
+	free(ta->q);
+	ta->q = NULL;
+	ta->qn = ta->qhead = ta->qcap = 0;
+	pthread_mutex_destroy(&ta->mu);
+}
+
+static void *ts_table_alloc(void *arg, size_t size, uint64_t *pa)
+{
+	struct tsalloc *ta = arg;
+	void *va = aligned_alloc(size, size);
+
+	if (!va)
+		return NULL;
+	memset(va, 0x5a, size); /* the library must zero it */
+	*pa = (uint64_t)(uintptr_t)va;
+	pthread_mutex_lock(&ta->mu);
+	ta->table_allocs++;
+	ta->live_bytes += size;
+	pthread_mutex_unlock(&ta->mu);
+	return va;
+}
+
+/* Keep va in the quarantine ring; returns a page pushed out, or NULL. */
+static void *ts_quarantine(struct tsalloc *ta, void *va)
+{
+	void *out = NULL;
+
+	if (ta->quarantine && ta->qn == ta->quarantine) {
+		out = ta->q[ta->qhead];
+		ta->qhead = (ta->qhead + 1) % ta->qcap;
+		ta->qn--;
+	}
+	if (ta->qn == ta->qcap) {
+		/* Grow, unrolling the ring to start at 0. */
+		size_t cap = ta->qcap ? ta->qcap * 2 : 64;
+		void **q = malloc(cap * sizeof(*q));
+
+		if (!q) {
+			free(out);
+			return va; /* no room: free it now */
+		}
+		for (size_t i = 0; i < ta->qn; i++)
+			q[i] = ta->q[(ta->qhead + i) % ta->qcap];
+		free(ta->q);
+		ta->q = q;
+		ta->qcap = cap;
+		ta->qhead = 0;
+	}
+	ta->q[(ta->qhead + ta->qn) % ta->qcap] = va;
+	ta->qn++;
+	return out;
+}
+
+static void ts_table_free(void *arg, void *va, uint64_t pa, size_t size)
+{
+	struct tsalloc *ta = arg;
+	void *out;
+
+	(void)pa;
+	memset(va, 0xa5, size);
+	pthread_mutex_lock(&ta->mu);
+	ta->table_frees++;
+	ta->live_bytes -= size;
+	out = ts_quarantine(ta, va);
+	pthread_mutex_unlock(&ta->mu);
+	free(out);
+}
+
+static void *ts_meta_alloc(void *arg, size_t size)
+{
+	struct tsalloc *ta = arg;
+	void *p = malloc(size);
+
+	if (p) {
+		pthread_mutex_lock(&ta->mu);
+		ta->meta_allocs++;
+		pthread_mutex_unlock(&ta->mu);
+	}
+	return p;
+}
+
+static void ts_meta_free(void *arg, void *ptr, size_t size)
+{
+	struct tsalloc *ta = arg;
+
+	(void)size;
+	free(ptr);
+	pthread_mutex_lock(&ta->mu);
+	ta->meta_frees++;
+	pthread_mutex_unlock(&ta->mu);
+}
+
+void tsalloc_ops(struct tsalloc *ta, struct iopgt_mem_ops *mem)
+{
+	mem->table_alloc = ts_table_alloc;
+	mem->table_free = ts_table_free;
+	mem->meta_alloc = ts_meta_alloc;
+	mem->meta_free = ts_meta_free;
+	mem->arg = ta;
+}

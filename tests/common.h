@@ -7,6 +7,7 @@
 #ifndef IOPGT_TEST_COMMON_H
 #define IOPGT_TEST_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -119,5 +120,26 @@ unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty);
 
 /* Print where two dumps first differ, with a few lines of context. */
 void tdump_diff(FILE *out, const char *before, const char *after);
+
+/* ---- thread-safe recording allocator ----
+ * For tests with several threads (talloc is not thread-safe): one mutex
+ * around everything, counts only. A freed table page is filled with 0xA5
+ * and kept until `quarantine` later frees have pushed it out (0: until
+ * tsalloc_fini), so a walker that reads a table after it was freed reads
+ * the poison (and ASan stays quiet) instead of another table's data. The
+ * library must zero what it gets: fresh pages come filled with 0x5A. */
+struct tsalloc {
+	pthread_mutex_t mu;
+	uint64_t table_allocs, table_frees;
+	uint64_t meta_allocs, meta_frees;
+	uint64_t live_bytes;       /* table bytes held now */
+	size_t quarantine;
+	void **q;                  /* ring of quarantined pages */
+	size_t qhead, qn, qcap;
+};
+
+void tsalloc_init(struct tsalloc *ta, size_t quarantine);
+void tsalloc_fini(struct tsalloc *ta); /* frees the quarantine */
+void tsalloc_ops(struct tsalloc *ta, struct iopgt_mem_ops *mem);
 
 #endif
