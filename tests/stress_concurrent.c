@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rules 5 and 6 of DESIGN.md under real concurrency.
+ *
+ * Writer threads own disjoint IOVA slices that deliberately share tables:
+ *   A  chunks of a few pages, interleaved between writers inside the same
+ *      leaf tables. Each writer fills its chunks, holds them a while, and
+ *      drains them, so leaf tables fill up and coalesce into a superpage
+ *      while a neighbour is still mapping or already unmapping (splitting
+ *      the superpage again) in the same table.
+ *   B  level-1 blocks, neighbours in the same level-1 table: mapped as one
+ *      superpage or in parts, unmapped whole or in parts (splits), so leaf
+ *      tables are installed and reclaimed next to a neighbour's.
+ *   D  (formats with three levels or more) one page per writer, each in
+ *      its own level-1 table under one shared level-2 table, so the upper
+ *      tables are installed by compare-and-swap races and emptied and
+ *      reclaimed while the neighbour installs into them.
+ * Each writer checks every change it makes against its own model with
+ * lookup. Reader threads look up random IOVAs across all slices at once:
+ * every PA is the identity of its IOVA, so any hit is validated, and a miss
+ * is fine. They also call iopgt_reclaim now and then. At the end: every
+ * model matches lookup exactly, table counts match the entries, unmapping
+ * everything leaves the root alone, and nothing leaks.
+ *
+ * Options (command line, else environment, else default):
+ *   -w N  IOPGT_STRESS_WRITERS  writer threads (2)
+ *   -r N  IOPGT_STRESS_READERS  reader threads (1)
+ *   -i N  IOPGT_STRESS_OPS      operations per writer per configuration
+ *   -c S  IOPGT_STRESS_CONFIGS  "all", or configuration names separated by
+ *                               commas (default: a representative four)
+ *   -s N  IOPGT_SEED            seed
+ *   -t N  IOPGT_STRESS_STALL    seconds without progress that count as a
+ *                               hang (60)
+ * A failure prints the configuration and the seed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+#define MAX_WRITERS 64
+#define PARTS 8 /* parts of a B block */
+#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
+
+static struct {
+	unsigned writers, readers;
+	unsigned long ops;
+	const char *configs;
+	uint64_t seed;
+	unsigned stall;
+} opt;
+
+/* One configuration's run. */
+struct run {
+	const struct tcfg *c;
+	struct iopgt_domain *dom;
+	uint64_t page, sz1, sz2, space, pa_mask;
+	uint64_t leaf_sizes; /* OR of the sizes */
+	unsigned n0;
+	/* A */
+	uint64_t a0;
+	unsigned a_tables, chunk_pages, chunks;
+	uint8_t *a_mapped; /* per page */
+	/* B */
+	uint64_t b0, part;
+	unsigned blocks;
+	uint8_t *b_mapped; /* per block part */
+	/* D */
+	int has_d;
+	uint64_t d0;
+	uint8_t d_mapped[MAX_WRITERS];
+
+	unsigned writers;
+	uint64_t seed;
+	atomic_int stop;
+	atomic_ulong progress;
+	atomic_ulong lookups, hits;
+	atomic_ulong a_super; /* A pages seen inside a superpage */
+};
+
+static struct run *cur_run; /* for failure messages */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "stress_concurrent: FAIL: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n  config %s, seed 0x%" PRIx64 " (replay: %s=0x%" PRIx64
+			" or -s 0x%" PRIx64 ")\n",
+		cur_run ? cur_run->c->name : "?", opt.seed, TSEED_ENV, opt.seed,
+		opt.seed);
+	fflush(stderr);
+	abort();
+}
+
+static uint64_t pa_of(const struct run *R, uint64_t iova)
+{
+	return iova & R->pa_mask;
+}
+
+/* A lookup answer for an IOVA that some writer may have mapped: -ENOENT, or
+ * the identity translation with a leaf size the domain offers. */
+static void check_any(struct run *R, uint64_t iova, int r,
+		      const struct iopgt_translation *tr, const char *who)
+{
+	if (r == -ENOENT)
+		return;
+	if (r != 0)
+		die("%s: lookup 0x%" PRIx64 " returned %d", who, iova, r);
+	if (tr->pa != pa_of(R, iova) || tr->prot != RW ||
+	    !(tr->leaf_size & R->leaf_sizes) ||
+	    (tr->leaf_size & (tr->leaf_size - 1)))
+		die("%s: lookup 0x%" PRIx64 " gave pa 0x%" PRIx64 " size 0x%" PRIx64
+		    " prot 0x%x: not what any writer mapped",
+		    who, iova, tr->pa, tr->leaf_size, tr->prot);
+}
+
+/* What the owner of iova knows: mapped (identity) or not. Returns the
+ * leaf size if mapped. */
+static uint64_t check_own(struct run *R, uint64_t iova, int mapped,
+			  const char *what)
+{
+	struct iopgt_translation tr;
+	int r = iopgt_lookup(R->dom, iova, &tr);
+
+	if (mapped && r != 0)
+		die("%s: 0x%" PRIx64 " should be mapped, lookup returned %d", what,
+		    iova, r);
+	if (!mapped && r != -ENOENT)
+		die("%s: 0x%" PRIx64 " should be unmapped, lookup returned %d"
+		    " (pa 0x%" PRIx64 ")",
+		    what, iova, r, tr.pa);
+	if (!mapped)
+		return 0;
+	check_any(R, iova, r, &tr, what);
+	return tr.leaf_size;
+}
+
+/* ------------------------------------------------------------------------
+ * Writers
+ */
+
+struct writer {
+	struct run *R;
+	unsigned id;
+	uint64_t rng;
+	struct iopgt_gather g;
+	pthread_t th;
+	/* A: fill, hold, drain */
+	int a_fill;
+	long a_hold;
+	unsigned long a_pages; /* own pages mapped */
+	unsigned a_own;        /* own chunks */
+	/* B */
+	int b_fill;
+	unsigned long b_parts;
+	unsigned b_own;
+	unsigned long ops;
+};
+
+static uint64_t rnd(struct writer *w, uint64_t n)
+{
+	return n ? trand(&w->rng) % n : 0;
+}
+
+static void w_map(struct writer *w, uint64_t iova, uint64_t size,
+		  const char *what)
+{
+	int r = iopgt_map(w->R->dom, iova, pa_of(w->R, iova), size, RW, &w->g);
+
+	if (r)
+		die("writer %u: %s: map 0x%" PRIx64 "+0x%" PRIx64 " returned %d",
+		    w->id, what, iova, size, r);
+}
+
+static void w_unmap(struct writer *w, uint64_t iova, uint64_t size,
+		    uint64_t expect, const char *what)
+{
+	int64_t r = iopgt_unmap(w->R->dom, iova, size, &w->g);
+
+	if (r != (int64_t)expect)
+		die("writer %u: %s: unmap 0x%" PRIx64 "+0x%" PRIx64
+		    " returned %" PRId64 ", expected %" PRIu64,
+		    w->id, what, iova, size, r, expect);
+}
+
+/* Own chunk k of writer w (k < a_own) as a global chunk index. */
+static unsigned a_chunk(const struct writer *w, unsigned k)
+{
+	return k * w->R->writers + w->id;
+}
+
+static uint64_t a_iova(const struct run *R, unsigned chunk, unsigned pg)
+{
+	return R->a0 + ((uint64_t)chunk * R->chunk_pages + pg) * R->page;
+}
+
+static void a_check_chunk(struct writer *w, unsigned chunk)
+{
+	struct run *R = w->R;
+
+	for (unsigned p = 0; p < R->chunk_pages; p++) {
+		unsigned i = chunk * R->chunk_pages + p;
+		/* A superpage here was coalesced from several writers' pages:
+		 * a leaf table of region A holds every writer's chunks. */
+		if (check_own(R, a_iova(R, chunk, p), R->a_mapped[i], "A") >=
+		    R->sz1)
+			atomic_fetch_add_explicit(&R->a_super, 1,
+						  memory_order_relaxed);
+	}
+}
+
+/* One step of region A: map a run of unmapped pages of a chunk (fill), or
+ * unmap a piece of a chunk (drain), with a hold in between. */
+static void w_step_a(struct writer *w)
+{
+	struct run *R = w->R;
+	unsigned cp = R->chunk_pages, start = (unsigned)rnd(w, w->a_own);
+	unsigned chunk = 0, k, p, q;
+	int found = 0;
+
+	if (w->a_hold > 0) {
+		/* Everything own is mapped; neighbours may coalesce it. */
+		w->a_hold--;
+		if (!w->a_hold)
+			w->a_fill = 0;
+		a_check_chunk(w, a_chunk(w, start));
+		return;
+	}
+	for (k = 0; k < w->a_own && !found; k++) {
+		chunk = a_chunk(w, (start + k) % w->a_own);
+		for (p = 0; p < cp; p++)
+			if (R->a_mapped[chunk * cp + p] == !w->a_fill) {
+				found = 1;
+				break;
+			}
+	}
+	if (!found)
+		die("writer %u: region A model lost count", w->id);
+
+	if (w->a_fill) {
+		/* From an unmapped page p, a run of unmapped pages. */
+		uint64_t want = 1 + rnd(w, cp);
+		for (q = p; q < cp && q - p < want && !R->a_mapped[chunk * cp + q];
+		     q++)
+			;
+		w_map(w, a_iova(R, chunk, p), (uint64_t)(q - p) * R->page,
+		      "A fill");
+		for (unsigned i = p; i < q; i++)
+			R->a_mapped[chunk * cp + i] = 1;
+		w->a_pages += q - p;
+		if (w->a_pages == (unsigned long)w->a_own * cp) {
+			/* Full: hold it a while, or drain at once. */
+			w->a_hold = rnd(w, 4) ? (long)rnd(w, 3 * w->a_own) : 0;
+			if (!w->a_hold)
+				w->a_fill = 0;
+		}
+	} else {
+		/* A piece of the chunk around mapped page p, holes fine. */
+		unsigned a = (unsigned)rnd(w, p + 1);
+		unsigned b = p + (unsigned)rnd(w, cp - p);
+		unsigned n = 0;
+		for (unsigned i = a; i <= b; i++)
+			n += R->a_mapped[chunk * cp + i];
+		w_unmap(w, a_iova(R, chunk, a), (uint64_t)(b - a + 1) * R->page,
+			(uint64_t)n * R->page, "A drain");
+		for (unsigned i = a; i <= b; i++)
+			R->a_mapped[chunk * cp + i] = 0;
+		w->a_pages -= n;
+		if (!w->a_pages)
+			w->a_fill = 1;
+	}
+	a_check_chunk(w, chunk);
+}
+
+static uint64_t b_iova(const struct run *R, unsigned block, unsigned part)
+{
+	return R->b0 + block * R->sz1 + part * R->part;
+}
+
+static void b_check_block(struct writer *w, unsigned block)
+{
+	struct run *R = w->R;
+
+	for (unsigned p = 0; p < PARTS; p++) {
+		int m = R->b_mapped[block * PARTS + p];
+		uint64_t s = b_iova(R, block, p);
+		check_own(R, s, m, "B");
+		check_own(R, s + R->part - R->page, m, "B");
+		check_own(R, s + rnd(w, R->part / R->page) * R->page, m, "B");
+	}
+}
+
+/* One step of region B: whole blocks (superpages) and parts of blocks. */
+static void w_step_b(struct writer *w)
+{
+	struct run *R = w->R;
+	unsigned k = (unsigned)rnd(w, w->b_own), block = 0, p, n = 0;
+	int found = 0;
+
+	for (unsigned j = 0; j < w->b_own && !found; j++) {
+		block = ((k + j) % w->b_own) * R->writers + w->id;
+		for (p = 0; p < PARTS; p++)
+			if (R->b_mapped[block * PARTS + p] == !w->b_fill) {
+				found = 1;
+				break;
+			}
+	}
+	if (!found)
+		die("writer %u: region B model lost count", w->id);
+	for (unsigned i = 0; i < PARTS; i++)
+		n += R->b_mapped[block * PARTS + i];
+
+	if (w->b_fill) {
+		if (!n && rnd(w, 2)) {
+			w_map(w, b_iova(R, block, 0), R->sz1, "B block");
+			memset(&R->b_mapped[block * PARTS], 1, PARTS);
+			w->b_parts += PARTS;
+		} else {
+			w_map(w, b_iova(R, block, p), R->part, "B part");
+			R->b_mapped[block * PARTS + p] = 1;
+			w->b_parts++;
+		}
+		if (w->b_parts == (unsigned long)w->b_own * PARTS)
+			w->b_fill = 0;
+	} else {
+		if (rnd(w, 3) == 0) {
+			w_unmap(w, b_iova(R, block, 0), R->sz1, n * R->part,
+				"B block");
+			memset(&R->b_mapped[block * PARTS], 0, PARTS);
+			w->b_parts -= n;
+		} else {
+			/* Parts p..q, holes fine: splits a superpage. */
+			unsigned q = p + (unsigned)rnd(w, 3), m = 0;
+			if (q >= PARTS)
+				q = PARTS - 1;
+			for (unsigned i = p; i <= q; i++)
+				m += R->b_mapped[block * PARTS + i];
+			w_unmap(w, b_iova(R, block, p), (q - p + 1) * R->part,
+				m * R->part, "B parts");
+			for (unsigned i = p; i <= q; i++)
+				R->b_mapped[block * PARTS + i] = 0;
+			w->b_parts -= m;
+		}
+		if (!w->b_parts)
+			w->b_fill = 1;
+	}
+	b_check_block(w, block);
+}
+
+static uint64_t d_iova(const struct run *R, unsigned id)
+{
+	return R->d0 + id * R->sz2 + (id + 1) * R->page;
+}
+
+/* One step of region D: toggle the writer's lone page. */
+static void w_step_d(struct writer *w)
+{
+	struct run *R = w->R;
+	uint64_t iova = d_iova(R, w->id);
+
+	if (R->d_mapped[w->id]) {
+		w_unmap(w, iova, R->page, R->page, "D");
+		R->d_mapped[w->id] = 0;
+	} else {
+		w_map(w, iova, R->page, "D");
+		R->d_mapped[w->id] = 1;
+	}
+	check_own(R, iova, R->d_mapped[w->id], "D");
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct run *R = w->R;
+
+	iopgt_gather_init(&w->g);
+	for (w->ops = 0; w->ops < opt.ops && !atomic_load(&R->stop); w->ops++) {
+		uint64_t r = rnd(w, 100);
+
+		if (r < 55)
+			w_step_a(w);
+		else if (r < 85 || !R->has_d)
+			w_step_b(w);
+		else
+			w_step_d(w);
+		/* Sync after most operations, sometimes after a batch. */
+		if (rnd(w, 4))
+			iopgt_sync(R->dom, &w->g);
+		atomic_fetch_add_explicit(&R->progress, 1, memory_order_relaxed);
+	}
+	iopgt_sync(R->dom, &w->g);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Readers
+ */
+
+struct reader {
+	struct run *R;
+	unsigned id;
+	uint64_t rng;
+	pthread_t th;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	struct run *R = rd->R;
+	uint64_t a_len = (uint64_t)R->a_tables * R->sz1;
+	uint64_t b_len = (uint64_t)R->blocks * R->sz1;
+	unsigned long n = 0, hits = 0;
+
+	while (!atomic_load_explicit(&R->stop, memory_order_relaxed)) {
+		uint64_t r = trand(&rd->rng), iova;
+		struct iopgt_translation tr;
+		int ret;
+
+		switch (r % 8) {
+		case 0: case 1: case 2: case 3:
+			iova = R->a0 + (trand(&rd->rng) % (a_len / R->page)) *
+					       R->page;
+			break;
+		case 4: case 5: case 6:
+			iova = R->b0 + (trand(&rd->rng) % (b_len / R->page)) *
+					       R->page;
+			break;
+		default:
+			if (R->has_d) {
+				iova = d_iova(R, (unsigned)(trand(&rd->rng) %
+							    R->writers));
+				break;
+			}
+			/* An address nobody maps. */
+			iova = R->b0 + b_len + (trand(&rd->rng) % 16) * R->page;
+			if (iova >= R->space)
+				continue;
+			ret = iopgt_lookup(R->dom, iova, &tr);
+			if (ret != -ENOENT)
+				die("reader %u: 0x%" PRIx64 " is mapped by nobody,"
+				    " lookup returned %d",
+				    rd->id, iova, ret);
+			continue;
+		}
+		ret = iopgt_lookup(R->dom, iova, &tr);
+		check_any(R, iova, ret, &tr, "reader");
+		hits += ret == 0;
+		if (++n % 4096 == 0)
+			iopgt_reclaim(R->dom);
+	}
+	atomic_fetch_add(&R->lookups, n);
+	atomic_fetch_add(&R->hits, hits);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Watchdog: a hang in the library (a walker spinning on a slot that never
+ * settles) must fail with the seed, not time out silently.
+ */
+
+struct watchdog {
+	struct run *R;
+	atomic_int done;
+	pthread_t th;
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *wd = arg;
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	unsigned long last = (unsigned long)-1;
+	unsigned idle = 0; /* ticks */
+
+	while (!atomic_load(&wd->done)) {
+		unsigned long p = atomic_load(&wd->R->progress);
+		nanosleep(&tick, NULL);
+		if (p == last) {
+			if (++idle >= 10 * opt.stall)
+				die("no writer progress for %u s: a hang",
+				    opt.stall);
+		} else {
+			idle = 0;
+		}
+		last = p;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * One configuration
+ */
+
+static void final_check(struct run *R)
+{
+	for (unsigned c = 0; c < R->chunks; c++)
+		for (unsigned p = 0; p < R->chunk_pages; p++)
+			check_own(R, a_iova(R, c, p),
+				  R->a_mapped[c * R->chunk_pages + p], "final A");
+	for (unsigned b = 0; b < R->blocks; b++)
+		for (unsigned p = 0; p < PARTS; p++)
+			for (uint64_t o = 0; o < R->part; o += R->page)
+				check_own(R, b_iova(R, b, p) + o,
+					  R->b_mapped[b * PARTS + p], "final B");
+	if (R->has_d)
+		for (unsigned w = 0; w < R->writers; w++)
+			check_own(R, d_iova(R, w), R->d_mapped[w], "final D");
+}
+
+static void run_config(const struct tcfg *c, unsigned table_cache)
+{
+	struct run *R = calloc(1, sizeof(*R));
+	struct writer *ws = calloc(opt.writers, sizeof(*ws));
+	struct reader *rs = calloc(opt.readers ? opt.readers : 1, sizeof(*rs));
+	struct tsalloc ta;
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+	struct iopgt_stats st;
+	struct iopgt_gather g;
+	struct watchdog wd;
+	uint64_t sizes[8];
+	unsigned nsizes, levels;
+	time_t t0 = time(NULL);
+
+	if (!R || !ws || !rs)
+		die("out of memory");
+	cur_run = R;
+	R->c = c;
+	R->writers = opt.writers;
+	R->seed = opt.seed;
+	/* A bounded quarantine: recently freed pages stay poisoned. */
+	tsalloc_init(&ta, 4096);
+	tcfg_config(c, &cfg);
+	cfg.table_cache = table_cache;
+	tsalloc_ops(&ta, &cfg.mem);
+	if (iopgt_domain_create(&cfg, &R->dom))
+		die("domain create");
+	iopgt_domain_info(R->dom, &info);
+	nsizes = tcfg_leaf_sizes(R->dom, sizes);
+	for (unsigned i = 0; i < nsizes; i++)
+		R->leaf_sizes |= sizes[i];
+	levels = info.levels;
+	R->page = UINT64_C(1) << info.granule;
+	R->n0 = 1u << (info.granule - 3);
+	R->sz1 = R->page * R->n0;
+	R->sz2 = R->sz1 * R->n0;
+	R->space = UINT64_C(1) << info.ias;
+	R->pa_mask = (UINT64_C(1) << (info.ias < info.oas ? info.ias : info.oas)) - 1;
+
+	/* A: two leaf tables of interleaved chunks, 128 chunks a table. */
+	R->a0 = 0;
+	R->a_tables = 2;
+	R->chunk_pages = R->n0 / 128 ? R->n0 / 128 : 1;
+	R->chunks = R->a_tables * (R->n0 / R->chunk_pages);
+	R->chunks -= R->chunks % R->writers;
+	if (R->chunks < R->writers)
+		die("too many writers for region A");
+	R->a_mapped = calloc((size_t)R->a_tables * R->n0, 1);
+	/* B: level-1 blocks after A, in the same level-1 table. */
+	R->b0 = R->a0 + (uint64_t)R->a_tables * R->sz1;
+	R->part = R->sz1 / PARTS;
+	{
+		uint64_t room = (R->space - R->b0) / R->sz1;
+		uint64_t per = R->n0 - R->a_tables; /* same table */
+		uint64_t nb = 4 * (uint64_t)R->writers;
+		if (nb > 16 && R->writers <= 4)
+			nb = 16;
+		if (nb > room)
+			nb = room;
+		if (levels > 2 && nb > per)
+			nb = per;
+		R->blocks = (unsigned)(nb - nb % R->writers);
+	}
+	if (R->blocks < R->writers)
+		die("too many writers for region B");
+	R->b_mapped = calloc((size_t)R->blocks * PARTS, 1);
+	/* D: one level-2 table's span, away from A and B, with a page per
+	 * writer in its own level-1 table. */
+	R->has_d = levels >= 4 && R->writers <= R->n0 &&
+		   R->sz2 * R->n0 * 2 <= R->space;
+	R->d0 = R->has_d ? R->sz2 * R->n0 : 0;
+	if (!R->a_mapped || !R->b_mapped)
+		die("out of memory");
+
+	for (unsigned i = 0; i < opt.writers; i++) {
+		struct writer *w = &ws[i];
+		w->R = R;
+		w->id = i;
+		w->rng = opt.seed * 31 + i * 0x9e3779b97f4a7c15u +
+			 (uint64_t)(c - tcfgs) * 0x51ed27u;
+		w->a_fill = w->b_fill = 1;
+		w->a_own = R->chunks / R->writers;
+		w->b_own = R->blocks / R->writers;
+	}
+	for (unsigned i = 0; i < opt.readers; i++) {
+		rs[i].R = R;
+		rs[i].id = i;
+		rs[i].rng = opt.seed * 77 + i + 1000;
+	}
+	memset(&wd, 0, sizeof(wd));
+	wd.R = R;
+	if (pthread_create(&wd.th, NULL, watchdog_main, &wd))
+		die("pthread_create");
+	for (unsigned i = 0; i < opt.readers; i++)
+		if (pthread_create(&rs[i].th, NULL, reader_main, &rs[i]))
+			die("pthread_create");
+	for (unsigned i = 0; i < opt.writers; i++)
+		if (pthread_create(&ws[i].th, NULL, writer_main, &ws[i]))
+			die("pthread_create");
+	for (unsigned i = 0; i < opt.writers; i++)
+		pthread_join(ws[i].th, NULL);
+	atomic_store(&R->stop, 1);
+	for (unsigned i = 0; i < opt.readers; i++)
+		pthread_join(rs[i].th, NULL);
+	atomic_store(&wd.done, 1);
+	pthread_join(wd.th, NULL);
+
+	/* Every model matches, every count matches. */
+	final_check(R);
+	if (tcheck_counts(R->dom))
+		die("table counts do not match the entries");
+	iopgt_get_stats(R->dom, &st);
+	printf("%-18s cache %u: %lu ops, %lu lookups (%lu hits), coalesced %"
+	       PRIu64 " (A pages seen coalesced %lu), split %" PRIu64
+	       ", tables alloc %" PRIu64 " peak %" PRIu64 ", waiting %" PRIu64
+	       ", %lds\n",
+	       c->name, table_cache, opt.ops * opt.writers,
+	       atomic_load(&R->lookups), atomic_load(&R->hits), st.coalesced,
+	       atomic_load(&R->a_super),
+	       st.split, st.table_pages_alloc, st.table_pages_peak,
+	       st.table_pages_waiting, (long)(time(NULL) - t0));
+	fflush(stdout);
+	if (opt.ops >= 2000 && (!st.coalesced || !st.split))
+		die("the run never coalesced or never split: it proves little");
+
+	/* Unmap everything: the root alone remains. */
+	iopgt_gather_init(&g);
+	if (iopgt_unmap(R->dom, 0, R->space, &g) < 0)
+		die("unmap everything");
+	iopgt_sync(R->dom, &g);
+	iopgt_reclaim(R->dom);
+	iopgt_get_stats(R->dom, &st);
+	if (st.table_pages_live != 1 || st.table_pages_waiting ||
+	    st.table_pages_cached)
+		die("after unmapping everything: %" PRIu64 " table pages live, %"
+		    PRIu64 " waiting, %" PRIu64 " cached",
+		    st.table_pages_live, st.table_pages_waiting,
+		    st.table_pages_cached);
+	if (tcheck_counts(R->dom))
+		die("table counts do not match after unmapping everything");
+	iopgt_domain_destroy(R->dom);
+	if (ta.live_bytes || ta.table_allocs != ta.table_frees ||
+	    ta.meta_allocs != ta.meta_frees)
+		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
+		    ", meta %" PRIu64 "/%" PRIu64,
+		    ta.live_bytes, ta.table_allocs, ta.table_frees,
+		    ta.meta_allocs, ta.meta_frees);
+	tsalloc_fini(&ta);
+	free(R->a_mapped);
+	free(R->b_mapped);
+	free(R);
+	free(ws);
+	free(rs);
+	cur_run = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Options
+ */
+
+static unsigned long num(const char *s, const char *what)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (!*s || *end) {
+		fprintf(stderr, "stress_concurrent: bad %s '%s'\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static int wanted(const char *name)
+{
+	const char *p = opt.configs;
+	size_t n = strlen(name);
+
+	if (!strcmp(p, "all"))
+		return 1;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len + (e != NULL);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned ran = 0;
+	int ch;
+
+	opt.writers = (unsigned)num(env_or("IOPGT_STRESS_WRITERS", "2"),
+				    "writers");
+	opt.readers = (unsigned)num(env_or("IOPGT_STRESS_READERS", "1"),
+				    "readers");
+	opt.ops = num(env_or("IOPGT_STRESS_OPS", SANITIZED ? "6000" : "40000"),
+		      "ops");
+	opt.configs = env_or("IOPGT_STRESS_CONFIGS",
+			     "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
+			     "arm_s2/64k/ias44");
+	opt.stall = (unsigned)num(env_or("IOPGT_STRESS_STALL", "60"), "stall");
+	opt.seed = tseed(0x5eed5eed);
+	while ((ch = getopt(argc, argv, "w:r:i:c:s:t:")) != -1) {
+		switch (ch) {
+		case 'w': opt.writers = (unsigned)num(optarg, "writers"); break;
+		case 'r': opt.readers = (unsigned)num(optarg, "readers"); break;
+		case 'i': opt.ops = num(optarg, "ops"); break;
+		case 'c': opt.configs = optarg; break;
+		case 's': opt.seed = num(optarg, "seed"); break;
+		case 't': opt.stall = (unsigned)num(optarg, "stall"); break;
+		default:
+			fprintf(stderr, "usage: %s [-w writers] [-r readers] "
+					"[-i ops] [-c configs|all] [-s seed] "
+					"[-t stall-seconds]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!opt.writers || opt.writers > MAX_WRITERS || !opt.stall) {
+		fprintf(stderr, "stress_concurrent: 1..%d writers\n", MAX_WRITERS);
+		return 2;
+	}
+	printf("stress_concurrent: %u writers, %u readers, %lu ops each, seed "
+	       "0x%" PRIx64 " (%s to replay)\n",
+	       opt.writers, opt.readers, opt.ops, opt.seed, TSEED_ENV);
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		if (!wanted(tcfgs[i].name))
+			continue;
+		/* Alternate: the cache reuses pages at once; without it every
+		 * page is freed and poisoned. */
+		run_config(&tcfgs[i], ran % 2 ? 0 : 8);
+		ran++;
+	}
+	if (!ran) {
+		fprintf(stderr, "stress_concurrent: no configuration matches '%s'\n",
+			opt.configs);
+		return 2;
+	}
+	printf("stress_concurrent: OK\n");
+	return 0;
+}
