@@ -45,16 +45,27 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "testhook.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
 #endif
 #endif
-#ifndef SANITIZED
-#define SANITIZED 0
+#ifndef TSAN
+#define TSAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN 1
+#endif
+#endif
+#ifndef ASAN
+#define ASAN 0
 #endif
 
 #define MAX_WRITERS 64
@@ -67,6 +78,8 @@ static struct {
 	const char *configs;
 	uint64_t seed;
 	unsigned stall;
+	unsigned seconds; /* per configuration; 0: no limit */
+	int negative;
 } opt;
 
 /* One configuration's run. */
@@ -90,8 +103,11 @@ struct run {
 	uint8_t d_mapped[MAX_WRITERS];
 
 	unsigned writers;
+	int negative;     /* rule broken on purpose: count, do not fail */
+	struct timespec deadline;
 	uint64_t seed;
 	atomic_int stop;
+	atomic_ulong garbage; /* bad reader answers (negative runs) */
 	atomic_ulong progress;
 	atomic_ulong lookups, hits;
 	atomic_ulong a_super; /* A pages seen inside a superpage */
@@ -393,6 +409,17 @@ static void w_step_d(struct writer *w)
 	check_own(R, iova, R->d_mapped[w->id], "D");
 }
 
+static int past(const struct timespec *t)
+{
+	struct timespec now;
+
+	if (!t->tv_sec)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec ||
+	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -401,6 +428,13 @@ static void *writer_main(void *arg)
 	iopgt_gather_init(&w->g);
 	for (w->ops = 0; w->ops < opt.ops && !atomic_load(&R->stop); w->ops++) {
 		uint64_t r = rnd(w, 100);
+
+		if (w->ops % 256 == 0 &&
+		    (past(&R->deadline) ||
+		     (R->negative && atomic_load(&R->garbage)))) {
+			atomic_store(&R->stop, 1);
+			break;
+		}
 
 		if (r < 55)
 			w_step_a(w);
@@ -468,7 +502,14 @@ static void *reader_main(void *arg)
 			continue;
 		}
 		ret = iopgt_lookup(R->dom, iova, &tr);
-		check_any(R, iova, ret, &tr, "reader");
+		if (R->negative) {
+			if (ret == 0 && (tr.pa != pa_of(R, iova) ||
+					 tr.prot != RW ||
+					 !(tr.leaf_size & R->leaf_sizes)))
+				atomic_fetch_add(&R->garbage, 1);
+		} else {
+			check_any(R, iova, ret, &tr, "reader");
+		}
 		hits += ret == 0;
 		if (++n % 4096 == 0)
 			iopgt_reclaim(R->dom);
@@ -531,11 +572,67 @@ static void final_check(struct run *R)
 			check_own(R, d_iova(R, w), R->d_mapped[w], "final D");
 }
 
-static void run_config(const struct tcfg *c, unsigned table_cache)
+/* How one configuration is run. */
+struct mode {
+	unsigned writers;
+	unsigned table_cache;
+	unsigned hooks;    /* PT_HOOK_* */
+	int slow_readers;  /* readers linger in every table they enter */
+	int negative;      /* count bad reader answers instead of failing */
+	unsigned seconds;  /* 0: no limit */
+};
+
+/* Readers that linger inside each table they step into, so that a table
+ * unlinked and freed meanwhile (when the walker rule is broken) is read
+ * after it was freed. */
+static void slow_hook(void *arg, const void *table)
+{
+	(void)arg;
+	(void)table;
+	for (volatile unsigned i = 0; i < 2000; i++)
+		;
+}
+
+/* Descriptors of freed tables, kept (intact) while readers may still use
+ * them in a negative run: they read the poisoned page instead of freed
+ * memory. */
+static struct {
+	pthread_mutex_t mu;
+	void **p;
+	size_t n, cap;
+	void (*meta_free)(void *, void *, size_t);
+} kept = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void keep_meta_free(void *arg, void *ptr, size_t size)
+{
+	(void)arg;
+	(void)size;
+	pthread_mutex_lock(&kept.mu);
+	if (kept.n == kept.cap) {
+		kept.cap = kept.cap ? kept.cap * 2 : 1024;
+		kept.p = realloc(kept.p, kept.cap * sizeof(*kept.p));
+		if (!kept.p)
+			die("out of memory");
+	}
+	kept.p[kept.n++] = ptr;
+	pthread_mutex_unlock(&kept.mu);
+}
+
+static void kept_release(void *arg)
+{
+	for (size_t i = 0; i < kept.n; i++)
+		kept.meta_free(arg, kept.p[i], 0);
+	free(kept.p);
+	kept.p = NULL;
+	kept.n = kept.cap = 0;
+}
+
+static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 {
 	struct run *R = calloc(1, sizeof(*R));
-	struct writer *ws = calloc(opt.writers, sizeof(*ws));
+	struct writer *ws = calloc(m->writers, sizeof(*ws));
 	struct reader *rs = calloc(opt.readers ? opt.readers : 1, sizeof(*rs));
+	unsigned table_cache = m->table_cache;
 	struct tsalloc ta;
 	struct iopgt_config cfg;
 	struct iopgt_info info;
@@ -544,21 +641,35 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 	struct watchdog wd;
 	uint64_t sizes[8];
 	unsigned nsizes, levels;
+	unsigned long ops = 0, garbage;
 	time_t t0 = time(NULL);
 
 	if (!R || !ws || !rs)
 		die("out of memory");
 	cur_run = R;
 	R->c = c;
-	R->writers = opt.writers;
+	R->writers = m->writers;
+	R->negative = m->negative;
 	R->seed = opt.seed;
-	/* A bounded quarantine: recently freed pages stay poisoned. */
-	tsalloc_init(&ta, 4096);
+	if (m->seconds) {
+		clock_gettime(CLOCK_MONOTONIC, &R->deadline);
+		R->deadline.tv_sec += m->seconds;
+	}
+	/* A bounded quarantine: recently freed pages stay poisoned. A
+	 * negative run keeps them all, and the descriptors too. */
+	tsalloc_init(&ta, m->negative ? 0 : 4096);
 	tcfg_config(c, &cfg);
 	cfg.table_cache = table_cache;
 	tsalloc_ops(&ta, &cfg.mem);
+	if (m->negative) {
+		kept.meta_free = cfg.mem.meta_free;
+		cfg.mem.meta_free = keep_meta_free;
+	}
 	if (iopgt_domain_create(&cfg, &R->dom))
 		die("domain create");
+	iopgt__set_test_hooks(R->dom, m->hooks);
+	if (m->slow_readers)
+		iopgt__set_walk_hook(R->dom, slow_hook, NULL);
 	iopgt_domain_info(R->dom, &info);
 	nsizes = tcfg_leaf_sizes(R->dom, sizes);
 	for (unsigned i = 0; i < nsizes; i++)
@@ -606,7 +717,7 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 	if (!R->a_mapped || !R->b_mapped)
 		die("out of memory");
 
-	for (unsigned i = 0; i < opt.writers; i++) {
+	for (unsigned i = 0; i < m->writers; i++) {
 		struct writer *w = &ws[i];
 		w->R = R;
 		w->id = i;
@@ -628,11 +739,13 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 	for (unsigned i = 0; i < opt.readers; i++)
 		if (pthread_create(&rs[i].th, NULL, reader_main, &rs[i]))
 			die("pthread_create");
-	for (unsigned i = 0; i < opt.writers; i++)
+	for (unsigned i = 0; i < m->writers; i++)
 		if (pthread_create(&ws[i].th, NULL, writer_main, &ws[i]))
 			die("pthread_create");
-	for (unsigned i = 0; i < opt.writers; i++)
+	for (unsigned i = 0; i < m->writers; i++) {
 		pthread_join(ws[i].th, NULL);
+		ops += ws[i].ops;
+	}
 	atomic_store(&R->stop, 1);
 	for (unsigned i = 0; i < opt.readers; i++)
 		pthread_join(rs[i].th, NULL);
@@ -644,17 +757,21 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 	if (tcheck_counts(R->dom))
 		die("table counts do not match the entries");
 	iopgt_get_stats(R->dom, &st);
-	printf("%-18s cache %u: %lu ops, %lu lookups (%lu hits), coalesced %"
-	       PRIu64 " (A pages seen coalesced %lu), split %" PRIu64
-	       ", tables alloc %" PRIu64 " peak %" PRIu64 ", waiting %" PRIu64
-	       ", %lds\n",
-	       c->name, table_cache, opt.ops * opt.writers,
-	       atomic_load(&R->lookups), atomic_load(&R->hits), st.coalesced,
+	iopgt__set_walk_hook(R->dom, NULL, NULL);
+	printf("%-18s %s%u writers, cache %u: %lu ops, %lu lookups (%lu hits%s%lu"
+	       " bad), coalesced %" PRIu64 " (A pages seen coalesced %lu), split %"
+	       PRIu64 ", tables alloc %" PRIu64 " peak %" PRIu64
+	       ", waiting %" PRIu64 ", %lds\n",
+	       c->name, m->negative ? "BROKEN RULE, " : "", m->writers,
+	       table_cache, ops, atomic_load(&R->lookups),
+	       atomic_load(&R->hits), ", ", atomic_load(&R->garbage),
+	       st.coalesced,
 	       atomic_load(&R->a_super),
 	       st.split, st.table_pages_alloc, st.table_pages_peak,
 	       st.table_pages_waiting, (long)(time(NULL) - t0));
 	fflush(stdout);
-	if (opt.ops >= 2000 && (!st.coalesced || !st.split))
+	if (!m->negative && ops >= 2000 * m->writers &&
+	    (!st.coalesced || !st.split))
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains. */
@@ -673,6 +790,8 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 	if (tcheck_counts(R->dom))
 		die("table counts do not match after unmapping everything");
 	iopgt_domain_destroy(R->dom);
+	if (m->negative)
+		kept_release(&ta);
 	if (ta.live_bytes || ta.table_allocs != ta.table_frees ||
 	    ta.meta_allocs != ta.meta_frees)
 		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
@@ -680,12 +799,14 @@ static void run_config(const struct tcfg *c, unsigned table_cache)
 		    ta.live_bytes, ta.table_allocs, ta.table_frees,
 		    ta.meta_allocs, ta.meta_frees);
 	tsalloc_fini(&ta);
+	garbage = atomic_load(&R->garbage);
 	free(R->a_mapped);
 	free(R->b_mapped);
 	free(R);
 	free(ws);
 	free(rs);
 	cur_run = NULL;
+	return garbage;
 }
 
 /* ------------------------------------------------------------------------
@@ -736,43 +857,78 @@ int main(int argc, char **argv)
 				    "writers");
 	opt.readers = (unsigned)num(env_or("IOPGT_STRESS_READERS", "1"),
 				    "readers");
-	opt.ops = num(env_or("IOPGT_STRESS_OPS", SANITIZED ? "6000" : "40000"),
+	opt.ops = num(env_or("IOPGT_STRESS_OPS",
+			     TSAN ? "30000" : ASAN ? "150000" : "400000"),
 		      "ops");
+	opt.seconds = (unsigned)num(env_or("IOPGT_STRESS_SECONDS", "10"),
+				    "seconds");
 	opt.configs = env_or("IOPGT_STRESS_CONFIGS",
 			     "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
 			     "arm_s2/64k/ias44");
 	opt.stall = (unsigned)num(env_or("IOPGT_STRESS_STALL", "60"), "stall");
+	/* Breaking the walker rule makes freed memory be read on purpose,
+	 * which ThreadSanitizer rightly reports: not under it. */
+	opt.negative = (int)num(env_or("IOPGT_STRESS_NEGATIVE", TSAN ? "0" : "1"),
+				"negative");
 	opt.seed = tseed(0x5eed5eed);
-	while ((ch = getopt(argc, argv, "w:r:i:c:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:")) != -1) {
 		switch (ch) {
 		case 'w': opt.writers = (unsigned)num(optarg, "writers"); break;
 		case 'r': opt.readers = (unsigned)num(optarg, "readers"); break;
 		case 'i': opt.ops = num(optarg, "ops"); break;
+		case 'd': opt.seconds = (unsigned)num(optarg, "seconds"); break;
 		case 'c': opt.configs = optarg; break;
 		case 's': opt.seed = num(optarg, "seed"); break;
 		case 't': opt.stall = (unsigned)num(optarg, "stall"); break;
+		case 'n': opt.negative = (int)num(optarg, "negative"); break;
 		default:
-			fprintf(stderr, "usage: %s [-w writers] [-r readers] "
-					"[-i ops] [-c configs|all] [-s seed] "
-					"[-t stall-seconds]\n",
+			fprintf(stderr,
+				"usage: %s [-w writers] [-r readers] [-i ops] "
+				"[-d seconds] [-c configs|all] [-s seed] "
+				"[-t stall-seconds] [-n 0|1]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (!opt.writers || opt.writers > MAX_WRITERS || !opt.stall) {
-		fprintf(stderr, "stress_concurrent: 1..%d writers\n", MAX_WRITERS);
+	if (!opt.writers || opt.writers > MAX_WRITERS || !opt.stall ||
+	    !opt.readers) {
+		fprintf(stderr, "stress_concurrent: 1..%d writers, 1 or more "
+				"readers\n",
+			MAX_WRITERS);
 		return 2;
 	}
-	printf("stress_concurrent: %u writers, %u readers, %lu ops each, seed "
-	       "0x%" PRIx64 " (%s to replay)\n",
-	       opt.writers, opt.readers, opt.ops, opt.seed, TSEED_ENV);
+	printf("stress_concurrent: %u writers, %u readers, %lu ops each "
+	       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
+	       opt.writers, opt.readers, opt.ops, opt.seconds, opt.seed,
+	       TSEED_ENV);
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		if (!wanted(tcfgs[i].name))
-			continue;
+		unsigned short_run = opt.seconds && opt.seconds < 2 ? opt.seconds
+								   : 2;
 		/* Alternate: the cache reuses pages at once; without it every
 		 * page is freed and poisoned. */
-		run_config(&tcfgs[i], ran % 2 ? 0 : 8);
+		struct mode m = { .writers = opt.writers,
+				  .table_cache = ran % 2 ? 0 : 8,
+				  .seconds = opt.seconds };
+		struct mode slow = { .writers = 1, .slow_readers = 1,
+				     .seconds = short_run };
+
+		if (!wanted(tcfgs[i].name))
+			continue;
 		ran++;
+		run_config(&tcfgs[i], &m);
+		/* Rule 5 with readers that linger in each table while a
+		 * writer unlinks and frees tables: nothing bad is read... */
+		run_config(&tcfgs[i], &slow);
+		if (!opt.negative)
+			continue;
+		/* ...and the same readers do read freed tables when the
+		 * walker rule is broken. */
+		slow.hooks = PT_HOOK_IGNORE_WALKERS;
+		slow.negative = 1;
+		slow.seconds = 4 * short_run;
+		if (!run_config(&tcfgs[i], &slow))
+			die("readers saw nothing wrong with the walker rule "
+			    "broken (PT_HOOK_IGNORE_WALKERS)");
 	}
 	if (!ran) {
 		fprintf(stderr, "stress_concurrent: no configuration matches '%s'\n",
