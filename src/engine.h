@@ -321,7 +321,16 @@ again:
 	old = fmt_make_table(t->pa);
 	if (!pt_replace(p, pidx, &old, fmt_make_leaf(base, L + 1, key) | hw))
 		goto fail;
-	atomic_store_explicit(&p->child[pidx], NULL, memory_order_release);
+	/* Clear the child slot only if it still names t: the superpage is
+	 * visible now, and a neighbour's unmap that straddles it may already
+	 * have split it and published its own table in this slot. A plain
+	 * store would hide that table from every walker for good. */
+	{
+		struct pt_table *expect = t;
+		atomic_compare_exchange_strong_explicit(
+			&p->child[pidx], &expect, NULL, memory_order_release,
+			memory_order_relaxed);
+	}
 	t->flags |= PT_F_DIRTY;
 	pt_gather_table(op->dom, op->g, t);
 	pt_stat_add(&op->dom->st.coalesced, 1);
