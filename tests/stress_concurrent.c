@@ -191,6 +191,9 @@ struct writer {
 	long a_hold;
 	unsigned long a_pages; /* own pages mapped */
 	unsigned a_own;        /* own chunks */
+	unsigned *a_list;      /* their global indices */
+	int a_straddle;        /* owns the two chunks around the boundary
+	                        * between the two leaf tables of A */
 	/* B */
 	int b_fill;
 	unsigned long b_parts;
@@ -224,10 +227,19 @@ static void w_unmap(struct writer *w, uint64_t iova, uint64_t size,
 		    w->id, what, iova, size, r, expect);
 }
 
+/* Chunks go to writers in pairs, (0), (1, 2), (3, 4), ..., so that each
+ * writer's neighbours are other writers' chunks and one writer owns both
+ * chunks around the boundary between the two leaf tables (an even number
+ * of chunks per table). */
+static unsigned a_owner(const struct run *R, unsigned chunk)
+{
+	return (chunk + 1) / 2 % R->writers;
+}
+
 /* Own chunk k of writer w (k < a_own) as a global chunk index. */
 static unsigned a_chunk(const struct writer *w, unsigned k)
 {
-	return k * w->R->writers + w->id;
+	return w->a_list[k];
 }
 
 static uint64_t a_iova(const struct run *R, unsigned chunk, unsigned pg)
@@ -278,6 +290,35 @@ static void w_step_a(struct writer *w)
 	if (!found)
 		die("writer %u: region A model lost count", w->id);
 
+	if (w->a_straddle && rnd(w, 6) == 0) {
+		/* Across the boundary between the two leaf tables: a map
+		 * that fills both, or an unmap that splits whichever of them
+		 * has just coalesced into a superpage. */
+		unsigned bc = R->n0 / cp, lo = (bc - 1) * cp, n = 0;
+		unsigned a = lo + (unsigned)rnd(w, cp);
+		unsigned b = bc * cp + (unsigned)rnd(w, cp);
+		for (unsigned i = lo; i < lo + 2 * cp; i++)
+			n += R->a_mapped[i];
+		if (w->a_fill && !n) {
+			w_map(w, a_iova(R, bc - 1, 0), 2 * cp * R->page,
+			      "A straddle");
+			memset(&R->a_mapped[lo], 1, 2 * cp);
+			w->a_pages += 2 * cp;
+		} else if (!w->a_fill) {
+			n = 0;
+			for (unsigned i = a; i <= b; i++)
+				n += R->a_mapped[i];
+			w_unmap(w, R->a0 + (uint64_t)a * R->page,
+				(uint64_t)(b - a + 1) * R->page,
+				(uint64_t)n * R->page, "A straddle");
+			memset(&R->a_mapped[a], 0, b - a + 1);
+			w->a_pages -= n;
+		}
+		a_check_chunk(w, bc - 1);
+		a_check_chunk(w, bc);
+		chunk = bc - 1;
+		goto full_or_empty;
+	}
 	if (w->a_fill) {
 		/* From an unmapped page p, a run of unmapped pages. */
 		uint64_t want = 1 + rnd(w, cp);
@@ -289,12 +330,6 @@ static void w_step_a(struct writer *w)
 		for (unsigned i = p; i < q; i++)
 			R->a_mapped[chunk * cp + i] = 1;
 		w->a_pages += q - p;
-		if (w->a_pages == (unsigned long)w->a_own * cp) {
-			/* Full: hold it a while, or drain at once. */
-			w->a_hold = rnd(w, 4) ? (long)rnd(w, 3 * w->a_own) : 0;
-			if (!w->a_hold)
-				w->a_fill = 0;
-		}
 	} else {
 		/* A piece of the chunk around mapped page p, holes fine. */
 		unsigned a = (unsigned)rnd(w, p + 1);
@@ -307,10 +342,17 @@ static void w_step_a(struct writer *w)
 		for (unsigned i = a; i <= b; i++)
 			R->a_mapped[chunk * cp + i] = 0;
 		w->a_pages -= n;
-		if (!w->a_pages)
-			w->a_fill = 1;
 	}
 	a_check_chunk(w, chunk);
+full_or_empty:
+	if (w->a_fill && w->a_pages == (unsigned long)w->a_own * cp) {
+		/* Full: hold it a while, or drain at once. */
+		w->a_hold = rnd(w, 4) ? (long)rnd(w, 3 * w->a_own) : 0;
+		if (!w->a_hold)
+			w->a_fill = 0;
+	} else if (!w->a_fill && !w->a_pages) {
+		w->a_fill = 1;
+	}
 }
 
 static uint64_t b_iova(const struct run *R, unsigned block, unsigned part)
@@ -687,8 +729,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	R->a_tables = 2;
 	R->chunk_pages = R->n0 / 128 ? R->n0 / 128 : 1;
 	R->chunks = R->a_tables * (R->n0 / R->chunk_pages);
-	R->chunks -= R->chunks % R->writers;
-	if (R->chunks < R->writers)
+	if (R->chunks < 2 * R->writers)
 		die("too many writers for region A");
 	R->a_mapped = calloc((size_t)R->a_tables * R->n0, 1);
 	/* B: level-1 blocks after A, in the same level-1 table. */
@@ -724,7 +765,17 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 		w->rng = opt.seed * 31 + i * 0x9e3779b97f4a7c15u +
 			 (uint64_t)(c - tcfgs) * 0x51ed27u;
 		w->a_fill = w->b_fill = 1;
-		w->a_own = R->chunks / R->writers;
+		w->a_list = calloc(R->chunks, sizeof(*w->a_list));
+		if (!w->a_list)
+			die("out of memory");
+		for (unsigned ch = 0; ch < R->chunks; ch++)
+			if (a_owner(R, ch) == i)
+				w->a_list[w->a_own++] = ch;
+		{
+			unsigned bc = R->n0 / R->chunk_pages;
+			w->a_straddle = a_owner(R, bc - 1) == i &&
+					a_owner(R, bc) == i;
+		}
 		w->b_own = R->blocks / R->writers;
 	}
 	for (unsigned i = 0; i < opt.readers; i++) {
@@ -800,6 +851,8 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 		    ta.meta_allocs, ta.meta_frees);
 	tsalloc_fini(&ta);
 	garbage = atomic_load(&R->garbage);
+	for (unsigned i = 0; i < m->writers; i++)
+		free(ws[i].a_list);
 	free(R->a_mapped);
 	free(R->b_mapped);
 	free(R);
