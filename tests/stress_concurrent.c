@@ -103,6 +103,7 @@ struct run {
 	uint8_t d_mapped[MAX_WRITERS];
 
 	unsigned writers;
+	unsigned long ops; /* per writer */
 	int negative;     /* rule broken on purpose: count, do not fail */
 	struct timespec deadline;
 	uint64_t seed;
@@ -114,6 +115,7 @@ struct run {
 };
 
 static struct run *cur_run; /* for failure messages */
+static _Thread_local int is_reader; /* see slow_hook() */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -468,7 +470,7 @@ static void *writer_main(void *arg)
 	struct run *R = w->R;
 
 	iopgt_gather_init(&w->g);
-	for (w->ops = 0; w->ops < opt.ops && !atomic_load(&R->stop); w->ops++) {
+	for (w->ops = 0; w->ops < R->ops && !atomic_load(&R->stop); w->ops++) {
 		uint64_t r = rnd(w, 100);
 
 		if (w->ops % 256 == 0 &&
@@ -512,6 +514,7 @@ static void *reader_main(void *arg)
 	uint64_t b_len = (uint64_t)R->blocks * R->sz1;
 	unsigned long n = 0, hits = 0;
 
+	is_reader = 1;
 	while (!atomic_load_explicit(&R->stop, memory_order_relaxed)) {
 		uint64_t r = trand(&rd->rng), iova;
 		struct iopgt_translation tr;
@@ -624,15 +627,24 @@ struct mode {
 	unsigned seconds;  /* 0: no limit */
 };
 
-/* Readers that linger inside each table they step into, so that a table
+/* Reader threads (not the writers, whose own checks would then slow
+ * them) linger inside each table they step into, longer than a writer
+ * takes from unlinking a table to freeing it in its sync, so that a table
  * unlinked and freed meanwhile (when the walker rule is broken) is read
  * after it was freed. */
 static void slow_hook(void *arg, const void *table)
 {
+	struct timespec t0, t;
+
 	(void)arg;
 	(void)table;
-	for (volatile unsigned i = 0; i < 2000; i++)
-		;
+	if (!is_reader)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+	       30000);
 }
 
 /* Descriptors of freed tables, kept (intact) while readers may still use
@@ -692,6 +704,9 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	R->c = c;
 	R->writers = m->writers;
 	R->negative = m->negative;
+	/* A negative run goes on until it sees something, or its time is
+	 * up. */
+	R->ops = m->negative ? (unsigned long)-1 : opt.ops;
 	R->seed = opt.seed;
 	if (m->seconds) {
 		clock_gettime(CLOCK_MONOTONIC, &R->deadline);
