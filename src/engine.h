@@ -660,6 +660,16 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 	}
 }
 
+/* The tables a leaf at lvl needs to be split down to where addr is a
+ * leaf boundary. */
+static inline void PT(count_split_leaf)(const struct pt_geo *geo, unsigned lvl,
+					uint64_t addr,
+					unsigned need[PT_MAX_LEVELS])
+{
+	while (lvl > 0 && (addr & (PT(size)(geo, lvl) - 1)))
+		need[--lvl]++;
+}
+
 /* How many tables per level splitting at addr needs, walking from t at
  * lvl; read-only. */
 static void PT(count_split)(struct pt_op *op, struct pt_table *t, unsigned lvl,
@@ -683,8 +693,7 @@ static void PT(count_split)(struct pt_op *op, struct pt_table *t, unsigned lvl,
 			lvl--;
 			continue;
 		}
-		while (lvl > 0 && (addr & (PT(size)(geo, lvl) - 1)))
-			need[--lvl]++;
+		PT(count_split_leaf)(geo, lvl, addr, need);
 		return;
 	}
 }
@@ -703,11 +712,32 @@ static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 		uint64_t e;
 		struct pt_table *c;
 
-		if (!has_b || pt_index(geo, lvl, b) != idx ||
-		    !fmt_is_table(e = pt_load(t, idx), lvl)) {
+		if (!has_b || pt_index(geo, lvl, b) != idx) {
 			PT(count_split)(op, t, lvl, a, need);
 			if (has_b)
 				PT(count_split)(op, t, lvl, b, need);
+			break;
+		}
+		e = pt_load(t, idx);
+		if (!e)
+			break;
+		if (!fmt_is_table(e, lvl)) {
+			/* One leaf holds both ends: they share each table
+			 * its split needs while they lie in the same entry
+			 * of the level above. */
+			while (lvl > 0) {
+				uint64_t m = PT(size)(geo, lvl) - 1;
+				bool na = a & m, nb = b & m;
+
+				if (!na && !nb)
+					break;
+				if (!na || !nb || (a & ~m) != (b & ~m)) {
+					PT(count_split_leaf)(geo, lvl, a, need);
+					PT(count_split_leaf)(geo, lvl, b, need);
+					break;
+				}
+				need[--lvl]++;
+			}
 			break;
 		}
 		if (!(c = PT(child_of)(t, idx, e))) {
