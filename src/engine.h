@@ -120,7 +120,7 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 	/* t holds this entry, so its count is >= 1 and t cannot be frozen
 	 * (empty-frozen needs 0, coalesce-frozen needs no table entries). */
 	pt_clear_run(t, idx, 1, NULL, left);
-	atomic_store_explicit(&t->child[idx], NULL, memory_order_release);
+	pt_child_clear(t, idx, c);
 	pt_gather_table(op->dom, op->g, c);
 	return true;
 }
@@ -141,7 +141,7 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 		return -EEXIST;
 	if (!pt_replace(t, idx, &e, leaf))
 		return -EAGAIN;
-	atomic_store_explicit(&t->child[idx], NULL, memory_order_release);
+	pt_child_clear(t, idx, c);
 	/* Keep it on the call until the whole map has succeeded. */
 	c->next = op->replaced;
 	op->replaced = c;
@@ -321,16 +321,9 @@ again:
 	old = fmt_make_table(t->pa);
 	if (!pt_replace(p, pidx, &old, fmt_make_leaf(base, L + 1, key) | hw))
 		goto fail;
-	/* Clear the child slot only if it still names t: the superpage is
-	 * visible now, and a neighbour's unmap that straddles it may already
-	 * have split it and published its own table in this slot. A plain
-	 * store would hide that table from every walker for good. */
-	{
-		struct pt_table *expect = t;
-		atomic_compare_exchange_strong_explicit(
-			&p->child[pidx], &expect, NULL, memory_order_release,
-			memory_order_relaxed);
-	}
+	/* The superpage is visible now: a neighbour's unmap straddling it
+	 * may already have split it and published its own table here. */
+	pt_child_clear(p, pidx, t);
 	t->flags |= PT_F_DIRTY;
 	pt_gather_table(op->dom, op->g, t);
 	pt_stat_add(&op->dom->st.coalesced, 1);
@@ -484,14 +477,14 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	pt_walk_enter(dom);
+	unsigned w = pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
 	    (r = PT(map_one)(dom, g, iova, pa, attrs, &full)) > 0)
 		r = PT(map_range)(dom, iova, pa, last, attrs, g);
 	else if (__builtin_expect(full, 0) && (dom->geo.leaf_levels & 2) &&
 		 !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
 		PT(coalesce_page)(dom, g, iova);
-	pt_walk_leave(dom);
+	pt_walk_leave(dom, w);
 	return r;
 }
 
@@ -974,11 +967,11 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 {
 	int64_t r;
 
-	pt_walk_enter(dom);
+	unsigned w = pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
 	    (r = PT(unmap_one)(dom, g, iova)) < 0)
 		r = PT(unmap_range)(dom, iova, last, g);
-	pt_walk_leave(dom);
+	pt_walk_leave(dom, w);
 	return r;
 }
 
@@ -1041,12 +1034,12 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 {
 	int r;
 
-	pt_walk_enter(dom);
+	unsigned w = pt_walk_enter(dom);
 	if (__builtin_expect(dom->walk_hook != NULL, 0))
 		r = PT(lookup_hooked)(dom, iova, out);
 	else
 		r = PT(lookup_walk)(dom, iova, out, false);
-	pt_walk_leave(dom);
+	pt_walk_leave(dom, w);
 	return r;
 }
 

@@ -4,8 +4,9 @@
  *
  * A table unlinked by map or unmap goes into the caller's gather. sync
  * issues the flush the gather needs (a WALK over the span of every unlinked
- * table), and only then reclaims the tables; those that a walker may still
- * hold a pointer to wait on the domain until the walker count is seen zero.
+ * table), and only then reclaims the tables: at once if no walker is
+ * counted, else they wait on the domain, tagged with the epoch, until the
+ * epoch has advanced twice (see pt_walk_enter in pt.h).
  */
 #include "pt.h"
 #include "testhook.h"
@@ -54,25 +55,34 @@ static unsigned long release_list(struct iopgt_domain *dom, struct pt_table *t)
 	return n;
 }
 
-/* True once no walker that started before the caller's unlinks remains. */
-static bool walkers_gone(struct iopgt_domain *dom)
+/* True if no walker is counted at all. The caller's unlinks precede its
+ * seq_cst fence; a walker not counted here entered after it and sees them. */
+static bool no_walkers(struct iopgt_domain *dom)
 {
-	if (dom->hooks & PT_HOOK_IGNORE_WALKERS)
-		return true;
-	/* Pairs with the fence in pt_walk_enter(): the unlinks that precede
-	 * this fence are visible to every walker not counted below. */
-	atomic_thread_fence(memory_order_seq_cst);
-	return atomic_load_explicit(&dom->walkers, memory_order_acquire) == 0;
+	return !atomic_load_explicit(&dom->walkers[0], memory_order_seq_cst) &&
+	       !atomic_load_explicit(&dom->walkers[1], memory_order_seq_cst);
+}
+
+/* Advance the epoch from g to g + 1 if no walker of epoch g - 1 remains:
+ * they are counted under the parity that g + 1's walkers will use. The
+ * epoch is read before the counter, so a check never stands for an epoch
+ * older than the one it advances. */
+static void try_advance(struct iopgt_domain *dom)
+{
+	uint64_t g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
+
+	if (!atomic_load_explicit(&dom->walkers[(g + 1) & 1],
+				  memory_order_seq_cst))
+		atomic_compare_exchange_strong_explicit(&dom->epoch, &g, g + 1,
+							memory_order_seq_cst,
+							memory_order_relaxed);
 }
 
 static void wait_list(struct iopgt_domain *dom, struct pt_table *list,
-		      unsigned long n)
+		      struct pt_table *tail, unsigned long n)
 {
-	struct pt_table *tail = list;
 	struct pt_table *head;
 
-	while (tail->next)
-		tail = tail->next;
 	head = atomic_load_explicit(&dom->waiting, memory_order_relaxed);
 	do {
 		tail->next = head;
@@ -82,31 +92,65 @@ static void wait_list(struct iopgt_domain *dom, struct pt_table *list,
 	pt_stat_add(&dom->st.pages_waiting, n);
 }
 
+/* Reclaim tables that were unlinked and whose flush has completed: now if
+ * no walker is counted, else once the epoch has advanced twice. */
 static void reclaim_list(struct iopgt_domain *dom, struct pt_table *list,
 			 unsigned long n)
 {
-	if (walkers_gone(dom))
+	struct pt_table *tail = list;
+	uint64_t tag;
+
+	/* Pairs with the fence in pt_walk_enter(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if ((dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom)) {
 		release_list(dom, list);
-	else
-		wait_list(dom, list, n);
+		return;
+	}
+	tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
+	for (;; tail = tail->next) {
+		tail->epoch = tag;
+		if (!tail->next)
+			break;
+	}
+	wait_list(dom, list, tail, n);
+	try_advance(dom);
 }
 
 void pt_reclaim_waiting(struct iopgt_domain *dom)
 {
-	struct pt_table *list;
-	unsigned long n = 0;
+	struct pt_table *list, *keep = NULL, *keep_tail = NULL;
+	unsigned long n = 0, kept = 0;
+	bool all;
+	uint64_t g;
 
 	if (!atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return;
+	try_advance(dom);
+	try_advance(dom);
 	list = atomic_exchange_explicit(&dom->waiting, NULL,
 					memory_order_acquire);
-	if (!list)
-		return;
-	for (struct pt_table *t = list; t; t = t->next)
+	atomic_thread_fence(memory_order_seq_cst);
+	all = (dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom);
+	g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
+	while (list) {
+		struct pt_table *t = list;
+
+		list = t->next;
 		n++;
+		if (all || t->epoch + 2 <= g) {
+			pt_table_release(dom, t);
+			continue;
+		}
+		t->next = keep;
+		keep = t;
+		if (!keep_tail)
+			keep_tail = t;
+		kept++;
+	}
 	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
 				  memory_order_relaxed);
-	reclaim_list(dom, list, n);
+	if (keep)
+		wait_list(dom, keep, keep_tail, kept);
 }
 
 static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)

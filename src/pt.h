@@ -17,8 +17,13 @@
  *            table is frozen: it is being unlinked (emptied or coalesced)
  *            and no entry may be added or removed any more.
  *   walker   any call that loads table pointers from the tree (map, unmap,
- *            lookup). Walkers are counted in dom->walkers; a table unlinked
- *            while walkers ran is reused only once the count was seen zero.
+ *            lookup). A walker is counted, for its whole call, in one of
+ *            two counters: the one of the domain's epoch's parity when it
+ *            entered (see pt_walk_enter and gather.c).
+ *   epoch    a counter that advances only when no walker of the epoch
+ *            before it remains. A table unlinked in epoch T (read after the
+ *            unlink) is reused once the epoch is T + 2, or at once if no
+ *            walker at all is counted.
  */
 #ifndef IOPGT_PT_H
 #define IOPGT_PT_H
@@ -61,6 +66,7 @@ struct pt_table {
 	uint64_t owner;                    /* the map call that created it */
 	uint64_t iova;                     /* first IOVA of its span (set when
 	                                    * linked; kept for flush checks) */
+	uint64_t epoch;                    /* when it began to wait */
 };
 
 /* Geometry of one domain: fixed at create. */
@@ -162,8 +168,10 @@ struct iopgt_domain {
 	 * the tables it created. */
 	_Atomic uint64_t next_owner;
 
-	/* Walkers currently inside the tree; see the vocabulary above. */
-	_Atomic long walkers __attribute__((aligned(64)));
+	/* Walkers inside the tree, by the parity of the epoch they entered
+	 * in, and the epoch; see the vocabulary above. */
+	_Atomic long walkers[2] __attribute__((aligned(64)));
+	_Atomic uint64_t epoch;
 	/* Flushed tables that must wait for walkers to leave. */
 	_Atomic(struct pt_table *) waiting;
 
@@ -234,23 +242,33 @@ static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
 
 /* ------------------------------------------------------------------------
  * Walkers: enter before loading any table pointer, leave after the last
- * access to any table reached through one.
+ * access to any table reached through one, with what enter returned.
+ *
+ * Why this is enough (the reclaimer's side is in gather.c): the unlinker
+ * stores the unlink, issues a seq_cst fence, then reads the epoch T. A
+ * walker that can still reach the table loaded its parent entry before the
+ * unlink, so its fence precedes the unlinker's in the single total order of
+ * seq_cst operations, and so does its increment. The two advances from T to
+ * T + 2 each read the counter of one parity after reading the epoch, hence
+ * after that increment: one of them sees the walker and waits for it.
  */
 
-static inline void pt_walk_enter(struct iopgt_domain *dom)
+static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
 {
-	atomic_fetch_add_explicit(&dom->walkers, 1, memory_order_relaxed);
-	/* Pairs with the fence in pt_reclaim_ready(): either the reclaimer
-	 * sees this walker counted, or this walker's loads of the tree see
-	 * the unlink that preceded the reclaimer's fence. */
+	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
+						    memory_order_seq_cst) & 1;
+
+	atomic_fetch_add_explicit(&dom->walkers[i], 1, memory_order_seq_cst);
+	/* Orders this walker's loads of the tree after its count. */
 	atomic_thread_fence(memory_order_seq_cst);
+	return i;
 }
 
-static inline void pt_walk_leave(struct iopgt_domain *dom)
+static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned i)
 {
 	/* Release: every access to the tree happens before a reclaimer that
 	 * reads the count as zero frees anything. */
-	atomic_fetch_sub_explicit(&dom->walkers, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&dom->walkers[i], 1, memory_order_release);
 }
 
 /* ------------------------------------------------------------------------
@@ -406,6 +424,19 @@ static inline bool pt_freeze(struct pt_table *t, uint32_t want)
 	return atomic_compare_exchange_strong_explicit(
 		&t->used, &want, want | PT_DEAD, memory_order_acq_rel,
 		memory_order_relaxed);
+}
+
+/* Clear child slot idx of t if it still names c. Called after the entry
+ * stopped naming c (cleared, or replaced by a leaf): by then another writer
+ * may have installed a table of its own there (into the emptied slot, or by
+ * splitting the new superpage) and published it, and a plain store of NULL
+ * would hide that table from every walker for good. */
+static inline void pt_child_clear(struct pt_table *t, unsigned idx,
+				  struct pt_table *c)
+{
+	atomic_compare_exchange_strong_explicit(&t->child[idx], &c, NULL,
+						memory_order_release,
+						memory_order_relaxed);
 }
 
 static inline uint64_t pt_load(const struct pt_table *t, unsigned idx)
