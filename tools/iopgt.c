@@ -181,8 +181,15 @@ int main(int argc, char **argv)
 	    !strcmp(cmd, "-h")) {
 		if (cmd && argc > 2 && !strcmp(cmd, "help")) {
 			char *sub[] = { argv[2], "--help", NULL };
+			char *ops[] = { "ops", "--help", NULL };
+			char *stress[] = { "iova-stress", "--help", NULL };
 			if (!strcmp(argv[2], "dump"))
 				return cmd_dump(2, sub);
+			if (!strcmp(argv[2], "bench")) {
+				bench_ops_main(2, ops);
+				putchar('\n');
+				return bench_stress_main(2, stress);
+			}
 		}
 		fputs(usage, cmd ? stdout : stderr);
 		return cmd ? 0 : 2;
