@@ -38,7 +38,7 @@
 #define DEFAULT_SEED UINT64_C(0x10b97a5eed)
 #define DEFAULT_ITERS 1500
 #define FULL_EVERY 100 /* operations between full comparisons */
-#define COUNT_EVERY 4  /* operations between recounts of every table */
+#define COUNT_EVERY 1  /* operations between recounts of every table */
 
 /* ------------------------------------------------------------------------
  * The reference model: a sorted array of disjoint ranges.
