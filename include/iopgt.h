@@ -233,6 +233,22 @@ struct iopgt_translation {
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out);
 
+/* Dirty tracking. Call fn(arg, iova, size) for each run of leaves in
+ * [iova, iova + size) whose hardware dirty bit is set (a leaf that lies
+ * partly inside is reported whole), and clear those bits unless flags has
+ * IOPGT_DIRTY_NO_CLEAR. The hardware may cache a leaf's dirty state, so
+ * every cleared leaf is added to g as a MODIFIED flush: sync g before
+ * trusting that later writes are reported. If fn returns non-zero the walk
+ * stops and that value is returned. Returns 0, -EINVAL or -ERANGE for a bad
+ * range, -EOPNOTSUPP if the format keeps no dirty state (arm_s2 here).
+ * Lock-free: may run concurrently with map, unmap and lookup; a leaf
+ * unmapped meanwhile may or may not be reported. */
+enum { IOPGT_DIRTY_NO_CLEAR = 1u << 0 };
+int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t size, unsigned flags,
+			       int (*fn)(void *arg, uint64_t iova, uint64_t size),
+			       void *arg, struct iopgt_gather *g);
+
 /* ------------------------------------------------------------------------
  * Flushing and reclaim
  */

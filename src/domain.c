@@ -277,6 +277,21 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 	return dom->eng->lookup(dom, iova, out);
 }
 
+int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t size, unsigned flags,
+			       int (*fn)(void *arg, uint64_t iova, uint64_t size),
+			       void *arg, struct iopgt_gather *g)
+{
+	uint64_t last;
+	int r = check_range(dom, iova, size, &last);
+
+	if (r)
+		return r;
+	if (!fn || (flags & ~(unsigned)IOPGT_DIRTY_NO_CLEAR))
+		return -EINVAL;
+	return dom->eng->dirty(dom, iova, last, flags, fn, arg, g);
+}
+
 /* ------------------------------------------------------------------------
  * Statistics and inspection
  */

@@ -1044,6 +1044,90 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 }
 
 /* ------------------------------------------------------------------------
+ * Dirty tracking: lock-free, like lookup.
+ */
+
+struct pt_dirty {
+	int (*fn)(void *arg, uint64_t iova, uint64_t size);
+	void *arg;
+	unsigned flags;
+	struct iopgt_gather *g;
+	uint64_t run, run_end; /* the run being gathered; run_end 0: none */
+};
+
+/* Report the run gathered so far. */
+static int PT(dirty_flush)(struct pt_dirty *d)
+{
+	int r = 0;
+
+	if (d->run_end) {
+		r = d->fn(d->arg, d->run, d->run_end - d->run);
+		d->run_end = 0;
+	}
+	return r;
+}
+
+static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
+			   uint64_t iova, uint64_t last)
+{
+	uint64_t sz = UINT64_C(1) << t->shift;
+	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
+	int r;
+
+	for (; i <= end; i++) {
+		uint64_t s = t->iova + ((uint64_t)i << t->shift), e;
+		struct pt_table *c = t->child ? pt_child(t, i) : NULL;
+
+		if (c) {
+			r = PT(dirty_table)(d, c, s < iova ? iova : s,
+					    last - s < sz - 1 ? last
+							      : s + (sz - 1));
+			if (r)
+				return r;
+			continue;
+		}
+		e = pt_load(t, i);
+		if (!e || fmt_is_table(e, t->level) || !(e & FMT_HW_DIRTY))
+			continue;
+		if (!(d->flags & IOPGT_DIRTY_NO_CLEAR)) {
+			/* The hardware may be setting bits meanwhile: clear
+			 * only the dirty bit, atomically. */
+			atomic_fetch_and_explicit(&t->va[i], ~FMT_HW_DIRTY,
+						  memory_order_relaxed);
+			pt_gather_range(d->g, s, s + (sz - 1),
+					IOPGT_FLUSH_MODIFIED);
+		}
+		if (d->run_end != s) {
+			r = PT(dirty_flush)(d);
+			if (r)
+				return r;
+			d->run = s;
+		}
+		d->run_end = s + sz;
+	}
+	return 0;
+}
+
+static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		     unsigned flags,
+		     int (*fn)(void *arg, uint64_t iova, uint64_t size),
+		     void *arg, struct iopgt_gather *g)
+{
+	struct pt_dirty d = { fn, arg, flags, g, 0, 0 };
+	unsigned w;
+	int r;
+
+	if (!FMT_HW_DIRTY)
+		return -EOPNOTSUPP;
+	w = pt_walk_enter(dom);
+	r = PT(dirty_table)(&d, dom->root, iova, last);
+	if (!r)
+		r = PT(dirty_flush)(&d);
+	pt_walk_leave(dom, w);
+	return r;
+}
+
+/* ------------------------------------------------------------------------
  * The format's entry points
  */
 
@@ -1076,4 +1160,7 @@ const struct pt_engine PT(engine) = {
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = fmt_table_pa,
+	.dirty = PT(dirty),
+	.hw_accessed = FMT_HW_ACCESSED,
+	.hw_dirty = FMT_HW_DIRTY,
 };

@@ -152,6 +152,13 @@ struct pt_engine {
 			    const struct pt_geo *geo,
 			    struct iopgt_translation *out);
 	uint64_t (*table_pa)(uint64_t e);
+	int (*dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		     unsigned flags,
+		     int (*fn)(void *arg, uint64_t iova, uint64_t size),
+		     void *arg, struct iopgt_gather *g);
+	/* Leaf bits the hardware sets itself (0: none): accessed on any
+	 * access, dirty on a write. For a simulated walker. */
+	uint64_t hw_accessed, hw_dirty;
 };
 
 extern const struct pt_engine x86_64_engine;

@@ -62,6 +62,9 @@
  * not used, so the hardware changes no leaf bits on its own. */
 #define FMT_HW_BITS UINT64_C(0)
 
+#define FMT_HW_ACCESSED UINT64_C(0)
+#define FMT_HW_DIRTY UINT64_C(0)
+
 static inline unsigned fmt_leaf_levels(void)
 {
 	return ARM_S2_GRANULE == 12 ? 0x7 : 0x3;

@@ -49,6 +49,10 @@
  * leaves for coalescing, and carried into the superpage that replaces them. */
 #define FMT_HW_BITS (X86_A | X86_D)
 
+/* What the hardware sets in a leaf: A on any access, D on a write. */
+#define FMT_HW_ACCESSED X86_A
+#define FMT_HW_DIRTY X86_D
+
 /* Levels that may hold leaves: PTE, PDE (PS), PDPTE (PS). */
 static inline unsigned fmt_leaf_levels(void)
 {
