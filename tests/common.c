@@ -538,3 +538,27 @@ void tsalloc_ops(struct tsalloc *ta, struct iopgt_mem_ops *mem)
 	mem->meta_free = ts_meta_free;
 	mem->arg = ta;
 }
+
+/* ---- checks that name the step on failure ---- */
+
+char tctx[256];
+
+void tstreq_at(const char *a, const char *b, const char *file, int line)
+{
+	const char *p = a, *q = b, *ls = a;
+
+	if (!strcmp(a, b))
+		return;
+	while (*p && *p == *q) {
+		if (*p == '\n')
+			ls = p + 1;
+		p++;
+		q++;
+	}
+	fprintf(stderr,
+		"[%s] %s:%d: dumps differ at byte %zu; line before: %.*s\n"
+		"after:  %.*s\n",
+		tctx, file, line, (size_t)(p - a), (int)strcspn(ls, "\n"), ls,
+		(int)strcspn(b + (ls - a), "\n"), b + (ls - a));
+	_fail(file, line);
+}

@@ -2,11 +2,14 @@
 /*
  * Shared test harness: the table of format configurations every
  * per-format test loops over, a recording table allocator (counts, failure
- * injection, poisoning of freed pages), a recording flush fake, and dumps.
+ * injection, poisoning of freed pages), a recording flush fake, dumps, and
+ * checks that name the step on failure.
  */
 #ifndef IOPGT_TEST_COMMON_H
 #define IOPGT_TEST_COMMON_H
 
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,5 +144,42 @@ struct tsalloc {
 void tsalloc_init(struct tsalloc *ta, size_t quarantine);
 void tsalloc_fini(struct tsalloc *ta); /* frees the quarantine */
 void tsalloc_ops(struct tsalloc *ta, struct iopgt_mem_ops *mem);
+
+/* ---- checks that name the step on failure ----
+ * CTX(printf-style) names the step; a failed check prints it with the file
+ * and line of the check, then fails the test. The *_AT forms take the line
+ * (of the caller, in helpers that check on its behalf). */
+
+extern char tctx[256];
+#define CTX(...) snprintf(tctx, sizeof(tctx), __VA_ARGS__)
+
+#define EQ_AT(a, b, line)                                                     \
+	do {                                                                  \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);              \
+		if (a_ != b_) {                                               \
+			fprintf(stderr,                                       \
+				"[%s] %s:%d: %s = 0x%" PRIx64 " (%" PRId64    \
+				"), expected %s = 0x%" PRIx64 " (%" PRId64    \
+				")\n",                                        \
+				tctx, __FILE__, line, #a, a_, (int64_t)a_,    \
+				#b, b_, (int64_t)b_);                         \
+			_fail(__FILE__, line);                                \
+		}                                                             \
+	} while (0)
+#define EQ(a, b) EQ_AT(a, b, __LINE__)
+
+#define EXPECT_AT(c, line)                                                    \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "[%s] %s:%d: %s is false\n", tctx,    \
+				__FILE__, line, #c);                          \
+			_fail(__FILE__, line);                                \
+		}                                                             \
+	} while (0)
+#define EXPECT(c) EXPECT_AT(c, __LINE__)
+
+/* Two dumps must be the same string; if not, print where they differ. */
+void tstreq_at(const char *a, const char *b, const char *file, int line);
+#define STREQ(a, b) tstreq_at(a, b, __FILE__, __LINE__)
 
 #endif

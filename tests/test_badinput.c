@@ -18,58 +18,6 @@
 #include "common.h"
 
 /* ------------------------------------------------------------------------
- * Checks that name the configuration and the step on failure
- */
-
-static char tctx[256];
-#define CTX(...) snprintf(tctx, sizeof(tctx), __VA_ARGS__)
-
-#define EQ_AT(a, b, line)                                                     \
-	do {                                                                  \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);              \
-		if (a_ != b_) {                                               \
-			fprintf(stderr,                                       \
-				"[%s] line %d: %s = 0x%" PRIx64 " (%" PRId64  \
-				"), expected %s = 0x%" PRIx64 " (%" PRId64    \
-				")\n",                                        \
-				tctx, line, #a, a_, (int64_t)a_, #b, b_,      \
-				(int64_t)b_);                                 \
-			_fail(__FILE__, line);                                \
-		}                                                             \
-	} while (0)
-#define EQ(a, b) EQ_AT(a, b, __LINE__)
-
-#define CHECK_AT(c, line)                                                     \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "[%s] line %d: %s is false\n", tctx,  \
-				line, #c);                                    \
-			_fail(__FILE__, line);                                \
-		}                                                             \
-	} while (0)
-#define CHECK(c) CHECK_AT(c, __LINE__)
-
-static void streq_at(const char *a, const char *b, int line)
-{
-	const char *p = a, *q = b, *ls = a;
-
-	if (!strcmp(a, b))
-		return;
-	while (*p && *p == *q) {
-		if (*p == '\n')
-			ls = p + 1;
-		p++;
-		q++;
-	}
-	fprintf(stderr,
-		"[%s] line %d: dumps differ at byte %zu; line before: %.*s\n"
-		"after:  %.*s\n",
-		tctx, line, (size_t)(p - a), (int)strcspn(ls, "\n"), ls,
-		(int)strcspn(b + (ls - a), "\n"), b + (ls - a));
-	_fail(__FILE__, line);
-}
-
-/* ------------------------------------------------------------------------
  * A populated domain
  */
 
@@ -121,7 +69,7 @@ static void topen(struct tdom *d, const struct tcfg *c, unsigned options)
 	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
 	iopgt_domain_info(d->dom, &info);
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
-	CHECK(d->n >= 2);
+	EXPECT(d->n >= 2);
 	d->s0 = d->s[0];
 	d->s1 = d->s[1];
 	d->top = d->s[d->n - 1];
@@ -183,7 +131,7 @@ static void snap_check(struct tdom *d, struct snap *s, int line)
 	char *now = tdump(d->dom);
 
 	iopgt_get_stats(d->dom, &st);
-	streq_at(s->dump, now, line);
+	tstreq_at(s->dump, now, __FILE__, line);
 	EQ_AT(st.table_pages_live, s->live, line);
 	EQ_AT(st.split, s->split, line);
 	EQ_AT(st.coalesced, s->coalesced, line);
@@ -203,7 +151,7 @@ static void gather_untouched(struct tdom *d, const struct iopgt_gather *g,
 	EQ_AT(g->last, 0, line);
 	EQ_AT(g->kind, IOPGT_FLUSH_NONE, line);
 	EQ_AT(g->nr_tables, 0, line);
-	CHECK_AT(g->tables == NULL, line);
+	EXPECT_AT(g->tables == NULL, line);
 	EQ_AT(d->tf.n, s->nflush, line);
 	/* Rejected before anything was allocated. */
 	EQ_AT(d->ta.table_allocs + d->ta.meta_allocs, s->allocs, line);
@@ -260,8 +208,8 @@ static void overlap_at(struct tdom *d, uint64_t iova, uint64_t size,
 	if (written_last >= iova) {
 		/* Leaves were present for a while: the device may have
 		 * cached them. */
-		CHECK_AT(g.kind >= IOPGT_FLUSH_MODIFIED, line);
-		CHECK_AT(g.iova <= iova && g.last >= written_last, line);
+		EXPECT_AT(g.kind >= IOPGT_FLUSH_MODIFIED, line);
+		EXPECT_AT(g.iova <= iova && g.last >= written_last, line);
 	}
 	iopgt_sync(d->dom, &g);
 	snap_check(d, &s, line);
@@ -730,7 +678,7 @@ static void test_enomem_rollback(void **state)
 			LOOKUP_ERR(&d, D - 2 * s0, -ENOENT);
 		}
 		CTX("%s enomem", c->name);
-		CHECK(f > 2); /* some allocations were made to fail */
+		EXPECT(f > 2); /* some allocations were made to fail */
 		EQ(r, 0);
 		LOOKUP_OK(&d, D, pa_for(&d, D), d.s1, RW);
 		LOOKUP_OK(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);

@@ -16,57 +16,6 @@
 #include "common.h"
 
 /* ------------------------------------------------------------------------
- * Checks that name the configuration and the step on failure
- */
-
-static char tctx[256];
-#define CTX(...) snprintf(tctx, sizeof(tctx), __VA_ARGS__)
-
-#define EQ(a, b)                                                              \
-	do {                                                                  \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);              \
-		if (a_ != b_) {                                               \
-			fprintf(stderr,                                       \
-				"[%s] %s:%d: %s = 0x%" PRIx64 " (%" PRId64    \
-				"), expected %s = 0x%" PRIx64 " (%" PRId64    \
-				")\n",                                        \
-				tctx, __FILE__, __LINE__, #a, a_,             \
-				(int64_t)a_, #b, b_, (int64_t)b_);            \
-			fail();                                               \
-		}                                                             \
-	} while (0)
-
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "[%s] %s:%d: %s is false\n", tctx,    \
-				__FILE__, __LINE__, #c);                      \
-			fail();                                               \
-		}                                                             \
-	} while (0)
-
-static void streq_at(const char *a, const char *b, const char *file, int line)
-{
-	const char *p = a, *q = b, *ls = a;
-
-	if (!strcmp(a, b))
-		return;
-	while (*p && *p == *q) {
-		if (*p == '\n')
-			ls = p + 1;
-		p++;
-		q++;
-	}
-	fprintf(stderr,
-		"[%s] %s:%d: dumps differ at byte %zu; line before: %.*s\n"
-		"after:  %.*s\n",
-		tctx, file, line, (size_t)(p - a), (int)strcspn(ls, "\n"), ls,
-		(int)strcspn(b + (ls - a), "\n"), b + (ls - a));
-	_fail(file, line);
-}
-#define STREQ(a, b) streq_at(a, b, __FILE__, __LINE__)
-
-/* ------------------------------------------------------------------------
  * A domain with a recording allocator and flush recorder
  */
 
@@ -102,10 +51,10 @@ static void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 	tflush_init(&d->tf, NULL);
 	tflush_ops(&d->tf, &d->cfg.flush);
 	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
-	CHECK(d->dom != NULL);
+	EXPECT(d->dom != NULL);
 	iopgt_domain_info(d->dom, &d->info);
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
-	CHECK(d->n >= 1);
+	EXPECT(d->n >= 1);
 	d->top = d->s[d->n - 1];
 	d->end = UINT64_C(1) << c->ias;
 	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
@@ -316,7 +265,7 @@ static int find_table(struct tdom *d, unsigned level, uint64_t iova,
 	struct tfind f = { .level = level, .iova = iova };
 
 	EQ(iopgt_for_each_table(d->dom, find_cb, &f), 0);
-	CHECK(f.found <= 1);
+	EXPECT(f.found <= 1);
 	if (f.found)
 		*ti = f.ti;
 	return f.found;
@@ -403,7 +352,7 @@ static void test_leaf_each_size(void **state)
 				EQ(tlive(&d), levels - i);
 				for (unsigned l = 0; l < levels; l++)
 					EQ(cnt.leaves[l], l == i ? 1 : 0);
-				CHECK(find_table(&d, i, iova, &ti));
+				EXPECT(find_table(&d, i, iova, &ti));
 				EQ(ti.used, 1);
 				EQ(ti.iova, i == levels - 1
 						    ? 0
@@ -416,7 +365,7 @@ static void test_leaf_each_size(void **state)
 				EQ(g.kind, i < levels - 1 ? IOPGT_FLUSH_WALK
 							  : IOPGT_FLUSH_MODIFIED);
 				EQ(g.nr_tables, levels - 1 - i);
-				CHECK(g.iova <= iova && g.last >= iova + sz - 1);
+				EXPECT(g.iova <= iova && g.last >= iova + sz - 1);
 				tsync(&d, &g);
 				EXPECT_NOENT(&d, iova);
 				EXPECT_NOENT(&d, iova + sz - 1);
@@ -608,7 +557,7 @@ static void test_leaf_sizes_config(void **state)
 		tcfg_config(c, &cfg);
 		cfg.leaf_sizes = s[0] << 1; /* never a leaf size */
 		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
-		CHECK(dom == NULL);
+		EXPECT(dom == NULL);
 		cfg.leaf_sizes = s[0] | (s[0] << 1);
 		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
 		/* The size one level above the largest is not offered. */
@@ -713,8 +662,8 @@ static void test_split(void **state)
 			struct iopgt_gather g;
 			iopgt_gather_init(&g);
 			EQ(tunmap_g(&d, B + h, s0, &g), s0);
-			CHECK(g.kind >= IOPGT_FLUSH_MODIFIED);
-			CHECK(g.iova <= B + h && g.last >= B + h + s0 - 1);
+			EXPECT(g.kind >= IOPGT_FLUSH_MODIFIED);
+			EXPECT(g.iova <= B + h && g.last >= B + h + s0 - 1);
 			tsync(&d, &g);
 		}
 		EQ(tstats(&d).split, sp + (n - 1));
@@ -815,7 +764,7 @@ static void test_split(void **state)
 				EXPECT_TR(&d, B + h, P + h, top, RW);
 			}
 			CTX("%s split enomem", c->name);
-			CHECK(f > 1); /* at least the first allocation failed */
+			EXPECT(f > 1); /* at least the first allocation failed */
 			EQ(r, s0);
 			EQ(tstats(&d).split, sp + (n - 1));
 			EXPECT_NOENT(&d, B + h);
@@ -861,7 +810,7 @@ static void test_split(void **state)
 				EQ(tstats(&d).split, sp);
 			}
 			CTX("%s hole across a middle boundary", c->name);
-			CHECK(f > 1);
+			EXPECT(f > 1);
 			EQ(r, 2 * s0);
 			EQ(tstats(&d).split, sp + 3);
 			EQ(tlive(&d), live + 3);
@@ -955,7 +904,7 @@ static void test_coalesce(void **state)
 		P = d.pa0 + s1;
 		pas = calloc(E, sizeof(*pas));
 		prots = calloc(E, sizeof(*prots));
-		CHECK(pas && prots);
+		EXPECT(pas && prots);
 
 		/* The last of E contiguous pages makes a superpage. */
 		CTX("%s coalesce", c->name);
@@ -971,8 +920,8 @@ static void test_coalesce(void **state)
 		iopgt_gather_init(&g);
 		EQ(tmap_g(&d, B + (E - 1) * s0, pas[E - 1], s0, RW, &g, 1), 0);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
-		CHECK(g.nr_tables >= 1);
-		CHECK(g.iova <= B && g.last >= B + s1 - 1);
+		EXPECT(g.nr_tables >= 1);
+		EXPECT(g.iova <= B && g.last >= B + s1 - 1);
 		tsync(&d, &g);
 		EQ(tstats(&d).coalesced, co + 1);
 		EXPECT_TR(&d, B, P, s1, RW);
@@ -1095,7 +1044,7 @@ static void test_coalesce(void **state)
 			map_pages(&d, B + (E1 - 1) * s1, E, pas, prots, &g);
 			EQ(g.kind, IOPGT_FLUSH_WALK);
 			EQ(g.nr_tables, 2);
-			CHECK(g.iova <= B && g.last >= B + top - 1);
+			EXPECT(g.iova <= B && g.last >= B + top - 1);
 			tsync(&d, &g);
 			EQ(tstats(&d).coalesced, 2);
 			EXPECT_TR(&d, B + 12345 * s0 + 9, P + 12345 * s0 + 9,
@@ -1154,7 +1103,7 @@ static void test_superpage_over_empty_tables(void **state)
 			EQ(tlive(&d), live); /* the tables stay */
 			for (unsigned l = 0; l < j; l++) {
 				struct iopgt_table_info ti;
-				CHECK(find_table(&d, l, B + sz - s0, &ti));
+				EXPECT(find_table(&d, l, B + sz - s0, &ti));
 				EQ(ti.used, l ? 1 : 0); /* only the child */
 			}
 
@@ -1162,7 +1111,7 @@ static void test_superpage_over_empty_tables(void **state)
 			EQ(tmap_g(&d, B, P, sz, RW, &g, 1), 0);
 			EQ(g.kind, IOPGT_FLUSH_WALK);
 			EQ(g.nr_tables, j);
-			CHECK(g.iova <= B && g.last >= B + sz - 1);
+			EXPECT(g.iova <= B && g.last >= B + sz - 1);
 			tsync(&d, &g);
 			EQ(tlive(&d), live - j);
 			EXPECT_TR(&d, B + sz - s0, P + sz - s0, sz, RW);
@@ -1262,7 +1211,7 @@ static void test_reclaim(void **state)
 		topen(&d, c, 0, 0, 0);
 		total = map_assorted(&d, m, &nm);
 		live = tlive(&d);
-		CHECK(live > 1);
+		EXPECT(live > 1);
 		iopgt_gather_init(&g);
 		EQ(tunmap_g(&d, 0, d.end, &g), total);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
@@ -1322,7 +1271,7 @@ static void test_reclaim(void **state)
 		topen(&d, c, 0, CACHE_DEFAULT, 0);
 		total = map_assorted(&d, m, &nm);
 		unmap_ok(&d, 0, d.end, total);
-		CHECK(tlive(&d) >= 1);
+		EXPECT(tlive(&d) >= 1);
 		EQ(tlive(&d), 1 + tstats(&d).table_pages_cached);
 		iopgt_reclaim(d.dom);
 		EQ(tlive(&d), 1);
@@ -1434,7 +1383,7 @@ static void test_top_of_range(void **state)
 static void expect_rec(struct tdom *d, size_t idx, uint64_t iova,
 		       uint64_t last, unsigned kind)
 {
-	CHECK(d->tf.n > idx);
+	EXPECT(d->tf.n > idx);
 	EQ(d->tf.recs[idx].iova, iova);
 	EQ(d->tf.recs[idx].last, last);
 	EQ(d->tf.recs[idx].kind, kind);
@@ -1517,7 +1466,7 @@ static void test_flush_kinds(void **state)
 		CTX("%s flush_all", c->name);
 		iopgt_gather_init(&g);
 		EQ(tunmap_g(&d, B + s1, s0, &g), s0);
-		CHECK(g.nr_tables >= 1);
+		EXPECT(g.nr_tables >= 1);
 		iopgt_flush_all(d.dom, &g);
 		EQ(g.nr_tables, 0);
 		EQ(d.tf.n, 3);
@@ -1563,9 +1512,9 @@ static void test_flush_kinds(void **state)
 		expect_flush_stats(&d);
 		{
 			struct iopgt_stats st = tstats(&d);
-			CHECK(st.flushes[IOPGT_FLUSH_ADDED] >= 1);
-			CHECK(st.flushes[IOPGT_FLUSH_MODIFIED] >= 1);
-			CHECK(st.flushes[IOPGT_FLUSH_WALK] >= 1);
+			EXPECT(st.flushes[IOPGT_FLUSH_ADDED] >= 1);
+			EXPECT(st.flushes[IOPGT_FLUSH_MODIFIED] >= 1);
+			EXPECT(st.flushes[IOPGT_FLUSH_WALK] >= 1);
 		}
 		EQ(tlive(&d), 1);
 		tclose(&d);
@@ -1615,10 +1564,10 @@ static void check_geometry(struct tdom *d, const struct geo_want *w)
 	EQ(d->info.root_tables, w->root_tables);
 	EQ(d->info.leaf_sizes, w->leaf_sizes);
 	EQ(d->info.options, d->cfg.options);
-	CHECK(d->info.root_pa != 0);
+	EXPECT(d->info.root_pa != 0);
 	EQ(d->info.root_pa % ((uint64_t)w->root_tables << w->granule), 0);
 	/* The root as the tree shows it. */
-	CHECK(find_table(d, w->levels - 1, 0, &ti));
+	EXPECT(find_table(d, w->levels - 1, 0, &ti));
 	EQ(ti.pa, d->info.root_pa);
 	EQ(ti.entries, root_entries);
 	EQ(ti.span, UINT64_C(1) << w->ias);
@@ -1667,9 +1616,9 @@ static void test_geometry(void **state)
 		if (i == sizeof(geo_known) / sizeof(geo_known[0])) {
 			/* Not in the list: at least self-consistent. */
 			unsigned b = c->granule - 3;
-			CHECK(d.info.levels >= 2);
-			CHECK(c->granule + b * (d.info.levels - 1) < c->ias);
-			CHECK(c->granule + b * d.info.levels + 4 >= c->ias);
+			EXPECT(d.info.levels >= 2);
+			EXPECT(c->granule + b * (d.info.levels - 1) < c->ias);
+			EXPECT(c->granule + b * d.info.levels + 4 >= c->ias);
 		}
 		tclose(&d);
 	}
@@ -1686,9 +1635,9 @@ static int try_create(const struct iopgt_config *cfg)
 	talloc_ops(&ta, &c.mem);
 	r = iopgt_domain_create(&c, &dom);
 	if (r) {
-		CHECK(dom == NULL);
+		EXPECT(dom == NULL);
 	} else {
-		CHECK(dom != NULL);
+		EXPECT(dom != NULL);
 		iopgt_domain_destroy(dom);
 	}
 	EQ(ta.table_allocs, ta.table_frees);
@@ -1787,7 +1736,7 @@ static void test_bad_config(void **state)
 			ta.fail_after = f;
 			dom = (void *)1;
 			EQ(iopgt_domain_create(&cfg, &dom), -ENOMEM);
-			CHECK(dom == NULL);
+			EXPECT(dom == NULL);
 			EQ(ta.failures, 1);
 			EQ(ta.table_allocs, ta.table_frees);
 			EQ(ta.meta_allocs, ta.meta_frees);
