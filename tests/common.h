@@ -3,7 +3,7 @@
  * Shared test harness: the table of format configurations every
  * per-format test loops over, a recording table allocator (counts, failure
  * injection, poisoning of freed pages), a recording flush fake, dumps, and
- * checks that name the step on failure.
+ * a domain fixture built on them with checks that name the step on failure.
  */
 #ifndef IOPGT_TEST_COMMON_H
 #define IOPGT_TEST_COMMON_H
@@ -181,5 +181,62 @@ extern char tctx[256];
 /* Two dumps must be the same string; if not, print where they differ. */
 void tstreq_at(const char *a, const char *b, const char *file, int line);
 #define STREQ(a, b) tstreq_at(a, b, __FILE__, __LINE__)
+
+/* ---- a domain on the recording allocator and flush fake ---- */
+
+#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
+#define CACHE_DEFAULT (-1) /* topen: keep the default table cache */
+
+struct tdom {
+	const struct tcfg *c;
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+	struct talloc ta;
+	struct tflush tf;
+	uint64_t s[8];  /* leaf sizes in use, smallest first (s[i]: level i) */
+	unsigned n;
+	uint64_t top;   /* largest leaf size */
+	uint64_t end;   /* 2^ias */
+	uint64_t pa0;   /* a PA aligned to top, high bits set */
+};
+
+/* Create the domain of configuration c with these options, table_cache
+ * (CACHE_DEFAULT: the library's) and leaf_sizes (0: all); every count is
+ * right from the start. */
+void topen(struct tdom *d, const struct tcfg *c, unsigned options,
+	   int table_cache, uint64_t leaf_sizes);
+/* Destroy it; every count was right and nothing leaks. */
+void tclose(struct tdom *d);
+
+/* A PA for iova that keeps its alignment up to the largest leaf. */
+uint64_t pa_for(const struct tdom *d, uint64_t iova);
+struct iopgt_stats tstats(const struct tdom *d);
+uint64_t tlive(const struct tdom *d); /* table pages live */
+
+/* map/unmap that check they issued no flush and (map: if recount) kept
+ * every count right; they return what the library returned. */
+int tmap_g(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
+	   unsigned prot, struct iopgt_gather *g, int recount);
+int64_t tunmap_g(struct tdom *d, uint64_t iova, uint64_t size,
+		 struct iopgt_gather *g);
+/* Sync g; it is empty again and every count is right. */
+void tsync(struct tdom *d, struct iopgt_gather *g);
+/* A map that succeeds / an unmap that returns expect, each synced. */
+void map_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
+	    unsigned prot);
+void unmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect);
+
+/* Lookup of iova finds pa in a leaf of that size and prot, not dirty. */
+void expect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
+		  unsigned prot, const char *file, int line);
+#define EXPECT_TR(d, iova, pa, leaf, prot) \
+	expect_tr_at(d, iova, pa, leaf, prot, __FILE__, __LINE__)
+/* Lookup of iova returns err. */
+void expect_err_at(struct tdom *d, uint64_t iova, int err, const char *file,
+		   int line);
+#define EXPECT_ERR(d, iova, err) \
+	expect_err_at(d, iova, err, __FILE__, __LINE__)
+#define EXPECT_NOENT(d, iova) EXPECT_ERR(d, iova, -ENOENT)
 
 #endif

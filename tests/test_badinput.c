@@ -21,85 +21,38 @@
  * A populated domain
  */
 
-#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
-
-struct tdom {
-	const struct tcfg *c;
-	struct iopgt_config cfg;
-	struct iopgt_domain *dom;
-	struct talloc ta;
-	struct tflush tf;
-	uint64_t s[8];
-	unsigned n;
-	uint64_t s0, s1, top, end, pa0;
-	/* What populate() mapped: */
+/* What populate() mapped. */
+struct layout {
 	uint64_t A;  /* 4 smallest pages at A, one at A + 8 s0 */
 	uint64_t C1; /* one leaf of size s1 */
 	uint64_t C2; /* one leaf of size top (three sizes only), else 0 */
 };
 
-static uint64_t pa_for(const struct tdom *d, uint64_t iova)
-{
-	return d->pa0 + (iova & ((UINT64_C(1) << (d->c->oas - 3)) - 1));
-}
-
-static void map_ok(struct tdom *d, uint64_t iova, uint64_t size, unsigned prot)
-{
-	struct iopgt_gather g;
-
-	iopgt_gather_init(&g);
-	EQ(iopgt_map(d->dom, iova, pa_for(d, iova), size, prot, &g), 0);
-	iopgt_sync(d->dom, &g);
-	EQ(tcheck_counts(d->dom), 0);
-}
-
-static void topen(struct tdom *d, const struct tcfg *c, unsigned options)
-{
-	struct iopgt_info info;
-
-	memset(d, 0, sizeof(*d));
-	d->c = c;
-	tcfg_config(c, &d->cfg);
-	d->cfg.options = options;
-	d->cfg.table_cache = 0; /* live pages are exactly the tree */
-	talloc_init(&d->ta);
-	talloc_ops(&d->ta, &d->cfg.mem);
-	tflush_init(&d->tf, NULL);
-	tflush_ops(&d->tf, &d->cfg.flush);
-	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
-	iopgt_domain_info(d->dom, &info);
-	d->n = tcfg_leaf_sizes(d->dom, d->s);
-	EXPECT(d->n >= 2);
-	d->s0 = d->s[0];
-	d->s1 = d->s[1];
-	d->top = d->s[d->n - 1];
-	d->end = UINT64_C(1) << c->ias;
-	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
-}
-
 /* Small pages, a middle-size superpage and (with three sizes) a top-size
  * one, in separate tables; fits the smallest input space (8 top-size
  * leaves with the 64K granule). */
-static void populate(struct tdom *d)
+static void populate(struct tdom *d, struct layout *L)
 {
-	d->A = 2 * d->top + d->s1;
-	d->C1 = 4 * d->top + 2 * d->s1;
-	d->C2 = d->n > 2 ? 6 * d->top : 0;
-	map_ok(d, d->A, 4 * d->s0, RW);
-	map_ok(d, d->A + 8 * d->s0, d->s0, RW);
-	map_ok(d, d->C1, d->s1, RW);
-	if (d->C2)
-		map_ok(d, d->C2, d->top, RW);
+	uint64_t s0 = d->s[0], s1 = d->s[1];
+
+	EXPECT(d->n >= 2);
+	L->A = 2 * d->top + s1;
+	L->C1 = 4 * d->top + 2 * s1;
+	L->C2 = d->n > 2 ? 6 * d->top : 0;
+	map_ok(d, L->A, pa_for(d, L->A), 4 * s0, RW);
+	map_ok(d, L->A + 8 * s0, pa_for(d, L->A + 8 * s0), s0, RW);
+	map_ok(d, L->C1, pa_for(d, L->C1), s1, RW);
+	if (L->C2)
+		map_ok(d, L->C2, pa_for(d, L->C2), d->top, RW);
 }
 
-static void tclose(struct tdom *d)
+/* The domain of c, populated; no table cache, so that the live pages are
+ * exactly the tree. */
+static void topen_populated(struct tdom *d, struct layout *L,
+			    const struct tcfg *c, unsigned options)
 {
-	EQ(tcheck_counts(d->dom), 0);
-	iopgt_domain_destroy(d->dom);
-	EQ(d->ta.table_allocs, d->ta.table_frees);
-	EQ(d->ta.meta_allocs, d->ta.meta_frees);
-	talloc_fini(&d->ta);
-	tflush_fini(&d->tf);
+	topen(d, c, options, 0, 0);
+	populate(d, L);
 }
 
 /* ------------------------------------------------------------------------
@@ -218,26 +171,6 @@ static void overlap_at(struct tdom *d, uint64_t iova, uint64_t size,
 #define OVERLAP(d, iova, size, wl) overlap_at(d, iova, size, wl, __LINE__)
 #define NOTHING_WRITTEN 0
 
-static void lookup_err_at(struct tdom *d, uint64_t iova, int err, int line)
-{
-	struct iopgt_translation tr;
-	EQ_AT(iopgt_lookup(d->dom, iova, &tr), err, line);
-}
-#define LOOKUP_ERR(d, iova, err) lookup_err_at(d, iova, err, __LINE__)
-
-static void lookup_ok_at(struct tdom *d, uint64_t iova, uint64_t pa,
-			 uint64_t leaf, unsigned prot, int line)
-{
-	struct iopgt_translation tr;
-
-	EQ_AT(iopgt_lookup(d->dom, iova, &tr), 0, line);
-	EQ_AT(tr.pa, pa, line);
-	EQ_AT(tr.leaf_size, leaf, line);
-	EQ_AT(tr.prot, prot, line);
-}
-#define LOOKUP_OK(d, iova, pa, leaf, prot) \
-	lookup_ok_at(d, iova, pa, leaf, prot, __LINE__)
-
 /* Offsets that break granule alignment: below 4K, and 4K multiples for
  * the larger granules. */
 static unsigned misalignments(const struct tdom *d, uint64_t off[8])
@@ -246,11 +179,11 @@ static unsigned misalignments(const struct tdom *d, uint64_t off[8])
 
 	off[n++] = 1;
 	off[n++] = 0x800;
-	off[n++] = d->s0 - 1;
-	off[n++] = d->s0 / 2 + 8;
-	if (d->s0 > 0x1000) {
+	off[n++] = d->s[0] - 1;
+	off[n++] = d->s[0] / 2 + 8;
+	if (d->s[0] > 0x1000) {
 		off[n++] = 0x1000;
-		off[n++] = d->s0 - 0x1000;
+		off[n++] = d->s[0] - 0x1000;
 	}
 	return n;
 }
@@ -265,33 +198,33 @@ static void test_bad_alignment(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t off[8], X, P;
 		unsigned no;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
+		topen_populated(&d, &L, c, 0);
 		no = misalignments(&d, off);
-		X = d.C2 ? 7 * d.top : 5 * d.top; /* free space */
+		X = L.C2 ? 7 * d.top : 5 * d.top; /* free space */
 		P = pa_for(&d, X);
 		for (unsigned i = 0; i < no; i++) {
 			CTX("%s misaligned by 0x%" PRIx64, c->name, off[i]);
-			BAD_MAP(&d, X + off[i], P, d.s0, RW, -EINVAL);
-			BAD_MAP(&d, X, P + off[i], d.s0, RW, -EINVAL);
-			BAD_MAP(&d, X, P, d.s0 + off[i], RW, -EINVAL);
+			BAD_MAP(&d, X + off[i], P, d.s[0], RW, -EINVAL);
+			BAD_MAP(&d, X, P + off[i], d.s[0], RW, -EINVAL);
+			BAD_MAP(&d, X, P, d.s[0] + off[i], RW, -EINVAL);
 			BAD_MAP(&d, X, P, off[i], RW, -EINVAL);
-			BAD_MAP(&d, X + off[i], P + off[i], d.s0, RW, -EINVAL);
+			BAD_MAP(&d, X + off[i], P + off[i], d.s[0], RW, -EINVAL);
 			/* Over a mapping: alignment is checked first. */
-			BAD_MAP(&d, d.A + off[i], P, d.s0, RW, -EINVAL);
-			BAD_MAP(&d, d.C1, P + off[i], d.s1, RW, -EINVAL);
+			BAD_MAP(&d, L.A + off[i], P, d.s[0], RW, -EINVAL);
+			BAD_MAP(&d, L.C1, P + off[i], d.s[1], RW, -EINVAL);
 			/* A superpage-sized request that is misaligned. */
-			BAD_MAP(&d, X, P, d.s1 + off[i], RW, -EINVAL);
+			BAD_MAP(&d, X, P, d.s[1] + off[i], RW, -EINVAL);
 
-			BAD_UNMAP(&d, d.A + off[i], d.s0, -EINVAL);
-			BAD_UNMAP(&d, d.A, d.s0 + off[i], -EINVAL);
-			BAD_UNMAP(&d, d.A, off[i], -EINVAL);
-			BAD_UNMAP(&d, d.C1 + off[i], d.s0, -EINVAL);
-			BAD_UNMAP(&d, d.C1, d.s1 - off[i], -EINVAL);
+			BAD_UNMAP(&d, L.A + off[i], d.s[0], -EINVAL);
+			BAD_UNMAP(&d, L.A, d.s[0] + off[i], -EINVAL);
+			BAD_UNMAP(&d, L.A, off[i], -EINVAL);
+			BAD_UNMAP(&d, L.C1 + off[i], d.s[0], -EINVAL);
+			BAD_UNMAP(&d, L.C1, d.s[1] - off[i], -EINVAL);
 		}
 		tclose(&d);
 	}
@@ -303,29 +236,29 @@ static void test_bad_size(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, P;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
 		P = pa_for(&d, 0);
 
 		CTX("%s size 0", c->name);
 		BAD_MAP(&d, 0, P, 0, RW, -EINVAL);
-		BAD_MAP(&d, d.A, P, 0, RW, -EINVAL);
+		BAD_MAP(&d, L.A, P, 0, RW, -EINVAL);
 		BAD_UNMAP(&d, 0, 0, -EINVAL);
-		BAD_UNMAP(&d, d.A, 0, -EINVAL);
-		BAD_UNMAP(&d, d.C1 + s0, 0, -EINVAL);
+		BAD_UNMAP(&d, L.A, 0, -EINVAL);
+		BAD_UNMAP(&d, L.C1 + s0, 0, -EINVAL);
 
 		/* iova + size wraps past 2^64. */
 		CTX("%s wrap", c->name);
 		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, 2 * s0, RW, -EINVAL);
 		BAD_MAP(&d, 2 * s0, P, UINT64_MAX - s0 + 1, RW, -EINVAL);
-		BAD_MAP(&d, d.A, P, UINT64_MAX - s0 + 1, RW, -EINVAL);
+		BAD_MAP(&d, L.A, P, UINT64_MAX - s0 + 1, RW, -EINVAL);
 		BAD_MAP(&d, UINT64_MAX - 3 * s0 + 1, P, 8 * s0, RW, -EINVAL);
 		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, 2 * s0, -EINVAL);
-		BAD_UNMAP(&d, d.A, UINT64_MAX - s0 + 1, -EINVAL);
+		BAD_UNMAP(&d, L.A, UINT64_MAX - s0 + 1, -EINVAL);
 		BAD_UNMAP(&d, 2 * s0, UINT64_MAX - s0 + 1, -EINVAL);
 		tclose(&d);
 	}
@@ -337,12 +270,12 @@ static void test_bad_range(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, T, P, O;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
 		T = d.end;
 		P = pa_for(&d, 0);
 		O = UINT64_C(1) << c->oas;
@@ -353,23 +286,23 @@ static void test_bad_range(void **state)
 		BAD_MAP(&d, T - s0, P, 2 * s0, RW, -ERANGE);
 		BAD_MAP(&d, T - d.top, P, 2 * d.top, RW, -ERANGE);
 		BAD_MAP(&d, 0, P, T + s0, RW, -ERANGE);
-		BAD_MAP(&d, d.A, P, T, RW, -ERANGE);
+		BAD_MAP(&d, L.A, P, T, RW, -ERANGE);
 		BAD_MAP(&d, UINT64_C(1) << 63, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, 2 * T, P, T, RW, -ERANGE);
 		BAD_UNMAP(&d, T, s0, -ERANGE);
 		BAD_UNMAP(&d, T - s0, 2 * s0, -ERANGE);
 		BAD_UNMAP(&d, 0, T + s0, -ERANGE);
-		BAD_UNMAP(&d, d.C1, T, -ERANGE);
+		BAD_UNMAP(&d, L.C1, T, -ERANGE);
 		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
-		LOOKUP_ERR(&d, T, -ERANGE);
-		LOOKUP_ERR(&d, T + d.A, -ERANGE);
-		LOOKUP_ERR(&d, UINT64_C(1) << 63, -ERANGE);
-		LOOKUP_ERR(&d, UINT64_MAX, -ERANGE);
-		LOOKUP_ERR(&d, T - 1, -ENOENT);
+		EXPECT_ERR(&d, T, -ERANGE);
+		EXPECT_ERR(&d, T + L.A, -ERANGE);
+		EXPECT_ERR(&d, UINT64_C(1) << 63, -ERANGE);
+		EXPECT_ERR(&d, UINT64_MAX, -ERANGE);
+		EXPECT_ERR(&d, T - 1, -ENOENT);
 		/* The IOVA aliased below 2^ias is mapped; the one above is
 		 * still out of range. */
-		LOOKUP_OK(&d, d.A, pa_for(&d, d.A), s0, RW);
+		EXPECT_TR(&d, L.A, pa_for(&d, L.A), s0, RW);
 
 		/* PA beyond the output size. */
 		CTX("%s beyond oas", c->name);
@@ -381,7 +314,7 @@ static void test_bad_range(void **state)
 		BAD_MAP(&d, 0, UINT64_MAX - s0 + 1, s0, RW, -ERANGE);
 		BAD_MAP(&d, 0, UINT64_MAX - s0 + 1, 2 * s0, RW, -ERANGE);
 		/* Even where the IOVA is taken, the PA is checked first. */
-		BAD_MAP(&d, d.A, O, s0, RW, -ERANGE);
+		BAD_MAP(&d, L.A, O, s0, RW, -ERANGE);
 		/* The last page below 2^oas is fine. */
 		{
 			struct snap s;
@@ -391,7 +324,7 @@ static void test_bad_range(void **state)
 			iopgt_gather_init(&g);
 			EQ(iopgt_map(d.dom, 0, O - s0, s0, RW, &g), 0);
 			iopgt_sync(d.dom, &g);
-			LOOKUP_OK(&d, s0 - 1, O - 1, s0, RW);
+			EXPECT_TR(&d, s0 - 1, O - 1, s0, RW);
 			iopgt_gather_init(&g);
 			EQ(iopgt_unmap(d.dom, 0, s0, &g), s0);
 			iopgt_sync(d.dom, &g);
@@ -408,14 +341,14 @@ static void test_overlap(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, s1, A;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
-		s1 = d.s1;
-		A = d.A; /* [A, A + 4 s0) and [A + 8 s0, A + 9 s0) mapped */
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
+		s1 = d.s[1];
+		A = L.A; /* [A, A + 4 s0) and [A + 8 s0, A + 9 s0) mapped */
 
 		CTX("%s overlap small pages", c->name);
 		OVERLAP(&d, A, 4 * s0, NOTHING_WRITTEN);          /* same */
@@ -441,10 +374,10 @@ static void test_overlap(void **state)
 			OVERLAP(&d, A - s1 - d.top, d.top + s1 + s0, A - 1);
 		}
 		/* The maps rolled back left the mappings intact. */
-		LOOKUP_OK(&d, A, pa_for(&d, A), s0, RW);
-		LOOKUP_OK(&d, A + 8 * s0, pa_for(&d, A + 8 * s0), s0, RW);
-		LOOKUP_ERR(&d, A - s0, -ENOENT);
-		LOOKUP_ERR(&d, A + 4 * s0, -ENOENT);
+		EXPECT_TR(&d, A, pa_for(&d, A), s0, RW);
+		EXPECT_TR(&d, A + 8 * s0, pa_for(&d, A + 8 * s0), s0, RW);
+		EXPECT_ERR(&d, A - s0, -ENOENT);
+		EXPECT_ERR(&d, A + 4 * s0, -ENOENT);
 		tclose(&d);
 	}
 }
@@ -455,15 +388,15 @@ static void test_overlap_superpage(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, s1, C1, top;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
-		s1 = d.s1;
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
+		s1 = d.s[1];
 		top = d.top;
-		C1 = d.C1; /* [C1, C1 + s1) is one leaf */
+		C1 = L.C1; /* [C1, C1 + s1) is one leaf */
 
 		CTX("%s overlap superpage", c->name);
 		OVERLAP(&d, C1, s1, NOTHING_WRITTEN);
@@ -481,14 +414,14 @@ static void test_overlap_superpage(void **state)
 			OVERLAP(&d, T1, top, NOTHING_WRITTEN);
 			OVERLAP(&d, T1 - top, 2 * top, T1 - 1);
 			/* Overlaps with the top-size leaf. */
-			OVERLAP(&d, d.C2, top, NOTHING_WRITTEN);
-			OVERLAP(&d, d.C2 + top / 2, s1, NOTHING_WRITTEN);
-			OVERLAP(&d, d.C2 + top - s0, 2 * s0, NOTHING_WRITTEN);
-			OVERLAP(&d, d.C2 - s0, 2 * s0, d.C2 - 1);
-			OVERLAP(&d, d.C2 - s1, 2 * s1, d.C2 - 1);
+			OVERLAP(&d, L.C2, top, NOTHING_WRITTEN);
+			OVERLAP(&d, L.C2 + top / 2, s1, NOTHING_WRITTEN);
+			OVERLAP(&d, L.C2 + top - s0, 2 * s0, NOTHING_WRITTEN);
+			OVERLAP(&d, L.C2 - s0, 2 * s0, L.C2 - 1);
+			OVERLAP(&d, L.C2 - s1, 2 * s1, L.C2 - 1);
 		}
-		LOOKUP_OK(&d, C1 + 7, pa_for(&d, C1) + 7, s1, RW);
-		LOOKUP_ERR(&d, C1 - s0, -ENOENT);
+		EXPECT_TR(&d, C1 + 7, pa_for(&d, C1) + 7, s1, RW);
+		EXPECT_ERR(&d, C1 - s0, -ENOENT);
 		tclose(&d);
 	}
 }
@@ -538,15 +471,15 @@ static void test_bad_prot(void **state)
 		size_t nok = x86 ? sizeof(ok_x86) / sizeof(ok_x86[0])
 				 : sizeof(ok_arm) / sizeof(ok_arm[0]);
 		struct tdom d;
+		struct layout L;
 		uint64_t X, sizes[3];
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		X = d.C2 ? 7 * d.top : 5 * d.top; /* free space */
-		sizes[0] = d.s0;
-		sizes[1] = d.s1;
-		sizes[2] = 3 * d.s0;
+		topen_populated(&d, &L, c, 0);
+		X = L.C2 ? 7 * d.top : 5 * d.top; /* free space */
+		sizes[0] = d.s[0];
+		sizes[1] = d.s[1];
+		sizes[2] = 3 * d.s[0];
 		for (unsigned z = 0; z < 3; z++) {
 			for (size_t i = 0;
 			     i < sizeof(bad_common) / sizeof(bad_common[0]);
@@ -563,7 +496,7 @@ static void test_bad_prot(void **state)
 					-EINVAL);
 			}
 			/* Checked before the overlap. */
-			BAD_MAP(&d, d.A, pa_for(&d, d.A), sizes[z], 0,
+			BAD_MAP(&d, L.A, pa_for(&d, L.A), sizes[z], 0,
 				-EINVAL);
 			for (size_t i = 0; i < nok; i++) {
 				struct snap s;
@@ -577,9 +510,9 @@ static void test_bad_prot(void **state)
 					     ok[i], &g),
 				   0);
 				iopgt_sync(d.dom, &g);
-				LOOKUP_OK(&d, X + sizes[z] - 1,
+				EXPECT_TR(&d, X + sizes[z] - 1,
 					  pa_for(&d, X) + sizes[z] - 1,
-					  z == 1 ? d.s1 : d.s0, ok[i]);
+					  z == 1 ? d.s[1] : d.s[0], ok[i]);
 				iopgt_gather_init(&g);
 				EQ(iopgt_unmap(d.dom, X, sizes[z], &g),
 				   sizes[z]);
@@ -598,23 +531,23 @@ static void test_unmap_hole(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, A, holes[8][2];
 		unsigned nh = 0;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
-		A = d.A;
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
+		A = L.A;
 		/* Beside mappings in the same table, between them, in
 		 * space with no table at all, and around a superpage. */
 		holes[nh][0] = A + 4 * s0, holes[nh++][1] = s0;
 		holes[nh][0] = A + 4 * s0, holes[nh++][1] = 4 * s0;
 		holes[nh][0] = A - s0, holes[nh++][1] = s0;
-		holes[nh][0] = A - d.s1, holes[nh++][1] = d.s1;
-		holes[nh][0] = 0, holes[nh++][1] = d.s1 + s0;
-		holes[nh][0] = d.C1 - 2 * s0, holes[nh++][1] = 2 * s0;
-		holes[nh][0] = d.C1 + d.s1, holes[nh++][1] = 3 * s0;
+		holes[nh][0] = A - d.s[1], holes[nh++][1] = d.s[1];
+		holes[nh][0] = 0, holes[nh++][1] = d.s[1] + s0;
+		holes[nh][0] = L.C1 - 2 * s0, holes[nh++][1] = 2 * s0;
+		holes[nh][0] = L.C1 + d.s[1], holes[nh++][1] = 3 * s0;
 		holes[nh][0] = d.end - d.top, holes[nh++][1] = d.top;
 		for (unsigned i = 0; i < nh; i++) {
 			struct snap s;
@@ -643,19 +576,19 @@ static void test_enomem_rollback(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		struct snap s;
 		uint64_t D, len, s0;
 		int r = -ENOMEM;
 		long f;
 
 		CTX("%s", c->name);
-		topen(&d, c, 0);
-		populate(&d);
-		s0 = d.s0;
+		topen_populated(&d, &L, c, 0);
+		s0 = d.s[0];
 		/* Across a level-0 table boundary in empty space, with a
 		 * superpage in the middle: several tables to allocate. */
-		D = d.n == 2 ? d.top : 3 * d.top + d.s1;
-		len = 2 * s0 + d.s1 + 2 * s0;
+		D = d.n == 2 ? d.top : 3 * d.top + d.s[1];
+		len = 2 * s0 + d.s[1] + 2 * s0;
 		snap_take(&d, &s);
 		for (f = 1; f < 64; f++) {
 			struct iopgt_gather g;
@@ -675,13 +608,13 @@ static void test_enomem_rollback(void **state)
 				break;
 			EQ(d.ta.failures, (uint64_t)f);
 			snap_check(&d, &s, __LINE__);
-			LOOKUP_ERR(&d, D - 2 * s0, -ENOENT);
+			EXPECT_ERR(&d, D - 2 * s0, -ENOENT);
 		}
 		CTX("%s enomem", c->name);
 		EXPECT(f > 2); /* some allocations were made to fail */
 		EQ(r, 0);
-		LOOKUP_OK(&d, D, pa_for(&d, D), d.s1, RW);
-		LOOKUP_OK(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);
+		EXPECT_TR(&d, D, pa_for(&d, D), d.s[1], RW);
+		EXPECT_TR(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);
 		{
 			struct iopgt_gather g;
 			iopgt_gather_init(&g);
@@ -703,15 +636,15 @@ static void test_rollback_no_reclaim(void **state)
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
+		struct layout L;
 		uint64_t s0, A;
 
 		CTX("%s", c->name);
-		topen(&d, c, IOPGT_OPT_NO_RECLAIM);
-		populate(&d);
-		s0 = d.s0;
-		A = d.A;
+		topen_populated(&d, &L, c, IOPGT_OPT_NO_RECLAIM);
+		s0 = d.s[0];
+		A = L.A;
 		/* An emptied table just below A. */
-		map_ok(&d, A - s0, s0, RW);
+		map_ok(&d, A - s0, pa_for(&d, A - s0), s0, RW);
 		{
 			struct iopgt_gather g;
 			iopgt_gather_init(&g);
@@ -724,7 +657,7 @@ static void test_rollback_no_reclaim(void **state)
 		/* The superpage would cover the emptied table. */
 		CTX("%s no_reclaim: superpage over emptied table, then overlap",
 		    c->name);
-		OVERLAP(&d, A - d.s1, d.s1 + s0, A - 1);
+		OVERLAP(&d, A - d.s[1], d.s[1] + s0, A - 1);
 		tclose(&d);
 	}
 }

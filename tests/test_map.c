@@ -16,175 +16,14 @@
 #include "common.h"
 
 /* ------------------------------------------------------------------------
- * A domain with a recording allocator and flush recorder
+ * Helpers on top of the shared domain fixture (common.h)
  */
-
-#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
-#define CACHE_DEFAULT (-1)
-
-struct tdom {
-	const struct tcfg *c;
-	struct iopgt_config cfg;
-	struct iopgt_domain *dom;
-	struct iopgt_info info;
-	struct talloc ta;
-	struct tflush tf;
-	uint64_t s[8];  /* leaf sizes in use, smallest first (s[i]: level i) */
-	unsigned n;
-	uint64_t top;   /* largest leaf size */
-	uint64_t end;   /* 2^ias */
-	uint64_t pa0;   /* a PA aligned to top, high bits set */
-};
-
-static void topen(struct tdom *d, const struct tcfg *c, unsigned options,
-		  int table_cache, uint64_t leaf_sizes)
-{
-	memset(d, 0, sizeof(*d));
-	d->c = c;
-	tcfg_config(c, &d->cfg);
-	d->cfg.options = options;
-	if (table_cache != CACHE_DEFAULT)
-		d->cfg.table_cache = (unsigned)table_cache;
-	d->cfg.leaf_sizes = leaf_sizes;
-	talloc_init(&d->ta);
-	talloc_ops(&d->ta, &d->cfg.mem);
-	tflush_init(&d->tf, NULL);
-	tflush_ops(&d->tf, &d->cfg.flush);
-	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
-	EXPECT(d->dom != NULL);
-	iopgt_domain_info(d->dom, &d->info);
-	d->n = tcfg_leaf_sizes(d->dom, d->s);
-	EXPECT(d->n >= 1);
-	d->top = d->s[d->n - 1];
-	d->end = UINT64_C(1) << c->ias;
-	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
-	EQ(tcheck_counts(d->dom), 0);
-}
-
-static void tclose(struct tdom *d)
-{
-	EQ(tcheck_counts(d->dom), 0);
-	iopgt_domain_destroy(d->dom);
-	d->dom = NULL;
-	/* Nothing leaks: every page and descriptor went back. */
-	EQ(d->ta.table_allocs, d->ta.table_frees);
-	EQ(d->ta.meta_allocs, d->ta.meta_frees);
-	EQ(d->ta.live_bytes, 0);
-	talloc_fini(&d->ta);
-	tflush_fini(&d->tf);
-}
 
 /* Bytes of IOVA one entry at `level` covers. */
 static uint64_t lsize(const struct tdom *d, unsigned level)
 {
 	return UINT64_C(1) << (d->info.granule + (d->info.granule - 3) * level);
 }
-
-/* A PA for iova that keeps its alignment up to the largest leaf. */
-static uint64_t pa_for(const struct tdom *d, uint64_t iova)
-{
-	return d->pa0 + (iova & ((UINT64_C(1) << (d->c->oas - 3)) - 1));
-}
-
-static struct iopgt_stats tstats(const struct tdom *d)
-{
-	struct iopgt_stats st;
-	iopgt_get_stats(d->dom, &st);
-	return st;
-}
-
-static uint64_t tlive(const struct tdom *d)
-{
-	return tstats(d).table_pages_live;
-}
-
-/* map/unmap that check they issued no flush and kept every count right. */
-static int tmap_g(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
-		  unsigned prot, struct iopgt_gather *g, int recount)
-{
-	size_t nf = d->tf.n;
-	int r = iopgt_map(d->dom, iova, pa, size, prot, g);
-
-	EQ(d->tf.n, nf); /* map never flushes */
-	if (recount)
-		EQ(tcheck_counts(d->dom), 0);
-	return r;
-}
-
-static int64_t tunmap_g(struct tdom *d, uint64_t iova, uint64_t size,
-			struct iopgt_gather *g)
-{
-	size_t nf = d->tf.n;
-	int64_t r = iopgt_unmap(d->dom, iova, size, g);
-
-	EQ(d->tf.n, nf); /* unmap never flushes */
-	EQ(tcheck_counts(d->dom), 0);
-	return r;
-}
-
-static void tsync(struct tdom *d, struct iopgt_gather *g)
-{
-	iopgt_sync(d->dom, g);
-	EQ(g->nr_tables, 0);
-	EQ(g->kind, IOPGT_FLUSH_NONE);
-	EQ(tcheck_counts(d->dom), 0);
-}
-
-static void map_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
-		   unsigned prot)
-{
-	struct iopgt_gather g;
-
-	iopgt_gather_init(&g);
-	EQ(tmap_g(d, iova, pa, size, prot, &g, 1), 0);
-	tsync(d, &g);
-}
-
-static void unmap_ok(struct tdom *d, uint64_t iova, uint64_t size,
-		     uint64_t expect)
-{
-	struct iopgt_gather g;
-
-	iopgt_gather_init(&g);
-	EQ(tunmap_g(d, iova, size, &g), expect);
-	tsync(d, &g);
-}
-
-static void expect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa,
-			 uint64_t leaf, unsigned prot, int line)
-{
-	struct iopgt_translation tr;
-	int r;
-
-	memset(&tr, 0xff, sizeof(tr));
-	r = iopgt_lookup(d->dom, iova, &tr);
-	if (r || tr.pa != pa || tr.leaf_size != leaf || tr.prot != prot ||
-	    tr.dirty) {
-		fprintf(stderr,
-			"[%s] line %d: lookup 0x%" PRIx64 " = %d pa 0x%" PRIx64
-			" leaf 0x%" PRIx64 " prot 0x%x dirty %u; expected 0 pa "
-			"0x%" PRIx64 " leaf 0x%" PRIx64 " prot 0x%x dirty 0\n",
-			tctx, line, iova, r, tr.pa, tr.leaf_size, tr.prot,
-			tr.dirty, pa, leaf, prot);
-		_fail(__FILE__, line);
-	}
-}
-#define EXPECT_TR(d, iova, pa, leaf, prot) \
-	expect_tr_at(d, iova, pa, leaf, prot, __LINE__)
-
-static void expect_err_at(struct tdom *d, uint64_t iova, int err, int line)
-{
-	struct iopgt_translation tr;
-	int r = iopgt_lookup(d->dom, iova, &tr);
-
-	if (r != err) {
-		fprintf(stderr,
-			"[%s] line %d: lookup 0x%" PRIx64 " = %d, expected %d\n",
-			tctx, line, iova, r, err);
-		_fail(__FILE__, line);
-	}
-}
-#define EXPECT_NOENT(d, iova) expect_err_at(d, iova, -ENOENT, __LINE__)
 
 /* Tables and leaves per level, from the library's own counts. */
 struct tcnt {
@@ -1330,7 +1169,7 @@ static void test_top_of_range(void **state)
 			EXPECT_TR(&d, T - 1, P + sz - 1, sz, RW);
 			EXPECT_TR(&d, T - sz, P, sz, RW);
 			EXPECT_NOENT(&d, T - sz - 1);
-			expect_err_at(&d, T, -ERANGE, __LINE__);
+			EXPECT_ERR(&d, T, -ERANGE);
 			iopgt_gather_init(&g);
 			EQ(tmap_g(&d, T - s0, P, s0, RW, &g, 1), -EEXIST);
 			tsync(&d, &g);
