@@ -318,16 +318,11 @@ static void test_bad_range(void **state)
 		/* The last page below 2^oas is fine. */
 		{
 			struct snap s;
-			struct iopgt_gather g;
 
 			snap_take(&d, &s);
-			iopgt_gather_init(&g);
-			EQ(iopgt_map(d.dom, 0, O - s0, s0, RW, &g), 0);
-			iopgt_sync(d.dom, &g);
+			map_ok(&d, 0, O - s0, s0, RW);
 			EXPECT_TR(&d, s0 - 1, O - 1, s0, RW);
-			iopgt_gather_init(&g);
-			EQ(iopgt_unmap(d.dom, 0, s0, &g), s0);
-			iopgt_sync(d.dom, &g);
+			unmap_ok(&d, 0, s0, s0);
 			snap_check(&d, &s, __LINE__);
 			snap_free(&s);
 		}
@@ -500,23 +495,15 @@ static void test_bad_prot(void **state)
 				-EINVAL);
 			for (size_t i = 0; i < nok; i++) {
 				struct snap s;
-				struct iopgt_gather g;
 
 				CTX("%s ok prot 0x%x size 0x%" PRIx64, c->name,
 				    ok[i], sizes[z]);
 				snap_take(&d, &s);
-				iopgt_gather_init(&g);
-				EQ(iopgt_map(d.dom, X, pa_for(&d, X), sizes[z],
-					     ok[i], &g),
-				   0);
-				iopgt_sync(d.dom, &g);
+				map_ok(&d, X, pa_for(&d, X), sizes[z], ok[i]);
 				EXPECT_TR(&d, X + sizes[z] - 1,
 					  pa_for(&d, X) + sizes[z] - 1,
 					  z == 1 ? d.s[1] : d.s[0], ok[i]);
-				iopgt_gather_init(&g);
-				EQ(iopgt_unmap(d.dom, X, sizes[z], &g),
-				   sizes[z]);
-				iopgt_sync(d.dom, &g);
+				unmap_ok(&d, X, sizes[z], sizes[z]);
 				snap_check(&d, &s, __LINE__);
 				snap_free(&s);
 			}
@@ -594,16 +581,12 @@ static void test_enomem_rollback(void **state)
 			struct iopgt_gather g;
 
 			CTX("%s enomem fail_after %ld", c->name, f);
-			size_t nf = d.tf.n;
-
 			d.ta.fail_after = f;
 			iopgt_gather_init(&g);
-			r = iopgt_map(d.dom, D - 2 * s0, pa_for(&d, D - 2 * s0),
-				      len, RW, &g);
+			r = tmap_g(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), len,
+				   RW, &g, 1);
 			d.ta.fail_after = 0;
-			EQ(d.tf.n, nf); /* map never flushes */
-			EQ(tcheck_counts(d.dom), 0);
-			iopgt_sync(d.dom, &g);
+			tsync(&d, &g);
 			if (r != -ENOMEM)
 				break;
 			EQ(d.ta.failures, (uint64_t)f);
@@ -615,12 +598,7 @@ static void test_enomem_rollback(void **state)
 		EQ(r, 0);
 		EXPECT_TR(&d, D, pa_for(&d, D), d.s[1], RW);
 		EXPECT_TR(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);
-		{
-			struct iopgt_gather g;
-			iopgt_gather_init(&g);
-			EQ(iopgt_unmap(d.dom, D - 2 * s0, len, &g), len);
-			iopgt_sync(d.dom, &g);
-		}
+		unmap_ok(&d, D - 2 * s0, len, len);
 		snap_check(&d, &s, __LINE__);
 		snap_free(&s);
 		tclose(&d);
@@ -645,12 +623,7 @@ static void test_rollback_no_reclaim(void **state)
 		A = L.A;
 		/* An emptied table just below A. */
 		map_ok(&d, A - s0, pa_for(&d, A - s0), s0, RW);
-		{
-			struct iopgt_gather g;
-			iopgt_gather_init(&g);
-			EQ(iopgt_unmap(d.dom, A - s0, s0, &g), s0);
-			iopgt_sync(d.dom, &g);
-		}
+		unmap_ok(&d, A - s0, s0, s0);
 		CTX("%s no_reclaim: overlap after free part", c->name);
 		OVERLAP(&d, A - 2 * s0, 3 * s0, A - 1);
 		OVERLAP(&d, A - s0, 2 * s0, A - 1);
