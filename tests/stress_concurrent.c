@@ -70,7 +70,6 @@
 
 #define MAX_WRITERS 64
 #define PARTS 8 /* parts of a B block */
-#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
 
 static struct {
 	unsigned writers, readers;

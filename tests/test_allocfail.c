@@ -124,8 +124,6 @@ static uint64_t PA(const struct env *e, uint64_t iova)
 	return e->pbase + (iova - e->mid);
 }
 
-#define RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
-
 static void must_map(struct env *e, uint64_t iova, uint64_t size)
 {
 	CHECK_EQ(iopgt_map(e->dom, iova, PA(e, iova), size, RW, &e->g), 0,
