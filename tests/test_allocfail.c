@@ -51,6 +51,7 @@ struct env {
 	uint64_t pbase; /* output address congruent with mid */
 	struct iopgt_stats st0; /* before the operation */
 	unsigned tables0;       /* tables in the tree before it */
+	unsigned lvl;           /* straddle scenarios: level of the leaves */
 };
 
 /* What is being run, for failure reports. */
@@ -326,20 +327,33 @@ static void check_split(struct env *e)
 }
 
 /* Unmap four pages across the boundary of two adjacent leaves of size
- * `sz`: both are split, at each end down to the smallest size. */
+ * sz[lvl] (the top size, or the second one): both are split, at each end
+ * down to the smallest size. The setup records lvl for the op and checks. */
 static uint64_t straddle_base(struct env *e)
 {
 	return region(e);
 }
 
-static void setup_straddle_top(struct env *e)
+static void setup_straddle(struct env *e, unsigned lvl)
 {
-	must_map(e, straddle_base(e), 2 * e->top);
+	e->lvl = lvl;
+	must_map(e, straddle_base(e), 2 * e->sz[lvl]);
 }
 
-static int64_t op_unmap_straddle_top(struct env *e)
+static void setup_straddle_top(struct env *e)
 {
-	return iopgt_unmap(e->dom, straddle_base(e) + e->top - 2 * e->gran,
+	setup_straddle(e, e->n - 1);
+}
+
+static void setup_straddle_s1(struct env *e)
+{
+	setup_straddle(e, 1);
+}
+
+static int64_t op_unmap_straddle(struct env *e)
+{
+	return iopgt_unmap(e->dom,
+			   straddle_base(e) + e->sz[e->lvl] - 2 * e->gran,
 			   4 * e->gran, &e->g);
 }
 
@@ -348,43 +362,20 @@ static int64_t expect_four_pages(struct env *e)
 	return (int64_t)(4 * e->gran);
 }
 
-static void check_straddle_top(struct env *e)
+static void check_straddle(struct env *e)
 {
-	uint64_t b = straddle_base(e) + e->top;
+	uint64_t b = straddle_base(e) + e->sz[e->lvl];
 	struct iopgt_stats st = stats(e);
 
 	CHECK_EQ(leaf_at(e, b - 2 * e->gran), 0, "unmapped, left");
 	CHECK_EQ(leaf_at(e, b + e->gran), 0, "unmapped, right");
 	CHECK_EQ(leaf_at(e, b - 3 * e->gran), e->gran, "page left");
 	CHECK_EQ(leaf_at(e, b + 2 * e->gran), e->gran, "page right");
-	CHECK_EQ(leaf_at(e, straddle_base(e)), e->n == 3 ? e->s1 : e->gran,
+	CHECK_EQ(leaf_at(e, straddle_base(e)), e->sz[e->lvl - 1],
 		 "start of the left leaf");
-	CHECK_EQ(st.split - e->st0.split, 2 * (e->n - 1), "superpages split");
-	CHECK_EQ(tcount_tables(e->dom, NULL) - e->tables0, 2 * (e->n - 1),
+	CHECK_EQ(st.split - e->st0.split, 2 * e->lvl, "superpages split");
+	CHECK_EQ(tcount_tables(e->dom, NULL) - e->tables0, 2 * e->lvl,
 		 "new tables");
-}
-
-static void setup_straddle_s1(struct env *e)
-{
-	must_map(e, straddle_base(e), 2 * e->s1);
-}
-
-static int64_t op_unmap_straddle_s1(struct env *e)
-{
-	return iopgt_unmap(e->dom, straddle_base(e) + e->s1 - 2 * e->gran,
-			   4 * e->gran, &e->g);
-}
-
-static void check_straddle_s1(struct env *e)
-{
-	uint64_t b = straddle_base(e) + e->s1;
-	struct iopgt_stats st = stats(e);
-
-	CHECK_EQ(leaf_at(e, b - 2 * e->gran), 0, "unmapped, left");
-	CHECK_EQ(leaf_at(e, b - 3 * e->gran), e->gran, "page left");
-	CHECK_EQ(leaf_at(e, b + 2 * e->gran), e->gran, "page right");
-	CHECK_EQ(st.split - e->st0.split, 2, "superpages split");
-	CHECK_EQ(tcount_tables(e->dom, NULL) - e->tables0, 2, "new tables");
 }
 
 /* NO_RECLAIM: a page mapped and unmapped leaves its (empty) tables; a
@@ -442,9 +433,9 @@ static const struct scen scens[] = {
 	{ "unmap splitting a top-size leaf", 0, setup_split, op_unmap_split,
 	  expect_one_page, check_split },
 	{ "unmap straddling two top-size leaves", 0, setup_straddle_top,
-	  op_unmap_straddle_top, expect_four_pages, check_straddle_top },
+	  op_unmap_straddle, expect_four_pages, check_straddle },
 	{ "unmap straddling two second-size leaves", 0, setup_straddle_s1,
-	  op_unmap_straddle_s1, expect_four_pages, check_straddle_s1 },
+	  op_unmap_straddle, expect_four_pages, check_straddle },
 	{ "map with caching mode", IOPGT_OPT_CACHING_MODE, setup_none,
 	  op_map_empty, expect_zero, check_map_empty },
 	{ "unmap splitting, NO_RECLAIM", IOPGT_OPT_NO_RECLAIM, setup_split,
