@@ -476,13 +476,18 @@ static void check_tables_settled(struct env *e)
 	CHECK_EQ(tcheck_counts(e->dom), 0, "tables whose count is wrong");
 }
 
-static void dumps_equal(const char *before, const char *after,
-			const char *what)
+/* Sync e's gather; the tables must then dump as `want`. */
+static void expect_dump(struct env *e, const char *want, const char *what)
 {
-	if (strcmp(before, after)) {
-		tdump_diff(stderr, before, after);
+	char *now;
+
+	iopgt_sync(e->dom, &e->g);
+	now = tdump(e->dom);
+	if (strcmp(want, now)) {
+		tdump_diff(stderr, want, now);
 		CHECK(0, "%s (see the difference above)", what);
 	}
+	free(now);
 }
 
 static void run_scenario(const struct tcfg *c, const struct scen *s)
@@ -512,7 +517,7 @@ static void run_scenario(const struct tcfg *c, const struct scen *s)
 
 	for (uint64_t k = 1; k <= n_allocs + 1; k++) {
 		struct iopgt_stats st;
-		char *before, *after;
+		char *before;
 		uint64_t fails;
 
 		cur_k = (long)k;
@@ -526,11 +531,8 @@ static void run_scenario(const struct tcfg *c, const struct scen *s)
 			CHECK_EQ(fails, 0, "allocations refused one past the "
 				 "count");
 			CHECK_EQ(r, want, "result one past the count");
-			iopgt_sync(e.dom, &e.g);
-			after = tdump(e.dom);
-			dumps_equal(dump_ok, after, "success gave other tables "
+			expect_dump(&e, dump_ok, "success gave other tables "
 				    "than the clean run");
-			free(after);
 			free(before);
 			env_close(&e);
 			continue;
@@ -538,10 +540,7 @@ static void run_scenario(const struct tcfg *c, const struct scen *s)
 		CHECK_EQ(fails, 1, "the k-th allocation was not made");
 		CHECK_EQ(r, -ENOMEM, "result when the k-th allocation fails");
 		/* The tables are as before. */
-		iopgt_sync(e.dom, &e.g);
-		after = tdump(e.dom);
-		dumps_equal(before, after, "the failed call changed the tables");
-		free(after);
+		expect_dump(&e, before, "the failed call changed the tables");
 		CHECK_EQ(tcheck_counts(e.dom), 0, "tables whose count is wrong");
 		/* So is the memory held. */
 		iopgt_reclaim(e.dom);
@@ -560,11 +559,8 @@ static void run_scenario(const struct tcfg *c, const struct scen *s)
 		r = s->op(&e);
 		CHECK_EQ(r, want, "the call retried after the failure");
 		s->check_ok(&e);
-		iopgt_sync(e.dom, &e.g);
-		after = tdump(e.dom);
-		dumps_equal(dump_ok, after, "the retried call gave other "
-			    "tables than the clean run");
-		free(after);
+		expect_dump(&e, dump_ok, "the retried call gave other tables "
+			    "than the clean run");
 		free(before);
 		check_tables_settled(&e);
 		env_close(&e);
