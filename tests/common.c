@@ -603,7 +603,7 @@ void tclose(struct tdom *d)
 	tflush_fini(&d->tf);
 }
 
-uint64_t pa_for(const struct tdom *d, uint64_t iova)
+uint64_t tpa_for(const struct tdom *d, uint64_t iova)
 {
 	return d->pa0 + (iova & ((UINT64_C(1) << (d->c->oas - 3)) - 1));
 }
@@ -652,8 +652,8 @@ void tsync(struct tdom *d, struct iopgt_gather *g)
 	EQ(tcheck_counts(d->dom), 0);
 }
 
-void map_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
-	    unsigned prot)
+void tmap_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
+	     unsigned prot)
 {
 	struct iopgt_gather g;
 
@@ -662,7 +662,7 @@ void map_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
 	tsync(d, &g);
 }
 
-void unmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect)
+void tunmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect)
 {
 	struct iopgt_gather g;
 
@@ -671,8 +671,8 @@ void unmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect)
 	tsync(d, &g);
 }
 
-void expect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
-		  unsigned prot, const char *file, int line)
+void texpect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
+		   unsigned prot, const char *file, int line)
 {
 	struct iopgt_translation tr;
 	int r;
@@ -691,8 +691,8 @@ void expect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
 	}
 }
 
-void expect_err_at(struct tdom *d, uint64_t iova, int err, const char *file,
-		   int line)
+void texpect_err_at(struct tdom *d, uint64_t iova, int err, const char *file,
+		    int line)
 {
 	struct iopgt_translation tr;
 	int r = iopgt_lookup(d->dom, iova, &tr);

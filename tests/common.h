@@ -210,7 +210,7 @@ void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 void tclose(struct tdom *d);
 
 /* A PA for iova that keeps its alignment up to the largest leaf. */
-uint64_t pa_for(const struct tdom *d, uint64_t iova);
+uint64_t tpa_for(const struct tdom *d, uint64_t iova);
 struct iopgt_stats tstats(const struct tdom *d);
 uint64_t tlive(const struct tdom *d); /* table pages live */
 
@@ -223,20 +223,20 @@ int64_t tunmap_g(struct tdom *d, uint64_t iova, uint64_t size,
 /* Sync g; it is empty again and every count is right. */
 void tsync(struct tdom *d, struct iopgt_gather *g);
 /* A map that succeeds / an unmap that returns expect, each synced. */
-void map_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
-	    unsigned prot);
-void unmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect);
+void tmap_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
+	     unsigned prot);
+void tunmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect);
 
 /* Lookup of iova finds pa in a leaf of that size and prot, not dirty. */
-void expect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
-		  unsigned prot, const char *file, int line);
+void texpect_tr_at(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t leaf,
+		   unsigned prot, const char *file, int line);
 #define EXPECT_TR(d, iova, pa, leaf, prot) \
-	expect_tr_at(d, iova, pa, leaf, prot, __FILE__, __LINE__)
+	texpect_tr_at(d, iova, pa, leaf, prot, __FILE__, __LINE__)
 /* Lookup of iova returns err. */
-void expect_err_at(struct tdom *d, uint64_t iova, int err, const char *file,
-		   int line);
+void texpect_err_at(struct tdom *d, uint64_t iova, int err, const char *file,
+		    int line);
 #define EXPECT_ERR(d, iova, err) \
-	expect_err_at(d, iova, err, __FILE__, __LINE__)
+	texpect_err_at(d, iova, err, __FILE__, __LINE__)
 #define EXPECT_NOENT(d, iova) EXPECT_ERR(d, iova, -ENOENT)
 
 #endif

@@ -39,11 +39,11 @@ static void populate(struct tdom *d, struct layout *L)
 	L->A = 2 * d->top + s1;
 	L->C1 = 4 * d->top + 2 * s1;
 	L->C2 = d->n > 2 ? 6 * d->top : 0;
-	map_ok(d, L->A, pa_for(d, L->A), 4 * s0, RW);
-	map_ok(d, L->A + 8 * s0, pa_for(d, L->A + 8 * s0), s0, RW);
-	map_ok(d, L->C1, pa_for(d, L->C1), s1, RW);
+	tmap_ok(d, L->A, tpa_for(d, L->A), 4 * s0, RW);
+	tmap_ok(d, L->A + 8 * s0, tpa_for(d, L->A + 8 * s0), s0, RW);
+	tmap_ok(d, L->C1, tpa_for(d, L->C1), s1, RW);
 	if (L->C2)
-		map_ok(d, L->C2, pa_for(d, L->C2), d->top, RW);
+		tmap_ok(d, L->C2, tpa_for(d, L->C2), d->top, RW);
 }
 
 /* The domain of c, populated; no table cache, so that the live pages are
@@ -154,7 +154,7 @@ static void overlap_at(struct tdom *d, uint64_t iova, uint64_t size,
 
 	snap_take(d, &s);
 	iopgt_gather_init(&g);
-	EQ_AT(iopgt_map(d->dom, iova, pa_for(d, iova), size, RW, &g), -EEXIST,
+	EQ_AT(iopgt_map(d->dom, iova, tpa_for(d, iova), size, RW, &g), -EEXIST,
 	      line);
 	EQ_AT(d->tf.n, s.nflush, line); /* map never flushes */
 	EQ_AT(tcheck_counts(d->dom), 0, line);
@@ -206,14 +206,15 @@ static void test_bad_alignment(void **state)
 		topen_populated(&d, &L, c, 0);
 		no = misalignments(&d, off);
 		X = L.C2 ? 7 * d.top : 5 * d.top; /* free space */
-		P = pa_for(&d, X);
+		P = tpa_for(&d, X);
 		for (unsigned i = 0; i < no; i++) {
 			CTX("%s misaligned by 0x%" PRIx64, c->name, off[i]);
 			BAD_MAP(&d, X + off[i], P, d.s[0], RW, -EINVAL);
 			BAD_MAP(&d, X, P + off[i], d.s[0], RW, -EINVAL);
 			BAD_MAP(&d, X, P, d.s[0] + off[i], RW, -EINVAL);
 			BAD_MAP(&d, X, P, off[i], RW, -EINVAL);
-			BAD_MAP(&d, X + off[i], P + off[i], d.s[0], RW, -EINVAL);
+			BAD_MAP(&d, X + off[i], P + off[i], d.s[0], RW,
+				-EINVAL);
 			/* Over a mapping: alignment is checked first. */
 			BAD_MAP(&d, L.A + off[i], P, d.s[0], RW, -EINVAL);
 			BAD_MAP(&d, L.C1, P + off[i], d.s[1], RW, -EINVAL);
@@ -242,7 +243,7 @@ static void test_bad_size(void **state)
 		CTX("%s", c->name);
 		topen_populated(&d, &L, c, 0);
 		s0 = d.s[0];
-		P = pa_for(&d, 0);
+		P = tpa_for(&d, 0);
 
 		CTX("%s size 0", c->name);
 		BAD_MAP(&d, 0, P, 0, RW, -EINVAL);
@@ -277,7 +278,7 @@ static void test_bad_range(void **state)
 		topen_populated(&d, &L, c, 0);
 		s0 = d.s[0];
 		T = d.end;
-		P = pa_for(&d, 0);
+		P = tpa_for(&d, 0);
 		O = UINT64_C(1) << c->oas;
 
 		/* IOVA beyond the input size. */
@@ -302,7 +303,7 @@ static void test_bad_range(void **state)
 		EXPECT_ERR(&d, T - 1, -ENOENT);
 		/* The IOVA aliased below 2^ias is mapped; the one above is
 		 * still out of range. */
-		EXPECT_TR(&d, L.A, pa_for(&d, L.A), s0, RW);
+		EXPECT_TR(&d, L.A, tpa_for(&d, L.A), s0, RW);
 
 		/* PA beyond the output size. */
 		CTX("%s beyond oas", c->name);
@@ -320,9 +321,9 @@ static void test_bad_range(void **state)
 			struct snap s;
 
 			snap_take(&d, &s);
-			map_ok(&d, 0, O - s0, s0, RW);
+			tmap_ok(&d, 0, O - s0, s0, RW);
 			EXPECT_TR(&d, s0 - 1, O - 1, s0, RW);
-			unmap_ok(&d, 0, s0, s0);
+			tunmap_ok(&d, 0, s0, s0);
 			snap_check(&d, &s, __LINE__);
 			snap_free(&s);
 		}
@@ -369,8 +370,8 @@ static void test_overlap(void **state)
 			OVERLAP(&d, A - s1 - d.top, d.top + s1 + s0, A - 1);
 		}
 		/* The maps rolled back left the mappings intact. */
-		EXPECT_TR(&d, A, pa_for(&d, A), s0, RW);
-		EXPECT_TR(&d, A + 8 * s0, pa_for(&d, A + 8 * s0), s0, RW);
+		EXPECT_TR(&d, A, tpa_for(&d, A), s0, RW);
+		EXPECT_TR(&d, A + 8 * s0, tpa_for(&d, A + 8 * s0), s0, RW);
 		EXPECT_ERR(&d, A - s0, -ENOENT);
 		EXPECT_ERR(&d, A + 4 * s0, -ENOENT);
 		tclose(&d);
@@ -415,7 +416,7 @@ static void test_overlap_superpage(void **state)
 			OVERLAP(&d, L.C2 - s0, 2 * s0, L.C2 - 1);
 			OVERLAP(&d, L.C2 - s1, 2 * s1, L.C2 - 1);
 		}
-		EXPECT_TR(&d, C1 + 7, pa_for(&d, C1) + 7, s1, RW);
+		EXPECT_TR(&d, C1 + 7, tpa_for(&d, C1) + 7, s1, RW);
 		EXPECT_ERR(&d, C1 - s0, -ENOENT);
 		tclose(&d);
 	}
@@ -481,17 +482,17 @@ static void test_bad_prot(void **state)
 			     i++) {
 				CTX("%s prot 0x%x size 0x%" PRIx64, c->name,
 				    bad_common[i], sizes[z]);
-				BAD_MAP(&d, X, pa_for(&d, X), sizes[z],
+				BAD_MAP(&d, X, tpa_for(&d, X), sizes[z],
 					bad_common[i], -EINVAL);
 			}
 			for (size_t i = 0; i < nbad; i++) {
 				CTX("%s prot 0x%x size 0x%" PRIx64, c->name,
 				    bad[i], sizes[z]);
-				BAD_MAP(&d, X, pa_for(&d, X), sizes[z], bad[i],
+				BAD_MAP(&d, X, tpa_for(&d, X), sizes[z], bad[i],
 					-EINVAL);
 			}
 			/* Checked before the overlap. */
-			BAD_MAP(&d, L.A, pa_for(&d, L.A), sizes[z], 0,
+			BAD_MAP(&d, L.A, tpa_for(&d, L.A), sizes[z], 0,
 				-EINVAL);
 			for (size_t i = 0; i < nok; i++) {
 				struct snap s;
@@ -499,11 +500,11 @@ static void test_bad_prot(void **state)
 				CTX("%s ok prot 0x%x size 0x%" PRIx64, c->name,
 				    ok[i], sizes[z]);
 				snap_take(&d, &s);
-				map_ok(&d, X, pa_for(&d, X), sizes[z], ok[i]);
+				tmap_ok(&d, X, tpa_for(&d, X), sizes[z], ok[i]);
 				EXPECT_TR(&d, X + sizes[z] - 1,
-					  pa_for(&d, X) + sizes[z] - 1,
+					  tpa_for(&d, X) + sizes[z] - 1,
 					  z == 1 ? d.s[1] : d.s[0], ok[i]);
-				unmap_ok(&d, X, sizes[z], sizes[z]);
+				tunmap_ok(&d, X, sizes[z], sizes[z]);
 				snap_check(&d, &s, __LINE__);
 				snap_free(&s);
 			}
@@ -583,7 +584,7 @@ static void test_enomem_rollback(void **state)
 			CTX("%s enomem fail_after %ld", c->name, f);
 			d.ta.fail_after = f;
 			iopgt_gather_init(&g);
-			r = tmap_g(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), len,
+			r = tmap_g(&d, D - 2 * s0, tpa_for(&d, D - 2 * s0), len,
 				   RW, &g, 1);
 			d.ta.fail_after = 0;
 			tsync(&d, &g);
@@ -596,9 +597,9 @@ static void test_enomem_rollback(void **state)
 		CTX("%s enomem", c->name);
 		EXPECT(f > 2); /* some allocations were made to fail */
 		EQ(r, 0);
-		EXPECT_TR(&d, D, pa_for(&d, D), d.s[1], RW);
-		EXPECT_TR(&d, D - 2 * s0, pa_for(&d, D - 2 * s0), s0, RW);
-		unmap_ok(&d, D - 2 * s0, len, len);
+		EXPECT_TR(&d, D, tpa_for(&d, D), d.s[1], RW);
+		EXPECT_TR(&d, D - 2 * s0, tpa_for(&d, D - 2 * s0), s0, RW);
+		tunmap_ok(&d, D - 2 * s0, len, len);
 		snap_check(&d, &s, __LINE__);
 		snap_free(&s);
 		tclose(&d);
@@ -622,8 +623,8 @@ static void test_rollback_no_reclaim(void **state)
 		s0 = d.s[0];
 		A = L.A;
 		/* An emptied table just below A. */
-		map_ok(&d, A - s0, pa_for(&d, A - s0), s0, RW);
-		unmap_ok(&d, A - s0, s0, s0);
+		tmap_ok(&d, A - s0, tpa_for(&d, A - s0), s0, RW);
+		tunmap_ok(&d, A - s0, s0, s0);
 		CTX("%s no_reclaim: overlap after free part", c->name);
 		OVERLAP(&d, A - 2 * s0, 3 * s0, A - 1);
 		OVERLAP(&d, A - s0, 2 * s0, A - 1);

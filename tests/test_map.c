@@ -204,7 +204,8 @@ static void test_leaf_each_size(void **state)
 				EQ(g.kind, i < levels - 1 ? IOPGT_FLUSH_WALK
 							  : IOPGT_FLUSH_MODIFIED);
 				EQ(g.nr_tables, levels - 1 - i);
-				EXPECT(g.iova <= iova && g.last >= iova + sz - 1);
+				EXPECT(g.iova <= iova &&
+				       g.last >= iova + sz - 1);
 				tsync(&d, &g);
 				EXPECT_NOENT(&d, iova);
 				EXPECT_NOENT(&d, iova + sz - 1);
@@ -245,7 +246,7 @@ static void test_superpage_selection(void **state)
 
 		/* top + 3 mid at top-aligned IOVA and PA: 1 + 3 leaves. */
 		CTX("%s top+3mid", c->name);
-		map_ok(&d, B, P, top + 3 * mid, RW);
+		tmap_ok(&d, B, P, top + 3 * mid, RW);
 		EXPECT_TR(&d, B, P, top, RW);
 		EXPECT_TR(&d, B + top / 2 + 0x10, P + top / 2 + 0x10, top, RW);
 		EXPECT_TR(&d, B + top - 1, P + top - 1, top, RW);
@@ -262,49 +263,49 @@ static void test_superpage_selection(void **state)
 			w[d.n - 2] += 3;
 			expect_leaves_at(&d, w, __LINE__);
 		}
-		unmap_ok(&d, B, top + 3 * mid, top + 3 * mid);
+		tunmap_ok(&d, B, top + 3 * mid, top + 3 * mid);
 		EQ(tlive(&d), 1);
 
 		/* With three sizes: top + 3 mid + 2 smallest. */
 		if (d.n == 3) {
 			CTX("%s top+3mid+2small", c->name);
-			map_ok(&d, B, P, top + 3 * mid + 2 * s0, RW);
+			tmap_ok(&d, B, P, top + 3 * mid + 2 * s0, RW);
 			EXPECT_LEAVES(&d, 2, 3, 1);
 			EXPECT_TR(&d, B + top + 3 * mid + s0,
 				  P + top + 3 * mid + s0, s0, RW);
 			EXPECT_NOENT(&d, B + top + 3 * mid + 2 * s0);
-			unmap_ok(&d, B, top + 3 * mid + 2 * s0,
-				 top + 3 * mid + 2 * s0);
+			tunmap_ok(&d, B, top + 3 * mid + 2 * s0,
+				  top + 3 * mid + 2 * s0);
 			EQ(tlive(&d), 1);
 		}
 
 		/* PA not aligned like the IOVA: smallest leaves only. */
 		CTX("%s pa off by granule", c->name);
-		map_ok(&d, B, P + s0, 2 * d.s[1], RW);
+		tmap_ok(&d, B, P + s0, 2 * d.s[1], RW);
 		EXPECT_LEAVES(&d, 2 * d.s[1] / s0);
 		EXPECT_TR(&d, B, P + s0, s0, RW);
 		EXPECT_TR(&d, B + d.s[1] + 3 * s0 + 7, P + d.s[1] + 4 * s0 + 7,
 			  s0, RW);
 		EXPECT_TR(&d, B + 2 * d.s[1] - 1, P + s0 + 2 * d.s[1] - 1, s0,
 			  RW);
-		unmap_ok(&d, B, 2 * d.s[1], 2 * d.s[1]);
+		tunmap_ok(&d, B, 2 * d.s[1], 2 * d.s[1]);
 
 		/* IOVA not aligned, PA aligned: the same. */
 		CTX("%s iova off by granule", c->name);
-		map_ok(&d, B + s0, P, 2 * d.s[1], RW);
+		tmap_ok(&d, B + s0, P, 2 * d.s[1], RW);
 		EXPECT_LEAVES(&d, 2 * d.s[1] / s0);
 		EXPECT_TR(&d, B + s0, P, s0, RW);
 		EXPECT_TR(&d, B + d.s[1], P + d.s[1] - s0, s0, RW);
-		unmap_ok(&d, B + s0, 2 * d.s[1], 2 * d.s[1]);
+		tunmap_ok(&d, B + s0, 2 * d.s[1], 2 * d.s[1]);
 
 		/* PA aligned to the middle size only: middle leaves. */
 		if (d.n == 3) {
 			CTX("%s pa off by mid", c->name);
-			map_ok(&d, B, P + d.s[1], top, RW);
+			tmap_ok(&d, B, P + d.s[1], top, RW);
 			EXPECT_LEAVES(&d, 0, top / d.s[1], 0);
 			EXPECT_TR(&d, B + top - 1, P + d.s[1] + top - 1, d.s[1],
 				  RW);
-			unmap_ok(&d, B, top, top);
+			tunmap_ok(&d, B, top, top);
 		}
 
 		/* Recomputed along the range: small, mid, small. */
@@ -313,7 +314,7 @@ static void test_superpage_selection(void **state)
 			uint64_t iv = B + d.s[1] - s0, pa = P + d.s[1] - s0;
 			uint64_t len = s0 + d.s[1] + s0;
 
-			map_ok(&d, iv, pa, len, RW);
+			tmap_ok(&d, iv, pa, len, RW);
 			EXPECT_LEAVES(&d, 2, 1);
 			EXPECT_TR(&d, iv, pa, s0, RW);
 			EXPECT_TR(&d, iv + s0, pa + s0, d.s[1], RW);
@@ -323,7 +324,7 @@ static void test_superpage_selection(void **state)
 				  RW);
 			EXPECT_NOENT(&d, iv - s0);
 			EXPECT_NOENT(&d, iv + len);
-			unmap_ok(&d, iv, len, len);
+			tunmap_ok(&d, iv, len, len);
 		}
 		if (d.n == 3) {
 			uint64_t m = d.s[1];
@@ -331,7 +332,7 @@ static void test_superpage_selection(void **state)
 			uint64_t len = s0 + m + top + m + s0;
 
 			CTX("%s recompute s-m-top-m-s", c->name);
-			map_ok(&d, iv, pa, len, RW);
+			tmap_ok(&d, iv, pa, len, RW);
 			EXPECT_LEAVES(&d, 2, 2, 1);
 			EXPECT_TR(&d, iv, pa, s0, RW);
 			EXPECT_TR(&d, iv + s0, pa + s0, m, RW);
@@ -339,7 +340,7 @@ static void test_superpage_selection(void **state)
 			EXPECT_TR(&d, iv + s0 + m + top, pa + s0 + m + top, m,
 				  RW);
 			EXPECT_TR(&d, iv + len - 1, pa + len - 1, s0, RW);
-			unmap_ok(&d, iv, len, len);
+			tunmap_ok(&d, iv, len, len);
 		}
 
 		/* Mixed sizes from separate calls, PAs out of order. */
@@ -347,18 +348,18 @@ static void test_superpage_selection(void **state)
 		{
 			uint64_t m = d.s[1];
 
-			map_ok(&d, B, P + 4 * m, m, RW);
-			map_ok(&d, B + m, P + 2 * s0, s0,
-			       IOPGT_PROT_READ);
-			map_ok(&d, B + m + s0, P + 9 * s0, 3 * s0, RW);
-			map_ok(&d, B + 2 * m, P, m, RW);
+			tmap_ok(&d, B, P + 4 * m, m, RW);
+			tmap_ok(&d, B + m, P + 2 * s0, s0,
+			        IOPGT_PROT_READ);
+			tmap_ok(&d, B + m + s0, P + 9 * s0, 3 * s0, RW);
+			tmap_ok(&d, B + 2 * m, P, m, RW);
 			EXPECT_TR(&d, B + 1, P + 4 * m + 1, m, RW);
 			EXPECT_TR(&d, B + m, P + 2 * s0, s0, IOPGT_PROT_READ);
 			EXPECT_TR(&d, B + m + 3 * s0, P + 11 * s0, s0, RW);
 			EXPECT_NOENT(&d, B + m + 4 * s0);
 			EXPECT_TR(&d, B + 3 * m - 1, P + m - 1, m, RW);
 			EXPECT_LEAVES(&d, 4, 2);
-			unmap_ok(&d, B, 3 * m, 2 * m + 4 * s0);
+			tunmap_ok(&d, B, 3 * m, 2 * m + 4 * s0);
 		}
 		EQ(tlive(&d), 1);
 		tclose(&d);
@@ -433,7 +434,7 @@ static void test_leaf_sizes_config(void **state)
 		EQ(d.info.leaf_sizes, s[0]);
 		EQ(d.n, 1);
 		P = (UINT64_C(1) << (c->oas - 2)) + 5 * top;
-		map_ok(&d, 2 * top, P, 2 * s[1], RW);
+		tmap_ok(&d, 2 * top, P, 2 * s[1], RW);
 		EXPECT_LEAVES(&d, 2 * s[1] / s[0]);
 		EXPECT_TR(&d, 2 * top + s[1], P + s[1], s[0], RW);
 		{
@@ -458,7 +459,7 @@ static void test_leaf_sizes_config(void **state)
 		CTX("%s leaf_sizes=two smallest", c->name);
 		topen(&d, c, 0, 0, s[0] | s[1]);
 		EQ(d.info.leaf_sizes, s[0] | s[1]);
-		map_ok(&d, 2 * top, P, top, RW);
+		tmap_ok(&d, 2 * top, P, top, RW);
 		EXPECT_LEAVES(&d, 0, top / s[1], 0);
 		EXPECT_TR(&d, 2 * top + top / 2, P + top / 2, s[1], RW);
 		EQ(tstats(&d).coalesced, 0);
@@ -495,7 +496,7 @@ static void test_split(void **state)
 
 		/* A hole inside one superpage. */
 		CTX("%s hole", c->name);
-		map_ok(&d, B, P, top, RW);
+		tmap_ok(&d, B, P, top, RW);
 		sp = tstats(&d).split;
 		{
 			struct iopgt_gather g;
@@ -525,7 +526,7 @@ static void test_split(void **state)
 		CTX("%s refill hole", c->name);
 		{
 			uint64_t co = tstats(&d).coalesced;
-			map_ok(&d, B + h, P + h, s0, RW);
+			tmap_ok(&d, B + h, P + h, s0, RW);
 			EQ(tstats(&d).coalesced, co + (n - 1));
 			EXPECT_TR(&d, B + h, P + h, top, RW);
 			{
@@ -534,14 +535,14 @@ static void test_split(void **state)
 				expect_leaves_at(&d, w, __LINE__);
 			}
 		}
-		unmap_ok(&d, B, top, top);
+		tunmap_ok(&d, B, top, top);
 		EQ(tlive(&d), 1);
 
 		/* An unmap straddling two superpages splits both. */
 		CTX("%s straddle", c->name);
-		map_ok(&d, B, P, 2 * top, RW);
+		tmap_ok(&d, B, P, 2 * top, RW);
 		sp = tstats(&d).split;
-		unmap_ok(&d, B + top - 2 * s0, 4 * s0, 4 * s0);
+		tunmap_ok(&d, B + top - 2 * s0, 4 * s0, 4 * s0);
 		EQ(tstats(&d).split, sp + 2 * (n - 1));
 		EXPECT_TR(&d, B, P, sub, RW);
 		EXPECT_TR(&d, B + top - 3 * s0, P + top - 3 * s0, s0, RW);
@@ -552,25 +553,25 @@ static void test_split(void **state)
 		EXPECT_TR(&d, B + top + 2 * s0, P + top + 2 * s0, s0, RW);
 		EXPECT_TR(&d, B + 2 * top - 1, P + 2 * top - 1, sub, RW);
 		/* What is left of each. */
-		unmap_ok(&d, B, top - 2 * s0, top - 2 * s0);
+		tunmap_ok(&d, B, top - 2 * s0, top - 2 * s0);
 		EXPECT_NOENT(&d, B);
 		EXPECT_TR(&d, B + top + 2 * s0, P + top + 2 * s0, s0, RW);
-		unmap_ok(&d, B, 2 * top, top - 2 * s0);
+		tunmap_ok(&d, B, 2 * top, top - 2 * s0);
 		EQ(tlive(&d), 1);
 
 		/* A whole superpage plus part of the next, in one call. */
 		CTX("%s one and a part", c->name);
-		map_ok(&d, B, P, 2 * top, RW);
-		unmap_ok(&d, B, top + s0, top + s0);
+		tmap_ok(&d, B, P, 2 * top, RW);
+		tunmap_ok(&d, B, top + s0, top + s0);
 		EXPECT_NOENT(&d, B + top);
 		EXPECT_TR(&d, B + top + s0, P + top + s0, s0, RW);
 		EXPECT_TR(&d, B + 2 * top - 1, P + 2 * top - 1, sub, RW);
-		unmap_ok(&d, B, 2 * top, top - s0);
+		tunmap_ok(&d, B, 2 * top, top - s0);
 		EQ(tlive(&d), 1);
 
 		/* The split table cannot be allocated: nothing changes. */
 		CTX("%s split enomem", c->name);
-		map_ok(&d, B, P, top, RW);
+		tmap_ok(&d, B, P, top, RW);
 		{
 			char *before = tdump(d.dom);
 			uint64_t live = tlive(&d);
@@ -603,13 +604,14 @@ static void test_split(void **state)
 				EXPECT_TR(&d, B + h, P + h, top, RW);
 			}
 			CTX("%s split enomem", c->name);
-			EXPECT(f > 1); /* at least the first allocation failed */
+			/* At least the first allocation failed. */
+			EXPECT(f > 1);
 			EQ(r, s0);
 			EQ(tstats(&d).split, sp + (n - 1));
 			EXPECT_NOENT(&d, B + h);
 			free(before);
 		}
-		unmap_ok(&d, B, top, top - s0);
+		tunmap_ok(&d, B, top, top - s0);
 		EQ(tlive(&d), 1);
 
 		if (n < 3) {
@@ -621,7 +623,7 @@ static void test_split(void **state)
 		 * top-size leaf: three tables at once (one middle-level, two
 		 * smallest-level); all or nothing under allocation failure. */
 		CTX("%s hole across a middle boundary", c->name);
-		map_ok(&d, B, P, top, RW);
+		tmap_ok(&d, B, P, top, RW);
 		{
 			uint64_t m = d.s[1], hb = B + 7 * m - s0;
 			char *before = tdump(d.dom);
@@ -662,7 +664,7 @@ static void test_split(void **state)
 			EXPECT_LEAVES(&d, 2 * (m / s0 - 1), top / m - 2, 0);
 			free(before);
 		}
-		unmap_ok(&d, B, top, top - 2 * s0);
+		tunmap_ok(&d, B, top, top - 2 * s0);
 		EQ(tlive(&d), 1);
 
 		/* The two ends split leaves of different sizes. */
@@ -670,10 +672,10 @@ static void test_split(void **state)
 		{
 			uint64_t m = d.s[1];
 
-			map_ok(&d, B + top - m, P + top - m, m + top, RW);
+			tmap_ok(&d, B + top - m, P + top - m, m + top, RW);
 			EXPECT_LEAVES(&d, 0, 1, 1);
 			sp = tstats(&d).split;
-			unmap_ok(&d, B + top - 3 * s0, 8 * s0, 8 * s0);
+			tunmap_ok(&d, B + top - 3 * s0, 8 * s0, 8 * s0);
 			EQ(tstats(&d).split, sp + 3);
 			EXPECT_TR(&d, B + top - m, P + top - m, s0, RW);
 			EXPECT_TR(&d, B + top - 4 * s0, P + top - 4 * s0, s0,
@@ -685,7 +687,7 @@ static void test_split(void **state)
 			EXPECT_TR(&d, B + top + m, P + top + m, m, RW);
 			EXPECT_LEAVES(&d, m / s0 - 3 + m / s0 - 5,
 				      top / m - 1, 0);
-			unmap_ok(&d, B, 2 * top, m + top - 8 * s0);
+			tunmap_ok(&d, B, 2 * top, m + top - 8 * s0);
 		}
 		EQ(tlive(&d), 1);
 		tclose(&d);
@@ -771,35 +773,35 @@ static void test_coalesce(void **state)
 			w[1] = 1;
 			expect_leaves_at(&d, w, __LINE__);
 		}
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 
 		/* Two calls of half a table each. */
 		CTX("%s coalesce two halves", c->name);
 		co = tstats(&d).coalesced;
-		map_ok(&d, B, P, s1 / 2, RW);
+		tmap_ok(&d, B, P, s1 / 2, RW);
 		EQ(tstats(&d).coalesced, co);
-		map_ok(&d, B + s1 / 2, P + s1 / 2, s1 / 2, RW);
+		tmap_ok(&d, B + s1 / 2, P + s1 / 2, s1 / 2, RW);
 		EQ(tstats(&d).coalesced, co + 1);
 		EXPECT_TR(&d, B + 3 * s0, P + 3 * s0, s1, RW);
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 
 		/* A call that fills a table from the front, after its last
 		 * page was mapped first. */
 		CTX("%s coalesce filled from the front", c->name);
 		co = tstats(&d).coalesced;
-		map_ok(&d, B + s1 - s0, P + s1 - s0, s0, RW);
-		map_ok(&d, B, P, s1 - s0, RW);
+		tmap_ok(&d, B + s1 - s0, P + s1 - s0, s0, RW);
+		tmap_ok(&d, B, P, s1 - s0, RW);
 		EQ(tstats(&d).coalesced, co + 1);
 		EXPECT_TR(&d, B + s1 - s0, P + s1 - s0, s1, RW);
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 
 		/* One call that completes the tables at both of its ends,
 		 * with a whole superpage between them. */
 		CTX("%s coalesce both ends", c->name);
 		co = tstats(&d).coalesced;
-		map_ok(&d, B, P, s0, RW);
-		map_ok(&d, B + 3 * s1 - s0, P + 3 * s1 - s0, s0, RW);
-		map_ok(&d, B + s0, P + s0, 3 * s1 - 2 * s0, RW);
+		tmap_ok(&d, B, P, s0, RW);
+		tmap_ok(&d, B + 3 * s1 - s0, P + 3 * s1 - s0, s0, RW);
+		tmap_ok(&d, B + s0, P + s0, 3 * s1 - 2 * s0, RW);
 		EQ(tstats(&d).coalesced, co + 2);
 		EXPECT_TR(&d, B, P, s1, RW);
 		EXPECT_TR(&d, B + s1 + s0, P + s1 + s0, s1, RW);
@@ -809,7 +811,7 @@ static void test_coalesce(void **state)
 			w[1] = 3;
 			expect_leaves_at(&d, w, __LINE__);
 		}
-		unmap_ok(&d, B, 3 * s1, 3 * s1);
+		tunmap_ok(&d, B, 3 * s1, 3 * s1);
 
 		/* Not coalesced: one page with other attributes. */
 		CTX("%s refused: attrs", c->name);
@@ -823,7 +825,7 @@ static void test_coalesce(void **state)
 		EXPECT_TR(&d, B + (E / 2) * s0, P + (E / 2) * s0, s0,
 			  IOPGT_PROT_READ);
 		EXPECT_LEAVES(&d, E);
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 		prots[E / 2] = RW;
 
 		/* Not coalesced: PA not contiguous. */
@@ -834,7 +836,7 @@ static void test_coalesce(void **state)
 		EQ(tstats(&d).coalesced, co);
 		EXPECT_TR(&d, B + (E / 3) * s0, P + (E / 3 + 1) * s0, s0, RW);
 		EXPECT_LEAVES(&d, E);
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 
 		/* Not coalesced: contiguous, but the PA is not aligned. */
 		CTX("%s refused: pa alignment", c->name);
@@ -845,7 +847,7 @@ static void test_coalesce(void **state)
 		EQ(tstats(&d).coalesced, co);
 		EXPECT_TR(&d, B, P + s0, s0, RW);
 		EXPECT_LEAVES(&d, E);
-		unmap_ok(&d, B, s1, s1);
+		tunmap_ok(&d, B, s1, s1);
 		tclose(&d);
 
 		/* Not coalesced: IOPGT_OPT_NO_COALESCE. */
@@ -860,11 +862,11 @@ static void test_coalesce(void **state)
 		EXPECT_TR(&d, B, P, s0, RW);
 		EXPECT_LEAVES(&d, E);
 		/* Nor a table filled in one call. */
-		map_ok(&d, B + s1, P + s1, s1 / 2, RW);
-		map_ok(&d, B + s1 + s1 / 2, P + s1 + s1 / 2, s1 / 2, RW);
+		tmap_ok(&d, B + s1, P + s1, s1 / 2, RW);
+		tmap_ok(&d, B + s1 + s1 / 2, P + s1 + s1 / 2, s1 / 2, RW);
 		EQ(tstats(&d).coalesced, 0);
 		EXPECT_TR(&d, B + s1, P + s1, s0, RW);
-		unmap_ok(&d, B, 2 * s1, 2 * s1);
+		tunmap_ok(&d, B, 2 * s1, 2 * s1);
 		tclose(&d);
 
 		if (d.n == 3) {
@@ -878,7 +880,7 @@ static void test_coalesce(void **state)
 			P = d.pa0;
 			for (uint64_t i = 0; i < E; i++)
 				pas[i] = P + (E1 - 1) * s1 + i * s0;
-			map_ok(&d, B, P, (E1 - 1) * s1, RW);
+			tmap_ok(&d, B, P, (E1 - 1) * s1, RW);
 			EQ(tstats(&d).coalesced, 0);
 			map_pages(&d, B + (E1 - 1) * s1, E, pas, prots, &g);
 			EQ(g.kind, IOPGT_FLUSH_WALK);
@@ -890,21 +892,21 @@ static void test_coalesce(void **state)
 				  top, RW);
 			EXPECT_TR(&d, B + top - 1, P + top - 1, top, RW);
 			EXPECT_LEAVES(&d, 0, 0, 1);
-			unmap_ok(&d, B, top, top);
+			tunmap_ok(&d, B, top, top);
 			tclose(&d);
 
 			/* With the top size excluded, the cascade stops at
 			 * the middle size. */
 			CTX("%s cascade limited", c->name);
 			topen(&d, c, 0, CACHE_DEFAULT, s0 | s1);
-			map_ok(&d, B, P, (E1 - 1) * s1, RW);
+			tmap_ok(&d, B, P, (E1 - 1) * s1, RW);
 			map_pages(&d, B + (E1 - 1) * s1, E, pas, prots, &g);
 			EQ(g.nr_tables, 1);
 			tsync(&d, &g);
 			EQ(tstats(&d).coalesced, 1);
 			EXPECT_TR(&d, B + top - 1, P + top - 1, s1, RW);
 			EXPECT_LEAVES(&d, 0, E1, 0);
-			unmap_ok(&d, B, top, top);
+			tunmap_ok(&d, B, top, top);
 			tclose(&d);
 		}
 		free(pas);
@@ -936,9 +938,9 @@ static void test_superpage_over_empty_tables(void **state)
 			B = (2 + 2 * j) * d.top; /* a subtree of its own */
 
 			CTX("%s over empty, leaf 0x%" PRIx64, c->name, sz);
-			map_ok(&d, B + sz - s0, P, s0, RW);
+			tmap_ok(&d, B + sz - s0, P, s0, RW);
 			live = tlive(&d);
-			unmap_ok(&d, B + sz - s0, s0, s0);
+			tunmap_ok(&d, B + sz - s0, s0, s0);
 			EQ(tlive(&d), live); /* the tables stay */
 			for (unsigned l = 0; l < j; l++) {
 				struct iopgt_table_info ti;
@@ -955,12 +957,12 @@ static void test_superpage_over_empty_tables(void **state)
 			EQ(tlive(&d), live - j);
 			EXPECT_TR(&d, B + sz - s0, P + sz - s0, sz, RW);
 			EXPECT_TR(&d, B, P, sz, RW);
-			unmap_ok(&d, B, sz, sz);
+			tunmap_ok(&d, B, sz, sz);
 
 			/* With a live mapping underneath: -EEXIST, no
 			 * change. */
 			CTX("%s over live, leaf 0x%" PRIx64, c->name, sz);
-			map_ok(&d, B + sz - s0, P + 7 * sz, s0, RW);
+			tmap_ok(&d, B + sz - s0, P + 7 * sz, s0, RW);
 			before = tdump(d.dom);
 			live = tlive(&d);
 			iopgt_gather_init(&g);
@@ -973,7 +975,7 @@ static void test_superpage_over_empty_tables(void **state)
 			EQ(tlive(&d), live);
 			EXPECT_TR(&d, B + sz - s0, P + 7 * sz, s0, RW);
 			EXPECT_NOENT(&d, B);
-			unmap_ok(&d, B + sz - s0, s0, s0);
+			tunmap_ok(&d, B + sz - s0, s0, s0);
 		}
 		tclose(&d);
 	}
@@ -1013,14 +1015,14 @@ static uint64_t map_assorted(struct tdom *d, struct tmapping m[8],
 
 	*nm = assorted(d, m);
 	for (unsigned i = 0; i < *nm; i++) {
-		map_ok(d, m[i].iova, pa_for(d, m[i].iova), m[i].size, RW);
+		tmap_ok(d, m[i].iova, tpa_for(d, m[i].iova), m[i].size, RW);
 		total += m[i].size;
 	}
 	for (unsigned i = 0; i < *nm; i++) {
-		EXPECT_TR(d, m[i].iova, pa_for(d, m[i].iova),
+		EXPECT_TR(d, m[i].iova, tpa_for(d, m[i].iova),
 			  m[i].size == m[i].leaf ? m[i].leaf : d->s[0], RW);
 		EXPECT_TR(d, m[i].iova + m[i].size - 1,
-			  pa_for(d, m[i].iova) + m[i].size - 1, m[i].leaf, RW);
+			  tpa_for(d, m[i].iova) + m[i].size - 1, m[i].leaf, RW);
 	}
 	return total;
 }
@@ -1065,7 +1067,7 @@ static void test_reclaim(void **state)
 		/* Again, to see that nothing was left behind. */
 		total = map_assorted(&d, m, &nm);
 		EQ(tlive(&d), live);
-		unmap_ok(&d, 0, d.end, total);
+		tunmap_ok(&d, 0, d.end, total);
 		EQ(tlive(&d), 1);
 		tclose(&d);
 
@@ -1100,7 +1102,7 @@ static void test_reclaim(void **state)
 		topen(&d, c, 0, 0, 0);
 		map_assorted(&d, m, &nm);
 		for (unsigned i = 0; i < nm; i++)
-			unmap_ok(&d, m[i].iova, m[i].size, m[i].size);
+			tunmap_ok(&d, m[i].iova, m[i].size, m[i].size);
 		EQ(tlive(&d), 1);
 		tclose(&d);
 
@@ -1109,7 +1111,7 @@ static void test_reclaim(void **state)
 		CTX("%s table cache", c->name);
 		topen(&d, c, 0, CACHE_DEFAULT, 0);
 		total = map_assorted(&d, m, &nm);
-		unmap_ok(&d, 0, d.end, total);
+		tunmap_ok(&d, 0, d.end, total);
 		EXPECT(tlive(&d) >= 1);
 		EQ(tlive(&d), 1 + tstats(&d).table_pages_cached);
 		iopgt_reclaim(d.dom);
@@ -1165,7 +1167,7 @@ static void test_top_of_range(void **state)
 			uint64_t sz = d.s[i];
 
 			CTX("%s top leaf 0x%" PRIx64, c->name, sz);
-			map_ok(&d, T - sz, P, sz, RW);
+			tmap_ok(&d, T - sz, P, sz, RW);
 			EXPECT_TR(&d, T - 1, P + sz - 1, sz, RW);
 			EXPECT_TR(&d, T - sz, P, sz, RW);
 			EXPECT_NOENT(&d, T - sz - 1);
@@ -1173,7 +1175,7 @@ static void test_top_of_range(void **state)
 			iopgt_gather_init(&g);
 			EQ(tmap_g(&d, T - s0, P, s0, RW, &g, 1), -EEXIST);
 			tsync(&d, &g);
-			unmap_ok(&d, T - sz, sz, sz);
+			tunmap_ok(&d, T - sz, sz, sz);
 			EXPECT_NOENT(&d, T - 1);
 			EQ(tlive(&d), 1);
 		}
@@ -1182,20 +1184,20 @@ static void test_top_of_range(void **state)
 		if (d.n >= 2) {
 			uint64_t len = d.s[1] + s0;
 			CTX("%s mixed at top", c->name);
-			map_ok(&d, T - len, P + d.s[1] - s0, len, RW);
+			tmap_ok(&d, T - len, P + d.s[1] - s0, len, RW);
 			EXPECT_TR(&d, T - len, P + d.s[1] - s0, s0, RW);
 			EXPECT_TR(&d, T - 1, P + 2 * d.s[1] - 1, d.s[1], RW);
 			EXPECT_LEAVES(&d, 1, 1);
-			unmap_ok(&d, T - len, len, len);
+			tunmap_ok(&d, T - len, len, len);
 
 			/* Split at the top: the last page of a superpage. */
 			CTX("%s split at top", c->name);
-			map_ok(&d, T - d.top, P, d.top, RW);
-			unmap_ok(&d, T - s0, s0, s0);
+			tmap_ok(&d, T - d.top, P, d.top, RW);
+			tunmap_ok(&d, T - s0, s0, s0);
 			EXPECT_NOENT(&d, T - 1);
 			EXPECT_TR(&d, T - 2 * s0, P + d.top - 2 * s0, s0, RW);
 			EXPECT_TR(&d, T - d.top, P, d.s[d.n - 2], RW);
-			unmap_ok(&d, T - d.top, d.top, d.top - s0);
+			tunmap_ok(&d, T - d.top, d.top, d.top - s0);
 			EQ(tlive(&d), 1);
 		}
 
@@ -1331,13 +1333,13 @@ static void test_flush_kinds(void **state)
 		if (d.n >= 2) {
 			uint64_t iv = B + d.top - s0, len = s0 + d.top + s0;
 			iopgt_gather_init(&g);
-			EQ(tmap_g(&d, iv, pa_for(&d, iv), len, RW, &g, 1), 0);
+			EQ(tmap_g(&d, iv, tpa_for(&d, iv), len, RW, &g, 1), 0);
 			EQ(g.kind, IOPGT_FLUSH_ADDED);
 			EQ(g.iova, iv);
 			EQ(g.last, iv + len - 1);
 			tsync(&d, &g);
 			expect_rec(&d, 1, iv, iv + len - 1, IOPGT_FLUSH_ADDED);
-			unmap_ok(&d, iv, len, len);
+			tunmap_ok(&d, iv, len, len);
 		}
 		/* Unmap in caching mode is still MODIFIED / WALK. */
 		iopgt_gather_init(&g);
