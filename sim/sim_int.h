@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the simulated IOMMU, shared by its source files:
+ *   mem.c     the arena, its allocator and the page states
+ *   walk.c    the walker, the IOTLB, the paging-structure cache and the
+ *             invalidations
+ *   model.c   the reference model and the violation records
+ *   device.c  the device threads
+ *   sim.c     creation, attach, statistics
+ *
+ * Locks, always taken in this order: inv (shared by translations,
+ * exclusive by invalidations), then model.lock (read by translations,
+ * written by the driver), then a cache lock (per IOTLB set, one for the
+ * paging-structure cache), or rep_mu. mem.mu (the allocator) is taken
+ * alone.
+ */
+#ifndef IOPGT_SIM_INT_H
+#define IOPGT_SIM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "iopgt_sim.h"
+#include "pt.h"
+
+#define SIM_FRAME_SHIFT 12
+#define SIM_MAX_ORDER 8 /* blocks of 4K << 0..8: up to 1 MiB */
+
+/* Frame state word: bit 0 allocated, bits 31:1 the generation. */
+#define SIM_ALLOCATED 1u
+
+/* ---- memory ---- */
+
+struct sim_fifo {
+	uint64_t *off; /* block offsets, oldest first from head */
+	size_t head, n, cap;
+};
+
+struct sim_mem {
+	unsigned char *va;  /* the arena */
+	uint64_t size, base_pa;
+	uint64_t nframes;
+	_Atomic uint32_t *state; /* per frame */
+	uint8_t *order;          /* per frame: order + 1 at a block head */
+	pthread_mutex_t mu;      /* allocator: bump, fifos, order[] */
+	uint64_t bump;
+	unsigned quarantine;
+	struct sim_fifo freed[SIM_MAX_ORDER + 1];
+};
+
+/* ---- caches ---- */
+
+struct sim_tlb_ent {
+	uint64_t tag;    /* iova >> shift[level] */
+	uint64_t pa;     /* output address of the leaf's first byte */
+	uint64_t stamp;  /* LRU */
+	unsigned prot;
+	uint8_t level;
+	uint8_t valid, neg, dirty; /* neg: cached non-present result;
+	                            * dirty: the leaf's dirty bit is known set
+	                            * (or the format keeps none) */
+};
+
+struct sim_tlb_set {
+	pthread_mutex_t mu;
+	uint64_t clock;
+	struct sim_tlb_ent *ways;
+} __attribute__((aligned(64)));
+
+struct sim_psc_ent {
+	uint64_t prefix; /* iova >> shift[level + 1] */
+	uint64_t pa;     /* the table at `level` */
+	uint64_t stamp;
+	uint32_t state;  /* its page's state word when cached */
+	uint8_t valid;
+};
+
+/* ---- model ---- */
+
+struct sim_st {
+	uint8_t mapped;
+	unsigned prot;
+	uint64_t pa; /* output address of the segment's first byte */
+};
+
+#define SIM_ACC 4
+
+struct sim_seg {
+	uint64_t iova, last;
+	struct sim_st cur;   /* stable state, or the state after the end */
+	struct sim_st prev;  /* state before the first begin (cancel) */
+	struct sim_st acc[SIM_ACC]; /* states a translation may see */
+	uint8_t trans, nacc, any;
+	uint64_t since;      /* model sequence when it became stable */
+};
+
+struct sim_model {
+	pthread_rwlock_t lock;
+	struct sim_seg *segs;
+	size_t n, cap;
+	_Atomic uint64_t seq;
+};
+
+/* ---- the simulator ---- */
+
+struct sim_dev;
+
+struct iopgt_sim {
+	struct iopgt_sim_config cfg;
+	struct sim_mem mem;
+
+	/* The attached domain, as the walker sees it. */
+	struct iopgt_domain *dom;
+	const struct pt_engine *eng;
+	struct pt_geo geo;
+	uint64_t root_pa;
+	unsigned oas;
+	enum iopgt_format format;
+
+	pthread_rwlock_t inv;
+	struct sim_tlb_set *tlb;
+	unsigned tlb_bits;
+	pthread_mutex_t psc_mu;
+	struct sim_psc_ent *psc; /* [level * psc_entries + i] */
+	uint64_t psc_clock;
+
+	void (*flush_hook)(void *arg, uint64_t iova, uint64_t last,
+			   unsigned kind);
+	void *flush_hook_arg;
+
+	struct sim_model model;
+
+	pthread_mutex_t rep_mu;
+	struct iopgt_sim_violation *reps;
+	unsigned nreps;
+
+	struct sim_dev *dev;
+
+	struct {
+		_Atomic uint64_t translations, iotlb_hits, negative_hits;
+		_Atomic uint64_t psc_hits, walks, ad_updates;
+		_Atomic uint64_t faults[IOPGT_SIM_FAULTS];
+		_Atomic uint64_t inval[IOPGT_FLUSH_KINDS], inval_all;
+		_Atomic uint64_t viol[IOPGT_SIM_V_KINDS];
+		_Atomic uint64_t pages_alloc, pages_freed, pages_live;
+		_Atomic uint64_t pages_peak, bytes_live, bytes_peak;
+	} st;
+};
+
+static inline void sim_count(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* mem.c */
+int sim_mem_init(struct iopgt_sim *sim);
+void sim_mem_fini(struct iopgt_sim *sim);
+void *sim_table_alloc(void *arg, size_t size, uint64_t *pa);
+void sim_table_free(void *arg, void *va, uint64_t pa, size_t size);
+/* The frame of pa, or -1 outside the arena. */
+static inline int64_t sim_frame(const struct iopgt_sim *sim, uint64_t pa)
+{
+	uint64_t off = pa - sim->mem.base_pa;
+
+	if (pa < sim->mem.base_pa || off >= sim->mem.size)
+		return -1;
+	return (int64_t)(off >> SIM_FRAME_SHIFT);
+}
+static inline uint32_t sim_frame_state(const struct iopgt_sim *sim,
+				       int64_t f)
+{
+	return atomic_load_explicit(&sim->mem.state[f], memory_order_acquire);
+}
+static inline _Atomic uint64_t *sim_entry_ptr(const struct iopgt_sim *sim,
+					      uint64_t pa)
+{
+	return (_Atomic uint64_t *)(void *)(sim->mem.va +
+					    (pa - sim->mem.base_pa));
+}
+
+/* walk.c */
+int sim_caches_init(struct iopgt_sim *sim);
+void sim_caches_fini(struct iopgt_sim *sim);
+void sim_caches_drop_all(struct iopgt_sim *sim);
+void sim_flush_range(void *arg, uint64_t iova, uint64_t last,
+		     enum iopgt_flush_kind kind);
+void sim_flush_all(void *arg);
+
+/* model.c */
+int sim_model_init(struct iopgt_sim *sim);
+void sim_model_fini(struct iopgt_sim *sim);
+/* Check one finished translation against the model; v0 is the model
+ * sequence read when the translation began. Call with inv held shared. */
+void sim_model_check(struct iopgt_sim *sim, uint64_t iova, unsigned access,
+		     int rc, const struct iopgt_sim_result *res, uint64_t v0);
+/* Draw an IOVA for a device (under the model's read lock). */
+uint64_t sim_model_sample(struct iopgt_sim *sim, uint64_t *rng,
+			  unsigned unmapped_pct);
+void sim_violation(struct iopgt_sim *sim, enum iopgt_sim_violation_kind kind,
+		   uint64_t iova, uint64_t page_pa, unsigned access,
+		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* device.c */
+uint64_t sim_rand(uint64_t *state);
+
+#endif /* IOPGT_SIM_INT_H */
