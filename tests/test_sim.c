@@ -216,6 +216,11 @@ static void test_translate_matches_lookup(void **state)
 			compare_one(&e, iova, a);
 			compare_one(&e, iova, a); /* again: from the IOTLB */
 		}
+		for (unsigned r = 0; r < nreg; r++) /* unmapped regions */
+			if (!used[r])
+				compare_one(&e, (uint64_t)r * (e.space / nreg) +
+							e.page,
+					    IOPGT_SIM_READ);
 		iopgt_sim_get_stats(e.sim, &st);
 		assert_true(st.iotlb_hits > 0);
 		assert_true(st.walks > 0);
