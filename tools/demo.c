@@ -32,6 +32,7 @@
 #include "demo.h"
 #include "iopgt.h"
 #include "iopgt_sim.h"
+#include "testhook.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -76,12 +77,16 @@ static const char demo_usage[] =
 	"options:\n"
 	"  --ram SIZE        guest RAM (default 4G; k, M, G, T suffixes)\n"
 	"  --ring N          buffers per ring (default 512)\n"
-	"  --ops N           ring map and unmap calls in phase 2 (default 2000000)\n"
+	"  --ops N           ring map and unmap calls in phase 2 (default 10000000)\n"
 	"  --devices N       device threads, 1..64 (default 2)\n"
 	"  --seed N          seed of the buffer addresses and the devices (default 1)\n"
 	"  --caching-mode    the IOMMU caches non-present entries: maps need\n"
 	"                    ADDED flushes\n"
-	"  --small           a quick run for CI: --ram 1G --ring 64 --ops 20000\n"
+	"  --break WHAT      break a safety rule on purpose, to see the simulator\n"
+	"                    catch it: skip-flush (sync issues no invalidation)\n"
+	"                    or leaf-only-flush (WALK flushes sent as MODIFIED)\n"
+	"  --small           a quick run (CI, sanitizers): --ram 1536M --ring 64\n"
+	"                    --ops 300000 and 3 dirty passes\n"
 	"  --json            print the summary as one JSON object\n"
 	"  -h, --help        this text\n"
 	"\n"
@@ -103,6 +108,7 @@ struct demo {
 	unsigned nring, devices;
 	unsigned dirty_passes, dirty_ms;
 	bool json, caching_mode, quiet;
+	unsigned hooks;      /* --break: PT_HOOK_* */
 
 	struct iopgt_sim *sim;
 	struct iopgt_domain *dom;
@@ -316,6 +322,7 @@ static int setup(struct demo *d)
 			cli_format_desc(&d->cfg), strerror(-rc));
 		return rc;
 	}
+	iopgt__set_test_hooks(d->dom, d->hooks);
 	rc = iopgt_sim_attach(d->sim, d->dom);
 	if (rc) {
 		fprintf(stderr, "iopgt demo: cannot attach the domain: %s\n",
@@ -866,17 +873,22 @@ static void print_summary(struct demo *d, uint64_t viol)
 		       d->after_unmap_pages, d->root_pages, s->bytes_live,
 		       s->pages_alloc, s->pages_freed);
 	printf("violations: %" PRIu64 "\n", viol);
-	if (viol) {
-		for (unsigned i = 0; i < viol && i < 5; i++) {
-			struct iopgt_sim_violation v;
+	if (!viol)
+		return;
+	for (unsigned k = 0; k < IOPGT_SIM_V_KINDS; k++)
+		if (s->violations[k])
+			printf("  %-20s %" PRIu64 "\n",
+			       iopgt_sim_violation_name(k), s->violations[k]);
+	printf("the first ones:\n");
+	for (unsigned i = 0; i < viol && i < 5; i++) {
+		struct iopgt_sim_violation v;
 
-			if (iopgt_sim_violation_get(d->sim, i, &v))
-				break;
-			printf("  %s (rule %u) at IOVA 0x%" PRIx64 ": %s\n",
-			       iopgt_sim_violation_name(v.kind), v.rule, v.iova,
-			       v.what);
-		}
-		iopgt_sim_print_violations(d->sim, stdout);
+		if (iopgt_sim_violation_get(d->sim, i, &v))
+			break;
+		printf("  %s", iopgt_sim_violation_name(v.kind));
+		if (v.rule)
+			printf(" (rule %u)", v.rule);
+		printf(", IOVA 0x%" PRIx64 ": %s\n", v.iova, v.what);
 	}
 }
 
@@ -977,7 +989,7 @@ int demo_main(int argc, char **argv)
 	cli_format_begin(&d.cfg);
 	d.ram = 4 * GiB;
 	d.nring = 512;
-	d.ops = 2000000;
+	d.ops = 10000000;
 	d.devices = 2;
 	d.seed = 1;
 	d.dirty_passes = 5;
@@ -995,12 +1007,30 @@ int demo_main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(o, "--json")) {
 			d.json = true;
+		} else if (!strcmp(o, "--break")) {
+			static const struct { const char *name; unsigned h; }
+			brk[] = {
+				{ "skip-flush", PT_HOOK_SKIP_FLUSH },
+				{ "leaf-only-flush", PT_HOOK_LEAF_ONLY_FLUSH },
+			};
+			unsigned j;
+
+			for (j = 0; j < 2 && (!val || strcmp(val, brk[j].name));
+			     j++)
+				;
+			if (j == 2) {
+				fprintf(stderr, "iopgt demo: bad value for "
+						"--break: '%s'\n", val ? val : "");
+				goto usage;
+			}
+			d.hooks |= brk[j].h;
+			i++;
 		} else if (!strcmp(o, "--caching-mode")) {
 			d.caching_mode = true;
 		} else if (!strcmp(o, "--small")) {
-			d.ram = 1 * GiB;
+			d.ram = GiB + 512 * MiB;
 			d.nring = 64;
-			d.ops = 20000;
+			d.ops = 300000;
 			d.dirty_passes = 3;
 		} else if (!strcmp(o, "--ram")) {
 			if (!cli_parse_size(val, &d.ram)) {
@@ -1058,7 +1088,7 @@ int demo_main(int argc, char **argv)
 	iopgt_sim_destroy(d.sim);
 	return viol || checks_failed(&d) ? 1 : 0;
 usage:
-	fprintf(stderr, "%s%s", demo_usage, cli_format_help);
+	fprintf(stderr, "run 'iopgt demo --help' for the options\n");
 	return 2;
 }
 
