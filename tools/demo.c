@@ -842,7 +842,8 @@ static void print_summary(struct demo *d, uint64_t viol)
 	       s->faults[IOPGT_SIM_FAULT_NOT_PRESENT],
 	       s->faults[IOPGT_SIM_FAULT_PERMISSION],
 	       s->faults[IOPGT_SIM_FAULT_RESERVED]);
-	printf("  flushes       none %" PRIu64 ", added %" PRIu64
+	printf("  flushes       none %" PRIu64 " (syncs that needed none), "
+	       "added %" PRIu64
 	       ", modified %" PRIu64 ", walk %" PRIu64 ", all %" PRIu64 "\n",
 	       flushes(d, 0), flushes(d, 1), flushes(d, 2), flushes(d, 3),
 	       s->invalidate_all);
