@@ -651,7 +651,8 @@ static int phase_dirty(struct demo *d)
 				count_dirty, &bytes, &g);
 
 			if (rc) {
-				drv_sync(d, &g);
+				if (g.iova != UINT64_MAX || g.nr_tables)
+					drv_sync(d, &g);
 				if (rc != -EOPNOTSUPP)
 					return fail(d, "read_and_clear_dirty",
 						    d->slot[s].iova, rc);
