@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,30 @@ unsigned tcheck_counts(struct iopgt_domain *dom)
 	unsigned bad = 0;
 
 	iopgt_for_each_table(dom, count_one, &bad);
+	return bad;
+}
+
+static int count_one_live(void *arg, const struct iopgt_table_info *t)
+{
+	unsigned *bad = arg, n = 0;
+	_Atomic uint64_t *e = (_Atomic uint64_t *)(uintptr_t)t->va;
+
+	for (unsigned i = 0; i < t->entries; i++)
+		n += atomic_load_explicit(&e[i], memory_order_relaxed) != 0;
+	if (n != t->used) {
+		fprintf(stderr, "count mismatch: level %u iova 0x%" PRIx64
+				" counted %u recorded %u\n",
+			t->level, t->iova, n, t->used);
+		(*bad)++;
+	}
+	return 0;
+}
+
+unsigned tcheck_counts_live(struct iopgt_domain *dom)
+{
+	unsigned bad = 0;
+
+	iopgt_for_each_table(dom, count_one_live, &bad);
 	return bad;
 }
 
