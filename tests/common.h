@@ -94,11 +94,10 @@ int tflush_walk_covers(const struct tflush *tf, uint64_t iova, uint64_t last,
 char *tdump(struct iopgt_domain *dom);
 
 /* Recount every table's non-empty entries from the raw memory and compare
- * with the library's count; returns the number of mismatches. */
+ * with the library's count; returns the number of mismatches. Each entry is
+ * read with a relaxed atomic load, so a device (the simulated IOMMU's
+ * walker) may set accessed/dirty bits meanwhile. */
 unsigned tcheck_counts(struct iopgt_domain *dom);
-/* The same, reading each entry with an atomic load, so that a device (the
- * simulated IOMMU's walker) may set accessed/dirty bits meanwhile. */
-unsigned tcheck_counts_live(struct iopgt_domain *dom);
 
 /* Print the seed of a randomized test so a failure can be replayed. */
 #define TSEED_ENV "IOPGT_SEED"
