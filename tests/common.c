@@ -300,6 +300,12 @@ unsigned tcheck_counts(struct iopgt_domain *dom)
 	return bad;
 }
 
+long tenv_long(const char *name, long dflt)
+{
+	const char *s = getenv(name);
+	return s && *s ? strtol(s, NULL, 0) : dflt;
+}
+
 uint64_t tseed(uint64_t dflt)
 {
 	const char *s = getenv(TSEED_ENV);

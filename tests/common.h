@@ -99,6 +99,10 @@ char *tdump(struct iopgt_domain *dom);
  * walker) may set accessed/dirty bits meanwhile. */
 unsigned tcheck_counts(struct iopgt_domain *dom);
 
+/* The value of environment variable name (decimal, 0x hex or 0 octal), or
+ * dflt if it is unset or empty. */
+long tenv_long(const char *name, long dflt);
+
 /* Print the seed of a randomized test so a failure can be replayed. */
 #define TSEED_ENV "IOPGT_SEED"
 uint64_t tseed(uint64_t dflt);

@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "refmodel.h"
 #include "iopgt_sim.h"
 #include "testhook.h"
 
@@ -62,106 +63,6 @@
 /* Device translations each configuration must see while the driver runs,
  * per device thread. */
 #define MIN_DEV_TRANSLATIONS 500
-
-/* ------------------------------------------------------------------------
- * The test's own model: a sorted array of disjoint mapped ranges.
- */
-
-struct mrange {
-	uint64_t iova, size, pa;
-	unsigned prot;
-};
-
-struct model {
-	struct mrange *r;
-	size_t n, cap;
-	uint64_t bytes;
-};
-
-static uint64_t mend(const struct mrange *r)
-{
-	return r->iova + r->size;
-}
-
-/* Index of the first range that ends after iova (n if none). */
-static size_t model_lower(const struct model *m, uint64_t iova)
-{
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (mend(&m->r[mid]) <= iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static const struct mrange *model_find(const struct model *m, uint64_t iova)
-{
-	size_t i = model_lower(m, iova);
-
-	return i < m->n && m->r[i].iova <= iova ? &m->r[i] : NULL;
-}
-
-static bool model_overlaps(const struct model *m, uint64_t iova,
-			   uint64_t size)
-{
-	size_t i = model_lower(m, iova);
-
-	return i < m->n && m->r[i].iova < iova + size;
-}
-
-static void model_insert(struct model *m, const struct mrange *nr)
-{
-	size_t i = model_lower(m, nr->iova);
-
-	assert_false(model_overlaps(m, nr->iova, nr->size));
-	if (m->n == m->cap) {
-		m->cap = m->cap ? 2 * m->cap : 256;
-		m->r = realloc(m->r, m->cap * sizeof(*m->r));
-		assert_non_null(m->r);
-	}
-	memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
-	m->r[i] = *nr;
-	m->n++;
-	m->bytes += nr->size;
-}
-
-static void model_delete(struct model *m, size_t i)
-{
-	m->bytes -= m->r[i].size;
-	memmove(&m->r[i], &m->r[i + 1], (m->n - i - 1) * sizeof(*m->r));
-	m->n--;
-}
-
-/* Remove [iova, iova + size); returns the bytes that were mapped in it. */
-static uint64_t model_remove(struct model *m, uint64_t iova, uint64_t size)
-{
-	uint64_t end = iova + size, removed = 0;
-	size_t i;
-
-	while ((i = model_lower(m, iova)) < m->n && m->r[i].iova < end) {
-		struct mrange r = m->r[i];
-		uint64_t lo = r.iova > iova ? r.iova : iova;
-		uint64_t hi = mend(&r) < end ? mend(&r) : end;
-
-		removed += hi - lo;
-		model_delete(m, i);
-		if (r.iova < iova) {
-			struct mrange left = { r.iova, iova - r.iova, r.pa,
-					       r.prot };
-			model_insert(m, &left);
-		}
-		if (mend(&r) > end) {
-			struct mrange right = { end, mend(&r) - end,
-						r.pa + (end - r.iova), r.prot };
-			model_insert(m, &right);
-		}
-	}
-	return removed;
-}
 
 /* ------------------------------------------------------------------------
  * One run: one configuration on one simulator.
@@ -180,202 +81,39 @@ struct run {
 	bool caching;     /* caching mode in the simulator and the domain */
 	unsigned quarantine;
 	unsigned ndev;
-	uint64_t base_seed, seed, rng;
+	uint64_t base_seed, seed;
 	long op;           /* index of the current operation */
-	char desc[192];    /* the current step */
-	long desc_op;      /* the operation it belongs to */
-	char hist[8][192]; /* the steps before it */
-	long hist_op[8];
+	struct rm_log log; /* its steps and the ones before */
 
 	struct iopgt_sim *sim;
 	struct iopgt_domain *dom;
 	struct iopgt_gather g;
-	struct model m;
+	struct rm_work w; /* the test's model and the random workload */
 	struct pend pend[MAX_PENDING];
 	unsigned npend, batch;
 
-	uint64_t sizes[8];
-	unsigned nsizes;
-	uint64_t gran, s1, top; /* smallest, second and largest leaf */
-	uint64_t win_base[2], win_size;
-	uint64_t ias_end, oas_end; /* 2^ias, 2^oas */
-	unsigned prots[32], nprots;
-
 	/* what was exercised */
-	unsigned long maps, eexist, unmaps, remaps, lookups, fulls;
+	unsigned long maps, eexist, unmaps, remaps, fulls;
 	unsigned long syncs, batches, cancels, early_syncs;
 	unsigned long xlates, xlates_exact;
 	uint64_t unmapped;
 };
 
-static struct run *cur_run; /* for the failure report */
-
-static void report(int line, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report(int line, const char *what, const char *fmt, ...)
+/* The failure report's context. */
+static void print_context(FILE *out, void *arg)
 {
-	struct run *R = cur_run;
-	va_list ap;
+	struct run *R = arg;
 
-	fflush(stdout);
-	fprintf(stderr, "\nFAILED test_sim_model.c:%d: %s\n  ", line, what);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	if (R) {
-		fprintf(stderr,
-			"  config %s, variant %s, base seed 0x%" PRIx64
-			", config seed 0x%" PRIx64 ", %u device threads\n"
-			"  replay: IOPGT_SEED=0x%" PRIx64
-			" IOPGT_TEST_CFG=%s test_sim_model\n"
-			"  operation #%ld: %s\n  steps before it:\n",
-			R->c->name, R->variant, R->base_seed, R->seed,
-			R->ndev, R->base_seed, R->c->name, R->op, R->desc);
-		for (int i = 7; i >= 0; i--)
-			if (R->hist[i][0])
-				fprintf(stderr, "    op #%ld: %s\n",
-					R->hist_op[i], R->hist[i]);
-		if (R->sim && iopgt_sim_violations(R->sim))
-			iopgt_sim_print_violations(R->sim, stderr);
-	}
-	_fail(__FILE__, line);
-}
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond))                                                \
-			report(__LINE__, #cond, __VA_ARGS__);               \
-	} while (0)
-
-#define CHECK_EQ(a, b, what)                                                \
-	do {                                                                \
-		int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);               \
-		if (a_ != b_)                                               \
-			report(__LINE__, #a " == " #b,                      \
-			       "%s: got %" PRId64 " (0x%" PRIx64              \
-			       "), expected %" PRId64 " (0x%" PRIx64 ")",     \
-			       what, a_, (uint64_t)a_, b_, (uint64_t)b_);     \
-	} while (0)
-
-static uint64_t rnd(struct run *R)
-{
-	return trand(&R->rng);
-}
-
-static uint64_t below(struct run *R, uint64_t n)
-{
-	return n ? rnd(R) % n : 0;
-}
-
-static bool chance(struct run *R, unsigned pct)
-{
-	return below(R, 100) < pct;
-}
-
-static void begin_op(struct run *R, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void begin_op(struct run *R, const char *fmt, ...)
-{
-	va_list ap;
-
-	memmove(R->hist[1], R->hist[0], sizeof(R->hist) - sizeof(R->hist[0]));
-	memmove(R->hist_op + 1, R->hist_op,
-		sizeof(R->hist_op) - sizeof(R->hist_op[0]));
-	memcpy(R->hist[0], R->desc, sizeof(R->desc));
-	R->hist_op[0] = R->desc_op;
-	R->desc_op = R->op;
-	va_start(ap, fmt);
-	vsnprintf(R->desc, sizeof(R->desc), fmt, ap);
-	va_end(ap);
-}
-
-static bool is_leaf_size(const struct run *R, uint64_t sz)
-{
-	for (unsigned i = 0; i < R->nsizes; i++)
-		if (R->sizes[i] == sz)
-			return true;
-	return false;
-}
-
-/* The largest leaf size whose aligned block around x lies in
- * [iova, iova + size) with pa congruent to iova modulo that size. */
-static uint64_t best_leaf(const struct run *R, uint64_t x, uint64_t iova,
-			  uint64_t size, uint64_t pa)
-{
-	for (unsigned i = R->nsizes; i-- > 0;) {
-		uint64_t s = R->sizes[i], b = x & ~(s - 1);
-		if (((pa ^ iova) & (s - 1)) == 0 && b >= iova &&
-		    b + s <= iova + size)
-			return s;
-	}
-	return 0; /* not reached: the smallest size always fits */
-}
-
-/* A leaf [iova, iova + size) -> pa with prot must lie in mapped model
- * ranges with one pa offset and one prot. */
-static void check_leaf(struct run *R, uint64_t iova, uint64_t size,
-		       uint64_t pa, unsigned prot, const char *where)
-{
-	uint64_t x = iova, end = iova + size;
-
-	CHECK(is_leaf_size(R, size), "%s: leaf size 0x%" PRIx64
-	      " is not a leaf size of the domain", where, size);
-	CHECK(!(iova & (size - 1)) && !(pa & (size - 1)),
-	      "%s: leaf iova 0x%" PRIx64 " pa 0x%" PRIx64
-	      " not aligned to its size 0x%" PRIx64, where, iova, pa, size);
-	while (x < end) {
-		const struct mrange *r = model_find(&R->m, x);
-
-		CHECK(r != NULL, "%s: leaf iova 0x%" PRIx64 " size 0x%" PRIx64
-		      " covers 0x%" PRIx64 ", which the model has unmapped",
-		      where, iova, size, x);
-		CHECK(r->pa + (x - r->iova) == pa + (x - iova),
-		      "%s: leaf iova 0x%" PRIx64 " size 0x%" PRIx64 " pa 0x%"
-		      PRIx64 " gives 0x%" PRIx64 " -> 0x%" PRIx64
-		      ", model range [0x%" PRIx64 ", +0x%" PRIx64 ") -> 0x%"
-		      PRIx64 " gives 0x%" PRIx64, where, iova, size, pa, x,
-		      pa + (x - iova), r->iova, r->size, r->pa,
-		      r->pa + (x - r->iova));
-		CHECK(r->prot == prot, "%s: leaf iova 0x%" PRIx64
-		      " size 0x%" PRIx64 " prot 0x%x, model range at 0x%" PRIx64
-		      " prot 0x%x", where, iova, size, prot, r->iova, r->prot);
-		x = mend(r);
-	}
-}
-
-/* Look x up and compare with the model; returns the leaf size (0 if
- * unmapped). The devices may have set the dirty bit: not checked. */
-static uint64_t check_lookup(struct run *R, uint64_t x, const char *where)
-{
-	const struct mrange *r = model_find(&R->m, x);
-	struct iopgt_translation tr;
-	int ret;
-
-	memset(&tr, 0xcc, sizeof(tr));
-	ret = iopgt_lookup(R->dom, x, &tr);
-	R->lookups++;
-	if (!r) {
-		CHECK(ret == -ENOENT, "%s: lookup 0x%" PRIx64 " returned %d "
-		      "(pa 0x%" PRIx64 " leaf 0x%" PRIx64 "), the model has it "
-		      "unmapped", where, x, ret, tr.pa, tr.leaf_size);
-		return 0;
-	}
-	CHECK(ret == 0, "%s: lookup 0x%" PRIx64 " returned %d, the model has "
-	      "it in [0x%" PRIx64 ", +0x%" PRIx64 ") -> 0x%" PRIx64, where, x,
-	      ret, r->iova, r->size, r->pa);
-	CHECK(tr.pa == r->pa + (x - r->iova), "%s: lookup 0x%" PRIx64
-	      " gave pa 0x%" PRIx64 ", model 0x%" PRIx64, where, x, tr.pa,
-	      r->pa + (x - r->iova));
-	CHECK(tr.prot == r->prot, "%s: lookup 0x%" PRIx64 " gave prot 0x%x, "
-	      "model 0x%x", where, x, tr.prot, r->prot);
-	CHECK(is_leaf_size(R, tr.leaf_size), "%s: lookup 0x%" PRIx64
-	      " leaf size 0x%" PRIx64, where, x, tr.leaf_size);
-	check_leaf(R, x & ~(tr.leaf_size - 1), tr.leaf_size,
-		   tr.pa - (x & (tr.leaf_size - 1)), tr.prot, where);
-	return tr.leaf_size;
+	fprintf(out,
+		"  config %s, variant %s, base seed 0x%" PRIx64
+		", config seed 0x%" PRIx64 ", %u device threads\n"
+		"  replay: IOPGT_SEED=0x%" PRIx64
+		" IOPGT_TEST_CFG=%s test_sim_model\n",
+		R->c->name, R->variant, R->base_seed, R->seed, R->ndev,
+		R->base_seed, R->c->name);
+	rm_log_print(&R->log, out);
+	if (R->sim && iopgt_sim_violations(R->sim))
+		iopgt_sim_print_violations(R->sim, out);
 }
 
 static bool prot_allows(unsigned prot, enum iopgt_sim_access a)
@@ -390,10 +128,10 @@ static bool prot_allows(unsigned prot, enum iopgt_sim_access a)
  * lookup and the test's model say. */
 static void check_xlate(struct run *R, uint64_t x, const char *where)
 {
-	enum iopgt_sim_access a = chance(R, 40) ? IOPGT_SIM_WRITE
+	enum iopgt_sim_access a = rm_chance(&R->w, 40) ? IOPGT_SIM_WRITE
 						: IOPGT_SIM_READ;
 	const char *an = a == IOPGT_SIM_WRITE ? "write" : "read";
-	const struct mrange *r = model_find(&R->m, x);
+	const struct rm_range *r = rm_find(&R->w.m, x);
 	struct iopgt_translation tr;
 	struct iopgt_sim_result res;
 	int lrc, src;
@@ -445,22 +183,6 @@ static void check_xlate(struct run *R, uint64_t x, const char *where)
  * Whole-domain checks
  */
 
-struct leaf_walk {
-	struct run *R;
-	uint64_t bytes;
-	unsigned long leaves;
-};
-
-static int walk_leaf(void *arg, const struct tleaf *l)
-{
-	struct leaf_walk *w = arg;
-
-	check_leaf(w->R, l->iova, l->size, l->pa, l->prot, "dump");
-	w->bytes += l->size;
-	w->leaves++;
-	return 0;
-}
-
 static void check_cheap(struct run *R)
 {
 	if (R->op % COUNT_EVERY == 0)
@@ -470,26 +192,10 @@ static void check_cheap(struct run *R)
 
 static void check_full(struct run *R)
 {
-	struct leaf_walk w = { R, 0, 0 };
 	unsigned empty;
 
 	R->fulls++;
-	for (size_t i = 0; i < R->m.n; i++) {
-		const struct mrange *r = &R->m.r[i];
-		check_lookup(R, r->iova, "full compare (first byte)");
-		check_lookup(R, mend(r) - 1, "full compare (last byte)");
-		check_lookup(R, r->iova + r->size / 2, "full compare (middle)");
-		if (r->iova)
-			check_lookup(R, r->iova - 1,
-				     "full compare (byte before)");
-		if (mend(r) < R->ias_end)
-			check_lookup(R, mend(r), "full compare (byte after)");
-	}
-	/* The dump reads entries atomically: the devices may set
-	 * accessed/dirty bits meanwhile. */
-	tfor_each_leaf(R->dom, walk_leaf, &w);
-	CHECK_EQ(w.bytes, R->m.bytes, "bytes mapped by the leaves in the "
-		 "tables against the model");
+	rm_compare_domain(&R->w);
 	tcount_tables(R->dom, &empty);
 	CHECK_EQ(empty, 0, "empty tables left in the tree");
 	CHECK_EQ(tcheck_counts(R->dom), 0, "tables whose count is wrong");
@@ -535,7 +241,9 @@ static void sync_batch(struct run *R)
 	}
 	R->npend = 0;
 	/* Mostly one operation per sync; sometimes a batch of up to six. */
-	R->batch = chance(R, 70) ? 1 : 2 + (unsigned)below(R, MAX_PENDING - 1);
+	R->batch = rm_chance(&R->w, 70)
+			   ? 1
+			   : 2 + (unsigned)rm_below(&R->w, MAX_PENDING - 1);
 	/* A violation is reported at the operation that let it happen (or
 	 * shortly after: the devices find it when they next touch it). */
 	if (!R->broken)
@@ -582,10 +290,10 @@ static void xlate_range(struct run *R, uint64_t iova, uint64_t size,
 	check_xlate(R, iova, where);
 	check_xlate(R, iova + size - 1, where);
 	for (int i = 2; i < XLATE_POINTS; i++)
-		check_xlate(R, iova + below(R, size), where);
+		check_xlate(R, iova + rm_below(&R->w, size), where);
 	if (iova)
 		check_xlate(R, iova - 1, where);
-	if (iova + size < R->ias_end)
+	if (iova + size < R->w.ias_end)
 		check_xlate(R, iova + size, where);
 }
 
@@ -593,98 +301,15 @@ static void xlate_range(struct run *R, uint64_t iova, uint64_t size,
  * Random operations
  */
 
-static uint64_t gen_size(struct run *R)
-{
-	uint64_t g = R->gran, s1 = R->s1, top = R->top, sz;
-	unsigned k = (unsigned)below(R, 100);
-
-	if (k < 25)
-		sz = g;                                   /* one page */
-	else if (k < 45)
-		sz = g * (2 + below(R, 1100));            /* a run of pages */
-	else if (k < 65)
-		sz = s1 * (1 + below(R, 3));              /* superpages */
-	else if (k < 75)                                  /* like 1G + 6M */
-		sz = top + (top > s1 ? 3 * s1 : s1) +
-		     (chance(R, 50) ? 0 : g * (1 + below(R, 7)));
-	else if (k < 90)
-		sz = g * (1 + below(R, 2 * s1 / g));      /* anything */
-	else
-		sz = top * (1 + below(R, 2));             /* top-level leaves */
-	if (sz > R->win_size / 2)
-		sz = R->win_size / 2;
-	return sz;
-}
-
-/* A random iova for size bytes in one of the windows. */
-static uint64_t gen_iova(struct run *R, uint64_t size)
-{
-	uint64_t g = R->gran, align, base = R->win_base[below(R, 2)], off;
-	unsigned k = (unsigned)below(R, 100);
-	uint64_t skew = 0;
-
-	if (k < 40)
-		align = g;
-	else if (k < 70)
-		align = R->s1;
-	else if (k < 85)
-		align = R->top;
-	else {
-		align = R->s1; /* a few pages off a superpage boundary */
-		skew = g * (1 + below(R, 4));
-	}
-	off = below(R, (R->win_size - size) / align + 1) * align + skew;
-	if (off + size > R->win_size)
-		off -= skew;
-	return base + off;
-}
-
-static int which_window(const struct run *R, uint64_t iova)
-{
-	for (int w = 0; w < 2; w++)
-		if (iova >= R->win_base[w] &&
-		    iova - R->win_base[w] < R->win_size)
-			return w;
-	return -1;
-}
-
-static bool in_window(const struct run *R, uint64_t iova, uint64_t size,
-		      int w)
-{
-	return w >= 0 && iova >= R->win_base[w] &&
-	       iova - R->win_base[w] <= R->win_size - size &&
-	       size <= R->win_size;
-}
-
-static const struct mrange *random_range(struct run *R)
-{
-	return R->m.n ? &R->m.r[below(R, R->m.n)] : NULL;
-}
-
-static uint64_t gen_pa(struct run *R, uint64_t iova, uint64_t size)
-{
-	uint64_t top = R->top, lim = R->oas_end - size - top;
-	unsigned k = (unsigned)below(R, 100);
-
-	/* Not congruent: every leaf is a smallest page. Keep those ranges
-	 * small, mostly. */
-	if (k >= 90 && (size <= 4 * R->s1 || chance(R, 10)))
-		return below(R, lim / R->gran) * R->gran;
-	if (k >= 75) /* congruent up to the second size only */
-		return below(R, lim / top) * top + (iova & (R->s1 - 1)) +
-		       (top > R->s1 ? R->s1 : 0);
-	return below(R, lim / top) * top + (iova & (top - 1));
-}
-
 static void do_map(struct run *R, uint64_t iova, uint64_t size, uint64_t pa,
 		   unsigned prot)
 {
-	bool ov = model_overlaps(&R->m, iova, size);
+	bool ov = rm_overlaps(&R->w.m, iova, size);
 	int ret, rc;
 
-	begin_op(R, "map iova 0x%" PRIx64 " size 0x%" PRIx64 " pa 0x%" PRIx64
-		 " prot 0x%x (model: %s, %u pending)", iova, size, pa, prot,
-		 ov ? "overlap" : "free", R->npend);
+	rm_step(&R->log, R->op, "map iova 0x%" PRIx64 " size 0x%" PRIx64
+		" pa 0x%" PRIx64 " prot 0x%x (model: %s, %u pending)", iova,
+		size, pa, prot, ov ? "overlap" : "free", R->npend);
 	announce(R, iova, size, ov);
 	rc = iopgt_sim_model_begin_map(R->sim, iova, size, pa, prot);
 	CHECK_EQ(rc, 0, "model_begin_map");
@@ -694,31 +319,17 @@ static void do_map(struct run *R, uint64_t iova, uint64_t size, uint64_t pa,
 	if (ov) {
 		R->eexist++;
 		CHECK_EQ(ret, -EEXIST, "map over a mapped range");
-		check_lookup(R, iova, "after failed map (first byte)");
-		check_lookup(R, iova + size - 1, "after failed map (last)");
-		for (int i = 0; i < 4; i++)
-			check_lookup(R, iova + below(R, size),
-				     "after failed map");
+		rm_check_failed_map(&R->w, iova, size);
 	} else {
-		struct mrange nr = { iova, size, pa, prot };
+		struct rm_range nr = { iova, size, pa, prot };
 
 		CHECK_EQ(ret, 0, "map into a free range");
-		model_insert(&R->m, &nr);
-		for (int i = 0; i < 6; i++) {
-			uint64_t x = i == 0 ? iova
-				   : i == 1 ? iova + size - 1
-					    : iova + below(R, size);
-			uint64_t want = best_leaf(R, x, iova, size, pa);
-			uint64_t got = check_lookup(R, x, "after map");
-
-			CHECK(got >= want, "after map: leaf at 0x%" PRIx64
-			      " is 0x%" PRIx64 ", the range allows 0x%" PRIx64,
-			      x, got, want);
-		}
+		rm_insert(&R->w.m, &nr);
+		rm_check_new_range(&R->w, iova, size, pa, 6);
 	}
 	/* In transition now: the simulator accepts the old or the new
 	 * state, and checks it. */
-	check_xlate(R, iova + below(R, size), "map, before its sync");
+	check_xlate(R, iova + rm_below(&R->w, size), "map, before its sync");
 	maybe_sync(R);
 	xlate_range(R, iova, size, "after map and sync");
 }
@@ -730,120 +341,49 @@ static void do_unmap(struct run *R, uint64_t iova, uint64_t size,
 	int64_t ret;
 	int rc;
 
-	begin_op(R, "unmap iova 0x%" PRIx64 " size 0x%" PRIx64 " (%s, %u "
-		 "pending)", iova, size, why, R->npend);
+	rm_step(&R->log, R->op, "unmap iova 0x%" PRIx64 " size 0x%" PRIx64
+		" (%s, %u pending)", iova, size, why, R->npend);
 	announce(R, iova, size, false);
 	rc = iopgt_sim_model_begin_unmap(R->sim, iova, size);
 	CHECK_EQ(rc, 0, "model_begin_unmap");
-	expect = model_remove(&R->m, iova, size);
+	expect = rm_remove(&R->w.m, iova, size);
 	ret = iopgt_unmap(R->dom, iova, size, &R->g);
 	R->unmaps++;
 	R->unmapped += expect;
 	pend_push(R, iova, size, false);
 	CHECK_EQ(ret, expect, "bytes unmapped");
-	check_lookup(R, iova, "after unmap (first byte)");
-	check_lookup(R, iova + size - 1, "after unmap (last byte)");
-	check_lookup(R, iova + below(R, size), "after unmap");
-	if (iova)
-		check_lookup(R, iova - 1, "after unmap (byte before)");
-	if (iova + size < R->ias_end)
-		check_lookup(R, iova + size, "after unmap (byte after)");
-	check_xlate(R, iova + below(R, size), "unmap, before its sync");
+	rm_check_unmapped(&R->w, iova, size);
+	check_xlate(R, iova + rm_below(&R->w, size), "unmap, before its sync");
 	maybe_sync(R);
 	xlate_range(R, iova, size, "after unmap and sync");
 }
 
 static void op_map(struct run *R)
 {
-	uint64_t size = gen_size(R), iova = 0, pa;
-	unsigned prot = R->prots[below(R, R->nprots)];
-	const struct mrange *r = chance(R, 45) ? random_range(R) : NULL;
-	bool placed = false;
+	uint64_t iova, size, pa;
+	unsigned prot;
 
-	pa = 0;
-	if (r) {
-		int w = which_window(R, r->iova);
-		unsigned k = (unsigned)below(R, 100);
-
-		if (k < 40) { /* overlapping r */
-			iova = r->iova - size +
-			       R->gran * (1 + below(R, (size + r->size) /
-							     R->gran - 1));
-			placed = in_window(R, iova, size, w);
-			pa = gen_pa(R, iova, size);
-		} else if (k < 75) { /* right after r, often contiguous */
-			iova = mend(r);
-			placed = in_window(R, iova, size, w);
-			if (chance(R, 70)) {
-				pa = r->pa + r->size;
-				prot = r->prot;
-			} else {
-				pa = gen_pa(R, iova, size);
-			}
-		} else { /* right before r, often contiguous */
-			iova = r->iova - size;
-			placed = in_window(R, iova, size, w) &&
-				 r->pa >= size;
-			if (chance(R, 70) && r->pa >= size) {
-				pa = r->pa - size;
-				prot = r->prot;
-			} else {
-				pa = gen_pa(R, iova, size);
-			}
-		}
-		if (pa + size > R->oas_end)
-			placed = false;
-	}
-	if (!placed) {
-		iova = gen_iova(R, size);
-		pa = gen_pa(R, iova, size);
-	}
+	rm_gen_map(&R->w, &iova, &size, &pa, &prot);
 	do_map(R, iova, size, pa, prot);
 }
 
 static void op_unmap(struct run *R)
 {
-	const struct mrange *r = random_range(R);
-	unsigned k = (unsigned)below(R, 100);
-	uint64_t g = R->gran;
+	uint64_t iova, size;
+	const char *why = rm_gen_unmap(&R->w, &iova, &size);
 
-	if (r && k < 25) {
-		do_unmap(R, r->iova, r->size, "one model range");
-	} else if (r && k < 50) {
-		uint64_t off = g * below(R, r->size / g);
-		uint64_t len = g * (1 + below(R, (r->size - off) / g));
-		do_unmap(R, r->iova + off, len, "part of a model range");
-	} else if (r && k < 70) {
-		int w = which_window(R, r->iova);
-		uint64_t lo = r->iova - g * below(R, 8);
-		uint64_t hi = mend(r) + g * below(R, 8) + R->s1 * below(R, 2);
-
-		if (in_window(R, lo, hi - lo, w))
-			do_unmap(R, lo, hi - lo, "around a model range");
-		else
-			do_unmap(R, r->iova, r->size, "one model range");
-	} else if (k < 98) {
-		uint64_t size = gen_size(R);
-		do_unmap(R, gen_iova(R, size), size, "random");
-	} else {
-		unsigned w = (unsigned)below(R, 2);
-		do_unmap(R, R->win_base[w], R->win_size, "a whole window");
-	}
+	do_unmap(R, iova, size, why);
 }
 
 /* Lookups and test-thread translations of random points. */
 static void op_probe(struct run *R)
 {
 	for (int i = 0; i < 4; i++) {
-		const struct mrange *r = random_range(R);
-		uint64_t x;
+		uint64_t x = rm_gen_point(&R->w, 70);
 
-		if (r && chance(R, 70))
-			x = r->iova + below(R, r->size);
-		else
-			x = R->win_base[below(R, 2)] + below(R, R->win_size);
-		begin_op(R, "probe 0x%" PRIx64 " (%u pending)", x, R->npend);
-		check_lookup(R, x, "probe");
+		rm_step(&R->log, R->op, "probe 0x%" PRIx64 " (%u pending)", x,
+			R->npend);
+		rm_check_lookup(&R->w, x, "probe");
 		check_xlate(R, x, "probe");
 	}
 }
@@ -852,28 +392,18 @@ static void op_probe(struct run *R)
  * leaf comes back at least as large as before. */
 static void op_remap(struct run *R)
 {
-	const struct mrange *r = random_range(R);
-	struct mrange piece;
-	uint64_t g = R->gran, off, before, after;
+	struct rm_range piece;
+	uint64_t before, after;
 	int ret, rc;
 
-	if (!r || r->size < 2 * g)
+	if (!rm_gen_hole(&R->w, &piece))
 		return;
-	off = g * below(R, r->size / g);
-	piece.iova = r->iova + off;
-	piece.size = g * (1 + below(R, (r->size - off) / g));
-	if (chance(R, 50) && piece.size > R->s1) /* mostly small holes */
-		piece.size = g * (1 + below(R, R->s1 / g));
-	if (piece.size > r->size - off)
-		piece.size = r->size - off;
-	piece.pa = r->pa + off;
-	piece.prot = r->prot;
-	begin_op(R, "remap: lookup 0x%" PRIx64, piece.iova);
-	before = check_lookup(R, piece.iova, "remap, before");
+	rm_step(&R->log, R->op, "remap: lookup 0x%" PRIx64, piece.iova);
+	before = rm_check_lookup(&R->w, piece.iova, "remap, before");
 	do_unmap(R, piece.iova, piece.size, "remap, hole");
-	begin_op(R, "remap: map iova 0x%" PRIx64 " size 0x%" PRIx64
-		 " pa 0x%" PRIx64 " prot 0x%x (%u pending)", piece.iova,
-		 piece.size, piece.pa, piece.prot, R->npend);
+	rm_step(&R->log, R->op, "remap: map iova 0x%" PRIx64 " size 0x%"
+		PRIx64 " pa 0x%" PRIx64 " prot 0x%x (%u pending)", piece.iova,
+		piece.size, piece.pa, piece.prot, R->npend);
 	announce(R, piece.iova, piece.size, false);
 	rc = iopgt_sim_model_begin_map(R->sim, piece.iova, piece.size,
 				       piece.pa, piece.prot);
@@ -882,9 +412,9 @@ static void op_remap(struct run *R)
 			&R->g);
 	pend_push(R, piece.iova, piece.size, ret != 0);
 	CHECK_EQ(ret, 0, "map back the hole");
-	model_insert(&R->m, &piece);
+	rm_insert(&R->w.m, &piece);
 	R->remaps++;
-	after = check_lookup(R, piece.iova, "remap, after");
+	after = rm_check_lookup(&R->w, piece.iova, "remap, after");
 	CHECK(after >= before, "leaf at 0x%" PRIx64 " was 0x%" PRIx64
 	      " before the hole was unmapped and mapped back as it "
 	      "was, and is 0x%" PRIx64 ": not coalesced", piece.iova,
@@ -896,12 +426,6 @@ static void op_remap(struct run *R)
 /* ------------------------------------------------------------------------
  * The driver
  */
-
-static long env_long(const char *name, long dflt)
-{
-	const char *s = getenv(name);
-	return s && *s ? strtol(s, NULL, 0) : dflt;
-}
 
 static double now_s(void)
 {
@@ -915,7 +439,6 @@ static void setup_run(struct run *R)
 {
 	struct iopgt_sim_config scfg;
 	struct iopgt_config cfg;
-	uint64_t w;
 	int rc;
 
 	iopgt_sim_config_init(&scfg);
@@ -936,32 +459,7 @@ static void setup_run(struct run *R)
 	if (R->broken)
 		iopgt__set_test_hooks(R->dom, PT_HOOK_SKIP_FLUSH);
 	iopgt_gather_init(&R->g);
-	R->nsizes = tcfg_leaf_sizes(R->dom, R->sizes);
-	CHECK(R->nsizes >= 2, "expected superpages in %s", R->c->name);
-	R->gran = R->sizes[0];
-	R->s1 = R->sizes[1];
-	R->top = R->sizes[R->nsizes - 1];
-	R->ias_end = UINT64_C(1) << R->c->ias;
-	R->oas_end = UINT64_C(1) << R->c->oas;
-	/* Two windows where ranges collide often: one across the middle of
-	 * the input space (a boundary at every level, and between
-	 * concatenated root tables), one at its top. */
-	w = UINT64_C(4) << 30;
-	if (w > R->ias_end / 4)
-		w = R->ias_end / 4;
-	R->win_size = w;
-	R->win_base[0] = R->ias_end / 2 - w / 2;
-	R->win_base[1] = R->ias_end - w;
-	/* Every valid protection of the format. */
-	R->nprots = 0;
-	for (unsigned p = 0; p < 32; p++) {
-		bool ok = R->c->format == IOPGT_FMT_X86_64
-				  ? (p & IOPGT_PROT_READ)
-				  : (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-					    !(p & IOPGT_PROT_USER);
-		if (ok)
-			R->prots[R->nprots++] = p;
-	}
+	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->batch = 1;
 }
 
@@ -980,7 +478,7 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 	uint64_t devx, viol;
 	double t1;
 
-	begin_op(R, "end of the random operations");
+	rm_step(&R->log, R->op, "end of the random operations");
 	sync_batch(R);
 	devx = dev_translations(R) - dev0;
 	iopgt_sim_device_stop(R->sim);
@@ -1042,9 +540,10 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 	/* Unmap everything; with no device left, the test thread's
 	 * translations still go through the checker. */
 	for (int w = 0; w < 2; w++)
-		do_unmap(R, R->win_base[w], R->win_size, "final, whole window");
+		do_unmap(R, R->w.win_base[w], R->w.win_size,
+			 "final, whole window");
 	sync_batch(R);
-	CHECK_EQ(R->m.n, 0, "model ranges left");
+	CHECK_EQ(R->w.m.n, 0, "model ranges left");
 	check_full(R);
 	iopgt_reclaim(R->dom);
 	iopgt_get_stats(R->dom, &ds);
@@ -1067,31 +566,36 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 	CHECK_EQ(st.violations[IOPGT_SIM_V_BAD_FREE], 0, "bad table_free");
 	iopgt_sim_destroy(R->sim);
 	R->sim = NULL;
-	free(R->m.r);
+	rm_work_fini(&R->w);
 }
+
+/* The operations, by what rm_pick_op draws. */
+static void (*const ops[])(struct run *R) = {
+	[RM_MAP] = op_map,
+	[RM_UNMAP] = op_unmap,
+	[RM_PROBE] = op_probe,
+	[RM_REMAP] = op_remap,
+};
 
 static void run_one(const struct tcfg *c, size_t ci, bool broken,
 		    const char *variant, unsigned vi)
 {
 	struct run *R = calloc(1, sizeof(*R));
-	long iters = env_long("IOPGT_TEST_ITERS", DEFAULT_ITERS);
-	long ndev = env_long("IOPGT_SIM_DEVICES", DEFAULT_DEVICES);
+	long iters = tenv_long("IOPGT_TEST_ITERS", DEFAULT_ITERS);
+	long ndev = tenv_long("IOPGT_SIM_DEVICES", DEFAULT_DEVICES);
 	struct iopgt_sim_pattern p;
-	uint64_t s, dev0;
+	uint64_t dev0;
 	double t0;
 	int rc;
 
 	assert_non_null(R);
-	cur_run = R;
+	rm_set_context(print_context, R);
 	R->c = c;
 	R->broken = broken;
 	R->variant = variant;
 	R->ndev = ndev < 1 ? 1 : ndev > 64 ? 64 : (unsigned)ndev;
 	R->base_seed = tseed(DEFAULT_SEED);
-	s = R->base_seed ^ (UINT64_C(0x9e3779b97f4a7c15) * (ci + 1)) ^
-	    ((uint64_t)vi << 56);
-	R->seed = trand(&s);
-	R->rng = R->seed;
+	R->seed = rm_config_seed(R->base_seed, ci, vi);
 	/* Half the configurations reuse freed table pages at once (the
 	 * generation check then catches a stale walk cache), the other
 	 * half after a quarantine; every third one caches non-present
@@ -1110,24 +614,13 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 	dev0 = dev_translations(R);
 
 	for (R->op = 0; R->op < iters; R->op++) {
-		unsigned k = (unsigned)below(R, 100);
-		/* Keep the windows from filling up: unmap more when full. */
-		bool full = R->m.bytes > R->win_size / 2;
-
-		if (k < (full ? 30u : 45u))
-			op_map(R);
-		else if (k < 75)
-			op_unmap(R);
-		else if (k < 93)
-			op_probe(R);
-		else
-			op_remap(R);
+		ops[rm_pick_op(&R->w)](R);
 		check_cheap(R);
 		if (R->op % FULL_EVERY == FULL_EVERY - 1)
 			check_full(R);
 	}
 	finish_run(R, t0, dev0);
-	cur_run = NULL;
+	rm_set_context(NULL, NULL);
 	free(R);
 }
 
