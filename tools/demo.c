@@ -77,7 +77,7 @@ static const char demo_usage[] =
 	"options:\n"
 	"  --ram SIZE        guest RAM (default 4G; k, M, G, T suffixes)\n"
 	"  --ring N          buffers per ring (default 512)\n"
-	"  --ops N           ring map and unmap calls in phase 2 (default 10000000)\n"
+	"  --ops N           ring map and unmap calls in phase 2 (default 1000000)\n"
 	"  --devices N       device threads, 1..64 (default 2)\n"
 	"  --seed N          seed of the buffer addresses and the devices (default 1)\n"
 	"  --caching-mode    the IOMMU caches non-present entries: maps need\n"
@@ -991,7 +991,7 @@ int demo_main(int argc, char **argv)
 	cli_format_begin(&d.cfg);
 	d.ram = 4 * GiB;
 	d.nring = 512;
-	d.ops = 10000000;
+	d.ops = 1000000;
 	d.devices = 2;
 	d.seed = 1;
 	d.dirty_passes = 5;
