@@ -1117,7 +1117,7 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	unsigned w;
 	int r;
 
-	if (!FMT_HW_DIRTY)
+	if (FMT_HW_DIRTY == 0) /* the format keeps no dirty state */
 		return -EOPNOTSUPP;
 	w = pt_walk_enter(dom);
 	r = PT(dirty_table)(&d, dom->root, iova, last);
