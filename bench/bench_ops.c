@@ -187,7 +187,7 @@ static int case_setup(struct iopgt_domain *dom, const struct bgeo *g,
 	unsigned tables = c->count == 1 ? 1 : c->batch;
 	struct iopgt_gather gat;
 
-	iopgt_gather_init(&gat);
+	iopgt_gather_init(&gat, sizeof(gat));
 	for (unsigned t = 0; t < tables; t++) {
 		uint64_t iova = c->base + t * table_span(g, c->level) +
 				(table_entries(g) - 1) * sz;
@@ -230,7 +230,7 @@ static int case_sample(struct iopgt_domain *dom, const struct bgeo *g,
 	int64_t bad = 0;
 	int err = 0;
 
-	iopgt_gather_init(&gat);
+	iopgt_gather_init(&gat, sizeof(gat));
 	t0 = bench_now_ns();
 	for (unsigned j = 0; j < c->batch; j++) {
 		uint64_t iova = case_iova(g, c, j);
@@ -419,7 +419,7 @@ bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
 	struct iopgt_gather gat;
 	int64_t err = 0;
 
-	iopgt_gather_init(&gat);
+	iopgt_gather_init(&gat, sizeof(gat));
 	CALLGRIND_START_INSTRUMENTATION;
 	for (unsigned long k = 0; k < iters; k++) {
 		switch (op) {
@@ -474,7 +474,7 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 				"input size\n");
 		return 2;
 	}
-	iopgt_gather_init(&gat);
+	iopgt_gather_init(&gat, sizeof(gat));
 	for (unsigned long t = 0; t < tables; t++) {
 		uint64_t first = base + t * span, nb = first + (per + 1) * sz;
 		uint64_t n = cg_multi(op) || t + 1 < tables ? per
@@ -638,7 +638,7 @@ int bench_ops_main(int argc, char **argv)
 			cli_format_desc(&cfg), strerror(-r));
 		return 1;
 	}
-	iopgt_domain_info(dom, &info);
+	iopgt_domain_info(dom, &info, sizeof(info));
 	memset(&g, 0, sizeof(g));
 	g.levels = info.levels;
 	g.granule = info.granule;
@@ -699,7 +699,7 @@ int bench_ops_main(int argc, char **argv)
 		struct iopgt_gather gat;
 		uint64_t sz = entry_size(&g, 0);
 
-		iopgt_gather_init(&gat);
+		iopgt_gather_init(&gat, sizeof(gat));
 		r = iopgt_map(dom, lookup_base, lookup_base, LOOKUP_PAGES * sz,
 			      PROT_RW, &gat);
 		iopgt_sync(dom, &gat);

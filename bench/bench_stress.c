@@ -70,7 +70,7 @@ static int run_steps(struct run *r, uint64_t from, uint64_t to)
 	int64_t bad = 0;
 	int err = 0;
 
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	t0 = bench_now_ns();
 	for (uint64_t s = from; s < to; s++) {
 		uint64_t iova = s * STEP;
@@ -96,9 +96,9 @@ static void finish(struct run *r)
 {
 	struct iopgt_gather g;
 
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	iopgt_sync(r->dom, &g);
-	iopgt_get_stats(r->dom, &r->st);
+	iopgt_get_stats(r->dom, &r->st, sizeof(r->st));
 }
 
 static double ns_per_pair(const struct run *r)
@@ -202,7 +202,7 @@ int bench_stress_main(int argc, char **argv)
 				cli_format_desc(&cfg), strerror(-r));
 			goto out;
 		}
-		iopgt_domain_info(runs[k].dom, &info);
+		iopgt_domain_info(runs[k].dom, &info, sizeof(info));
 		runs[k].page = UINT64_C(1) << info.granule;
 	}
 	if (runs[0].page > STEP) {

@@ -16,13 +16,26 @@
  * Every call that can fail returns 0 (or a byte count) on success and a
  * negative errno on failure. A failed call leaves the domain as it was.
  * Each function states its concurrency contract beside it.
+ *
+ * Growing the ABI. Every structure the caller allocates and the library
+ * reads or fills carries its size: iopgt_config_init() and
+ * iopgt_gather_init() record sizeof as the caller's header had it, and
+ * iopgt_get_stats() and iopgt_domain_info() take it as an argument. A newer
+ * library adds fields only at the end, and gives a field the caller's
+ * structure does not have its default; an older library refuses (-E2BIG) a
+ * configuration whose fields past its own end are not zero, and zeroes the
+ * counters it does not know. Structures the library hands to callbacks may
+ * grow at the end. Compiled callers therefore keep working across releases
+ * of the same SONAME; see the README, "ABI and versions".
+ *
+ * Needs only <stddef.h> and <stdint.h>, so it can be included in a kernel,
+ * a hypervisor or firmware.
  */
 #ifndef IOPGT_H
 #define IOPGT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,8 +47,18 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
+/* The version of this header. iopgt_version() gives the library's. */
 #define IOPGT_VERSION_MAJOR 0
-#define IOPGT_VERSION_MINOR 1
+#define IOPGT_VERSION_MINOR 2
+#define IOPGT_VERSION_PATCH 0
+#define IOPGT_VERSION                                                      \
+	((IOPGT_VERSION_MAJOR << 16) | (IOPGT_VERSION_MINOR << 8) |         \
+	 IOPGT_VERSION_PATCH)
+
+/* The running library's version, as IOPGT_VERSION encodes it, and as a
+ * string ("0.2.0"). Compare with the header's to detect a mismatch. Pure. */
+unsigned iopgt_version(void);
+const char *iopgt_version_string(void);
 
 /* ------------------------------------------------------------------------
  * Formats, sizes, protection
@@ -122,7 +145,10 @@ enum {
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
 };
 
+/* Fill with iopgt_config_init(), then change what you need. */
 struct iopgt_config {
+	uint32_t size;       /* sizeof(struct iopgt_config) of the caller;
+	                      * set by iopgt_config_init() */
 	enum iopgt_format format;
 	unsigned ias;        /* IOVA bits */
 	unsigned oas;        /* output address bits */
@@ -131,15 +157,27 @@ struct iopgt_config {
 	                      * Must be every size from the granule up to the
 	                      * largest one wanted, without gaps. */
 	unsigned options;    /* IOPGT_OPT_* */
-	unsigned table_cache; /* emptied (zero) tables kept for reuse */
+	unsigned table_cache; /* emptied (zero) tables kept for reuse per
+	                       * kind (leaf tables, upper tables): default 8,
+	                       * at most 32 (larger values mean 32); 0 for
+	                       * none */
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
-	struct iopgt_mem_ops mem;     /* NULL callbacks: aligned_alloc, pa = va */
+	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
+	                               * allocator (page-aligned chunks from
+	                               * mmap, pa = va); NULL meta callbacks:
+	                               * malloc and free. A freestanding build
+	                               * has neither: both must be given. */
+	/* New fields are added here, at the end. */
 };
 
-/* Fill cfg with the defaults for fmt: x86-64 48-bit input, 52-bit output;
- * ARM stage 2 4K granule, 48-bit input and output. Returns -EINVAL for an
- * unknown format. Pure function. */
-int iopgt_config_init(struct iopgt_config *cfg, enum iopgt_format fmt);
+/* Fill cfg with the defaults for fmt and record size, which must be
+ * sizeof(*cfg) as the caller sees it: x86-64 48-bit input, 52-bit output;
+ * ARM stage 2 4K granule, 48-bit input and output; table_cache 8; no
+ * options; no-op flushes; the built-in allocator. Returns -EINVAL for an
+ * unknown format, a NULL cfg, or a size smaller than the first version of
+ * the structure. Pure function. */
+int iopgt_config_init(struct iopgt_config *cfg, size_t size,
+		      enum iopgt_format fmt);
 
 /* ------------------------------------------------------------------------
  * Domains
@@ -148,15 +186,17 @@ int iopgt_config_init(struct iopgt_config *cfg, enum iopgt_format fmt);
 struct iopgt_domain;
 
 /* Create a domain. On success stores it in *out and returns 0; -EINVAL for
- * a configuration the format cannot honour, -ENOMEM if the root cannot be
- * allocated. Thread-safe (touches nothing shared). */
+ * a configuration the format cannot honour (or one not filled by
+ * iopgt_config_init()), -E2BIG if cfg has non-zero fields this library does
+ * not know, -ENOMEM if the root cannot be allocated. Thread-safe (touches
+ * nothing shared). */
 int iopgt_domain_create(const struct iopgt_config *cfg,
 			struct iopgt_domain **out);
 
 /* Destroy a domain and return every table page to table_free. Call with no
  * other call on this domain running or to come; hardware must no longer use
  * the tables. Gathers still holding tables of this domain must be synced
- * first. NULL is ignored. */
+ * first (a debug build checks it). NULL is ignored. */
 void iopgt_domain_destroy(struct iopgt_domain *dom);
 
 struct iopgt_info {
@@ -169,27 +209,42 @@ struct iopgt_info {
 	uint64_t root_pa;      /* what the hardware is given as its table base */
 	uint64_t leaf_sizes;   /* leaf sizes in use */
 	unsigned options;
+	/* New fields are added here, at the end. */
 };
 
-/* Describe the domain. Thread-safe; the answer never changes. */
-void iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info);
+/* Describe the domain in info, of size bytes (sizeof(*info) as the caller
+ * sees it): fields past size are not written, fields the library does not
+ * know are zeroed. Returns 0, or -EINVAL for NULL pointers. Thread-safe;
+ * the answer never changes. */
+int iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info,
+		      size_t size);
 
 /* ------------------------------------------------------------------------
  * Gathers
  */
 
 /* A gather is caller-owned (usually on the stack) and used by one thread at
- * a time. Read its fields; change them only through this API. */
+ * a time. Read its first fields; change them only through this API. While
+ * it holds anything it belongs to the domain it was filled on: using it
+ * with another domain is -EINVAL. An empty (synced) gather can be used on
+ * any domain. */
 struct iopgt_gather {
 	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none */
 	uint64_t last;  /* last byte to invalidate (inclusive) */
 	enum iopgt_flush_kind kind;
 	unsigned long nr_tables; /* unlinked tables awaiting reclaim */
-	void *tables;            /* opaque list of those tables */
+	/* The library's; do not touch. */
+	uint32_t size;           /* sizeof(*g) given to iopgt_gather_init */
+	uint32_t priv_flags;
+	void *tables;            /* the unlinked tables */
+	const struct iopgt_domain *dom; /* the domain it holds state of */
+	uint64_t priv[5];        /* room to grow without changing the size */
 };
 
-/* Empty a gather before first use. */
-void iopgt_gather_init(struct iopgt_gather *g);
+/* Empty a gather before first use; size is sizeof(*g) as the caller sees
+ * it. Returns 0, or -EINVAL for NULL or a size smaller than the first
+ * version of the structure. Touches nothing but g. */
+int iopgt_gather_init(struct iopgt_gather *g, size_t size);
 
 /* ------------------------------------------------------------------------
  * Map, unmap, lookup
@@ -203,7 +258,8 @@ void iopgt_gather_init(struct iopgt_gather *g);
 /* Map [iova, iova + size) to [pa, pa + size) with prot. iova, pa and size
  * must be multiples of the smallest leaf size. The largest leaf that IOVA,
  * PA and the remaining length allow is used, re-chosen along the range.
- * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot), -ERANGE
+ * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot, NULL dom
+ * or g, g holding state of another domain), -ERANGE
  * (beyond the input or output address size), -EEXIST (some part is already
  * mapped), -ENOMEM (table allocation failed).
  * On error the tables are as before the call; the gather may have grown
@@ -214,8 +270,15 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 /* Unmap whatever is mapped in [iova, iova + size): holes are fine. A
  * superpage that lies partly inside is split so that the rest stays mapped.
  * Returns the number of bytes unmapped (>= 0), -EINVAL for an unaligned,
- * empty or wrapping request, -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
- * its table, in which case nothing was unmapped. */
+ * empty or wrapping request (or NULL dom or g, or g of another domain),
+ * -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
+ * its table, in which case nothing was unmapped.
+ *
+ * Overlapping writers. A map and an unmap (or two unmaps) whose ranges
+ * overlap must not run at once: the library does not detect it, and today
+ * the tables can end up inconsistent (a writer may spin, a table may be
+ * freed twice or leak). Serialize them, for example with a lock per
+ * IOVA allocation, as an IOVA allocator naturally does. */
 int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 		    struct iopgt_gather *g);
 
@@ -224,10 +287,12 @@ struct iopgt_translation {
 	uint64_t leaf_size; /* size of the leaf iova lies in */
 	unsigned prot;      /* IOPGT_PROT_* of that leaf */
 	unsigned dirty;     /* the hardware dirty state of that leaf, if any */
+	uint64_t reserved[2]; /* zero; later versions may fill them */
 };
 
-/* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped, or
- * -ERANGE if iova is beyond ias. Lock-free: may run concurrently with map,
+/* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped,
+ * -ERANGE if iova is beyond ias, -EINVAL for NULL pointers. Lock-free: may
+ * run concurrently with map,
  * unmap and sync of any range; the answer is the state before or after each
  * concurrent change to iova's own range. */
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
@@ -242,7 +307,8 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
  * stops and that value is returned. Returns 0, -EINVAL or -ERANGE for a bad
  * range, -EOPNOTSUPP if the format keeps no dirty state (arm_s2 here).
  * Lock-free: may run concurrently with map, unmap and lookup; a leaf
- * unmapped meanwhile may or may not be reported. */
+ * unmapped meanwhile may or may not be reported. NULL dom, fn or g, or a g
+ * of another domain: -EINVAL. */
 enum { IOPGT_DIRTY_NO_CLEAR = 1u << 0 };
 int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 			       uint64_t size, unsigned flags,
@@ -258,17 +324,20 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
  * the table cache) only after the flush that covers its whole span has
  * completed and no walker that may have loaded a pointer to it is still
  * running; tables that still have such walkers wait on the domain until a
- * later sync, iopgt_reclaim() or destroy. May run concurrently with map,
- * unmap, lookup and other syncs (each with its own gather). */
-void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
+ * later sync, iopgt_reclaim() or destroy. Returns 0, or -EINVAL (nothing
+ * flushed, g left as it was) for NULL pointers or a g filled on another
+ * domain. May run concurrently with map, unmap, lookup and other syncs (each
+ * with its own gather). */
+int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
 
 /* As iopgt_sync(), but through flush_all: for callers who prefer one
- * whole-domain invalidation. Same concurrency contract. */
-void iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
+ * whole-domain invalidation. Same errors and concurrency contract. */
+int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
 
 /* Return waiting tables whose walkers have left, and the table cache, to
- * table_free. May run concurrently with any other call but destroy. */
-void iopgt_reclaim(struct iopgt_domain *dom);
+ * table_free. Returns 0, or -EINVAL for a NULL dom. May run concurrently
+ * with any other call but destroy. */
+int iopgt_reclaim(struct iopgt_domain *dom);
 
 /* ------------------------------------------------------------------------
  * Statistics and inspection
@@ -289,11 +358,16 @@ struct iopgt_stats {
 	uint64_t flush_all;         /* flush_all calls */
 	uint64_t coalesced;         /* tables replaced by a superpage */
 	uint64_t split;             /* superpages split */
+	/* New counters are added here, at the end. */
 };
 
-/* Read the counters. Thread-safe; each counter is read atomically, the set
- * is not a snapshot while writers run. */
-void iopgt_get_stats(const struct iopgt_domain *dom, struct iopgt_stats *st);
+/* Read the counters into st, of size bytes (sizeof(*st) as the caller sees
+ * it): counters past size are not written, counters the library does not
+ * know are zeroed. Returns 0, or -EINVAL for NULL pointers. Thread-safe;
+ * each counter is read atomically, the set is not a snapshot while writers
+ * run. */
+int iopgt_get_stats(const struct iopgt_domain *dom, struct iopgt_stats *st,
+		    size_t size);
 
 struct iopgt_table_info {
 	unsigned level;     /* 0 = lowest (4K) level */
@@ -306,17 +380,24 @@ struct iopgt_table_info {
 };
 
 /* Call fn for each table in the tree, parents before children, in IOVA
- * order; stop early if fn returns non-zero and return that value. Call with
- * no writer running on the domain. */
+ * order; stop early if fn returns non-zero and return that value (-EINVAL
+ * for NULL dom or fn). The structure given to fn may grow at its end. Call
+ * with no writer running on the domain. */
 int iopgt_for_each_table(struct iopgt_domain *dom,
 			 int (*fn)(void *arg, const struct iopgt_table_info *t),
 			 void *arg);
 
-/* Print the table tree: one line per table (level, span, occupancy) and,
- * with IOPGT_DUMP_ENTRIES, one per non-empty entry (raw value, decoded).
- * Returns 0 or -EIO. Call with no writer running on the domain. */
+/* Describe the table tree as text: one line per table (level, span,
+ * occupancy) and, with IOPGT_DUMP_ENTRIES, one per non-empty entry (raw
+ * value, decoded). Each line, ending in a newline, goes to out(arg, line);
+ * a non-zero return from out stops the dump and is returned. Returns 0,
+ * -EINVAL for NULL dom or out or unknown flags, or -EOPNOTSUPP in a
+ * freestanding build (which has no text formatting). Call with no writer
+ * running on the domain. */
 enum { IOPGT_DUMP_ENTRIES = 1u << 0 };
-int iopgt_dump(struct iopgt_domain *dom, FILE *out, unsigned flags);
+int iopgt_dump(struct iopgt_domain *dom,
+	       int (*out)(void *arg, const char *line), void *arg,
+	       unsigned flags);
 
 /* Name of a format ("x86_64", "arm_s2") or of a flush kind ("none",
  * "added", "modified", "walk"). */

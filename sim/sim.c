@@ -92,7 +92,7 @@ int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 
 	if (sim->dom)
 		return -EBUSY;
-	iopgt_domain_info(dom, &info);
+	iopgt_domain_info(dom, &info, sizeof(info));
 	f = sim_frame(sim, info.root_pa);
 	if (f < 0 || !(sim_frame_state(sim, f) & SIM_ALLOCATED) ||
 	    dom->geo.levels < 2 || dom->geo.levels > PT_MAX_LEVELS)

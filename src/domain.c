@@ -3,14 +3,29 @@
  * Domains: configuration, create and destroy, the checks every public call
  * makes before it reaches a format's engine, statistics and inspection.
  */
-#include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "pt.h"
-#include "testhook.h"
 
 #define DEFAULT_TABLE_CACHE 8
+
+/* The sizes of the first version of each growable structure: a caller's
+ * structure must hold at least these. Later fields are optional. */
+#define CONFIG_SIZE_V1 \
+	(offsetof(struct iopgt_config, mem) + sizeof(struct iopgt_mem_ops))
+#define GATHER_SIZE_V1 sizeof(struct iopgt_gather)
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+unsigned iopgt_version(void)
+{
+	return IOPGT_VERSION;
+}
+
+const char *iopgt_version_string(void)
+{
+	return STR(IOPGT_VERSION_MAJOR) "." STR(IOPGT_VERSION_MINOR) "." STR(
+		IOPGT_VERSION_PATCH);
+}
 
 const char *iopgt_format_name(enum iopgt_format fmt)
 {
@@ -30,9 +45,15 @@ const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind)
 	return (unsigned)kind < IOPGT_FLUSH_KINDS ? names[kind] : "unknown";
 }
 
-int iopgt_config_init(struct iopgt_config *cfg, enum iopgt_format fmt)
+int iopgt_config_init(struct iopgt_config *cfg, size_t size,
+		      enum iopgt_format fmt)
 {
-	memset(cfg, 0, sizeof(*cfg));
+	if (!cfg || size < CONFIG_SIZE_V1 || size > UINT32_MAX)
+		return -EINVAL;
+	/* Fields past our own structure belong to a newer header: zero is
+	 * their default, which create accepts. */
+	pt_memset(cfg, 0, size);
+	cfg->size = (uint32_t)size;
 	cfg->format = fmt;
 	cfg->granule = 12;
 	cfg->table_cache = DEFAULT_TABLE_CACHE;
@@ -53,15 +74,15 @@ static const struct pt_engine *pick_engine(const struct iopgt_config *cfg)
 {
 	switch (cfg->format) {
 	case IOPGT_FMT_X86_64:
-		return &x86_64_engine;
+		return &iopgt__engine_x86_64;
 	case IOPGT_FMT_ARM_S2:
 		switch (cfg->granule) {
 		case 12:
-			return &arm_s2_4k_engine;
+			return &iopgt__engine_arm_s2_4k;
 		case 14:
-			return &arm_s2_16k_engine;
+			return &iopgt__engine_arm_s2_16k;
 		case 16:
-			return &arm_s2_64k_engine;
+			return &iopgt__engine_arm_s2_64k;
 		}
 		break;
 	}
@@ -111,18 +132,83 @@ static void noop_flush_all(void *arg)
 	(void)arg;
 }
 
-int iopgt_domain_create(const struct iopgt_config *cfg,
+/* The caller's configuration as this library's structure: fields the
+ * caller's (older) structure lacks take their defaults; fields of a newer
+ * structure that this library does not know must be zero. */
+static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
+{
+	size_t size = cfg->size;
+
+	if (size < CONFIG_SIZE_V1)
+		return -EINVAL; /* not filled by iopgt_config_init() */
+	pt_memset(c, 0, sizeof(*c));
+	if (size > sizeof(*c)) {
+		const unsigned char *p = (const unsigned char *)cfg;
+		for (size_t i = sizeof(*c); i < size; i++)
+			if (p[i])
+				return -E2BIG;
+		size = sizeof(*c);
+	}
+	pt_memcpy(c, cfg, size);
+	c->size = sizeof(*c);
+	return 0;
+}
+
+/* Fill in the allocators the caller left NULL. A freestanding build has no
+ * built-in ones: the caller must give them. */
+static int mem_defaults(struct iopgt_mem_ops *mem)
+{
+#if __STDC_HOSTED__
+	iopgt__mem_defaults(mem);
+	return 0;
+#else
+	return mem->table_alloc && mem->table_free && mem->meta_alloc &&
+		       mem->meta_free
+		       ? 0
+		       : -EINVAL;
+#endif
+}
+
+/* The domain is aligned to a cache line (its counters are); meta_alloc
+ * promises only what malloc does, so allocate a line more and align. The
+ * pointer to free sits just before the domain. */
+static struct iopgt_domain *domain_alloc(const struct iopgt_mem_ops *mem)
+{
+	size_t size = sizeof(struct iopgt_domain) + 64 + sizeof(void *);
+	unsigned char *raw = mem->meta_alloc(mem->arg, size);
+	uintptr_t p;
+
+	if (!raw)
+		return NULL;
+	p = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+	((void **)p)[-1] = raw;
+	pt_memset((void *)p, 0, sizeof(struct iopgt_domain));
+	return (struct iopgt_domain *)p;
+}
+
+static void domain_free(struct iopgt_domain *dom)
+{
+	struct iopgt_mem_ops mem = dom->cfg.mem;
+
+	mem.meta_free(mem.arg, ((void **)dom)[-1],
+		      sizeof(struct iopgt_domain) + 64 + sizeof(void *));
+}
+
+int iopgt_domain_create(const struct iopgt_config *user_cfg,
 			struct iopgt_domain **out)
 {
 	const struct pt_engine *eng;
 	struct iopgt_domain *dom;
+	struct iopgt_config c, *cfg = &c;
 	struct pt_geo geo;
-	size_t size;
 	int r;
 
-	if (!cfg || !out)
+	if (!user_cfg || !out)
 		return -EINVAL;
 	*out = NULL;
+	r = config_copy(cfg, user_cfg);
+	if (r)
+		return r;
 	eng = pick_engine(cfg);
 	if (!eng)
 		return -EINVAL;
@@ -130,7 +216,10 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 				       IOPGT_OPT_NO_RECLAIM |
 				       IOPGT_OPT_NO_COALESCE))
 		return -EINVAL;
-	memset(&geo, 0, sizeof(geo));
+	r = mem_defaults(&cfg->mem);
+	if (r)
+		return r;
+	pt_memset(&geo, 0, sizeof(geo));
 	r = eng->geometry(cfg, &geo);
 	if (r)
 		return r;
@@ -141,15 +230,12 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 	if (r)
 		return r;
 
-	size = (sizeof(*dom) + 63) & ~(size_t)63;
-	dom = aligned_alloc(64, size);
+	dom = domain_alloc(&cfg->mem);
 	if (!dom)
 		return -ENOMEM;
-	memset(dom, 0, size);
 	dom->eng = eng;
 	dom->geo = geo;
 	dom->cfg = *cfg;
-	pt_mem_defaults(&dom->cfg.mem);
 	if (!dom->cfg.flush.flush_range)
 		dom->cfg.flush.flush_range = noop_flush_range;
 	if (!dom->cfg.flush.flush_all)
@@ -164,13 +250,36 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 		if (!eng->prot_attrs(prot, &attrs))
 			dom->prot_attrs[prot] = attrs; /* never 0: P or AF */
 	}
-	dom->root = pt_root_alloc(dom);
+	dom->root = iopgt__root_alloc(dom);
 	if (!dom->root) {
-		free(dom);
+		domain_free(dom);
 		return -ENOMEM;
 	}
 	*out = dom;
 	return 0;
+}
+
+/* Every live table's count equals its non-empty entries (no writer runs:
+ * destroy's precondition). */
+static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
+{
+	unsigned n = pt_nr_entries(&dom->geo, t->level), used = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pt_table *c;
+
+		if (atomic_load_explicit(&t->va[i], memory_order_relaxed))
+			used++;
+		c = t->child ? atomic_load_explicit(&t->child[i],
+						    memory_order_relaxed)
+			     : NULL;
+		if (c)
+			check_counts(dom, c);
+	}
+	pt_assert_expensive(
+		"a table's count equals its non-empty entries",
+		used == (atomic_load_explicit(&t->used, memory_order_relaxed) &
+			 ~PT_DEAD));
 }
 
 static void delete_subtree(struct iopgt_domain *dom, struct pt_table *t)
@@ -185,7 +294,7 @@ static void delete_subtree(struct iopgt_domain *dom, struct pt_table *t)
 		}
 	}
 	if (t != dom->root)
-		pt_table_delete(dom, t);
+		iopgt__table_delete(dom, t);
 }
 
 void iopgt_domain_destroy(struct iopgt_domain *dom)
@@ -194,21 +303,40 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 
 	if (!dom)
 		return;
+	pt_assert("every gather of the domain was synced before destroy",
+		  atomic_load_explicit(&dom->gathered, memory_order_relaxed) ==
+			  0);
+	if (IOPGT_DEBUG >= 2)
+		check_counts(dom, dom->root);
 	delete_subtree(dom, dom->root);
 	t = atomic_exchange_explicit(&dom->waiting, NULL, memory_order_acquire);
 	while (t) {
 		struct pt_table *next = t->next;
-		pt_table_delete(dom, t);
+		iopgt__table_delete(dom, t);
 		t = next;
 	}
-	pt_cache_trim(dom);
-	pt_root_free(dom, dom->root);
-	free(dom);
+	iopgt__cache_trim(dom);
+	iopgt__root_free(dom, dom->root);
+	domain_free(dom);
 }
 
-void iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info)
+/* Copy a structure the library filled to the caller's, of size bytes:
+ * what does not fit is dropped, what the library does not have is zero. */
+static void copy_out(void *dst, size_t size, const void *src, size_t have)
 {
-	memset(info, 0, sizeof(*info));
+	pt_memcpy(dst, src, size < have ? size : have);
+	if (size > have)
+		pt_memset((unsigned char *)dst + have, 0, size - have);
+}
+
+int iopgt_domain_info(const struct iopgt_domain *dom,
+		      struct iopgt_info *user_info, size_t size)
+{
+	struct iopgt_info i, *info = &i;
+
+	if (!dom || !user_info)
+		return -EINVAL;
+	pt_memset(info, 0, sizeof(*info));
 	info->format = dom->cfg.format;
 	info->ias = dom->geo.ias;
 	info->oas = dom->geo.oas;
@@ -221,6 +349,8 @@ void iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info)
 		if (dom->geo.leaf_levels & (1u << l))
 			info->leaf_sizes |= UINT64_C(1) << pt_shift(&dom->geo, l);
 	info->options = dom->cfg.options;
+	copy_out(user_info, size, info, sizeof(*info));
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -241,12 +371,31 @@ static int check_range(const struct iopgt_domain *dom, uint64_t iova,
 	return 0;
 }
 
+/* g may collect for dom: it is empty or already holds dom's state. */
+static inline int check_gather(const struct iopgt_domain *dom,
+			       struct iopgt_gather *g)
+{
+	if (!dom || !g)
+		return -EINVAL;
+	pt_assert("the gather was set up by iopgt_gather_init",
+		  g->size >= GATHER_SIZE_V1);
+	if (__builtin_expect(g->dom != dom, 0)) {
+		if (g->dom && (g->tables || g->iova != UINT64_MAX))
+			return -EINVAL; /* holds another domain's state */
+		g->dom = dom;
+	}
+	return 0;
+}
+
 int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t size, unsigned prot, struct iopgt_gather *g)
 {
 	uint64_t last, pa_last;
-	int r = check_range(dom, iova, size, &last);
+	int r = check_gather(dom, g);
 
+	if (r)
+		return r;
+	r = check_range(dom, iova, size, &last);
 	if (r)
 		return r;
 	if (pa & dom->granule_mask)
@@ -262,8 +411,11 @@ int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 		    struct iopgt_gather *g)
 {
 	uint64_t last;
-	int r = check_range(dom, iova, size, &last);
+	int r = check_gather(dom, g);
 
+	if (r)
+		return r;
+	r = check_range(dom, iova, size, &last);
 	if (r)
 		return r;
 	return dom->eng->unmap(dom, iova, last, g);
@@ -272,6 +424,8 @@ int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out)
 {
+	if (!dom || !out)
+		return -EINVAL;
 	if (iova & dom->ias_mask)
 		return -ERANGE;
 	return dom->eng->lookup(dom, iova, out);
@@ -283,8 +437,11 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 			       void *arg, struct iopgt_gather *g)
 {
 	uint64_t last;
-	int r = check_range(dom, iova, size, &last);
+	int r = check_gather(dom, g);
 
+	if (r)
+		return r;
+	r = check_range(dom, iova, size, &last);
 	if (r)
 		return r;
 	if (!fn || (flags & ~(unsigned)IOPGT_DIRTY_NO_CLEAR))
@@ -301,9 +458,14 @@ static uint64_t rd(const _Atomic uint64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-void iopgt_get_stats(const struct iopgt_domain *dom, struct iopgt_stats *st)
+int iopgt_get_stats(const struct iopgt_domain *dom,
+		    struct iopgt_stats *user_st, size_t size)
 {
-	memset(st, 0, sizeof(*st));
+	struct iopgt_stats s, *st = &s;
+
+	if (!dom || !user_st)
+		return -EINVAL;
+	pt_memset(st, 0, sizeof(*st));
 	st->table_pages_live = rd(&dom->st.pages_live);
 	st->table_bytes_live = rd(&dom->st.bytes_live);
 	st->table_pages_peak = rd(&dom->st.pages_peak);
@@ -318,6 +480,8 @@ void iopgt_get_stats(const struct iopgt_domain *dom, struct iopgt_stats *st)
 	st->flush_all = rd(&dom->st.flush_all);
 	st->coalesced = rd(&dom->st.coalesced);
 	st->split = rd(&dom->st.split);
+	copy_out(user_st, size, st, sizeof(*st));
+	return 0;
 }
 
 static int each_table(struct iopgt_domain *dom, struct pt_table *t,
@@ -352,104 +516,22 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
 			 int (*fn)(void *arg, const struct iopgt_table_info *t),
 			 void *arg)
 {
+	if (!dom || !fn)
+		return -EINVAL;
 	return each_table(dom, dom->root, fn, arg);
 }
 
-struct dump_ctx {
-	struct iopgt_domain *dom;
-	FILE *out;
-	unsigned flags;
-};
-
-static void prot_str(unsigned prot, char buf[8])
+#if !__STDC_HOSTED__
+/* The text dump needs snprintf (dump.c): not in a freestanding build. */
+int iopgt_dump(struct iopgt_domain *dom,
+	       int (*out)(void *arg, const char *line), void *arg,
+	       unsigned flags)
 {
-	buf[0] = prot & IOPGT_PROT_READ ? 'r' : '-';
-	buf[1] = prot & IOPGT_PROT_WRITE ? 'w' : '-';
-	buf[2] = prot & IOPGT_PROT_EXEC ? 'x' : '-';
-	buf[3] = prot & IOPGT_PROT_USER ? 'u' : '-';
-	buf[4] = prot & IOPGT_PROT_MMIO ? 'm' : '-';
-	buf[5] = 0;
+	(void)dom;
+	(void)out;
+	(void)arg;
+	(void)flags;
+	return -EOPNOTSUPP;
 }
+#endif
 
-static int dump_table(void *arg, const struct iopgt_table_info *ti)
-{
-	struct dump_ctx *dc = arg;
-	const struct pt_geo *geo = &dc->dom->geo;
-	int depth = (int)(geo->levels - 1 - ti->level) * 2;
-	const pt_entry_t *va = ti->va;
-	uint64_t esz = UINT64_C(1) << pt_shift(geo, ti->level);
-
-	if (fprintf(dc->out,
-		    "%*sL%u table iova 0x%016" PRIx64 " span 0x%" PRIx64
-		    " pa 0x%" PRIx64 " used %u/%u\n",
-		    depth, "", ti->level, ti->iova, ti->span, ti->pa, ti->used,
-		    ti->entries) < 0)
-		return -EIO;
-	if (!(dc->flags & IOPGT_DUMP_ENTRIES))
-		return 0;
-	for (unsigned i = 0; i < ti->entries; i++) {
-		uint64_t e = atomic_load_explicit(&va[i], memory_order_relaxed);
-		uint64_t iova = ti->iova + i * esz;
-		int n;
-
-		if (!e)
-			continue;
-		if (dc->dom->eng->is_table(e, ti->level)) {
-			n = fprintf(dc->out,
-				    "%*s  [%4u] 0x%016" PRIx64 " iova 0x%016" PRIx64
-				    " table pa 0x%" PRIx64 "\n",
-				    depth, "", i, e, iova,
-				    dc->dom->eng->table_pa(e));
-		} else {
-			struct iopgt_translation tr;
-			char p[8];
-
-			dc->dom->eng->decode_leaf(e, ti->level, geo, &tr);
-			prot_str(tr.prot, p);
-			n = fprintf(dc->out,
-				    "%*s  [%4u] 0x%016" PRIx64 " iova 0x%016" PRIx64
-				    " leaf 0x%" PRIx64 " pa 0x%" PRIx64
-				    " %s%s\n",
-				    depth, "", i, e, iova, tr.leaf_size, tr.pa,
-				    p, tr.dirty ? " dirty" : "");
-		}
-		if (n < 0)
-			return -EIO;
-	}
-	return 0;
-}
-
-int iopgt_dump(struct iopgt_domain *dom, FILE *out, unsigned flags)
-{
-	struct dump_ctx dc = { dom, out, flags };
-
-	if (fprintf(out,
-		    "domain %s ias %u oas %u granule %u levels %u start_level "
-		    "%u root_tables %u root_pa 0x%" PRIx64 "\n",
-		    dom->eng->name, dom->geo.ias, dom->geo.oas,
-		    dom->geo.granule, dom->geo.levels, dom->geo.start_level,
-		    dom->geo.root_tables, dom->root->pa) < 0)
-		return -EIO;
-	return iopgt_for_each_table(dom, dump_table, &dc);
-}
-
-/* ------------------------------------------------------------------------
- * Test hooks
- */
-
-void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks)
-{
-	dom->hooks = hooks;
-}
-
-void iopgt__set_walk_hook(struct iopgt_domain *dom,
-			  void (*fn)(void *arg, const void *table), void *arg)
-{
-	dom->walk_hook_arg = arg;
-	dom->walk_hook = fn;
-}
-
-uint64_t iopgt__table_pa(const void *table)
-{
-	return ((const struct pt_table *)table)->pa;
-}

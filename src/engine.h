@@ -17,8 +17,6 @@
 #error "define PT_ENGINE and include a format header before engine.h"
 #endif
 
-#include <string.h>
-
 #define PT_CAT_(a, b) a##_##b
 #define PT_CAT(a, b) PT_CAT_(a, b)
 #define PT(x) PT_CAT(PT_ENGINE, x)
@@ -81,7 +79,7 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 	}
 	if (atomic_load_explicit(&t->used, memory_order_relaxed) & ~PT_DEAD)
 		t->flags |= PT_F_DIRTY;
-	pt_gather_table(op->dom, op->g, t);
+	iopgt__gather_table(op->dom, op->g, t);
 }
 
 /* True if no leaf lies under t. Only called on subtrees inside the
@@ -121,7 +119,7 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 	 * (empty-frozen needs 0, coalesce-frozen needs no table entries). */
 	pt_clear_run(t, idx, 1, NULL, left);
 	pt_child_clear(t, idx, c);
-	pt_gather_table(op->dom, op->g, c);
+	iopgt__gather_table(op->dom, op->g, c);
 	return true;
 }
 
@@ -219,7 +217,7 @@ retry:
 				op->owner = atomic_fetch_add_explicit(
 					&dom->next_owner, 1,
 					memory_order_relaxed) + 1;
-			c = pt_table_alloc(dom, lvl - 1, op->owner);
+			c = iopgt__table_alloc(dom, lvl - 1, op->owner);
 			if (!c)
 				return -ENOMEM;
 			c->iova = iova & ~(PT(size)(geo, lvl) - 1);
@@ -233,7 +231,7 @@ retry:
 			}
 			/* Lost the race (use the winner's table), or t is
 			 * being unlinked (start again from the root). */
-			pt_table_free_unpublished(dom, c);
+			iopgt__table_free_unpublished(dom, c);
 			if (r == -ESTALE) {
 				pt_relax();
 				goto retry;
@@ -272,7 +270,7 @@ retry:
 		return 0;
 	}
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
-		pt_gather_range(op->g, iova, iova + i * sz - 1,
+		iopgt__gather_range(op->g, iova, iova + i * sz - 1,
 				IOPGT_FLUSH_ADDED);
 	if (used == pt_nr_entries(geo, level) && level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
@@ -325,7 +323,7 @@ again:
 	 * may already have split it and published its own table here. */
 	pt_child_clear(p, pidx, t);
 	t->flags |= PT_F_DIRTY;
-	pt_gather_table(op->dom, op->g, t);
+	iopgt__gather_table(op->dom, op->g, t);
 	pt_stat_add(&op->dom->st.coalesced, 1);
 	return true;
 fail:
@@ -403,7 +401,7 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (!pt_set_run(t, idx, 1, fmt_make_leaf(pa, 0, attrs), 0, &used))
 		return 1;
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
-		pt_gather_range(g, iova, iova + dom->granule_mask,
+		iopgt__gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
 	*full = used == t->mask + 1;
 	return 0;
@@ -502,7 +500,7 @@ static int PT(clear_leaves)(struct pt_op *op, struct pt_table *t, unsigned idx,
 	if (!pt_clear_run(t, idx, n, NULL, left))
 		return -EAGAIN; /* frozen by a coalesce */
 	*bytes += n * sz;
-	pt_gather_range(op->g, s, s + n * sz - 1, IOPGT_FLUSH_MODIFIED);
+	iopgt__gather_range(op->g, s, s + n * sz - 1, IOPGT_FLUSH_MODIFIED);
 	return 0;
 }
 
@@ -626,7 +624,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		c = op->spare[lvl - 1];
 		if (c)
 			op->spare[lvl - 1] = c->next;
-		else if (!(c = pt_table_alloc(dom, lvl - 1, 0)))
+		else if (!(c = iopgt__table_alloc(dom, lvl - 1, 0)))
 			return -ENOMEM;
 		c->next = NULL;
 		c->iova = addr & ~(sz - 1);
@@ -753,7 +751,7 @@ static void PT(free_spares)(struct pt_op *op)
 		while (op->spare[l]) {
 			struct pt_table *c = op->spare[l];
 			op->spare[l] = c->next;
-			pt_table_free_unpublished(op->dom, c);
+			iopgt__table_free_unpublished(op->dom, c);
 		}
 	}
 }
@@ -770,12 +768,12 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 	if (!PT(count_split2)(op, iova, last + 1, !top, need))
 		return 0; /* no leaf straddles either end */
 	if (!op->spares) {
-		memset(op->spare, 0, sizeof(op->spare));
+		pt_memset(op->spare, 0, sizeof(op->spare));
 		op->spares = true;
 	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++) {
 		while (need[l]--) {
-			struct pt_table *c = pt_table_alloc(op->dom, l, 0);
+			struct pt_table *c = iopgt__table_alloc(op->dom, l, 0);
 			if (!c) {
 				PT(free_spares)(op);
 				return -ENOMEM;
@@ -944,7 +942,7 @@ static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 		return 0;
 	if (!pt_clear_run(t, idx, 1, NULL, &left))
 		return -1;
-	pt_gather_range(g, iova, iova + dom->granule_mask,
+	iopgt__gather_range(g, iova, iova + dom->granule_mask,
 			IOPGT_FLUSH_MODIFIED);
 	if (__builtin_expect(!left, 0))
 		PT(unlink_up)(dom, g, path, pidx, t);
@@ -1017,6 +1015,8 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
 	out->prot = fmt_leaf_prot(e);
 	out->dirty = fmt_leaf_dirty(e);
+	out->reserved[0] = 0;
+	out->reserved[1] = 0;
 	return 0;
 }
 
@@ -1094,7 +1094,7 @@ static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
 			 * only the dirty bit, atomically. */
 			atomic_fetch_and_explicit(&t->va[i], ~FMT_HW_DIRTY,
 						  memory_order_relaxed);
-			pt_gather_range(d->g, s, s + (sz - 1),
+			iopgt__gather_range(d->g, s, s + (sz - 1),
 					IOPGT_FLUSH_MODIFIED);
 		}
 		if (d->run_end != s) {
@@ -1145,9 +1145,11 @@ static void PT(decode_leaf)(uint64_t e, unsigned level,
 	out->pa = fmt_leaf_pa(e, shift);
 	out->prot = fmt_leaf_prot(e);
 	out->dirty = fmt_leaf_dirty(e);
+	out->reserved[0] = 0;
+	out->reserved[1] = 0;
 }
 
-const struct pt_engine PT(engine) = {
+const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.name = FMT_NAME,
 	.format = FMT_FORMAT,
 	.max_oas = FMT_MAX_OAS,

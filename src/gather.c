@@ -11,16 +11,43 @@
 #include "pt.h"
 #include "testhook.h"
 
-void iopgt_gather_init(struct iopgt_gather *g)
+int iopgt_gather_init(struct iopgt_gather *g, size_t size)
+{
+	if (!g || size < sizeof(struct iopgt_gather) || size > UINT32_MAX)
+		return -EINVAL;
+	pt_memset(g, 0, size);
+	g->size = (uint32_t)size;
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	g->kind = IOPGT_FLUSH_NONE;
+	return 0;
+}
+
+/* Empty g after its sync: it no longer belongs to any domain. */
+static inline void gather_reset(struct iopgt_gather *g)
 {
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	g->kind = IOPGT_FLUSH_NONE;
 	g->nr_tables = 0;
 	g->tables = NULL;
+	g->dom = NULL;
 }
 
-void pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+/* sync and flush_all may take g: it is empty or holds dom's state. */
+static inline int sync_check(const struct iopgt_domain *dom,
+			     const struct iopgt_gather *g)
+{
+	if (!dom || !g)
+		return -EINVAL;
+	pt_assert("the gather was set up by iopgt_gather_init",
+		  g->size >= sizeof(struct iopgt_gather));
+	if (g->dom && g->dom != dom && (g->tables || g->iova != UINT64_MAX))
+		return -EINVAL; /* holds another domain's state */
+	return 0;
+}
+
+void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		     enum iopgt_flush_kind kind)
 {
 	if (iova < g->iova)
@@ -31,12 +58,16 @@ void pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		g->kind = kind;
 }
 
-void pt_gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
+void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t)
 {
 	uint64_t span = pt_table_span(&dom->geo, t->level);
 
-	pt_gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
+	pt_assert("the root is never unlinked", t != dom->root);
+	iopgt__gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
+	if (IOPGT_DEBUG)
+		atomic_fetch_add_explicit(&dom->gathered, 1,
+					  memory_order_relaxed);
 	t->next = g->tables;
 	g->tables = t;
 	g->nr_tables++;
@@ -48,7 +79,7 @@ static unsigned long release_list(struct iopgt_domain *dom, struct pt_table *t)
 
 	while (t) {
 		struct pt_table *next = t->next;
-		pt_table_release(dom, t);
+		iopgt__table_release(dom, t);
 		t = next;
 		n++;
 	}
@@ -116,7 +147,7 @@ static void reclaim_list(struct iopgt_domain *dom, struct pt_table *list,
 	try_advance(dom);
 }
 
-void pt_reclaim_waiting(struct iopgt_domain *dom)
+void iopgt__reclaim_waiting(struct iopgt_domain *dom)
 {
 	struct pt_table *list, *keep = NULL, *keep_tail = NULL;
 	unsigned long n = 0, kept = 0;
@@ -138,7 +169,7 @@ void pt_reclaim_waiting(struct iopgt_domain *dom)
 		list = t->next;
 		n++;
 		if (all || t->epoch + 2 <= g) {
-			pt_table_release(dom, t);
+			iopgt__table_release(dom, t);
 			continue;
 		}
 		t->next = keep;
@@ -182,25 +213,28 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 		release_list(dom, list); /* broken on purpose: rule 2 */
 		list = NULL;
 	}
+	if (IOPGT_DEBUG)
+		atomic_fetch_sub_explicit(&dom->gathered, (long)n,
+					  memory_order_relaxed);
 	flush(dom, g, all);
 	if (list)
 		reclaim_list(dom, list, n);
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
-		pt_reclaim_waiting(dom);
-	g->iova = UINT64_MAX;
-	g->last = 0;
-	g->kind = IOPGT_FLUSH_NONE;
-	g->nr_tables = 0;
-	g->tables = NULL;
+		iopgt__reclaim_waiting(dom);
+	gather_reset(g);
 }
 
-void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
+int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	enum iopgt_flush_kind kind = g->kind;
+	enum iopgt_flush_kind kind;
+	int r = sync_check(dom, g);
 
+	if (r)
+		return r;
+	kind = g->kind;
 	if (g->tables || dom->hooks) {
 		sync_gather(dom, g, false);
-		return;
+		return 0;
 	}
 	/* No table to reclaim: at most one flush (none after maps into empty
 	 * entries without caching mode). */
@@ -212,17 +246,27 @@ void iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 	}
 	g->iova = UINT64_MAX;
 	g->last = 0;
+	g->dom = NULL;
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
-		pt_reclaim_waiting(dom);
+		iopgt__reclaim_waiting(dom);
+	return 0;
 }
 
-void iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
+int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
+	int r = sync_check(dom, g);
+
+	if (r)
+		return r;
 	sync_gather(dom, g, true);
+	return 0;
 }
 
-void iopgt_reclaim(struct iopgt_domain *dom)
+int iopgt_reclaim(struct iopgt_domain *dom)
 {
-	pt_reclaim_waiting(dom);
-	pt_cache_trim(dom);
+	if (!dom)
+		return -EINVAL;
+	iopgt__reclaim_waiting(dom);
+	iopgt__cache_trim(dom);
+	return 0;
 }

@@ -28,12 +28,12 @@
 #ifndef IOPGT_PT_H
 #define IOPGT_PT_H
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compat.h"
 #include "iopgt.h"
 
 #define PT_MAX_LEVELS 6
@@ -161,10 +161,10 @@ struct pt_engine {
 	uint64_t hw_accessed, hw_dirty;
 };
 
-extern const struct pt_engine x86_64_engine;
-extern const struct pt_engine arm_s2_4k_engine;
-extern const struct pt_engine arm_s2_16k_engine;
-extern const struct pt_engine arm_s2_64k_engine;
+extern const struct pt_engine iopgt__engine_x86_64;
+extern const struct pt_engine iopgt__engine_arm_s2_4k;
+extern const struct pt_engine iopgt__engine_arm_s2_16k;
+extern const struct pt_engine iopgt__engine_arm_s2_64k;
 
 struct iopgt_domain {
 	const struct pt_engine *eng;
@@ -202,6 +202,10 @@ struct iopgt_domain {
 	uint64_t granule_mask; /* bytes of the smallest leaf, minus 1 */
 	uint64_t ias_mask;     /* IOVA bits at or above ias */
 	uint64_t oas_mask;     /* output address bits at or above oas */
+
+	/* Tables in gathers not yet synced: counted in debug builds only,
+	 * to catch a destroy with a gather still holding tables. */
+	_Atomic long gathered;
 
 	/* Test hooks (src/testhook.h); zero in normal use. */
 	unsigned hooks;
@@ -309,6 +313,7 @@ static inline bool pt_used_sub(struct pt_table *t, unsigned n, uint32_t *left)
 	do {
 		if (old & PT_DEAD)
 			return false;
+		pt_assert("a table's count never drops below zero", n <= old);
 	} while (!atomic_compare_exchange_weak_explicit(
 		&t->used, &old, old - n, memory_order_release,
 		memory_order_relaxed));
@@ -464,31 +469,31 @@ static inline struct pt_table *pt_child(const struct pt_table *t, unsigned idx)
 
 /* A zeroed table for `level` (from the cache, or fresh), owned by `owner`.
  * NULL if an allocation failed. */
-struct pt_table *pt_table_alloc(struct iopgt_domain *dom, unsigned level,
+struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 				uint64_t owner);
 /* Free a table that was never linked into the tree. */
-void pt_table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t);
+void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t);
 /* Return a table to the cache or to the allocator. Call only once the
  * flush and walker rules allow reuse. */
-void pt_table_release(struct iopgt_domain *dom, struct pt_table *t);
+void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
 /* Allocate / free the root and its descriptor. */
-struct pt_table *pt_root_alloc(struct iopgt_domain *dom);
-void pt_root_free(struct iopgt_domain *dom, struct pt_table *t);
+struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom);
+void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t);
 /* Empty the cache into table_free. */
-void pt_cache_trim(struct iopgt_domain *dom);
+void iopgt__cache_trim(struct iopgt_domain *dom);
 /* Free a table for good (destroy), whatever its contents. */
-void pt_table_delete(struct iopgt_domain *dom, struct pt_table *t);
+void iopgt__table_delete(struct iopgt_domain *dom, struct pt_table *t);
 /* Fill in the default allocators where mem has none. */
-void pt_mem_defaults(struct iopgt_mem_ops *mem);
+void iopgt__mem_defaults(struct iopgt_mem_ops *mem);
 
 /* Gather and reclaim (gather.c). */
-void pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		     enum iopgt_flush_kind kind);
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
  * joins the range with a WALK flush. */
-void pt_gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
+void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t);
 /* Free what waits for walkers, if none is left. */
-void pt_reclaim_waiting(struct iopgt_domain *dom);
+void iopgt__reclaim_waiting(struct iopgt_domain *dom);
 
 #endif /* IOPGT_PT_H */

@@ -4,53 +4,7 @@
  * zeroed tables. A table that unmap emptied is already all zero, so keeping
  * a few for reuse saves both the allocator and the zeroing of a fresh page.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "pt.h"
-
-static void *default_table_alloc(void *arg, size_t size, uint64_t *pa)
-{
-	void *va = aligned_alloc(size, size);
-
-	(void)arg;
-	if (va)
-		*pa = (uint64_t)(uintptr_t)va;
-	return va;
-}
-
-static void default_table_free(void *arg, void *va, uint64_t pa, size_t size)
-{
-	(void)arg;
-	(void)pa;
-	(void)size;
-	free(va);
-}
-
-static void *default_meta_alloc(void *arg, size_t size)
-{
-	(void)arg;
-	return malloc(size);
-}
-
-static void default_meta_free(void *arg, void *ptr, size_t size)
-{
-	(void)arg;
-	(void)size;
-	free(ptr);
-}
-
-void pt_mem_defaults(struct iopgt_mem_ops *mem)
-{
-	if (!mem->table_alloc || !mem->table_free) {
-		mem->table_alloc = default_table_alloc;
-		mem->table_free = default_table_free;
-	}
-	if (!mem->meta_alloc || !mem->meta_free) {
-		mem->meta_alloc = default_meta_alloc;
-		mem->meta_free = default_meta_free;
-	}
-}
 
 static size_t meta_size(const struct iopgt_domain *dom, unsigned level)
 {
@@ -104,8 +58,8 @@ static struct pt_table *table_new(struct iopgt_domain *dom, size_t msize,
 		mem->meta_free(mem->arg, t, msize);
 		return NULL;
 	}
-	memset(t, 0, msize);
-	memset(va, 0, size);
+	pt_memset(t, 0, msize);
+	pt_memset(va, 0, size);
 	t->va = va;
 	t->pa = pa;
 	t->child = child ? (void *)(t + 1) : NULL;
@@ -128,7 +82,7 @@ static void table_delete(struct iopgt_domain *dom, struct pt_table *t,
 	stat_live(dom, -1, -(int64_t)size);
 }
 
-struct pt_table *pt_table_alloc(struct iopgt_domain *dom, unsigned level,
+struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 				uint64_t owner)
 {
 	unsigned kind = level > 0;
@@ -161,35 +115,34 @@ struct pt_table *pt_table_alloc(struct iopgt_domain *dom, unsigned level,
 	return t;
 }
 
-#ifdef IOPGT_DEBUG
-#include <assert.h>
+/* A table going back for reuse must be all zero: entries and child
+ * pointers. */
 static void assert_zero(const struct iopgt_domain *dom, const struct pt_table *t)
 {
 	size_t n = dom->geo.table_size / sizeof(uint64_t);
 
+	if (IOPGT_DEBUG < 2)
+		return;
 	for (size_t i = 0; i < n; i++)
-		assert(atomic_load_explicit(&t->va[i], memory_order_relaxed) == 0);
+		pt_assert_expensive("a released table has no entry",
+				    atomic_load_explicit(&t->va[i],
+							 memory_order_relaxed) == 0);
 	if (t->child)
 		for (size_t i = 0; i < pt_nr_entries(&dom->geo, t->level); i++)
-			assert(atomic_load_explicit(&t->child[i],
-						    memory_order_relaxed) == NULL);
+			pt_assert_expensive(
+				"a released table has no child",
+				atomic_load_explicit(&t->child[i],
+						     memory_order_relaxed) == NULL);
 }
-#else
-static void assert_zero(const struct iopgt_domain *dom, const struct pt_table *t)
-{
-	(void)dom;
-	(void)t;
-}
-#endif
 
-void pt_table_release(struct iopgt_domain *dom, struct pt_table *t)
+void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t)
 {
 	unsigned kind = t->level > 0;
 
 	if (t->flags & PT_F_DIRTY) {
-		memset((void *)t->va, 0, dom->geo.table_size);
+		pt_memset((void *)t->va, 0, dom->geo.table_size);
 		if (t->child)
-			memset((void *)t->child, 0,
+			pt_memset((void *)t->child, 0,
 			       pt_nr_entries(&dom->geo, t->level) *
 				       sizeof(struct pt_table *));
 		t->flags = 0;
@@ -207,18 +160,18 @@ void pt_table_release(struct iopgt_domain *dom, struct pt_table *t)
 	table_delete(dom, t, meta_size(dom, t->level), dom->geo.table_size);
 }
 
-void pt_table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
+void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
 {
-	pt_table_release(dom, t);
+	iopgt__table_release(dom, t);
 }
 
 /* Free a table for good (destroy), whatever its contents. */
-void pt_table_delete(struct iopgt_domain *dom, struct pt_table *t)
+void iopgt__table_delete(struct iopgt_domain *dom, struct pt_table *t)
 {
 	table_delete(dom, t, meta_size(dom, t->level), dom->geo.table_size);
 }
 
-void pt_cache_trim(struct iopgt_domain *dom)
+void iopgt__cache_trim(struct iopgt_domain *dom)
 {
 	for (unsigned kind = 0; kind < 2; kind++) {
 		for (unsigned i = 0; i < PT_CACHE_SLOTS; i++) {
@@ -228,7 +181,7 @@ void pt_cache_trim(struct iopgt_domain *dom)
 			if (t) {
 				atomic_fetch_sub_explicit(&dom->st.pages_cached,
 							  1, memory_order_relaxed);
-				pt_table_delete(dom, t);
+				iopgt__table_delete(dom, t);
 			}
 		}
 	}
@@ -241,7 +194,7 @@ static size_t root_meta_size(const struct iopgt_domain *dom)
 		       sizeof(struct pt_table *);
 }
 
-struct pt_table *pt_root_alloc(struct iopgt_domain *dom)
+struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom)
 {
 	struct pt_table *t = table_new(dom, root_meta_size(dom),
 				       dom->geo.root_size, true);
@@ -255,7 +208,7 @@ struct pt_table *pt_root_alloc(struct iopgt_domain *dom)
 	return t;
 }
 
-void pt_root_free(struct iopgt_domain *dom, struct pt_table *t)
+void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t)
 {
 	table_delete(dom, t, root_meta_size(dom), dom->geo.root_size);
 }

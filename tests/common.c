@@ -23,7 +23,7 @@ const size_t n_tcfgs = sizeof(tcfgs) / sizeof(tcfgs[0]);
 
 void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg)
 {
-	iopgt_config_init(cfg, c->format);
+	iopgt_config_init(cfg, sizeof(*cfg), c->format);
 	cfg->ias = c->ias;
 	cfg->oas = c->oas;
 	cfg->granule = c->granule;
@@ -34,7 +34,7 @@ unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8])
 	struct iopgt_info info;
 	unsigned n = 0;
 
-	iopgt_domain_info(dom, &info);
+	iopgt_domain_info(dom, &info, sizeof(info));
 	for (unsigned b = 0; b < 64; b++)
 		if (info.leaf_sizes & (UINT64_C(1) << b))
 			sizes[n++] = UINT64_C(1) << b;
@@ -250,7 +250,7 @@ char *tdump(struct iopgt_domain *dom)
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(iopgt_dump(dom, f, IOPGT_DUMP_ENTRIES), 0);
+	assert_int_equal(iopgt_dump(dom, tfile_line, f, IOPGT_DUMP_ENTRIES), 0);
 	fclose(f);
 	/* Table addresses name pages, which may differ between two dumps of
 	 * the same contents: mask them (headers, and raw table entries). */
@@ -347,7 +347,7 @@ int tfor_each_leaf(struct iopgt_domain *dom,
 	int r = 0;
 
 	assert_non_null(f);
-	assert_int_equal(iopgt_dump(dom, f, IOPGT_DUMP_ENTRIES), 0);
+	assert_int_equal(iopgt_dump(dom, tfile_line, f, IOPGT_DUMP_ENTRIES), 0);
 	rewind(f);
 	while (!r && getline(&line, &cap, f) > 0) {
 		const char *p = strstr(line, " iova 0x");
@@ -402,6 +402,11 @@ static const char *line_start(const char *base, const char *p)
 }
 
 /* Print up to n lines from p. */
+int tfile_line(void *arg, const char *line)
+{
+	return fputs(line, arg) < 0 ? -EIO : 0;
+}
+
 static void print_lines(FILE *out, const char *tag, const char *p, int n)
 {
 	while (*p && n-- > 0) {
@@ -591,7 +596,7 @@ void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 	tflush_ops(&d->tf, &d->cfg.flush);
 	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
 	EXPECT(d->dom != NULL);
-	iopgt_domain_info(d->dom, &d->info);
+	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
 	EXPECT(d->n >= 1);
 	d->top = d->s[d->n - 1];
@@ -622,7 +627,7 @@ struct iopgt_stats tstats(const struct tdom *d)
 {
 	struct iopgt_stats st;
 
-	iopgt_get_stats(d->dom, &st);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
 	return st;
 }
 
@@ -667,7 +672,7 @@ void tmap_ok(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size,
 {
 	struct iopgt_gather g;
 
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	EQ(tmap_g(d, iova, pa, size, prot, &g, 1), 0);
 	tsync(d, &g);
 }
@@ -676,7 +681,7 @@ void tunmap_ok(struct tdom *d, uint64_t iova, uint64_t size, uint64_t expect)
 {
 	struct iopgt_gather g;
 
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	EQ(tunmap_g(d, iova, size, &g), expect);
 	tsync(d, &g);
 }

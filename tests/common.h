@@ -129,6 +129,8 @@ unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty);
 
 /* Print where two dumps first differ, with a few lines of context. */
 void tdump_diff(FILE *out, const char *before, const char *after);
+/* An iopgt_dump() output callback writing to the FILE * arg. */
+int tfile_line(void *arg, const char *line);
 
 /* ---- thread-safe recording allocator ----
  * For tests with several threads (talloc is not thread-safe): one mutex

@@ -468,7 +468,7 @@ static void *writer_main(void *arg)
 	struct writer *w = arg;
 	struct run *R = w->R;
 
-	iopgt_gather_init(&w->g);
+	iopgt_gather_init(&w->g, sizeof(w->g));
 	for (w->ops = 0; w->ops < R->ops && !atomic_load(&R->stop); w->ops++) {
 		uint64_t r = rnd(w, 100);
 
@@ -726,7 +726,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	iopgt__set_test_hooks(R->dom, m->hooks);
 	if (m->slow_readers)
 		iopgt__set_walk_hook(R->dom, slow_hook, NULL);
-	iopgt_domain_info(R->dom, &info);
+	iopgt_domain_info(R->dom, &info, sizeof(info));
 	nsizes = tcfg_leaf_sizes(R->dom, sizes);
 	for (unsigned i = 0; i < nsizes; i++)
 		R->leaf_sizes |= sizes[i];
@@ -821,7 +821,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	final_check(R);
 	if (tcheck_counts(R->dom))
 		die("table counts do not match the entries");
-	iopgt_get_stats(R->dom, &st);
+	iopgt_get_stats(R->dom, &st, sizeof(st));
 	iopgt__set_walk_hook(R->dom, NULL, NULL);
 	printf("%-18s %s%u writers, cache %u: %lu ops, %lu lookups (%lu hits%s%lu"
 	       " bad), coalesced %" PRIu64 " (A pages seen coalesced %lu), split %"
@@ -840,12 +840,12 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains. */
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	if (iopgt_unmap(R->dom, 0, R->space, &g) < 0)
 		die("unmap everything");
 	iopgt_sync(R->dom, &g);
 	iopgt_reclaim(R->dom);
-	iopgt_get_stats(R->dom, &st);
+	iopgt_get_stats(R->dom, &st, sizeof(st));
 	if (st.table_pages_live != 1 || st.table_pages_waiting ||
 	    st.table_pages_cached)
 		die("after unmapping everything: %" PRIu64 " table pages live, %"

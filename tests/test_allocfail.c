@@ -92,7 +92,7 @@ static void env_open(struct env *e, const struct tcfg *c, unsigned options)
 	cfg.options = options;
 	talloc_ops(&e->ta, &cfg.mem);
 	CHECK_EQ(iopgt_domain_create(&cfg, &e->dom), 0, "domain create");
-	iopgt_gather_init(&e->g);
+	iopgt_gather_init(&e->g, sizeof(e->g));
 	e->n = tcfg_leaf_sizes(e->dom, e->sz);
 	CHECK(e->n >= 2, "no superpage size");
 	e->gran = e->sz[0];
@@ -188,7 +188,7 @@ static struct iopgt_stats stats(struct env *e)
 {
 	struct iopgt_stats st;
 
-	iopgt_get_stats(e->dom, &st);
+	iopgt_get_stats(e->dom, &st, sizeof(st));
 	return st;
 }
 
@@ -215,7 +215,7 @@ static void check_map_empty(struct env *e)
 	uint64_t iova = empty_iova(e), last = iova + empty_size(e) - 1;
 	struct iopgt_info info;
 
-	iopgt_domain_info(e->dom, &info);
+	iopgt_domain_info(e->dom, &info, sizeof(info));
 	CHECK_EQ(leaf_at(e, iova), e->top, "leaf at the start");
 	CHECK_EQ(leaf_at(e, iova + e->top), e->n == 3 ? e->s1 : e->gran,
 		 "leaf after the largest one");

@@ -69,7 +69,7 @@ static void snap_take(struct tdom *d, struct snap *s)
 {
 	struct iopgt_stats st;
 
-	iopgt_get_stats(d->dom, &st);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
 	s->dump = tdump(d->dom);
 	s->live = st.table_pages_live;
 	s->split = st.split;
@@ -83,7 +83,7 @@ static void snap_check(struct tdom *d, struct snap *s, int line)
 	struct iopgt_stats st;
 	char *now = tdump(d->dom);
 
-	iopgt_get_stats(d->dom, &st);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
 	tstreq_at(s->dump, now, __FILE__, line);
 	EQ_AT(st.table_pages_live, s->live, line);
 	EQ_AT(st.split, s->split, line);
@@ -118,7 +118,7 @@ static void bad_map_at(struct tdom *d, uint64_t iova, uint64_t pa,
 	struct iopgt_gather g;
 
 	snap_take(d, &s);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	EQ_AT(iopgt_map(d->dom, iova, pa, size, prot, &g), err, line);
 	gather_untouched(d, &g, &s, line);
 	snap_check(d, &s, line);
@@ -135,7 +135,7 @@ static void bad_unmap_at(struct tdom *d, uint64_t iova, uint64_t size,
 	struct iopgt_gather g;
 
 	snap_take(d, &s);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	EQ_AT(iopgt_unmap(d->dom, iova, size, &g), err, line);
 	gather_untouched(d, &g, &s, line);
 	snap_check(d, &s, line);
@@ -153,7 +153,7 @@ static void overlap_at(struct tdom *d, uint64_t iova, uint64_t size,
 	struct iopgt_gather g;
 
 	snap_take(d, &s);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	EQ_AT(iopgt_map(d->dom, iova, tpa_for(d, iova), size, RW, &g), -EEXIST,
 	      line);
 	EQ_AT(d->tf.n, s.nflush, line); /* map never flushes */
@@ -544,7 +544,7 @@ static void test_unmap_hole(void **state)
 			CTX("%s hole 0x%" PRIx64 " + 0x%" PRIx64, c->name,
 			    holes[i][0], holes[i][1]);
 			snap_take(&d, &s);
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(iopgt_unmap(d.dom, holes[i][0], holes[i][1], &g), 0);
 			EQ(g.nr_tables, 0);
 			EQ(d.tf.n, s.nflush);
@@ -583,7 +583,7 @@ static void test_enomem_rollback(void **state)
 
 			CTX("%s enomem fail_after %ld", c->name, f);
 			d.ta.fail_after = f;
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			r = tmap_g(&d, D - 2 * s0, tpa_for(&d, D - 2 * s0), len,
 				   RW, &g, 1);
 			d.ta.fail_after = 0;

@@ -73,7 +73,7 @@ static struct iopgt_domain *x86_domain(void)
 	struct iopgt_config cfg;
 	struct iopgt_domain *dom;
 
-	iopgt_config_init(&cfg, IOPGT_FMT_X86_64);
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64);
 	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
 	return dom;
 }
@@ -83,7 +83,7 @@ static void map_ok(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 {
 	struct iopgt_gather g;
 
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	assert_int_equal(iopgt_map(dom, iova, pa, size,
 				   IOPGT_PROT_READ | IOPGT_PROT_WRITE, &g), 0);
 	iopgt_sync(dom, &g);
@@ -110,7 +110,7 @@ static void test_reports_and_clears(void **state)
 
 	/* NO_CLEAR: reported, bits kept, nothing to flush. */
 	memset(&r, 0, sizeof(r));
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	assert_int_equal(iopgt_read_and_clear_dirty(dom, G1, 2 * G1,
 						    IOPGT_DIRTY_NO_CLEAR,
 						    record, &r, &g), 0);
@@ -171,7 +171,7 @@ static void test_stop_and_errors(void **state)
 	hw_dirty(dom, G1);
 	hw_dirty(dom, G1 + 2 * K4);
 	hw_dirty(dom, G1 + 4 * K4);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 
 	/* The callback's non-zero return stops the walk and is returned. */
 	memset(&r, 0, sizeof(r));
@@ -196,7 +196,7 @@ static void test_stop_and_errors(void **state)
 	iopgt_domain_destroy(dom);
 
 	/* ARM stage 2 keeps no dirty state here. */
-	iopgt_config_init(&cfg, IOPGT_FMT_ARM_S2);
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_ARM_S2);
 	assert_int_equal(iopgt_domain_create(&cfg, &arm), 0);
 	assert_int_equal(iopgt_read_and_clear_dirty(arm, G1, K4, 0, record, &r,
 						    &g), -EOPNOTSUPP);

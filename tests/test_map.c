@@ -166,7 +166,7 @@ static void test_leaf_each_size(void **state)
 
 				CTX("%s leaf 0x%" PRIx64 " prot 0x%x", c->name,
 				    sz, prot);
-				iopgt_gather_init(&g);
+				iopgt_gather_init(&g, sizeof(g));
 				EQ(tmap_g(&d, iova, pa, sz, prot, &g, 1), 0);
 				EQ(g.kind, IOPGT_FLUSH_NONE);
 				EQ(g.nr_tables, 0);
@@ -199,7 +199,7 @@ static void test_leaf_each_size(void **state)
 				EQ(ti.span, i == levels - 1 ? d.end
 							    : lsize(&d, i + 1));
 
-				iopgt_gather_init(&g);
+				iopgt_gather_init(&g, sizeof(g));
 				EQ(tunmap_g(&d, iova, sz, &g), sz);
 				EQ(g.kind, i < levels - 1 ? IOPGT_FLUSH_WALK
 							  : IOPGT_FLUSH_MODIFIED);
@@ -442,7 +442,7 @@ static void test_leaf_sizes_config(void **state)
 			uint64_t B = 4 * top, E = s[1] / s[0];
 			for (uint64_t i = 0; i < E; i++) {
 				struct iopgt_gather g;
-				iopgt_gather_init(&g);
+				iopgt_gather_init(&g, sizeof(g));
 				EQ(tmap_g(&d, B + i * s[0], P + i * s[0], s[0],
 					  RW, &g, i + 1 == E),
 				   0);
@@ -500,7 +500,7 @@ static void test_split(void **state)
 		sp = tstats(&d).split;
 		{
 			struct iopgt_gather g;
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tunmap_g(&d, B + h, s0, &g), s0);
 			EXPECT(g.kind >= IOPGT_FLUSH_MODIFIED);
 			EXPECT(g.iova <= B + h && g.last >= B + h + s0 - 1);
@@ -586,7 +586,7 @@ static void test_split(void **state)
 				CTX("%s split enomem fail_after %ld", c->name,
 				    f);
 				d.ta.fail_after = f;
-				iopgt_gather_init(&g);
+				iopgt_gather_init(&g, sizeof(g));
 				r = tunmap_g(&d, B + h, s0, &g);
 				d.ta.fail_after = 0;
 				if (r != -ENOMEM) {
@@ -638,7 +638,7 @@ static void test_split(void **state)
 
 				CTX("%s hole across, fail_after %ld", c->name, f);
 				d.ta.fail_after = f;
-				iopgt_gather_init(&g);
+				iopgt_gather_init(&g, sizeof(g));
 				r = tunmap_g(&d, hb, 2 * s0, &g);
 				d.ta.fail_after = 0;
 				tsync(&d, &g);
@@ -710,7 +710,7 @@ static void map_pages(struct tdom *d, uint64_t B, uint64_t n,
 		struct iopgt_gather g;
 		int check = i % 1024 == 0 || i + 1 == n;
 
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tmap_g(d, B + i * s0, pas[i], s0, prots[i], &g, check), 0);
 		if (i + 1 == n) {
 			*last = g;
@@ -758,7 +758,7 @@ static void test_coalesce(void **state)
 		tsync(&d, &g);
 		EXPECT_TR(&d, B, P, s0, RW);
 		EQ(tstats(&d).coalesced, co);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tmap_g(&d, B + (E - 1) * s0, pas[E - 1], s0, RW, &g, 1), 0);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
 		EXPECT(g.nr_tables >= 1);
@@ -948,7 +948,7 @@ static void test_superpage_over_empty_tables(void **state)
 				EQ(ti.used, l ? 1 : 0); /* only the child */
 			}
 
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tmap_g(&d, B, P, sz, RW, &g, 1), 0);
 			EQ(g.kind, IOPGT_FLUSH_WALK);
 			EQ(g.nr_tables, j);
@@ -965,7 +965,7 @@ static void test_superpage_over_empty_tables(void **state)
 			tmap_ok(&d, B + sz - s0, P + 7 * sz, s0, RW);
 			before = tdump(d.dom);
 			live = tlive(&d);
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tmap_g(&d, B, P, sz, RW, &g, 1), -EEXIST);
 			tsync(&d, &g);
 			after = tdump(d.dom);
@@ -1053,7 +1053,7 @@ static void test_reclaim(void **state)
 		total = map_assorted(&d, m, &nm);
 		live = tlive(&d);
 		EXPECT(live > 1);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, 0, d.end, &g), total);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
 		EQ(g.nr_tables, live - 1);
@@ -1075,7 +1075,7 @@ static void test_reclaim(void **state)
 		CTX("%s piecewise batch", c->name);
 		topen(&d, c, 0, 0, 0);
 		map_assorted(&d, m, &nm);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		for (unsigned i = nm; i-- > 0;) {
 			uint64_t h = m[i].size / 2 & ~(d.s[0] - 1);
 			/* A hole first (splits a superpage), then the two
@@ -1128,7 +1128,7 @@ static void test_reclaim(void **state)
 		{
 			struct tcnt before;
 			tcount(&d, &before);
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tunmap_g(&d, 0, d.end, &g), total);
 			EQ(g.nr_tables, 0);
 			tsync(&d, &g);
@@ -1172,7 +1172,7 @@ static void test_top_of_range(void **state)
 			EXPECT_TR(&d, T - sz, P, sz, RW);
 			EXPECT_NOENT(&d, T - sz - 1);
 			EXPECT_ERR(&d, T, -ERANGE);
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tmap_g(&d, T - s0, P, s0, RW, &g, 1), -EEXIST);
 			tsync(&d, &g);
 			tunmap_ok(&d, T - sz, sz, sz);
@@ -1203,7 +1203,7 @@ static void test_top_of_range(void **state)
 
 		/* Past the top: -ERANGE, nothing mapped. */
 		CTX("%s past top", c->name);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tmap_g(&d, T - s0, P, 2 * s0, RW, &g, 1), -ERANGE);
 		EQ(tmap_g(&d, T, P, s0, RW, &g, 1), -ERANGE);
 		EQ(tmap_g(&d, T - d.top, P, d.top + s0, RW, &g, 1), -ERANGE);
@@ -1261,7 +1261,7 @@ static void test_flush_kinds(void **state)
 
 		/* Filling empty entries, no caching mode: NONE, no flush. */
 		CTX("%s map none", c->name);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tmap_g(&d, B, P, 8 * s0, RW, &g, 1), 0);
 		EQ(tmap_g(&d, B + s1, P + s1, s0, RW, &g, 1), 0);
 		EQ(g.kind, IOPGT_FLUSH_NONE);
@@ -1275,7 +1275,7 @@ static void test_flush_kinds(void **state)
 
 		/* Unmap inside a table that stays: MODIFIED, the range. */
 		CTX("%s unmap modified", c->name);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B + 2 * s0, 3 * s0, &g), 3 * s0);
 		EQ(g.kind, IOPGT_FLUSH_MODIFIED);
 		EQ(g.iova, B + 2 * s0);
@@ -1290,7 +1290,7 @@ static void test_flush_kinds(void **state)
 
 		/* Unmap that empties a table: WALK over its whole span. */
 		CTX("%s unmap walk", c->name);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B, 8 * s0, &g), 5 * s0);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
 		EQ(g.nr_tables, 1);
@@ -1305,7 +1305,7 @@ static void test_flush_kinds(void **state)
 
 		/* flush_all: once, through flush_all only. */
 		CTX("%s flush_all", c->name);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B + s1, s0, &g), s0);
 		EXPECT(g.nr_tables >= 1);
 		iopgt_flush_all(d.dom, &g);
@@ -1320,7 +1320,7 @@ static void test_flush_kinds(void **state)
 		/* Caching mode: ADDED with exactly the mapped range. */
 		CTX("%s caching mode", c->name);
 		topen(&d, c, IOPGT_OPT_CACHING_MODE, 0, 0);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tmap_g(&d, B + s0, P, 3 * s0, RW, &g, 1), 0);
 		EQ(g.kind, IOPGT_FLUSH_ADDED);
 		EQ(g.iova, B + s0);
@@ -1332,7 +1332,7 @@ static void test_flush_kinds(void **state)
 		/* A range of several sizes: one ADDED over all of it. */
 		if (d.n >= 2) {
 			uint64_t iv = B + d.top - s0, len = s0 + d.top + s0;
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			EQ(tmap_g(&d, iv, tpa_for(&d, iv), len, RW, &g, 1), 0);
 			EQ(g.kind, IOPGT_FLUSH_ADDED);
 			EQ(g.iova, iv);
@@ -1342,11 +1342,11 @@ static void test_flush_kinds(void **state)
 			tunmap_ok(&d, iv, len, len);
 		}
 		/* Unmap in caching mode is still MODIFIED / WALK. */
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B + s0, s0, &g), s0);
 		EQ(g.kind, IOPGT_FLUSH_MODIFIED);
 		tsync(&d, &g);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B + 2 * s0, 2 * s0, &g), 2 * s0);
 		EQ(g.kind, IOPGT_FLUSH_WALK);
 		tsync(&d, &g);
@@ -1494,22 +1494,22 @@ static void test_bad_config(void **state)
 
 	(void)state;
 	CTX("config defaults");
-	EQ(iopgt_config_init(&cfg, IOPGT_FMT_X86_64), 0);
+	EQ(iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64), 0);
 	EQ(cfg.ias, 48);
 	EQ(cfg.oas, 52);
 	EQ(cfg.granule, 12);
 	EQ(try_create(&cfg), 0);
-	EQ(iopgt_config_init(&cfg, IOPGT_FMT_ARM_S2), 0);
+	EQ(iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_ARM_S2), 0);
 	EQ(cfg.ias, 48);
 	EQ(cfg.oas, 48);
 	EQ(cfg.granule, 12);
 	EQ(try_create(&cfg), 0);
-	EQ(iopgt_config_init(&cfg, (enum iopgt_format)0), -EINVAL);
-	EQ(iopgt_config_init(&cfg, (enum iopgt_format)3), -EINVAL);
+	EQ(iopgt_config_init(&cfg, sizeof(cfg), (enum iopgt_format)0), -EINVAL);
+	EQ(iopgt_config_init(&cfg, sizeof(cfg), (enum iopgt_format)3), -EINVAL);
 	EQ(iopgt_domain_create(NULL, &dom), -EINVAL);
 
 	CTX("arm_s2 bad config");
-	iopgt_config_init(&cfg, IOPGT_FMT_ARM_S2);
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_ARM_S2);
 	cfg.oas = 39;
 	EQ(try_create(&cfg), -EINVAL);
 	cfg.oas = 49;
@@ -1534,7 +1534,7 @@ static void test_bad_config(void **state)
 	}
 
 	CTX("x86_64 bad config");
-	iopgt_config_init(&cfg, IOPGT_FMT_X86_64);
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64);
 	cfg.ias = 39;
 	EQ(try_create(&cfg), -EINVAL);
 	cfg.ias = 58;

@@ -92,7 +92,7 @@ static void check_cheap(struct run *R)
 	if (R->op % COUNT_EVERY == 0)
 		CHECK_EQ(tcheck_counts(R->dom), 0,
 			 "tables whose count is wrong");
-	iopgt_get_stats(R->dom, &st);
+	iopgt_get_stats(R->dom, &st, sizeof(st));
 	CHECK_EQ(st.table_pages_live, R->ta.table_allocs - R->ta.table_frees,
 		 "table_pages_live against the allocator");
 }
@@ -256,7 +256,7 @@ static void setup_run(struct run *R)
 	cfg.options = R->options;
 	talloc_ops(&R->ta, &cfg.mem);
 	CHECK_EQ(iopgt_domain_create(&cfg, &R->dom), 0, "domain create");
-	iopgt_gather_init(&R->g);
+	iopgt_gather_init(&R->g, sizeof(R->g));
 	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->w.one_range = (R->options & IOPGT_OPT_NO_COALESCE) != 0;
 	R->w.clean = true;
@@ -276,7 +276,7 @@ static void finish_run(struct run *R)
 	iopgt_sync(R->dom, &R->g);
 	check_full(R);
 	iopgt_reclaim(R->dom);
-	iopgt_get_stats(R->dom, &st);
+	iopgt_get_stats(R->dom, &st, sizeof(st));
 	tables = tcount_tables(R->dom, &empty);
 	if (R->options & IOPGT_OPT_NO_RECLAIM)
 		CHECK_EQ(st.table_pages_live, tables,

@@ -29,7 +29,7 @@
 #include "common.h"
 #include "testhook.h"
 
-typedef void (*sync_fn)(struct iopgt_domain *, struct iopgt_gather *);
+typedef int (*sync_fn)(struct iopgt_domain *, struct iopgt_gather *);
 
 static uint64_t g_seed;
 
@@ -49,7 +49,7 @@ static void geo_of(struct iopgt_domain *dom, struct geo *g)
 	uint64_t sizes[8];
 	unsigned m;
 
-	iopgt_domain_info(dom, &info);
+	iopgt_domain_info(dom, &info, sizeof(info));
 	g->nsizes = tcfg_leaf_sizes(dom, sizes);
 	g->page = UINT64_C(1) << info.granule;
 	g->n0 = 1u << (info.granule - 3);
@@ -181,7 +181,7 @@ static void fc_init(struct fcheck *fc, const struct tcfg *c, unsigned options,
 	assert_int_equal(iopgt_domain_create(&cfg, &fc->dom), 0);
 	iopgt__set_test_hooks(fc->dom, hooks);
 	geo_of(fc->dom, &fc->geo);
-	iopgt_gather_init(&fc->g);
+	iopgt_gather_init(&fc->g, sizeof(fc->g));
 	fc->rng = g_seed;
 }
 
@@ -192,7 +192,7 @@ static unsigned long fc_fini(struct fcheck *fc, unsigned long *frees)
 	struct iopgt_stats st;
 	unsigned long v = fc->violations;
 
-	iopgt_get_stats(fc->dom, &st);
+	iopgt_get_stats(fc->dom, &st, sizeof(st));
 	assert_int_equal(st.table_pages_waiting, 0);
 	assert_int_equal(tcheck_counts(fc->dom), 0);
 	fc->ta.on_free = NULL;
@@ -257,7 +257,7 @@ static uint64_t coalesced(struct fcheck *fc)
 {
 	struct iopgt_stats st;
 
-	iopgt_get_stats(fc->dom, &st);
+	iopgt_get_stats(fc->dom, &st, sizeof(st));
 	return st.coalesced;
 }
 
@@ -623,7 +623,7 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 	assert_int_equal(iopgt_domain_create(&cfg, &gr.dom), 0);
 	iopgt__set_test_hooks(gr.dom, hooks);
 	geo_of(gr.dom, &geo);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 
 	base = geo.sz1 * 5;
 	iova = base + geo.page * 3;
@@ -681,7 +681,7 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 				       ft.span_iova + ft.span - 1, t0,
 				       UINT64_MAX));
 
-	iopgt_get_stats(gr.dom, &st);
+	iopgt_get_stats(gr.dom, &st, sizeof(st));
 	if (gr.target_freed || talloc_is_freed(&q.ta, gr.target)) {
 		fprintf(stderr, "%s: table pa 0x%" PRIx64
 				" freed while a walker was inside it\n",
@@ -718,10 +718,10 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 	if (use_reclaim) {
 		iopgt_reclaim(gr.dom);
 	} else {
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		iopgt_sync(gr.dom, &g);
 	}
-	iopgt_get_stats(gr.dom, &st);
+	iopgt_get_stats(gr.dom, &st, sizeof(st));
 	assert_int_equal(st.table_pages_waiting, 0);
 	assert_true(talloc_is_freed(&q.ta, gr.target));
 	assert_true(gr.target_freed);
@@ -789,7 +789,7 @@ static uint64_t rule4_extra_pages(const struct tcfg *c, unsigned options,
 	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
 	root_bytes = ta.live_bytes;
 	geo_of(dom, &geo);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	region = geo.sz1 * 6 < geo.space ? geo.sz1 * 6 : geo.space;
 
 	for (int i = 0; i < 80; i++) {
@@ -841,7 +841,7 @@ static uint64_t rule4_extra_pages(const struct tcfg *c, unsigned options,
 	assert_int_equal(tcheck_counts(dom), 0);
 	iopgt_reclaim(dom);
 
-	iopgt_get_stats(dom, &st);
+	iopgt_get_stats(dom, &st, sizeof(st));
 	assert_int_equal(st.table_pages_waiting, 0);
 	assert_int_equal(st.table_pages_cached, 0);
 	assert_int_equal(st.table_bytes_live, ta.live_bytes);

@@ -57,7 +57,7 @@ static void env_init(struct env *e, const struct tcfg *c,
 	iopgt_sim_flush_ops(e->sim, &cfg.flush);
 	assert_int_equal(iopgt_domain_create(&cfg, &e->dom), 0);
 	assert_int_equal(iopgt_sim_attach(e->sim, e->dom), 0);
-	iopgt_domain_info(e->dom, &e->info);
+	iopgt_domain_info(e->dom, &e->info, sizeof(e->info));
 	e->nsizes = tcfg_leaf_sizes(e->dom, e->sizes);
 	e->page = e->sizes[0];
 	e->space = UINT64_C(1) << e->info.ias;
@@ -94,7 +94,7 @@ static int drv_map(struct env *e, uint64_t iova, uint64_t pa, uint64_t size,
 
 	assert_int_equal(iopgt_sim_model_begin_map(e->sim, iova, size, pa,
 						   prot), 0);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	rc = iopgt_map(e->dom, iova, pa, size, prot, &g);
 	iopgt_sync(e->dom, &g);
 	if (rc)
@@ -110,7 +110,7 @@ static int64_t drv_unmap(struct env *e, uint64_t iova, uint64_t size)
 	int64_t n;
 
 	assert_int_equal(iopgt_sim_model_begin_unmap(e->sim, iova, size), 0);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	n = iopgt_unmap(e->dom, iova, size, &g);
 	iopgt_sync(e->dom, &g);
 	assert_int_equal(iopgt_sim_model_end(e->sim, iova, size), 0);
@@ -328,7 +328,7 @@ static void test_dirty_bits(void **state)
 						     IOPGT_SIM_WRITE, &r), 0);
 		assert_true(r.iotlb_hit);
 
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		assert_int_equal(iopgt_read_and_clear_dirty(
 					 e.dom, iova, IOPGT_SZ_4K, 0, count_dirty,
 					 &ndirty, &g), 0);
@@ -438,7 +438,7 @@ static void test_devices_concurrent(void **state)
 				drv_unmap(&e, (uint64_t)i * slot, s[i].size);
 		iopgt_reclaim(e.dom);
 		iopgt_sim_get_stats(e.sim, &st);
-		iopgt_get_stats(e.dom, &ds);
+		iopgt_get_stats(e.dom, &ds, sizeof(ds));
 		fprintf(stderr,
 			"%-18s translations %" PRIu64 " iotlb %.0f%% walks %"
 			PRIu64 " psc_hits %" PRIu64 " faults %" PRIu64
@@ -734,7 +734,7 @@ static void test_neg_walk_reads_freed_root(void **state)
 	iopgt_sim_flush_ops(sim, &cfg.flush);
 	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
 	assert_int_equal(iopgt_sim_attach(sim, dom), 0);
-	iopgt_domain_info(dom, &info);
+	iopgt_domain_info(dom, &info, sizeof(info));
 	assert_int_equal(iopgt_sim_translate(sim, 0x1000, IOPGT_SIM_READ, &r),
 			 -EFAULT);
 	assert_int_equal(r.fault, IOPGT_SIM_FAULT_NOT_PRESENT);
@@ -793,7 +793,7 @@ static void test_model_transitions(void **state)
 	 * and the model accepts it while the unmap is in transition. */
 	assert_int_equal(iopgt_sim_model_begin_unmap(e.sim, x + e.page,
 						     e.page), 0);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	assert_int_equal(iopgt_unmap(e.dom, x + e.page, e.page, &g),
 			 (int64_t)e.page);
 	assert_int_equal(iopgt_sim_translate(e.sim, x + e.page,

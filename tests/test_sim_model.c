@@ -458,7 +458,7 @@ static void setup_run(struct run *R)
 	CHECK_EQ(rc, 0, "sim attach");
 	if (R->broken)
 		iopgt__set_test_hooks(R->dom, PT_HOOK_SKIP_FLUSH);
-	iopgt_gather_init(&R->g);
+	iopgt_gather_init(&R->g, sizeof(R->g));
 	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->batch = 1;
 }
@@ -484,7 +484,7 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 	iopgt_sim_device_stop(R->sim);
 	t1 = now_s();
 	iopgt_sim_get_stats(R->sim, &st);
-	iopgt_get_stats(R->dom, &ds);
+	iopgt_get_stats(R->dom, &ds, sizeof(ds));
 	viol = iopgt_sim_violations(R->sim);
 	print_message(
 		"  %-17s %-10s seed 0x%016" PRIx64 " %.1fs: %lu maps (%lu "
@@ -546,7 +546,7 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 	CHECK_EQ(R->w.m.n, 0, "model ranges left");
 	check_full(R);
 	iopgt_reclaim(R->dom);
-	iopgt_get_stats(R->dom, &ds);
+	iopgt_get_stats(R->dom, &ds, sizeof(ds));
 	iopgt_sim_get_stats(R->sim, &st);
 	CHECK_EQ(ds.table_pages_live, 1, "tables live after unmapping "
 		 "everything and reclaim");

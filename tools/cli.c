@@ -16,7 +16,7 @@ static int levels_opt, ias_opt, oas_opt;
 
 void cli_format_begin(struct iopgt_config *cfg)
 {
-	iopgt_config_init(cfg, IOPGT_FMT_X86_64);
+	iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_X86_64);
 	levels_opt = ias_opt = oas_opt = 0;
 }
 
@@ -33,9 +33,9 @@ int cli_format_opt(int argc, char **argv, int *i, struct iopgt_config *cfg)
 	if (!strcmp(opt, "--format")) {
 		unsigned granule = cfg->granule;
 		if (val && !strcmp(val, "x86_64"))
-			iopgt_config_init(cfg, IOPGT_FMT_X86_64);
+			iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_X86_64);
 		else if (val && !strcmp(val, "arm_s2"))
-			iopgt_config_init(cfg, IOPGT_FMT_ARM_S2);
+			iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_ARM_S2);
 		else
 			return bad(opt, val);
 		cfg->granule = granule;
@@ -135,4 +135,9 @@ const char *cli_format_desc(const struct iopgt_config *cfg)
 		snprintf(buf, sizeof(buf), "arm_s2 %uk ias %u",
 			 (1u << cfg->granule) >> 10, cfg->ias);
 	return buf;
+}
+
+int cli_print_line(void *arg, const char *line)
+{
+	return fputs(line, arg) < 0 ? -EIO : 0;
 }

@@ -27,4 +27,7 @@ const char *cli_format_desc(const struct iopgt_config *cfg);
 
 extern const char cli_format_help[];
 
+/* An iopgt_dump() output callback writing to the FILE * arg. */
+int cli_print_line(void *arg, const char *line);
+
 #endif

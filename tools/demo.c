@@ -329,12 +329,12 @@ static int setup(struct demo *d)
 			strerror(-rc));
 		return rc;
 	}
-	iopgt_domain_info(d->dom, &d->info);
+	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
 	for (unsigned b = 0; b < 64 && d->nleaf < 8; b++)
 		if (d->info.leaf_sizes & (UINT64_C(1) << b))
 			d->leaf_sizes[d->nleaf++] = UINT64_C(1) << b;
 	d->page = d->leaf_sizes[0];
-	iopgt_get_stats(d->dom, &st);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
 	d->root_pages = st.table_pages_live;
 	d->root_bytes = st.table_bytes_live;
 
@@ -420,7 +420,7 @@ static int phase_ram(struct demo *d)
 			struct iopgt_gather g;
 			int rc;
 
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			rc = drv_map(d, iova, HOST_RAM_PA + iova, n, prot,
 				     d->piece, &g);
 			drv_sync(d, &g);
@@ -504,7 +504,7 @@ static int ring_post(struct demo *d, struct ring *r, unsigned k)
 		k = r->n - r->busy;
 	if (!k)
 		return 0;
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	for (unsigned i = 0; i < k && !rc; i++) {
 		uint64_t pa = d->pool_pa + (rnd(d) % d->pool_pages) * d->page;
 
@@ -530,7 +530,7 @@ static int ring_complete(struct demo *d, struct ring *r, unsigned k)
 		k = r->busy;
 	if (!k)
 		return 0;
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	for (unsigned i = 0; i < k && !rc; i++) {
 		rc = drv_unmap(d, slot_iova(d, r, r->tail), d->page, &g);
 		r->tail = (r->tail + 1) % r->n;
@@ -644,7 +644,7 @@ static int phase_dirty(struct demo *d)
 
 		/* Let the devices write for a while, then harvest. */
 		sleep_ms(d->dirty_ms);
-		iopgt_gather_init(&g);
+		iopgt_gather_init(&g, sizeof(g));
 		for (unsigned s = 0; s < d->nslots; s++) {
 			int rc = iopgt_read_and_clear_dirty(
 				d->dom, d->slot[s].iova, d->slot[s].size, 0,
@@ -695,7 +695,7 @@ static int phase_teardown(struct demo *d)
 					     : GiB;
 			struct iopgt_gather g;
 
-			iopgt_gather_init(&g);
+			iopgt_gather_init(&g, sizeof(g));
 			rc = drv_unmap(d, iova, n, &g);
 			drv_sync(d, &g);
 			if (rc || (rc = model_end(d, iova, n)))
@@ -718,7 +718,7 @@ static int phase_teardown(struct demo *d)
 		iopgt_sim_translate(d->sim, d->tx.iova, IOPGT_SIM_READ, &res);
 	}
 	iopgt_reclaim(d->dom);
-	iopgt_get_stats(d->dom, &st);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
 	d->after_unmap_pages = st.table_pages_live;
 	d->after_unmap_bytes = st.table_bytes_live;
 	iopgt_sim_detach(d->sim);
@@ -1125,7 +1125,7 @@ int demo_dump(const struct iopgt_config *cfg, unsigned flags)
 		       bench_size_str(d.ram, b1, sizeof(b1)),
 		       (uint64_t)HOST_RAM_PA, leaves_str(&d, b2, sizeof(b2)),
 		       d.rx.iova, d.tx.iova);
-		if (iopgt_dump(d.dom, stdout, flags))
+		if (iopgt_dump(d.dom, cli_print_line, stdout, flags))
 			rc = -EIO;
 	}
 	teardown_objects(&d);

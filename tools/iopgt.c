@@ -102,7 +102,7 @@ static int run_op(struct iopgt_domain *dom, const char *arg)
 
 	snprintf(buf, sizeof(buf), "%s", arg);
 	n = split_fields(buf, f, 5);
-	iopgt_gather_init(&g);
+	iopgt_gather_init(&g, sizeof(g));
 	if (n >= 4 && n <= 5 && !strcmp(f[0], "map") &&
 	    cli_parse_size(f[1], &iova) && cli_parse_size(f[2], &pa) &&
 	    cli_parse_size(f[3], &size) && (n < 5 || !parse_prot(f[4], &prot))) {
@@ -188,7 +188,7 @@ static int cmd_dump(int argc, char **argv)
 	}
 	for (int i = 0; i < nops && !r; i++)
 		r = run_op(dom, ops[i]);
-	if (!r && iopgt_dump(dom, stdout, flags))
+	if (!r && iopgt_dump(dom, cli_print_line, stdout, flags))
 		r = 1;
 	iopgt_domain_destroy(dom);
 	free(ops);

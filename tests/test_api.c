@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The API's contract with compiled callers: structures that grow (a caller
+ * built against an older, smaller header and one built against a newer,
+ * larger one both work), the version query, and misuse answered with a
+ * clear error that changes nothing: NULL arguments, a configuration not
+ * filled by iopgt_config_init, a gather used across domains.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* ---- growable structures ---- */
+
+/* A caller built against a newer header: its structure has fields after
+ * ours. Zero there is the default and works; anything else is refused. */
+struct newer_config {
+	struct iopgt_config cfg;
+	uint64_t future[4];
+};
+
+static void test_config_sizes(void **state)
+{
+	struct newer_config n;
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+
+	(void)state;
+	/* Too small for the first version, or NULL: refused. */
+	assert_int_equal(iopgt_config_init(NULL, sizeof(cfg), IOPGT_FMT_X86_64),
+			 -EINVAL);
+	assert_int_equal(iopgt_config_init(&cfg, offsetof(struct iopgt_config,
+							  mem),
+					   IOPGT_FMT_X86_64),
+			 -EINVAL);
+
+	/* Larger, zero tail: init zeroes it all, create accepts it. */
+	memset(&n, 0xff, sizeof(n));
+	assert_int_equal(iopgt_config_init(&n.cfg, sizeof(n), IOPGT_FMT_X86_64),
+			 0);
+	assert_int_equal(n.cfg.size, sizeof(n));
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(n.future[i], 0);
+	assert_int_equal(iopgt_domain_create(&n.cfg, &dom), 0);
+	iopgt_domain_destroy(dom);
+
+	/* Larger, with a field this library does not know: -E2BIG. */
+	n.future[2] = 1;
+	dom = (struct iopgt_domain *)&n;
+	assert_int_equal(iopgt_domain_create(&n.cfg, &dom), -E2BIG);
+	assert_null(dom);
+
+	/* Not filled by iopgt_config_init: size 0. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.format = IOPGT_FMT_X86_64;
+	cfg.ias = 48;
+	cfg.oas = 52;
+	cfg.granule = 12;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	assert_int_equal(iopgt_domain_create(NULL, &dom), -EINVAL);
+	assert_int_equal(iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64),
+			 0);
+	assert_int_equal(iopgt_domain_create(&cfg, NULL), -EINVAL);
+}
+
+/* Stats and info into smaller (older) and larger (newer) structures: only
+ * size bytes are written; what the library does not know is zero. */
+static void test_out_sizes(void **state)
+{
+	struct tdom d;
+	struct {
+		struct iopgt_stats st;
+		uint64_t future[3];
+	} big;
+	struct {
+		struct iopgt_info info;
+		uint64_t future[2];
+	} bigi;
+	unsigned char small[sizeof(struct iopgt_stats) + 16];
+	size_t part = offsetof(struct iopgt_stats, table_pages_peak);
+	struct iopgt_stats full;
+
+	(void)state;
+	topen(&d, &tcfgs[0], 0, CACHE_DEFAULT, 0);
+	tmap_ok(&d, 0, d.pa0, d.s[0], RW);
+	assert_int_equal(iopgt_get_stats(d.dom, &full, sizeof(full)), 0);
+	assert_true(full.table_pages_live >= 2);
+
+	memset(small, 0xa5, sizeof(small));
+	assert_int_equal(iopgt_get_stats(d.dom, (struct iopgt_stats *)small,
+					 part),
+			 0);
+	assert_memory_equal(small, &full, part);
+	for (size_t i = part; i < sizeof(small); i++)
+		assert_int_equal(small[i], 0xa5);
+
+	memset(&big, 0xa5, sizeof(big));
+	assert_int_equal(iopgt_get_stats(d.dom, &big.st, sizeof(big)), 0);
+	assert_memory_equal(&big.st, &full, sizeof(full));
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(big.future[i], 0);
+
+	memset(&bigi, 0xa5, sizeof(bigi));
+	assert_int_equal(iopgt_domain_info(d.dom, &bigi.info, sizeof(bigi)), 0);
+	assert_memory_equal(&bigi.info, &d.info, sizeof(d.info));
+	assert_int_equal(bigi.future[0], 0);
+	assert_int_equal(bigi.future[1], 0);
+
+	assert_int_equal(iopgt_get_stats(NULL, &full, sizeof(full)), -EINVAL);
+	assert_int_equal(iopgt_get_stats(d.dom, NULL, sizeof(full)), -EINVAL);
+	assert_int_equal(iopgt_domain_info(NULL, &d.info, sizeof(d.info)),
+			 -EINVAL);
+	assert_int_equal(iopgt_domain_info(d.dom, NULL, sizeof(d.info)),
+			 -EINVAL);
+	tunmap_ok(&d, 0, d.s[0], d.s[0]);
+	tclose(&d);
+}
+
+static void test_version(void **state)
+{
+	char want[32];
+
+	(void)state;
+	assert_int_equal(iopgt_version(), IOPGT_VERSION);
+	snprintf(want, sizeof(want), "%d.%d.%d", IOPGT_VERSION_MAJOR,
+		 IOPGT_VERSION_MINOR, IOPGT_VERSION_PATCH);
+	assert_string_equal(iopgt_version_string(), want);
+}
+
+/* ---- misuse ---- */
+
+static int count_line(void *arg, const char *line)
+{
+	(void)line;
+	++*(unsigned *)arg;
+	return 0;
+}
+
+static int no_table(void *arg, const struct iopgt_table_info *t)
+{
+	(void)arg;
+	(void)t;
+	return 0;
+}
+
+static int no_dirty(void *arg, uint64_t iova, uint64_t size)
+{
+	(void)arg;
+	(void)iova;
+	(void)size;
+	return 0;
+}
+
+static void test_null_args(void **state)
+{
+	struct tdom d;
+	struct iopgt_gather g;
+	struct iopgt_translation tr;
+	unsigned lines = 0;
+
+	(void)state;
+	topen(&d, &tcfgs[0], 0, CACHE_DEFAULT, 0);
+	assert_int_equal(iopgt_gather_init(NULL, sizeof(g)), -EINVAL);
+	assert_int_equal(iopgt_gather_init(&g, sizeof(g) - 8), -EINVAL);
+	assert_int_equal(iopgt_gather_init(&g, sizeof(g)), 0);
+
+	assert_int_equal(iopgt_map(NULL, 0, 0, d.s[0], RW, &g), -EINVAL);
+	assert_int_equal(iopgt_map(d.dom, 0, 0, d.s[0], RW, NULL), -EINVAL);
+	assert_int_equal(iopgt_unmap(NULL, 0, d.s[0], &g), -EINVAL);
+	assert_int_equal(iopgt_unmap(d.dom, 0, d.s[0], NULL), -EINVAL);
+	assert_int_equal(iopgt_lookup(NULL, 0, &tr), -EINVAL);
+	assert_int_equal(iopgt_lookup(d.dom, 0, NULL), -EINVAL);
+	assert_int_equal(iopgt_sync(NULL, &g), -EINVAL);
+	assert_int_equal(iopgt_sync(d.dom, NULL), -EINVAL);
+	assert_int_equal(iopgt_flush_all(NULL, &g), -EINVAL);
+	assert_int_equal(iopgt_flush_all(d.dom, NULL), -EINVAL);
+	assert_int_equal(iopgt_reclaim(NULL), -EINVAL);
+	assert_int_equal(iopgt_read_and_clear_dirty(NULL, 0, d.s[0], 0,
+						    no_dirty, NULL, &g),
+			 -EINVAL);
+	assert_int_equal(iopgt_read_and_clear_dirty(d.dom, 0, d.s[0], 0,
+						    no_dirty, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(iopgt_for_each_table(NULL, no_table, NULL), -EINVAL);
+	assert_int_equal(iopgt_for_each_table(d.dom, NULL, NULL), -EINVAL);
+	assert_int_equal(iopgt_dump(NULL, count_line, &lines, 0), -EINVAL);
+	assert_int_equal(iopgt_dump(d.dom, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(iopgt_dump(d.dom, count_line, &lines, 0x80), -EINVAL);
+	assert_int_equal(lines, 0);
+	assert_int_equal(iopgt_dump(d.dom, count_line, &lines, 0), 0);
+	assert_int_equal(lines, 2); /* the domain line and the root */
+	iopgt_domain_destroy(NULL);
+	/* Nothing above touched the domain. */
+	assert_int_equal(tlive(&d), 1);
+	assert_int_equal(d.tf.n, 0);
+	tclose(&d);
+}
+
+/* A gather filled on one domain and synced on another: -EINVAL, nothing
+ * flushed or freed on either, and the gather still holds what it held, so
+ * that the right sync frees it. Likewise map and unmap with it. */
+static void test_gather_domain(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+		struct tdom a, b;
+		struct iopgt_gather g, empty;
+		struct iopgt_stats sa, sb;
+		char *dump_a, *dump_b;
+		unsigned long nr;
+
+		topen(&a, c, 0, 0, 0);
+		topen(&b, c, 0, 0, 0);
+		assert_true(a.n >= 2);
+		iopgt_gather_init(&g, sizeof(g));
+		/* A page, then unmap it: its leaf table (and any table above
+		 * it) is unlinked into g. */
+		assert_int_equal(iopgt_map(a.dom, a.s[1], a.pa0, a.s[0], RW, &g),
+				 0);
+		assert_int_equal(iopgt_sync(a.dom, &g), 0);
+		assert_int_equal(iopgt_unmap(a.dom, a.s[1], a.s[0], &g),
+				 (int64_t)a.s[0]);
+		nr = g.nr_tables;
+		assert_true(nr >= 1);
+		sa = tstats(&a);
+		sb = tstats(&b);
+		dump_a = tdump(a.dom);
+		dump_b = tdump(b.dom);
+
+		assert_int_equal(iopgt_sync(b.dom, &g), -EINVAL);
+		assert_int_equal(iopgt_flush_all(b.dom, &g), -EINVAL);
+		assert_int_equal(iopgt_map(b.dom, 0, b.pa0, b.s[0], RW, &g),
+				 -EINVAL);
+		assert_int_equal(iopgt_unmap(b.dom, 0, b.s[0], &g), -EINVAL);
+		assert_int_equal(iopgt_read_and_clear_dirty(b.dom, 0, b.s[0], 0,
+							    no_dirty, NULL, &g),
+				 -EINVAL);
+		assert_int_equal(g.nr_tables, nr);
+		{
+			struct iopgt_stats na = tstats(&a), nb = tstats(&b);
+			char *now_a = tdump(a.dom), *now_b = tdump(b.dom);
+
+			assert_memory_equal(&na, &sa, sizeof(sa));
+			assert_memory_equal(&nb, &sb, sizeof(sb));
+			assert_string_equal(now_a, dump_a);
+			assert_string_equal(now_b, dump_b);
+			free(now_a);
+			free(now_b);
+		}
+		assert_int_equal(b.tf.n, 0);
+
+		/* The right domain takes it and frees the tables. */
+		assert_int_equal(iopgt_sync(a.dom, &g), 0);
+		assert_int_equal(g.nr_tables, 0);
+		assert_int_equal(tlive(&a), 1);
+
+		/* Once synced, the gather may serve the other domain; so may
+		 * an untouched one. */
+		assert_int_equal(iopgt_map(b.dom, 0, b.pa0, b.s[0], RW, &g), 0);
+		assert_int_equal(iopgt_sync(b.dom, &g), 0);
+		iopgt_gather_init(&empty, sizeof(empty));
+		assert_int_equal(iopgt_sync(a.dom, &empty), 0);
+		assert_int_equal(iopgt_unmap(b.dom, 0, b.s[0], &empty),
+				 (int64_t)b.s[0]);
+		assert_int_equal(iopgt_sync(b.dom, &empty), 0);
+
+		free(dump_a);
+		free(dump_b);
+		tclose(&a);
+		tclose(&b);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_sizes),
+		cmocka_unit_test(test_out_sizes),
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_gather_domain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
