@@ -93,8 +93,10 @@ bool cli_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
-	if (!s || !*s)
+	/* strtoull() takes leading blanks and a sign ("-1" is 2^64 - 1). */
+	if (!s || *s < '0' || *s > '9')
 		return false;
 	errno = 0;
 	v = strtoull(s, &end, 0);
@@ -104,23 +106,23 @@ bool cli_parse_size(const char *s, uint64_t *out)
 	case 0:
 		break;
 	case 'k': case 'K':
-		v <<= 10, end++;
+		shift = 10, end++;
 		break;
 	case 'M':
-		v <<= 20, end++;
+		shift = 20, end++;
 		break;
 	case 'G':
-		v <<= 30, end++;
+		shift = 30, end++;
 		break;
 	case 'T':
-		v <<= 40, end++;
+		shift = 40, end++;
 		break;
 	default:
 		return false;
 	}
-	if (*end)
+	if (*end || v > UINT64_MAX >> shift)
 		return false;
-	*out = v;
+	*out = (uint64_t)v << shift;
 	return true;
 }
 

@@ -19,7 +19,8 @@ void cli_format_begin(struct iopgt_config *cfg);
 int cli_format_opt(int argc, char **argv, int *i, struct iopgt_config *cfg);
 int cli_format_end(struct iopgt_config *cfg);
 
-/* "4k", "2M", "1G", "1T", "0x1000", "4096" -> bytes; false if malformed. */
+/* "4k", "2M", "1G", "1T", "0x1000", "4096" -> bytes; false if malformed,
+ * negative or 2^64 or more. */
 bool cli_parse_size(const char *s, uint64_t *out);
 
 /* A short description of cfg, e.g. "x86_64 4-level" or "arm_s2 16k ias 48". */
