@@ -529,13 +529,25 @@ static const char *verdict(double ratio, double target)
 	return ratio <= target ? "met" : "NOT met";
 }
 
+enum { OPT_JSON = CLI_OPT_CMD, OPT_REPS, OPT_ITERS, OPT_CALLGRIND_OP };
+
 int bench_ops_main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CLI_OPTIONS_FORMAT,
+		{ "reps", required_argument, NULL, OPT_REPS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "callgrind-op", required_argument, NULL, OPT_CALLGRIND_OP },
+		{ "iters", required_argument, NULL, OPT_ITERS },
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	static const char cmd[] = "iopgt bench ops";
 	struct iopgt_config cfg;
 	struct iopgt_domain *dom = NULL;
 	struct iopgt_info info;
 	struct bgeo g;
-	unsigned long reps = 2000, iters = 100000;
+	uint64_t reps = 2000, iters = 100000;
 	bool json = false, iters_set = false;
 	const char *cg_name = NULL;
 	enum cg_op cg_op = CG_NONE;
@@ -546,79 +558,69 @@ int bench_ops_main(int argc, char **argv)
 	uint64_t lookup_base;
 	long thp = -1;
 	char b0[24], b1[24], b2[24];
-	int ret = 1, r;
+	int ret = 1, r, opt;
 
 	memset(cases, 0, sizeof(cases));
+	cli_opts_begin();
 	cli_format_begin(&cfg);
-	for (int i = 1; i < argc; i++) {
-		int k = cli_format_opt(argc, argv, &i, &cfg);
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
+		int k = cli_format_opt(cmd, opt, optarg, &cfg);
 
 		if (k < 0)
 			goto usage;
 		if (k)
 			continue;
-		if (!val && (!strcmp(argv[i], "--reps") ||
-			     !strcmp(argv[i], "--iters") ||
-			     !strcmp(argv[i], "--callgrind-op"))) {
-			fprintf(stderr, "iopgt bench ops: %s needs a value\n",
-				argv[i]);
-			goto usage;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		switch (opt) {
+		case 'h':
 			printf("%s%s", ops_usage, cli_format_help);
 			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
+		case OPT_JSON:
 			json = true;
-		} else if (!strcmp(argv[i], "--reps")) {
-			if (!bench_parse_count(val, 3, 100000000, &reps)) {
-				fprintf(stderr, "iopgt bench ops: bad value "
-						"for --reps: '%s' (3 or more)\n",
-					val ? val : "");
+			break;
+		case OPT_REPS:
+			if (cli_count_arg(cmd, "--reps", optarg, 3, 100000000,
+					  &reps))
 				goto usage;
-			}
-			i++;
-		} else if (!strcmp(argv[i], "--iters")) {
-			if (!bench_parse_count(val, 1, 100000000, &iters)) {
-				fprintf(stderr, "iopgt bench ops: bad value "
-						"for --iters: '%s'\n",
-					val ? val : "");
+			break;
+		case OPT_ITERS:
+			if (cli_count_arg(cmd, "--iters", optarg, 1, 100000000,
+					  &iters))
 				goto usage;
-			}
 			iters_set = true;
-			i++;
-		} else if (!strcmp(argv[i], "--callgrind-op")) {
-			if (val && !strcmp(val, "map4k"))
+			break;
+		case OPT_CALLGRIND_OP:
+			if (!strcmp(optarg, "map4k"))
 				cg_op = CG_MAP;
-			else if (val && !strcmp(val, "unmap4k"))
+			else if (!strcmp(optarg, "unmap4k"))
 				cg_op = CG_UNMAP;
-			else if (val && !strcmp(val, "lookup"))
+			else if (!strcmp(optarg, "lookup"))
 				cg_op = CG_LOOKUP;
-			else if (val && !strcmp(val, "map256x4k"))
+			else if (!strcmp(optarg, "map256x4k"))
 				cg_op = CG_MAP256;
-			else if (val && !strcmp(val, "unmap256x4k"))
+			else if (!strcmp(optarg, "unmap256x4k"))
 				cg_op = CG_UNMAP256;
-			else if (val && !strcmp(val, "none"))
+			else if (!strcmp(optarg, "none"))
 				cg_op = CG_NONE;
 			else {
-				fprintf(stderr, "iopgt bench ops: bad value "
-						"for --callgrind-op: '%s' "
-						"(map4k, unmap4k, lookup, "
-						"map256x4k, unmap256x4k or "
-						"none)\n",
-					val ? val : "");
+				fprintf(stderr, "%s: bad value for "
+						"--callgrind-op: '%s' (map4k, "
+						"unmap4k, lookup, map256x4k, "
+						"unmap256x4k or none)\n",
+					cmd, optarg);
 				goto usage;
 			}
-			cg_name = val;
-			i++;
-		} else {
-			fprintf(stderr, "iopgt bench ops: unknown option "
-					"'%s'\n",
-				argv[i]);
+			cg_name = optarg;
+			break;
+		default:
 			goto usage;
 		}
 	}
-	if (cli_format_end(&cfg))
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
+		goto usage;
+	}
+	if (cli_format_end(cmd, &cfg))
 		goto usage;
 	if (iters_set && !cg_name) {
 		fprintf(stderr, "iopgt bench ops: --iters goes with "
@@ -854,6 +856,5 @@ out:
 	iopgt_domain_destroy(dom);
 	return ret;
 usage:
-	fprintf(stderr, "Run 'iopgt bench ops --help' for the options.\n");
-	return 2;
+	return cli_usage_error(cmd);
 }

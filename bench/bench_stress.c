@@ -120,8 +120,20 @@ static void json_run(const struct run *r)
 	       r->st.table_pages_cached, r->st.table_pages_alloc);
 }
 
+enum { OPT_JSON = CLI_OPT_CMD, OPT_BOTH, OPT_NO_RECLAIM, OPT_SPAN };
+
 int bench_stress_main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CLI_OPTIONS_FORMAT,
+		{ "span", required_argument, NULL, OPT_SPAN },
+		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
+		{ "both", no_argument, NULL, OPT_BOTH },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	static const char cmd[] = "iopgt bench iova-stress";
 	struct iopgt_config cfg;
 	struct iopgt_info info;
 	struct run runs[2];
@@ -129,50 +141,53 @@ int bench_stress_main(int argc, char **argv)
 	bool json = false, both = false, no_reclaim = false;
 	unsigned nruns, k;
 	char b0[24], b1[24];
-	int ret = 1, r;
+	int ret = 1, r, opt;
 
 	memset(runs, 0, sizeof(runs));
+	cli_opts_begin();
 	cli_format_begin(&cfg);
-	for (int i = 1; i < argc; i++) {
-		int f = cli_format_opt(argc, argv, &i, &cfg);
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
+		int f = cli_format_opt(cmd, opt, optarg, &cfg);
 
 		if (f < 0)
 			goto usage;
 		if (f)
 			continue;
-		if (!val && !strcmp(argv[i], "--span")) {
-			fprintf(stderr, "iopgt bench iova-stress: --span needs "
-					"a value\n");
-			goto usage;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		switch (opt) {
+		case 'h':
 			printf("%s%s", stress_usage, cli_format_help);
 			return 0;
-		} else if (!strcmp(argv[i], "--json")) {
+		case OPT_JSON:
 			json = true;
-		} else if (!strcmp(argv[i], "--both")) {
+			break;
+		case OPT_BOTH:
 			both = true;
-		} else if (!strcmp(argv[i], "--no-reclaim")) {
+			break;
+		case OPT_NO_RECLAIM:
 			no_reclaim = true;
-		} else if (!strcmp(argv[i], "--span")) {
-			if (!cli_parse_size(val, &span) || !span ||
-			    span % STEP) {
-				fprintf(stderr, "iopgt bench iova-stress: bad "
-						"value for --span: '%s' (a "
-						"non-zero multiple of 2M)\n",
-					val ? val : "");
+			break;
+		case OPT_SPAN:
+			if (cli_size_arg(cmd, "--span", optarg, 0, UINT64_MAX,
+					 &span))
+				goto usage;
+			if (!span || span % STEP) {
+				fprintf(stderr, "%s: bad value for --span: "
+						"'%s' (a non-zero multiple of "
+						"2M)\n",
+					cmd, optarg);
 				goto usage;
 			}
-			i++;
-		} else {
-			fprintf(stderr, "iopgt bench iova-stress: unknown "
-					"option '%s'\n",
-				argv[i]);
+			break;
+		default:
 			goto usage;
 		}
 	}
-	if (cli_format_end(&cfg))
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
+		goto usage;
+	}
+	if (cli_format_end(cmd, &cfg))
 		goto usage;
 	if (both && no_reclaim) {
 		fprintf(stderr, "iopgt bench iova-stress: --both already runs "
@@ -308,7 +323,5 @@ out:
 		iopgt_domain_destroy(runs[k].dom);
 	return ret;
 usage:
-	fprintf(stderr, "Run 'iopgt bench iova-stress --help' for the "
-			"options.\n");
-	return 2;
+	return cli_usage_error(cmd);
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,22 +40,6 @@ double bench_clock_ns(void)
 		d[i] = (double)(t1 - t0);
 	}
 	return bench_median(d, N);
-}
-
-bool bench_parse_count(const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 const char *bench_size_str(uint64_t bytes, char *buf, size_t len)

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the benchmarks: clock, medians, option values. */
+/* Helpers shared by the benchmarks: clock, medians, sizes. */
 #ifndef IOPGT_BENCH_UTIL_H
 #define IOPGT_BENCH_UTIL_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,10 +15,6 @@ double bench_median(double *v, size_t n);
 /* Median cost of one bench_now_ns() call, measured as the difference of
  * two back-to-back calls. Reported beside results, never subtracted. */
 double bench_clock_ns(void);
-
-/* A decimal count in [min, max]; false if malformed or out of range. */
-bool bench_parse_count(const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out);
 
 /* "4K", "2M", "1G", "512M", "1T": the largest binary unit that divides
  * bytes exactly. Writes into buf (at least 24 bytes) and returns it. */

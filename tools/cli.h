@@ -3,25 +3,89 @@
 #ifndef IOPGT_CLI_H
 #define IOPGT_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "iopgt.h"
 
+/*
+ * Every command parses its argv (argv[0] is the command's name, e.g. "demo")
+ * with getopt_long(): "--opt VALUE" and "--opt=VALUE" are the same, a long
+ * option may be abbreviated to any unique prefix, and "--" ends the options.
+ * Errors go to stderr as "iopgt CMD: unknown option '--x'" and the like;
+ * cli_usage_error() adds the hint to run --help and gives exit status 2.
+ */
+
+/* getopt_long() values of the shared options. A command's own options that
+ * have no short form take values from CLI_OPT_CMD up. */
+enum {
+	CLI_OPT_FORMAT = 0x100,
+	CLI_OPT_LEVELS,
+	CLI_OPT_GRANULE,
+	CLI_OPT_IAS,
+	CLI_OPT_OAS,
+	CLI_OPT_CMD,
+};
+
+#define CLI_OPTION_HELP { "help", no_argument, NULL, 'h' }
+#define CLI_OPTIONS_FORMAT                                              \
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT },          \
+	{ "levels", required_argument, NULL, CLI_OPT_LEVELS },          \
+	{ "granule", required_argument, NULL, CLI_OPT_GRANULE },        \
+	{ "ias", required_argument, NULL, CLI_OPT_IAS },                \
+	{ "oas", required_argument, NULL, CLI_OPT_OAS }
+#define CLI_OPTIONS_END { NULL, 0, NULL, 0 }
+
+/* Start parsing a command's argv: resets getopt_long()'s state in full
+ * (the tool parses the argv of the command after its own). */
+void cli_opts_begin(void);
+
+/* getopt_long(argc, argv, shortopts, longopts) for command cmd ("iopgt
+ * demo"). shortopts should start with ':' (or "+:" to stop at the first
+ * operand). Returns the option, with optarg its value; -1 after the last
+ * option (argv[optind..] are the operands); or '?' after printing
+ * "CMD: unknown option 'X'", "CMD: option 'X' needs a value" or "CMD:
+ * option 'X' takes no value". */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, const char *cmd);
+
+/* Print "Run 'CMD --help' for the options." to stderr; returns 2, the exit
+ * status of a usage error. */
+int cli_usage_error(const char *cmd);
+
 /* The format options every command takes:
  *   --format x86_64|arm_s2   --levels 4|5 (x86_64)   --granule 4k|16k|64k
  *   --ias N   --oas N
- * If argv[*i] is one of them, apply it to cfg, advance *i past its value and
- * return 1; return 0 if it is not a format option, -1 (after printing why)
- * if its value is bad. Call cli_format_begin() first and cli_format_end()
- * after the last option. */
+ * Call cli_format_begin() first, cli_format_opt() with each option
+ * cli_getopt() returns (1: it was a format option and is applied; 0: it is
+ * not one; -1: bad value, reported) and cli_format_end() after the last
+ * (0, or -1 after reporting a bad combination). The result does not depend
+ * on the order of the options. */
 void cli_format_begin(struct iopgt_config *cfg);
-int cli_format_opt(int argc, char **argv, int *i, struct iopgt_config *cfg);
-int cli_format_end(struct iopgt_config *cfg);
+int cli_format_opt(const char *cmd, int opt, const char *val,
+		   struct iopgt_config *cfg);
+int cli_format_end(const char *cmd, struct iopgt_config *cfg);
 
 /* "4k", "2M", "1G", "1T", "0x1000", "4096" -> bytes; false if malformed,
  * negative or 2^64 or more. */
 bool cli_parse_size(const char *s, uint64_t *out);
+
+/* Why cli_parse_size(s) fails ("negative", "2^64 bytes or more", ...), or
+ * NULL if it does not. */
+const char *cli_size_why(const char *s);
+
+/* A decimal count in [min, max]; false if malformed, negative or out of
+ * range. */
+bool cli_parse_count(const char *s, uint64_t min, uint64_t max,
+		     uint64_t *out);
+
+/* The same, for the value val of option opt of command cmd: on failure,
+ * print "CMD: bad value for OPT: 'VAL' (why)" and return -1; else 0. */
+int cli_size_arg(const char *cmd, const char *opt, const char *val,
+		 uint64_t min, uint64_t max, uint64_t *out);
+int cli_count_arg(const char *cmd, const char *opt, const char *val,
+		  uint64_t min, uint64_t max, uint64_t *out);
 
 /* A short description of cfg, e.g. "x86_64 4-level" or "arm_s2 16k ias 48". */
 const char *cli_format_desc(const struct iopgt_config *cfg);

@@ -74,12 +74,15 @@ static const char demo_usage[] =
 	"Prints a summary ending with 'violations: N'; exits 1 if N > 0.\n"
 	"A progress bar is drawn on stderr when it is a terminal.\n"
 	"\n"
-	"options:\n"
-	"  --ram SIZE        guest RAM (default 4G; k, M, G, T suffixes)\n"
-	"  --ring N          buffers per ring (default 512)\n"
-	"  --ops N           ring map and unmap calls in phase 2 (default 1000000)\n"
+	"options (--opt VALUE or --opt=VALUE):\n"
+	"  --ram SIZE        guest RAM (default 4G; k, M, G, T suffixes): a\n"
+	"                    multiple of the page, at most half the IOVA space\n"
+	"  --ring N          buffers per ring, 1..65536 (default 512)\n"
+	"  --ops N           ring map and unmap calls in phase 2, 0..10^12\n"
+	"                    (default 1000000)\n"
 	"  --devices N       device threads, 1..64 (default 2)\n"
-	"  --seed N          seed of the buffer addresses and the devices (default 1)\n"
+	"  --seed N          seed of the buffer addresses and the devices,\n"
+	"                    0..2^64-1 (default 1)\n"
 	"  --caching-mode    the IOMMU caches non-present entries: maps need\n"
 	"                    ADDED flushes\n"
 	"  --break WHAT      break a safety rule on purpose, to see the simulator\n"
@@ -898,16 +901,6 @@ static void print_summary(struct demo *d, uint64_t viol)
  * The command
  */
 
-static int parse_count(const char *opt, const char *val, unsigned long min,
-		       unsigned long max, unsigned long *out)
-{
-	if (bench_parse_count(val, min, max, out))
-		return 0;
-	fprintf(stderr, "iopgt demo: bad value for %s: '%s' (%lu..%lu)\n", opt,
-		val ? val : "", min, max);
-	return -1;
-}
-
 static int run(struct demo *d)
 {
 	char b1[64], b2[256];
@@ -980,14 +973,43 @@ static int run(struct demo *d)
 	return 0;
 }
 
+enum {
+	OPT_JSON = CLI_OPT_CMD,
+	OPT_BREAK,
+	OPT_CACHING_MODE,
+	OPT_SMALL,
+	OPT_RAM,
+	OPT_RING,
+	OPT_OPS,
+	OPT_DEVICES,
+	OPT_SEED,
+};
+
 int demo_main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CLI_OPTIONS_FORMAT,
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "break", required_argument, NULL, OPT_BREAK },
+		{ "caching-mode", no_argument, NULL, OPT_CACHING_MODE },
+		{ "small", no_argument, NULL, OPT_SMALL },
+		{ "ram", required_argument, NULL, OPT_RAM },
+		{ "ring", required_argument, NULL, OPT_RING },
+		{ "ops", required_argument, NULL, OPT_OPS },
+		{ "devices", required_argument, NULL, OPT_DEVICES },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	static const char cmd[] = "iopgt demo";
+	const char *ram = NULL;
+	uint64_t v, page, top;
 	struct demo d;
-	unsigned long v;
 	uint64_t viol;
-	int rc;
+	int c, rc;
 
 	memset(&d, 0, sizeof(d));
+	cli_opts_begin();
 	cli_format_begin(&d.cfg);
 	d.ram = 4 * GiB;
 	d.nring = 512;
@@ -996,20 +1018,21 @@ int demo_main(int argc, char **argv)
 	d.seed = 1;
 	d.dirty_passes = 5;
 	d.dirty_ms = 2;
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int k = cli_format_opt(argc, argv, &i, &d.cfg);
+	while ((c = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
+		int k = cli_format_opt(cmd, c, optarg, &d.cfg);
 
 		if (k < 0)
-			goto usage;
+			return cli_usage_error(cmd);
 		if (k)
 			continue;
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+		switch (c) {
+		case 'h':
 			printf("%s%s", demo_usage, cli_format_help);
 			return 0;
-		} else if (!strcmp(o, "--json")) {
+		case OPT_JSON:
 			d.json = true;
-		} else if (!strcmp(o, "--break")) {
+			break;
+		case OPT_BREAK: {
 			static const struct { const char *name; unsigned h; }
 			brk[] = {
 				{ "skip-flush", PT_HOOK_SKIP_FLUSH },
@@ -1017,57 +1040,90 @@ int demo_main(int argc, char **argv)
 			};
 			unsigned j;
 
-			for (j = 0; j < 2 && (!val || strcmp(val, brk[j].name));
-			     j++)
+			for (j = 0; j < 2 && strcmp(optarg, brk[j].name); j++)
 				;
 			if (j == 2) {
-				fprintf(stderr, "iopgt demo: bad value for "
-						"--break: '%s'\n", val ? val : "");
-				goto usage;
+				fprintf(stderr, "%s: bad value for --break: "
+						"'%s' (skip-flush or "
+						"leaf-only-flush)\n",
+					cmd, optarg);
+				return cli_usage_error(cmd);
 			}
 			d.hooks |= brk[j].h;
-			i++;
-		} else if (!strcmp(o, "--caching-mode")) {
+			break;
+		}
+		case OPT_CACHING_MODE:
 			d.caching_mode = true;
-		} else if (!strcmp(o, "--small")) {
+			break;
+		case OPT_SMALL:
 			d.ram = GiB + 512 * MiB;
+			ram = NULL;
 			d.nring = 64;
 			d.ops = 300000;
 			d.dirty_passes = 3;
-		} else if (!strcmp(o, "--ram")) {
-			if (!cli_parse_size(val, &d.ram)) {
-				fprintf(stderr, "iopgt demo: bad value for "
-						"--ram: '%s'\n", val ? val : "");
-				goto usage;
-			}
-			i++;
-		} else if (!strcmp(o, "--ring")) {
-			if (parse_count(o, val, 1, MAX_RING, &v))
-				goto usage;
+			break;
+		case OPT_RAM:
+			/* Checked against the format's page and IOVA space
+			 * below. */
+			if (cli_size_arg(cmd, "--ram", optarg, 0, UINT64_MAX,
+					 &v))
+				return cli_usage_error(cmd);
+			ram = optarg;
+			break;
+		case OPT_RING:
+			if (cli_count_arg(cmd, "--ring", optarg, 1, MAX_RING,
+					  &v))
+				return cli_usage_error(cmd);
 			d.nring = (unsigned)v;
-			i++;
-		} else if (!strcmp(o, "--ops")) {
-			if (parse_count(o, val, 0, 1000000000000UL, &v))
-				goto usage;
-			d.ops = v;
-			i++;
-		} else if (!strcmp(o, "--devices")) {
-			if (parse_count(o, val, 1, 64, &v))
-				goto usage;
+			break;
+		case OPT_OPS:
+			if (cli_count_arg(cmd, "--ops", optarg, 0,
+					  UINT64_C(1000000000000), &d.ops))
+				return cli_usage_error(cmd);
+			break;
+		case OPT_DEVICES:
+			if (cli_count_arg(cmd, "--devices", optarg, 1, 64, &v))
+				return cli_usage_error(cmd);
 			d.devices = (unsigned)v;
-			i++;
-		} else if (!strcmp(o, "--seed")) {
-			if (parse_count(o, val, 0, (unsigned long)-1, &v))
-				goto usage;
-			d.seed = v;
-			i++;
-		} else {
-			fprintf(stderr, "iopgt demo: unknown option '%s'\n", o);
-			goto usage;
+			break;
+		case OPT_SEED:
+			if (cli_count_arg(cmd, "--seed", optarg, 0, UINT64_MAX,
+					  &d.seed))
+				return cli_usage_error(cmd);
+			break;
+		default:
+			return cli_usage_error(cmd);
 		}
 	}
-	if (cli_format_end(&d.cfg))
-		goto usage;
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
+		return cli_usage_error(cmd);
+	}
+	if (cli_format_end(cmd, &d.cfg))
+		return cli_usage_error(cmd);
+
+	if (ram) {
+		/* Guest RAM sits in the lower half of the IOVA space, the
+		 * rings in the upper half (setup() checks the details). */
+		page = UINT64_C(1) << d.cfg.granule;
+		top = d.cfg.ias >= 64 ? UINT64_C(1) << 63
+				      : UINT64_C(1) << (d.cfg.ias - 1);
+		cli_parse_size(ram, &d.ram);
+		if (!d.ram || d.ram % page) {
+			fprintf(stderr, "%s: bad value for --ram: '%s' (a "
+					"non-zero multiple of the %" PRIu64
+					"-byte page)\n",
+				cmd, ram, page);
+			return cli_usage_error(cmd);
+		}
+		if (d.ram > top) {
+			fprintf(stderr, "%s: bad value for --ram: '%s' (more "
+					"than half the %u-bit IOVA space)\n",
+				cmd, ram, d.cfg.ias);
+			return cli_usage_error(cmd);
+		}
+	}
 	d.quiet = d.json;
 	d.tty = isatty(STDERR_FILENO);
 
@@ -1089,9 +1145,6 @@ int demo_main(int argc, char **argv)
 		print_summary(&d, viol);
 	iopgt_sim_destroy(d.sim);
 	return viol || checks_failed(&d) ? 1 : 0;
-usage:
-	fprintf(stderr, "run 'iopgt demo --help' for the options\n");
-	return 2;
 }
 
 /* ------------------------------------------------------------------------

@@ -6,7 +6,6 @@
  *   bench ops | iova-stress   measure the library (bench/)
  *   dump                      run a few operations and print the tables
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,10 +34,27 @@ static const char usage[] =
 	"  dump               apply map/unmap operations to a new domain (or\n"
 	"                     build the demo's state: --demo) and print its\n"
 	"                     table tree\n"
-	"  help [COMMAND]     this text, or a command's own\n"
-	"  version            print the version\n"
+	"  help [COMMAND]     this text, or a command's own (the same as\n"
+	"                     'iopgt COMMAND --help')\n"
+	"  version            print the version (also: iopgt --version)\n"
 	"\n"
-	"Run 'iopgt COMMAND --help' for a command's options.\n";
+	"Run 'iopgt COMMAND --help' for a command's options. An option's value\n"
+	"may follow it as the next argument or after '=': --ram 2G, --ram=2G;\n"
+	"a long option may be shortened to any unique prefix.\n";
+
+static const char bench_usage[] =
+	"usage: iopgt bench ops [OPTIONS]\n"
+	"       iopgt bench iova-stress [OPTIONS]\n"
+	"\n"
+	"Measure the library (BENCHMARKS.md has results and the commands that\n"
+	"produced them). The texts of the two benchmarks follow; 'iopgt bench\n"
+	"BENCHMARK --help' prints one of them.\n"
+	"\n";
+
+static const char version_usage[] =
+	"usage: iopgt version\n"
+	"\n"
+	"Print the version of iopgt.\n";
 
 static const char dump_usage[] =
 	"usage: iopgt dump [FORMAT OPTIONS] [--entries] [OP...]\n"
@@ -58,6 +74,11 @@ static const char dump_usage[] =
 	"simulated IOMMU and print its tables: guest RAM of 1G+4M at IOVA 0\n"
 	"mapped with superpages, 8 RX and 3 TX ring buffers of one page each\n"
 	"at the middle of the IOVA space. Table addresses are simulated PAs.\n"
+	"\n"
+	"options:\n"
+	"  --entries         also print every non-empty entry\n"
+	"  --demo            print the tables of a small demo state (no OPs)\n"
+	"  -h, --help        this text\n"
 	"\n"
 	"format options:\n";
 
@@ -92,91 +113,157 @@ static int split_fields(char *s, char **f, int n)
 	return s ? -1 : k;
 }
 
-static int run_op(struct iopgt_domain *dom, const char *arg)
+/* One operation of `iopgt dump`. */
+struct dump_op {
+	const char *arg;
+	bool map;
+	uint64_t iova, pa, size;
+	unsigned prot;
+};
+
+static int bad_field(const char *what, const char *arg, const char *val,
+		     const char *why)
+{
+	fprintf(stderr, "iopgt dump: bad %s in operation '%s': '%s' (%s)\n",
+		what, arg, val, why);
+	return -1;
+}
+
+/* Parse "map:IOVA:PA:SIZE[:PROT]" or "unmap:IOVA:SIZE" into op; -1 after
+ * printing what is wrong. */
+static int parse_op(const char *arg, struct dump_op *op)
 {
 	char buf[256], *f[5];
-	struct iopgt_gather g;
-	uint64_t iova, pa, size;
-	unsigned prot = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
-	int n, r;
+	int n;
 
+	op->arg = arg;
+	op->prot = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
 	snprintf(buf, sizeof(buf), "%s", arg);
 	n = split_fields(buf, f, 5);
+	if (n >= 4 && n <= 5 && !strcmp(f[0], "map")) {
+		op->map = true;
+		if (!cli_parse_size(f[1], &op->iova))
+			return bad_field("IOVA", arg, f[1],
+					 cli_size_why(f[1]));
+		if (!cli_parse_size(f[2], &op->pa))
+			return bad_field("PA", arg, f[2],
+					 cli_size_why(f[2]));
+		if (!cli_parse_size(f[3], &op->size))
+			return bad_field("SIZE", arg, f[3],
+					 cli_size_why(f[3]));
+		if (n == 5 && parse_prot(f[4], &op->prot))
+			return bad_field("PROT", arg, f[4],
+					 "letters r w x u m");
+		return 0;
+	}
+	if (n == 3 && !strcmp(f[0], "unmap")) {
+		op->map = false;
+		if (!cli_parse_size(f[1], &op->iova))
+			return bad_field("IOVA", arg, f[1],
+					 cli_size_why(f[1]));
+		if (!cli_parse_size(f[2], &op->size))
+			return bad_field("SIZE", arg, f[2],
+					 cli_size_why(f[2]));
+		return 0;
+	}
+bad:
+	fprintf(stderr, "iopgt dump: bad operation '%s' (map:IOVA:PA:SIZE"
+			"[:PROT] or unmap:IOVA:SIZE)\n",
+		arg);
+	return -1;
+}
+
+static int run_op(struct iopgt_domain *dom, const struct dump_op *op)
+{
+	struct iopgt_gather g;
+	int r;
+
 	iopgt_gather_init(&g, sizeof(g));
-	if (n >= 4 && n <= 5 && !strcmp(f[0], "map") &&
-	    cli_parse_size(f[1], &iova) && cli_parse_size(f[2], &pa) &&
-	    cli_parse_size(f[3], &size) && (n < 5 || !parse_prot(f[4], &prot))) {
-		r = iopgt_map(dom, iova, pa, size, prot, &g);
+	if (op->map) {
+		r = iopgt_map(dom, op->iova, op->pa, op->size, op->prot, &g);
 		iopgt_sync(dom, &g);
 		if (r) {
-			fprintf(stderr, "iopgt: %s: %s\n", arg, strerror(-r));
+			fprintf(stderr, "iopgt: %s: %s\n", op->arg,
+				strerror(-r));
 			return 1;
 		}
-		return 0;
-	}
-	if (n == 3 && !strcmp(f[0], "unmap") && cli_parse_size(f[1], &iova) &&
-	    cli_parse_size(f[2], &size)) {
-		int64_t u = iopgt_unmap(dom, iova, size, &g);
+	} else {
+		int64_t u = iopgt_unmap(dom, op->iova, op->size, &g);
 		iopgt_sync(dom, &g);
 		if (u < 0) {
-			fprintf(stderr, "iopgt: %s: %s\n", arg, strerror((int)-u));
+			fprintf(stderr, "iopgt: %s: %s\n", op->arg,
+				strerror((int)-u));
 			return 1;
 		}
-		printf("# %s: %" PRId64 " bytes unmapped\n", arg, u);
-		return 0;
+		printf("# %s: %" PRId64 " bytes unmapped\n", op->arg, u);
 	}
-	fprintf(stderr, "iopgt: bad operation '%s' (see iopgt dump --help)\n",
-		arg);
-	return 2;
+	return 0;
 }
+
+enum { OPT_ENTRIES = CLI_OPT_CMD, OPT_DEMO, OPT_VERSION };
 
 static int cmd_dump(int argc, char **argv)
 {
 	static const char *const dflt[] = { "map:1G:2G:0x40600000",
 					    "unmap:0x40201000:4k" };
+	static const struct option longopts[] = {
+		CLI_OPTIONS_FORMAT,
+		{ "entries", no_argument, NULL, OPT_ENTRIES },
+		{ "demo", no_argument, NULL, OPT_DEMO },
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	static const char cmd[] = "iopgt dump";
 	struct iopgt_config cfg;
 	struct iopgt_domain *dom;
-	const char **ops = NULL;
+	struct dump_op *ops;
 	unsigned flags = 0;
 	bool demo = false;
-	int nops = 0, r = 0;
+	int c, nops = 0, r = 0;
 
+	cli_opts_begin();
 	cli_format_begin(&cfg);
-	ops = calloc((size_t)argc + 2, sizeof(*ops));
-	if (!ops)
-		return 1;
-	for (int i = 1; i < argc; i++) {
-		int k = cli_format_opt(argc, argv, &i, &cfg);
+	while ((c = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
+		int k = cli_format_opt(cmd, c, optarg, &cfg);
+
 		if (k < 0)
-			goto usage;
+			return cli_usage_error(cmd);
 		if (k)
 			continue;
-		if (!strcmp(argv[i], "--entries"))
+		switch (c) {
+		case OPT_ENTRIES:
 			flags |= IOPGT_DUMP_ENTRIES;
-		else if (!strcmp(argv[i], "--demo"))
+			break;
+		case OPT_DEMO:
 			demo = true;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			break;
+		case 'h':
 			printf("%s%s", dump_usage, cli_format_help);
-			free(ops);
 			return 0;
-		} else if (argv[i][0] == '-')
-			goto usage;
-		else
-			ops[nops++] = argv[i];
+		default:
+			return cli_usage_error(cmd);
+		}
 	}
-	if (cli_format_end(&cfg))
-		goto usage;
+	if (cli_format_end(cmd, &cfg))
+		return cli_usage_error(cmd);
 	if (demo) {
-		free(ops);
-		if (nops) {
-			fprintf(stderr, "iopgt: dump --demo takes no OPs\n");
-			return 2;
+		if (optind < argc) {
+			fprintf(stderr, "iopgt dump: --demo takes no OPs\n");
+			return cli_usage_error(cmd);
 		}
 		return demo_dump(&cfg, flags);
 	}
+	ops = calloc((size_t)argc + 2, sizeof(*ops));
+	if (!ops)
+		return 1;
+	for (int i = optind; i < argc; i++)
+		if (parse_op(argv[i], &ops[nops++]))
+			goto usage;
 	if (!nops) {
-		ops[0] = dflt[0];
-		ops[1] = dflt[1];
+		parse_op(dflt[0], &ops[0]);
+		parse_op(dflt[1], &ops[1]);
 		nops = 2;
 	}
 	r = iopgt_domain_create(&cfg, &dom);
@@ -187,57 +274,159 @@ static int cmd_dump(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < nops && !r; i++)
-		r = run_op(dom, ops[i]);
+		r = run_op(dom, &ops[i]);
 	if (!r && iopgt_dump(dom, cli_print_line, stdout, flags))
 		r = 1;
 	iopgt_domain_destroy(dom);
 	free(ops);
 	return r;
 usage:
-	fprintf(stderr, "%s%s", dump_usage, cli_format_help);
 	free(ops);
+	return cli_usage_error(cmd);
+}
+
+static int run_command(int argc, char **argv);
+
+/* iopgt help [COMMAND [BENCHMARK]]: COMMAND [BENCHMARK] --help. */
+static int cmd_help(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	char *sub[4];
+	int c, n = 0;
+
+	cli_opts_begin();
+	while ((c = cli_getopt(argc, argv, "+:h", longopts, "iopgt help")) !=
+	       -1) {
+		if (c != 'h')
+			return cli_usage_error("iopgt help");
+		break;
+	}
+	if (c != -1 || optind >= argc) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc - optind > 2) {
+		fprintf(stderr, "iopgt help: too many arguments\n");
+		return cli_usage_error("iopgt help");
+	}
+	for (int i = optind; i < argc; i++)
+		sub[n++] = argv[i];
+	sub[n++] = "--help";
+	sub[n] = NULL;
+	return run_command(n, sub);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	int c;
+
+	cli_opts_begin();
+	while ((c = cli_getopt(argc, argv, ":h", longopts, "iopgt version")) !=
+	       -1) {
+		if (c != 'h')
+			return cli_usage_error("iopgt version");
+		fputs(version_usage, stdout);
+		return 0;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "iopgt version: unexpected argument '%s'\n",
+			argv[optind]);
+		return cli_usage_error("iopgt version");
+	}
+	printf("iopgt %d.%d\n", IOPGT_VERSION_MAJOR, IOPGT_VERSION_MINOR);
+	return 0;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	char *ops[] = { "ops", "--help", NULL };
+	char *stress[] = { "iova-stress", "--help", NULL };
+	const char *name;
+	int c, r;
+
+	cli_opts_begin();
+	while ((c = cli_getopt(argc, argv, "+:h", longopts, "iopgt bench")) !=
+	       -1) {
+		if (c != 'h')
+			return cli_usage_error("iopgt bench");
+		fputs(bench_usage, stdout);
+		r = bench_ops_main(2, ops);
+		putchar('\n');
+		return r | bench_stress_main(2, stress);
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "iopgt bench: which benchmark? ops or "
+				"iova-stress\n");
+		return cli_usage_error("iopgt bench");
+	}
+	name = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(name, "ops"))
+		return bench_ops_main(argc, argv);
+	if (!strcmp(name, "iova-stress"))
+		return bench_stress_main(argc, argv);
+	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops or "
+			"iova-stress)\n",
+		name);
+	return cli_usage_error("iopgt bench");
+}
+
+/* argv[0] is the command. */
+static int run_command(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (!strcmp(cmd, "help"))
+		return cmd_help(argc, argv);
+	if (!strcmp(cmd, "version"))
+		return cmd_version(argc, argv);
+	if (!strcmp(cmd, "demo"))
+		return demo_main(argc, argv);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc, argv);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc, argv);
+	fprintf(stderr, "iopgt: unknown command '%s'\n", cmd);
+	fprintf(stderr, "Run 'iopgt --help' for the commands.\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	static const struct option longopts[] = {
+		CLI_OPTION_HELP,
+		{ "version", no_argument, NULL, OPT_VERSION },
+		CLI_OPTIONS_END,
+	};
+	char *version[] = { "version", NULL };
+	int c;
 
-	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "-h")) {
-		if (cmd && argc > 2 && !strcmp(cmd, "help")) {
-			char *sub[] = { argv[2], "--help", NULL };
-			char *ops[] = { "ops", "--help", NULL };
-			char *stress[] = { "iova-stress", "--help", NULL };
-			if (!strcmp(argv[2], "dump"))
-				return cmd_dump(2, sub);
-			if (!strcmp(argv[2], "demo"))
-				return demo_main(2, sub);
-			if (!strcmp(argv[2], "bench")) {
-				bench_ops_main(2, ops);
-				putchar('\n');
-				return bench_stress_main(2, stress);
-			}
+	cli_opts_begin();
+	while ((c = cli_getopt(argc, argv, "+:h", longopts, "iopgt")) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return 0;
 		}
-		fputs(usage, cmd ? stdout : stderr);
-		return cmd ? 0 : 2;
-	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("iopgt %d.%d\n", IOPGT_VERSION_MAJOR, IOPGT_VERSION_MINOR);
-		return 0;
-	}
-	if (!strcmp(cmd, "demo"))
-		return demo_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "dump"))
-		return cmd_dump(argc - 1, argv + 1);
-	if (!strcmp(cmd, "bench")) {
-		if (argc > 2 && !strcmp(argv[2], "ops"))
-			return bench_ops_main(argc - 2, argv + 2);
-		if (argc > 2 && !strcmp(argv[2], "iova-stress"))
-			return bench_stress_main(argc - 2, argv + 2);
-		fprintf(stderr, "usage: iopgt bench ops|iova-stress [OPTIONS]\n");
+		if (c == OPT_VERSION)
+			return run_command(1, version);
+		fprintf(stderr, "Run 'iopgt --help' for the commands.\n");
 		return 2;
 	}
-	fprintf(stderr, "iopgt: unknown command '%s'\n\n%s", cmd, usage);
-	return 2;
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return run_command(argc - optind, argv + optind);
 }
