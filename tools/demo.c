@@ -88,10 +88,14 @@ static const char demo_usage[] =
 	"  --break WHAT      break a safety rule on purpose, to see the simulator\n"
 	"                    catch it: skip-flush (sync issues no invalidation)\n"
 	"                    or leaf-only-flush (WALK flushes sent as MODIFIED)\n"
-	"  --small           a quick run (CI, sanitizers): --ram 1536M --ring 64\n"
-	"                    --ops 300000 and 3 dirty passes\n"
+	"  --small           a quick run (CI, sanitizers): the defaults become\n"
+	"                    --ram 1536M --ring 64 --ops 300000, and 3 dirty\n"
+	"                    passes\n"
 	"  --json            print the summary as one JSON object\n"
 	"  -h, --help        this text\n"
+	"The order of the options does not matter: the defaults (those of\n"
+	"--small with it) are set first, then every option given explicitly, so\n"
+	"'--small --ops 1000' and '--ops 1000 --small' both run 1000 operations.\n"
 	"\n"
 	"format options:\n";
 
@@ -1002,8 +1006,10 @@ int demo_main(int argc, char **argv)
 		CLI_OPTIONS_END,
 	};
 	static const char cmd[] = "iopgt demo";
+	/* The options that --small presets, as given: applied after it. */
 	const char *ram = NULL;
-	uint64_t v, page, top;
+	uint64_t ring = 0, ops = 0, v, page, top;
+	bool small = false, ring_set = false, ops_set = false;
 	struct demo d;
 	uint64_t viol;
 	int c, rc;
@@ -1011,12 +1017,8 @@ int demo_main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	cli_opts_begin();
 	cli_format_begin(&d.cfg);
-	d.ram = 4 * GiB;
-	d.nring = 512;
-	d.ops = 1000000;
 	d.devices = 2;
 	d.seed = 1;
-	d.dirty_passes = 5;
 	d.dirty_ms = 2;
 	while ((c = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
 		int k = cli_format_opt(cmd, c, optarg, &d.cfg);
@@ -1056,11 +1058,7 @@ int demo_main(int argc, char **argv)
 			d.caching_mode = true;
 			break;
 		case OPT_SMALL:
-			d.ram = GiB + 512 * MiB;
-			ram = NULL;
-			d.nring = 64;
-			d.ops = 300000;
-			d.dirty_passes = 3;
+			small = true;
 			break;
 		case OPT_RAM:
 			/* Checked against the format's page and IOVA space
@@ -1072,14 +1070,15 @@ int demo_main(int argc, char **argv)
 			break;
 		case OPT_RING:
 			if (cli_count_arg(cmd, "--ring", optarg, 1, MAX_RING,
-					  &v))
+					  &ring))
 				return cli_usage_error(cmd);
-			d.nring = (unsigned)v;
+			ring_set = true;
 			break;
 		case OPT_OPS:
 			if (cli_count_arg(cmd, "--ops", optarg, 0,
-					  UINT64_C(1000000000000), &d.ops))
+					  UINT64_C(1000000000000), &ops))
 				return cli_usage_error(cmd);
+			ops_set = true;
 			break;
 		case OPT_DEVICES:
 			if (cli_count_arg(cmd, "--devices", optarg, 1, 64, &v))
@@ -1103,6 +1102,22 @@ int demo_main(int argc, char **argv)
 	if (cli_format_end(cmd, &d.cfg))
 		return cli_usage_error(cmd);
 
+	/* The defaults, or --small's; then what was given explicitly. */
+	if (small) {
+		d.ram = GiB + 512 * MiB;
+		d.nring = 64;
+		d.ops = 300000;
+		d.dirty_passes = 3;
+	} else {
+		d.ram = 4 * GiB;
+		d.nring = 512;
+		d.ops = 1000000;
+		d.dirty_passes = 5;
+	}
+	if (ring_set)
+		d.nring = (unsigned)ring;
+	if (ops_set)
+		d.ops = ops;
 	if (ram) {
 		/* Guest RAM sits in the lower half of the IOVA space, the
 		 * rings in the upper half (setup() checks the details). */
