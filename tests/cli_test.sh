@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The iopgt tool's option parsing: exit statuses and messages for good and
+# bad command lines. Usage: cli_test.sh PATH/TO/iopgt
+set -u
+IOPGT=${1:?usage: cli_test.sh PATH/TO/iopgt}
+[ -x "$IOPGT" ] || { echo "FAIL: no tool at $IOPGT"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+	echo "FAIL: iopgt $*"
+	fails=$((fails + 1))
+}
+
+# run ARGS...: run the tool, status in $rc, output in $out and $err.
+run() {
+	"$IOPGT" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	IFS= read -r -d '' out <"$tmp/out"
+	IFS= read -r -d '' err <"$tmp/err"
+	out=${out%$'\n'}
+	err=${err%$'\n'}
+}
+
+# has TEXT WORD: TEXT contains WORD (without running a process: the
+# machine may be busy).
+has() { [[ $1 == *"$2"* ]]; }
+
+# ok ARGS...: exits 0.
+ok() {
+	run "$@"
+	[ "$rc" = 0 ] || { fail "$* (exit $rc, want 0): $err"; return 1; }
+}
+
+# usage_error WORD ARGS...: exits 2 with WORD on stderr, followed by the
+# hint to run --help, and nothing on stdout.
+usage_error() {
+	local word=$1
+	shift
+	run "$@"
+	[ "$rc" = 2 ] || { fail "$* (exit $rc, want 2): $err"; return; }
+	has "$err" "$word" || fail "$* (stderr does not name '$word'): $err"
+	has "$err" "--help" ||
+		fail "$* (stderr has no hint to run --help): $err"
+	[ -z "$out" ] || fail "$* (wrote to stdout): $out"
+}
+
+# help ARGS...: exits 0 and prints a usage text on stdout, nothing on stderr.
+help() {
+	ok "$@" || return
+	[[ $out == "usage: iopgt"* ]] || fail "$* (no usage on stdout)"
+	[ -z "$err" ] || fail "$* (wrote to stderr): $err"
+}
+
+# json_num KEY: the number after "KEY": in $out.
+json_num() {
+	local rest=${out#*\""$1"\": }
+
+	[ "$rest" != "$out" ] && echo "${rest%%[!0-9]*}"
+}
+
+# --help for every command, and help COMMAND prints the same text.
+for cmd in demo dump bench "bench ops" "bench iova-stress" version; do
+	# shellcheck disable=SC2086
+	help $cmd --help
+	text=$out
+	# shellcheck disable=SC2086
+	help $cmd -h
+	[ "$out" = "$text" ] || fail "$cmd -h differs from $cmd --help"
+	# shellcheck disable=SC2086
+	help help $cmd
+	[ "$out" = "$text" ] || fail "help $cmd differs from $cmd --help"
+done
+help --help
+help help
+run bench --help
+if ! has "$out" --callgrind-op || ! has "$out" --span; then
+	fail "bench --help (lacks the options of ops or iova-stress)"
+fi
+run demo --help
+if ! has "$out" --small || ! has "$out" "order of the options"; then
+	fail "demo --help (does not document the order of the options)"
+fi
+if ok version && [[ $out != "iopgt "[0-9]* ]]; then
+	fail "version: $out"
+fi
+
+# Unknown commands and options are named; status 2.
+usage_error "unknown command 'nope'" nope
+usage_error "unknown command 'nope'" help nope
+usage_error "'--bogus'" --bogus
+usage_error "iopgt dump: unknown option '--bogus'" dump --bogus
+usage_error "unknown option '--bogus'" dump --bogus=1
+usage_error "unknown option '-x'" dump -x
+usage_error "iopgt demo: unknown option '--bogus'" demo --small --bogus
+usage_error "unknown option '--bogus'" bench --bogus
+usage_error "unknown benchmark 'nope'" bench nope
+usage_error "iopgt bench ops: unknown option '--bogus'" bench ops --bogus
+usage_error "iopgt bench iova-stress: unknown option '--bogus'" \
+	bench iova-stress --bogus
+usage_error "'--entries' takes no value" dump --entries=yes
+usage_error "unexpected argument 'foo'" demo foo
+
+# Missing and bad values.
+usage_error "'--ram' needs a value" demo --ram
+usage_error "'--format' needs a value" dump --format
+usage_error "'--span' needs a value" bench iova-stress --span
+usage_error "--format: 'nope'" dump --format nope
+usage_error "--format: 'nope'" dump --format=nope
+usage_error "--levels: '6'" dump --levels 6
+usage_error "--ias: '-1'" dump --ias -1
+usage_error "--ring: '0'" demo --ring 0
+usage_error "--ring: '65537'" demo --ring 65537
+usage_error "--devices: '65'" demo --devices=65
+usage_error "--devices: '-1'" demo --devices -1
+usage_error "--ops: '1x'" demo --ops 1x
+usage_error "--seed: '18446744073709551616'" demo --seed 18446744073709551616
+usage_error "--reps: '2'" bench ops --reps 2
+usage_error "--break: 'nope'" demo --break nope
+
+# Sizes that overflow 64 bits, are negative or malformed.
+usage_error "'16777217T'" dump map:0:0:16777217T
+usage_error "'-1'" dump map:0:0:-1
+usage_error "'99999999999999999999'" dump unmap:0:99999999999999999999
+usage_error "'4q'" dump map:0:0:4q
+usage_error "bad operation 'nope'" dump nope
+usage_error "--ram: '16777217T'" demo --small --ops 1000 --ram 16777217T
+usage_error "--ram: '-1'" demo --small --ops 1000 --ram -1
+usage_error "--ram: '-1'" demo --small --ops 1000 --ram=-1
+usage_error "--ram: '1Q'" demo --small --ops 1000 --ram 1Q
+usage_error "--ram: '0'" demo --small --ops 1000 --ram 0
+usage_error "--ram: '5000'" demo --small --ops 1000 --ram 5000
+usage_error "--ram: '200T'" demo --small --ops 1000 --ram 200T
+usage_error "--span: '16777217T'" bench iova-stress --span 16777217T
+usage_error "--span: '-2M'" bench iova-stress --span=-2M
+usage_error "--span: '3M'" bench iova-stress --span 3M
+
+# --opt=value and --opt value are the same.
+a='' b=''
+ok dump --format arm_s2 --granule 16k map:0:0:32M && a=$out
+ok dump --format=arm_s2 --granule=16k map:0:0:32M && b=$out
+# The tables' addresses differ from run to run: compare the shape.
+strip() { sed -E 's/pa 0x[0-9a-f]+/pa X/g' <<<"$1"; }
+if [ -z "$a" ] || [ "$(strip "$a")" != "$(strip "$b")" ]; then
+	fail "dump: --opt=value and --opt value differ"
+fi
+ok dump --entries map:0:0:4k:r && a=$out
+has "$a" "L0 table" || fail "dump map:0:0:4k:r: no L0 table: $a"
+
+# The demo: --small sets defaults, explicit options win on either side.
+# (Tiny runs: --ops 1000.)
+demo_json() {
+	ram='' ring='' devices='' seed='' maps=''
+	ok demo --json "$@" || return 1
+	ram=$(json_num ram_bytes)
+	ring=$(json_num ring)
+	devices=$(json_num devices)
+	seed=$(json_num seed)
+	maps=$(json_num maps)
+}
+if demo_json --small --ops 1000; then
+	if [ "$ram" != 1610612736 ] || [ "$ring" != 64 ]; then
+		fail "demo --small: ram $ram ring $ring, want 1536M and 64"
+	fi
+	[ "$maps" -lt 10000 ] || fail "demo --small --ops 1000: $maps maps"
+fi
+for args in "--small --ram 1G --ring 32 --ops 1000" \
+	"--ram 1G --ring 32 --ops 1000 --small" \
+	"--ram=1G --small --ring=32 --ops=1000" \
+	"--ram=1G --ring 32 --ops 1000 --small --devices 3 --seed 7"; do
+	# shellcheck disable=SC2086
+	demo_json $args || continue
+	[ "$ram" = 1073741824 ] || fail "demo $args: ram $ram, want 1G"
+	[ "$ring" = 32 ] || fail "demo $args: ring $ring, want 32"
+	[ "$maps" -lt 10000 ] ||
+		fail "demo $args: $maps maps, --ops 1000 was lost"
+done
+if [ "$devices" != 3 ] || [ "$seed" != 7 ]; then
+	fail "demo --devices 3 --seed 7: devices $devices seed $seed"
+fi
+if demo_json --small --ops 1000 --devices=1 --seed=18446744073709551615 &&
+	{ [ "$devices" != 1 ] || [ "$seed" != 18446744073709551615 ]; }; then
+	fail "demo --devices=1 --seed=2^64-1: devices $devices seed $seed"
+fi
+
+if [ "$fails" != 0 ]; then
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all checks passed"
