@@ -89,6 +89,13 @@ static int cmp_page(const void *a, const void *b)
 	return (x->va > y->va) - (x->va < y->va);
 }
 
+static int cmp_uintptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static void stamp(const struct page *p, uint64_t tag)
 {
 	uint64_t *w = (uint64_t *)p->va;
@@ -109,13 +116,14 @@ static void check_stamp(const struct page *p, uint64_t tag)
  * handed out again before the allocator maps more. */
 static void test_overlap_and_reuse(void **state)
 {
-	enum { N = 2400 };
+	enum { N = 1800 };
 	static const size_t sizes[] = { 4096, 4096, 4096, 8192, 16384,
 					32768, 4096, 16384, 65536 };
 	struct iopgt__chunks *c = iopgt__chunks_create();
 	struct page *pg = calloc(N, sizeof(*pg));
 	struct page *sorted = calloc(N, sizeof(*sorted));
 	uintptr_t *freed = calloc(N, sizeof(*freed));
+	bool *taken = calloc(N, sizeof(*taken));
 	size_t mapped, nfreed = 0;
 
 	(void)state;
@@ -123,6 +131,7 @@ static void test_overlap_and_reuse(void **state)
 	assert_non_null(pg);
 	assert_non_null(sorted);
 	assert_non_null(freed);
+	assert_non_null(taken);
 	for (unsigned i = 0; i < N; i++) {
 		pg[i].size = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
 		pg[i].va = (uintptr_t)alloc_ok(c, pg[i].size);
@@ -143,19 +152,19 @@ static void test_overlap_and_reuse(void **state)
 		free_page(c, (void *)pg[i].va, pg[i].size);
 		freed[nfreed++] = pg[i].va;
 	}
+	qsort(freed, nfreed, sizeof(*freed), cmp_uintptr);
 	mapped = iopgt__chunks_mapped_bytes(c);
 	for (unsigned i = 0; i < N; i += 2) {
-		bool found = false;
+		uintptr_t *f;
 
 		if (pg[i].size >= 65536)
 			continue;
 		pg[i].va = (uintptr_t)alloc_ok(c, pg[i].size);
-		for (size_t j = 0; j < nfreed && !found; j++)
-			if (freed[j] == pg[i].va) {
-				freed[j] = 0;
-				found = true;
-			}
-		assert_true(found);
+		f = bsearch(&pg[i].va, freed, nfreed, sizeof(*freed),
+			    cmp_uintptr);
+		assert_non_null(f);
+		assert_false(taken[f - freed]);
+		taken[f - freed] = true;
 		stamp(&pg[i], i);
 	}
 	assert_int_equal(iopgt__chunks_mapped_bytes(c), mapped);
@@ -165,6 +174,7 @@ static void test_overlap_and_reuse(void **state)
 	}
 	assert_true(iopgt__chunks_mapped_bytes(c) <= MAX_KEPT);
 	iopgt__chunks_destroy(c);
+	free(taken);
 	free(freed);
 	free(sorted);
 	free(pg);
@@ -229,7 +239,7 @@ static void test_chunk_returned(void **state)
 
 /* ---- threads ---- */
 
-enum { NTHREADS = 4, LIVE = 48, ITERS = 6000, SWAPS = 16 };
+enum { NTHREADS = 4, LIVE = 48, ITERS = 3000, SWAPS = 16 };
 
 struct shared {
 	struct iopgt__chunks *c;
@@ -287,7 +297,7 @@ static void *worker_main(void *arg)
 		unsigned i = (unsigned)(r % LIVE);
 		size_t size = sizes[(r >> 8) % (sizeof(sizes) / sizeof(sizes[0]))];
 
-		if ((r >> 20) % 256 == 0)
+		if ((r >> 20) % 512 == 0)
 			size = (size_t)1 << 16 << ((r >> 28) % 5); /* 64K..1M */
 		if (live[i]) {
 			if ((r >> 32) % 4 == 0) {
