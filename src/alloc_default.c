@@ -42,7 +42,8 @@
  *    the class's chunk lists and the chunks' headers and free lists. The
  *    locked section is a few loads and stores; mmap and munmap run outside
  *    it. Two threads finding the class full at once may both map a chunk;
- *    the second keeps it only if no other empty chunk exists by then.
+ *    the one that comes back second unmaps its own and takes a slot from
+ *    the other.
  *
  * Under AddressSanitizer a freed slot is poisoned until handed out again,
  * as the heap allocator would, so use-after-free of a table page is still
@@ -299,9 +300,9 @@ static void *class_alloc(struct iopgt__chunks *c, unsigned shift)
 		if (!fresh)
 			return NULL;
 		pthread_mutex_lock(&sc->lock);
-		/* Another thread may have added a chunk meanwhile: keep this
-		 * one only if no other is empty. */
-		if (list_empty(&sc->avail) || !sc->nempty) {
+		/* Room may have appeared meanwhile (another thread's new
+		 * chunk, or a free): then use it and unmap this chunk. */
+		if (list_empty(&sc->avail)) {
 			list_insert(&fresh->link, &sc->avail, sc->avail.next);
 			sc->nempty++;
 			fresh = NULL;
