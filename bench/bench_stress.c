@@ -17,6 +17,17 @@
  * --both runs a reclaiming and a non-reclaiming domain in one process,
  * alternating chunks of steps between them (and which goes first), so that
  * noise on the machine hits both alike.
+ *
+ * Process memory, read after the final readings and before the domains
+ * are destroyed: rss_bytes (resident now, /proc/self/statm), rss_base_bytes
+ * (resident before the domains were created), rss_peak_bytes (getrusage
+ * ru_maxrss, the peak of the whole process, or rss_bytes if larger: the
+ * kernel's counters lag a little; max_rss_bytes is ru_maxrss alone, as
+ * before), rss_per_table_byte (rss_bytes over the final
+ * table bytes) and rss_growth_per_table_byte (rss_bytes - rss_base_bytes
+ * over the final table bytes). RSS belongs to the process, not a domain:
+ * with --both the two domains grow it together, so these keys are at the
+ * top level and the table bytes they divide by are the sum of both runs'.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +48,9 @@ static const char stress_usage[] =
 	"For each 2 MiB step across the span: map one page (4K, or the granule),\n"
 	"sync, unmap it, sync. Reports the pairs, the time per pair and the table\n"
 	"memory: peak, and final (after one more sync, without iopgt_reclaim, so\n"
-	"tables the domain keeps cached for reuse count).\n"
+	"tables the domain keeps cached for reuse count). Also the process's\n"
+	"resident memory before the domains are destroyed, its peak, and its\n"
+	"ratio to the final table bytes (with --both: of both domains together).\n"
 	"\n"
 	"options:\n"
 	"  --span SIZE   IOVA span, a multiple of 2M (default 1T; suffixes k M G T)\n"
@@ -106,6 +119,11 @@ static double ns_per_pair(const struct run *r)
 	return r->pairs ? (double)r->ns / (double)r->pairs : 0;
 }
 
+static double per_byte(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
 static void json_run(const struct run *r)
 {
 	printf("{\"pairs\": %" PRIu64 ", \"seconds\": %.6f, \"ns_per_pair\": "
@@ -138,6 +156,8 @@ int bench_stress_main(int argc, char **argv)
 	struct iopgt_info info;
 	struct run runs[2];
 	uint64_t span = UINT64_C(1) << 40, steps;
+	uint64_t rss_base, rss_end, rss_peak, max_rss, rss_growth;
+	uint64_t table_bytes = 0;
 	bool json = false, both = false, no_reclaim = false;
 	unsigned nruns, k;
 	char b0[24], b1[24];
@@ -203,6 +223,7 @@ int bench_stress_main(int argc, char **argv)
 	steps = span / STEP;
 
 	nruns = both ? 2 : 1;
+	rss_base = bench_rss_bytes();
 	runs[0].reclaim = !no_reclaim;
 	runs[1].reclaim = false;
 	for (k = 0; k < nruns; k++) {
@@ -235,8 +256,14 @@ int bench_stress_main(int argc, char **argv)
 				goto out;
 		}
 	}
-	for (k = 0; k < nruns; k++)
+	for (k = 0; k < nruns; k++) {
 		finish(&runs[k]);
+		table_bytes += runs[k].st.table_bytes_live;
+	}
+	rss_end = bench_rss_bytes();
+	max_rss = bench_max_rss_bytes();
+	rss_peak = max_rss > rss_end ? max_rss : rss_end;
+	rss_growth = rss_end > rss_base ? rss_end - rss_base : 0;
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
@@ -267,8 +294,13 @@ int bench_stress_main(int argc, char **argv)
 			       runs[0].st.table_pages_cached,
 			       runs[0].st.table_pages_alloc);
 		}
-		printf(", \"max_rss_bytes\": %" PRIu64 "}\n",
-		       bench_max_rss_bytes());
+		printf(", \"max_rss_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
+		       ", \"rss_base_bytes\": %" PRIu64 ", \"rss_peak_bytes\": "
+		       "%" PRIu64 ", \"rss_per_table_byte\": %.4f, "
+		       "\"rss_growth_per_table_byte\": %.4f}\n",
+		       max_rss, rss_end, rss_base, rss_peak,
+		       per_byte(rss_end, table_bytes),
+		       per_byte(rss_growth, table_bytes));
 	} else {
 		printf("iopgt bench iova-stress: %s, span %s: %" PRIu64
 		       " x (map %s, sync, unmap, sync), one per 2M\n",
@@ -300,8 +332,15 @@ int bench_stress_main(int argc, char **argv)
 		printf("\n%-28s", "table allocations");
 		for (k = 0; k < nruns; k++)
 			printf(" %14" PRIu64, runs[k].st.table_pages_alloc);
-		printf("\nprocess max RSS: %.1f MiB (all freed at exit)\n",
-		       (double)bench_max_rss_bytes() / (1 << 20));
+		printf("\nprocess RSS before destroy: %.1f MiB (%.1f MiB over the "
+		       "start), peak %.1f MiB\n",
+		       (double)rss_end / (1 << 20),
+		       (double)rss_growth / (1 << 20),
+		       (double)rss_peak / (1 << 20));
+		printf("RSS per final table byte%s: %.3f (growth only: %.3f)\n",
+		       both ? " (both domains)" : "",
+		       per_byte(rss_end, table_bytes),
+		       per_byte(rss_growth, table_bytes));
 		if (both) {
 			double ratio = ns_per_pair(&runs[0]) /
 				       ns_per_pair(&runs[1]);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 
@@ -67,4 +68,20 @@ uint64_t bench_max_rss_bytes(void)
 	if (getrusage(RUSAGE_SELF, &ru))
 		return 0;
 	return (uint64_t)ru.ru_maxrss * 1024; /* Linux: kilobytes */
+}
+
+uint64_t bench_rss_bytes(void)
+{
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	if (n != 2 || page <= 0)
+		return 0;
+	return (uint64_t)resident * (uint64_t)page;
 }

@@ -23,6 +23,10 @@ const char *bench_size_str(uint64_t bytes, char *buf, size_t len);
 /* Largest resident set of the process so far, in bytes (0 if unknown). */
 uint64_t bench_max_rss_bytes(void);
 
+/* Resident set of the process now, in bytes, from /proc/self/statm (0 if
+ * unknown). */
+uint64_t bench_rss_bytes(void);
+
 /* Keep the compiler from moving memory accesses across this point. */
 #define bench_barrier() __asm__ __volatile__("" ::: "memory")
 
