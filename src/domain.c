@@ -154,18 +154,28 @@ static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
 	return 0;
 }
 
-/* Fill in the allocators the caller left NULL. A freestanding build has no
- * built-in ones: the caller must give them. */
-static int mem_defaults(struct iopgt_mem_ops *mem)
+/* Fill in the allocators the caller left NULL; *hosted_mem receives the
+ * built-in table allocator's state, if used. A freestanding build has no
+ * built-in allocators: the caller must give them. */
+static int mem_defaults(struct iopgt_mem_ops *mem, void **hosted_mem)
 {
 #if __STDC_HOSTED__
-	iopgt__mem_defaults(mem);
-	return 0;
+	return iopgt__mem_defaults(mem, hosted_mem);
 #else
+	*hosted_mem = NULL;
 	return mem->table_alloc && mem->table_free && mem->meta_alloc &&
 		       mem->meta_free
 		       ? 0
 		       : -EINVAL;
+#endif
+}
+
+static void mem_release(void *hosted_mem)
+{
+#if __STDC_HOSTED__
+	iopgt__mem_release(hosted_mem);
+#else
+	(void)hosted_mem;
 #endif
 }
 
@@ -200,6 +210,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	const struct pt_engine *eng;
 	struct iopgt_domain *dom;
 	struct iopgt_config c, *cfg = &c;
+	void *hosted_mem = NULL;
 	struct pt_geo geo;
 	int r;
 
@@ -216,9 +227,6 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 				       IOPGT_OPT_NO_RECLAIM |
 				       IOPGT_OPT_NO_COALESCE))
 		return -EINVAL;
-	r = mem_defaults(&cfg->mem);
-	if (r)
-		return r;
 	pt_memset(&geo, 0, sizeof(geo));
 	r = eng->geometry(cfg, &geo);
 	if (r)
@@ -230,12 +238,19 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (r)
 		return r;
 
+	r = mem_defaults(&cfg->mem, &hosted_mem);
+	if (r)
+		return r;
 	dom = domain_alloc(&cfg->mem);
-	if (!dom)
+	if (!dom) {
+		mem_release(hosted_mem);
 		return -ENOMEM;
+	}
 	dom->eng = eng;
 	dom->geo = geo;
 	dom->cfg = *cfg;
+	dom->hosted_mem = hosted_mem;
+	dom->table_arg = hosted_mem ? hosted_mem : cfg->mem.arg;
 	if (!dom->cfg.flush.flush_range)
 		dom->cfg.flush.flush_range = noop_flush_range;
 	if (!dom->cfg.flush.flush_all)
@@ -253,6 +268,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->root = iopgt__root_alloc(dom);
 	if (!dom->root) {
 		domain_free(dom);
+		mem_release(hosted_mem);
 		return -ENOMEM;
 	}
 	*out = dom;
@@ -300,6 +316,7 @@ static void delete_subtree(struct iopgt_domain *dom, struct pt_table *t)
 void iopgt_domain_destroy(struct iopgt_domain *dom)
 {
 	struct pt_table *t;
+	void *hosted_mem;
 
 	if (!dom)
 		return;
@@ -317,7 +334,9 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 	}
 	iopgt__cache_trim(dom);
 	iopgt__root_free(dom, dom->root);
+	hosted_mem = dom->hosted_mem;
 	domain_free(dom);
+	mem_release(hosted_mem); /* every table page is back */
 }
 
 /* Copy a structure the library filled to the caller's, of size bytes:

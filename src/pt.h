@@ -171,6 +171,10 @@ struct iopgt_domain {
 	struct pt_geo geo;
 	struct iopgt_config cfg;
 	struct pt_table *root;
+	/* The arg of the table callbacks: cfg.mem.arg, or the built-in
+	 * allocator's state (hosted) when the caller gave none. */
+	void *table_arg;
+	void *hosted_mem; /* that state, freed with the domain; or NULL */
 	/* Ids for map calls that allocate tables, so a failed call can find
 	 * the tables it created. */
 	_Atomic uint64_t next_owner;
@@ -483,8 +487,12 @@ void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t);
 void iopgt__cache_trim(struct iopgt_domain *dom);
 /* Free a table for good (destroy), whatever its contents. */
 void iopgt__table_delete(struct iopgt_domain *dom, struct pt_table *t);
-/* Fill in the default allocators where mem has none. */
-void iopgt__mem_defaults(struct iopgt_mem_ops *mem);
+/* Hosted builds (hosted.c): fill in the built-in allocators where mem has
+ * none. If the table callbacks are the built-in ones, *table_arg receives
+ * their state, to be given to iopgt__mem_release() once every table page
+ * is back; else it is NULL. -ENOMEM if that state cannot be allocated. */
+int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg);
+void iopgt__mem_release(void *table_arg);
 
 /* Gather and reclaim (gather.c). */
 void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,

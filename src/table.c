@@ -46,7 +46,7 @@ static struct pt_table *table_new(struct iopgt_domain *dom, size_t msize,
 
 	if (!t)
 		return NULL;
-	va = mem->table_alloc(mem->arg, size, &pa);
+	va = mem->table_alloc(dom->table_arg, size, &pa);
 	if (!va) {
 		mem->meta_free(mem->arg, t, msize);
 		return NULL;
@@ -54,7 +54,7 @@ static struct pt_table *table_new(struct iopgt_domain *dom, size_t msize,
 	if ((pa & (dom->geo.table_size - 1)) ||
 	    (pa >> dom->eng->max_oas)) {
 		/* The entry cannot hold this address: unusable memory. */
-		mem->table_free(mem->arg, va, pa, size);
+		mem->table_free(dom->table_arg, va, pa, size);
 		mem->meta_free(mem->arg, t, msize);
 		return NULL;
 	}
@@ -74,7 +74,7 @@ static void table_delete(struct iopgt_domain *dom, struct pt_table *t,
 {
 	struct iopgt_mem_ops *mem = &dom->cfg.mem;
 
-	mem->table_free(mem->arg, (void *)t->va, t->pa, size);
+	mem->table_free(dom->table_arg, (void *)t->va, t->pa, size);
 	mem->meta_free(mem->arg, t, msize);
 	pt_stat_add(&dom->st.pages_freed, 1);
 	atomic_fetch_sub_explicit(&dom->st.meta_bytes, msize,
