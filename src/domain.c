@@ -390,31 +390,13 @@ static int check_range(const struct iopgt_domain *dom, uint64_t iova,
 	return 0;
 }
 
-/* g may collect for dom: it is empty or already holds dom's state. */
-static inline int check_gather(const struct iopgt_domain *dom,
-			       struct iopgt_gather *g)
-{
-	if (!dom || !g)
-		return -EINVAL;
-	pt_assert("the gather was set up by iopgt_gather_init",
-		  g->size >= GATHER_SIZE_V1);
-	if (__builtin_expect(g->dom != dom, 0)) {
-		if (g->dom && (g->tables || g->iova != UINT64_MAX))
-			return -EINVAL; /* holds another domain's state */
-		g->dom = dom;
-	}
-	return 0;
-}
-
-int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-	      uint64_t size, unsigned prot, struct iopgt_gather *g)
+static inline int map_checked(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t pa, uint64_t size, unsigned prot,
+			      struct iopgt_gather *g)
 {
 	uint64_t last, pa_last;
-	int r = check_gather(dom, g);
+	int r = check_range(dom, iova, size, &last);
 
-	if (r)
-		return r;
-	r = check_range(dom, iova, size, &last);
 	if (r)
 		return r;
 	if (pa & dom->granule_mask)
@@ -426,18 +408,49 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	return dom->eng->map(dom, iova, pa, last, prot, g);
 }
 
-int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
-		    struct iopgt_gather *g)
+static __attribute__((noinline)) int
+map_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
+	 unsigned prot, struct iopgt_gather *g)
+{
+	int r = iopgt__gather_bind(dom, g);
+
+	return r ? r : map_checked(dom, iova, pa, size, prot, g);
+}
+
+int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	      uint64_t size, unsigned prot, struct iopgt_gather *g)
+{
+	if (!pt_gather_bound(dom, g))
+		return map_bind(dom, iova, pa, size, prot, g);
+	return map_checked(dom, iova, pa, size, prot, g);
+}
+
+static inline int64_t unmap_checked(struct iopgt_domain *dom, uint64_t iova,
+				    uint64_t size, struct iopgt_gather *g)
 {
 	uint64_t last;
-	int r = check_gather(dom, g);
+	int r = check_range(dom, iova, size, &last);
 
 	if (r)
 		return r;
-	r = check_range(dom, iova, size, &last);
-	if (r)
-		return r;
 	return dom->eng->unmap(dom, iova, last, g);
+}
+
+static __attribute__((noinline)) int64_t
+unmap_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
+	   struct iopgt_gather *g)
+{
+	int r = iopgt__gather_bind(dom, g);
+
+	return r ? r : unmap_checked(dom, iova, size, g);
+}
+
+int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
+		    struct iopgt_gather *g)
+{
+	if (!pt_gather_bound(dom, g))
+		return unmap_bind(dom, iova, size, g);
+	return unmap_checked(dom, iova, size, g);
 }
 
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
@@ -456,7 +469,7 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 			       void *arg, struct iopgt_gather *g)
 {
 	uint64_t last;
-	int r = check_gather(dom, g);
+	int r = pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
 
 	if (r)
 		return r;

@@ -11,6 +11,8 @@
 #include "pt.h"
 #include "testhook.h"
 
+const char iopgt__unbound;
+
 int iopgt_gather_init(struct iopgt_gather *g, size_t size)
 {
 	if (!g || size < sizeof(struct iopgt_gather) || size > UINT32_MAX)
@@ -20,10 +22,12 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size)
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	g->kind = IOPGT_FLUSH_NONE;
+	g->dom = PT_UNBOUND;
 	return 0;
 }
 
-/* Empty g after its sync: it no longer belongs to any domain. */
+/* Empty g after its sync. It stays bound to its domain; being empty, it
+ * may be bound to another by its next use. */
 static inline void gather_reset(struct iopgt_gather *g)
 {
 	g->iova = UINT64_MAX;
@@ -31,19 +35,19 @@ static inline void gather_reset(struct iopgt_gather *g)
 	g->kind = IOPGT_FLUSH_NONE;
 	g->nr_tables = 0;
 	g->tables = NULL;
-	g->dom = NULL;
 }
 
-/* sync and flush_all may take g: it is empty or holds dom's state. */
-static inline int sync_check(const struct iopgt_domain *dom,
-			     const struct iopgt_gather *g)
+int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	if (!dom || !g)
 		return -EINVAL;
-	pt_assert("the gather was set up by iopgt_gather_init",
-		  g->size >= sizeof(struct iopgt_gather));
-	if (g->dom && g->dom != dom && (g->tables || g->iova != UINT64_MAX))
+	if (g->size < sizeof(struct iopgt_gather) || !g->dom) {
+		pt_assert("the gather was set up by iopgt_gather_init", false);
+		return -EINVAL;
+	}
+	if (g->dom != PT_UNBOUND && (g->tables || g->iova != UINT64_MAX))
 		return -EINVAL; /* holds another domain's state */
+	g->dom = dom;
 	return 0;
 }
 
@@ -224,13 +228,20 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	gather_reset(g);
 }
 
+static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
+						      struct iopgt_gather *g)
+{
+	int r = iopgt__gather_bind(dom, g);
+
+	return r ? r : iopgt_sync(dom, g);
+}
+
 int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	enum iopgt_flush_kind kind;
-	int r = sync_check(dom, g);
 
-	if (r)
-		return r;
+	if (!pt_gather_bound(dom, g))
+		return sync_bind(dom, g);
 	kind = g->kind;
 	if (g->tables || dom->hooks) {
 		sync_gather(dom, g, false);
@@ -246,7 +257,6 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 	}
 	g->iova = UINT64_MAX;
 	g->last = 0;
-	g->dom = NULL;
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
 	return 0;
@@ -254,7 +264,7 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 
 int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	int r = sync_check(dom, g);
+	int r = pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
 
 	if (r)
 		return r;

@@ -495,6 +495,28 @@ int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg);
 void iopgt__mem_release(void *table_arg);
 
 /* Gather and reclaim (gather.c). */
+
+/* The domain of a gather that never held anything: never NULL, so that a
+ * gather iopgt_gather_init never saw (zero) is caught on the slow path. */
+extern const char iopgt__unbound;
+#define PT_UNBOUND ((const struct iopgt_domain *)(const void *)&iopgt__unbound)
+
+/* The checks behind a gather whose domain is not dom (or NULL arguments):
+ * -EINVAL for NULL dom or g, a g not set up by iopgt_gather_init, or a g
+ * that holds another domain's state; else binds g to dom and returns 0. */
+int iopgt__gather_bind(const struct iopgt_domain *dom,
+		       struct iopgt_gather *g);
+
+/* False if g is not yet bound to dom (or an argument is NULL): the caller
+ * then goes through iopgt__gather_bind() on a path of its own, out of line,
+ * so that the common path (g already bound to dom) costs one compare and
+ * keeps its tail call. */
+static inline bool pt_gather_bound(const struct iopgt_domain *dom,
+				   const struct iopgt_gather *g)
+{
+	return __builtin_expect(g && g->dom == dom && dom, 1);
+}
+
 void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		     enum iopgt_flush_kind kind);
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
