@@ -1,26 +1,52 @@
 #!/usr/bin/env bash
 # Build and run every test: all of them under AddressSanitizer and
-# UndefinedBehaviorSanitizer, and the concurrency stress tests again under
-# ThreadSanitizer. Then run the demo (the main job) on each format under
-# both sanitizers: it must find no violation. Then build the release tool
-# and check it runs.
+# UndefinedBehaviorSanitizer with gcc (with every assertion of the debug
+# build on), the unit tests again with clang, and the tests that run threads
+# under ThreadSanitizer. Then the build checks: symbol hygiene, the
+# freestanding core, the ABI against its baseline. Then the demo (the main
+# job) on each format under the sanitizers: it must find no violation. Then
+# the release tool.
+# Build directories: build-ci/* (never build/, which is yours, nor
+# build-main/, which scripts/main.sh uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh clang libclang-rt-14-dev abigail-tools binutils
 jobs=$(nproc)
+ci=build-ci
+start=$SECONDS
+step() { echo "== $* ($((SECONDS - start)) s)"; }
 
-echo "== ASan+UBSan build, all tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON >/dev/null
-cmake --build build-asan -j"$jobs"
-(cd build-asan && ctest --output-on-failure -j"$jobs")
+# configure DIR ARGS...: a fresh cache each time, so that nothing left from
+# an earlier run decides how this one builds.
+configure() {
+	local dir=$1
+	shift
+	rm -f "$ci/$dir/CMakeCache.txt"
+	cmake -S . -B "$ci/$dir" "$@" >/dev/null
+	cmake --build "$ci/$dir" -j"$jobs"
+}
 
-echo "== TSan build, concurrency tests"
+step "gcc, ASan+UBSan, expensive assertions: all tests"
+configure asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON \
+	-DIOPGT_DEBUG=EXPENSIVE
+(cd "$ci/asan" && ctest --output-on-failure -j"$jobs")
+
+step "clang, ASan+UBSan: unit tests"
+CC=clang configure clang -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON
+(cd "$ci/clang" && ctest --output-on-failure -j"$jobs" -L unit)
+
+step "gcc, TSan: the tests that run threads"
 # Every test that runs threads: the stress tests, the walker-grace tests and
 # the simulator's (device threads beside the mapper).
-cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$jobs"
-(cd build-tsan && ctest --output-on-failure -j"$jobs" \
+configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
+(cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" \
 	-R '^(stress_.*|test_reclaim|test_sim|test_sim_model)$')
+
+step "gcc, release with debug info: symbols, freestanding core, ABI"
+configure rel -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/check-symbols.sh "$ci/rel"
+scripts/check-abi.sh "$ci/rel"
+scripts/check-symbols.sh "$ci/clang"
 
 # One demo run; fails unless it exits 0 and reports "violations": 0.
 json_num() { grep -o "\"$1\": [0-9.]*" | sed 's/.*: //'; }
@@ -42,28 +68,26 @@ demo() {
 		"$(json_num maps <<<"$out")"
 }
 
-echo "== the demo on the simulated IOMMU, under ASan+UBSan and TSan"
+step "the demo on the simulated IOMMU, under ASan+UBSan and TSan"
 for fmt in "--format x86_64" "--format x86_64 --levels 5" \
 	"--format arm_s2 --granule 4k" "--format arm_s2 --granule 16k" \
 	"--format arm_s2 --granule 64k"; do
-	demo build-asan --small $fmt
+	demo "$ci/asan" --small $fmt
 done
 for fmt in "--format x86_64" "--format arm_s2 --granule 4k"; do
-	demo build-tsan --small --ops 100000 $fmt
+	demo "$ci/tsan" --small --ops 100000 $fmt
 done
 # The check has teeth: with the library's flushes skipped on purpose, the
 # same run must report violations and exit 1.
-if out=$(build-asan/iopgt demo --json --small --break skip-flush) ||
+if out=$("$ci/asan/iopgt" demo --json --small --break skip-flush) ||
 	[ "$(json_num violations <<<"$out")" = 0 ]; then
 	echo "FAILED: the demo did not catch a library that skips its flushes"
 	exit 1
 fi
-echo "build-asan/iopgt demo --small --break skip-flush: $(json_num violations <<<"$out") violations, as it must"
+echo "$ci/asan/iopgt demo --small --break skip-flush: $(json_num violations <<<"$out") violations, as it must"
 
-echo "== release build of the tool"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$jobs"
-build/iopgt --help >/dev/null
-build/iopgt dump >/dev/null
-build/iopgt dump --demo >/dev/null
-echo "all tests passed"
+step "the release tool"
+"$ci/rel/iopgt" --help >/dev/null
+"$ci/rel/iopgt" dump >/dev/null
+"$ci/rel/iopgt" dump --demo >/dev/null
+step "all tests passed"
