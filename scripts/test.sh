@@ -4,22 +4,31 @@
 # ThreadSanitizer. Then run the demo (the main job) on each format under
 # both sanitizers: it must find no violation. Then build the release tool
 # and check it runs.
+#
+# The tests run at the unit tier's size (labels unit and stress, not long;
+# tests/CMakeLists.txt): every check, configuration and option set, with
+# fewer random operations, and the stress test for at most 5 s per
+# configuration. Each takes under a third of its CTest timeout, even with a
+# second copy of this script running beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 jobs=$(nproc)
+# The CI slice, whatever the caller's environment says.
+export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=5
+unset IOPGT_TEST_ITERS IOPGT_STRESS_OPS IOPGT_STRESS_CONFIGS
 
-echo "== ASan+UBSan build, all tests"
+echo "== ASan+UBSan build, all tests (labels unit and stress)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ctest --output-on-failure -j"$jobs")
+(cd build-asan && ctest --output-on-failure -j"$jobs" -L 'unit|stress')
 
 echo "== TSan build, concurrency tests"
 # Every test that runs threads: the stress tests, the walker-grace tests and
 # the simulator's (device threads beside the mapper).
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs"
-(cd build-tsan && ctest --output-on-failure -j"$jobs" \
+(cd build-tsan && ctest --output-on-failure -j"$jobs" -LE long \
 	-R '^(stress_.*|test_reclaim|test_sim|test_sim_model)$')
 
 # One demo run; fails unless it exits 0 and reports "violations": 0.
