@@ -8,6 +8,12 @@
 # the release tool.
 # Build directories: build-ci/* (never build/, which is yours, nor
 # build-main/, which scripts/main.sh uses).
+#
+# The tests run at the unit tier's size (labels unit and stress, not long;
+# tests/CMakeLists.txt): every check, configuration and option set, with
+# fewer random operations, and the stress test for at most 5 s per
+# configuration. Each takes under a third of its CTest timeout, even with a
+# second copy of this script running beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh clang libclang-rt-14-dev abigail-tools binutils
@@ -26,10 +32,14 @@ configure() {
 	cmake --build "$ci/$dir" -j"$jobs"
 }
 
+# The CI slice, whatever the caller's environment says.
+export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=5
+unset IOPGT_TEST_ITERS IOPGT_STRESS_OPS IOPGT_STRESS_CONFIGS
+
 step "gcc, ASan+UBSan, expensive assertions: all tests"
 configure asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON \
 	-DIOPGT_DEBUG=EXPENSIVE
-(cd "$ci/asan" && ctest --output-on-failure -j"$jobs")
+(cd "$ci/asan" && ctest --output-on-failure -j"$jobs" -L 'unit|stress')
 
 step "clang, ASan+UBSan: unit tests"
 CC=clang configure clang -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON
@@ -39,7 +49,7 @@ step "gcc, TSan: the tests that run threads"
 # Every test that runs threads: the stress tests, the walker-grace tests and
 # the simulator's (device threads beside the mapper).
 configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
-(cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" \
+(cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" -LE long \
 	-R '^(stress_.*|test_reclaim|test_sim|test_sim_model)$')
 
 step "gcc, release with debug info: symbols, freestanding core, ABI"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,18 @@ long tenv_long(const char *name, long dflt)
 {
 	const char *s = getenv(name);
 	return s && *s ? strtol(s, NULL, 0) : dflt;
+}
+
+long titers(const char *name, long unit)
+{
+	const char *s = getenv(name);
+	long scale = tenv_long(TSCALE_ENV, 1);
+
+	if (s && *s)
+		return strtol(s, NULL, 0);
+	if (scale < 1)
+		scale = 1;
+	return unit > LONG_MAX / scale ? LONG_MAX : unit * scale;
 }
 
 uint64_t tseed(uint64_t dflt)

@@ -103,6 +103,12 @@ unsigned tcheck_counts(struct iopgt_domain *dom);
  * dflt if it is unset or empty. */
 long tenv_long(const char *name, long dflt);
 
+/* Test tiers: a randomized test runs `unit` random operations (the unit
+ * tier's size) times IOPGT_TEST_SCALE (default 1; the long tier sets it);
+ * environment variable name, if set, gives the count exactly instead. */
+#define TSCALE_ENV "IOPGT_TEST_SCALE"
+long titers(const char *name, long unit);
+
 /* Print the seed of a randomized test so a failure can be replayed. */
 #define TSEED_ENV "IOPGT_SEED"
 uint64_t tseed(uint64_t dflt);

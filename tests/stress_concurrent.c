@@ -26,12 +26,16 @@
  *   -w N  IOPGT_STRESS_WRITERS  writer threads (2)
  *   -r N  IOPGT_STRESS_READERS  reader threads (1)
  *   -i N  IOPGT_STRESS_OPS      operations per writer per configuration
+ *                               (400000; 150000 under ASan, 30000 under
+ *                               TSan)
+ *   -d N  IOPGT_STRESS_SECONDS  seconds per configuration at most (10)
  *   -c S  IOPGT_STRESS_CONFIGS  "all", or configuration names separated by
  *                               commas (default: a representative four)
  *   -s N  IOPGT_SEED            seed
  *   -t N  IOPGT_STRESS_STALL    seconds without progress that count as a
  *                               hang (60)
- * A failure prints the configuration and the seed.
+ * IOPGT_TEST_SCALE (the long tier) multiplies the default operations and
+ * seconds. A failure prints the configuration and the seed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -898,6 +902,14 @@ static const char *env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
+/* Environment variable name, else dflt times IOPGT_TEST_SCALE. */
+static unsigned long env_scaled(const char *name, unsigned long dflt,
+				const char *what)
+{
+	const char *v = getenv(name);
+	return v && *v ? num(v, what) : (unsigned long)titers(name, (long)dflt);
+}
+
 static int wanted(const char *name)
 {
 	const char *p = opt.configs;
@@ -924,11 +936,10 @@ int main(int argc, char **argv)
 				    "writers");
 	opt.readers = (unsigned)num(env_or("IOPGT_STRESS_READERS", "1"),
 				    "readers");
-	opt.ops = num(env_or("IOPGT_STRESS_OPS",
-			     TSAN ? "30000" : ASAN ? "150000" : "400000"),
-		      "ops");
-	opt.seconds = (unsigned)num(env_or("IOPGT_STRESS_SECONDS", "10"),
-				    "seconds");
+	opt.ops = env_scaled("IOPGT_STRESS_OPS",
+			     TSAN ? 30000 : ASAN ? 150000 : 400000, "ops");
+	opt.seconds = (unsigned)env_scaled("IOPGT_STRESS_SECONDS", 10,
+					   "seconds");
 	opt.configs = env_or("IOPGT_STRESS_CONFIGS",
 			     "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
 			     "arm_s2/64k/ias44");

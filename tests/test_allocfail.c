@@ -19,7 +19,8 @@
  * identical to one that never saw them.
  *
  * Environment: IOPGT_SEED (randomized part), IOPGT_TEST_ITERS (operations
- * per configuration in the randomized part), IOPGT_TEST_CFG (only the
+ * per configuration in the randomized part; default UNIT_ITERS times
+ * IOPGT_TEST_SCALE, see titers()), IOPGT_TEST_CFG (only the
  * configurations whose name contains this string).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -32,7 +33,10 @@
 #include "common.h"
 
 #define DEFAULT_SEED UINT64_C(0xa110cfa11)
-#define DEFAULT_ITERS 300
+/* Randomized operations per configuration in the unit tier (from 100 on,
+ * some call must have failed); the long tier runs IOPGT_TEST_SCALE times
+ * as many. The exhaustive part does not depend on it. */
+#define UNIT_ITERS 100
 
 /* ------------------------------------------------------------------------
  * Test environment: one domain on a recording allocator.
@@ -806,17 +810,17 @@ static void rnd_config(const struct tcfg *c, size_t ci, unsigned options,
 static void run_random(unsigned options)
 {
 	uint64_t seed = tseed(DEFAULT_SEED);
-	const char *it = getenv("IOPGT_TEST_ITERS");
-	long iters = it && *it ? strtol(it, NULL, 0) : DEFAULT_ITERS;
+	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
 
-	static char what[96];
+	static char what[128];
 
 	snprintf(what, sizeof(what), "randomized, options 0x%x, replay with "
-		 "IOPGT_SEED=0x%" PRIx64, options, seed);
+		 "IOPGT_SEED=0x%" PRIx64 " IOPGT_TEST_ITERS=%ld", options, seed,
+		 iters);
 	cur_what = what;
 	cur_k = -1;
-	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay)\n",
-		      seed);
+	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
+		      "%ld operations per configuration\n", seed, iters);
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!selected(&tcfgs[i]))
 			continue;

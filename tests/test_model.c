@@ -23,7 +23,8 @@
  * leak.
  *
  * Environment: IOPGT_SEED (base seed, printed on failure), IOPGT_TEST_ITERS
- * (operations per configuration and variant), IOPGT_TEST_CFG (run only the
+ * (operations per configuration and variant; default UNIT_ITERS times
+ * IOPGT_TEST_SCALE, see titers()), IOPGT_TEST_CFG (run only the
  * configurations whose name contains this string).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -37,7 +38,10 @@
 #include "refmodel.h"
 
 #define DEFAULT_SEED UINT64_C(0x10b97a5eed)
-#define DEFAULT_ITERS 1500
+/* Operations per configuration and variant in the unit tier: enough for
+ * every run to collide, split and coalesce (checked from 500 on). The long
+ * tier runs IOPGT_TEST_SCALE times as many. */
+#define UNIT_ITERS 600
 #define FULL_EVERY 100 /* operations between full comparisons */
 #define COUNT_EVERY 1  /* operations between recounts of every table */
 
@@ -50,6 +54,7 @@ struct run {
 	const char *variant;
 	unsigned options;
 	uint64_t base_seed, seed;
+	long iters;       /* operations to run */
 	long op;          /* index of the current operation */
 	struct rm_log log; /* its steps and the ones before */
 
@@ -73,9 +78,9 @@ static void print_context(FILE *out, void *arg)
 		"  config %s, variant %s, base seed 0x%" PRIx64
 		", config seed 0x%" PRIx64 "\n"
 		"  replay: IOPGT_SEED=0x%" PRIx64
-		" IOPGT_TEST_CFG=%s test_model\n",
+		" IOPGT_TEST_ITERS=%ld IOPGT_TEST_CFG=%s test_model\n",
 		R->c->name, R->variant, R->base_seed, R->seed, R->base_seed,
-		R->c->name);
+		R->iters, R->c->name);
 	rm_log_print(&R->log, out);
 }
 
@@ -327,13 +332,14 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 		    const char *variant, unsigned vi)
 {
 	struct run *R = calloc(1, sizeof(*R));
-	long iters = tenv_long("IOPGT_TEST_ITERS", DEFAULT_ITERS);
+	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
 
 	assert_non_null(R);
 	rm_set_context(print_context, R);
 	R->c = c;
 	R->options = options;
 	R->variant = variant;
+	R->iters = iters;
 	R->base_seed = tseed(DEFAULT_SEED);
 	R->seed = rm_config_seed(R->base_seed, ci, vi);
 	setup_run(R);
@@ -353,8 +359,10 @@ static void run_variant(unsigned options, const char *variant, unsigned vi)
 {
 	const char *only = getenv("IOPGT_TEST_CFG");
 
-	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay)\n",
-		      tseed(DEFAULT_SEED));
+	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
+		      "%ld operations per configuration\n",
+		      tseed(DEFAULT_SEED), titers("IOPGT_TEST_ITERS",
+						  UNIT_ITERS));
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (only && *only && !strstr(tcfgs[i].name, only))
 			continue;

@@ -36,7 +36,8 @@
  * shows that the concurrent checker is live.
  *
  * Environment: IOPGT_SEED (base seed, printed on failure), IOPGT_TEST_ITERS
- * (operations per configuration), IOPGT_TEST_CFG (run only configurations
+ * (operations per configuration; default UNIT_ITERS times IOPGT_TEST_SCALE,
+ * see titers()), IOPGT_TEST_CFG (run only configurations
  * whose name contains this string), IOPGT_SIM_DEVICES (device threads,
  * default 2).
  */
@@ -54,7 +55,10 @@
 #include "testhook.h"
 
 #define DEFAULT_SEED UINT64_C(0x5111de0b5eed)
-#define DEFAULT_ITERS 4000
+/* Operations per configuration in the unit tier: every run collides,
+ * splits and coalesces (checked from 500 on) and its devices have time to
+ * translate. The long tier runs IOPGT_TEST_SCALE times as many. */
+#define UNIT_ITERS 1000
 #define DEFAULT_DEVICES 2
 #define FULL_EVERY 150   /* operations between full comparisons */
 #define COUNT_EVERY 8    /* operations between recounts of every table */
@@ -82,6 +86,7 @@ struct run {
 	unsigned quarantine;
 	unsigned ndev;
 	uint64_t base_seed, seed;
+	long iters;        /* operations to run */
 	long op;           /* index of the current operation */
 	struct rm_log log; /* its steps and the ones before */
 
@@ -107,10 +112,10 @@ static void print_context(FILE *out, void *arg)
 	fprintf(out,
 		"  config %s, variant %s, base seed 0x%" PRIx64
 		", config seed 0x%" PRIx64 ", %u device threads\n"
-		"  replay: IOPGT_SEED=0x%" PRIx64
-		" IOPGT_TEST_CFG=%s test_sim_model\n",
+		"  replay: IOPGT_SEED=0x%" PRIx64 " IOPGT_TEST_ITERS=%ld"
+		" IOPGT_SIM_DEVICES=%u IOPGT_TEST_CFG=%s test_sim_model\n",
 		R->c->name, R->variant, R->base_seed, R->seed, R->ndev,
-		R->base_seed, R->c->name);
+		R->base_seed, R->iters, R->ndev, R->c->name);
 	rm_log_print(&R->log, out);
 	if (R->sim && iopgt_sim_violations(R->sim))
 		iopgt_sim_print_violations(R->sim, out);
@@ -581,7 +586,7 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 		    const char *variant, unsigned vi)
 {
 	struct run *R = calloc(1, sizeof(*R));
-	long iters = tenv_long("IOPGT_TEST_ITERS", DEFAULT_ITERS);
+	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
 	long ndev = tenv_long("IOPGT_SIM_DEVICES", DEFAULT_DEVICES);
 	struct iopgt_sim_pattern p;
 	uint64_t dev0;
@@ -593,6 +598,7 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 	R->c = c;
 	R->broken = broken;
 	R->variant = variant;
+	R->iters = iters;
 	R->ndev = ndev < 1 ? 1 : ndev > 64 ? 64 : (unsigned)ndev;
 	R->base_seed = tseed(DEFAULT_SEED);
 	R->seed = rm_config_seed(R->base_seed, ci, vi);
@@ -629,8 +635,10 @@ static void test_sim_model(void **state)
 	const char *only = getenv("IOPGT_TEST_CFG");
 
 	(void)state;
-	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay)\n",
-		      tseed(DEFAULT_SEED));
+	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
+		      "%ld operations per configuration\n",
+		      tseed(DEFAULT_SEED), titers("IOPGT_TEST_ITERS",
+						  UNIT_ITERS));
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (only && *only && !strstr(tcfgs[i].name, only))
 			continue;
