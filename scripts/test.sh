@@ -6,7 +6,7 @@
 # and check it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 jobs=$(nproc)
 
 echo "== ASan+UBSan build, all tests"
