@@ -20,8 +20,9 @@ build=(gcc libc6-dev make cmake)
 test=(pkg-config libcmocka-dev clang libclang-rt-14-dev abigail-tools
 	binutils valgrind)
 # valgrind ships the callgrind tool, callgrind_annotate and
-# <valgrind/callgrind.h>, which bench/bench_ops.c needs at build time.
-bench=(valgrind)
+# <valgrind/callgrind.h>, which bench/bench_ops.c needs at build time. The
+# build in BENCHMARKS.md configures the tests too: pkg-config, cmocka.
+bench=(valgrind pkg-config libcmocka-dev)
 
 pkgs=("${build[@]}")
 while (($#)); do
