@@ -3,9 +3,14 @@
 #
 # Run every measurement that BENCHMARKS.md reports, from the repository
 # root, after:
+#   scripts/deps.sh --bench
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build-bench -j2
-# Each command is echoed before it runs; raw callgrind files go to $OUT.
+# valgrind must be installed before the build: bench/bench_ops.c needs
+# <valgrind/callgrind.h> to mark the measured loop. Without it callgrind
+# counts nothing, and this script stops with an error.
+# Each command is echoed before it runs; raw callgrind files (and valgrind's
+# own output, cg.*.log) go to $OUT.
 #
 #   bench/run-all.sh [ops|stress|callgrind]...   (default: all three)
 set -eu
@@ -21,6 +26,31 @@ run() {
 	echo "\$ $*"
 	"$@"
 	echo
+}
+
+die() {
+	echo "bench/run-all.sh: $*" >&2
+	exit 1
+}
+
+# Before anything is measured: callgrind is there, and $IOPGT was built with
+# <valgrind/callgrind.h>, else --instr-atstart=no would count 0 instructions.
+callgrind_ready() {
+	if ! command -v valgrind >/dev/null ||
+		! command -v callgrind_annotate >/dev/null; then
+		die "valgrind not installed (callgrind, callgrind_annotate):" \
+		    "run scripts/deps.sh --bench, then rebuild $IOPGT"
+	fi
+	[ -x "$IOPGT" ] || die "no $IOPGT: build it first (see BENCHMARKS.md)"
+	probe=$("$IOPGT" bench ops --callgrind-op none --iters 1) ||
+		die "$IOPGT bench ops --callgrind-op none --iters 1 failed"
+	case $probe in
+	*"built without valgrind/callgrind.h"*)
+		die "$IOPGT was built without <valgrind/callgrind.h>, so callgrind" \
+		    "would count 0 instructions. valgrind is installed now:" \
+		    "rebuild from scratch (make does not see the header appear):" \
+		    "cmake --build $(dirname "$IOPGT") --clean-first" ;;
+	esac
 }
 
 # "--format=arm_s2,--granule=16k" -> "--format arm_s2 --granule 16k"
@@ -55,16 +85,40 @@ callgrind() {
 			file="$OUT/cg.$tag.$op.out"
 			n=$ITERS
 			case $op in *256*) n=$ITERS256 ;; esac
+			log="$OUT/cg.$tag.$op.log"
+			rm -f "$file"
 			# shellcheck disable=SC2046
-			run valgrind --tool=callgrind --instr-atstart=no \
+			set -- valgrind --tool=callgrind --instr-atstart=no \
 				--callgrind-out-file="$file" \
 				"$IOPGT" bench ops $(opts "$f") \
-				--callgrind-op "$op" --iters "$n" 2>&1 |
-				grep -v '^=='
+				--callgrind-op "$op" --iters "$n"
+			echo "\$ $*"
+			"$@" >"$log" 2>&1 || {
+				cat "$log"
+				die "failed: $*"
+			}
+			grep -v '^==' "$log" || :
+			echo
+			[ -s "$file" ] || die "valgrind wrote no $file"
 			ir=$(callgrind_annotate --threshold=100 "$file" |
 			     awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 			loop=$(callgrind_annotate --threshold=100 "$file" |
 			       awk '/:bench_cg_loop/ { gsub(",", "", $1); print $1 }')
+			# callgrind_annotate prints a total of 0 as "."
+			case $ir in
+			'' | . | 0)
+				die "callgrind counted 0 instructions in" \
+				    "$file: was $IOPGT built with" \
+				    "<valgrind/callgrind.h>?" ;;
+			*[!0-9]*)
+				die "callgrind_annotate $file: PROGRAM TOTALS" \
+				    "'$ir', not a number" ;;
+			esac
+			case $loop in
+			'' | *[!0-9]*)
+				die "no bench_cg_loop in $file (a stripped" \
+				    "binary?)" ;;
+			esac
 			echo "instructions per operation ($op): $ir / $n =" \
 			     "$(awk "BEGIN { printf \"%.1f\", $ir / $n }")"
 			echo "  of which the benchmark loop's own: $loop / $n =" \
@@ -88,6 +142,9 @@ for what in "$@"; do
 	*) echo "usage: $0 [ops|stress|callgrind]..." >&2; exit 2 ;;
 	esac
 done
+# The packages the runs need (valgrind); a no-op once they are installed.
+"$(dirname "$0")/../scripts/deps.sh" --bench
+case " $* " in *" callgrind "*) callgrind_ready ;; esac
 machine
 for what in "$@"; do
 	"$what"

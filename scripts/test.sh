@@ -16,7 +16,7 @@
 # second copy of this script running beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh clang libclang-rt-14-dev abigail-tools binutils
+scripts/deps.sh --test
 jobs=$(nproc)
 ci=build-ci
 start=$SECONDS
