@@ -57,6 +57,7 @@ configure rel -DCMAKE_BUILD_TYPE=RelWithDebInfo
 scripts/check-symbols.sh "$ci/rel"
 scripts/check-abi.sh "$ci/rel"
 scripts/check-symbols.sh "$ci/clang"
+scripts/check-embed.sh "$ci/embed"
 
 # One demo run; fails unless it exits 0 and reports "violations": 0.
 json_num() { grep -o "\"$1\": [0-9.]*" | sed 's/.*: //'; }
@@ -95,6 +96,18 @@ if out=$("$ci/asan/iopgt" demo --json --small --break skip-flush) ||
 	exit 1
 fi
 echo "$ci/asan/iopgt demo --small --break skip-flush: $(json_num violations <<<"$out") violations, as it must"
+
+step "the built-in allocator's memory: RSS within 1.1x of the table bytes"
+# 32768 leaf tables without reclaim, in the release build (a sanitizer's
+# shadow memory would count in RSS).
+out=$("$ci/rel/iopgt" bench iova-stress --span 64G --no-reclaim --json)
+ratio=$(json_num rss_growth_per_table_byte <<<"$out")
+echo "iova-stress --span 64G --no-reclaim: RSS growth / table bytes = $ratio"
+if ! awk "BEGIN { exit !($ratio > 0 && $ratio <= 1.1) }"; then
+	echo "$out"
+	echo "FAILED: the built-in allocator costs more than 1.1x the table bytes"
+	exit 1
+fi
 
 step "the release tool"
 "$ci/rel/iopgt" --help >/dev/null
