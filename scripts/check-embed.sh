@@ -5,11 +5,14 @@
 #  2. cmake --install, then find_package(iopgt) and iopgt::iopgt;
 #  3. the same install through pkg-config.
 # Each consumer creates a domain, maps, syncs and reads the version.
-# Usage: scripts/check-embed.sh [WORK_DIR]   (default: build-ci/embed)
+# Usage: scripts/check-embed.sh WORK_DIR [BUILD_DIR]
+#   BUILD_DIR: an existing build of this tree to install from (default: a
+#   new Release build in WORK_DIR/lib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-w=${1:-build-ci/embed}
+w=${1:?usage: scripts/check-embed.sh WORK_DIR [BUILD_DIR]}
+b=${2:-}
 rm -rf "$w"
 mkdir -p "$w/app"
 w=$(cd "$w" && pwd)
@@ -63,9 +66,12 @@ if grep -q -- '-Werror' "$w/sub/CMakeFiles/app.dir/flags.make"; then
 fi
 
 # 2. install, find_package
-quiet cmake -S . -B "$w/lib" -DCMAKE_BUILD_TYPE=Release -DIOPGT_TESTS=OFF
-quiet cmake --build "$w/lib" -j"$(nproc)"
-quiet cmake --install "$w/lib" --prefix "$w/prefix"
+if [ -z "$b" ]; then
+	b=$w/lib
+	quiet cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DIOPGT_TESTS=OFF
+	quiet cmake --build "$b" -j"$(nproc)"
+fi
+quiet cmake --install "$b" --prefix "$w/prefix"
 cat >"$w/app/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.18)
 project(app C)

@@ -57,7 +57,7 @@ configure rel -DCMAKE_BUILD_TYPE=RelWithDebInfo
 scripts/check-symbols.sh "$ci/rel"
 scripts/check-abi.sh "$ci/rel"
 scripts/check-symbols.sh "$ci/clang"
-scripts/check-embed.sh "$ci/embed"
+scripts/check-embed.sh "$ci/embed" "$ci/rel"
 
 # One demo run; fails unless it exits 0 and reports "violations": 0.
 json_num() { grep -o "\"$1\": [0-9.]*" | sed 's/.*: //'; }
