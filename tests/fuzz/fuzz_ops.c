@@ -537,11 +537,17 @@ static void check_gather_covers(struct fz *F, uint64_t iova, uint64_t size,
  * Operations
  */
 
-/* Arm an allocation failure for this call, if the opcode asks. */
-static void arm_failure(struct fz *F, unsigned opc)
+/* Which allocation of the call fails (1 = its first), if the opcode asks
+ * for one; 0 for none. */
+static long gen_failure(struct fz *F, unsigned opc)
+{
+	return opc & 0x10 ? 1 + (long)(in_u8(&F->in) % 6) : 0;
+}
+
+static void arm_failure(struct fz *F, long fail_after)
 {
 	F->ta.failures = 0;
-	F->ta.fail_after = opc & 0x10 ? 1 + (long)(in_u8(&F->in) % 6) : 0;
+	F->ta.fail_after = fail_after;
 }
 
 /* The call is over: nothing more fails. Returns true if an allocation
@@ -585,6 +591,7 @@ static void op_map(struct fz *F, unsigned opc)
 	uint64_t iova = gen_iova(F), size = gen_size(F, iova);
 	uint64_t pa = gen_pa(F, iova, size), coalesced;
 	unsigned prot = gen_prot(F), bad = bad_args(opc) ? in_u8(&F->in) % 3 : 0;
+	long fail_after = gen_failure(F, opc);
 	struct iopgt_domain *dom = F->dom;
 	struct iopgt_gather *g = &F->g;
 	size_t nflush = F->tf.n;
@@ -617,7 +624,7 @@ static void op_map(struct fz *F, unsigned opc)
 		iova, size, pa, prot, want);
 	dump_now(F);
 	coalesced = stats(F).coalesced;
-	arm_failure(F, opc);
+	arm_failure(F, fail_after);
 	ret = iopgt_map(dom, iova, pa, size, prot, g);
 	failed = disarm(F);
 	CHECK_EQ(F->tf.n, nflush, "flushes issued by map");
@@ -654,6 +661,7 @@ static void op_unmap(struct fz *F, unsigned opc)
 	struct rm_work *W = &F->w;
 	uint64_t iova = gen_iova(F), size = gen_size(F, iova);
 	unsigned bad = bad_args(opc) ? in_u8(&F->in) % 3 : 0;
+	long fail_after = gen_failure(F, opc);
 	struct iopgt_domain *dom = F->dom;
 	struct iopgt_gather *g = &F->g;
 	size_t nflush = F->tf.n;
@@ -691,7 +699,7 @@ static void op_unmap(struct fz *F, unsigned opc)
 		bad == 1 ? " NULL dom" : bad == 2 ? " foreign gather" : "",
 		iova, size, want);
 	dump_now(F);
-	arm_failure(F, opc);
+	arm_failure(F, fail_after);
 	ret = iopgt_unmap(dom, iova, size, g);
 	failed = disarm(F);
 	CHECK_EQ(F->tf.n, nflush, "flushes issued by unmap");
