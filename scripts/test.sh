@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and run every test: all of them under AddressSanitizer and
 # UndefinedBehaviorSanitizer with gcc (with every assertion of the debug
-# build on), the unit tests again with clang, and the tests that run threads
+# build on), the unit tests again with clang (optimized) with the fuzzer's
+# short runs (label fuzz, about a minute), and the tests that run threads
 # under ThreadSanitizer. Then the build checks: symbol hygiene, the
 # freestanding core, the ABI against its baseline. Then the demo (the main
 # job) on each format under the sanitizers: it must find no violation. Then
@@ -41,9 +42,12 @@ configure asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON \
 	-DIOPGT_DEBUG=EXPENSIVE
 (cd "$ci/asan" && ctest --output-on-failure -j"$jobs" -L 'unit|stress')
 
-step "clang, ASan+UBSan: unit tests"
-CC=clang configure clang -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON
-(cd "$ci/clang" && ctest --output-on-failure -j"$jobs" -L unit)
+step "clang, ASan+UBSan, optimized, assertions on: unit tests and the fuzzer's short runs"
+# One clang build serves both: the libFuzzer target (tests/fuzz) and the
+# unit tests, at -O2 where gcc's run is at -O0.
+CC=clang configure clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOPGT_FUZZ=ON \
+	-DIOPGT_SANITIZE=ON -DIOPGT_DEBUG=ON
+(cd "$ci/clang" && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
 
 step "gcc, TSan: the tests that run threads"
 # Every test that runs threads: the stress tests, the walker-grace tests and
