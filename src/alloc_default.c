@@ -193,7 +193,9 @@ static struct chunk *chunk_new(struct iopgt__chunks *c, unsigned shift)
 		return NULL;
 	atomic_fetch_add_explicit(&c->mapped, CHUNK_SIZE, memory_order_relaxed);
 	/* Errors ignored: a kernel without THP has nothing to disable. */
+#ifdef MADV_NOHUGEPAGE
 	madvise(ch, CHUNK_SIZE, MADV_NOHUGEPAGE);
+#endif
 	ch->free = NULL;
 	ch->bump = 1; /* slot 0 holds this header */
 	ch->nslots = (unsigned)(CHUNK_SIZE >> shift);
@@ -319,7 +321,7 @@ static void class_free(struct iopgt__chunks *c, void *va, unsigned shift)
 {
 	struct size_class *sc = &c->cls[shift - MIN_SHIFT];
 	struct chunk *ch = (struct chunk *)((uintptr_t)va & ~(CHUNK_SIZE - 1));
-	struct chunk *gone = NULL;
+	struct chunk *gone = NULL, *keep = NULL;
 	bool was_full;
 
 	pthread_mutex_lock(&sc->lock);
@@ -335,9 +337,14 @@ static void class_free(struct iopgt__chunks *c, void *va, unsigned shift)
 		if (sc->nempty) {
 			gone = ch;
 		} else {
-			/* Kept empty: last in line, so partly used chunks
-			 * fill up first. */
-			list_insert(&ch->link, sc->avail.prev, &sc->avail);
+			/* Kept empty, but its pages go back to the system
+			 * first (below, outside the lock): off every list and
+			 * reset to never-used slots meanwhile, so nobody takes
+			 * a slot from it; counted already, so that no second
+			 * chunk is kept. */
+			keep = ch;
+			ch->free = NULL;
+			ch->bump = 1;
 			sc->nempty++;
 		}
 	} else if (was_full) {
@@ -348,6 +355,15 @@ static void class_free(struct iopgt__chunks *c, void *va, unsigned shift)
 	pthread_mutex_unlock(&sc->lock);
 	if (gone)
 		unmap(c, gone, CHUNK_SIZE);
+	if (keep) {
+		size_t slot = (size_t)1 << shift;
+
+		madvise((char *)keep + slot, CHUNK_SIZE - slot, MADV_DONTNEED);
+		pthread_mutex_lock(&sc->lock);
+		/* Last in line, so partly used chunks fill up first. */
+		list_insert(&keep->link, sc->avail.prev, &sc->avail);
+		pthread_mutex_unlock(&sc->lock);
+	}
 }
 
 void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa)
@@ -377,9 +393,9 @@ void iopgt__chunks_free(void *arg, void *va, uint64_t pa, size_t size)
 	unsigned shift = size_shift(size);
 
 	(void)pa;
-	if (!va)
-		return;
 	assert(shift);
+	if (!va || !shift)
+		return; /* not a size this allocator hands out */
 	if (shift < LARGE_SHIFT)
 		class_free(c, va, shift);
 	else

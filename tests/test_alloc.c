@@ -5,7 +5,10 @@
  * back when all their slots are free, threads allocating and freeing each
  * other's pages, and destroy.
  */
+#define _DEFAULT_SOURCE /* mincore */
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +183,22 @@ static void test_overlap_and_reuse(void **state)
 	free(pg);
 }
 
-/* A chunk whose slots are all free is unmapped, except one kept empty. */
+/* Pages of [addr, addr + len) resident in memory. */
+static size_t resident_pages(uintptr_t addr, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, r = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore((void *)addr, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+/* A chunk whose slots are all free is unmapped, except one kept empty,
+ * whose pages go back to the system. */
 static void test_chunk_returned(void **state)
 {
 	enum { MAX = 4096 };
@@ -210,6 +228,9 @@ static void test_chunk_returned(void **state)
 			va[i] = 0;
 		}
 	assert_int_equal(iopgt__chunks_mapped_bytes(c), 4 * CHUNK);
+	/* Kept mapped, but its pages (all but the header's) are no longer
+	 * resident: an idle domain holds no memory it does not use. */
+	assert_int_equal(resident_pages(first + K4, CHUNK - K4), 0);
 	/* All of another's: unmapped, as one is kept already. */
 	for (unsigned i = 0; i < n; i++)
 		if (va[i] && (va[i] & ~(CHUNK - 1)) == second) {
