@@ -21,21 +21,32 @@
  * reads or fills carries its size: iopgt_config_init() and
  * iopgt_gather_init() record sizeof as the caller's header had it, and
  * iopgt_get_stats() and iopgt_domain_info() take it as an argument. A newer
- * library adds fields only at the end, and gives a field the caller's
- * structure does not have its default; an older library refuses (-E2BIG) a
+ * library adds fields only at the end, each designed so that zero means its
+ * default, and gives a field the caller's structure does not have that
+ * zero; an older library refuses (-E2BIG) a
  * configuration whose fields past its own end are not zero, and zeroes the
  * counters it does not know. Structures the library hands to callbacks may
  * grow at the end. Compiled callers therefore keep working across releases
  * of the same SONAME; see the README, "ABI and versions".
  *
- * Needs only <stddef.h> and <stdint.h>, so it can be included in a kernel,
- * a hypervisor or firmware.
+ * Needs only <stddef.h> and <stdint.h> (or IOPGT_TYPES_HEADER, below), so it
+ * can be included in a kernel, a hypervisor or firmware.
  */
 #ifndef IOPGT_H
 #define IOPGT_H
 
+/* A kernel whose own headers define the fixed-width types (Linux:
+ * <linux/types.h>) names one header that provides uint32_t, uint64_t,
+ * int64_t and size_t. */
+#ifdef IOPGT_TYPES_HEADER
+#include IOPGT_TYPES_HEADER
+#ifndef UINT64_C
+#define UINT64_C(c) c##ULL
+#endif
+#else
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -161,12 +172,16 @@ struct iopgt_config {
 	                       * kind (leaf tables, upper tables): default 8,
 	                       * at most 32 (larger values mean 32); 0 for
 	                       * none */
+	/* The two callback tables below are frozen: a new callback becomes a
+	 * field of its own at the end of this structure. */
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
 	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
 	                               * allocator (page-aligned chunks from
 	                               * mmap, pa = va); NULL meta callbacks:
-	                               * malloc and free. A freestanding build
-	                               * has neither: both must be given. */
+	                               * malloc and free. Give both of a pair
+	                               * or neither (else -EINVAL). A
+	                               * freestanding build has no built-in
+	                               * ones: all four must be given. */
 	/* New fields are added here, at the end. */
 };
 
@@ -175,7 +190,7 @@ struct iopgt_config {
  * ARM stage 2 4K granule, 48-bit input and output; table_cache 8; no
  * options; no-op flushes; the built-in allocator. Returns -EINVAL for an
  * unknown format, a NULL cfg, or a size smaller than the first version of
- * the structure. Pure function. */
+ * the structure, or larger than 4096. Pure function. */
 int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 		      enum iopgt_format fmt);
 
@@ -187,8 +202,9 @@ struct iopgt_domain;
 
 /* Create a domain. On success stores it in *out and returns 0; -EINVAL for
  * a configuration the format cannot honour (or one not filled by
- * iopgt_config_init()), -E2BIG if cfg has non-zero fields this library does
- * not know, -ENOMEM if the root cannot be allocated. Thread-safe (touches
+ * iopgt_config_init(): its size is below the first version's or above
+ * 4096), -E2BIG if cfg has non-zero fields this library does not know,
+ * -ENOMEM if the root cannot be allocated. Thread-safe (touches
  * nothing shared). */
 int iopgt_domain_create(const struct iopgt_config *cfg,
 			struct iopgt_domain **out);
@@ -227,7 +243,9 @@ int iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info,
  * a time. Read its first fields; change them only through this API. While
  * it holds anything it belongs to the domain it was filled on: using it
  * with another domain is -EINVAL. An empty (synced) gather can be used on
- * any domain. */
+ * any domain. A gather iopgt_gather_init() never saw is -EINVAL if it is
+ * all zero (a debug build stops with a message instead); other garbage is
+ * undefined behaviour. */
 struct iopgt_gather {
 	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none */
 	uint64_t last;  /* last byte to invalidate (inclusive) */
@@ -354,7 +372,10 @@ struct iopgt_stats {
 	uint64_t table_pages_cached; /* zeroed tables kept for reuse */
 	uint64_t table_pages_waiting; /* flushed, waiting for walkers */
 	uint64_t meta_bytes_live;   /* descriptors and child-pointer arrays */
-	uint64_t flushes[IOPGT_FLUSH_KINDS]; /* flush_range calls by kind */
+	uint64_t flushes[8];        /* flush_range calls by kind (index
+	                             * IOPGT_FLUSH_*); 8 slots, so that a
+	                             * new kind keeps the layout; unused
+	                             * slots read 0 */
 	uint64_t flush_all;         /* flush_all calls */
 	uint64_t coalesced;         /* tables replaced by a superpage */
 	uint64_t split;             /* superpages split */
@@ -391,7 +412,8 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
  * occupancy) and, with IOPGT_DUMP_ENTRIES, one per non-empty entry (raw
  * value, decoded). Each line, ending in a newline, goes to out(arg, line);
  * a non-zero return from out stops the dump and is returned. Returns 0,
- * -EINVAL for NULL dom or out or unknown flags, or -EOPNOTSUPP in a
+ * -EINVAL for NULL dom or out or unknown flags, -EIO if a line does not
+ * fit the library's line buffer, or -EOPNOTSUPP in a
  * freestanding build (which has no text formatting). Call with no writer
  * running on the domain. */
 enum { IOPGT_DUMP_ENTRIES = 1u << 0 };

@@ -6,7 +6,9 @@
 #    declares, and nothing internal;
 #  - the test hooks live only in libiopgt_testhooks.a;
 #  - the core built freestanding (-ffreestanding -nostdinc) needs nothing
-#    from outside but memset, memcpy and compiler atomics.
+#    from outside but memset, memcpy and compiler atomics;
+#  - the public header builds in a kernel-like translation unit whose own
+#    header defines the fixed-width types (IOPGT_TYPES_HEADER).
 # Usage: scripts/check-symbols.sh BUILD_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +26,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Static archive: every defined global is iopgt_ or iopgt__; the internal
 # ones are not in the header, the public ones are.
+# (A sanitizer build adds its own globals, __odr_asan.*: not ours.)
 nm -g --defined-only "$b/libiopgt.a" | awk 'NF == 3 { print $3 }' |
-	sort -u >"$tmp/static"
+	grep -v '^__odr_asan' | sort -u >"$tmp/static"
 if grep -v '^iopgt_' "$tmp/static" >"$tmp/x"; then
 	bad "libiopgt.a defines symbols outside iopgt_/iopgt__: $(tr '\n' ' ' <"$tmp/x")"
 fi
@@ -58,6 +61,21 @@ nm -u "$tmp/core.o" | awk '{ print $2 }' | sort -u >"$tmp/undef"
 echo "freestanding core needs: $(tr '\n' ' ' <"$tmp/undef")"
 if grep -v -E '^(memset|memcpy|__atomic_.*)$' "$tmp/undef" >"$tmp/x"; then
 	bad "the freestanding core needs more than memset, memcpy and atomics: $(tr '\n' ' ' <"$tmp/x")"
+fi
+
+# The public header in a kernel's translation unit: its own fixed-width
+# types (here unsigned long long, as Linux's), no C library headers.
+cat >"$tmp/ktypes.h" <<'H'
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+typedef __SIZE_TYPE__ size_t;
+H
+printf '#include "ktypes.h"\n#include <iopgt.h>\nuint64_t k(void) { return IOPGT_SZ_2M; }\n' >"$tmp/k.c"
+if ! "${cc:-cc}" -std=c11 -Wall -Wextra -Werror -ffreestanding -nostdinc \
+	-DIOPGT_TYPES_HEADER='"ktypes.h"' -I"$tmp" -Iinclude -c "$tmp/k.c" \
+	-o "$tmp/k.o"; then
+	bad "include/iopgt.h does not build with IOPGT_TYPES_HEADER and no C library"
 fi
 
 if ((fail)); then

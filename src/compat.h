@@ -8,8 +8,9 @@
  * <stdbool.h>, <stdatomic.h>), memset and memcpy (which compilers may emit
  * calls to anyway), and compiler atomics. Everything else that needs a C
  * library lives in the hosted sources (hosted.c: the built-in allocators
- * and the assertion message; dump.c: the text dump), which a freestanding
- * build leaves out.
+ * and the assertion message; alloc_default.c: the built-in table
+ * allocator; dump.c: the text dump), which a freestanding build leaves
+ * out.
  *
  * Assertions come in two levels, chosen by IOPGT_DEBUG (the CMake option
  * of the same name): 1 checks preconditions and cheap invariants (a count

@@ -11,7 +11,9 @@
  * structure must hold at least these. Later fields are optional. */
 #define CONFIG_SIZE_V1 \
 	(offsetof(struct iopgt_config, mem) + sizeof(struct iopgt_mem_ops))
-#define GATHER_SIZE_V1 sizeof(struct iopgt_gather)
+/* The largest size a caller's structure may claim: a larger one was not
+ * filled by iopgt_config_init() (and must not make us read past it). */
+#define STRUCT_SIZE_MAX 4096
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -48,7 +50,7 @@ const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind)
 int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 		      enum iopgt_format fmt)
 {
-	if (!cfg || size < CONFIG_SIZE_V1 || size > UINT32_MAX)
+	if (!cfg || size < CONFIG_SIZE_V1 || size > STRUCT_SIZE_MAX)
 		return -EINVAL;
 	/* Fields past our own structure belong to a newer header: zero is
 	 * their default, which create accepts. */
@@ -139,7 +141,7 @@ static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
 {
 	size_t size = cfg->size;
 
-	if (size < CONFIG_SIZE_V1)
+	if (size < CONFIG_SIZE_V1 || size > STRUCT_SIZE_MAX)
 		return -EINVAL; /* not filled by iopgt_config_init() */
 	pt_memset(c, 0, sizeof(*c));
 	if (size > sizeof(*c)) {
@@ -238,6 +240,10 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (r)
 		return r;
 
+	/* Half a pair of callbacks would mix the caller's pages with ours. */
+	if (!cfg->mem.table_alloc != !cfg->mem.table_free ||
+	    !cfg->mem.meta_alloc != !cfg->mem.meta_free)
+		return -EINVAL;
 	r = mem_defaults(&cfg->mem, &hosted_mem);
 	if (r)
 		return r;

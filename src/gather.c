@@ -15,7 +15,7 @@ const char iopgt__unbound;
 
 int iopgt_gather_init(struct iopgt_gather *g, size_t size)
 {
-	if (!g || size < sizeof(struct iopgt_gather) || size > UINT32_MAX)
+	if (!g || size < PT_GATHER_SIZE_V1 || size > 4096)
 		return -EINVAL;
 	pt_memset(g, 0, size);
 	g->size = (uint32_t)size;
@@ -41,7 +41,7 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	if (!dom || !g)
 		return -EINVAL;
-	if (g->size < sizeof(struct iopgt_gather) || !g->dom) {
+	if (g->size < PT_GATHER_SIZE_V1 || !g->dom) {
 		pt_assert("the gather was set up by iopgt_gather_init", false);
 		return -EINVAL;
 	}

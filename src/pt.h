@@ -496,6 +496,12 @@ void iopgt__mem_release(void *table_arg);
 
 /* Gather and reclaim (gather.c). */
 
+/* The size of the first version of struct iopgt_gather: what a caller's
+ * gather must hold at least. Fields added later come after priv. */
+#define PT_GATHER_SIZE_V1                                                   \
+	(offsetof(struct iopgt_gather, priv) +                              \
+	 sizeof(((struct iopgt_gather *)0)->priv))
+
 /* The domain of a gather that never held anything: never NULL, so that a
  * gather iopgt_gather_init never saw (zero) is caught on the slow path. */
 extern const char iopgt__unbound;

@@ -2,7 +2,8 @@
 /*
  * Test hooks: ways to break the safety rules on purpose, so that the tests
  * which check those rules are shown to fail when a rule is broken. Not part
- * of the public API; reachable only by linking the static library.
+ * of the public API: the setters are in libiopgt_testhooks (testhook.c),
+ * which only the tests and the tool link, never in libiopgt.
  */
 #ifndef IOPGT_TESTHOOK_H
 #define IOPGT_TESTHOOK_H

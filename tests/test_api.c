@@ -13,6 +13,32 @@
 
 #include "common.h"
 
+/* ---- constants ----
+ * The ABI baseline (abidw) records enums that appear in prototypes, not
+ * the flag values callers compile in: pin every public constant here, so
+ * that renumbering one fails the build. Adding one changes nothing. */
+_Static_assert(IOPGT_FMT_X86_64 == 1 && IOPGT_FMT_ARM_S2 == 2, "formats");
+_Static_assert(IOPGT_SZ_4K == 1u << 12 && IOPGT_SZ_16K == 1u << 14 &&
+		       IOPGT_SZ_64K == 1u << 16 && IOPGT_SZ_2M == 1u << 21 &&
+		       IOPGT_SZ_32M == 1u << 25 && IOPGT_SZ_512M == 1u << 29 &&
+		       IOPGT_SZ_1G == 1u << 30,
+	       "leaf sizes");
+_Static_assert(IOPGT_PROT_READ == 1 && IOPGT_PROT_WRITE == 2 &&
+		       IOPGT_PROT_EXEC == 4 && IOPGT_PROT_USER == 8 &&
+		       IOPGT_PROT_MMIO == 16,
+	       "protection bits");
+_Static_assert(IOPGT_FLUSH_NONE == 0 && IOPGT_FLUSH_ADDED == 1 &&
+		       IOPGT_FLUSH_MODIFIED == 2 && IOPGT_FLUSH_WALK == 3 &&
+		       IOPGT_FLUSH_KINDS == 4,
+	       "flush kinds");
+_Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
+		       IOPGT_OPT_NO_COALESCE == 4,
+	       "options");
+_Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
+	       "call flags");
+_Static_assert(sizeof(((struct iopgt_stats *)0)->flushes) == 8 * 8,
+	       "room for flush kinds");
+
 /* ---- growable structures ---- */
 
 /* A caller built against a newer header: its structure has fields after
@@ -52,6 +78,23 @@ static void test_config_sizes(void **state)
 	dom = (struct iopgt_domain *)&n;
 	assert_int_equal(iopgt_domain_create(&n.cfg, &dom), -E2BIG);
 	assert_null(dom);
+
+	/* A size no structure of ours has: never read past the caller's. */
+	assert_int_equal(iopgt_config_init(&n.cfg, 4097, IOPGT_FMT_X86_64),
+			 -EINVAL);
+	assert_int_equal(iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64),
+			 0);
+	cfg.size = 8192;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+
+	/* Half a pair of allocator callbacks. */
+	assert_int_equal(iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64),
+			 0);
+	cfg.mem.table_free = (void (*)(void *, void *, uint64_t, size_t))1;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	cfg.mem.table_free = NULL;
+	cfg.mem.meta_alloc = (void *(*)(void *, size_t))1;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
 
 	/* Not filled by iopgt_config_init: size 0. */
 	memset(&cfg, 0, sizeof(cfg));
