@@ -279,7 +279,10 @@ static void *slot_take(struct size_class *sc, struct chunk *ch)
 		unpoison(va, (size_t)1 << ch->shift);
 		ch->free = *(void **)va;
 	} else {
+		/* Never used since the chunk was mapped or last emptied (a
+		 * kept chunk's slots were poisoned when they were freed). */
 		va = (char *)ch + ((size_t)ch->bump++ << ch->shift);
+		unpoison(va, (size_t)1 << ch->shift);
 	}
 	ch->used++;
 	if (!chunk_has_room(ch)) {
