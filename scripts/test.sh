@@ -50,8 +50,9 @@ CC=clang configure clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOPGT_FUZZ=ON \
 (cd "$ci/clang" && ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
 
 step "gcc, TSan: the tests that run threads"
-# Every test that runs threads: the stress tests, the walker-grace tests and
-# the simulator's (device threads beside the mapper).
+# Every test that runs threads: the stress tests, the allocator's, the
+# walker-grace tests and the simulator's (device threads beside the
+# mapper).
 configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
 (cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" -LE long \
 	-R '^(stress_.*|test_alloc|test_reclaim|test_sim|test_sim_model)$')
