@@ -50,6 +50,17 @@
 #include <time.h>
 
 #include "common.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+#ifndef TSAN
+#define TSAN 0
+#endif
 #include "refmodel.h"
 #include "iopgt_sim.h"
 #include "testhook.h"
@@ -648,10 +659,16 @@ static void test_sim_model(void **state)
 }
 
 /* The oracle is live: the same workload with every flush skipped must be
- * caught by the devices. */
+ * caught by the devices. Not under ThreadSanitizer: with its flushes
+ * skipped, the library reuses table pages that the devices still walk
+ * through their stale caches, so a device's read races with the zeroing of
+ * a reused page by construction (that read is the violation this test
+ * wants). The ASan and plain builds run it. */
 static void test_sim_model_skip_flush(void **state)
 {
 	(void)state;
+	if (TSAN)
+		skip();
 	run_one(&tcfgs[0], 0, true, "skip_flush", 1);
 }
 
