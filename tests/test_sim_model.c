@@ -50,17 +50,6 @@
 #include <time.h>
 
 #include "common.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
-#ifndef TSAN
-#define TSAN 0
-#endif
 #include "refmodel.h"
 #include "iopgt_sim.h"
 #include "testhook.h"
