@@ -11,9 +11,6 @@
  * structure must hold at least these. Later fields are optional. */
 #define CONFIG_SIZE_V1 \
 	(offsetof(struct iopgt_config, mem) + sizeof(struct iopgt_mem_ops))
-/* The largest size a caller's structure may claim: a larger one was not
- * filled by iopgt_config_init() (and must not make us read past it). */
-#define STRUCT_SIZE_MAX 4096
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -50,7 +47,7 @@ const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind)
 int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 		      enum iopgt_format fmt)
 {
-	if (!cfg || size < CONFIG_SIZE_V1 || size > STRUCT_SIZE_MAX)
+	if (!cfg || size < CONFIG_SIZE_V1 || size > PT_STRUCT_SIZE_MAX)
 		return -EINVAL;
 	/* Fields past our own structure belong to a newer header: zero is
 	 * their default, which create accepts. */
@@ -141,7 +138,7 @@ static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
 {
 	size_t size = cfg->size;
 
-	if (size < CONFIG_SIZE_V1 || size > STRUCT_SIZE_MAX)
+	if (size < CONFIG_SIZE_V1 || size > PT_STRUCT_SIZE_MAX)
 		return -EINVAL; /* not filled by iopgt_config_init() */
 	pt_memset(c, 0, sizeof(*c));
 	if (size > sizeof(*c)) {
@@ -475,7 +472,7 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 			       void *arg, struct iopgt_gather *g)
 {
 	uint64_t last;
-	int r = pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
+	int r = pt_gather_use(dom, g);
 
 	if (r)
 		return r;

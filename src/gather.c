@@ -15,7 +15,7 @@ const char iopgt__unbound;
 
 int iopgt_gather_init(struct iopgt_gather *g, size_t size)
 {
-	if (!g || size < PT_GATHER_SIZE_V1 || size > 4096)
+	if (!g || size < PT_GATHER_SIZE_V1 || size > PT_STRUCT_SIZE_MAX)
 		return -EINVAL;
 	pt_memset(g, 0, size);
 	g->size = (uint32_t)size;
@@ -264,7 +264,7 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 
 int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	int r = pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
+	int r = pt_gather_use(dom, g);
 
 	if (r)
 		return r;

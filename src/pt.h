@@ -496,6 +496,11 @@ void iopgt__mem_release(void *table_arg);
 
 /* Gather and reclaim (gather.c). */
 
+/* The largest size a caller's growable structure may claim: a larger one
+ * was not set up by its init function (and must not make the library read
+ * or clear past it). */
+#define PT_STRUCT_SIZE_MAX 4096
+
 /* The size of the first version of struct iopgt_gather: what a caller's
  * gather must hold at least. Fields added later come after priv. */
 #define PT_GATHER_SIZE_V1                                                   \
@@ -521,6 +526,14 @@ static inline bool pt_gather_bound(const struct iopgt_domain *dom,
 				   const struct iopgt_gather *g)
 {
 	return __builtin_expect(g && g->dom == dom && dom, 1);
+}
+
+/* The same check, binding in line, for the calls that are not hot
+ * (dirty tracking, flush_all): 0, or the error of iopgt__gather_bind(). */
+static inline int pt_gather_use(const struct iopgt_domain *dom,
+				struct iopgt_gather *g)
+{
+	return pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
 }
 
 void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
