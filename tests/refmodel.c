@@ -228,6 +228,16 @@ uint64_t rm_below(struct rm_work *W, uint64_t n)
 	return n ? trand(&W->rng) % n : 0;
 }
 
+void rm_destroy_checked(struct iopgt_domain **dom, struct talloc *ta)
+{
+	iopgt_domain_destroy(*dom);
+	*dom = NULL;
+	CHECK_EQ(ta->table_allocs, ta->table_frees, "table pages leaked");
+	CHECK_EQ(ta->meta_allocs, ta->meta_frees, "descriptors leaked");
+	CHECK_EQ(ta->live_bytes, 0, "table bytes leaked");
+	talloc_fini(ta);
+}
+
 bool rm_chance(struct rm_work *W, unsigned pct)
 {
 	return rm_below(W, 100) < pct;

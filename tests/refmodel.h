@@ -121,6 +121,11 @@ void rm_work_init(struct rm_work *W, const struct tcfg *c,
 		  struct iopgt_domain *dom, uint64_t seed);
 void rm_work_fini(struct rm_work *W);
 
+/* Destroy *dom (then NULL) and check through ta, its recording allocator,
+ * that every table page, descriptor and byte went back; then free ta's
+ * quarantine. */
+void rm_destroy_checked(struct iopgt_domain **dom, struct talloc *ta);
+
 uint64_t rm_below(struct rm_work *W, uint64_t n); /* 0 if n is 0 */
 bool rm_chance(struct rm_work *W, unsigned pct);
 

@@ -69,15 +69,23 @@ static struct iopgt_domain *open_dom(void)
 	return dom;
 }
 
+/* A domain with one page mapped at 0 and synced; g is empty again. */
+static struct iopgt_domain *open_mapped(struct iopgt_gather *g)
+{
+	struct iopgt_domain *dom = open_dom();
+
+	iopgt_gather_init(g, sizeof(*g));
+	iopgt_map(dom, 0, 0, 4096, IOPGT_PROT_READ, g);
+	iopgt_sync(dom, g);
+	return dom;
+}
+
 /* Destroy while a gather still holds unlinked tables of the domain. */
 static void destroy_unsynced(void)
 {
-	struct iopgt_domain *dom = open_dom();
 	struct iopgt_gather g;
+	struct iopgt_domain *dom = open_mapped(&g);
 
-	iopgt_gather_init(&g, sizeof(g));
-	iopgt_map(dom, 0, 0, 4096, IOPGT_PROT_READ, &g);
-	iopgt_sync(dom, &g);
 	iopgt_unmap(dom, 0, 4096, &g); /* the leaf table goes into g */
 	iopgt_domain_destroy(dom);
 }
@@ -107,12 +115,9 @@ static int poke(void *arg, const struct iopgt_table_info *t)
 
 static void count_mismatch(void)
 {
-	struct iopgt_domain *dom = open_dom();
 	struct iopgt_gather g;
+	struct iopgt_domain *dom = open_mapped(&g);
 
-	iopgt_gather_init(&g, sizeof(g));
-	iopgt_map(dom, 0, 0, 4096, IOPGT_PROT_READ, &g);
-	iopgt_sync(dom, &g);
 	iopgt_for_each_table(dom, poke, NULL);
 	iopgt_domain_destroy(dom);
 }

@@ -311,12 +311,7 @@ static void finish_run(struct run *R)
 			CHECK_EQ(st.coalesced, 0, "coalesced with NO_COALESCE");
 	}
 
-	iopgt_domain_destroy(R->dom);
-	R->dom = NULL;
-	CHECK_EQ(R->ta.table_allocs, R->ta.table_frees, "table pages leaked");
-	CHECK_EQ(R->ta.meta_allocs, R->ta.meta_frees, "descriptors leaked");
-	CHECK_EQ(R->ta.live_bytes, 0, "table bytes leaked");
-	talloc_fini(&R->ta);
+	rm_destroy_checked(&R->dom, &R->ta);
 	rm_work_fini(&R->w);
 }
 

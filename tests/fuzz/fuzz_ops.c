@@ -591,6 +591,43 @@ static struct iopgt_gather *foreign_gather(struct fz *F)
 	return &F->g2;
 }
 
+/* The misuse bad chooses (1: a NULL domain, 2: a gather holding another
+ * domain's state), applied to the call's arguments; the call must then
+ * fail with -EINVAL. Returns the words for the step's description. */
+static const char *apply_bad(struct fz *F, unsigned bad,
+			     struct iopgt_domain **dom,
+			     struct iopgt_gather **g)
+{
+	if (bad == 1) {
+		*dom = NULL;
+		return " NULL dom";
+	}
+	if (bad == 2) {
+		*g = foreign_gather(F);
+		return " foreign gather";
+	}
+	return "";
+}
+
+/* The answer of a map or unmap (what): it flushed nothing, and it is
+ * -ENOMEM if an allocation was refused (counted), else want. */
+static void check_answer(struct fz *F, const char *what, size_t nflush,
+			 bool failed, int64_t ret, int64_t want)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "flushes issued by %s", what);
+	CHECK_EQ(F->tf.n, nflush, msg);
+	if (failed) {
+		F->enomem++;
+		snprintf(msg, sizeof(msg), "%s with an allocation refused",
+			 what);
+		CHECK_EQ(ret, -ENOMEM, msg);
+	} else {
+		CHECK_EQ(ret, want, what);
+	}
+}
+
 static void op_map(struct fz *F, unsigned opc)
 {
 	struct rm_work *W = &F->w;
@@ -602,6 +639,7 @@ static void op_map(struct fz *F, unsigned opc)
 	struct iopgt_gather *g = &F->g;
 	size_t nflush = F->tf.n;
 	int want = map_err(F, iova, pa, size, prot), ret;
+	const char *misuse;
 	bool failed;
 
 	if (!want) {
@@ -618,28 +656,18 @@ static void op_map(struct fz *F, unsigned opc)
 		if (rm_overlaps(&W->m, iova, size))
 			want = -EEXIST;
 	}
-	if (bad == 1)
-		dom = NULL;
-	else if (bad == 2)
-		g = foreign_gather(F);
+	misuse = apply_bad(F, bad, &dom, &g);
 	if (bad)
 		want = -EINVAL;
 	rm_step(&F->log, F->op, "map%s iova 0x%" PRIx64 " size 0x%" PRIx64
 		" pa 0x%" PRIx64 " prot 0x%x (expect %d)",
-		bad == 1 ? " NULL dom" : bad == 2 ? " foreign gather" : "",
-		iova, size, pa, prot, want);
+		misuse, iova, size, pa, prot, want);
 	dump_now(F);
 	coalesced = stats(F).coalesced;
 	arm_failure(F, fail_after);
 	ret = iopgt_map(dom, iova, pa, size, prot, g);
 	failed = disarm(F);
-	CHECK_EQ(F->tf.n, nflush, "flushes issued by map");
-	if (failed) {
-		F->enomem++;
-		CHECK_EQ(ret, -ENOMEM, "map with an allocation refused");
-	} else {
-		CHECK_EQ(ret, want, "map");
-	}
+	check_answer(F, "map", nflush, failed, ret, want);
 	if (ret < 0) {
 		check_unchanged(F, "map", ret);
 		if (!failed && want == -EEXIST)
@@ -672,6 +700,7 @@ static void op_unmap(struct fz *F, unsigned opc)
 	struct iopgt_gather *g = &F->g;
 	size_t nflush = F->tf.n;
 	int64_t want = range_err(F, iova, size), ret;
+	const char *misuse;
 	bool failed;
 
 	if (!want) {
@@ -694,27 +723,17 @@ static void op_unmap(struct fz *F, unsigned opc)
 		}
 		want = (int64_t)model_bytes_in(&W->m, iova, size);
 	}
-	if (bad == 1)
-		dom = NULL;
-	else if (bad == 2)
-		g = foreign_gather(F);
+	misuse = apply_bad(F, bad, &dom, &g);
 	if (bad)
 		want = -EINVAL;
 	rm_step(&F->log, F->op, "unmap%s iova 0x%" PRIx64 " size 0x%" PRIx64
 		" (expect %" PRId64 ")",
-		bad == 1 ? " NULL dom" : bad == 2 ? " foreign gather" : "",
-		iova, size, want);
+		misuse, iova, size, want);
 	dump_now(F);
 	arm_failure(F, fail_after);
 	ret = iopgt_unmap(dom, iova, size, g);
 	failed = disarm(F);
-	CHECK_EQ(F->tf.n, nflush, "flushes issued by unmap");
-	if (failed) {
-		F->enomem++;
-		CHECK_EQ(ret, -ENOMEM, "unmap with an allocation refused");
-	} else {
-		CHECK_EQ(ret, want, "unmap");
-	}
+	check_answer(F, "unmap", nflush, failed, ret, want);
 	if (ret < 0) {
 		check_unchanged(F, "unmap", ret);
 		return;
@@ -1199,12 +1218,7 @@ static void teardown(struct fz *F)
 	CHECK_EQ(st.table_pages_cached + st.table_pages_waiting, 0,
 		 "tables cached or waiting after reclaim");
 
-	iopgt_domain_destroy(F->dom);
-	F->dom = NULL;
-	CHECK_EQ(F->ta.table_allocs, F->ta.table_frees, "table pages leaked");
-	CHECK_EQ(F->ta.meta_allocs, F->ta.meta_frees, "descriptors leaked");
-	CHECK_EQ(F->ta.live_bytes, 0, "table bytes leaked");
-	talloc_fini(&F->ta);
+	rm_destroy_checked(&F->dom, &F->ta);
 	tflush_fini(&F->tf);
 	if (F->dom2) {
 		CHECK_EQ(iopgt_sync(F->dom2, &F->g2), 0, "sync, second domain");
