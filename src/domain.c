@@ -297,8 +297,11 @@ static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
 	}
 	pt_assert_expensive(
 		"a table's count equals its non-empty entries",
-		used == (atomic_load_explicit(&t->used, memory_order_relaxed) &
-			 ~PT_DEAD));
+		used == pt_count(t));
+	pt_assert_expensive(
+		"no linked table is frozen or has a writer inside at destroy",
+		(atomic_load_explicit(&t->st, memory_order_relaxed) >> 32) ==
+			0);
 }
 
 static void delete_subtree(struct iopgt_domain *dom, struct pt_table *t)
@@ -534,8 +537,7 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	ti.pa = t->pa;
 	ti.va = (const void *)t->va;
 	ti.entries = pt_nr_entries(&dom->geo, t->level);
-	ti.used = atomic_load_explicit(&t->used, memory_order_relaxed) &
-		  ~PT_DEAD;
+	ti.used = pt_count(t);
 	r = fn(arg, &ti);
 	if (r || !t->child)
 		return r;

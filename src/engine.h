@@ -11,7 +11,7 @@
  * Tables whose span reaches beyond it may be shared with writers of disjoint
  * ranges; on those, entries are only added or removed through the counting
  * helpers of pt.h, tables are installed by compare-and-swap, and a table is
- * unlinked or coalesced only after freezing its count (PT_DEAD).
+ * unlinked or coalesced only after freezing it (the state word, pt.h).
  */
 #ifndef PT_ENGINE
 #error "define PT_ENGINE and include a format header before engine.h"
@@ -77,47 +77,101 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 				PT(gather_subtree)(op, c);
 		}
 	}
-	if (atomic_load_explicit(&t->used, memory_order_relaxed) & ~PT_DEAD)
+	if (pt_count(t))
 		t->flags |= PT_F_DIRTY;
 	iopgt__gather_table(op->dom, op->g, t);
 }
 
-/* True if no leaf lies under t. Only called on subtrees inside the
- * caller's range, which nobody else writes. */
-static bool PT(subtree_empty)(const struct pt_op *op, const struct pt_table *t)
+/* Unfreeze every table of the subtree under t (frozen by freeze_subtree). */
+static void PT(unfreeze_subtree)(struct pt_op *op, struct pt_table *t)
 {
-	unsigned n;
-
-	if (!(atomic_load_explicit(&t->used, memory_order_acquire) & ~PT_DEAD))
-		return true;
-	if (!t->child)
-		return false;
-	n = pt_nr_entries(&op->dom->geo, t->level);
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t e = pt_load(t, i);
-		struct pt_table *c;
-		if (!e)
-			continue;
-		if (!fmt_is_table(e, t->level))
-			return false;
-		c = PT(child_of)(t, i, e);
-		if (!c || !PT(subtree_empty)(op, c))
-			return false;
+	if (t->child) {
+		unsigned n = pt_nr_entries(&op->dom->geo, t->level);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t e = pt_load(t, i);
+			struct pt_table *c;
+			if (fmt_is_table(e, t->level) &&
+			    (c = PT(child_of)(t, i, e)))
+				PT(unfreeze_subtree)(op, c);
+		}
 	}
-	return true;
+	pt_unfreeze(t);
 }
 
-/* t[idx] = e points to child c, which the caller emptied: if nobody refilled
- * it meanwhile, freeze c, clear the entry and gather c. Returns true if c
- * was unlinked; *left is then t's remaining count. */
-static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
-			     unsigned idx, struct pt_table *c, uint32_t *left)
+/* Freeze every table of the subtree under t, top down, and check that no
+ * leaf lies in it: a superpage is about to replace it. Only called on
+ * subtrees inside the caller's range. 0: all frozen, no leaf. Else nothing
+ * stays frozen and the result is -EEXIST (a leaf) or -EAGAIN (a writer is
+ * inside one of the tables, or a table is not published yet). */
+static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 {
+	unsigned n, i;
+	int r = 0;
+
+	if (!pt_freeze_any(t))
+		return -EAGAIN;
+	if (!pt_count(t))
+		return 0;
+	if (!t->child) {
+		pt_unfreeze(t);
+		return -EEXIST;
+	}
+	n = pt_nr_entries(&op->dom->geo, t->level);
+	for (i = 0; i < n; i++) {
+		uint64_t e = pt_load(t, i);
+		struct pt_table *c;
+
+		if (!e)
+			continue;
+		if (!fmt_is_table(e, t->level)) {
+			r = -EEXIST;
+			break;
+		}
+		if (!(c = PT(child_of)(t, i, e))) {
+			r = -EAGAIN;
+			break;
+		}
+		if ((r = PT(freeze_subtree)(op, c)))
+			break;
+	}
+	if (!r)
+		return 0;
+	while (i--) {
+		uint64_t e = pt_load(t, i);
+		struct pt_table *c;
+		if (fmt_is_table(e, t->level) && (c = PT(child_of)(t, i, e)))
+			PT(unfreeze_subtree)(op, c);
+	}
+	pt_unfreeze(t);
+	return r;
+}
+
+/* t[idx] points to child c, which the caller emptied: if nobody refilled
+ * it or is inside it meanwhile, freeze c, clear the entry and gather c.
+ * Returns true if c was unlinked; *st is then t's state after the clear
+ * (0: t is empty too, with nobody inside). */
+static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
+			     unsigned idx, struct pt_table *c, uint64_t *st)
+{
+	uint64_t old = fmt_make_table(c->pa);
+
 	if (!PT(may_reclaim)(op, c) || !pt_freeze(c, 0))
 		return false;
-	/* t holds this entry, so its count is >= 1 and t cannot be frozen
-	 * (empty-frozen needs 0, coalesce-frozen needs no table entries). */
-	pt_clear_run(t, idx, 1, NULL, left);
+	PT_YIELD(op->dom, PT_Y_UNLINK_FROZEN, c->level, c->iova);
+	/* t holds the entry naming c, so its count is at least one: whoever
+	 * froze t (a coalesce, which will see this table entry; a superpage
+	 * map, which will find c frozen) unfreezes it soon. */
+	while (!pt_open(t, -1))
+		PT_WAIT_FROZEN(op->dom, t->level, t->iova);
+	if (!atomic_compare_exchange_strong_explicit(&t->va[idx], &old, 0,
+						     memory_order_release,
+						     memory_order_relaxed)) {
+		/* Someone else replaced the entry: only an overlapping
+		 * caller can, and c is theirs to dispose of. */
+		pt_close(t, -1);
+		return false;
+	}
+	*st = pt_close(t, 0);
 	pt_child_clear(t, idx, c);
 	iopgt__gather_table(op->dom, op->g, c);
 	return true;
@@ -132,13 +186,19 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 			       unsigned idx, uint64_t e, uint64_t leaf)
 {
 	struct pt_table *c = PT(child_of)(t, idx, e);
+	int r;
 
 	if (!c)
 		return -EAGAIN;
-	if (!PT(subtree_empty)(op, c))
-		return -EEXIST;
-	if (!pt_replace(t, idx, &e, leaf))
+	r = PT(freeze_subtree)(op, c);
+	if (r)
+		return r;
+	if (pt_replace(t, idx, &e, leaf)) {
+		/* t is frozen (start again from the root) or the entry
+		 * changed: only an overlapping caller can do that. */
+		PT(unfreeze_subtree)(op, c);
 		return -EAGAIN;
+	}
 	pt_child_clear(t, idx, c);
 	/* Keep it on the call until the whole map has succeeded. */
 	c->next = op->replaced;
@@ -161,6 +221,7 @@ static void PT(relink)(struct pt_op *op, struct pt_table *c)
 		if (!pt_set_table(t, idx, fmt_make_table(c->pa), &cur)) {
 			atomic_store_explicit(&t->child[idx], c,
 					      memory_order_release);
+			PT(unfreeze_subtree)(op, c);
 			return;
 		}
 	}
@@ -192,7 +253,7 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	uint64_t e, sz = geo->leaf_mask[level] + 1;
 	struct pt_table *t;
 	unsigned lvl, idx, n, i;
-	uint32_t used;
+	uint64_t st;
 	int r;
 
 retry:
@@ -204,7 +265,7 @@ retry:
 		idx = pt_tindex(t, iova);
 		/* The child pointer first: if set, it is the table the entry
 		 * names, or one just unlinked from it, which is frozen and
-		 * makes pt_fill_run below fail and retry. */
+		 * makes pt_open below fail and retry. */
 		c = pt_child(t, idx);
 		if (c) {
 			t = c;
@@ -223,6 +284,8 @@ retry:
 			c->iova = iova & ~(PT(size)(geo, lvl) - 1);
 			r = pt_set_table(t, idx, fmt_make_table(c->pa), &e);
 			if (!r) {
+				PT_YIELD(dom, PT_Y_INSTALL_DONE, lvl - 1,
+					 c->iova);
 				atomic_store_explicit(&t->child[idx], c,
 						      memory_order_release);
 				t = c;
@@ -230,10 +293,10 @@ retry:
 				continue;
 			}
 			/* Lost the race (use the winner's table), or t is
-			 * being unlinked (start again from the root). */
+			 * frozen (start again from the root). */
 			iopgt__table_free_unpublished(dom, c);
 			if (r == -ESTALE) {
-				pt_relax();
+				PT_WAIT_FROZEN(dom, t->level, t->iova);
 				goto retry;
 			}
 		}
@@ -251,11 +314,14 @@ retry:
 		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
 	/* Fill what is empty, up to the first entry that is not; the next
 	 * run starts there. */
-	r = pt_fill_run(t, idx, n, fmt_make_leaf(pa, level, op->attrs), sz,
-			&used);
-	if (r < 0)
-		goto retry; /* t was frozen for unlinking meanwhile */
-	i = (unsigned)r;
+	if (!pt_open(t, n)) {
+		/* Frozen: being unlinked or coalesced. */
+		PT_WAIT_FROZEN(dom, t->level, t->iova);
+		goto retry;
+	}
+	PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
+	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs), sz);
+	st = pt_close(t, n - i);
 	if (!i) {
 		e = pt_load(t, idx);
 		if (!fmt_is_table(e, level))
@@ -272,7 +338,8 @@ retry:
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		iopgt__gather_range(op->g, iova, iova + i * sz - 1,
 				IOPGT_FLUSH_ADDED);
-	if (used == pt_nr_entries(geo, level) && level < geo->levels - 1 &&
+	if (pt_st_count(st) == pt_nr_entries(geo, level) &&
+	    level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
 		PT(add_cand)(op, level, iova);
 	*done = i * sz;
@@ -284,12 +351,15 @@ retry:
 static bool PT(try_coalesce)(struct pt_op *op, struct pt_table *t,
 			     struct pt_table *p, unsigned pidx)
 {
-	const struct pt_geo *geo = &op->dom->geo;
+	struct iopgt_domain *dom = op->dom;
+	const struct pt_geo *geo = &dom->geo;
 	unsigned L = t->level, n = pt_nr_entries(geo, L);
-	uint64_t sz = PT(size)(geo, L), base, key, hw = 0, e, old;
+	uint64_t sz = PT(size)(geo, L), base, key, hw = 0, e, old, leaf;
 	bool frozen = false;
+	int r;
 
-	if (atomic_load_explicit(&t->used, memory_order_relaxed) != n)
+	/* Full, with nobody inside, not frozen. */
+	if (atomic_load_explicit(&t->st, memory_order_relaxed) != n)
 		return false;
 again:
 	e = pt_load(t, 0);
@@ -308,27 +378,45 @@ again:
 		hw |= e & FMT_HW_BITS;
 	}
 	if (!frozen) {
-		/* Freeze, then look again: an unmap and a map by others may
-		 * have replaced an entry between the scan and the freeze. */
+		/* Freeze, then look again: the first scan raced with writers;
+		 * once frozen, no entry of t changes any more. */
+		PT_YIELD(dom, PT_Y_COALESCE_SCANNED, L, t->iova);
 		if (!pt_freeze(t, n))
 			return false;
 		frozen = true;
 		hw = 0;
 		goto again;
 	}
-	old = fmt_make_table(t->pa);
-	if (!pt_replace(p, pidx, &old, fmt_make_leaf(base, L + 1, key) | hw))
-		goto fail;
+	PT_YIELD(dom, PT_Y_COALESCE_FROZEN, L, t->iova);
+	leaf = fmt_make_leaf(base, L + 1, key) | hw;
+	/* The device may still walk t and set a dirty bit in one of its
+	 * leaves until the WALK flush of t completes, and that bit would be
+	 * lost with t: a superpage over writable leaves starts dirty, so
+	 * dirty tracking reports it at worst once too often, never too
+	 * rarely. */
+	if (FMT_HW_DIRTY && (fmt_leaf_prot(leaf) & IOPGT_PROT_WRITE))
+		leaf |= FMT_HW_DIRTY;
+	for (;;) {
+		old = fmt_make_table(t->pa);
+		r = pt_replace(p, pidx, &old, leaf);
+		if (!r)
+			break;
+		if (r != -ESTALE)
+			goto fail; /* p no longer names t: not ours */
+		/* p is frozen: its freezer sees this table entry and gives
+		 * up, or finds t frozen and gives up. */
+		PT_WAIT_FROZEN(dom, p->level, p->iova);
+	}
 	/* The superpage is visible now: a neighbour's unmap straddling it
 	 * may already have split it and published its own table here. */
 	pt_child_clear(p, pidx, t);
 	t->flags |= PT_F_DIRTY;
-	iopgt__gather_table(op->dom, op->g, t);
-	pt_stat_add(&op->dom->st.coalesced, 1);
+	iopgt__gather_table(dom, op->g, t);
+	pt_stat_add(&dom->st.coalesced, 1);
 	return true;
 fail:
-	if (frozen) /* nobody changes a frozen count: restore it */
-		atomic_store_explicit(&t->used, n, memory_order_release);
+	if (frozen)
+		pt_unfreeze(t);
 	return false;
 }
 
@@ -387,7 +475,7 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 {
 	struct pt_table *t = dom->root;
 	unsigned idx;
-	uint32_t used;
+	uint64_t st;
 
 	while (t->level) {
 		struct pt_table *c = pt_child(t, pt_tindex(t, iova));
@@ -398,12 +486,16 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	idx = pt_tindex(t, iova);
 	if (pt_load(t, idx))
 		return -EEXIST;
-	if (!pt_set_run(t, idx, 1, fmt_make_leaf(pa, 0, attrs), 0, &used))
+	if (!pt_open(t, 1))
 		return 1;
+	/* The slot is this call's (writers' ranges are disjoint). */
+	atomic_store_explicit(&t->va[idx], fmt_make_leaf(pa, 0, attrs),
+			      memory_order_relaxed);
+	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		iopgt__gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
-	*full = used == t->mask + 1;
+	*full = pt_st_count(st) == t->mask + 1;
 	return 0;
 }
 
@@ -492,13 +584,16 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 /* Clear the n leaves at idx.. of t and account for them. */
 static int PT(clear_leaves)(struct pt_op *op, struct pt_table *t, unsigned idx,
-			    unsigned n, uint64_t *bytes, uint32_t *left)
+			    unsigned n, uint64_t *bytes, uint64_t *st)
 {
 	uint64_t sz = UINT64_C(1) << t->shift;
 	uint64_t s = t->iova + ((uint64_t)idx << t->shift);
 
-	if (!pt_clear_run(t, idx, n, NULL, left))
-		return -EAGAIN; /* frozen by a coalesce */
+	if (!pt_clear_run(t, idx, n, NULL, st)) {
+		/* Frozen by a coalesce: start again from the root. */
+		PT_WAIT_FROZEN(op->dom, t->level, t->iova);
+		return -EAGAIN;
+	}
 	*bytes += n * sz;
 	iopgt__gather_range(op->g, s, s + n * sz - 1, IOPGT_FLUSH_MODIFIED);
 	return 0;
@@ -516,7 +611,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
 	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
 	unsigned run = 0, run_n = 0;
-	uint32_t left = UINT32_MAX;
+	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
 	int r;
 
 	if (!lvl) {
@@ -529,12 +624,12 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				;
 			if (i > run && !op->prune) {
 				r = PT(clear_leaves)(op, t, run, i - run, bytes,
-						     &left);
+						     &st);
 				if (r)
 					return r;
 			}
 		}
-		*emptied = left == 0;
+		*emptied = st == 0;
 		return 0;
 	}
 	for (; i <= end; i++) {
@@ -555,7 +650,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			}
 			if (run_n && run + run_n != i) {
 				r = PT(clear_leaves)(op, t, run, run_n, bytes,
-						     &left);
+						     &st);
 				if (r)
 					return r;
 				run_n = 0;
@@ -578,17 +673,16 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		if (r)
 			return r;
 		if (op->prune)
-			ce = c->owner == op->owner &&
-			     !atomic_load_explicit(&c->used, memory_order_acquire);
+			ce = c->owner == op->owner && !pt_count(c);
 		if (ce)
-			PT(unlink_empty)(op, t, i, c, &left);
+			PT(unlink_empty)(op, t, i, c, &st);
 	}
 	if (run_n) {
-		r = PT(clear_leaves)(op, t, run, run_n, bytes, &left);
+		r = PT(clear_leaves)(op, t, run, run_n, bytes, &st);
 		if (r)
 			return r;
 	}
-	*emptied = left == 0;
+	*emptied = st == 0;
 	return 0;
 }
 
@@ -604,6 +698,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		unsigned idx = pt_index(geo, lvl, addr), n, shift;
 		uint64_t e = pt_load(t, idx), old, sz;
 		struct pt_table *c;
+		int r;
 
 		if (!e)
 			return 0;
@@ -630,18 +725,26 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		c->iova = addr & ~(sz - 1);
 		shift = pt_shift(geo, lvl - 1);
 		n = pt_nr_entries(geo, lvl - 1);
-		pt_set_run(c, 0, n,
-			   fmt_make_leaf(fmt_leaf_pa(e, pt_shift(geo, lvl)),
-					 lvl - 1, fmt_leaf_attrs(e, lvl)) |
-				   (e & FMT_HW_BITS),
-			   UINT64_C(1) << shift, NULL);
+		pt_init_run(c, 0, n,
+			    fmt_make_leaf(fmt_leaf_pa(e, pt_shift(geo, lvl)),
+					  lvl - 1, fmt_leaf_attrs(e, lvl)) |
+				    (e & FMT_HW_BITS),
+			    UINT64_C(1) << shift);
 		old = e;
-		if (!pt_replace(t, idx, &old, fmt_make_table(c->pa))) {
-			/* The hardware set a bit or another unmap split it:
-			 * empty the spare and look again. */
-			pt_clear_run(c, 0, n, NULL, &(uint32_t){0});
+		r = pt_replace(t, idx, &old, fmt_make_table(c->pa));
+		if (r) {
+			/* The hardware set a bit, another unmap split it, or
+			 * t is frozen (a coalesce is replacing it: start
+			 * again from the root): empty the spare, look again. */
+			pt_init_run(c, 0, n, 0, 0);
+			atomic_store_explicit(&c->st, 0, memory_order_relaxed);
 			c->next = op->spare[lvl - 1];
 			op->spare[lvl - 1] = c;
+			if (r == -ESTALE) {
+				PT_WAIT_FROZEN(dom, t->level, t->iova);
+				t = dom->root;
+				lvl = geo->levels - 1;
+			}
 			continue;
 		}
 		atomic_store_explicit(&t->child[idx], c, memory_order_release);
@@ -882,11 +985,16 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 			pt_relax();
 			continue;
 		}
-		/* Unlink the tables this call emptied, upward. */
+		/* Unlink the tables this call emptied, upward. (A table left
+		 * empty by an earlier attempt that had to start again counts:
+		 * the freeze at zero decides.) */
+		if (!emptied && t != op->dom->root && !op->prune)
+			emptied = !atomic_load_explicit(&t->st,
+							memory_order_relaxed);
 		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
-			uint32_t left = 1;
-			PT(unlink_empty)(op, path[l], pidx[l], t, &left);
-			emptied = left == 0;
+			uint64_t st = 1;
+			PT(unlink_empty)(op, path[l], pidx[l], t, &st);
+			emptied = st == 0;
 			t = path[l];
 		}
 		break;
@@ -905,12 +1013,12 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	      const unsigned pidx[PT_MAX_LEVELS], struct pt_table *t)
 {
 	struct pt_op op;
-	uint32_t left = 0;
+	uint64_t st = 0;
 
 	PT(op_init)(&op, dom, g);
-	for (unsigned l = 1; !left && l < dom->geo.levels; l++) {
-		left = 1;
-		PT(unlink_empty)(&op, path[l], pidx[l], t, &left);
+	for (unsigned l = 1; !st && l < dom->geo.levels; l++) {
+		st = 1;
+		PT(unlink_empty)(&op, path[l], pidx[l], t, &st);
 		t = path[l];
 	}
 }
@@ -924,7 +1032,7 @@ static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 {
 	struct pt_table *path[PT_MAX_LEVELS], *t = dom->root;
 	unsigned pidx[PT_MAX_LEVELS], idx;
-	uint32_t left;
+	uint64_t st;
 
 	while (t->level) {
 		struct pt_table *c;
@@ -940,11 +1048,11 @@ static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 	idx = pt_tindex(t, iova);
 	if (!pt_load(t, idx))
 		return 0;
-	if (!pt_clear_run(t, idx, 1, NULL, &left))
+	if (!pt_clear_run(t, idx, 1, NULL, &st))
 		return -1;
 	iopgt__gather_range(g, iova, iova + dom->granule_mask,
 			IOPGT_FLUSH_MODIFIED);
-	if (__builtin_expect(!left, 0))
+	if (__builtin_expect(!st, 0))
 		PT(unlink_up)(dom, g, path, pidx, t);
 	return (int64_t)dom->granule_mask + 1;
 }
@@ -1048,6 +1156,7 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
  */
 
 struct pt_dirty {
+	struct iopgt_domain *dom;
 	int (*fn)(void *arg, uint64_t iova, uint64_t size);
 	void *arg;
 	unsigned flags;
@@ -1089,6 +1198,15 @@ static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
 		e = pt_load(t, i);
 		if (!e || fmt_is_table(e, t->level) || !(e & FMT_HW_DIRTY))
 			continue;
+		/* Report the run so far before touching this leaf: if the
+		 * callback stops the walk, nothing it was not given has been
+		 * cleared. */
+		if (d->run_end != s) {
+			r = PT(dirty_flush)(d);
+			if (r)
+				return r;
+			d->run = s;
+		}
 		if (!(d->flags & IOPGT_DIRTY_NO_CLEAR)) {
 			/* The hardware may be setting bits meanwhile: clear
 			 * only the dirty bit, atomically. */
@@ -1096,12 +1214,7 @@ static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
 						  memory_order_relaxed);
 			iopgt__gather_range(d->g, s, s + (sz - 1),
 					IOPGT_FLUSH_MODIFIED);
-		}
-		if (d->run_end != s) {
-			r = PT(dirty_flush)(d);
-			if (r)
-				return r;
-			d->run = s;
+			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, t->level, t->iova);
 		}
 		d->run_end = s + sz;
 	}
@@ -1113,7 +1226,7 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     int (*fn)(void *arg, uint64_t iova, uint64_t size),
 		     void *arg, struct iopgt_gather *g)
 {
-	struct pt_dirty d = { fn, arg, flags, g, 0, 0 };
+	struct pt_dirty d = { dom, fn, arg, flags, g, 0, 0 };
 	unsigned w;
 	int r;
 

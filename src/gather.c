@@ -101,16 +101,20 @@ static bool no_walkers(struct iopgt_domain *dom)
 /* Advance the epoch from g to g + 1 if no walker of epoch g - 1 remains:
  * they are counted under the parity that g + 1's walkers will use. The
  * epoch is read before the counter, so a check never stands for an epoch
- * older than the one it advances. */
+ * older than the one it advances; a walker that the check misses counted
+ * itself after it, and its re-check of the epoch (pt_walk_enter) then
+ * reads g or later. */
 static void try_advance(struct iopgt_domain *dom)
 {
 	uint64_t g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
 
 	if (!atomic_load_explicit(&dom->walkers[(g + 1) & 1],
-				  memory_order_seq_cst))
+				  memory_order_seq_cst)) {
+		PT_YIELD(dom, PT_Y_ADVANCE_CHECKED, 0, g);
 		atomic_compare_exchange_strong_explicit(&dom->epoch, &g, g + 1,
 							memory_order_seq_cst,
 							memory_order_relaxed);
+	}
 }
 
 static void wait_list(struct iopgt_domain *dom, struct pt_table *list,

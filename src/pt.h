@@ -13,9 +13,10 @@
  *            and, above level 0, the child array: child[i] is the
  *            descriptor of the table that entry i points to. The engine
  *            finds a child's descriptor in O(1) through its parent.
- *   used     the count of non-empty entries. PT_DEAD set in it means the
- *            table is frozen: it is being unlinked (emptied or coalesced)
- *            and no entry may be added or removed any more.
+ *   st       the table's state word: the count of non-empty entries, the
+ *            writers inside it and the frozen flag (see "The state word"
+ *            below). A frozen table is being unlinked (emptied, coalesced
+ *            or replaced by a superpage) and no entry may change any more.
  *   walker   any call that loads table pointers from the tree (map, unmap,
  *            lookup). A walker is counted, for its whole call, in one of
  *            two counters: the one of the domain's epoch's parity when it
@@ -35,6 +36,7 @@
 
 #include "compat.h"
 #include "iopgt.h"
+#include "testhook.h"
 
 #define PT_MAX_LEVELS 6
 #define PT_CACHE_SLOTS 32
@@ -45,15 +47,13 @@ typedef _Atomic uint64_t pt_entry_t;
  * Descriptors
  */
 
-#define PT_DEAD (UINT32_C(1) << 31)
-
 enum {
 	PT_F_DIRTY = 1u << 0, /* entries or child pointers may be non-zero:
 	                       * zero before the page is reused */
 };
 
 struct pt_table {
-	_Atomic uint32_t used;
+	_Atomic uint64_t st; /* { count, writers inside, frozen }: see below */
 	uint8_t level;
 	uint8_t flags;
 	uint8_t shift;  /* of an entry's IOVA span: geo.shift[level] */
@@ -215,7 +215,30 @@ struct iopgt_domain {
 	unsigned hooks;
 	void (*walk_hook)(void *arg, const void *table);
 	void *walk_hook_arg;
+	void (*yield_hook)(void *arg, unsigned point, unsigned level,
+			   uint64_t iova);
+	void *yield_arg;
 };
+
+/* A named point for test schedulers (testhook.h): nothing unless this is a
+ * debug build and a test set the hook. */
+#if IOPGT_DEBUG
+#define PT_YIELD(dom, point, level, iova)                                   \
+	do {                                                                \
+		if (__builtin_expect((dom)->yield_hook != NULL, 0))         \
+			(dom)->yield_hook((dom)->yield_arg, (point),        \
+					  (unsigned)(level), (iova));       \
+	} while (0)
+#else
+#define PT_YIELD(dom, point, level, iova) ((void)0)
+#endif
+
+/* A writer found a table frozen: let the freezer finish. */
+#define PT_WAIT_FROZEN(dom, level, iova)                                    \
+	do {                                                                \
+		PT_YIELD(dom, PT_Y_WAIT_FROZEN, level, iova);               \
+		pt_relax();                                                 \
+	} while (0)
 
 static inline void pt_relax(void)
 {
@@ -259,24 +282,40 @@ static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
  * Walkers: enter before loading any table pointer, leave after the last
  * access to any table reached through one, with what enter returned.
  *
- * Why this is enough (the reclaimer's side is in gather.c): the unlinker
- * stores the unlink, issues a seq_cst fence, then reads the epoch T. A
- * walker that can still reach the table loaded its parent entry before the
- * unlink, so its fence precedes the unlinker's in the single total order of
- * seq_cst operations, and so does its increment. The two advances from T to
- * T + 2 each read the counter of one parity after reading the epoch, hence
- * after that increment: one of them sees the walker and waits for it.
+ * Why this is enough (the reclaimer's side is in gather.c). A walker
+ * counts itself under the parity of the epoch, then reads the epoch again
+ * and starts over if the parity changed: so it is counted under the parity
+ * of an epoch value E it read after its increment (all seq_cst). The
+ * advance from E + 1 to E + 2 checks that parity's counter after reading
+ * E + 1, which was written after the walker's read of E, hence after its
+ * increment: that advance waits for the walker. A table the walker can
+ * reach was unlinked after its read of E, so it was tagged T >= E and is
+ * reused only at T + 2 >= E + 2, after the walker left. (Without the
+ * re-check, a walker delayed between its read and its increment is counted
+ * under a parity whose check may already have been made.)
  */
 
 static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
 {
-	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
-						    memory_order_seq_cst) & 1;
+	for (;;) {
+		unsigned i = (unsigned)atomic_load_explicit(
+				     &dom->epoch, memory_order_seq_cst) & 1;
 
-	atomic_fetch_add_explicit(&dom->walkers[i], 1, memory_order_seq_cst);
-	/* Orders this walker's loads of the tree after its count. */
-	atomic_thread_fence(memory_order_seq_cst);
-	return i;
+		PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
+		atomic_fetch_add_explicit(&dom->walkers[i], 1,
+					  memory_order_seq_cst);
+		if (__builtin_expect(
+			    ((unsigned)atomic_load_explicit(
+				     &dom->epoch, memory_order_seq_cst) & 1) == i,
+			    1)) {
+			/* Orders this walker's loads of the tree after its
+			 * count (pairs with the reclaimer's fence). */
+			atomic_thread_fence(memory_order_seq_cst);
+			return i;
+		}
+		atomic_fetch_sub_explicit(&dom->walkers[i], 1,
+					  memory_order_relaxed);
+	}
 }
 
 static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned i)
@@ -287,73 +326,117 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned i)
 }
 
 /* ------------------------------------------------------------------------
- * Entry helpers: the only code that writes entries. Each keeps t->used.
- * Adding reserves the count before the entry becomes visible; removing
- * drops the count before the entry is cleared. A frozen (PT_DEAD) table
- * refuses both, so nobody installs into a table that is being reclaimed.
+ * The state word and the entry helpers: the only code that writes entries.
+ *
+ * Each table has one atomic state word, st = { C, W, F }:
+ *   C  (bits 31:0)  its non-empty entries, reservations included;
+ *   W  (bits 62:32) writers inside an open section of the table;
+ *   F  (bit 63)     frozen: being unlinked or coalesced.
+ * Every software write of an entry happens inside an open section: open
+ * adds to W (and moves C by what the section adds or removes) only if F is
+ * clear, close takes W (and any unused reservation) back. A freeze sets F
+ * only when W is zero, with one compare-and-swap, and never waits. So no
+ * entry of a frozen table is ever written by software, a freezer that
+ * rescans the table after freezing sees its final contents, and a writer
+ * that finds a table frozen goes back to the parent entry, which the
+ * freezer either replaces or leaves as it was (unfreezing the table). The
+ * hardware may still set accessed/dirty bits in leaves.
+ * docs/protocol.md states the protocol and the invariants its model checks.
  */
 
-/* Reserve n more non-empty entries; false if t is frozen. Returns the new
- * count in *now if now is not NULL. */
-static inline bool pt_used_add(struct pt_table *t, unsigned n, uint32_t *now)
+#define PT_ST_W (UINT64_C(1) << 32)
+#define PT_ST_F (UINT64_C(1) << 63)
+
+static inline uint32_t pt_st_count(uint64_t st)
 {
-	uint32_t old = atomic_load_explicit(&t->used, memory_order_relaxed);
+	return (uint32_t)st;
+}
+
+/* The table's count, frozen or not. */
+static inline uint32_t pt_count(const struct pt_table *t)
+{
+	return pt_st_count(atomic_load_explicit(&t->st, memory_order_acquire));
+}
+
+/* Open a section of t that adds dc to its count (negative: removes; the
+ * caller owns that many non-empty entries). False if t is frozen. Acquire:
+ * the section reads entries after a freezer's release of them. */
+static inline bool pt_open(struct pt_table *t, int64_t dc)
+{
+	uint64_t old = atomic_load_explicit(&t->st, memory_order_relaxed);
 	do {
-		if (old & PT_DEAD)
+		if (old & PT_ST_F)
 			return false;
+		pt_assert("a table's count never drops below zero",
+			  dc >= 0 || (uint64_t)-dc <= pt_st_count(old));
 	} while (!atomic_compare_exchange_weak_explicit(
-		&t->used, &old, old + n, memory_order_acquire,
-		memory_order_relaxed));
-	if (now)
-		*now = old + n;
+		&t->st, &old, old + PT_ST_W + (uint64_t)dc,
+		memory_order_acquire, memory_order_relaxed));
 	return true;
 }
 
-/* Drop n non-empty entries the caller owns; false if t is frozen (a
- * coalesce froze it full). *left receives the count that remains. */
-static inline bool pt_used_sub(struct pt_table *t, unsigned n, uint32_t *left)
+/* Close a section, giving back `back` reserved slots that were not filled
+ * (negative: entries counted as removed that were not). Release: the
+ * section's entry writes happen before a freeze that sees W drop. Returns
+ * the state after the close: 0 means empty with nobody inside. */
+static inline uint64_t pt_close(struct pt_table *t, int64_t back)
 {
-	uint32_t old = atomic_load_explicit(&t->used, memory_order_relaxed);
+	uint64_t d = PT_ST_W + (uint64_t)back;
+	return atomic_fetch_sub_explicit(&t->st, d, memory_order_acq_rel) - d;
+}
+
+/* Freeze t if its state is exactly `want` (a count, with W = 0 and F = 0):
+ * 0 to unlink an empty table, the number of entries to coalesce a full
+ * one. */
+static inline bool pt_freeze(struct pt_table *t, uint64_t want)
+{
+	return atomic_compare_exchange_strong_explicit(
+		&t->st, &want, want | PT_ST_F, memory_order_acq_rel,
+		memory_order_relaxed);
+}
+
+/* Freeze t whatever its count, if nobody is inside. */
+static inline bool pt_freeze_any(struct pt_table *t)
+{
+	uint64_t old = atomic_load_explicit(&t->st, memory_order_relaxed);
 	do {
-		if (old & PT_DEAD)
-			return false;
-		pt_assert("a table's count never drops below zero", n <= old);
+		if (old >> 32)
+			return false; /* frozen, or writers inside */
 	} while (!atomic_compare_exchange_weak_explicit(
-		&t->used, &old, old - n, memory_order_release,
+		&t->st, &old, old | PT_ST_F, memory_order_acq_rel,
 		memory_order_relaxed));
-	*left = old - n;
 	return true;
 }
 
-/* Fill n empty entries idx.. with e, e + step, ... (leaves). The caller has
- * checked they are empty and owns them. False if t is frozen; else *now (if
- * given) is t's count right after the reservation. */
-static inline bool pt_set_run(struct pt_table *t, unsigned idx, unsigned n,
-			      uint64_t e, uint64_t step, uint32_t *now)
+/* Undo a freeze that did not lead to an unlink. An atomic AND, never a
+ * store: a writer may give back a reservation meanwhile. */
+static inline void pt_unfreeze(struct pt_table *t)
 {
-	if (!pt_used_add(t, n, now))
-		return false;
+	atomic_fetch_and_explicit(&t->st, ~PT_ST_F, memory_order_release);
+}
+
+/* Fill n empty entries idx.. of a table nobody else can see yet (a split's
+ * new table) with e, e + step, ... */
+static inline void pt_init_run(struct pt_table *t, unsigned idx, unsigned n,
+			       uint64_t e, uint64_t step)
+{
 	for (unsigned i = 0; i < n; i++, e += step)
-		/* Relaxed: a new leaf publishes no memory; the caller's sync
-		 * orders it before the device uses it. */
 		atomic_store_explicit(&t->va[idx + i], e, memory_order_relaxed);
-	return true;
+	atomic_store_explicit(&t->st, n, memory_order_relaxed);
 }
 
 /* Fill the empty entries idx.. of t, at most n, with leaves e, e + step,
- * ..., stopping at the first entry that is not empty. The caller owns these
- * slots (no other writer touches them), so the check and the store need no
- * compare-and-swap; the count is reserved for all n first and what was not
- * used is given back. Returns how many were filled, or -1 (nothing done) if
- * t is frozen. *now: t's count afterwards, as far as this call knows. */
-static inline int pt_fill_run(struct pt_table *t, unsigned idx, unsigned n,
-			      uint64_t e, uint64_t step, uint32_t *now)
+ * ..., stopping at the first entry that is not empty, inside a section
+ * the caller opened with pt_open(t, n). The caller owns these slots (no
+ * other writer touches them), so the check and the store need no
+ * compare-and-swap. Returns how many were filled; the caller closes with
+ * the rest. */
+static inline unsigned pt_fill(struct pt_table *t, unsigned idx, unsigned n,
+			       uint64_t e, uint64_t step)
 {
 	pt_entry_t *p = t->va + idx;
 	unsigned i = 0;
 
-	if (!pt_used_add(t, n, now))
-		return -1;
 	/* Four at a time: one test for four loads, then four stores. Relaxed:
 	 * a new leaf publishes no memory; the caller's sync orders it before
 	 * the device uses it. */
@@ -375,11 +458,7 @@ static inline int pt_fill_run(struct pt_table *t, unsigned idx, unsigned n,
 			break;
 		atomic_store_explicit(&p[i], e, memory_order_relaxed);
 	}
-	if (i < n) {
-		atomic_fetch_sub_explicit(&t->used, n - i, memory_order_relaxed);
-		*now -= n - i;
-	}
-	return (int)i;
+	return i;
 }
 
 /* Install a table entry into an empty slot. Returns 0, -EAGAIN if the slot
@@ -387,59 +466,61 @@ static inline int pt_fill_run(struct pt_table *t, unsigned idx, unsigned n,
 static inline int pt_set_table(struct pt_table *t, unsigned idx, uint64_t e,
 			       uint64_t *cur)
 {
-	if (!pt_used_add(t, 1, NULL))
+	bool ok;
+
+	if (!pt_open(t, 1))
 		return -ESTALE;
 	*cur = 0;
 	/* Release: the child's zeroed contents are visible before it is. */
-	if (atomic_compare_exchange_strong_explicit(&t->va[idx], cur, e,
-						    memory_order_release,
-						    memory_order_acquire))
-		return 0;
-	/* The winner holds the count up, so t cannot be frozen here. */
-	atomic_fetch_sub_explicit(&t->used, 1, memory_order_relaxed);
-	return -EAGAIN;
+	ok = atomic_compare_exchange_strong_explicit(&t->va[idx], cur, e,
+						     memory_order_release,
+						     memory_order_acquire);
+	pt_close(t, ok ? 0 : 1);
+	return ok ? 0 : -EAGAIN;
 }
 
 /* Replace one present entry by another (split, coalesce, superpage over an
- * empty subtree); the count does not change. False if *old is stale. */
-static inline bool pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
-			      uint64_t e)
+ * empty subtree); the count does not change. Returns 0, -EAGAIN if *old is
+ * stale (the current value is in *old), -ESTALE if t is frozen. */
+static inline int pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
+			     uint64_t e)
 {
-	return atomic_compare_exchange_strong_explicit(
+	bool ok;
+
+	if (!pt_open(t, 0))
+		return -ESTALE;
+	ok = atomic_compare_exchange_strong_explicit(
 		&t->va[idx], old, e, memory_order_release,
 		memory_order_acquire);
+	pt_close(t, 0);
+	return ok ? 0 : -EAGAIN;
 }
 
-/* Clear n present entries idx.. that the caller owns. False, with nothing
- * cleared, if t is frozen. *left receives the count that remains in t.
+/* Clear the n present entries idx.. that the caller owns. False, with
+ * nothing cleared, if t is frozen; else *st is t's state after the close
+ * (0: t is empty and nobody else is inside: the caller unlinks it).
  * Hardware may set accessed/dirty bits in a leaf until it is cleared (with
  * an atomic read-modify-write, so a plain store of zero is never undone):
  * if old_or is given, the old values are exchanged and OR-ed into it. */
 static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
-				uint64_t *old_or, uint32_t *left)
+				uint64_t *old_or, uint64_t *st)
 {
 	pt_entry_t *p = t->va + idx;
 	uint64_t acc = 0;
 
-	if (!pt_used_sub(t, n, left))
+	if (!pt_open(t, -(int64_t)n))
 		return false;
 	if (!old_or) {
 		for (unsigned i = 0; i < n; i++)
 			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
-		return true;
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			acc |= atomic_exchange_explicit(&p[i], 0,
+							memory_order_relaxed);
+		*old_or |= acc;
 	}
-	for (unsigned i = 0; i < n; i++)
-		acc |= atomic_exchange_explicit(&p[i], 0, memory_order_relaxed);
-	*old_or |= acc;
+	*st = pt_close(t, 0);
 	return true;
-}
-
-/* Freeze t if its count is exactly `want`. */
-static inline bool pt_freeze(struct pt_table *t, uint32_t want)
-{
-	return atomic_compare_exchange_strong_explicit(
-		&t->used, &want, want | PT_DEAD, memory_order_acq_rel,
-		memory_order_relaxed);
 }
 
 /* Clear child slot idx of t if it still names c. Called after the entry

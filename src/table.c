@@ -111,7 +111,7 @@ struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 	t->flags = 0;
 	t->next = NULL;
 	t->iova = 0;
-	atomic_store_explicit(&t->used, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->st, 0, memory_order_relaxed);
 	return t;
 }
 

@@ -19,6 +19,15 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
 	dom->walk_hook = fn;
 }
 
+void iopgt__set_yield_hook(struct iopgt_domain *dom,
+			   void (*fn)(void *arg, unsigned point, unsigned level,
+				      uint64_t iova),
+			   void *arg)
+{
+	dom->yield_arg = arg;
+	dom->yield_hook = fn;
+}
+
 uint64_t iopgt__table_pa(const void *table)
 {
 	return ((const struct pt_table *)table)->pa;

@@ -29,4 +29,31 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
  * hook. */
 uint64_t iopgt__table_pa(const void *table);
 
+/* Named points in the engine where a debug build (IOPGT_DEBUG >= 1) calls
+ * the yield hook, so that a test scheduler can stop a thread there and run
+ * an interleaving deterministically. level and iova name the table
+ * concerned (iova: the first IOVA of its span), or are 0 where no table
+ * is. */
+enum pt_yield_point {
+	PT_Y_ENTER_EPOCH_READ, /* walker enter: epoch read, not yet counted */
+	PT_Y_ADVANCE_CHECKED,  /* epoch advance: counter read, before the CAS */
+	PT_Y_COALESCE_SCANNED, /* coalesce: table seen full and contiguous,
+	                        * before the freeze */
+	PT_Y_COALESCE_FROZEN,  /* coalesce: frozen and rescanned, before the
+	                        * parent entry is replaced */
+	PT_Y_INSTALL_DONE,     /* map: a new table's entry was published */
+	PT_Y_FILL_RESERVED,    /* map: slots reserved, before the stores */
+	PT_Y_WAIT_FROZEN,      /* any writer: found a table frozen, waits */
+	PT_Y_UNLINK_FROZEN,    /* unlink: empty table frozen, before the
+	                        * parent entry is cleared */
+	PT_Y_DIRTY_CLEARED,    /* read_and_clear_dirty: a leaf's D cleared */
+	PT_Y_COUNT
+};
+
+/* Call fn at each named point (debug builds only; NULL turns it off). */
+void iopgt__set_yield_hook(struct iopgt_domain *dom,
+			   void (*fn)(void *arg, unsigned point, unsigned level,
+				      uint64_t iova),
+			   void *arg);
+
 #endif

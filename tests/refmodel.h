@@ -112,6 +112,19 @@ struct rm_work {
 	unsigned long lookups; /* made by the checks */
 };
 
+/* A leaf that may read dirty with no device access: a superpage over
+ * writable leaves that coalesced starts dirty (the library cannot know
+ * whether the device dirtied a leaf of the replaced table before its
+ * flush), and the leaves a split makes of it inherit that. So any
+ * writable leaf may; a read-only one never. */
+static inline bool rm_may_start_dirty(uint64_t leaf_size, unsigned prot,
+				      uint64_t gran)
+{
+	(void)leaf_size;
+	(void)gran;
+	return (prot & IOPGT_PROT_WRITE) != 0;
+}
+
 /* The seed of configuration ci in variant vi of a test run from base. */
 uint64_t rm_config_seed(uint64_t base, size_t ci, unsigned vi);
 
