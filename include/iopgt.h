@@ -322,7 +322,13 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
  * IOPGT_DIRTY_NO_CLEAR. The hardware may cache a leaf's dirty state, so
  * every cleared leaf is added to g as a MODIFIED flush: sync g before
  * trusting that later writes are reported. If fn returns non-zero the walk
- * stops and that value is returned. Returns 0, -EINVAL or -ERANGE for a bad
+ * stops and that value is returned: the run given to that call was cleared
+ * and counts as reported, nothing after it was touched, so a caller whose
+ * bitmap is full resumes after that run. On a format whose hardware sets
+ * dirty bits, a superpage the library coalesced from writable leaves
+ * starts dirty (the device may have dirtied a leaf of the table it
+ * replaced before that table's flush), so a range may be reported once
+ * too often, never too rarely. Returns 0, -EINVAL or -ERANGE for a bad
  * range, -EOPNOTSUPP if the format keeps no dirty state (arm_s2 here).
  * Lock-free: may run concurrently with map, unmap and lookup; a leaf
  * unmapped meanwhile may or may not be reported. NULL dom, fn or g, or a g

@@ -394,7 +394,7 @@ again:
 	 * lost with t: a superpage over writable leaves starts dirty, so
 	 * dirty tracking reports it at worst once too often, never too
 	 * rarely. */
-	if (FMT_HW_DIRTY && (fmt_leaf_prot(leaf) & IOPGT_PROT_WRITE))
+	if (FMT_HW_DIRTY != 0 && (fmt_leaf_prot(leaf) & IOPGT_PROT_WRITE))
 		leaf |= FMT_HW_DIRTY;
 	for (;;) {
 		old = fmt_make_table(t->pa);
