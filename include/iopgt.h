@@ -131,12 +131,16 @@ struct iopgt_flush_ops {
 	void *arg;
 };
 
-/* Table memory. table_alloc returns size bytes aligned to size (a table
- * page, or a concatenated root), and stores the address the hardware sees in
- * *pa; the memory need not be zeroed. The library writes entries through the
- * returned pointer only. meta_alloc/meta_free hold the library's own
- * descriptors and may be left NULL (then malloc/free are used). All four may
- * be called concurrently from writers of the same domain. */
+/* Table memory. table_alloc returns size bytes aligned to size and
+ * contiguous in hardware addresses, and stores the address the hardware
+ * sees in *pa; the memory need not be zeroed. It is asked for the root (one
+ * table page, or the concatenated root tables) and for segments of
+ * cfg.segment_size bytes, out of which the library carves table pages and
+ * keeps, in a segment's first pages, 64 bytes of bookkeeping per page. The
+ * library writes entries through the returned pointers only. meta_alloc/
+ * meta_free hold the domain structure and may be left NULL (then malloc/
+ * free are used). All four may be called concurrently from writers of the
+ * same domain. */
 struct iopgt_mem_ops {
 	void *(*table_alloc)(void *arg, size_t size, uint64_t *pa);
 	void (*table_free)(void *arg, void *va, uint64_t pa, size_t size);
@@ -168,20 +172,31 @@ struct iopgt_config {
 	                      * Must be every size from the granule up to the
 	                      * largest one wanted, without gaps. */
 	unsigned options;    /* IOPGT_OPT_* */
-	unsigned table_cache; /* emptied (zero) tables kept for reuse per
-	                       * kind (leaf tables, upper tables): default 8,
-	                       * at most 32 (larger values mean 32); 0 for
-	                       * none */
+	unsigned table_cache; /* 0: a segment whose table pages are all free
+	                       * goes back to table_free at once; else (the
+	                       * default, 8) one such segment is kept for
+	                       * reuse until iopgt_reclaim() */
 	/* The two callback tables below are frozen: a new callback becomes a
 	 * field of its own at the end of this structure. */
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
 	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
-	                               * allocator (page-aligned chunks from
-	                               * mmap, pa = va); NULL meta callbacks:
+	                               * allocator (aligned memory from mmap,
+	                               * pa = va); NULL meta callbacks:
 	                               * malloc and free. Give both of a pair
 	                               * or neither (else -EINVAL). A
 	                               * freestanding build has no built-in
 	                               * ones: all four must be given. */
+	/* Bytes table_alloc is asked for at a time: a power of two of at
+	 * least two table pages and at most 1 GiB (else -EINVAL). 0: 2 MiB,
+	 * or two table pages if that is more. Smaller segments suit an
+	 * allocator that cannot give large contiguous blocks; with two table
+	 * pages, each table has a segment of its own. */
+	uint64_t segment_size;
+	/* The CPU address of the table memory that the hardware sees at pa
+	 * (arg: mem.arg). Called on every level of every walk, so keep it
+	 * cheap. NULL: pa plus a constant, which must then be the same for
+	 * the root and every segment (the built-in allocator has pa = va). */
+	void *(*phys_to_virt)(void *arg, uint64_t pa);
 	/* New fields are added here, at the end. */
 };
 
@@ -368,16 +383,18 @@ int iopgt_reclaim(struct iopgt_domain *dom);
  */
 
 struct iopgt_stats {
-	uint64_t table_pages_live;  /* held from table_alloc now: in the tree,
-	                             * in gathers, waiting, or cached */
+	uint64_t table_pages_live;  /* in use now: in the tree, in gathers or
+	                             * waiting (the root counts as one) */
 	uint64_t table_bytes_live;
 	uint64_t table_pages_peak;
 	uint64_t table_bytes_peak;
-	uint64_t table_pages_alloc; /* table_alloc calls that succeeded */
-	uint64_t table_pages_freed; /* table_free calls */
-	uint64_t table_pages_cached; /* zeroed tables kept for reuse */
+	uint64_t table_pages_alloc; /* table pages taken into use */
+	uint64_t table_pages_freed; /* table pages given back */
+	uint64_t table_pages_cached; /* free pages of the segments kept
+	                              * with no page in use */
 	uint64_t table_pages_waiting; /* flushed, waiting for walkers */
-	uint64_t meta_bytes_live;   /* descriptors and child-pointer arrays */
+	uint64_t meta_bytes_live;   /* bookkeeping: the segments' descriptor
+	                             * pages and the domain structure */
 	uint64_t flushes[8];        /* flush_range calls by kind (index
 	                             * IOPGT_FLUSH_*); 8 slots, so that a
 	                             * new kind keeps the layout; unused
@@ -385,6 +402,7 @@ struct iopgt_stats {
 	uint64_t flush_all;         /* flush_all calls */
 	uint64_t coalesced;         /* tables replaced by a superpage */
 	uint64_t split;             /* superpages split */
+	uint64_t segment_bytes_live; /* segments held from table_alloc */
 	/* New counters are added here, at the end. */
 };
 

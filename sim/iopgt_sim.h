@@ -81,6 +81,13 @@ void iopgt_sim_destroy(struct iopgt_sim *sim);
 void iopgt_sim_mem_ops(struct iopgt_sim *sim, struct iopgt_mem_ops *mem);
 void iopgt_sim_flush_ops(struct iopgt_sim *sim, struct iopgt_flush_ops *ops);
 
+/* Both of the above, and a segment size of two table pages (cfg->granule
+ * must be set already): each table page then comes from the arena and
+ * goes back to it on its own, so the simulator sees every table page's
+ * lifetime (with larger segments the library reuses pages inside a segment
+ * without the arena knowing). */
+void iopgt_sim_domain_config(struct iopgt_sim *sim, struct iopgt_config *cfg);
+
 /* Give the walker the domain (root PA, format decoding, geometry). -EINVAL
  * if its root is not in the arena, -EBUSY if a domain is attached. Call
  * with no translation or device running. */

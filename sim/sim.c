@@ -78,6 +78,15 @@ void iopgt_sim_mem_ops(struct iopgt_sim *sim, struct iopgt_mem_ops *mem)
 	mem->arg = sim;
 }
 
+void iopgt_sim_domain_config(struct iopgt_sim *sim, struct iopgt_config *cfg)
+{
+	iopgt_sim_mem_ops(sim, &cfg->mem);
+	iopgt_sim_flush_ops(sim, &cfg->flush);
+	/* One table page a segment (the other page holds its bookkeeping),
+	 * so that the arena sees every table page come and go. */
+	cfg->segment_size = UINT64_C(2) << cfg->granule;
+}
+
 void iopgt_sim_flush_ops(struct iopgt_sim *sim, struct iopgt_flush_ops *ops)
 {
 	ops->flush_range = sim_flush_range;

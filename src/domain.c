@@ -237,6 +237,17 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (r)
 		return r;
 
+	/* Segments: two table pages at least (one for the descriptors). */
+	if (!cfg->segment_size) {
+		cfg->segment_size = UINT64_C(1) << 21;
+		if (cfg->segment_size < 2 * geo.table_size)
+			cfg->segment_size = 2 * geo.table_size;
+	}
+	if ((cfg->segment_size & (cfg->segment_size - 1)) ||
+	    cfg->segment_size < 2 * geo.table_size ||
+	    cfg->segment_size > (UINT64_C(1) << 30))
+		return -EINVAL;
+
 	/* Half a pair of callbacks would mix the caller's pages with ours. */
 	if (!cfg->mem.table_alloc != !cfg->mem.table_free ||
 	    !cfg->mem.meta_alloc != !cfg->mem.meta_free)
@@ -260,6 +271,14 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->cfg.flush.flush_all = noop_flush_all;
 	dom->cache_limit = cfg->table_cache < PT_CACHE_SLOTS ? cfg->table_cache
 							      : PT_CACHE_SLOTS;
+	dom->table_shift = (unsigned)__builtin_ctzll(geo.table_size);
+	dom->seg_mask = (uintptr_t)cfg->segment_size - 1;
+	dom->seg_pages = (unsigned)(cfg->segment_size >> dom->table_shift);
+	dom->seg_meta_pages =
+		(unsigned)((dom->seg_pages * sizeof(struct pt_table) +
+			    geo.table_size - 1) >> dom->table_shift);
+	dom->seg_desc_off = (uintptr_t)(dom->seg_pages - dom->seg_meta_pages)
+			    << dom->table_shift;
 	dom->granule_mask = (UINT64_C(1) << geo.granule) - 1;
 	dom->ias_mask = ~((UINT64_C(1) << geo.ias) - 1);
 	dom->oas_mask = ~((UINT64_C(1) << geo.oas) - 1);
@@ -278,6 +297,13 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	return 0;
 }
 
+/* The descriptor of the table that table entry e of a table at `level`
+ * names. */
+static struct pt_table *child_of(const struct iopgt_domain *dom, uint64_t e)
+{
+	return pt_desc(dom, pt_p2v(dom, dom->eng->table_pa(e)));
+}
+
 /* Every live table's count equals its non-empty entries (no writer runs:
  * destroy's precondition). */
 static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
@@ -285,15 +311,13 @@ static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
 	unsigned n = pt_nr_entries(&dom->geo, t->level), used = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct pt_table *c;
-
-		if (atomic_load_explicit(&t->va[i], memory_order_relaxed))
-			used++;
-		c = t->child ? atomic_load_explicit(&t->child[i],
-						    memory_order_relaxed)
-			     : NULL;
-		if (c)
-			check_counts(dom, c);
+		uint64_t e = atomic_load_explicit(&t->va[i],
+						  memory_order_relaxed);
+		if (!e)
+			continue;
+		used++;
+		if (dom->eng->is_table(e, t->level))
+			check_counts(dom, child_of(dom, e));
 	}
 	pt_assert_expensive(
 		"a table's count equals its non-empty entries",
@@ -304,24 +328,8 @@ static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
 			0);
 }
 
-static void delete_subtree(struct iopgt_domain *dom, struct pt_table *t)
-{
-	if (t->child) {
-		unsigned n = pt_nr_entries(&dom->geo, t->level);
-		for (unsigned i = 0; i < n; i++) {
-			struct pt_table *c = atomic_load_explicit(
-				&t->child[i], memory_order_relaxed);
-			if (c)
-				delete_subtree(dom, c);
-		}
-	}
-	if (t != dom->root)
-		iopgt__table_delete(dom, t);
-}
-
 void iopgt_domain_destroy(struct iopgt_domain *dom)
 {
-	struct pt_table *t;
 	void *hosted_mem;
 
 	if (!dom)
@@ -331,14 +339,9 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 			  0);
 	if (IOPGT_DEBUG >= 2)
 		check_counts(dom, dom->root);
-	delete_subtree(dom, dom->root);
-	t = atomic_exchange_explicit(&dom->waiting, NULL, memory_order_acquire);
-	while (t) {
-		struct pt_table *next = t->next;
-		iopgt__table_delete(dom, t);
-		t = next;
-	}
-	iopgt__cache_trim(dom);
+	/* Every table page, in the tree or waiting, lies in a segment. */
+	atomic_store_explicit(&dom->waiting, NULL, memory_order_relaxed);
+	iopgt__segments_destroy(dom);
 	iopgt__root_free(dom, dom->root);
 	hosted_mem = dom->hosted_mem;
 	domain_free(dom);
@@ -510,9 +513,15 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 	st->table_bytes_peak = rd(&dom->st.bytes_peak);
 	st->table_pages_alloc = rd(&dom->st.pages_alloc);
 	st->table_pages_freed = rd(&dom->st.pages_freed);
-	st->table_pages_cached = rd(&dom->st.pages_cached);
+	st->table_pages_cached = iopgt__pages_cached(
+		(struct iopgt_domain *)(uintptr_t)dom);
 	st->table_pages_waiting = rd(&dom->st.pages_waiting);
-	st->meta_bytes_live = rd(&dom->st.meta_bytes);
+	st->segment_bytes_live = rd(&dom->st.segments) *
+				 ((uint64_t)dom->seg_mask + 1);
+	st->meta_bytes_live = rd(&dom->st.segments) *
+				      ((uint64_t)dom->seg_meta_pages
+				       << dom->table_shift) +
+			      sizeof(struct iopgt_domain);
 	for (unsigned k = 0; k < IOPGT_FLUSH_KINDS; k++)
 		st->flushes[k] = rd(&dom->st.flushes[k]);
 	st->flush_all = rd(&dom->st.flush_all);
@@ -523,6 +532,7 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 }
 
 static int each_table(struct iopgt_domain *dom, struct pt_table *t,
+		      uint64_t iova,
 		      int (*fn)(void *, const struct iopgt_table_info *),
 		      void *arg)
 {
@@ -530,7 +540,7 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	int r;
 
 	ti.level = t->level;
-	ti.iova = t->iova;
+	ti.iova = iova;
 	ti.span = pt_table_span(&dom->geo, t->level);
 	if (t == dom->root)
 		ti.span = UINT64_C(1) << dom->geo.ias;
@@ -539,11 +549,14 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	ti.entries = pt_nr_entries(&dom->geo, t->level);
 	ti.used = pt_count(t);
 	r = fn(arg, &ti);
-	if (r || !t->child)
+	if (r || !t->level)
 		return r;
 	for (unsigned i = 0; i < ti.entries; i++) {
-		struct pt_table *c = pt_child(t, i);
-		if (c && (r = each_table(dom, c, fn, arg)))
+		uint64_t e = pt_load(t, i);
+		if (dom->eng->is_table(e, t->level) &&
+		    (r = each_table(dom, child_of(dom, e),
+				    iova + ((uint64_t)i << t->shift), fn,
+				    arg)))
 			return r;
 	}
 	return 0;
@@ -555,7 +568,7 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
 {
 	if (!dom || !fn)
 		return -EINVAL;
-	return each_table(dom, dom->root, fn, arg);
+	return each_table(dom, dom->root, 0, fn, arg);
 }
 
 #if !__STDC_HOSTED__

@@ -26,13 +26,81 @@ static inline uint64_t PT(size)(const struct pt_geo *geo, unsigned level)
 	return UINT64_C(1) << pt_shift(geo, level);
 }
 
-/* The child of table entry e = t[idx], or NULL while its installer has not
- * published it yet or e is stale: the caller reloads e and tries again. */
-static inline struct pt_table *PT(child_of)(const struct pt_table *t,
-					    unsigned idx, uint64_t e)
+/* The descriptor of the table that table entry e names: the entry alone
+ * gives it (pt_p2v, pt_desc). */
+static inline struct pt_table *PT(child)(const struct iopgt_domain *dom,
+					 uint64_t e)
 {
-	struct pt_table *c = pt_child(t, idx);
-	return c && c->pa == fmt_table_pa(e) ? c : NULL;
+	return pt_desc(dom, pt_p2v(dom, fmt_table_pa(e)));
+}
+
+/* ------------------------------------------------------------------------
+ * The cursor: every descent of every operation goes through it. It stands
+ * on one table (va, at level) and remembers the tables it came through.
+ * It reads entries only (the hardware's walk); writers ask it for the
+ * descriptor of a table on its path when they change that table.
+ */
+
+struct pt_cur {
+	unsigned level;
+	unsigned idx;     /* of the entry last loaded */
+	pt_entry_t *va;   /* the table at level */
+	uint64_t e;       /* the entry last loaded */
+	pt_entry_t *up[PT_MAX_LEVELS];   /* up[l]: the table at level l > level */
+	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
+};
+
+static inline void PT(cur_root)(const struct iopgt_domain *dom,
+				struct pt_cur *c)
+{
+	c->level = dom->geo.levels - 1;
+	c->va = dom->root->va;
+}
+
+/* Load the entry for iova in the cursor's table. Acquire: a table entry
+ * publishes the child's contents (pt_set_table). */
+static inline uint64_t PT(cur_load)(const struct iopgt_domain *dom,
+				    struct pt_cur *c, uint64_t iova)
+{
+	c->idx = pt_index(&dom->geo, c->level, iova);
+	return c->e = atomic_load_explicit(&c->va[c->idx],
+					   memory_order_acquire);
+}
+
+/* Step into the table that the loaded entry (a table entry) names. */
+static inline void PT(cur_down)(const struct iopgt_domain *dom,
+				struct pt_cur *c)
+{
+	c->up[c->level] = c->va;
+	c->upidx[c->level] = c->idx;
+	c->va = pt_p2v(dom, fmt_table_pa(c->e));
+	c->level--;
+}
+
+/* Descend toward iova down to level `stop` at most, stopping early at an
+ * entry that is not a table entry (empty, or a leaf). Returns the entry
+ * the cursor stands on. */
+static inline uint64_t PT(cur_seek)(const struct iopgt_domain *dom,
+				    struct pt_cur *c, uint64_t iova,
+				    unsigned stop)
+{
+	for (;;) {
+		uint64_t e = PT(cur_load)(dom, c, iova);
+		if (c->level == stop || !fmt_is_table(e, c->level))
+			return e;
+		PT(cur_down)(dom, c);
+	}
+}
+
+/* The descriptor of the table at `level` on the cursor's path (level at
+ * or above the cursor's). */
+static inline struct pt_table *PT(cur_table)(const struct iopgt_domain *dom,
+					     const struct pt_cur *c,
+					     unsigned level)
+{
+	if (level == dom->geo.levels - 1)
+		return dom->root;
+	return pt_desc(dom, level == c->level ? c->va : c->up[level]);
 }
 
 /* The largest allowed leaf level that iova, pa and the length allow. A
@@ -69,12 +137,12 @@ static inline bool PT(may_reclaim)(const struct pt_op *op,
  * each page is marked to be zeroed before reuse. */
 static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 {
-	if (t->child) {
+	if (t->level) {
 		unsigned n = pt_nr_entries(&op->dom->geo, t->level);
 		for (unsigned i = 0; i < n; i++) {
-			struct pt_table *c = pt_child(t, i);
-			if (c)
-				PT(gather_subtree)(op, c);
+			uint64_t e = pt_load(t, i);
+			if (fmt_is_table(e, t->level))
+				PT(gather_subtree)(op, PT(child)(op->dom, e));
 		}
 	}
 	if (pt_count(t))
@@ -85,14 +153,12 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 /* Unfreeze every table of the subtree under t (frozen by freeze_subtree). */
 static void PT(unfreeze_subtree)(struct pt_op *op, struct pt_table *t)
 {
-	if (t->child) {
+	if (t->level) {
 		unsigned n = pt_nr_entries(&op->dom->geo, t->level);
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t e = pt_load(t, i);
-			struct pt_table *c;
-			if (fmt_is_table(e, t->level) &&
-			    (c = PT(child_of)(t, i, e)))
-				PT(unfreeze_subtree)(op, c);
+			if (fmt_is_table(e, t->level))
+				PT(unfreeze_subtree)(op, PT(child)(op->dom, e));
 		}
 	}
 	pt_unfreeze(t);
@@ -102,7 +168,7 @@ static void PT(unfreeze_subtree)(struct pt_op *op, struct pt_table *t)
  * leaf lies in it: a superpage is about to replace it. Only called on
  * subtrees inside the caller's range. 0: all frozen, no leaf. Else nothing
  * stays frozen and the result is -EEXIST (a leaf) or -EAGAIN (a writer is
- * inside one of the tables, or a table is not published yet). */
+ * inside one of the tables). */
 static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 {
 	unsigned n, i;
@@ -112,7 +178,7 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 		return -EAGAIN;
 	if (!pt_count(t))
 		return 0;
-	if (!t->child) {
+	if (!t->level) {
 		pt_unfreeze(t);
 		return -EEXIST;
 	}
@@ -127,10 +193,7 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 			r = -EEXIST;
 			break;
 		}
-		if (!(c = PT(child_of)(t, i, e))) {
-			r = -EAGAIN;
-			break;
-		}
+		c = PT(child)(op->dom, e);
 		if ((r = PT(freeze_subtree)(op, c)))
 			break;
 	}
@@ -138,9 +201,8 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 		return 0;
 	while (i--) {
 		uint64_t e = pt_load(t, i);
-		struct pt_table *c;
-		if (fmt_is_table(e, t->level) && (c = PT(child_of)(t, i, e)))
-			PT(unfreeze_subtree)(op, c);
+		if (fmt_is_table(e, t->level))
+			PT(unfreeze_subtree)(op, PT(child)(op->dom, e));
 	}
 	pt_unfreeze(t);
 	return r;
@@ -172,7 +234,6 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 		return false;
 	}
 	*st = pt_close(t, 0);
-	pt_child_clear(t, idx, c);
 	iopgt__gather_table(op->dom, op->g, c);
 	return true;
 }
@@ -185,11 +246,9 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 			       unsigned idx, uint64_t e, uint64_t leaf)
 {
-	struct pt_table *c = PT(child_of)(t, idx, e);
+	struct pt_table *c = PT(child)(op->dom, e);
 	int r;
 
-	if (!c)
-		return -EAGAIN;
 	r = PT(freeze_subtree)(op, c);
 	if (r)
 		return r;
@@ -199,7 +258,6 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 		PT(unfreeze_subtree)(op, c);
 		return -EAGAIN;
 	}
-	pt_child_clear(t, idx, c);
 	/* Keep it on the call until the whole map has succeeded. */
 	c->next = op->replaced;
 	op->replaced = c;
@@ -210,20 +268,17 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
  * cleared them again: link c back, so the tables are as before. */
 static void PT(relink)(struct pt_op *op, struct pt_table *c)
 {
-	struct pt_table *t = op->dom->root;
-	uint64_t cur;
-	unsigned idx;
+	struct iopgt_domain *dom = op->dom;
+	struct pt_cur cur;
+	uint64_t e;
 
-	while (t && t->level > c->level + 1)
-		t = pt_child(t, pt_tindex(t, c->iova));
-	if (t) {
-		idx = pt_tindex(t, c->iova);
-		if (!pt_set_table(t, idx, fmt_make_table(c->pa), &cur)) {
-			atomic_store_explicit(&t->child[idx], c,
-					      memory_order_release);
-			PT(unfreeze_subtree)(op, c);
-			return;
-		}
+	PT(cur_root)(dom, &cur);
+	e = PT(cur_seek)(dom, &cur, c->iova, c->level + 1u);
+	if (cur.level == c->level + 1u && !e &&
+	    !pt_set_table(PT(cur_table)(dom, &cur, cur.level), cur.idx,
+			  fmt_make_table(c->pa), &e)) {
+		PT(unfreeze_subtree)(op, c);
+		return;
 	}
 	PT(gather_subtree)(op, c); /* cannot happen: reclaim it instead */
 }
@@ -252,62 +307,50 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	const struct pt_geo *geo = &dom->geo;
 	uint64_t e, sz = geo->leaf_mask[level] + 1;
 	struct pt_table *t;
-	unsigned lvl, idx, n, i;
+	struct pt_cur cur;
+	unsigned idx, n, i;
 	uint64_t st;
 	int r;
 
 retry:
-	t = dom->root;
-	lvl = geo->levels - 1;
-	while (lvl > level) {
+	PT(cur_root)(dom, &cur);
+	while ((e = PT(cur_seek)(dom, &cur, iova, level)), cur.level > level) {
 		struct pt_table *c;
 
-		idx = pt_tindex(t, iova);
-		/* The child pointer first: if set, it is the table the entry
-		 * names, or one just unlinked from it, which is frozen and
-		 * makes pt_open below fail and retry. */
-		c = pt_child(t, idx);
-		if (c) {
-			t = c;
-			lvl--;
+		if (e)
+			return -EEXIST; /* a larger leaf already covers iova */
+		t = PT(cur_table)(dom, &cur, cur.level);
+		if (!op->owner)
+			op->owner = atomic_fetch_add_explicit(
+				&dom->next_owner, 1, memory_order_relaxed) + 1;
+		c = iopgt__table_alloc(dom, cur.level - 1, op->owner);
+		if (!c)
+			return -ENOMEM;
+		c->iova = iova & ~(PT(size)(geo, cur.level) - 1);
+		/* The one publication point: the entry names the table, and
+		 * everything a walker or writer needs follows from it. */
+		r = pt_set_table(t, cur.idx, fmt_make_table(c->pa), &e);
+		if (!r) {
+			PT_YIELD(dom, PT_Y_INSTALL_DONE, c->level, c->iova);
+			cur.e = fmt_make_table(c->pa);
+			PT(cur_down)(dom, &cur);
 			continue;
 		}
-		e = pt_load(t, idx);
-		if (!e) {
-			if (!op->owner)
-				op->owner = atomic_fetch_add_explicit(
-					&dom->next_owner, 1,
-					memory_order_relaxed) + 1;
-			c = iopgt__table_alloc(dom, lvl - 1, op->owner);
-			if (!c)
-				return -ENOMEM;
-			c->iova = iova & ~(PT(size)(geo, lvl) - 1);
-			r = pt_set_table(t, idx, fmt_make_table(c->pa), &e);
-			if (!r) {
-				PT_YIELD(dom, PT_Y_INSTALL_DONE, lvl - 1,
-					 c->iova);
-				atomic_store_explicit(&t->child[idx], c,
-						      memory_order_release);
-				t = c;
-				lvl--;
-				continue;
-			}
-			/* Lost the race (use the winner's table), or t is
-			 * frozen (start again from the root). */
-			iopgt__table_free_unpublished(dom, c);
-			if (r == -ESTALE) {
-				PT_WAIT_FROZEN(dom, t->level, t->iova);
-				goto retry;
-			}
+		/* Lost the race (use the winner's table, or fail on its
+		 * leaf), or t is frozen (start again from the root). */
+		iopgt__table_free_unpublished(dom, c);
+		if (r == -ESTALE) {
+			PT_WAIT_FROZEN(dom, t->level, t->iova);
+			goto retry;
 		}
-		if (fmt_is_table(e, lvl)) {
-			pt_relax(); /* its installer publishes the child next */
-			continue;
-		}
-		return -EEXIST; /* a larger leaf already covers iova */
+		if (!fmt_is_table(e, cur.level))
+			return -EEXIST;
+		cur.e = e;
+		PT(cur_down)(dom, &cur);
 	}
+	t = PT(cur_table)(dom, &cur, level);
 
-	idx = pt_index(geo, level, iova);
+	idx = cur.idx;
 	n = pt_nr_entries(geo, level) - idx;
 	/* Whole leaves left: last - iova + 1 cannot wrap (ias <= 57). */
 	if ((uint64_t)n > (last - iova + 1) >> pt_shift(geo, level))
@@ -407,9 +450,6 @@ again:
 		 * up, or finds t frozen and gives up. */
 		PT_WAIT_FROZEN(dom, p->level, p->iova);
 	}
-	/* The superpage is visible now: a neighbour's unmap straddling it
-	 * may already have split it and published its own table here. */
-	pt_child_clear(p, pidx, t);
 	t->flags |= PT_F_DIRTY;
 	iopgt__gather_table(dom, op->g, t);
 	pt_stat_add(&dom->st.coalesced, 1);
@@ -423,27 +463,22 @@ fail:
 /* Coalesce a filled table, then its parents while each one succeeds. */
 static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 {
-	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *path[PT_MAX_LEVELS], *t = op->dom->root;
-	unsigned pidx[PT_MAX_LEVELS], top = geo->levels - 1, lvl;
+	struct iopgt_domain *dom = op->dom;
+	const struct pt_geo *geo = &dom->geo;
+	unsigned top = geo->levels - 1;
+	struct pt_cur cur;
 
 	/* Find the table again, recording the walk to it. */
-	for (lvl = top; lvl > cand->level; lvl--) {
-		unsigned idx = pt_tindex(t, cand->iova);
-		uint64_t e = pt_load(t, idx);
-		struct pt_table *c;
-
-		if (!fmt_is_table(e, lvl) || !(c = PT(child_of)(t, idx, e)))
-			return; /* changed meanwhile: nothing to do */
-		path[lvl] = t;
-		pidx[lvl] = idx;
-		t = c;
-	}
+	PT(cur_root)(dom, &cur);
+	PT(cur_seek)(dom, &cur, cand->iova, cand->level);
+	if (cur.level != cand->level)
+		return; /* changed meanwhile: nothing to do */
 	for (unsigned l = cand->level; l < top; l++) {
 		if (!(geo->leaf_levels & (2u << l)) ||
-		    !PT(try_coalesce)(op, t, path[l + 1], pidx[l + 1]))
+		    !PT(try_coalesce)(op, PT(cur_table)(dom, &cur, l),
+				      PT(cur_table)(dom, &cur, l + 1),
+				      cur.upidx[l + 1]))
 			break;
-		t = path[l + 1];
 	}
 }
 
@@ -473,23 +508,20 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 			      uint64_t iova, uint64_t pa, uint64_t attrs,
 			      bool *full)
 {
-	struct pt_table *t = dom->root;
-	unsigned idx;
+	struct pt_table *t;
+	struct pt_cur cur;
 	uint64_t st;
 
-	while (t->level) {
-		struct pt_table *c = pt_child(t, pt_tindex(t, iova));
-		if (!c)
-			return 1;
-		t = c;
-	}
-	idx = pt_tindex(t, iova);
-	if (pt_load(t, idx))
-		return -EEXIST;
+	PT(cur_root)(dom, &cur);
+	if (PT(cur_seek)(dom, &cur, iova, 0))
+		return cur.level ? 1 : -EEXIST;
+	if (cur.level)
+		return 1;
+	t = pt_desc(dom, cur.va); /* level 0 is never the root */
 	if (!pt_open(t, 1))
 		return 1;
 	/* The slot is this call's (writers' ranges are disjoint). */
-	atomic_store_explicit(&t->va[idx], fmt_make_leaf(pa, 0, attrs),
+	atomic_store_explicit(&cur.va[cur.idx], fmt_make_leaf(pa, 0, attrs),
 			      memory_order_relaxed);
 	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
@@ -660,12 +692,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			run_n++;
 			continue;
 		}
-		c = PT(child_of)(t, i, e);
-		if (!c) {
-			pt_relax();
-			i--;
-			continue;
-		}
+		c = PT(child)(op->dom, e);
 		s = base + ((uint64_t)i << shift);
 		r = PT(unmap_table)(op, c, s < iova ? iova : s,
 				    last - s < sz - 1 ? last : s + (sz - 1),
@@ -691,31 +718,22 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
-	struct pt_table *t = dom->root;
-	unsigned lvl = geo->levels - 1;
+	struct pt_cur cur;
 
+	PT(cur_root)(dom, &cur);
 	for (;;) {
-		unsigned idx = pt_index(geo, lvl, addr), n, shift;
-		uint64_t e = pt_load(t, idx), old, sz;
-		struct pt_table *c;
+		uint64_t e = PT(cur_seek)(dom, &cur, addr, 0), old, sz;
+		unsigned lvl = cur.level, n, shift;
+		struct pt_table *c, *t;
 		int r;
 
-		if (!e)
+		/* Empty, or a level-0 leaf (addr is granule aligned, so one
+		 * never straddles it). */
+		if (!e || !lvl)
 			return 0;
-		if (fmt_is_table(e, lvl)) {
-			if (!(c = PT(child_of)(t, idx, e))) {
-				pt_relax();
-				continue;
-			}
-			t = c;
-			lvl--;
-			continue;
-		}
 		sz = PT(size)(geo, lvl);
 		if (!(addr & (sz - 1)))
 			return 0;
-		/* lvl > 0: addr is granule aligned, so a level-0 leaf
-		 * never straddles it. */
 		c = op->spare[lvl - 1];
 		if (c)
 			op->spare[lvl - 1] = c->next;
@@ -730,8 +748,9 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 					  lvl - 1, fmt_leaf_attrs(e, lvl)) |
 				    (e & FMT_HW_BITS),
 			    UINT64_C(1) << shift);
+		t = PT(cur_table)(dom, &cur, lvl);
 		old = e;
-		r = pt_replace(t, idx, &old, fmt_make_table(c->pa));
+		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa));
 		if (r) {
 			/* The hardware set a bit, another unmap split it, or
 			 * t is frozen (a coalesce is replacing it: start
@@ -742,15 +761,13 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			op->spare[lvl - 1] = c;
 			if (r == -ESTALE) {
 				PT_WAIT_FROZEN(dom, t->level, t->iova);
-				t = dom->root;
-				lvl = geo->levels - 1;
+				PT(cur_root)(dom, &cur);
 			}
 			continue;
 		}
-		atomic_store_explicit(&t->child[idx], c, memory_order_release);
 		pt_stat_add(&dom->st.split, 1);
-		t = c;
-		lvl--;
+		cur.e = fmt_make_table(c->pa);
+		PT(cur_down)(dom, &cur);
 	}
 }
 
@@ -764,32 +781,13 @@ static inline void PT(count_split_leaf)(const struct pt_geo *geo, unsigned lvl,
 		need[--lvl]++;
 }
 
-/* How many tables per level splitting at addr needs, walking from t at
- * lvl; read-only. */
-static void PT(count_split)(struct pt_op *op, struct pt_table *t, unsigned lvl,
-			    uint64_t addr, unsigned need[PT_MAX_LEVELS])
+/* How many tables per level splitting at addr needs, walking on from the
+ * cursor; read-only. */
+static void PT(count_split)(struct pt_op *op, struct pt_cur cur, uint64_t addr,
+			    unsigned need[PT_MAX_LEVELS])
 {
-	const struct pt_geo *geo = &op->dom->geo;
-
-	for (;;) {
-		unsigned idx = pt_index(geo, lvl, addr);
-		uint64_t e = pt_load(t, idx);
-		struct pt_table *c;
-
-		if (!e)
-			return;
-		if (fmt_is_table(e, lvl)) {
-			if (!(c = PT(child_of)(t, idx, e))) {
-				pt_relax();
-				continue;
-			}
-			t = c;
-			lvl--;
-			continue;
-		}
-		PT(count_split_leaf)(geo, lvl, addr, need);
-		return;
-	}
+	if (PT(cur_seek)(op->dom, &cur, addr, 0))
+		PT(count_split_leaf)(&op->dom->geo, cur.level, addr, need);
 }
 
 /* count_split for both a and b (a < b), sharing the walk while their paths
@@ -797,22 +795,23 @@ static void PT(count_split)(struct pt_op *op, struct pt_table *t, unsigned lvl,
 static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 				 bool has_b, unsigned need[PT_MAX_LEVELS])
 {
-	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *t = op->dom->root;
-	unsigned lvl = geo->levels - 1, total = 0;
+	const struct iopgt_domain *dom = op->dom;
+	const struct pt_geo *geo = &dom->geo;
+	unsigned total = 0;
+	struct pt_cur cur;
 
+	PT(cur_root)(dom, &cur);
 	for (;;) {
-		unsigned idx = pt_index(geo, lvl, a);
+		unsigned lvl = cur.level;
 		uint64_t e;
-		struct pt_table *c;
 
-		if (!has_b || pt_index(geo, lvl, b) != idx) {
-			PT(count_split)(op, t, lvl, a, need);
+		if (!has_b || pt_index(geo, lvl, b) != pt_index(geo, lvl, a)) {
+			PT(count_split)(op, cur, a, need);
 			if (has_b)
-				PT(count_split)(op, t, lvl, b, need);
+				PT(count_split)(op, cur, b, need);
 			break;
 		}
-		e = pt_load(t, idx);
+		e = PT(cur_load)(dom, &cur, a);
 		if (!e)
 			break;
 		if (!fmt_is_table(e, lvl)) {
@@ -834,12 +833,7 @@ static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 			}
 			break;
 		}
-		if (!(c = PT(child_of)(t, idx, e))) {
-			pt_relax();
-			continue;
-		}
-		t = c;
-		lvl--;
+		PT(cur_down)(dom, &cur);
 	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++)
 		total += need[l];
@@ -891,70 +885,58 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 	return r;
 }
 
-/* Descend to the lowest table that holds all of [iova, last], recording
- * the walk in path/pidx (path[l] is the table at level l). Returns it, or
- * NULL if nothing is mapped there. *need_split is set if a leaf straddles
- * an end of the range. */
-static struct pt_table *PT(descend_range)(struct pt_op *op, uint64_t iova,
-					   uint64_t last,
-					   struct pt_table *path[PT_MAX_LEVELS],
-					   unsigned pidx[PT_MAX_LEVELS],
-					   bool *need_split)
+/* Descend to the lowest table that holds all of [iova, last]; the cursor
+ * stands on it and records the walk. Returns false if nothing is mapped
+ * there. *need_split is set if a leaf straddles an end of the range. */
+static bool PT(descend_range)(struct pt_op *op, uint64_t iova, uint64_t last,
+			      struct pt_cur *cur, bool *need_split)
 {
-	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *t = op->dom->root;
-	unsigned lvl = geo->levels - 1;
+	const struct iopgt_domain *dom = op->dom;
+	const struct pt_geo *geo = &dom->geo;
 
 	*need_split = false;
-	while (lvl > 0) {
-		uint64_t a = iova >> t->shift, e, sz;
-		unsigned idx = (unsigned)a & t->mask;
-		struct pt_table *c;
+	PT(cur_root)(dom, cur);
+	while (cur->level > 0) {
+		unsigned shift = pt_shift(geo, cur->level);
+		uint64_t e, sz;
 
-		if (a != last >> t->shift)
-			break; /* the range spans entries of t */
-		path[lvl] = t;
-		pidx[lvl] = idx;
-		c = pt_child(t, idx);
-		if (c) {
-			t = c;
-			lvl--;
-			continue;
-		}
-		e = pt_load(t, idx);
+		if (iova >> shift != last >> shift)
+			break; /* the range spans entries of this table */
+		e = PT(cur_load)(dom, cur, iova);
 		if (!e)
-			return NULL;
-		if (fmt_is_table(e, lvl)) {
-			pt_relax(); /* its installer publishes the child next */
+			return false;
+		if (fmt_is_table(e, cur->level)) {
+			PT(cur_down)(dom, cur);
 			continue;
 		}
 		/* One leaf holds the whole range: it must lie inside it. */
-		sz = PT(size)(geo, lvl);
+		sz = PT(size)(geo, cur->level);
 		*need_split = (iova & (sz - 1)) || ((last + 1) & (sz - 1));
-		return t;
+		return true;
 	}
-	if (lvl > 0) {
-		/* The ends lie in different entries of t: a leaf straddles
-		 * one if the entry holding it is a leaf larger than the
-		 * alignment of that end. */
+	if (cur->level > 0) {
+		/* The ends lie in different entries of the table: a leaf
+		 * straddles one if the entry holding it is a leaf larger than
+		 * the alignment of that end. */
 		unsigned need[PT_MAX_LEVELS] = { 0 };
-		uint64_t span = pt_table_span(geo, lvl);
-		PT(count_split)(op, t, lvl, iova, need);
-		if (last - t->iova < span - 1 || !span)
-			PT(count_split)(op, t, lvl, last + 1, need);
-		for (unsigned l = 0; l < lvl; l++)
+		uint64_t span = pt_table_span(geo, cur->level);
+		PT(count_split)(op, *cur, iova, need);
+		if (!span || (last | (span - 1)) != last)
+			PT(count_split)(op, *cur, last + 1, need);
+		for (unsigned l = 0; l < cur->level; l++)
 			*need_split |= need[l] != 0;
 	}
-	return t;
+	return true;
 }
 
 /* Unmap (or, in prune mode, drop empty owned tables) over [iova, last];
  * the caller is a counted walker. */
 static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 {
-	const struct pt_geo *geo = &op->dom->geo;
-	struct pt_table *path[PT_MAX_LEVELS], *t;
-	unsigned pidx[PT_MAX_LEVELS];
+	struct iopgt_domain *dom = op->dom;
+	const struct pt_geo *geo = &dom->geo;
+	struct pt_table *t;
+	struct pt_cur cur;
 	uint64_t bytes = 0;
 	bool emptied, need_split;
 	int r;
@@ -968,11 +950,11 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 		return r;
 	}
 	for (;;) {
-		t = PT(descend_range)(op, iova, last, path, pidx, &need_split);
-		if (!t) {
+		if (!PT(descend_range)(op, iova, last, &cur, &need_split)) {
 			r = 0;
 			break;
 		}
+		t = PT(cur_table)(dom, &cur, cur.level);
 		if (need_split) {
 			r = PT(split_ends)(op, iova, last);
 			if (r)
@@ -993,9 +975,10 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 							memory_order_relaxed);
 		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
 			uint64_t st = 1;
-			PT(unlink_empty)(op, path[l], pidx[l], t, &st);
+			struct pt_table *p = PT(cur_table)(dom, &cur, l);
+			PT(unlink_empty)(op, p, cur.upidx[l], t, &st);
 			emptied = st == 0;
-			t = path[l];
+			t = p;
 		}
 		break;
 	}
@@ -1009,17 +992,17 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
  * emptied, upward along the walk. */
 static __attribute__((noinline)) void
 PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
-	      struct pt_table *const path[PT_MAX_LEVELS],
-	      const unsigned pidx[PT_MAX_LEVELS], struct pt_table *t)
+	      const struct pt_cur *cur, struct pt_table *t)
 {
 	struct pt_op op;
 	uint64_t st = 0;
 
 	PT(op_init)(&op, dom, g);
 	for (unsigned l = 1; !st && l < dom->geo.levels; l++) {
+		struct pt_table *p = PT(cur_table)(dom, cur, l);
 		st = 1;
-		PT(unlink_empty)(&op, path[l], pidx[l], t, &st);
-		t = path[l];
+		PT(unlink_empty)(&op, p, cur->upidx[l], t, &st);
+		t = p;
 	}
 }
 
@@ -1030,30 +1013,22 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 				    struct iopgt_gather *g, uint64_t iova)
 {
-	struct pt_table *path[PT_MAX_LEVELS], *t = dom->root;
-	unsigned pidx[PT_MAX_LEVELS], idx;
+	struct pt_table *t;
+	struct pt_cur cur;
 	uint64_t st;
 
-	while (t->level) {
-		struct pt_table *c;
-
-		idx = pt_tindex(t, iova);
-		path[t->level] = t;
-		pidx[t->level] = idx;
-		c = pt_child(t, idx);
-		if (!c)
-			return pt_load(t, idx) ? -1 : 0;
-		t = c;
-	}
-	idx = pt_tindex(t, iova);
-	if (!pt_load(t, idx))
+	PT(cur_root)(dom, &cur);
+	if (!PT(cur_seek)(dom, &cur, iova, 0))
 		return 0;
-	if (!pt_clear_run(t, idx, 1, NULL, &st))
+	if (cur.level)
+		return -1; /* a superpage: split it */
+	t = pt_desc(dom, cur.va); /* level 0 is never the root */
+	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	iopgt__gather_range(g, iova, iova + dom->granule_mask,
 			IOPGT_FLUSH_MODIFIED);
 	if (__builtin_expect(!st, 0))
-		PT(unlink_up)(dom, g, path, pidx, t);
+		PT(unlink_up)(dom, g, &cur, t);
 	return (int64_t)dom->granule_mask + 1;
 }
 
@@ -1091,34 +1066,26 @@ static inline __attribute__((always_inline)) int
 PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out, bool hooked)
 {
-	struct pt_table *t = dom->root;
+	struct pt_cur cur;
 	unsigned shift;
 	uint64_t e;
 
+	/* The hardware's own walk: one entry a level, nothing else read. A
+	 * table unlinked meanwhile still holds its old (or emptied) entries,
+	 * which were a state of the tree during this call. */
+	PT(cur_root)(dom, &cur);
 	for (;;) {
-		unsigned idx = pt_tindex(t, iova);
-
 		if (hooked)
-			dom->walk_hook(dom->walk_hook_arg, t);
-		/* A set child pointer names the table the entry points to, or
-		 * one unlinked from it a moment ago whose old (or emptied)
-		 * contents are still valid to read: either is a state of the
-		 * tree during this call. Level-0 tables have no child array. */
-		if (t->child) {
-			struct pt_table *c = pt_child(t, idx);
-			if (c) {
-				t = c;
-				continue;
-			}
-		}
-		e = pt_load(t, idx);
-		if (!fmt_is_table(e, t->level))
+			dom->walk_hook(dom->walk_hook_arg,
+				       PT(cur_table)(dom, &cur, cur.level));
+		e = PT(cur_load)(dom, &cur, iova);
+		if (!fmt_is_table(e, cur.level))
 			break;
-		pt_relax(); /* its installer publishes the child next */
+		PT(cur_down)(dom, &cur);
 	}
 	if (!e)
 		return -ENOENT;
-	shift = t->shift;
+	shift = pt_shift(&dom->geo, cur.level);
 	out->leaf_size = UINT64_C(1) << shift;
 	out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
 	out->prot = fmt_leaf_prot(e);
@@ -1176,27 +1143,33 @@ static int PT(dirty_flush)(struct pt_dirty *d)
 	return r;
 }
 
-static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
-			   uint64_t iova, uint64_t last)
+/* Report and clear the dirty leaves of [iova, last] in the table at va
+ * (level, whose span starts at base): like lookup, it reads entries only. */
+static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
+			   uint64_t base, uint64_t iova, uint64_t last)
 {
-	uint64_t sz = UINT64_C(1) << t->shift;
-	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
+	const struct pt_geo *geo = &d->dom->geo;
+	unsigned shift = pt_shift(geo, level);
+	uint64_t sz = UINT64_C(1) << shift;
+	unsigned i = pt_index(geo, level, iova), end = pt_index(geo, level, last);
 	int r;
 
 	for (; i <= end; i++) {
-		uint64_t s = t->iova + ((uint64_t)i << t->shift), e;
-		struct pt_table *c = t->child ? pt_child(t, i) : NULL;
+		uint64_t s = base + ((uint64_t)i << shift);
+		uint64_t e = atomic_load_explicit(&va[i], memory_order_acquire);
 
-		if (c) {
-			r = PT(dirty_table)(d, c, s < iova ? iova : s,
+		if (!e)
+			continue;
+		if (fmt_is_table(e, level)) {
+			r = PT(dirty_table)(d, pt_p2v(d->dom, fmt_table_pa(e)),
+					    level - 1, s, s < iova ? iova : s,
 					    last - s < sz - 1 ? last
 							      : s + (sz - 1));
 			if (r)
 				return r;
 			continue;
 		}
-		e = pt_load(t, i);
-		if (!e || fmt_is_table(e, t->level) || !(e & FMT_HW_DIRTY))
+		if (!(e & FMT_HW_DIRTY))
 			continue;
 		/* Report the run so far before touching this leaf: if the
 		 * callback stops the walk, nothing it was not given has been
@@ -1210,11 +1183,11 @@ static int PT(dirty_table)(struct pt_dirty *d, struct pt_table *t,
 		if (!(d->flags & IOPGT_DIRTY_NO_CLEAR)) {
 			/* The hardware may be setting bits meanwhile: clear
 			 * only the dirty bit, atomically. */
-			atomic_fetch_and_explicit(&t->va[i], ~FMT_HW_DIRTY,
+			atomic_fetch_and_explicit(&va[i], ~FMT_HW_DIRTY,
 						  memory_order_relaxed);
 			iopgt__gather_range(d->g, s, s + (sz - 1),
 					IOPGT_FLUSH_MODIFIED);
-			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, t->level, t->iova);
+			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, level, base);
 		}
 		d->run_end = s + sz;
 	}
@@ -1233,7 +1206,8 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	if (FMT_HW_DIRTY == 0) /* the format keeps no dirty state */
 		return -EOPNOTSUPP;
 	w = pt_walk_enter(dom);
-	r = PT(dirty_table)(&d, dom->root, iova, last);
+	r = PT(dirty_table)(&d, dom->root->va, dom->geo.levels - 1, 0, iova,
+			    last);
 	if (!r)
 		r = PT(dirty_flush)(&d);
 	pt_walk_leave(dom, w);

@@ -8,11 +8,12 @@
  *            our level 0) appears only in the format headers and in info.
  *   iova/last  an IOVA range with last inclusive.
  *   entry    one 64-bit hardware entry. Zero is the only empty value.
- *   table    a struct pt_table: the descriptor of one hardware table page,
- *            kept outside the page. It holds the count of non-empty entries
- *            and, above level 0, the child array: child[i] is the
- *            descriptor of the table that entry i points to. The engine
- *            finds a child's descriptor in O(1) through its parent.
+ *   table    one hardware table page, reached from its parent's entry
+ *            alone: its CPU address is pt_p2v() of the address in the entry,
+ *            and its descriptor (struct pt_table, 64 bytes: the state word
+ *            and what writers keep) is pt_desc() of that address. Walkers
+ *            read entries only; writers also read the descriptor of each
+ *            table they change.
  *   st       the table's state word: the count of non-empty entries, the
  *            writers inside it and the frozen flag (see "The state word"
  *            below). A frozen table is being unlinked (emptied, coalesced
@@ -39,7 +40,7 @@
 #include "testhook.h"
 
 #define PT_MAX_LEVELS 6
-#define PT_CACHE_SLOTS 32
+#define PT_CACHE_SLOTS 32 /* the largest table_cache honoured */
 
 typedef _Atomic uint64_t pt_entry_t;
 
@@ -48,10 +49,13 @@ typedef _Atomic uint64_t pt_entry_t;
  */
 
 enum {
-	PT_F_DIRTY = 1u << 0, /* entries or child pointers may be non-zero:
-	                       * zero before the page is reused */
+	PT_F_DIRTY = 1u << 0, /* entries may be non-zero: zero the page
+	                       * before it is reused */
 };
 
+/* The descriptor of a table page: 64 bytes in its segment's descriptor
+ * pages (table.c), found from the page's CPU address by pt_desc(). Only
+ * writers read it; walkers read entries alone. */
 struct pt_table {
 	_Atomic uint64_t st; /* { count, writers inside, frozen }: see below */
 	uint8_t level;
@@ -61,13 +65,29 @@ struct pt_table {
 	uint32_t mask;  /* index mask: geo.mask[level] */
 	uint64_t pa;
 	pt_entry_t *va;
-	_Atomic(struct pt_table *) *child; /* NULL at level 0 */
-	struct pt_table *next;             /* gather, waiting and cache lists */
-	uint64_t owner;                    /* the map call that created it */
-	uint64_t iova;                     /* first IOVA of its span (set when
-	                                    * linked; kept for flush checks) */
-	uint64_t epoch;                    /* when it began to wait */
+	struct pt_table *next; /* gather, waiting and free lists */
+	uint64_t owner;        /* the map call that created it */
+	uint64_t iova;         /* first IOVA of its span (set when linked) */
+	uint64_t epoch;        /* when it began to wait */
 };
+
+/* A segment's header: the descriptor slot of the segment's first
+ * descriptor page (which describes no table). */
+struct pt_seg {
+	uint64_t pa;
+	struct pt_seg *next, *prev; /* segments with a page to give */
+	struct pt_seg *all;         /* every segment of the domain */
+	struct pt_table *free;      /* released pages, zeroed */
+	uint32_t bump;              /* next never-used page */
+	uint32_t used;              /* pages in use */
+	uint32_t nfree;             /* pages on free */
+	uint8_t on_avail;
+};
+
+_Static_assert(sizeof(struct pt_table) == 64,
+	       "a table page's bookkeeping is 64 bytes");
+_Static_assert(sizeof(struct pt_seg) <= sizeof(struct pt_table),
+	       "a segment's header fits in one descriptor");
 
 /* Geometry of one domain: fixed at create. */
 struct pt_geo {
@@ -170,7 +190,16 @@ struct iopgt_domain {
 	const struct pt_engine *eng;
 	struct pt_geo geo;
 	struct iopgt_config cfg;
-	struct pt_table *root;
+	struct pt_table *root; /* &root_desc */
+	/* Table memory: CPU address = hardware address + va_off, unless
+	 * cfg.phys_to_virt is given; segments of seg_mask + 1 bytes with
+	 * seg_pages pages of 2^table_shift bytes, the last seg_meta_pages of
+	 * which (from seg_desc_off on) hold the descriptors. */
+	uintptr_t va_off;
+	uintptr_t seg_mask;
+	uintptr_t seg_desc_off;
+	unsigned table_shift;
+	unsigned seg_pages, seg_meta_pages;
 	/* The arg of the table callbacks: cfg.mem.arg, or the built-in
 	 * allocator's state (hosted) when the caller gave none. */
 	void *table_arg;
@@ -186,20 +215,22 @@ struct iopgt_domain {
 	/* Flushed tables that must wait for walkers to leave. */
 	_Atomic(struct pt_table *) waiting;
 
-	/* Zeroed tables for reuse, by kind (level 0 / above). Each slot is
-	 * taken with an exchange, so there is no ABA. */
-	_Atomic(struct pt_table *) cache[2][PT_CACHE_SLOTS]
-		__attribute__((aligned(64)));
+	/* Segments (table.c), under seg_lock. */
+	_Atomic int seg_lock __attribute__((aligned(64)));
+	struct pt_seg *seg_avail; /* with a free or never-used page */
+	struct pt_seg *seg_all;
+	unsigned seg_empty;       /* segments with no page in use */
+	struct pt_table root_desc;
 
 	struct {
 		_Atomic uint64_t pages_live, bytes_live, pages_peak, bytes_peak;
 		_Atomic uint64_t pages_alloc, pages_freed, pages_cached;
 		_Atomic uint64_t pages_waiting, meta_bytes;
 		_Atomic uint64_t flushes[IOPGT_FLUSH_KINDS], flush_all;
-		_Atomic uint64_t coalesced, split;
+		_Atomic uint64_t coalesced, split, segments;
 	} st __attribute__((aligned(64)));
 
-	unsigned cache_limit; /* cache slots in use, per kind */
+	unsigned cache_limit; /* cfg.table_cache, at most PT_CACHE_SLOTS */
 	/* Leaf attributes for each protection value (0: not expressible),
 	 * so map does not convert on every call. */
 	uint64_t prot_attrs[32];
@@ -523,29 +554,27 @@ static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
 	return true;
 }
 
-/* Clear child slot idx of t if it still names c. Called after the entry
- * stopped naming c (cleared, or replaced by a leaf): by then another writer
- * may have installed a table of its own there (into the emptied slot, or by
- * splitting the new superpage) and published it, and a plain store of NULL
- * would hide that table from every walker for good. */
-static inline void pt_child_clear(struct pt_table *t, unsigned idx,
-				  struct pt_table *c)
+/* The CPU address of the table page at hardware address pa. */
+static inline pt_entry_t *pt_p2v(const struct iopgt_domain *dom, uint64_t pa)
 {
-	atomic_compare_exchange_strong_explicit(&t->child[idx], &c, NULL,
-						memory_order_release,
-						memory_order_relaxed);
+	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+		return dom->cfg.phys_to_virt(dom->cfg.mem.arg, pa);
+	return (pt_entry_t *)(pa + dom->va_off);
+}
+
+/* The descriptor of the (non-root) table page at CPU address va: its
+ * segment's descriptor array, indexed by the page's number. */
+static inline struct pt_table *pt_desc(const struct iopgt_domain *dom,
+				       const pt_entry_t *va)
+{
+	uintptr_t a = (uintptr_t)va;
+	return (struct pt_table *)((a & ~dom->seg_mask) + dom->seg_desc_off) +
+	       ((a & dom->seg_mask) >> dom->table_shift);
 }
 
 static inline uint64_t pt_load(const struct pt_table *t, unsigned idx)
 {
 	return atomic_load_explicit(&t->va[idx], memory_order_acquire);
-}
-
-/* The descriptor of the table that entry idx of t points to. Returns NULL
- * while the installer has not yet published it (the caller retries). */
-static inline struct pt_table *pt_child(const struct pt_table *t, unsigned idx)
-{
-	return atomic_load_explicit(&t->child[idx], memory_order_acquire);
 }
 
 /* ------------------------------------------------------------------------
@@ -558,16 +587,19 @@ struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 				uint64_t owner);
 /* Free a table that was never linked into the tree. */
 void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t);
-/* Return a table to the cache or to the allocator. Call only once the
- * flush and walker rules allow reuse. */
+/* Return a table page to its segment (zeroing it if it was written).
+ * Call only once the flush and walker rules allow reuse. */
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
-/* Allocate / free the root and its descriptor. */
+/* Allocate / free the root, whose descriptor is dom->root_desc; the root
+ * also fixes dom->va_off. */
 struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom);
 void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t);
-/* Empty the cache into table_free. */
+/* Return the segments with no page in use to table_free. */
 void iopgt__cache_trim(struct iopgt_domain *dom);
-/* Free a table for good (destroy), whatever its contents. */
-void iopgt__table_delete(struct iopgt_domain *dom, struct pt_table *t);
+/* Return every segment to table_free (destroy). */
+void iopgt__segments_destroy(struct iopgt_domain *dom);
+/* Usable pages in the segments kept with no page in use. */
+uint64_t iopgt__pages_cached(struct iopgt_domain *dom);
 /* Hosted builds (hosted.c): fill in the built-in allocators where mem has
  * none. If the table callbacks are the built-in ones, *table_arg receives
  * their state, to be given to iopgt__mem_release() once every table page

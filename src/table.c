@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Table memory: hardware table pages, their descriptors, and the cache of
- * zeroed tables. A table that unmap emptied is already all zero, so keeping
- * a few for reuse saves both the allocator and the zeroing of a fresh page.
+ * Table memory: segments, table pages and their descriptors.
+ *
+ * The library asks table_alloc for segments (cfg.segment_size bytes,
+ * aligned to that size) and carves table pages out of them. The last
+ * pages of a segment hold the descriptors of all its pages, 64 bytes each,
+ * in page order; the descriptor of the first of these pages, which is no
+ * table, is the segment's header. (Tables first: a segment of two pages
+ * starts with its one table, which keeps allocator traces readable.) So the descriptor of the table at CPU
+ * address va is found by arithmetic alone (pt_desc() in pt.h): mask va down
+ * to its segment, index by the page number. Walkers never read
+ * descriptors; writers read the one of each table they change.
+ *
+ * A page that goes back is zeroed (if it was written) and kept on its
+ * segment's free list; a segment whose pages are all free goes back to
+ * table_free, except one kept for reuse while table_cache is not zero.
+ * The root is one allocation of its own, with its descriptor in the
+ * domain.
  */
 #include "pt.h"
-
-static size_t meta_size(const struct iopgt_domain *dom, unsigned level)
-{
-	size_t n = level ? pt_nr_entries(&dom->geo, level) : 0;
-	return sizeof(struct pt_table) + n * sizeof(struct pt_table *);
-}
 
 static void stat_max(_Atomic uint64_t *peak, uint64_t v)
 {
@@ -35,75 +43,182 @@ static void stat_live(struct iopgt_domain *dom, int64_t pages, int64_t bytes)
 	}
 }
 
-/* A descriptor with `nchild` child slots and a zeroed page of `size` bytes. */
-static struct pt_table *table_new(struct iopgt_domain *dom, size_t msize,
-				  size_t size, bool child)
+/* ------------------------------------------------------------------------
+ * The segment lock: short critical sections (list and free-list updates);
+ * the allocator callbacks are never called under it. Freestanding: no
+ * mutex, so a spinning lock.
+ */
+
+static void seg_lock(struct iopgt_domain *dom)
+{
+	while (atomic_exchange_explicit(&dom->seg_lock, 1,
+					memory_order_acquire))
+		while (atomic_load_explicit(&dom->seg_lock,
+					    memory_order_relaxed))
+			pt_relax();
+}
+
+static void seg_unlock(struct iopgt_domain *dom)
+{
+	atomic_store_explicit(&dom->seg_lock, 0, memory_order_release);
+}
+
+/* The header of the segment at CPU address base: the descriptor slot of
+ * its first descriptor page. */
+static struct pt_seg *seg_hdr(const struct iopgt_domain *dom, uintptr_t base)
+{
+	return (struct pt_seg *)(void *)((struct pt_table *)(base +
+							     dom->seg_desc_off) +
+					 (dom->seg_pages - dom->seg_meta_pages));
+}
+
+static uintptr_t seg_base(const struct iopgt_domain *dom, const void *p)
+{
+	return (uintptr_t)p & ~dom->seg_mask;
+}
+
+static struct pt_seg *seg_of(const struct iopgt_domain *dom,
+			     const struct pt_table *t)
+{
+	return seg_hdr(dom, seg_base(dom, t));
+}
+
+/* Table pages a segment holds. */
+static unsigned seg_tables(const struct iopgt_domain *dom)
+{
+	return dom->seg_pages - dom->seg_meta_pages;
+}
+
+static void avail_add(struct iopgt_domain *dom, struct pt_seg *s)
+{
+	s->prev = NULL;
+	s->next = dom->seg_avail;
+	if (s->next)
+		s->next->prev = s;
+	dom->seg_avail = s;
+	s->on_avail = 1;
+}
+
+static void avail_del(struct iopgt_domain *dom, struct pt_seg *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		dom->seg_avail = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->on_avail = 0;
+}
+
+/* A new segment from table_alloc, its descriptor pages zeroed and its
+ * header set up; NULL if the allocation failed or the memory is unusable
+ * (misaligned, beyond what an entry can hold, or at another CPU-to-
+ * hardware offset than the rest while there is no phys_to_virt). */
+static struct pt_seg *seg_new(struct iopgt_domain *dom)
 {
 	struct iopgt_mem_ops *mem = &dom->cfg.mem;
-	struct pt_table *t = mem->meta_alloc(mem->arg, msize);
+	size_t size = (size_t)dom->seg_mask + 1;
 	uint64_t pa = 0;
-	void *va;
+	char *va = mem->table_alloc(dom->table_arg, size, &pa);
+	struct pt_seg *s;
 
-	if (!t)
+	if (!va)
 		return NULL;
-	va = mem->table_alloc(dom->table_arg, size, &pa);
-	if (!va) {
-		mem->meta_free(mem->arg, t, msize);
-		return NULL;
-	}
-	if ((pa & (dom->geo.table_size - 1)) ||
-	    (pa >> dom->eng->max_oas)) {
-		/* The entry cannot hold this address: unusable memory. */
+	if (((uintptr_t)va & dom->seg_mask) ||
+	    (pa & (dom->geo.table_size - 1)) ||
+	    ((pa + size - 1) >> dom->eng->max_oas) ||
+	    (!dom->cfg.phys_to_virt &&
+	     (uintptr_t)va - pa != dom->va_off)) {
+		pt_assert("table_alloc returned memory the library can use "
+			  "(aligned to its size; with no phys_to_virt, at the "
+			  "root's CPU-to-hardware offset)",
+			  false);
 		mem->table_free(dom->table_arg, va, pa, size);
-		mem->meta_free(mem->arg, t, msize);
 		return NULL;
 	}
-	pt_memset(t, 0, msize);
-	pt_memset(va, 0, size);
-	t->va = va;
-	t->pa = pa;
-	t->child = child ? (void *)(t + 1) : NULL;
-	pt_stat_add(&dom->st.pages_alloc, 1);
-	pt_stat_add(&dom->st.meta_bytes, msize);
-	stat_live(dom, 1, (int64_t)size);
+	pt_memset(va + dom->seg_desc_off, 0,
+		  (size_t)dom->seg_meta_pages << dom->table_shift);
+	s = seg_hdr(dom, (uintptr_t)va);
+	s->pa = pa;
+	s->bump = 0;
+	s->used = 0;
+	s->nfree = 0;
+	s->free = NULL;
+	pt_stat_add(&dom->st.segments, 1);
+	return s;
+}
+
+/* Take s off the list of all segments; the caller holds the lock. */
+static void all_del(struct iopgt_domain *dom, struct pt_seg *s)
+{
+	struct pt_seg **p = &dom->seg_all;
+
+	while (*p != s)
+		p = &(*p)->all;
+	*p = s->all;
+}
+
+static void seg_delete(struct iopgt_domain *dom, struct pt_seg *s)
+{
+	struct iopgt_mem_ops *mem = &dom->cfg.mem;
+
+	mem->table_free(dom->table_arg, (void *)seg_base(dom, s), s->pa,
+			(size_t)dom->seg_mask + 1);
+	atomic_fetch_sub_explicit(&dom->st.segments, 1, memory_order_relaxed);
+}
+
+/* A page of s with its descriptor; the caller holds the lock and s has
+ * room. *fresh: the page was never used (its contents are not zero). */
+static struct pt_table *seg_take(struct iopgt_domain *dom, struct pt_seg *s,
+				 bool *fresh)
+{
+	struct pt_table *t;
+
+	if (s->free) {
+		t = s->free;
+		s->free = t->next;
+		s->nfree--;
+		*fresh = false;
+	} else {
+		unsigned i = s->bump++;
+		uintptr_t base = seg_base(dom, s);
+		t = (struct pt_table *)(base + dom->seg_desc_off) + i;
+		t->va = (pt_entry_t *)(base + ((uintptr_t)i << dom->table_shift));
+		t->pa = s->pa + ((uint64_t)i << dom->table_shift);
+		*fresh = true;
+	}
+	if (!s->used++)
+		dom->seg_empty--; /* it was empty: kept for reuse */
+	if (!s->free && s->bump == seg_tables(dom))
+		avail_del(dom, s);
 	return t;
 }
 
-static void table_delete(struct iopgt_domain *dom, struct pt_table *t,
-			 size_t msize, size_t size)
-{
-	struct iopgt_mem_ops *mem = &dom->cfg.mem;
-
-	mem->table_free(dom->table_arg, (void *)t->va, t->pa, size);
-	mem->meta_free(mem->arg, t, msize);
-	pt_stat_add(&dom->st.pages_freed, 1);
-	atomic_fetch_sub_explicit(&dom->st.meta_bytes, msize,
-				  memory_order_relaxed);
-	stat_live(dom, -1, -(int64_t)size);
-}
-
+/* A zeroed table page for `level`, owned by `owner`. NULL if a segment
+ * could not be allocated. */
 struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
-				uint64_t owner)
+				    uint64_t owner)
 {
-	unsigned kind = level > 0;
-	struct pt_table *t = NULL;
+	struct pt_table *t;
+	struct pt_seg *s;
+	bool fresh;
 
-	for (unsigned i = 0; i < dom->cache_limit; i++) {
-		_Atomic(struct pt_table *) *slot = &dom->cache[kind][i];
-		if (atomic_load_explicit(slot, memory_order_relaxed) &&
-		    (t = atomic_exchange_explicit(slot, NULL,
-						  memory_order_acquire))) {
-			atomic_fetch_sub_explicit(&dom->st.pages_cached, 1,
-						  memory_order_relaxed);
-			break;
-		}
-	}
-	if (!t) {
-		t = table_new(dom, meta_size(dom, level), dom->geo.table_size,
-			      kind);
-		if (!t)
+	seg_lock(dom);
+	while (!dom->seg_avail) {
+		seg_unlock(dom);
+		s = seg_new(dom);
+		if (!s)
 			return NULL;
+		seg_lock(dom);
+		s->all = dom->seg_all;
+		dom->seg_all = s;
+		avail_add(dom, s);
+		dom->seg_empty++;
 	}
+	t = seg_take(dom, dom->seg_avail, &fresh);
+	seg_unlock(dom);
+	if (fresh)
+		pt_memset((void *)t->va, 0, dom->geo.table_size);
 	t->level = (uint8_t)level;
 	t->shift = (uint8_t)pt_shift(&dom->geo, level);
 	t->mask = dom->geo.mask[level];
@@ -111,12 +226,14 @@ struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 	t->flags = 0;
 	t->next = NULL;
 	t->iova = 0;
+	t->epoch = 0;
 	atomic_store_explicit(&t->st, 0, memory_order_relaxed);
+	pt_stat_add(&dom->st.pages_alloc, 1);
+	stat_live(dom, 1, (int64_t)dom->geo.table_size);
 	return t;
 }
 
-/* A table going back for reuse must be all zero: entries and child
- * pointers. */
+/* A table going back for reuse must be all zero. */
 static void assert_zero(const struct iopgt_domain *dom, const struct pt_table *t)
 {
 	size_t n = dom->geo.table_size / sizeof(uint64_t);
@@ -127,37 +244,40 @@ static void assert_zero(const struct iopgt_domain *dom, const struct pt_table *t
 		pt_assert_expensive("a released table has no entry",
 				    atomic_load_explicit(&t->va[i],
 							 memory_order_relaxed) == 0);
-	if (t->child)
-		for (size_t i = 0; i < pt_nr_entries(&dom->geo, t->level); i++)
-			pt_assert_expensive(
-				"a released table has no child",
-				atomic_load_explicit(&t->child[i],
-						     memory_order_relaxed) == NULL);
+}
+
+/* How many segments with no page in use are kept for reuse. */
+static unsigned seg_keep(const struct iopgt_domain *dom)
+{
+	return dom->cache_limit ? 1 : 0;
 }
 
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t)
 {
-	unsigned kind = t->level > 0;
+	struct pt_seg *s = seg_of(dom, t), *gone = NULL;
 
 	if (t->flags & PT_F_DIRTY) {
 		pt_memset((void *)t->va, 0, dom->geo.table_size);
-		if (t->child)
-			pt_memset((void *)t->child, 0,
-			       pt_nr_entries(&dom->geo, t->level) *
-				       sizeof(struct pt_table *));
 		t->flags = 0;
 	}
 	assert_zero(dom, t);
-	for (unsigned i = 0; i < dom->cache_limit; i++) {
-		struct pt_table *empty = NULL;
-		if (atomic_compare_exchange_strong_explicit(
-			    &dom->cache[kind][i], &empty, t,
-			    memory_order_release, memory_order_relaxed)) {
-			pt_stat_add(&dom->st.pages_cached, 1);
-			return;
-		}
+	pt_stat_add(&dom->st.pages_freed, 1);
+	stat_live(dom, -1, -(int64_t)dom->geo.table_size);
+	seg_lock(dom);
+	t->next = s->free;
+	s->free = t;
+	s->nfree++;
+	if (!s->on_avail)
+		avail_add(dom, s);
+	if (!--s->used && ++dom->seg_empty > seg_keep(dom)) {
+		avail_del(dom, s);
+		all_del(dom, s);
+		dom->seg_empty--;
+		gone = s;
 	}
-	table_delete(dom, t, meta_size(dom, t->level), dom->geo.table_size);
+	seg_unlock(dom);
+	if (gone)
+		seg_delete(dom, gone);
 }
 
 void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
@@ -165,50 +285,85 @@ void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
 	iopgt__table_release(dom, t);
 }
 
-/* Free a table for good (destroy), whatever its contents. */
-void iopgt__table_delete(struct iopgt_domain *dom, struct pt_table *t)
-{
-	table_delete(dom, t, meta_size(dom, t->level), dom->geo.table_size);
-}
-
+/* Return the segments with no page in use (iopgt_reclaim). */
 void iopgt__cache_trim(struct iopgt_domain *dom)
 {
-	for (unsigned kind = 0; kind < 2; kind++) {
-		for (unsigned i = 0; i < PT_CACHE_SLOTS; i++) {
-			struct pt_table *t = atomic_exchange_explicit(
-				&dom->cache[kind][i], NULL,
-				memory_order_acquire);
-			if (t) {
-				atomic_fetch_sub_explicit(&dom->st.pages_cached,
-							  1, memory_order_relaxed);
-				iopgt__table_delete(dom, t);
+	for (;;) {
+		struct pt_seg *s, *gone = NULL;
+
+		seg_lock(dom);
+		for (s = dom->seg_avail; s; s = s->next) {
+			if (!s->used) {
+				avail_del(dom, s);
+				all_del(dom, s);
+				dom->seg_empty--;
+				gone = s;
+				break;
 			}
 		}
+		seg_unlock(dom);
+		if (!gone)
+			return;
+		seg_delete(dom, gone);
 	}
 }
 
-static size_t root_meta_size(const struct iopgt_domain *dom)
+/* Free every segment (destroy: no table is in use any more). */
+void iopgt__segments_destroy(struct iopgt_domain *dom)
 {
-	return sizeof(struct pt_table) +
-	       pt_nr_entries(&dom->geo, dom->geo.levels - 1) *
-		       sizeof(struct pt_table *);
+	struct pt_seg *s = dom->seg_all;
+
+	while (s) {
+		struct pt_seg *next = s->all;
+		seg_delete(dom, s);
+		s = next;
+	}
+	dom->seg_all = NULL;
+	dom->seg_avail = NULL;
+	dom->seg_empty = 0;
+}
+
+/* Pages of the kept empty segments: for the statistics. */
+uint64_t iopgt__pages_cached(struct iopgt_domain *dom)
+{
+	return (uint64_t)dom->seg_empty * seg_tables(dom);
 }
 
 struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom)
 {
-	struct pt_table *t = table_new(dom, root_meta_size(dom),
-				       dom->geo.root_size, true);
+	struct iopgt_mem_ops *mem = &dom->cfg.mem;
+	struct pt_table *t = &dom->root_desc;
+	size_t size = dom->geo.root_size;
+	uint64_t pa = 0;
+	void *va = mem->table_alloc(dom->table_arg, size, &pa);
+	unsigned top = dom->geo.levels - 1;
 
-	if (t) {
-		unsigned top = dom->geo.levels - 1;
-		t->level = (uint8_t)top;
-		t->shift = (uint8_t)pt_shift(&dom->geo, top);
-		t->mask = dom->geo.mask[top];
+	if (!va)
+		return NULL;
+	if (((uintptr_t)va & (size - 1)) || (pa & (size - 1)) ||
+	    ((pa + size - 1) >> dom->eng->max_oas)) {
+		mem->table_free(dom->table_arg, va, pa, size);
+		return NULL;
 	}
+	pt_memset(va, 0, size);
+	pt_memset(t, 0, sizeof(*t));
+	t->va = va;
+	t->pa = pa;
+	t->level = (uint8_t)top;
+	t->shift = (uint8_t)pt_shift(&dom->geo, top);
+	t->mask = dom->geo.mask[top];
+	dom->va_off = (uintptr_t)va - pa;
+	pt_stat_add(&dom->st.pages_alloc, 1);
+	stat_live(dom, 1, (int64_t)size);
 	return t;
 }
 
 void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t)
 {
-	table_delete(dom, t, root_meta_size(dom), dom->geo.root_size);
+	struct iopgt_mem_ops *mem = &dom->cfg.mem;
+
+	mem->table_free(dom->table_arg, (void *)t->va, t->pa,
+			dom->geo.root_size);
+	pt_stat_add(&dom->st.pages_freed, 1);
+	stat_live(dom, -1, -(int64_t)dom->geo.root_size);
 }

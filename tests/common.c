@@ -23,12 +23,26 @@ const struct tcfg tcfgs[] = {
 };
 const size_t n_tcfgs = sizeof(tcfgs) / sizeof(tcfgs[0]);
 
+uint64_t theld_bytes(struct iopgt_domain *dom)
+{
+	struct iopgt_info info;
+	struct iopgt_stats st;
+
+	iopgt_domain_info(dom, &info, sizeof(info));
+	iopgt_get_stats(dom, &st, sizeof(st));
+	return ((uint64_t)info.root_tables << info.granule) +
+	       st.segment_bytes_live;
+}
+
 void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg)
 {
 	iopgt_config_init(cfg, sizeof(*cfg), c->format);
 	cfg->ias = c->ias;
 	cfg->oas = c->oas;
 	cfg->granule = c->granule;
+	/* One table page a segment: the recording allocators then see every
+	 * table page come and go (tests of larger segments set their own). */
+	cfg->segment_size = UINT64_C(2) << c->granule;
 }
 
 unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8])

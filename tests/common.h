@@ -53,8 +53,13 @@ struct tcfg {
 extern const struct tcfg tcfgs[];
 extern const size_t n_tcfgs;
 
-/* Fill cfg from c with defaults for the rest. */
+/* Fill cfg from c with defaults for the rest: one table page a segment,
+ * so that the recording allocators see each table page come and go. */
 void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg);
+
+/* The bytes dom should hold from its table allocator: the root and its
+ * segments. */
+uint64_t theld_bytes(struct iopgt_domain *dom);
 
 /* Leaf sizes the format offers in this configuration, smallest first;
  * returns how many (from iopgt_domain_info of a created domain). */

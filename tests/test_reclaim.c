@@ -844,7 +844,7 @@ static uint64_t rule4_extra_pages(const struct tcfg *c, unsigned options,
 	iopgt_get_stats(dom, &st, sizeof(st));
 	assert_int_equal(st.table_pages_waiting, 0);
 	assert_int_equal(st.table_pages_cached, 0);
-	assert_int_equal(st.table_bytes_live, ta.live_bytes);
+	assert_int_equal(ta.live_bytes, theld_bytes(dom));
 	assert_true(st.table_pages_live >= 1);
 	extra = st.table_pages_live - 1;
 	if (!extra)

@@ -321,8 +321,7 @@ static int setup(struct demo *d)
 	d->cfg.table_cache = 0;
 	if (d->caching_mode)
 		d->cfg.options |= IOPGT_OPT_CACHING_MODE;
-	iopgt_sim_mem_ops(d->sim, &d->cfg.mem);
-	iopgt_sim_flush_ops(d->sim, &d->cfg.flush);
+	iopgt_sim_domain_config(d->sim, &d->cfg);
 	rc = iopgt_domain_create(&d->cfg, &d->dom);
 	if (rc) {
 		fprintf(stderr, "iopgt demo: cannot create a %s domain: %s\n",
