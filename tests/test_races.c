@@ -1,0 +1,1570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Races an adversarial review found in the engine, each as one
+ * deterministic interleaving: threads stop at the named yield points of
+ * the engine (src/testhook.h, debug builds) and a scheduler (sched.h)
+ * releases them in the order that goes wrong. What must hold is the v2
+ * protocol's (/work/protocol-v2.md); today's engine fails these tests,
+ * which is why tests/CMakeLists.txt registers them only with
+ * -DIOPGT_RACE_TESTS=ON.
+ *
+ *   lost_unmap        1. a coalesce from a stale scan maps an unmapped
+ *                        page again
+ *   freed_entry       2. an entry goes on naming a freed table; later
+ *   freed_entry_trap     calls in that range spin (three interleavings)
+ *   freed_entry_frozen
+ *   count_clobber     3. a failed coalesce overwrites a concurrent
+ *                        give-back of the count
+ *   epoch_uaf         4. a walker counted under an old parity is inside a
+ *                        table the epoch scheme frees
+ *   coalesce_dirty    5. a dirty bit set during a coalesce is lost
+ *   dirty_stop        6. read_and_clear_dirty clears a bit it never
+ *                        reports when its callback stops it
+ *   lookup_install    7. a lookup waits for an installer that is stopped
+ *   overlap_stress    8. overlapping writers (a caller bug) are contained:
+ *                        no crash, hang, double free or leak (label stress)
+ *
+ * The sizes come from each domain's iopgt_domain_info (leaf sizes, levels,
+ * granule); a scenario that needs what a configuration lacks (a third leaf
+ * size, a hardware dirty bit) skips it. Without yield hooks (IOPGT_DEBUG=0)
+ * the scenarios skip. Every wait has a timeout (IOPGT_RACE_TIMEOUT_MS,
+ * default 2000): a hang is reported and, if it does not resolve, ends the
+ * process. Run one test by name: test_races lost_unmap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "pt.h" /* the engine's hardware dirty bit, for the "device" */
+#include "sched.h"
+
+/* ------------------------------------------------------------------------
+ * A domain for one scenario
+ */
+
+struct rdom {
+	const struct tcfg *c;
+	struct smem *m;
+	struct iopgt_domain *dom;
+	uint64_t s[8]; /* leaf sizes, smallest first: s[i] is level i's */
+	unsigned n;
+	unsigned levels, n0;
+	uint64_t page, pa_base, space;
+	uint64_t hw_dirty; /* the leaf bit the hardware sets on a write */
+	uint64_t root_pa;
+};
+
+static void ropen(struct rdom *d, const struct tcfg *c)
+{
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+
+	memset(d, 0, sizeof(*d));
+	d->c = c;
+	d->m = smem_new();
+	tcfg_config(c, &cfg);
+	cfg.table_cache = 0; /* every table reclaimed is really freed */
+	smem_ops(d->m, &cfg.mem);
+	assert_int_equal(iopgt_domain_create(&cfg, &d->dom), 0);
+	iopgt_domain_info(d->dom, &info, sizeof(info));
+	d->n = tcfg_leaf_sizes(d->dom, d->s);
+	d->levels = info.levels;
+	d->page = UINT64_C(1) << info.granule;
+	d->n0 = 1u << (info.granule - 3);
+	d->space = UINT64_C(1) << info.ias;
+	d->pa_base = UINT64_C(1) << (info.oas - 2);
+	d->hw_dirty = d->dom->eng->hw_dirty;
+	d->root_pa = info.root_pa;
+}
+
+/* The identity-like output address of iova: keeps every alignment. */
+static uint64_t rpa(const struct rdom *d, uint64_t iova)
+{
+	return d->pa_base + iova;
+}
+
+static const unsigned RWP = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+
+/* A table of the tree at level, holding iova. */
+struct rtable {
+	unsigned level;
+	uint64_t iova, pa, span;
+	void *va;
+	size_t bytes;
+	unsigned used;
+	int found;
+};
+
+static int find_cb(void *arg, const struct iopgt_table_info *t)
+{
+	struct rtable *f = arg;
+
+	if (t->level != f->level || f->iova < t->iova ||
+	    f->iova - t->iova >= t->span)
+		return 0;
+	f->pa = t->pa;
+	f->va = (void *)(uintptr_t)t->va;
+	f->bytes = (size_t)t->entries * sizeof(uint64_t);
+	f->iova = t->iova;
+	f->span = t->span;
+	f->used = t->used;
+	f->found = 1;
+	return 1;
+}
+
+static int rfind(struct rdom *d, unsigned level, uint64_t iova,
+		 struct rtable *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->level = level;
+	f->iova = iova;
+	iopgt_for_each_table(d->dom, find_cb, f);
+	return f->found;
+}
+
+/* Set the hardware dirty bit in the leaf that translates iova, with a
+ * compare-and-swap on the table memory, as the simulated IOMMU does (only
+ * if the entry is still the leaf it read). Returns 1 if it did. */
+static int rset_dirty(struct rdom *d, uint64_t iova)
+{
+	for (unsigned l = 0; l < d->levels; l++) {
+		struct rtable f;
+		_Atomic uint64_t *p;
+		uint64_t e;
+
+		if (!rfind(d, l, iova, &f))
+			continue;
+		p = (_Atomic uint64_t *)f.va + (iova - f.iova) / (f.span / (f.bytes / 8));
+		e = atomic_load(p);
+		if (!e || d->dom->eng->is_table(e, l))
+			continue;
+		return atomic_compare_exchange_strong(p, &e, e | d->hw_dirty);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Calls run by controlled threads
+ */
+
+enum rop_kind { ROP_MAP, ROP_UNMAP, ROP_LOOKUP, ROP_RECLAIM, ROP_DIRTY };
+
+struct rop {
+	struct rdom *d;
+	enum rop_kind kind;
+	uint64_t iova, size;
+	int sync;          /* sync its gather after the call */
+	int64_t ret;
+	struct iopgt_translation tr;
+	/* ROP_DIRTY: the runs reported */
+	uint64_t run_iova[16], run_size[16];
+	unsigned nruns;
+};
+
+static int rop_dirty_cb(void *arg, uint64_t iova, uint64_t size)
+{
+	struct rop *o = arg;
+
+	if (o->nruns < 16) {
+		o->run_iova[o->nruns] = iova;
+		o->run_size[o->nruns] = size;
+	}
+	o->nruns++;
+	return 0;
+}
+
+static void rop_run(void *arg)
+{
+	struct rop *o = arg;
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	switch (o->kind) {
+	case ROP_MAP:
+		o->ret = iopgt_map(o->d->dom, o->iova, rpa(o->d, o->iova),
+				   o->size, RWP, &g);
+		break;
+	case ROP_UNMAP:
+		o->ret = iopgt_unmap(o->d->dom, o->iova, o->size, &g);
+		break;
+	case ROP_LOOKUP:
+		memset(&o->tr, 0, sizeof(o->tr));
+		o->ret = iopgt_lookup(o->d->dom, o->iova, &o->tr);
+		break;
+	case ROP_RECLAIM:
+		o->ret = iopgt_reclaim(o->d->dom);
+		break;
+	case ROP_DIRTY:
+		o->nruns = 0;
+		o->ret = iopgt_read_and_clear_dirty(o->d->dom, o->iova, o->size,
+						    0, rop_dirty_cb, o, &g);
+		break;
+	}
+	if (o->sync)
+		iopgt_sync(o->d->dom, &g);
+}
+
+static struct rop rop(struct rdom *d, enum rop_kind kind, uint64_t iova,
+		      uint64_t size)
+{
+	struct rop o;
+
+	memset(&o, 0, sizeof(o));
+	o.d = d;
+	o.kind = kind;
+	o.iova = iova;
+	o.size = size;
+	/* Writers sync their gather; a lookup or a reclaim has none (a sync
+	 * would also reclaim, which scenario 4 must control). */
+	o.sync = kind == ROP_MAP || kind == ROP_UNMAP || kind == ROP_DIRTY;
+	return o;
+}
+
+/* One call on a watchdog thread: it must complete. */
+static int64_t rcall(struct sched *s, struct rdom *d, enum rop_kind kind,
+		     uint64_t iova, uint64_t size, struct iopgt_translation *tr)
+{
+	struct rop o = rop(d, kind, iova, size);
+	char name[64];
+	static const char *const kinds[] = { "map", "unmap", "lookup",
+					     "reclaim", "dirty" };
+
+	snprintf(name, sizeof(name), "%s 0x%" PRIx64, kinds[kind], iova);
+	sched_run(s, name, rop_run, &o);
+	if (tr)
+		*tr = o.tr;
+	return o.ret;
+}
+
+/* Set-up calls (no other thread runs): must succeed. */
+static void rmap(struct rdom *d, uint64_t iova, uint64_t size)
+{
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	assert_int_equal(iopgt_map(d->dom, iova, rpa(d, iova), size, RWP, &g),
+			 0);
+	iopgt_sync(d->dom, &g);
+}
+
+/* ------------------------------------------------------------------------
+ * Checks
+ */
+
+/* Lookup of iova (on a watchdog thread) is unmapped (mapped = 0), or maps
+ * rpa(iova) in a leaf of leaf bytes (0: any size). */
+static void rexpect(struct sched *s, struct rdom *d, uint64_t iova,
+		    int mapped, uint64_t leaf, const char *why)
+{
+	struct iopgt_translation tr;
+	int64_t r = rcall(s, d, ROP_LOOKUP, iova, 0, &tr);
+
+	if (!mapped && r != -ENOENT)
+		sched_violation(s, "lookup 0x%" PRIx64 " = %" PRId64
+				   " (pa 0x%" PRIx64 ", leaf 0x%" PRIx64
+				   "): expected -ENOENT: %s",
+				iova, r, tr.pa, tr.leaf_size, why);
+	if (mapped && (r != 0 || tr.pa != rpa(d, iova) ||
+		       (leaf && tr.leaf_size != leaf)))
+		sched_violation(s, "lookup 0x%" PRIx64 " = %" PRId64
+				   " (pa 0x%" PRIx64 ", leaf 0x%" PRIx64
+				   "): expected pa 0x%" PRIx64
+				   " in a leaf of 0x%" PRIx64 ": %s",
+				iova, r, tr.pa, tr.leaf_size, rpa(d, iova),
+				leaf, why);
+}
+
+/* Unmap everything, sync, reclaim: the root alone is left, counts match;
+ * destroy: every page and descriptor went back, once, and no freed table
+ * page was touched. Then free the scheduler and return its violations. */
+static unsigned long rclose(struct sched *s, struct rdom *d)
+{
+	struct iopgt_stats st;
+	struct smem_counts mc;
+	unsigned bad;
+
+	if (rcall(s, d, ROP_UNMAP, 0, d->space, NULL) < 0)
+		sched_violation(s, "unmapping everything failed");
+	rcall(s, d, ROP_RECLAIM, 0, 0, NULL);
+	iopgt_get_stats(d->dom, &st, sizeof(st));
+	if (st.table_pages_live != 1 || st.table_pages_waiting)
+		sched_violation(s, "after unmapping everything: %" PRIu64
+				   " table pages live (expected the root "
+				   "alone), %" PRIu64 " waiting",
+				st.table_pages_live, st.table_pages_waiting);
+	bad = tcheck_counts(d->dom);
+	if (bad)
+		sched_violation(s, "%u tables' counts differ from their "
+				   "entries after unmapping everything",
+				bad);
+	sched_detach(s);
+	iopgt_domain_destroy(d->dom);
+	d->dom = NULL;
+	smem_counts(d->m, &mc);
+	if (mc.table_allocs != mc.table_frees || mc.meta_allocs != mc.meta_frees)
+		sched_violation(s, "leak: %" PRIu64 " table pages allocated, %"
+				   PRIu64 " freed; %" PRIu64
+				   " descriptors allocated, %" PRIu64 " freed",
+				mc.table_allocs, mc.table_frees, mc.meta_allocs,
+				mc.meta_frees);
+	if (mc.double_frees)
+		sched_violation(s, "%" PRIu64 " table pages freed twice",
+				mc.double_frees);
+	if (mc.uaf)
+		sched_violation(s, "%" PRIu64 " accesses to freed table pages; "
+				   "first: %s",
+				mc.uaf, mc.first_uaf);
+	smem_free(d->m);
+	return sched_free(s);
+}
+
+/* Skip the test when the library has no yield hooks. */
+static void require_hooks(void)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	int ok;
+
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_X86_64);
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
+	ok = sched_hooks_available(dom);
+	iopgt_domain_destroy(dom);
+	if (ok)
+		return;
+	if (IOPGT_DEBUG >= 1) {
+		fprintf(stderr, "test_races: IOPGT_DEBUG=%d but the library "
+				"reported no yield point: PT_YIELD is not "
+				"wired\n",
+			IOPGT_DEBUG);
+		fail();
+	}
+	fprintf(stderr, "test_races: skipped: the library has no yield hooks "
+			"(a release build, IOPGT_DEBUG=0)\n");
+	skip();
+}
+
+/* After a scenario on configuration c: stop at the first configuration
+ * that failed (the others fail alike), with the number of violations. */
+#define SCENARIO_END(v)                                                     \
+	do {                                                                \
+		if (v) {                                                    \
+			fprintf(stderr, "%lu violation(s)\n", (v));         \
+			fail();                                             \
+		}                                                           \
+	} while (0)
+
+/* Release the stopped thread c for good once the other thread o is done,
+ * or as soon as o blocks (PT_Y_WAIT_FROZEN: it waits for what c holds
+ * frozen); then wait for o. Returns o's final state. */
+static void finish_with(struct sched_thread *o, struct sched_thread *c)
+{
+	enum sched_state st = sched_wait(o, SCHED_DONE | SCHED_BLOCKED);
+
+	if (st == SCHED_BLOCKED) {
+		sched_release(c);
+		sched_join(c);
+	}
+	sched_join(o);
+}
+
+/* ------------------------------------------------------------------------
+ * 1. Lost unmap
+ *
+ * A level-1 table T at B holds n0 - 1 level-1 leaves and, in its last
+ * entry, a level-0 table holding all pages but the last, with output
+ * addresses as if the whole of T's span were one level-2 leaf. Thread C
+ * maps the last page: the leaf table coalesces into a level-1 leaf, T is
+ * then full, and C freezes and rescans it: stop there (COALESCE_FROZEN for
+ * level 1). Thread S unmaps the first page (a split of T's first leaf)
+ * and syncs. C goes on. Today C replaces T by a level-2 leaf from its
+ * scan: the first page is mapped again, and the split's table leaks. In
+ * v2, S waits (PT_Y_WAIT_FROZEN) while T is frozen and then splits the
+ * new level-2 leaf.
+ */
+
+struct coal {
+	uint64_t B;  /* T's span: [B, B + s[2]) */
+	struct rop c_op;
+	struct sched_thread *C;
+};
+
+/* Set T up and start C with a stop at (point, level) on T's tables.
+ * Returns 0 if C stopped there. */
+static int coal_setup(struct sched *s, struct rdom *d, struct coal *k,
+		      unsigned point, unsigned level)
+{
+	uint64_t s1 = d->s[1], s2 = d->s[2], B = 0;
+
+	k->B = B;
+	rmap(d, B, s2 - s1);                   /* n0 - 1 level-1 leaves */
+	rmap(d, B + s2 - s1, s1 - d->page);    /* all pages but the last */
+	k->c_op = rop(d, ROP_MAP, B + s2 - d->page, d->page);
+	k->C = sched_thread(s, "C (map of the last page)", rop_run, &k->c_op);
+	sched_stop_at(k->C, point, (int)level, level ? B : B + s2 - s1, 1);
+	sched_start(k->C);
+	if (sched_wait(k->C, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "C never reached %s for the level-%u table "
+				   "(map returned %" PRId64 ")",
+				sched_point_name(point), level, k->c_op.ret);
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned long lost_unmap_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct sched *s;
+	struct coal k;
+	struct rop so;
+	struct sched_thread *S;
+
+	ropen(&d, c);
+	if (d.n < 3) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	s = sched_new(d.dom, "lost_unmap %s", c->name);
+	if (coal_setup(s, &d, &k, PT_Y_COALESCE_FROZEN, 1) == 0) {
+		so = rop(&d, ROP_UNMAP, k.B, d.page);
+		S = sched_thread(s, "S (unmap of the first page)", rop_run, &so);
+		sched_start(S);
+		finish_with(S, k.C);
+		sched_release(k.C);
+		sched_join(k.C);
+		if (so.ret != (int64_t)d.page)
+			sched_violation(s, "S's unmap returned %" PRId64, so.ret);
+		if (k.c_op.ret != 0)
+			sched_violation(s, "C's map returned %" PRId64,
+					k.c_op.ret);
+		rexpect(s, &d, k.B, 0, 0,
+			"the first page was unmapped (and synced) before C's "
+			"coalesce completed: a lost unmap");
+		rexpect(s, &d, k.B + d.page, 1, 0, "the second page");
+		rexpect(s, &d, k.B + d.s[2] - d.page, 1, 0, "the last page");
+	}
+	return rclose(s, &d);
+}
+
+static void test_lost_unmap(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = lost_unmap_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 2. An entry naming a freed table
+ *
+ * T as in 1. C stops before the freeze (COALESCE_SCANNED for level 1).
+ * S unmaps [page, s1) (splitting T's first leaf into a leaf table N that
+ * keeps page 0), then [0, page), which empties N: N is unlinked and freed
+ * after S's sync. C goes on. Every later lookup, map and unmap in [0, s1)
+ * must complete (each runs on a watchdog thread) and give the right
+ * answer; nothing may touch N's freed page.
+ *
+ * The interleaving as stated leaves today's engine correct (S's unlink
+ * drops T's count, and C's freeze fails). The defect it aims at needs S's
+ * unlink of N to run while T is frozen by C: variant "trap" stops C inside
+ * its rescan of the frozen T (a trap on T's page: no yield point lies
+ * between a freeze and a failed rescan) and runs S's second unmap there;
+ * today the unlink's clear of T's entry is refused and ignored, N is
+ * freed, and T's entry keeps naming it once C restores T. Variant "frozen"
+ * stops C after its rescan succeeded (COALESCE_FROZEN), with the same S.
+ * In v2, S waits for the frozen T (PT_Y_WAIT_FROZEN) in both, and C is let
+ * go on.
+ */
+
+enum fe_variant { FE_SCANNED, FE_TRAP, FE_FROZEN };
+static const char *const fe_names[] = { "scanned", "trap", "frozen" };
+
+static unsigned long freed_entry_on(const struct tcfg *c, enum fe_variant v)
+{
+	struct rdom d;
+	struct sched *s;
+	struct coal k;
+	struct rop s1op, s2op;
+	struct sched_thread *S1, *S2;
+	struct rtable T;
+	uint64_t s1;
+
+	ropen(&d, c);
+	if (d.n < 3) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	s1 = d.s[1];
+	s = sched_new(d.dom, "freed_entry/%s %s", fe_names[v], c->name);
+	if (coal_setup(s, &d, &k,
+		       v == FE_FROZEN ? PT_Y_COALESCE_FROZEN
+				      : PT_Y_COALESCE_SCANNED,
+		       1))
+		goto out;
+	assert_true(rfind(&d, 1, k.B, &T));
+
+	s1op = rop(&d, ROP_UNMAP, k.B + d.page, s1 - d.page);
+	S1 = sched_thread(s, "S (unmap [page, s1))", rop_run, &s1op);
+	sched_start(S1);
+	finish_with(S1, k.C);
+
+	s2op = rop(&d, ROP_UNMAP, k.B, d.page);
+	S2 = sched_thread(s, "S (unmap [0, page))", rop_run, &s2op);
+	if (v == FE_TRAP) {
+		/* C freezes T and is stopped in its rescan. */
+		sched_trap_arm(s, T.va, T.bytes);
+		sched_release(k.C);
+		if (sched_wait(k.C, SCHED_STOPPED | SCHED_DONE) !=
+		    SCHED_STOPPED)
+			sched_note(s, "C did not touch T after SCANNED");
+		sched_trap_disarm(s); /* C, if trapped, stays stopped */
+	}
+	sched_start(S2);
+	finish_with(S2, k.C);
+	sched_release(k.C);
+	sched_join(k.C);
+
+	if (s1op.ret != (int64_t)(s1 - d.page))
+		sched_violation(s, "S's unmap of [page, s1) returned %" PRId64,
+				s1op.ret);
+	if (s2op.ret != (int64_t)d.page)
+		sched_violation(s, "S's unmap of [0, page) returned %" PRId64,
+				s2op.ret);
+	/* Later calls in [0, s1) complete, with the right answers. */
+	rexpect(s, &d, k.B, 0, 0, "unmapped by S");
+	rexpect(s, &d, k.B + d.page, 0, 0, "unmapped by S");
+	rexpect(s, &d, k.B + s1 - d.page, 0, 0, "unmapped by S");
+	rexpect(s, &d, k.B + s1, 1, 0, "never unmapped");
+	if (rcall(s, &d, ROP_MAP, k.B + 3 * d.page, d.page, NULL) != 0)
+		sched_violation(s, "a later map of one page in [0, s1) failed");
+	rexpect(s, &d, k.B + 3 * d.page, 1, d.page, "mapped again");
+	if (rcall(s, &d, ROP_UNMAP, k.B, s1, NULL) != (int64_t)d.page)
+		sched_violation(s, "a later unmap of [0, s1) did not unmap the "
+				   "one page mapped there");
+	if (rcall(s, &d, ROP_MAP, k.B, s1, NULL) != 0)
+		sched_violation(s, "a later map of [0, s1) as one leaf failed");
+	/* A leaf of at least s1: T, full again, may coalesce further. */
+	rexpect(s, &d, k.B + d.page, 1, 0, "mapped again");
+out:
+	return rclose(s, &d);
+}
+
+static void freed_entry(enum fe_variant v)
+{
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long n = freed_entry_on(&tcfgs[i], v);
+		SCENARIO_END(n);
+	}
+}
+
+static void test_freed_entry(void **state)
+{
+	(void)state;
+	freed_entry(FE_SCANNED);
+}
+
+static void test_freed_entry_trap(void **state)
+{
+	(void)state;
+	freed_entry(FE_TRAP);
+}
+
+static void test_freed_entry_frozen(void **state)
+{
+	(void)state;
+	freed_entry(FE_FROZEN);
+}
+
+/* ------------------------------------------------------------------------
+ * 3. Count clobbered
+ *
+ * A leaf table L at B holds every page but the last. C maps the last page
+ * and stops before the freeze (COALESCE_SCANNED for level 0). U unmaps
+ * pages a and b (L holds n0 - 2). F maps [a, a + 2 pages), which overlaps
+ * the mapped page a + 1: F's fill reserves 2 (L's count is n0, "full")
+ * and stops (FILL_RESERVED) before its stores. C goes on: today it
+ * freezes L at n0 and is stopped inside its rescan (a trap on L's page).
+ * F goes on: it fills a, finds a + 1 taken and gives one back into the
+ * frozen count; it then waits for L. C's rescan fails (b is empty) and
+ * restores the count with a plain store of n0, overwriting F's give-back:
+ * one more than the entries, for good. F fails with -EEXIST and rolls back.
+ * Must hold: the counts match; once everything in L is unmapped L is
+ * reclaimed (the root alone in the stats) and a later level-1 map over
+ * L's span succeeds. In v2, C cannot freeze L while F is inside its open
+ * section, so C never reaches the trap.
+ */
+
+static unsigned long count_clobber_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop cop, fop;
+	struct sched_thread *C, *F;
+	struct rtable L;
+	uint64_t B, s1, a, b;
+	enum sched_state st;
+	unsigned bad;
+
+	ropen(&d, c);
+	s1 = d.s[1];
+	B = s1 * 3;
+	a = B + 10 * d.page;
+	b = B + 20 * d.page;
+	s = sched_new(d.dom, "count_clobber %s", c->name);
+	rmap(&d, B, s1 - d.page);
+	cop = rop(&d, ROP_MAP, B + s1 - d.page, d.page);
+	C = sched_thread(s, "C (map of the last page)", rop_run, &cop);
+	sched_stop_at(C, PT_Y_COALESCE_SCANNED, 0, B, 1);
+	sched_start(C);
+	if (sched_wait(C, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "C never reached PT_Y_COALESCE_SCANNED for "
+				   "the leaf table");
+		goto out;
+	}
+	assert_true(rfind(&d, 0, B, &L));
+	if (rcall(s, &d, ROP_UNMAP, a, d.page, NULL) != (int64_t)d.page ||
+	    rcall(s, &d, ROP_UNMAP, b, d.page, NULL) != (int64_t)d.page)
+		sched_violation(s, "U's unmaps failed");
+
+	fop = rop(&d, ROP_MAP, a, 2 * d.page);
+	F = sched_thread(s, "F (map of [a, a + 2 pages))", rop_run, &fop);
+	sched_stop_at(F, PT_Y_FILL_RESERVED, 0, B, 1);
+	sched_start(F);
+	if (sched_wait(F, SCHED_STOPPED | SCHED_DONE | SCHED_BLOCKED) !=
+	    SCHED_STOPPED)
+		sched_violation(s, "F never reached PT_Y_FILL_RESERVED");
+
+	sched_trap_arm(s, L.va, L.bytes);
+	sched_release(C);
+	st = sched_wait(C, SCHED_STOPPED | SCHED_DONE);
+	sched_trap_disarm(s); /* C, if trapped, stays stopped */
+	sched_release(F);
+	if (st == SCHED_STOPPED)
+		finish_with(F, C);
+	sched_join(F);
+	sched_release(C);
+	sched_join(C);
+
+	if (cop.ret != 0)
+		sched_violation(s, "C's map returned %" PRId64, cop.ret);
+	if (fop.ret != -EEXIST)
+		sched_violation(s, "F's map returned %" PRId64
+				   ", expected -EEXIST",
+				fop.ret);
+	bad = tcheck_counts(d.dom);
+	if (bad)
+		sched_violation(s, "%u table count(s) differ from the entries "
+				   "after C's failed coalesce and F's give-back",
+				bad);
+	rexpect(s, &d, a, 0, 0, "F's map failed");
+	rexpect(s, &d, a + d.page, 1, 0, "mapped before");
+	rexpect(s, &d, b, 0, 0, "unmapped by U");
+	/* Everything in L unmapped: L must be reclaimed. */
+	rcall(s, &d, ROP_UNMAP, B, s1, NULL);
+	rcall(s, &d, ROP_RECLAIM, 0, 0, NULL);
+	{
+		struct iopgt_stats st2;
+		iopgt_get_stats(d.dom, &st2, sizeof(st2));
+		if (st2.table_pages_live != 1)
+			sched_violation(s, "after unmapping all of L's span: "
+					   "%" PRIu64 " table pages live, "
+					   "expected the root alone",
+					st2.table_pages_live);
+	}
+	if (rcall(s, &d, ROP_MAP, B, s1, NULL) != 0)
+		sched_violation(s, "a later map of one level-1 leaf over L's "
+				   "span failed");
+	rexpect(s, &d, B + d.page, 1, s1, "mapped as one leaf");
+out:
+	return rclose(s, &d);
+}
+
+static void test_count_clobber(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = count_clobber_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 4. Epoch use-after-free
+ *
+ * W, a lookup of a page in leaf table X, reads the epoch E and stops
+ * before its increment (ENTER_EPOCH_READ). H, a lookup held inside the
+ * root, is counted while main unmaps a page in leaf table Y and syncs: Y
+ * waits, and the epoch advances to E + 1. H leaves. A (iopgt_reclaim)
+ * reads the counter of E's parity, zero, and stops before its CAS
+ * (ADVANCE_CHECKED). W goes on: today it counts itself under E's parity
+ * and walks into X, where it is held (walk hook). Main unmaps X's page and
+ * syncs: X waits, tagged E + 1. A goes on: its CAS (from a stale check)
+ * and the next advance take the epoch to E + 3, and X is freed while W is
+ * inside it. Must hold: X is not freed while W is inside (table_free
+ * callback, stats), W reads no freed page, and X is freed once W left.
+ */
+
+struct epoch_ctx {
+	struct sched *s;
+	uint64_t x_pa;
+	struct sched_thread *W;
+	_Atomic int w_inside;
+	_Atomic int x_freed_inside;
+};
+
+static void epoch_on_free(void *arg, uint64_t pa)
+{
+	struct epoch_ctx *e = arg;
+
+	if (pa == e->x_pa && atomic_load(&e->w_inside))
+		atomic_store(&e->x_freed_inside, 1);
+}
+
+static unsigned long epoch_uaf_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct epoch_ctx e;
+	struct rop wop, hop, aop;
+	struct sched_thread *H, *A;
+	struct rtable X;
+	struct iopgt_stats st;
+	uint64_t s1, by, bx;
+
+	ropen(&d, c);
+	memset(&e, 0, sizeof(e));
+	s1 = d.s[1];
+	by = s1 + 3 * d.page;
+	bx = 3 * s1 + 7 * d.page;
+	e.s = sched_new(d.dom, "epoch_uaf %s", c->name);
+	rmap(&d, by, d.page);
+	rmap(&d, bx, d.page);
+	assert_true(rfind(&d, 0, bx, &X));
+	e.x_pa = X.pa;
+	smem_on_free(d.m, epoch_on_free, &e);
+
+	wop = rop(&d, ROP_LOOKUP, bx, 0);
+	e.W = sched_thread(e.s, "W (lookup in X)", rop_run, &wop);
+	sched_stop_at(e.W, PT_Y_ENTER_EPOCH_READ, SCHED_ANY_LEVEL,
+		      SCHED_ANY_IOVA, 1);
+	sched_stop_in_table(e.W, X.pa, 1);
+	sched_start(e.W);
+	if (sched_wait(e.W, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(e.s, "W never reached PT_Y_ENTER_EPOCH_READ");
+		goto out;
+	}
+	hop = rop(&d, ROP_LOOKUP, by, 0);
+	H = sched_thread(e.s, "H (lookup held in the root)", rop_run, &hop);
+	sched_stop_in_table(H, d.root_pa, 1);
+	sched_start(H);
+	if (sched_wait(H, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED)
+		sched_violation(e.s, "H never entered the root");
+	/* Y retires while H is counted: it waits, the epoch advances. */
+	if (rcall(e.s, &d, ROP_UNMAP, by, d.page, NULL) != (int64_t)d.page)
+		sched_violation(e.s, "unmap of Y's page failed");
+	sched_release(H);
+	sched_join(H);
+
+	aop = rop(&d, ROP_RECLAIM, 0, 0);
+	A = sched_thread(e.s, "A (iopgt_reclaim)", rop_run, &aop);
+	sched_stop_at(A, PT_Y_ADVANCE_CHECKED, SCHED_ANY_LEVEL, SCHED_ANY_IOVA,
+		      1);
+	sched_start(A);
+	if (sched_wait(A, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED)
+		sched_violation(e.s, "A never reached PT_Y_ADVANCE_CHECKED");
+
+	sched_release(e.W);
+	if (sched_wait(e.W, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(e.s, "W never entered X");
+	} else {
+		atomic_store(&e.w_inside, 1);
+		/* X retires while W is inside it. */
+		if (rcall(e.s, &d, ROP_UNMAP, bx, d.page, NULL) !=
+		    (int64_t)d.page)
+			sched_violation(e.s, "unmap of X's page failed");
+		if (smem_is_freed(d.m, X.pa))
+			sched_violation(e.s, "X freed by the unmapping sync "
+					   "while W is inside it");
+	}
+	sched_release(A);
+	sched_join(A);
+	iopgt_get_stats(d.dom, &st, sizeof(st));
+	if (atomic_load(&e.x_freed_inside) || smem_is_freed(d.m, X.pa))
+		sched_violation(e.s, "X (leaf table, pa 0x%" PRIx64 ") was "
+				   "freed while walker W was inside it (W "
+				   "read the epoch before an advance and "
+				   "counted itself under the old parity; the "
+				   "advancer's CAS came from a check made "
+				   "before W's increment); %" PRIu64
+				   " pages waiting",
+				X.pa, st.table_pages_waiting);
+	else if (!st.table_pages_waiting)
+		sched_violation(e.s, "X is neither freed nor waiting");
+	atomic_store(&e.w_inside, 0);
+	sched_release(e.W);
+	sched_join(e.W);
+	if (wop.ret != -ENOENT &&
+	    !(wop.ret == 0 && wop.tr.pa == rpa(&d, bx)))
+		sched_violation(e.s, "W's lookup returned %" PRId64 " pa 0x%" PRIx64
+				     ": neither the old translation nor -ENOENT",
+				wop.ret, wop.tr.pa);
+	/* W has left: X goes at the next reclaim. */
+	rcall(e.s, &d, ROP_RECLAIM, 0, 0, NULL);
+	if (!smem_is_freed(d.m, X.pa))
+		sched_violation(e.s, "X not freed once the walker left");
+out:
+	smem_on_free(d.m, NULL, NULL);
+	return rclose(e.s, &d);
+}
+
+static void test_epoch_uaf(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = epoch_uaf_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 5. A dirty bit lost by a coalesce
+ *
+ * Leaf table L at B holds all pages but the last (writable). C maps the
+ * last page and stops after its rescan gathered the hardware bits
+ * (COALESCE_FROZEN for level 0). The "device" sets the dirty bit of page
+ * 7 in L's memory, as the IOMMU may until the WALK flush. C goes on. Must
+ * hold: read_and_clear_dirty reports page 7 (v2: a superpage made from
+ * leaves is dirty if any leaf was dirty or writable).
+ */
+
+static unsigned long coalesce_dirty_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop cop, dop;
+	struct sched_thread *C;
+	uint64_t B, s1, x;
+	int found = 0;
+
+	ropen(&d, c);
+	if (!d.hw_dirty) { /* the format keeps no dirty state */
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	s1 = d.s[1];
+	B = 3 * s1;
+	x = B + 7 * d.page;
+	s = sched_new(d.dom, "coalesce_dirty %s", c->name);
+	rmap(&d, B, s1 - d.page);
+	cop = rop(&d, ROP_MAP, B + s1 - d.page, d.page);
+	C = sched_thread(s, "C (map of the last page)", rop_run, &cop);
+	sched_stop_at(C, PT_Y_COALESCE_FROZEN, 0, B, 1);
+	sched_start(C);
+	if (sched_wait(C, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "C never reached PT_Y_COALESCE_FROZEN");
+		goto out;
+	}
+	if (!rset_dirty(&d, x))
+		sched_violation(s, "the device found no leaf at 0x%" PRIx64, x);
+	sched_release(C);
+	sched_join(C);
+	dop = rop(&d, ROP_DIRTY, B, s1);
+	sched_run(s, "read_and_clear_dirty", rop_run, &dop);
+	for (unsigned i = 0; i < dop.nruns && i < 16; i++)
+		if (dop.run_iova[i] <= x &&
+		    x - dop.run_iova[i] < dop.run_size[i])
+			found = 1;
+	if (dop.ret != 0 || !found)
+		sched_violation(s, "the dirty bit the device set at 0x%" PRIx64
+				   " while its table was being coalesced is "
+				   "lost: read_and_clear_dirty returned %" PRId64
+				   " and reported %u run(s) (%s)",
+				x, dop.ret, dop.nruns,
+				dop.nruns ? "none covers it" : "none");
+out:
+	return rclose(s, &d);
+}
+
+static void test_coalesce_dirty(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = coalesce_dirty_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 6. read_and_clear_dirty clears what it never reports
+ *
+ * Two dirty leaves A and B, not adjacent; a callback that returns
+ * non-zero on its first call stops the walk after A's run. Must hold: a
+ * second call reports B (its bit was not cleared unreported). No threads.
+ */
+
+struct stop_cb {
+	unsigned calls;
+	uint64_t iova[8], size[8];
+};
+
+static int stop_first(void *arg, uint64_t iova, uint64_t size)
+{
+	struct stop_cb *k = arg;
+
+	if (k->calls < 8) {
+		k->iova[k->calls] = iova;
+		k->size[k->calls] = size;
+	}
+	k->calls++;
+	return 1;
+}
+
+static int record_all(void *arg, uint64_t iova, uint64_t size)
+{
+	struct stop_cb *k = arg;
+
+	if (k->calls < 8) {
+		k->iova[k->calls] = iova;
+		k->size[k->calls] = size;
+	}
+	k->calls++;
+	return 0;
+}
+
+static unsigned long dirty_stop_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct sched *s;
+	struct iopgt_gather g;
+	struct stop_cb k1, k2;
+	uint64_t B, xa, xb;
+	int r, seen_b = 0;
+
+	ropen(&d, c);
+	if (!d.hw_dirty) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	B = 3 * d.s[1];
+	xa = B + d.page;
+	xb = B + 5 * d.page;
+	s = sched_new(d.dom, "dirty_stop %s", c->name);
+	rmap(&d, B, 8 * d.page);
+	if (!rset_dirty(&d, xa) || !rset_dirty(&d, xb))
+		sched_violation(s, "the device found no leaves to dirty");
+	iopgt_gather_init(&g, sizeof(g));
+	memset(&k1, 0, sizeof(k1));
+	r = iopgt_read_and_clear_dirty(d.dom, B, 8 * d.page, 0, stop_first,
+				       &k1, &g);
+	iopgt_sync(d.dom, &g);
+	if (r != 1 || k1.calls != 1 || k1.iova[0] != xa)
+		sched_violation(s, "the first call returned %d after %u "
+				   "callback(s) (first run 0x%" PRIx64
+				   "), expected 1 after one, for 0x%" PRIx64,
+				r, k1.calls, k1.iova[0], xa);
+	memset(&k2, 0, sizeof(k2));
+	r = iopgt_read_and_clear_dirty(d.dom, B, 8 * d.page, 0, record_all,
+				       &k2, &g);
+	iopgt_sync(d.dom, &g);
+	for (unsigned i = 0; i < k2.calls && i < 8; i++)
+		if (k2.iova[i] <= xb && xb - k2.iova[i] < k2.size[i])
+			seen_b = 1;
+	if (r != 0 || !seen_b)
+		sched_violation(s, "the second call reported %u run(s), none "
+				   "covering 0x%" PRIx64
+				   ": its dirty bit was cleared by the first "
+				   "call, which stopped before reporting it",
+				k2.calls, xb);
+	return rclose(s, &d);
+}
+
+static void test_dirty_stop(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = dirty_stop_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 7. Lookup waits for an installer
+ *
+ * Map of one page where no table exists: stop the installer after the CAS
+ * that publishes each new table in turn (INSTALL_DONE at level l). A
+ * lookup of that page must complete (watchdog) with -ENOENT: today it
+ * spins until the installer publishes the child descriptor.
+ */
+
+static unsigned long lookup_install_on(const struct tcfg *c, unsigned level)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop iop;
+	struct sched_thread *I;
+	struct iopgt_translation tr;
+	uint64_t v;
+	int64_t r;
+
+	ropen(&d, c);
+	v = 5 * d.s[d.n - 1] + 3 * d.page;
+	if (v >= d.space)
+		v = d.space / 2 + 3 * d.page;
+	s = sched_new(d.dom, "lookup_install %s level %u", c->name, level);
+	iop = rop(&d, ROP_MAP, v, d.page);
+	I = sched_thread(s, "I (map installing tables)", rop_run, &iop);
+	sched_stop_at(I, PT_Y_INSTALL_DONE, (int)level, SCHED_ANY_IOVA, 1);
+	sched_start(I);
+	if (sched_wait(I, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "I never reached PT_Y_INSTALL_DONE for a "
+				   "level-%u table",
+				level);
+		goto out;
+	}
+	r = rcall(s, &d, ROP_LOOKUP, v, 0, &tr);
+	if (r != -ENOENT)
+		sched_violation(s, "the lookup returned %" PRId64
+				   ", expected -ENOENT",
+				r);
+	sched_release(I);
+	sched_join(I);
+	if (iop.ret)
+		sched_violation(s, "I's map returned %" PRId64, iop.ret);
+	rexpect(s, &d, v, 1, d.page, "mapped by I");
+out:
+	return rclose(s, &d);
+}
+
+static void test_lookup_install(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		struct iopgt_config cfg;
+		struct iopgt_domain *dom;
+		struct iopgt_info info;
+
+		tcfg_config(&tcfgs[i], &cfg);
+		assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
+		iopgt_domain_info(dom, &info, sizeof(info));
+		iopgt_domain_destroy(dom);
+		for (unsigned l = info.levels - 1; l-- > 0;) {
+			unsigned long v = lookup_install_on(&tcfgs[i], l);
+			SCENARIO_END(v);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 8. Overlapping writers are contained
+ *
+ * Writers whose ranges overlap break the header's contract, and the
+ * library owes them no particular tables; but it must not crash, hang,
+ * free a table twice or lose one. Four writers map and unmap random,
+ * overlapping ranges of a few level-1 entries (across a table boundary
+ * where the space allows), a fifth thread looks up and reads dirty bits;
+ * then everything is unmapped and the domain destroyed: every table page
+ * and descriptor went back exactly once. Randomized with a fixed seed
+ * (printed; IOPGT_SEED replays), IOPGT_RACE_OPS operations per writer
+ * (scaled by IOPGT_TEST_SCALE) within IOPGT_RACE_SECONDS per configuration
+ * (2, scaled), configurations IOPGT_RACE_CONFIGS ("all", or names; default
+ * four); no progress for IOPGT_RACE_STALL seconds (30) is a hang: the
+ * process reports it and exits.
+ */
+
+#define OV_WRITERS 4
+#define OV_MAGIC UINT64_C(0x0b5e55ed7ab1e5)
+#define OV_QUARANTINE 256
+
+/* A page is allocated at twice its size: the page, then its record. */
+struct ov_rec {
+	uint64_t magic;
+	uint64_t freed;
+};
+
+struct ov_alloc {
+	pthread_mutex_t mu;
+	uint64_t table_allocs, table_frees, meta_allocs, meta_frees;
+	uint64_t double_frees, unknown_frees;
+	void *q[OV_QUARANTINE]; /* freed pages, poisoned, kept a while */
+	unsigned qn, qhead;
+};
+
+static void *ov_table_alloc(void *arg, size_t size, uint64_t *pa)
+{
+	struct ov_alloc *a = arg;
+	uint8_t *p = aligned_alloc(size, 2 * size);
+	struct ov_rec *r;
+
+	if (!p)
+		return NULL;
+	memset(p, 0x5a, size);
+	r = (struct ov_rec *)(p + size);
+	r->magic = OV_MAGIC;
+	r->freed = 0;
+	pthread_mutex_lock(&a->mu);
+	a->table_allocs++;
+	pthread_mutex_unlock(&a->mu);
+	*pa = (uint64_t)(uintptr_t)p;
+	return p;
+}
+
+static void ov_table_free(void *arg, void *va, uint64_t pa, size_t size)
+{
+	struct ov_alloc *a = arg;
+	struct ov_rec *r = (struct ov_rec *)((uint8_t *)va + size);
+	void *out = NULL;
+
+	(void)pa;
+	pthread_mutex_lock(&a->mu);
+	a->table_frees++;
+	if (r->magic != OV_MAGIC) {
+		a->unknown_frees++;
+	} else if (r->freed) {
+		a->double_frees++;
+	} else {
+		r->freed = 1;
+		memset(va, 0xa5, size);
+		if (a->qn == OV_QUARANTINE) {
+			out = a->q[a->qhead];
+			a->q[a->qhead] = va;
+			a->qhead = (a->qhead + 1) % OV_QUARANTINE;
+		} else {
+			a->q[(a->qhead + a->qn++) % OV_QUARANTINE] = va;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	free(out);
+}
+
+static void *ov_meta_alloc(void *arg, size_t size)
+{
+	struct ov_alloc *a = arg;
+	struct ov_rec *r = malloc(sizeof(*r) + size);
+
+	if (!r)
+		return NULL;
+	r->magic = OV_MAGIC;
+	r->freed = 0;
+	pthread_mutex_lock(&a->mu);
+	a->meta_allocs++;
+	pthread_mutex_unlock(&a->mu);
+	return r + 1;
+}
+
+static void ov_meta_free(void *arg, void *ptr, size_t size)
+{
+	struct ov_alloc *a = arg;
+	struct ov_rec *r = (struct ov_rec *)ptr - 1;
+	int ok;
+
+	(void)size;
+	pthread_mutex_lock(&a->mu);
+	a->meta_frees++;
+	ok = r->magic == OV_MAGIC && !r->freed;
+	if (r->magic != OV_MAGIC)
+		a->unknown_frees++;
+	else if (r->freed)
+		a->double_frees++;
+	pthread_mutex_unlock(&a->mu);
+	if (ok) {
+		r->magic = 0;
+		free(r);
+	}
+}
+
+struct ov_run {
+	struct iopgt_domain *dom;
+	const struct tcfg *c;
+	uint64_t seed;
+	uint64_t base, len, page, s1, pa_base;
+	unsigned n0;
+	unsigned long ops;
+	uint64_t deadline_ms;
+	_Atomic unsigned long progress;
+	_Atomic int stop;
+};
+
+struct ov_thread {
+	struct ov_run *R;
+	unsigned id;
+	uint64_t rng;
+	pthread_t th;
+	unsigned long done;
+};
+
+static uint64_t ov_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static uint64_t ov_rnd(struct ov_thread *t, uint64_t n)
+{
+	return n ? trand(&t->rng) % n : 0;
+}
+
+/* A range inside the run's window: [*iova, *iova + *size). */
+static void ov_range(struct ov_thread *t, uint64_t *iova, uint64_t *size)
+{
+	struct ov_run *R = t->R;
+	uint64_t pages = R->len / R->page, k = ov_rnd(t, 100), n;
+
+	if (k < 35) {
+		n = 1;
+	} else if (k < 65) {
+		n = 1 + ov_rnd(t, 64);
+	} else if (k < 85) {
+		*iova = R->base + ov_rnd(t, R->len / R->s1) * R->s1;
+		*size = R->s1 * (1 + ov_rnd(t, 2));
+		if (*iova + *size > R->base + R->len)
+			*size = R->base + R->len - *iova;
+		return;
+	} else {
+		n = 1 + ov_rnd(t, R->n0 + 16);
+	}
+	if (n > pages)
+		n = pages;
+	*iova = R->base + ov_rnd(t, pages - n + 1) * R->page;
+	*size = n * R->page;
+}
+
+static void *ov_writer(void *arg)
+{
+	struct ov_thread *t = arg;
+	struct ov_run *R = t->R;
+	struct iopgt_gather g;
+	struct iopgt_translation tr;
+
+	iopgt_gather_init(&g, sizeof(g));
+	for (t->done = 0; t->done < R->ops && !atomic_load(&R->stop);
+	     t->done++) {
+		uint64_t iova, size, k = ov_rnd(t, 100);
+
+		if (t->done % 64 == 0 && ov_now_ms() >= R->deadline_ms)
+			break;
+		ov_range(t, &iova, &size);
+		if (k < 45)
+			(void)iopgt_map(R->dom, iova, R->pa_base + iova, size,
+					RWP, &g);
+		else if (k < 85)
+			(void)iopgt_unmap(R->dom, iova, size, &g);
+		else
+			(void)iopgt_lookup(R->dom, iova, &tr);
+		if (ov_rnd(t, 4))
+			iopgt_sync(R->dom, &g);
+		atomic_fetch_add_explicit(&R->progress, 1,
+					  memory_order_relaxed);
+	}
+	iopgt_sync(R->dom, &g);
+	return NULL;
+}
+
+static int ov_dirty_cb(void *arg, uint64_t iova, uint64_t size)
+{
+	(void)arg;
+	(void)iova;
+	(void)size;
+	return 0;
+}
+
+static void *ov_reader(void *arg)
+{
+	struct ov_thread *t = arg;
+	struct ov_run *R = t->R;
+	struct iopgt_gather g;
+	struct iopgt_translation tr;
+	unsigned long n = 0;
+
+	iopgt_gather_init(&g, sizeof(g));
+	while (!atomic_load(&R->stop)) {
+		uint64_t iova = R->base + ov_rnd(t, R->len / R->page) * R->page;
+		int r = iopgt_lookup(R->dom, iova, &tr);
+
+		/* Whatever the tables hold, a hit is one of the writers'
+		 * translations (they all map pa_base + iova). */
+		if (r == 0 && tr.pa != R->pa_base + iova) {
+			fprintf(stderr, "overlap_stress %s seed 0x%" PRIx64
+					": lookup 0x%" PRIx64 " gave pa 0x%" PRIx64
+					", no writer's\n",
+				R->c->name, R->seed, iova, tr.pa);
+			fflush(stderr);
+			_exit(1);
+		}
+		if (++n % 64 == 0) {
+			(void)iopgt_read_and_clear_dirty(R->dom, R->base, R->len,
+							 0, ov_dirty_cb, NULL,
+							 &g);
+			iopgt_sync(R->dom, &g);
+		}
+		if (n % 1024 == 0)
+			iopgt_reclaim(R->dom);
+	}
+	iopgt_sync(R->dom, &g);
+	return NULL;
+}
+
+struct ov_final {
+	struct ov_run *R;
+	_Atomic int done;
+	int64_t r;
+};
+
+static void *ov_unmap_all(void *arg)
+{
+	struct ov_final *f = arg;
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	f->r = iopgt_unmap(f->R->dom, f->R->base, f->R->len, &g);
+	iopgt_sync(f->R->dom, &g);
+	iopgt_reclaim(f->R->dom);
+	atomic_store(&f->done, 1);
+	return NULL;
+}
+
+/* Wait (polling progress) until *done; a stall is a hang: exit. */
+static void ov_watch(struct ov_run *R, _Atomic int *done, const char *what)
+{
+	unsigned stall = (unsigned)tenv_long("IOPGT_RACE_STALL", 30);
+	unsigned long last = (unsigned long)-1;
+	uint64_t since = ov_now_ms();
+
+	while (!atomic_load(done)) {
+		unsigned long p = atomic_load(&R->progress);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (p != last) {
+			last = p;
+			since = ov_now_ms();
+		} else if (ov_now_ms() - since > stall * 1000ull) {
+			fprintf(stderr,
+				"overlap_stress: FAIL (hang): %s: no progress for "
+				"%u s on %s, seed 0x%" PRIx64 " (replay: %s=0x%"
+				PRIx64 " IOPGT_RACE_CONFIGS=%s); exiting\n",
+				what, stall, R->c->name, R->seed, TSEED_ENV,
+				R->seed, R->c->name);
+			fflush(stderr);
+			_exit(1);
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+struct ov_join {
+	struct ov_thread *ts;
+	unsigned n;
+	_Atomic int done;
+	struct ov_run *R;
+};
+
+static void *ov_joiner(void *arg)
+{
+	struct ov_join *j = arg;
+
+	for (unsigned i = 0; i < j->n; i++) {
+		if (i == OV_WRITERS)
+			atomic_store(&j->R->stop, 1); /* writers done */
+		pthread_join(j->ts[i].th, NULL);
+	}
+	atomic_store(&j->done, 1);
+	return NULL;
+}
+
+static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
+{
+	struct ov_alloc a;
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+	struct ov_run R;
+	struct ov_thread ts[OV_WRITERS + 1];
+	struct ov_join j;
+	struct ov_final f;
+	pthread_t jt, ft;
+	uint64_t sizes[8], span1, space, t0 = ov_now_ms();
+	unsigned long ops = 0;
+	unsigned n;
+
+	memset(&a, 0, sizeof(a));
+	pthread_mutex_init(&a.mu, NULL);
+	memset(&R, 0, sizeof(R));
+	tcfg_config(c, &cfg);
+	cfg.table_cache = cache;
+	cfg.mem.table_alloc = ov_table_alloc;
+	cfg.mem.table_free = ov_table_free;
+	cfg.mem.meta_alloc = ov_meta_alloc;
+	cfg.mem.meta_free = ov_meta_free;
+	cfg.mem.arg = &a;
+	assert_int_equal(iopgt_domain_create(&cfg, &R.dom), 0);
+	iopgt_domain_info(R.dom, &info, sizeof(info));
+	n = tcfg_leaf_sizes(R.dom, sizes);
+	assert_true(n >= 2);
+	R.c = c;
+	R.seed = seed;
+	R.page = sizes[0];
+	R.s1 = sizes[1];
+	R.n0 = 1u << (info.granule - 3);
+	R.pa_base = UINT64_C(1) << (info.oas - 2);
+	space = UINT64_C(1) << info.ias;
+	span1 = R.s1 * R.n0; /* a level-1 table's span */
+	/* Four level-1 entries, across a level-1 table boundary if the
+	 * space has one. */
+	R.base = span1 + 2 * R.s1 <= space ? span1 - 2 * R.s1 : 0;
+	R.len = 4 * R.s1 <= space - R.base ? 4 * R.s1 : space - R.base;
+	R.ops = (unsigned long)titers("IOPGT_RACE_OPS", 20000);
+	R.deadline_ms = t0 + 1000 * (uint64_t)titers("IOPGT_RACE_SECONDS", 2);
+	fprintf(stderr, "overlap_stress: %s, cache %u, seed 0x%" PRIx64
+			", window [0x%" PRIx64 ", +0x%" PRIx64 ")\n",
+		c->name, cache, seed, R.base, R.len);
+	fflush(stderr);
+
+	for (unsigned i = 0; i <= OV_WRITERS; i++) {
+		ts[i].R = &R;
+		ts[i].id = i;
+		ts[i].rng = seed * 0x9e3779b97f4a7c15u + i + 1;
+		assert_int_equal(pthread_create(&ts[i].th, NULL,
+						i < OV_WRITERS ? ov_writer
+							       : ov_reader,
+						&ts[i]),
+				 0);
+	}
+	memset(&j, 0, sizeof(j));
+	j.ts = ts;
+	j.n = OV_WRITERS + 1;
+	j.R = &R;
+	assert_int_equal(pthread_create(&jt, NULL, ov_joiner, &j), 0);
+	ov_watch(&R, &j.done, "the writers");
+	pthread_join(jt, NULL);
+	for (unsigned i = 0; i < OV_WRITERS; i++)
+		ops += ts[i].done;
+
+	memset(&f, 0, sizeof(f));
+	f.R = &R;
+	assert_int_equal(pthread_create(&ft, NULL, ov_unmap_all, &f), 0);
+	ov_watch(&R, &f.done, "unmapping everything");
+	pthread_join(ft, NULL);
+	iopgt_domain_destroy(R.dom);
+	fprintf(stderr, "overlap_stress: %s: %lu operations in %.1f s; tables "
+			"%" PRIu64 " allocated, %" PRIu64 " freed; descriptors %"
+			PRIu64 "/%" PRIu64 "\n",
+		c->name, ops, (double)(ov_now_ms() - t0) / 1000,
+		a.table_allocs, a.table_frees, a.meta_allocs, a.meta_frees);
+	if (f.r < 0 || a.table_allocs != a.table_frees ||
+	    a.meta_allocs != a.meta_frees || a.double_frees ||
+	    a.unknown_frees) {
+		fprintf(stderr, "overlap_stress: FAIL on %s, seed 0x%" PRIx64
+				" (replay: %s=0x%" PRIx64 " IOPGT_RACE_CONFIGS=%s):"
+				" final unmap %" PRId64 "; %" PRIu64
+				" table pages leaked, %" PRIu64
+				" descriptors leaked, %" PRIu64
+				" double frees, %" PRIu64 " frees of unknown "
+				"memory\n",
+			c->name, seed, TSEED_ENV, seed, c->name, f.r,
+			a.table_allocs - a.table_frees,
+			a.meta_allocs - a.meta_frees, a.double_frees,
+			a.unknown_frees);
+		fail();
+	}
+	for (unsigned i = 0; i < a.qn; i++)
+		free(a.q[(a.qhead + i) % OV_QUARANTINE]);
+	pthread_mutex_destroy(&a.mu);
+}
+
+static int ov_wanted(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(list, "all"))
+		return 1;
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len + (e != NULL);
+	}
+	return 0;
+}
+
+static void test_overlap_stress(void **state)
+{
+	const char *configs = getenv("IOPGT_RACE_CONFIGS");
+	uint64_t seed = tseed(0x0e71a9);
+	unsigned ran = 0;
+
+	(void)state;
+	if (!configs || !*configs)
+		configs = "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
+			  "arm_s2/64k/ias44";
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		if (!ov_wanted(configs, tcfgs[i].name))
+			continue;
+		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0);
+		ran++;
+	}
+	assert_true(ran > 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Tests by name: test_races [NAME...] runs those only.
+ */
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest all[] = {
+		cmocka_unit_test(test_lost_unmap),
+		cmocka_unit_test(test_freed_entry),
+		cmocka_unit_test(test_freed_entry_trap),
+		cmocka_unit_test(test_freed_entry_frozen),
+		cmocka_unit_test(test_count_clobber),
+		cmocka_unit_test(test_epoch_uaf),
+		cmocka_unit_test(test_coalesce_dirty),
+		cmocka_unit_test(test_dirty_stop),
+		cmocka_unit_test(test_lookup_install),
+	};
+	/* The stress tier's, by name only. */
+	const struct CMUnitTest stress[] = {
+		cmocka_unit_test(test_overlap_stress),
+	};
+	struct CMUnitTest sel[sizeof(all) / sizeof(all[0]) + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) + 1; i++) {
+		const struct CMUnitTest *t = i < sizeof(all) / sizeof(all[0])
+						     ? &all[i]
+						     : &stress[0];
+		int want = argc < 2 && t != &stress[0];
+		for (int a = 1; a < argc; a++)
+			if (!strcmp(t->name + strlen("test_"), argv[a]) ||
+			    !strcmp(t->name, argv[a]))
+				want = 1;
+		if (want)
+			sel[n++] = *t;
+	}
+	if (!n) {
+		fprintf(stderr, "test_races: no test named");
+		for (int a = 1; a < argc; a++)
+			fprintf(stderr, " %s", argv[a]);
+		fprintf(stderr, "\n");
+		return 2;
+	}
+	return _cmocka_run_group_tests("test_races", sel, n, NULL, NULL);
+}
