@@ -34,8 +34,32 @@
  *   -s N  IOPGT_SEED            seed
  *   -t N  IOPGT_STRESS_STALL    seconds without progress that count as a
  *                               hang (60)
+ *   -m S  IOPGT_STRESS_MODE     "default" (the above), or "edge": see
+ *                               below
  * IOPGT_TEST_SCALE (the long tier) multiplies the default operations and
  * seconds. A failure prints the configuration and the seed.
+ *
+ * Mode edge: one table at the level just below the domain's largest leaf
+ * (level 1 where the largest leaf is a level-2 one) is kept about one leaf
+ * short of full, so that it coalesces into that largest leaf and is split
+ * again over and over, with both races at once. Four writers own its
+ * entries round-robin; each makes a hole in one of its entries (the whole
+ * entry, or a run of pages inside it, which splits the leaf or the
+ * superpage above it), checks it, maps it back (as one leaf or in pieces,
+ * which coalesce back up), checks it, and holds a while. Beside them a
+ * lookup thread, a dirty-tracking thread (read_and_clear_dirty; it stops
+ * where the format has no dirty state) and a "device" that sets the
+ * hardware accessed and dirty bits in the leaves it looks up (from inside
+ * the lookup's walk, as an IOMMU would, where the format has such bits).
+ * Each writer's model is exact (its entries are mapped but for its one
+ * hole): an unmap must return the hole's bytes, a map must succeed, and
+ * lookups must agree, during the run and at the end, when every leaf of
+ * the span is also checked against the models (a lost unmap anywhere shows
+ * there). Then: unmapping everything leaves the root alone, nothing leaks,
+ * and no progress for the stall time is a hang. Configurations: all
+ * (every one has a leaf above 2M; the level is derived from
+ * iopgt_domain_info's leaf sizes, never from the format), IOPGT_STRESS_
+ * SECONDS (default 2, scaled) each.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -49,6 +73,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "pt.h" /* the engine's hardware bits, for the edge mode's device */
 #include "testhook.h"
 
 #define MAX_WRITERS 64
@@ -62,6 +87,8 @@ static struct {
 	unsigned stall;
 	unsigned seconds; /* per configuration; 0: no limit */
 	int negative;
+	const char *mode;
+	int seconds_set, configs_set;
 } opt;
 
 /* One configuration's run. */
@@ -97,6 +124,7 @@ struct run {
 };
 
 static struct run *cur_run; /* for failure messages */
+static const struct tcfg *cur_cfg; /* the same, in mode edge */
 static _Thread_local int is_reader; /* see slow_hook() */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -111,7 +139,8 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n  config %s, seed 0x%" PRIx64 " (replay: %s=0x%" PRIx64
 			" or -s 0x%" PRIx64 ")\n",
-		cur_run ? cur_run->c->name : "?", opt.seed, TSEED_ENV, opt.seed,
+		cur_run ? cur_run->c->name : cur_cfg ? cur_cfg->name : "?",
+		opt.seed, TSEED_ENV, opt.seed,
 		opt.seed);
 	fflush(stderr);
 	abort();
@@ -860,6 +889,470 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 }
 
 /* ------------------------------------------------------------------------
+ * Mode edge: coalesce and split racing on one table kept one leaf short
+ * of full (see the top of this file)
+ */
+
+#define EDGE_WRITERS 4
+
+struct edge {
+	const struct tcfg *c;
+	struct iopgt_domain *dom;
+	uint64_t page, leaf, span; /* smallest leaf, T's entry, T's span */
+	uint64_t base, pa_mask, leaf_sizes;
+	unsigned n0, L;
+	uint64_t hw_bits; /* what the device sets in a leaf (0: nothing) */
+	unsigned long ops;
+	struct timespec deadline;
+	atomic_int stop;
+	atomic_ulong *progress; /* the watchdog's */
+	atomic_ulong lookups, dirty_runs, device_sets;
+};
+
+struct edge_writer {
+	struct edge *E;
+	unsigned id;
+	uint64_t rng;
+	struct iopgt_gather g;
+	pthread_t th;
+	uint64_t hole, hole_end; /* its one unmapped range; equal: none */
+	unsigned long ops, holes, fills;
+};
+
+static _Thread_local uint64_t device_iova; /* 0: not the device */
+static struct edge *device_edge;
+
+static uint64_t e_rnd(struct edge_writer *w, uint64_t n)
+{
+	return n ? trand(&w->rng) % n : 0;
+}
+
+static uint64_t e_pa(const struct edge *E, uint64_t iova)
+{
+	return iova & E->pa_mask;
+}
+
+/* Writer w's model of page x (its own): mapped unless in its hole. */
+static int e_mapped(const struct edge_writer *w, uint64_t x)
+{
+	return !(x >= w->hole && x < w->hole_end);
+}
+
+static unsigned e_owner(const struct edge *E, uint64_t x)
+{
+	return (unsigned)((x - E->base) / E->leaf % EDGE_WRITERS);
+}
+
+static void e_check(struct edge_writer *w, uint64_t x, const char *what)
+{
+	struct edge *E = w->E;
+	struct iopgt_translation tr;
+	int r = iopgt_lookup(E->dom, x, &tr), m = e_mapped(w, x);
+
+	if (!m && r != -ENOENT)
+		die("writer %u: %s: 0x%" PRIx64 " is unmapped, lookup returned"
+		    " %d (pa 0x%" PRIx64 ", leaf 0x%" PRIx64 "): a lost unmap",
+		    w->id, what, x, r, tr.pa, tr.leaf_size);
+	if (m && (r || tr.pa != e_pa(E, x) || tr.prot != RW ||
+		  !(tr.leaf_size & E->leaf_sizes)))
+		die("writer %u: %s: 0x%" PRIx64 " is mapped, lookup returned %d"
+		    " (pa 0x%" PRIx64 ", leaf 0x%" PRIx64 ")",
+		    w->id, what, x, r, tr.pa, tr.leaf_size);
+}
+
+/* The ends, a random page and the neighbours of [a, b). */
+static void e_check_range(struct edge_writer *w, uint64_t a, uint64_t b,
+			  const char *what)
+{
+	struct edge *E = w->E;
+	uint64_t x = a + e_rnd(w, (b - a) / E->page) * E->page;
+
+	e_check(w, a, what);
+	e_check(w, b - E->page, what);
+	e_check(w, x, what);
+	if (a > E->base && e_owner(E, a - E->page) == w->id)
+		e_check(w, a - E->page, what);
+	if (b < E->base + E->span && e_owner(E, b) == w->id)
+		e_check(w, b, what);
+}
+
+static void e_map(struct edge_writer *w, uint64_t a, uint64_t size)
+{
+	int r = iopgt_map(w->E->dom, a, e_pa(w->E, a), size, RW, &w->g);
+
+	if (r)
+		die("writer %u: map 0x%" PRIx64 "+0x%" PRIx64 " returned %d",
+		    w->id, a, size, r);
+}
+
+static void edge_hole(struct edge_writer *w)
+{
+	struct edge *E = w->E;
+	unsigned own = E->n0 / EDGE_WRITERS;
+	uint64_t entry = E->base +
+			 (e_rnd(w, own) * EDGE_WRITERS + w->id) * E->leaf;
+	uint64_t pages = E->leaf / E->page, a = entry, b = entry + E->leaf;
+	int64_t r;
+
+	if (pages > 1 && e_rnd(w, 2)) {
+		/* A run of pages inside the entry: splits it (and the
+		 * superpage above, if the table has coalesced). */
+		uint64_t n = 1 + e_rnd(w, e_rnd(w, 4) ? 8 : pages - 1);
+		a = entry + e_rnd(w, pages - n + 1) * E->page;
+		b = a + n * E->page;
+	}
+	r = iopgt_unmap(E->dom, a, b - a, &w->g);
+	if (r != (int64_t)(b - a))
+		die("writer %u: unmap 0x%" PRIx64 "+0x%" PRIx64 " returned %"
+		    PRId64 ": its pages were all mapped",
+		    w->id, a, b - a, r);
+	w->hole = a;
+	w->hole_end = b;
+	w->holes++;
+	e_check_range(w, a, b, "after making a hole");
+}
+
+static void edge_fill(struct edge_writer *w)
+{
+	struct edge *E = w->E;
+	uint64_t a = w->hole, b = w->hole_end, len = b - a;
+
+	if (len >= 2 * E->page && e_rnd(w, 2)) {
+		/* In two pieces: the second completes the table below. */
+		uint64_t m = a + (1 + e_rnd(w, len / E->page - 1)) * E->page;
+		e_map(w, m, b - m);
+		e_map(w, a, m - a);
+	} else {
+		e_map(w, a, len);
+	}
+	w->hole = w->hole_end = 0;
+	w->fills++;
+	e_check_range(w, a, b, "after filling the hole");
+}
+
+static void *edge_writer_main(void *arg)
+{
+	struct edge_writer *w = arg;
+	struct edge *E = w->E;
+	long hold = 0;
+
+	iopgt_gather_init(&w->g, sizeof(w->g));
+	for (w->ops = 0; w->ops < E->ops && !atomic_load(&E->stop); w->ops++) {
+		if (w->ops % 64 == 0 && past(&E->deadline))
+			break;
+		if (w->hole != w->hole_end) {
+			edge_fill(w);
+			hold = (long)e_rnd(w, 6);
+		} else if (hold > 0) {
+			/* Everything own mapped: neighbours may coalesce. */
+			uint64_t x = E->base +
+				     e_rnd(w, E->span / E->page) * E->page;
+			hold--;
+			if (e_owner(E, x) == w->id)
+				e_check(w, x, "holding");
+		} else {
+			edge_hole(w);
+		}
+		if (e_rnd(w, 4))
+			iopgt_sync(E->dom, &w->g);
+		atomic_fetch_add_explicit(E->progress, 1, memory_order_relaxed);
+	}
+	/* Leave no hole: the end state is the full table, or its
+	 * superpage. */
+	if (w->hole != w->hole_end && e_rnd(w, 2))
+		edge_fill(w);
+	iopgt_sync(E->dom, &w->g);
+	return NULL;
+}
+
+static void *edge_lookup_main(void *arg)
+{
+	struct edge *E = arg;
+	uint64_t rng = opt.seed * 77 + 1;
+	unsigned long n = 0;
+
+	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
+		uint64_t x = E->base + trand(&rng) % (E->span / E->page) * E->page;
+		struct iopgt_translation tr;
+		int r = iopgt_lookup(E->dom, x, &tr);
+
+		if (r != -ENOENT &&
+		    (r || tr.pa != e_pa(E, x) || tr.prot != RW ||
+		     !(tr.leaf_size & E->leaf_sizes)))
+			die("lookup thread: 0x%" PRIx64 " returned %d, pa 0x%" PRIx64
+			    " leaf 0x%" PRIx64 ": not what any writer mapped",
+			    x, r, tr.pa, tr.leaf_size);
+		if (++n % 4096 == 0)
+			iopgt_reclaim(E->dom);
+	}
+	atomic_fetch_add(&E->lookups, n);
+	return NULL;
+}
+
+static int edge_dirty_cb(void *arg, uint64_t iova, uint64_t size)
+{
+	struct edge *E = arg;
+
+	if (iova < E->base || size > E->span ||
+	    iova - E->base > E->span - size)
+		die("dirty thread: run 0x%" PRIx64 "+0x%" PRIx64
+		    " outside the table's span",
+		    iova, size);
+	atomic_fetch_add_explicit(&E->dirty_runs, 1, memory_order_relaxed);
+	return 0;
+}
+
+static void *edge_dirty_main(void *arg)
+{
+	struct edge *E = arg;
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
+		int r = iopgt_read_and_clear_dirty(E->dom, E->base, E->span, 0,
+						   edge_dirty_cb, E, &g);
+		if (r == -EOPNOTSUPP)
+			break; /* the format keeps no dirty state */
+		if (r)
+			die("dirty thread: read_and_clear_dirty returned %d", r);
+		iopgt_sync(E->dom, &g);
+	}
+	iopgt_sync(E->dom, &g);
+	return NULL;
+}
+
+/* The walk hook: in the device's lookups only, set the hardware bits in
+ * the leaf the walk reaches, with a compare-and-swap that fails if the
+ * entry changed meanwhile (as the simulated IOMMU does). Inside the
+ * lookup, so the table cannot be reclaimed under it. */
+static void edge_device_hook(void *arg, const void *table)
+{
+	const struct pt_table *t = table;
+	struct edge *E = device_edge;
+	_Atomic uint64_t *p;
+	uint64_t e;
+
+	(void)arg;
+	if (!device_iova)
+		return;
+	p = &t->va[pt_tindex(t, device_iova)];
+	e = atomic_load_explicit(p, memory_order_acquire);
+	if (!e || E->dom->eng->is_table(e, t->level) ||
+	    (e & E->hw_bits) == E->hw_bits)
+		return;
+	if (atomic_compare_exchange_strong(p, &e, e | E->hw_bits))
+		atomic_fetch_add_explicit(&E->device_sets, 1,
+					  memory_order_relaxed);
+}
+
+static void *edge_device_main(void *arg)
+{
+	struct edge *E = arg;
+	uint64_t rng = opt.seed * 91 + 7;
+
+	if (!E->hw_bits)
+		return NULL; /* nothing the hardware sets in this format */
+	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
+		struct iopgt_translation tr;
+
+		device_iova = E->base +
+			      trand(&rng) % (E->span / E->page) * E->page;
+		(void)iopgt_lookup(E->dom, device_iova, &tr);
+		device_iova = 0;
+	}
+	return NULL;
+}
+
+/* Every leaf of the span against the writers' models: at the end, with
+ * nothing running. */
+struct edge_sweep {
+	struct edge *E;
+	struct edge_writer *ws;
+	uint64_t bytes;
+};
+
+static int edge_sweep_leaf(void *arg, const struct tleaf *l)
+{
+	struct edge_sweep *S = arg;
+	struct edge *E = S->E;
+
+	if (l->iova + l->size <= E->base || l->iova >= E->base + E->span)
+		return 0;
+	if (l->pa != e_pa(E, l->iova))
+		die("final: leaf 0x%" PRIx64 "+0x%" PRIx64 " maps pa 0x%" PRIx64,
+		    l->iova, l->size, l->pa);
+	for (unsigned i = 0; i < EDGE_WRITERS; i++) {
+		const struct edge_writer *w = &S->ws[i];
+		if (w->hole != w->hole_end && l->iova < w->hole_end &&
+		    w->hole < l->iova + l->size)
+			die("final: leaf 0x%" PRIx64 "+0x%" PRIx64 " covers writer"
+			    " %u's hole 0x%" PRIx64 "..0x%" PRIx64 ": a lost "
+			    "unmap",
+			    l->iova, l->size, i, w->hole, w->hole_end);
+	}
+	S->bytes += l->size;
+	return 0;
+}
+
+static void run_edge(const struct tcfg *c)
+{
+	struct edge *E = calloc(1, sizeof(*E));
+	struct edge_writer ws[EDGE_WRITERS];
+	pthread_t lt, dt, vt;
+	struct tsalloc ta;
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+	struct iopgt_stats st;
+	struct iopgt_gather g;
+	struct edge_sweep S;
+	struct watchdog wd;
+	struct run wr; /* the watchdog's view: progress only */
+	uint64_t sizes[8], holes = 0;
+	unsigned nsizes;
+	unsigned long ops = 0, fills = 0, nh = 0;
+	time_t t0 = time(NULL);
+
+	if (!E)
+		die("out of memory");
+	cur_cfg = c;
+	E->c = c;
+	tsalloc_init(&ta, 4096);
+	tcfg_config(c, &cfg);
+	cfg.table_cache = (c - tcfgs) % 2 ? 0 : 8;
+	tsalloc_ops(&ta, &cfg.mem);
+	if (iopgt_domain_create(&cfg, &E->dom))
+		die("domain create");
+	iopgt_domain_info(E->dom, &info, sizeof(info));
+	nsizes = tcfg_leaf_sizes(E->dom, sizes);
+	for (unsigned i = 0; i < nsizes; i++)
+		E->leaf_sizes |= sizes[i];
+	if (nsizes < 2 || sizes[nsizes - 1] <= (UINT64_C(2) << 20)) {
+		printf("%-18s edge: skipped (no leaf above 2M)\n", c->name);
+		iopgt_domain_destroy(E->dom);
+		tsalloc_fini(&ta);
+		free(E);
+		return;
+	}
+	/* T: the table whose entries are the second largest leaves; it
+	 * coalesces into the largest. */
+	E->L = nsizes - 2;
+	E->page = sizes[0];
+	E->leaf = sizes[E->L];
+	E->span = sizes[E->L + 1];
+	E->n0 = (unsigned)(E->span / E->leaf);
+	E->base = 2 * E->span <= (UINT64_C(1) << info.ias) ? E->span : 0;
+	E->pa_mask = (UINT64_C(1) << (info.ias < info.oas ? info.ias : info.oas)) - 1;
+	E->hw_bits = E->dom->eng->hw_accessed | E->dom->eng->hw_dirty;
+	E->ops = opt.ops;
+	clock_gettime(CLOCK_MONOTONIC, &E->deadline);
+	E->deadline.tv_sec += opt.seconds;
+	device_edge = E;
+	iopgt__set_walk_hook(E->dom, edge_device_hook, NULL);
+
+	/* One leaf short of full: every entry but the last. */
+	iopgt_gather_init(&g, sizeof(g));
+	if (iopgt_map(E->dom, E->base, e_pa(E, E->base), E->span - E->leaf, RW,
+		      &g))
+		die("edge: initial map");
+	iopgt_sync(E->dom, &g);
+
+	for (unsigned i = 0; i < EDGE_WRITERS; i++) {
+		struct edge_writer *w = &ws[i];
+		memset(w, 0, sizeof(*w));
+		w->E = E;
+		w->id = i;
+		w->rng = opt.seed * 31 + i * 0x9e3779b97f4a7c15u +
+			 (uint64_t)(c - tcfgs) * 0x51ed27u;
+	}
+	/* The last entry is writer (n0 - 1) % 4's hole to begin with. */
+	ws[(E->n0 - 1) % EDGE_WRITERS].hole = E->base + E->span - E->leaf;
+	ws[(E->n0 - 1) % EDGE_WRITERS].hole_end = E->base + E->span;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.c = c;
+	E->progress = &wr.progress;
+	memset(&wd, 0, sizeof(wd));
+	wd.R = &wr;
+	if (pthread_create(&wd.th, NULL, watchdog_main, &wd) ||
+	    pthread_create(&lt, NULL, edge_lookup_main, E) ||
+	    pthread_create(&dt, NULL, edge_dirty_main, E) ||
+	    pthread_create(&vt, NULL, edge_device_main, E))
+		die("pthread_create");
+	for (unsigned i = 0; i < EDGE_WRITERS; i++)
+		if (pthread_create(&ws[i].th, NULL, edge_writer_main, &ws[i]))
+			die("pthread_create");
+	for (unsigned i = 0; i < EDGE_WRITERS; i++)
+		pthread_join(ws[i].th, NULL);
+	atomic_store(&E->stop, 1);
+	pthread_join(lt, NULL);
+	pthread_join(dt, NULL);
+	pthread_join(vt, NULL);
+	atomic_store(&wd.done, 1);
+	pthread_join(wd.th, NULL);
+	iopgt__set_walk_hook(E->dom, NULL, NULL);
+
+	/* The models, exactly. */
+	for (unsigned i = 0; i < EDGE_WRITERS; i++) {
+		struct edge_writer *w = &ws[i];
+		ops += w->ops;
+		fills += w->fills;
+		nh += w->holes;
+		holes += w->hole_end - w->hole;
+		for (unsigned k = 0; k < E->n0 / EDGE_WRITERS; k++) {
+			uint64_t a = E->base + (k * EDGE_WRITERS + i) * E->leaf;
+			e_check_range(w, a, a + E->leaf, "final");
+		}
+		if (w->hole != w->hole_end)
+			e_check_range(w, w->hole, w->hole_end, "final hole");
+	}
+	memset(&S, 0, sizeof(S));
+	S.E = E;
+	S.ws = ws;
+	tfor_each_leaf(E->dom, edge_sweep_leaf, &S);
+	if (S.bytes != E->span - holes)
+		die("final: the leaves of the span cover 0x%" PRIx64 " bytes, the"
+		    " models 0x%" PRIx64,
+		    S.bytes, E->span - holes);
+	if (tcheck_counts(E->dom))
+		die("table counts do not match the entries");
+	iopgt_get_stats(E->dom, &st, sizeof(st));
+	printf("%-18s edge: %u writers, cache %u: %lu ops (%lu holes, %lu fills),"
+	       " %lu lookups, %lu dirty runs, %lu device A/D sets, coalesced %"
+	       PRIu64 ", split %" PRIu64 ", %lds\n",
+	       c->name, EDGE_WRITERS, cfg.table_cache, ops, nh, fills,
+	       atomic_load(&E->lookups), atomic_load(&E->dirty_runs),
+	       atomic_load(&E->device_sets), st.coalesced, st.split,
+	       (long)(time(NULL) - t0));
+	fflush(stdout);
+	if (ops >= 2000 && (!st.coalesced || !st.split))
+		die("the run never coalesced or never split: it proves little");
+
+	/* Unmap everything: the root alone remains; nothing leaks. */
+	if (iopgt_unmap(E->dom, 0, UINT64_C(1) << info.ias, &g) < 0)
+		die("unmap everything");
+	iopgt_sync(E->dom, &g);
+	iopgt_reclaim(E->dom);
+	iopgt_get_stats(E->dom, &st, sizeof(st));
+	if (st.table_pages_live != 1 || st.table_pages_waiting ||
+	    st.table_pages_cached)
+		die("after unmapping everything: %" PRIu64 " table pages live, %"
+		    PRIu64 " waiting, %" PRIu64 " cached",
+		    st.table_pages_live, st.table_pages_waiting,
+		    st.table_pages_cached);
+	iopgt_domain_destroy(E->dom);
+	if (ta.live_bytes || ta.table_allocs != ta.table_frees ||
+	    ta.meta_allocs != ta.meta_frees)
+		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
+		    ", meta %" PRIu64 "/%" PRIu64,
+		    ta.live_bytes, ta.table_allocs, ta.table_frees,
+		    ta.meta_allocs, ta.meta_frees);
+	tsalloc_fini(&ta);
+	device_edge = NULL;
+	cur_cfg = NULL;
+	free(E);
+}
+
+/* ------------------------------------------------------------------------
  * Options
  */
 
@@ -928,21 +1421,33 @@ int main(int argc, char **argv)
 	opt.negative = (int)num(env_or("IOPGT_STRESS_NEGATIVE", TSAN ? "0" : "1"),
 				"negative");
 	opt.seed = tseed(0x5eed5eed);
-	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:")) != -1) {
+	opt.mode = env_or("IOPGT_STRESS_MODE", "default");
+	opt.seconds_set = getenv("IOPGT_STRESS_SECONDS") &&
+			  *getenv("IOPGT_STRESS_SECONDS");
+	opt.configs_set = getenv("IOPGT_STRESS_CONFIGS") &&
+			  *getenv("IOPGT_STRESS_CONFIGS");
+	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:m:")) != -1) {
 		switch (ch) {
 		case 'w': opt.writers = (unsigned)num(optarg, "writers"); break;
 		case 'r': opt.readers = (unsigned)num(optarg, "readers"); break;
 		case 'i': opt.ops = num(optarg, "ops"); break;
-		case 'd': opt.seconds = (unsigned)num(optarg, "seconds"); break;
-		case 'c': opt.configs = optarg; break;
+		case 'd':
+			opt.seconds = (unsigned)num(optarg, "seconds");
+			opt.seconds_set = 1;
+			break;
+		case 'c':
+			opt.configs = optarg;
+			opt.configs_set = 1;
+			break;
 		case 's': opt.seed = num(optarg, "seed"); break;
 		case 't': opt.stall = (unsigned)num(optarg, "stall"); break;
 		case 'n': opt.negative = (int)num(optarg, "negative"); break;
+		case 'm': opt.mode = optarg; break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-w writers] [-r readers] [-i ops] "
 				"[-d seconds] [-c configs|all] [-s seed] "
-				"[-t stall-seconds] [-n 0|1]\n",
+				"[-t stall-seconds] [-n 0|1] [-m default|edge]\n",
 				argv[0]);
 			return 2;
 		}
@@ -952,6 +1457,35 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stress_concurrent: 1..%d writers, 1 or more "
 				"readers\n",
 			MAX_WRITERS);
+		return 2;
+	}
+	if (!strcmp(opt.mode, "edge")) {
+		/* Every configuration, a short while each, unless told. */
+		if (!opt.configs_set)
+			opt.configs = "all";
+		if (!opt.seconds_set)
+			opt.seconds = (unsigned)titers("IOPGT_STRESS_SECONDS", 2);
+		printf("stress_concurrent: mode edge, %u writers, %lu ops each "
+		       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
+		       EDGE_WRITERS, opt.ops, opt.seconds, opt.seed, TSEED_ENV);
+		for (size_t i = 0; i < n_tcfgs; i++) {
+			if (!wanted(tcfgs[i].name))
+				continue;
+			ran++;
+			run_edge(&tcfgs[i]);
+		}
+		if (!ran) {
+			fprintf(stderr, "stress_concurrent: no configuration "
+					"matches '%s'\n",
+				opt.configs);
+			return 2;
+		}
+		printf("stress_concurrent: OK\n");
+		return 0;
+	}
+	if (strcmp(opt.mode, "default")) {
+		fprintf(stderr, "stress_concurrent: unknown mode '%s'\n",
+			opt.mode);
 		return 2;
 	}
 	printf("stress_concurrent: %u writers, %u readers, %lu ops each "
