@@ -1081,7 +1081,8 @@ static void test_lookup_install(void **state)
  * overlapping ranges of a few level-1 entries (across a table boundary
  * where the space allows), a fifth thread looks up and reads dirty bits;
  * then everything is unmapped and the domain destroyed: every table page
- * and descriptor went back exactly once. Randomized with a fixed seed
+ * and descriptor went back exactly once. (IOPGT_RACE_WRITERS=1 runs one
+ * writer: no overlap, a check of the harness itself.) Randomized with a fixed seed
  * (printed; IOPGT_SEED replays), IOPGT_RACE_OPS operations per writer
  * (scaled by IOPGT_TEST_SCALE) within IOPGT_RACE_SECONDS per configuration
  * (2, scaled), configurations IOPGT_RACE_CONFIGS ("all", or names; default
@@ -1089,7 +1090,7 @@ static void test_lookup_install(void **state)
  * process reports it and exits.
  */
 
-#define OV_WRITERS 4
+#define OV_MAX_WRITERS 8
 #define OV_MAGIC UINT64_C(0x0b5e55ed7ab1e5)
 #define OV_QUARANTINE 256
 
@@ -1195,7 +1196,7 @@ struct ov_run {
 	const struct tcfg *c;
 	uint64_t seed;
 	uint64_t base, len, page, s1, pa_base;
-	unsigned n0;
+	unsigned n0, writers;
 	unsigned long ops;
 	uint64_t deadline_ms;
 	_Atomic unsigned long progress;
@@ -1381,7 +1382,7 @@ static void *ov_joiner(void *arg)
 	struct ov_join *j = arg;
 
 	for (unsigned i = 0; i < j->n; i++) {
-		if (i == OV_WRITERS)
+		if (i == j->R->writers)
 			atomic_store(&j->R->stop, 1); /* writers done */
 		pthread_join(j->ts[i].th, NULL);
 	}
@@ -1395,7 +1396,7 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
 	struct iopgt_config cfg;
 	struct iopgt_info info;
 	struct ov_run R;
-	struct ov_thread ts[OV_WRITERS + 1];
+	struct ov_thread ts[OV_MAX_WRITERS + 1];
 	struct ov_join j;
 	struct ov_final f;
 	pthread_t jt, ft;
@@ -1430,30 +1431,34 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
 	R.base = span1 + 2 * R.s1 <= space ? span1 - 2 * R.s1 : 0;
 	R.len = 4 * R.s1 <= space - R.base ? 4 * R.s1 : space - R.base;
 	R.ops = (unsigned long)titers("IOPGT_RACE_OPS", 20000);
+	/* IOPGT_RACE_WRITERS=1 checks the harness itself: no overlap. */
+	R.writers = (unsigned)tenv_long("IOPGT_RACE_WRITERS", 4);
+	if (R.writers < 1 || R.writers > OV_MAX_WRITERS)
+		R.writers = 4;
 	R.deadline_ms = t0 + 1000 * (uint64_t)titers("IOPGT_RACE_SECONDS", 2);
 	fprintf(stderr, "overlap_stress: %s, cache %u, seed 0x%" PRIx64
 			", window [0x%" PRIx64 ", +0x%" PRIx64 ")\n",
 		c->name, cache, seed, R.base, R.len);
 	fflush(stderr);
 
-	for (unsigned i = 0; i <= OV_WRITERS; i++) {
+	for (unsigned i = 0; i <= R.writers; i++) {
 		ts[i].R = &R;
 		ts[i].id = i;
 		ts[i].rng = seed * 0x9e3779b97f4a7c15u + i + 1;
 		assert_int_equal(pthread_create(&ts[i].th, NULL,
-						i < OV_WRITERS ? ov_writer
-							       : ov_reader,
+						i < R.writers ? ov_writer
+							      : ov_reader,
 						&ts[i]),
 				 0);
 	}
 	memset(&j, 0, sizeof(j));
 	j.ts = ts;
-	j.n = OV_WRITERS + 1;
+	j.n = R.writers + 1;
 	j.R = &R;
 	assert_int_equal(pthread_create(&jt, NULL, ov_joiner, &j), 0);
 	ov_watch(&R, &j.done, "the writers");
 	pthread_join(jt, NULL);
-	for (unsigned i = 0; i < OV_WRITERS; i++)
+	for (unsigned i = 0; i < R.writers; i++)
 		ops += ts[i].done;
 
 	memset(&f, 0, sizeof(f));
