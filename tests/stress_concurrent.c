@@ -59,7 +59,7 @@
  * and no progress for the stall time is a hang. Configurations: all
  * (every one has a leaf above 2M; the level is derived from
  * iopgt_domain_info's leaf sizes, never from the format), IOPGT_STRESS_
- * SECONDS (default 2, scaled) each.
+ * SECONDS (default 1, scaled) each.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -1464,7 +1464,7 @@ int main(int argc, char **argv)
 		if (!opt.configs_set)
 			opt.configs = "all";
 		if (!opt.seconds_set)
-			opt.seconds = (unsigned)titers("IOPGT_STRESS_SECONDS", 2);
+			opt.seconds = (unsigned)titers("IOPGT_STRESS_SECONDS", 1);
 		printf("stress_concurrent: mode edge, %u writers, %lu ops each "
 		       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
 		       EDGE_WRITERS, opt.ops, opt.seconds, opt.seed, TSEED_ENV);
