@@ -337,7 +337,7 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 	pt_assert("every gather of the domain was synced before destroy",
 		  atomic_load_explicit(&dom->gathered, memory_order_relaxed) ==
 			  0);
-	if (IOPGT_DEBUG >= 2)
+	if (IOPGT_DEBUG >= 2 && !(dom->hooks & PT_HOOK_OVERLAP))
 		check_counts(dom, dom->root);
 	/* Every table page, in the tree or waiting, lies in a segment. */
 	atomic_store_explicit(&dom->waiting, NULL, memory_order_relaxed);

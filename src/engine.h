@@ -223,17 +223,17 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 	/* t holds the entry naming c, so its count is at least one: whoever
 	 * froze t (a coalesce, which will see this table entry; a superpage
 	 * map, which will find c frozen) unfreezes it soon. */
-	while (!pt_open(t, -1))
+	while (!pt_open_excl(t))
 		PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 	if (!atomic_compare_exchange_strong_explicit(&t->va[idx], &old, 0,
 						     memory_order_release,
 						     memory_order_relaxed)) {
 		/* Someone else replaced the entry: only an overlapping
 		 * caller can, and c is theirs to dispose of. */
-		pt_close(t, -1);
+		pt_close_excl(t, 0);
 		return false;
 	}
-	*st = pt_close(t, 0);
+	*st = pt_close_excl(t, 1);
 	iopgt__gather_table(op->dom, op->g, c);
 	return true;
 }

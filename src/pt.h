@@ -359,23 +359,30 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned i)
 /* ------------------------------------------------------------------------
  * The state word and the entry helpers: the only code that writes entries.
  *
- * Each table has one atomic state word, st = { C, W, F }:
+ * Each table has one atomic state word, st = { C, W, X, F }:
  *   C  (bits 31:0)  its non-empty entries, reservations included;
- *   W  (bits 62:32) writers inside an open section of the table;
+ *   W  (bits 61:32) writers inside a shared section of the table;
+ *   X  (bit 62)     a writer inside the exclusive section;
  *   F  (bit 63)     frozen: being unlinked or coalesced.
- * Every software write of an entry happens inside an open section: open
- * adds to W (and moves C by what the section adds or removes) only if F is
- * clear, close takes W (and any unused reservation) back. A freeze sets F
- * only when W is zero, with one compare-and-swap, and never waits. So no
- * entry of a frozen table is ever written by software, a freezer that
- * rescans the table after freezing sees its final contents, and a writer
- * that finds a table frozen goes back to the parent entry, which the
- * freezer either replaces or leaves as it was (unfreezing the table). The
- * hardware may still set accessed/dirty bits in leaves.
- * docs/protocol.md states the protocol and the invariants its model checks.
+ * Every software write of an entry happens inside a section. Shared
+ * sections add entries (reserving C first) or replace one present entry
+ * by another; the exclusive section clears entries and counts only those
+ * it finds non-empty, so C never drops below the entries actually present,
+ * even if callers break the API's rule and overlap (C == 0 then still
+ * means empty). Opening fails only on F and waits out X (and, for the
+ * exclusive section, W); sections are a few stores long and never wait
+ * while open. A freeze sets F only when W and X are zero, with one
+ * compare-and-swap, and never waits. So no entry of a frozen table is ever
+ * written by software, a freezer that rescans the table after freezing
+ * sees its final contents, and a writer that finds a table frozen goes
+ * back to the parent entry, which the freezer either replaces or leaves as
+ * it was (unfreezing the table). The hardware may still set accessed/dirty
+ * bits in leaves. docs/protocol.md states the protocol and the invariants
+ * its model checks.
  */
 
 #define PT_ST_W (UINT64_C(1) << 32)
+#define PT_ST_X (UINT64_C(1) << 62)
 #define PT_ST_F (UINT64_C(1) << 63)
 
 static inline uint32_t pt_st_count(uint64_t st)
@@ -389,36 +396,69 @@ static inline uint32_t pt_count(const struct pt_table *t)
 	return pt_st_count(atomic_load_explicit(&t->st, memory_order_acquire));
 }
 
-/* Open a section of t that adds dc to its count (negative: removes; the
- * caller owns that many non-empty entries). False if t is frozen. Acquire:
- * the section reads entries after a freezer's release of them. */
-static inline bool pt_open(struct pt_table *t, int64_t dc)
+/* Open a shared section of t that reserves n entries (0: a replace).
+ * False if t is frozen. Acquire: the section reads entries after a
+ * freezer's or a clearer's release of them. */
+static inline bool pt_open(struct pt_table *t, uint32_t n)
 {
 	uint64_t old = atomic_load_explicit(&t->st, memory_order_relaxed);
-	do {
+	for (;;) {
 		if (old & PT_ST_F)
 			return false;
-		pt_assert("a table's count never drops below zero",
-			  dc >= 0 || (uint64_t)-dc <= pt_st_count(old));
-	} while (!atomic_compare_exchange_weak_explicit(
-		&t->st, &old, old + PT_ST_W + (uint64_t)dc,
-		memory_order_acquire, memory_order_relaxed));
-	return true;
+		if (old & PT_ST_X) { /* a clear is under way: a few stores */
+			pt_relax();
+			old = atomic_load_explicit(&t->st,
+						   memory_order_relaxed);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->st, &old, old + PT_ST_W + n,
+			    memory_order_acquire, memory_order_relaxed))
+			return true;
+	}
 }
 
-/* Close a section, giving back `back` reserved slots that were not filled
- * (negative: entries counted as removed that were not). Release: the
- * section's entry writes happen before a freeze that sees W drop. Returns
- * the state after the close: 0 means empty with nobody inside. */
-static inline uint64_t pt_close(struct pt_table *t, int64_t back)
+/* Close a shared section, giving back `back` reserved slots that were not
+ * filled. Release: the section's entry writes happen before a freeze or a
+ * clear that sees W drop. Returns the state after the close. */
+static inline uint64_t pt_close(struct pt_table *t, uint32_t back)
 {
-	uint64_t d = PT_ST_W + (uint64_t)back;
+	uint64_t d = PT_ST_W + back;
 	return atomic_fetch_sub_explicit(&t->st, d, memory_order_acq_rel) - d;
 }
 
-/* Freeze t if its state is exactly `want` (a count, with W = 0 and F = 0):
- * 0 to unlink an empty table, the number of entries to coalesce a full
- * one. */
+/* Open the exclusive section of t (to clear entries). False if t is
+ * frozen; waits while another section is open. */
+static inline bool pt_open_excl(struct pt_table *t)
+{
+	uint64_t old = atomic_load_explicit(&t->st, memory_order_relaxed);
+	for (;;) {
+		if (old & PT_ST_F)
+			return false;
+		if (old >> 32) { /* W or X: wait for those sections */
+			pt_relax();
+			old = atomic_load_explicit(&t->st,
+						   memory_order_relaxed);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->st, &old, old | PT_ST_X, memory_order_acquire,
+			    memory_order_relaxed))
+			return true;
+	}
+}
+
+/* Close the exclusive section, having cleared k entries. Returns the state
+ * after the close: 0 means empty with nobody inside. */
+static inline uint64_t pt_close_excl(struct pt_table *t, uint32_t k)
+{
+	uint64_t d = PT_ST_X + k;
+	return atomic_fetch_sub_explicit(&t->st, d, memory_order_acq_rel) - d;
+}
+
+/* Freeze t if its state is exactly `want` (a count, with W, X and F
+ * zero): 0 to unlink an empty table, the number of entries to coalesce a
+ * full one. */
 static inline bool pt_freeze(struct pt_table *t, uint64_t want)
 {
 	return atomic_compare_exchange_strong_explicit(
@@ -527,30 +567,36 @@ static inline int pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
 	return ok ? 0 : -EAGAIN;
 }
 
-/* Clear the n present entries idx.. that the caller owns. False, with
- * nothing cleared, if t is frozen; else *st is t's state after the close
- * (0: t is empty and nobody else is inside: the caller unlinks it).
- * Hardware may set accessed/dirty bits in a leaf until it is cleared (with
- * an atomic read-modify-write, so a plain store of zero is never undone):
- * if old_or is given, the old values are exchanged and OR-ed into it. */
+/* Clear the entries idx.. idx + n - 1 that the caller owns, counting
+ * those found non-empty. False, with nothing cleared, if t is frozen; else
+ * *st is t's state after the close (0: t is empty and nobody else is
+ * inside: the caller unlinks it). Hardware may set accessed/dirty bits in
+ * a leaf until it is cleared (with an atomic read-modify-write, so a plain
+ * store of zero is never undone): if old_or is given, the old values are
+ * exchanged and OR-ed into it. */
 static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
 				uint64_t *old_or, uint64_t *st)
 {
 	pt_entry_t *p = t->va + idx;
 	uint64_t acc = 0;
+	uint32_t k = 0;
 
-	if (!pt_open(t, -(int64_t)n))
+	if (!pt_open_excl(t))
 		return false;
-	if (!old_or) {
-		for (unsigned i = 0; i < n; i++)
-			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
-	} else {
-		for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t e = atomic_load_explicit(&p[i], memory_order_relaxed);
+		if (!e)
+			continue;
+		if (old_or)
 			acc |= atomic_exchange_explicit(&p[i], 0,
 							memory_order_relaxed);
-		*old_or |= acc;
+		else
+			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
+		k++;
 	}
-	*st = pt_close(t, 0);
+	if (old_or)
+		*old_or |= acc;
+	*st = pt_close_excl(t, k);
 	return true;
 }
 

@@ -15,6 +15,9 @@ enum {
 	PT_HOOK_IGNORE_WALKERS = 1u << 1,    /* reclaim while walkers run */
 	PT_HOOK_SKIP_FLUSH = 1u << 2,        /* sync issues no flush */
 	PT_HOOK_LEAF_ONLY_FLUSH = 1u << 3,   /* WALK flushes sent as MODIFIED */
+	PT_HOOK_OVERLAP = 1u << 4,  /* the test runs overlapping writers on
+	                             * purpose: counts may be off, so destroy
+	                             * does not check them */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
