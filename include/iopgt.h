@@ -60,7 +60,7 @@ extern "C" {
 
 /* The version of this header. iopgt_version() gives the library's. */
 #define IOPGT_VERSION_MAJOR 0
-#define IOPGT_VERSION_MINOR 2
+#define IOPGT_VERSION_MINOR 3
 #define IOPGT_VERSION_PATCH 0
 #define IOPGT_VERSION                                                      \
 	((IOPGT_VERSION_MAJOR << 16) | (IOPGT_VERSION_MINOR << 8) |         \
