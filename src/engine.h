@@ -44,8 +44,15 @@ static inline struct pt_table *PT(child)(const struct iopgt_domain *dom,
 struct pt_cur {
 	unsigned level;
 	unsigned idx;     /* of the entry last loaded */
+	unsigned shift;   /* of an entry's span at level */
+	unsigned mask;    /* index mask at level */
 	pt_entry_t *va;   /* the table at level */
 	uint64_t e;       /* the entry last loaded */
+	/* The domain's constants, copied so that they stay in registers
+	 * across the acquire loads of a walk. */
+	uintptr_t off;
+	void *(*p2v)(void *arg, uint64_t pa);
+	unsigned bits, below_mask;
 	pt_entry_t *up[PT_MAX_LEVELS];   /* up[l]: the table at level l > level */
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
@@ -53,8 +60,16 @@ struct pt_cur {
 static inline void PT(cur_root)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
-	c->level = dom->geo.levels - 1;
+	unsigned top = dom->geo.levels - 1;
+
+	c->level = top;
+	c->shift = dom->geo.shift[top];
+	c->mask = dom->geo.mask[top];
 	c->va = dom->root->va;
+	c->off = dom->va_off;
+	c->p2v = dom->cfg.phys_to_virt;
+	c->bits = dom->geo.bits;
+	c->below_mask = (1u << dom->geo.bits) - 1;
 }
 
 /* Load the entry for iova in the cursor's table. Acquire: a table entry
@@ -62,7 +77,8 @@ static inline void PT(cur_root)(const struct iopgt_domain *dom,
 static inline uint64_t PT(cur_load)(const struct iopgt_domain *dom,
 				    struct pt_cur *c, uint64_t iova)
 {
-	c->idx = pt_index(&dom->geo, c->level, iova);
+	(void)dom;
+	c->idx = (unsigned)(iova >> c->shift) & c->mask;
 	return c->e = atomic_load_explicit(&c->va[c->idx],
 					   memory_order_acquire);
 }
@@ -71,10 +87,16 @@ static inline uint64_t PT(cur_load)(const struct iopgt_domain *dom,
 static inline void PT(cur_down)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
+	uint64_t pa = fmt_table_pa(c->e);
+
 	c->up[c->level] = c->va;
 	c->upidx[c->level] = c->idx;
-	c->va = pt_p2v(dom, fmt_table_pa(c->e));
+	c->va = __builtin_expect(c->p2v != NULL, 0)
+			? c->p2v(dom->cfg.mem.arg, pa)
+			: (pt_entry_t *)(pa + c->off);
 	c->level--;
+	c->shift -= c->bits;
+	c->mask = c->below_mask;
 }
 
 /* Descend toward iova down to level `stop` at most, stopping early at an
@@ -90,6 +112,48 @@ static inline uint64_t PT(cur_seek)(const struct iopgt_domain *dom,
 			return e;
 		PT(cur_down)(dom, c);
 	}
+}
+
+/* cur_seek(..., 0) for the hot paths (lookup, single-page map and unmap):
+ * the same steps, without recording the path (the cursor's up[] is not
+ * set: a caller that needs the path walks again). Below the root the
+ * shift and index mask of each level are the format's constants, and the
+ * next table's CPU address is the entry plus one constant: a table entry
+ * is exactly fmt_make_table(pa) (the library writes it so and the
+ * hardware never changes it), so pa + off = e + (off - fmt_make_table(0)).
+ * A level costs about as many instructions as the hardware's walk takes
+ * steps. */
+static inline __attribute__((always_inline)) uint64_t
+PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
+{
+	const uintptr_t toff = c->off - (uintptr_t)fmt_make_table(0);
+	const uint64_t below = (UINT64_C(1) << FMT_BITS) - 1;
+	pt_entry_t *va = c->va;
+	unsigned level = c->level, idx;
+	uint64_t e;
+
+	idx = (unsigned)(iova >> c->shift) & c->mask;
+	e = atomic_load_explicit(&va[idx], memory_order_acquire);
+	while (level && fmt_is_table(e, level)) {
+		pt_assert_expensive("a table entry is fmt_make_table(pa)",
+				    e == fmt_make_table(fmt_table_pa(e)));
+		if (__builtin_expect(c->p2v != NULL, 0))
+			va = c->p2v(dom->cfg.mem.arg, fmt_table_pa(e));
+		else
+			va = (pt_entry_t *)(uintptr_t)(e + toff);
+		level--;
+		idx = (unsigned)(iova >> (FMT_GRANULE + FMT_BITS * level)) &
+		      below;
+		e = atomic_load_explicit(&va[idx], memory_order_acquire);
+	}
+	if (level != c->level) {
+		c->level = level;
+		c->shift = FMT_GRANULE + FMT_BITS * level;
+		c->mask = (unsigned)below;
+	}
+	c->va = va;
+	c->idx = idx;
+	return c->e = e;
 }
 
 /* The descriptor of the table at `level` on the cursor's path (level at
@@ -513,7 +577,7 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	uint64_t st;
 
 	PT(cur_root)(dom, &cur);
-	if (PT(cur_seek)(dom, &cur, iova, 0))
+	if (PT(cur_leaf)(dom, &cur, iova))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
@@ -992,16 +1056,23 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
  * emptied, upward along the walk. */
 static __attribute__((noinline)) void
 PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
-	      const struct pt_cur *cur, struct pt_table *t)
+	      uint64_t iova, struct pt_table *t)
 {
 	struct pt_op op;
+	struct pt_cur cur;
 	uint64_t st = 0;
 
+	/* The fast path kept no path: walk to t again, recording it (only
+	 * this call changes iova's tables, so the walk ends at t). */
+	PT(cur_root)(dom, &cur);
+	PT(cur_seek)(dom, &cur, iova, 0);
+	if (pt_desc(dom, cur.va) != t)
+		return;
 	PT(op_init)(&op, dom, g);
 	for (unsigned l = 1; !st && l < dom->geo.levels; l++) {
-		struct pt_table *p = PT(cur_table)(dom, cur, l);
+		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		st = 1;
-		PT(unlink_empty)(&op, p, cur->upidx[l], t, &st);
+		PT(unlink_empty)(&op, p, cur.upidx[l], t, &st);
 		t = p;
 	}
 }
@@ -1018,7 +1089,7 @@ static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 	uint64_t st;
 
 	PT(cur_root)(dom, &cur);
-	if (!PT(cur_seek)(dom, &cur, iova, 0))
+	if (!PT(cur_leaf)(dom, &cur, iova))
 		return 0;
 	if (cur.level)
 		return -1; /* a superpage: split it */
@@ -1028,7 +1099,7 @@ static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
 	iopgt__gather_range(g, iova, iova + dom->granule_mask,
 			IOPGT_FLUSH_MODIFIED);
 	if (__builtin_expect(!st, 0))
-		PT(unlink_up)(dom, g, &cur, t);
+		PT(unlink_up)(dom, g, iova, t);
 	return (int64_t)dom->granule_mask + 1;
 }
 
@@ -1074,18 +1145,21 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	 * table unlinked meanwhile still holds its old (or emptied) entries,
 	 * which were a state of the tree during this call. */
 	PT(cur_root)(dom, &cur);
-	for (;;) {
-		if (hooked)
+	if (!hooked) {
+		e = PT(cur_leaf)(dom, &cur, iova);
+	} else {
+		for (;;) {
 			dom->walk_hook(dom->walk_hook_arg,
 				       PT(cur_table)(dom, &cur, cur.level));
-		e = PT(cur_load)(dom, &cur, iova);
-		if (!fmt_is_table(e, cur.level))
-			break;
-		PT(cur_down)(dom, &cur);
+			e = PT(cur_load)(dom, &cur, iova);
+			if (!fmt_is_table(e, cur.level))
+				break;
+			PT(cur_down)(dom, &cur);
+		}
 	}
 	if (!e)
 		return -ENOENT;
-	shift = pt_shift(&dom->geo, cur.level);
+	shift = cur.shift;
 	out->leaf_size = UINT64_C(1) << shift;
 	out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
 	out->prot = fmt_leaf_prot(e);

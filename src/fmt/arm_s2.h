@@ -41,6 +41,10 @@
 #define FMT_NAME "arm_s2"
 #define FMT_FORMAT IOPGT_FMT_ARM_S2
 #define FMT_MAX_OAS 48
+/* log2 of a table page and of its entries (8-byte descriptors): fixed for
+ * each granule's engine. */
+#define FMT_GRANULE ARM_S2_GRANULE
+#define FMT_BITS (ARM_S2_GRANULE - 3)
 
 #define S2_VALID (UINT64_C(1) << 0)
 #define S2_TYPE_MASK UINT64_C(3)

@@ -33,6 +33,9 @@
 #define FMT_NAME "x86_64"
 #define FMT_FORMAT IOPGT_FMT_X86_64
 #define FMT_MAX_OAS 52
+/* log2 of a table page and of its entries: fixed for the format. */
+#define FMT_GRANULE 12
+#define FMT_BITS 9
 
 #define X86_P (UINT64_C(1) << 0)
 #define X86_RW (UINT64_C(1) << 1)
