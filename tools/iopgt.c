@@ -3,7 +3,8 @@
  * iopgt: the command-line tool. Commands:
  *   demo                      the main job: the library on the simulated
  *                             IOMMU with devices running (demo.c)
- *   bench ops | iova-stress   measure the library (bench/)
+ *   bench ops | iova-stress | lookup
+ *                             measure the library (bench/)
  *   dump                      run a few operations and print the tables
  */
 #include <stdbool.h>
@@ -31,6 +32,9 @@ static const char usage[] =
 	"                     limit and a cache-missing load measured alongside\n"
 	"  bench iova-stress  map and unmap one 4K page every 2 MiB over a span;\n"
 	"                     time per pair and table memory\n"
+	"  bench lookup       lookups in a large random set of 4K mappings,\n"
+	"                     independent or dependent, against a cache-missing\n"
+	"                     load measured alongside\n"
 	"  dump               apply map/unmap operations to a new domain (or\n"
 	"                     build the demo's state: --demo) and print its\n"
 	"                     table tree\n"
@@ -45,9 +49,10 @@ static const char usage[] =
 static const char bench_usage[] =
 	"usage: iopgt bench ops [OPTIONS]\n"
 	"       iopgt bench iova-stress [OPTIONS]\n"
+	"       iopgt bench lookup --set SIZE [OPTIONS]\n"
 	"\n"
 	"Measure the library (BENCHMARKS.md has results and the commands that\n"
-	"produced them). The texts of the two benchmarks follow; 'iopgt bench\n"
+	"produced them). The texts of the three benchmarks follow; 'iopgt bench\n"
 	"BENCHMARK --help' prints one of them.\n"
 	"\n";
 
@@ -352,6 +357,7 @@ static int cmd_bench(int argc, char **argv)
 	};
 	char *ops[] = { "ops", "--help", NULL };
 	char *stress[] = { "iova-stress", "--help", NULL };
+	char *lookup[] = { "lookup", "--help", NULL };
 	const char *name;
 	int c, r;
 
@@ -363,11 +369,13 @@ static int cmd_bench(int argc, char **argv)
 		fputs(bench_usage, stdout);
 		r = bench_ops_main(2, ops);
 		putchar('\n');
-		return r | bench_stress_main(2, stress);
+		r |= bench_stress_main(2, stress);
+		putchar('\n');
+		return r | bench_lookup_main(2, lookup);
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "iopgt bench: which benchmark? ops or "
-				"iova-stress\n");
+		fprintf(stderr, "iopgt bench: which benchmark? ops, "
+				"iova-stress or lookup\n");
 		return cli_usage_error("iopgt bench");
 	}
 	name = argv[optind];
@@ -377,8 +385,10 @@ static int cmd_bench(int argc, char **argv)
 		return bench_ops_main(argc, argv);
 	if (!strcmp(name, "iova-stress"))
 		return bench_stress_main(argc, argv);
-	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops or "
-			"iova-stress)\n",
+	if (!strcmp(name, "lookup"))
+		return bench_lookup_main(argc, argv);
+	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops, "
+			"iova-stress or lookup)\n",
 		name);
 	return cli_usage_error("iopgt bench");
 }
