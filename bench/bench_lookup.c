@@ -6,8 +6,8 @@
  *
  * The set
  *   SIZE bytes of distinct pages of the format's smallest size (4K, or the
- *   16K/64K granule), each mapped by an iopgt_map() call of its own, in a
- *   domain created with IOPGT_OPT_NO_COALESCE, to a PA that is not
+ *   16K/64K granule), each mapped by an iopgt_map() call of its own (in
+ *   ascending IOVA order, found through perm's inverse), in a domain created with IOPGT_OPT_NO_COALESCE, to a PA that is not
  *   contiguous with its neighbours': only smallest-page leaves exist.
  *   The pages are perm(0..n-1) for a keyed pseudo-random bijection perm of
  *   the pages of a window of K x SIZE (--spread K, rounded up to a power of
@@ -17,20 +17,24 @@
  *   Page perm(i) is mapped to PA perm(i + 1 mod n) * page: the window offset
  *   of the next page of one random cycle through the whole set.
  *
- * The lookups, in timed batches of 1000, median over the batches
+ * The lookups, in timed batches of 250, median over the batches
  *   independent: the IOVA of lookup k is perm(random mod n), computed from
  *     a xorshift generator: nothing links one lookup to the next, so the
  *     CPU may overlap them (throughput).
  *   --dependent: the IOVA of lookup k + 1 is window base + the PA lookup k
  *     returned: the chain follows the cycle, and no lookup can start before
  *     the previous one's walk has ended (latency of a walk).
- *   In the same rounds, in this order: a batch of lookups, the same loop
- *   with iopgt_lookup replaced by an empty function (the loop's own cost,
- *   included in ns_per_lookup, not subtracted), and a batch of dependent
- *   loads of two pointer chases (bench_util.h), one on transparent huge pages
- *   (ns_per_miss_load: memory latency alone, as `bench ops` measures it),
- *   one on 4K pages (ns_per_miss_load_4k: a TLB miss on top, as for table
- *   memory of the built-in allocator, which is not on huge pages).
+ *   In the same rounds, in an order that rotates from round to round: a
+ *   batch of lookups, the same loop with iopgt_lookup replaced by an empty
+ *   function (the loop's own cost, included in ns_per_lookup, not
+ *   subtracted), and a batch of as many dependent loads of two pointer
+ *   chases (bench_util.h), one on transparent huge pages (ns_per_miss_load:
+ *   memory latency alone, as `bench ops` measures it), one on 4K pages
+ *   (ns_per_miss_load_4k: a TLB miss on top, as for table memory of the
+ *   built-in allocator, which is not on huge pages). The ratios are the
+ *   median over the rounds of each round's lookup time over its load
+ *   time: paired in time, so that a slow stretch of a shared machine
+ *   weighs on both sides of a ratio.
  *
  * Under valgrind only the lookups run: exactly N, once, between
  * CALLGRIND_ZERO_STATS + CALLGRIND_START_INSTRUMENTATION and
@@ -74,18 +78,19 @@ static const char lookup_usage[] =
 	"mapped IOVAs, next to the latency of one cache-missing load measured in\n"
 	"the same run.\n"
 	"\n"
-	"The set. Each page is mapped by an iopgt_map() of its own, to a PA not\n"
-	"contiguous with its neighbours', in a domain with IOPGT_OPT_NO_COALESCE:\n"
-	"only smallest-page leaves exist, no superpage can form. The pages are\n"
-	"drawn at random, none twice, from a window of K x SIZE (--spread,\n"
-	"rounded up to a power of two) at a random IOVA aligned to the window,\n"
-	"as a random IOVA allocator scatters its allocations over a space larger\n"
-	"than what is mapped at any time: at K = 4 a leaf table holds about 128\n"
-	"of its 512 entries and a 64-byte line of entries about 2 mapped pages,\n"
-	"so lookups rarely share a line, and the tables are larger than a dense\n"
-	"set's (table_bytes says how large). K = 1 maps the whole window.\n"
+	"The set. Each page is mapped by an iopgt_map() of its own (in ascending\n"
+	"IOVA order), to a PA not contiguous with its neighbours', in a domain\n"
+	"with IOPGT_OPT_NO_COALESCE: only smallest-page leaves exist, no\n"
+	"superpage can form. The pages are drawn at random, none twice, from a\n"
+	"window of K x SIZE (--spread, rounded up to a power of two) at a random\n"
+	"IOVA aligned to the window, as a random IOVA allocator scatters its\n"
+	"allocations over a space larger than what is mapped at any time: at\n"
+	"K = 4 a leaf table holds about 128 of its 512 entries and a 64-byte\n"
+	"line of entries about 2 mapped pages, so lookups rarely share a line,\n"
+	"and the tables are larger than a dense set's (table_bytes says how\n"
+	"large). K = 1 maps the whole window.\n"
 	"\n"
-	"The lookups, timed in batches of 1000, the median over the batches:\n"
+	"The lookups, timed in batches of 250, the median over the batches:\n"
 	"  default      independent: each IOVA comes from a random number (a few\n"
 	"               multiplications, no memory access), so lookups may\n"
 	"               overlap in the CPU: throughput\n"
@@ -94,13 +99,16 @@ static const char lookup_usage[] =
 	"               page of one random cycle through the set), so no lookup\n"
 	"               starts before the previous walk ends: the latency of a\n"
 	"               walk, cold when the tables are larger than the caches\n"
-	"In the same rounds: the loop with iopgt_lookup replaced by an empty\n"
-	"function (its own cost, included, not subtracted), and a pointer chase\n"
-	"through a random cycle over a buffer at least as large as the tables,\n"
-	"once on huge pages (ns_per_miss_load: the memory latency, as in 'bench\n"
-	"ops') and once on 4K pages (ns_per_miss_load_4k: a TLB miss too, as\n"
-	"table memory from the built-in allocator, which avoids huge pages).\n"
-	"ratio_to_miss_load is ns_per_lookup / ns_per_miss_load.\n"
+	"In the same rounds, in a rotating order: the loop with iopgt_lookup\n"
+	"replaced by an empty function (its own cost, included, not subtracted),\n"
+	"and as many loads of a pointer chase through a random cycle over a\n"
+	"buffer about as large as the tables, once on huge pages\n"
+	"(ns_per_miss_load: the memory latency, as in 'bench ops') and once on\n"
+	"4K pages (ns_per_miss_load_4k: a TLB miss too, as table memory from the\n"
+	"built-in allocator, which avoids huge pages).\n"
+	"ratio_to_miss_load (_4k): the median over the rounds of each round's\n"
+	"time per lookup / time per load (paired in time: on a busy machine a\n"
+	"slow stretch weighs on both sides of the ratio).\n"
 	"\n"
 	"Under valgrind only the N lookups run, once, between callgrind's\n"
 	"ZERO_STATS + START_INSTRUMENTATION and STOP_INSTRUMENTATION +\n"
@@ -118,14 +126,14 @@ static const char lookup_usage[] =
 	"  --spread K          window = K x SIZE, rounded up to a power of two\n"
 	"                      (default 4; 1 to 65536)\n"
 	"  --miss-buffer SIZE  pointer-chase buffer, a power of two (default: the\n"
-	"                      table bytes rounded up to one, at least 256M)\n"
+	"                      one nearest the table bytes, at least 256M)\n"
 	"  --json              print one JSON object\n"
 	"  -h, --help          this text\n"
 	"\n"
 	"format options:\n";
 
 #define PROT_RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
-#define BATCH 1000u
+#define BATCH 250u
 #define WARMUP_ROUNDS 10u
 #define MAP_SYNC_EVERY 1024u
 #define MIN_MISS_BYTES (UINT64_C(256) << 20)
@@ -339,6 +347,7 @@ int bench_lookup_main(int argc, char **argv)
 	uint64_t miss_bytes = 0, page, wpages, window, seeds, state = 0;
 	uint64_t rounds = 0, t0, t1;
 	double *s_lk = NULL, *s_nop = NULL, *s_miss = NULL, *s_miss4k = NULL;
+	double *s_ratio = NULL, *s_ratio4k = NULL, ratio = 0, ratio4k = 0;
 	double lk_ns = 0, nop_ns = 0, miss_ns = 0, miss4k_ns = 0, clock_ns = 0;
 	double map_s;
 	bool json = false, dependent = false, have_set = false;
@@ -541,7 +550,10 @@ int bench_lookup_main(int argc, char **argv)
 	s_nop = malloc(rounds * sizeof(double));
 	s_miss = malloc(rounds * sizeof(double));
 	s_miss4k = malloc(rounds * sizeof(double));
-	if (!s_lk || !s_nop || !s_miss || !s_miss4k) {
+	s_ratio = malloc(rounds * sizeof(double));
+	s_ratio4k = malloc(rounds * sizeof(double));
+	if (!s_lk || !s_nop || !s_miss || !s_miss4k || !s_ratio ||
+	    !s_ratio4k) {
 		fprintf(stderr, "%s: out of memory\n", cmd);
 		goto out;
 	}
@@ -550,27 +562,44 @@ int bench_lookup_main(int argc, char **argv)
 		bool keep = k >= WARMUP_ROUNDS;
 		uint64_t j = k - WARMUP_ROUNDS, nop_state = state;
 		uint64_t b = BATCH;
-		double lk, nop, m, m4;
+		double lk = 0, nop = 0, m = 0, m4 = 0;
 
 		if (keep)
 			b = lookups / rounds + (j < lookups % rounds);
-		t0 = bench_now_ns();
-		err |= dependent ? lookups_dep(&L, b, &state)
-				 : lookups_indep(&L, b, &state);
-		t1 = bench_now_ns();
-		lk = (double)(t1 - t0) / b;
-		t0 = bench_now_ns();
-		err |= dependent ? nops_dep(&L, b, &nop_state)
-				 : nops_indep(&L, b, &nop_state);
-		t1 = bench_now_ns();
-		nop = (double)(t1 - t0) / b;
-		m = bench_chase_run(&huge, (unsigned)b);
-		m4 = bench_chase_run(&small, (unsigned)b);
+		/* The four batches in a rotating order: none always
+		 * follows the same one. */
+		for (unsigned step = 0; step < 4; step++) {
+			switch ((step + k) % 4) {
+			case 0:
+				t0 = bench_now_ns();
+				err |= dependent ? lookups_dep(&L, b, &state)
+						 : lookups_indep(&L, b, &state);
+				t1 = bench_now_ns();
+				lk = (double)(t1 - t0) / b;
+				break;
+			case 1:
+				t0 = bench_now_ns();
+				err |= dependent
+					       ? nops_dep(&L, b, &nop_state)
+					       : nops_indep(&L, b, &nop_state);
+				t1 = bench_now_ns();
+				nop = (double)(t1 - t0) / b;
+				break;
+			case 2:
+				m = bench_chase_run(&huge, (unsigned)b);
+				break;
+			default:
+				m4 = bench_chase_run(&small, (unsigned)b);
+				break;
+			}
+		}
 		if (keep) {
 			s_lk[j] = lk;
 			s_nop[j] = nop;
 			s_miss[j] = m;
 			s_miss4k[j] = m4;
+			s_ratio[j] = lk / m;
+			s_ratio4k[j] = lk / m4;
 		}
 	}
 	if (err) {
@@ -581,6 +610,8 @@ int bench_lookup_main(int argc, char **argv)
 	nop_ns = bench_median(s_nop, rounds);
 	miss_ns = bench_median(s_miss, rounds);
 	miss4k_ns = bench_median(s_miss4k, rounds);
+	ratio = bench_median(s_ratio, rounds);
+	ratio4k = bench_median(s_ratio4k, rounds);
 
 report:
 	if (json) {
@@ -605,9 +636,9 @@ report:
 		json_ns("ns_per_lookup", lk_ns, t);
 		json_ns("ns_per_loop_alone", nop_ns, t);
 		json_ns("ns_per_miss_load", miss_ns, t);
-		json_ratio("ratio_to_miss_load", lk_ns / miss_ns, t);
+		json_ratio("ratio_to_miss_load", ratio, t);
 		json_ns("ns_per_miss_load_4k", miss4k_ns, t);
-		json_ratio("ratio_to_miss_load_4k", lk_ns / miss4k_ns, t);
+		json_ratio("ratio_to_miss_load_4k", ratio4k, t);
 		if (t)
 			printf(", \"miss_buffer_bytes\": %" PRIu64
 			       ", \"miss_buffer_thp_bytes\": %" PRIu64
@@ -622,9 +653,10 @@ report:
 			       "\"miss_buffer_4k_thp_bytes\": null, "
 			       "\"batches\": null, \"clock_ns\": null}\n");
 	} else {
-		printf("iopgt bench lookup: %s, %s set of %" PRIu64 " %s pages "
-		       "mapped one by one at random in a %s window at 0x%" PRIx64
-		       " (spread %" PRIu64 ", seed %" PRIu64 ")\n",
+		printf("iopgt bench lookup: %s, %s set: %" PRIu64 " %s pages "
+		       "drawn at random from a %s window at 0x%" PRIx64
+		       " (spread %" PRIu64 ", seed %" PRIu64 "), each mapped "
+		       "on its own\n",
 		       cli_format_desc(&cfg), bench_size_str(set, b0, sizeof(b0)),
 		       L.pages, bench_size_str(page, b1, sizeof(b1)),
 		       bench_size_str(window, b2, sizeof(b2)), L.base, spread,
@@ -656,12 +688,14 @@ report:
 			       nop_ns);
 			printf("  miss load, huge pages    %8.2f  (ratio lookup / "
 			       "miss %.3f; %s buffer, %" PRIu64 " MiB on THP)\n",
-			       miss_ns, lk_ns / miss_ns,
+			       miss_ns, ratio,
 			       bench_size_str(miss_bytes, b0, sizeof(b0)),
 			       huge.thp_bytes >> 20);
 			printf("  miss load, 4K pages      %8.2f  (ratio lookup / "
 			       "miss %.3f)\n",
-			       miss4k_ns, lk_ns / miss4k_ns);
+			       miss4k_ns, ratio4k);
+			printf("ratios: the median over the batches of each "
+			       "round's lookup / miss load\n");
 			printf("clock_gettime pair: %.1f ns per batch, not "
 			       "subtracted\n",
 			       clock_ns);
@@ -675,6 +709,8 @@ out:
 	free(s_nop);
 	free(s_miss);
 	free(s_miss4k);
+	free(s_ratio);
+	free(s_ratio4k);
 	iopgt_domain_destroy(L.dom);
 	if (late_usage)
 		return cli_usage_error(cmd);
