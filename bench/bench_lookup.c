@@ -108,7 +108,8 @@ static const char lookup_usage[] =
 	"built-in allocator, which avoids huge pages).\n"
 	"ratio_to_miss_load (_4k): the median over the rounds of each round's\n"
 	"time per lookup / time per load (paired in time: on a busy machine a\n"
-	"slow stretch weighs on both sides of the ratio).\n"
+	"slow stretch weighs on both sides of the ratio). 'quartiles' gives the\n"
+	"25th and 75th percentiles of the batches, for the spread.\n"
 	"\n"
 	"Under valgrind only the N lookups run, once, between callgrind's\n"
 	"ZERO_STATS + START_INSTRUMENTATION and STOP_INSTRUMENTATION +\n"
@@ -349,6 +350,7 @@ int bench_lookup_main(int argc, char **argv)
 	double *s_lk = NULL, *s_nop = NULL, *s_miss = NULL, *s_miss4k = NULL;
 	double *s_ratio = NULL, *s_ratio4k = NULL, ratio = 0, ratio4k = 0;
 	double lk_ns = 0, nop_ns = 0, miss_ns = 0, miss4k_ns = 0, clock_ns = 0;
+	double q[3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };
 	double map_s;
 	bool json = false, dependent = false, have_set = false;
 	bool valgrind = RUNNING_ON_VALGRIND, late_usage = false;
@@ -612,6 +614,13 @@ int bench_lookup_main(int argc, char **argv)
 	miss4k_ns = bench_median(s_miss4k, rounds);
 	ratio = bench_median(s_ratio, rounds);
 	ratio4k = bench_median(s_ratio4k, rounds);
+	/* bench_median sorted them: the quartiles, for the spread. */
+	q[0][0] = s_lk[rounds / 4];
+	q[0][1] = s_lk[rounds * 3 / 4];
+	q[1][0] = s_miss[rounds / 4];
+	q[1][1] = s_miss[rounds * 3 / 4];
+	q[2][0] = s_miss4k[rounds / 4];
+	q[2][1] = s_miss4k[rounds * 3 / 4];
 
 report:
 	if (json) {
@@ -639,6 +648,14 @@ report:
 		json_ratio("ratio_to_miss_load", ratio, t);
 		json_ns("ns_per_miss_load_4k", miss4k_ns, t);
 		json_ratio("ratio_to_miss_load_4k", ratio4k, t);
+		if (t)
+			printf(", \"quartiles\": {\"ns_per_lookup\": [%.2f, %.2f], "
+			       "\"ns_per_miss_load\": [%.2f, %.2f], "
+			       "\"ns_per_miss_load_4k\": [%.2f, %.2f]}",
+			       q[0][0], q[0][1], q[1][0], q[1][1], q[2][0],
+			       q[2][1]);
+		else
+			printf(", \"quartiles\": null");
 		if (t)
 			printf(", \"miss_buffer_bytes\": %" PRIu64
 			       ", \"miss_buffer_thp_bytes\": %" PRIu64
@@ -682,18 +699,21 @@ report:
 			       dependent ? "dependent (latency)"
 					 : "independent (throughput)",
 			       rounds);
-			printf("  lookup                   %8.2f\n", lk_ns);
+			printf("  lookup                   %8.2f  (batches: "
+			       "quartiles %.2f, %.2f)\n",
+			       lk_ns, q[0][0], q[0][1]);
 			printf("  the loop alone           %8.2f  (included "
 			       "above, not subtracted)\n",
 			       nop_ns);
-			printf("  miss load, huge pages    %8.2f  (ratio lookup / "
-			       "miss %.3f; %s buffer, %" PRIu64 " MiB on THP)\n",
-			       miss_ns, ratio,
+			printf("  miss load, huge pages    %8.2f  (quartiles %.2f, "
+			       "%.2f; ratio lookup / miss %.3f; %s buffer, "
+			       "%" PRIu64 " MiB on THP)\n",
+			       miss_ns, q[1][0], q[1][1], ratio,
 			       bench_size_str(miss_bytes, b0, sizeof(b0)),
 			       huge.thp_bytes >> 20);
-			printf("  miss load, 4K pages      %8.2f  (ratio lookup / "
-			       "miss %.3f)\n",
-			       miss4k_ns, ratio4k);
+			printf("  miss load, 4K pages      %8.2f  (quartiles %.2f, "
+			       "%.2f; ratio lookup / miss %.3f)\n",
+			       miss4k_ns, q[2][0], q[2][1], ratio4k);
 			printf("ratios: the median over the batches of each "
 			       "round's lookup / miss load\n");
 			printf("clock_gettime pair: %.1f ns per batch, not "
