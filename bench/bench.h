@@ -3,9 +3,11 @@
 #ifndef IOPGT_BENCH_H
 #define IOPGT_BENCH_H
 
-/* argv[0] is the benchmark's name ("ops", "iova-stress"); returns the exit
- * status. */
+/* argv[0] is the benchmark's name ("ops", "iova-stress", "lookup",
+ * "writers"); returns the exit status. */
 int bench_ops_main(int argc, char **argv);
 int bench_stress_main(int argc, char **argv);
+int bench_lookup_main(int argc, char **argv);
+int bench_writers_main(int argc, char **argv);
 
 #endif

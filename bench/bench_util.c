@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,4 +87,129 @@ uint64_t bench_rss_bytes(void)
 	if (n != 2 || page <= 0)
 		return 0;
 	return (uint64_t)resident * (uint64_t)page;
+}
+
+uint64_t bench_splitmix(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+void bench_perm_init(struct bench_perm *p, unsigned bits, uint64_t seed)
+{
+	uint64_t s = seed;
+
+	p->mask = bits ? (UINT64_C(1) << bits) - 1 : 0;
+	p->bits = bits;
+	p->shift = bits > 2 ? (bits + 1) / 2 : 1;
+	for (unsigned r = 0; r < 3; r++) {
+		uint64_t m = bench_splitmix(&s) | 1, inv = m;
+
+		/* Newton: each step doubles the correct low bits (3 -> 96). */
+		for (unsigned k = 0; k < 5; k++)
+			inv *= 2 - m * inv;
+		p->key[r] = bench_splitmix(&s) & p->mask;
+		p->mul[r] = m;
+		p->inv[r] = inv;
+	}
+}
+
+uint64_t bench_perm_inverse(const struct bench_perm *p, uint64_t x)
+{
+	for (unsigned r = 3; r-- > 0;) {
+		/* y ^= y >> shift, undone: each pass fixes shift more bits. */
+		uint64_t y = x;
+
+		for (unsigned k = 0; k < p->bits; k += p->shift)
+			y = x ^ (y >> p->shift);
+		x = ((y * p->inv[r]) & p->mask) ^ p->key[r];
+	}
+	return x;
+}
+
+/* Bytes of the mapping at addr that are on huge pages (/proc/self/smaps). */
+static uint64_t thp_bytes_at(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	unsigned long lo, hi, kib;
+	int in = 0;
+	uint64_t r = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %lu kB", &kib) == 1) {
+			r = (uint64_t)kib * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int bench_chase_init(struct bench_chase *c, size_t bytes, int huge,
+		     uint64_t seed)
+{
+	struct bench_perm perm;
+	size_t lines = bytes / 64;
+	unsigned bits = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (lines < 2 || (lines & (lines - 1)))
+		return -EINVAL;
+	while (((size_t)1 << bits) < lines)
+		bits++;
+	c->buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->buf == MAP_FAILED) {
+		c->buf = NULL;
+		return -ENOMEM;
+	}
+	c->bytes = bytes;
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+	madvise(c->buf, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+	(void)huge;
+#endif
+	/* Line perm(i) points to line perm(i + 1): one cycle through all.
+	 * Written in address order (fast first touch), through the inverse. */
+	bench_perm_init(&perm, bits, seed);
+	for (size_t x = 0; x < lines; x++) {
+		size_t i = bench_perm_inverse(&perm, x);
+		size_t to = bench_perm(&perm, (i + 1) & (lines - 1));
+
+		*(void **)(c->buf + x * 64) = c->buf + to * 64;
+	}
+	c->p = (void **)c->buf;
+	c->thp_bytes = thp_bytes_at(c->buf);
+	return 0;
+}
+
+double bench_chase_run(struct bench_chase *c, unsigned steps)
+{
+	void **p = c->p;
+	uint64_t t0, t1;
+
+	t0 = bench_now_ns();
+	for (unsigned i = 0; i < steps; i++)
+		p = *p;
+	t1 = bench_now_ns();
+	c->p = p;
+	return (double)(t1 - t0) / steps;
+}
+
+void bench_chase_free(struct bench_chase *c)
+{
+	if (c->buf)
+		munmap(c->buf, c->bytes);
+	c->buf = NULL;
 }

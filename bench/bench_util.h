@@ -27,6 +27,54 @@ uint64_t bench_max_rss_bytes(void);
  * unknown). */
 uint64_t bench_rss_bytes(void);
 
+/* splitmix64: the next pseudo-random number of the sequence in *state. */
+uint64_t bench_splitmix(uint64_t *state);
+
+/* A pseudo-random bijection of [0, 2^bits) (bits <= 63), keyed by a seed:
+ * three rounds of xor with a key, multiplication by an odd key and an
+ * xorshift, each a bijection modulo 2^bits. {perm(i) : i < n} is then a
+ * random-looking set of n distinct values, and perm(i), perm(i + 1) are
+ * unrelated, so i -> i + 1 visits them in a random order. Computed, not
+ * stored: no memory is touched. */
+struct bench_perm {
+	uint64_t mask;
+	unsigned bits, shift;
+	uint64_t key[3], mul[3], inv[3]; /* inv: of mul, modulo 2^64 */
+};
+
+void bench_perm_init(struct bench_perm *p, unsigned bits, uint64_t seed);
+
+/* The i with bench_perm(p, i) == x. */
+uint64_t bench_perm_inverse(const struct bench_perm *p, uint64_t x);
+
+static inline uint64_t bench_perm(const struct bench_perm *p, uint64_t x)
+{
+	for (unsigned r = 0; r < 3; r++) {
+		x = ((x ^ p->key[r]) * p->mul[r]) & p->mask;
+		x ^= x >> p->shift;
+	}
+	return x;
+}
+
+/* A pointer chase for the latency of one cache-missing dependent load:
+ * one pointer per 64-byte line of a buffer of `bytes` (a power of two, 128
+ * or more), the lines linked in one random cycle (bench_perm order). */
+struct bench_chase {
+	char *buf;
+	size_t bytes;
+	void **p;          /* where the chase stands */
+	uint64_t thp_bytes; /* of the buffer, on transparent huge pages */
+};
+
+/* huge: ask for transparent huge pages (the latency of memory alone), or
+ * keep 4K pages (MADV_NOHUGEPAGE: a TLB miss on top, as for memory that
+ * is not on huge pages). Returns 0, -EINVAL (bytes) or -ENOMEM. */
+int bench_chase_init(struct bench_chase *c, size_t bytes, int huge,
+		     uint64_t seed);
+/* steps dependent loads; the time per load in ns. */
+double bench_chase_run(struct bench_chase *c, unsigned steps);
+void bench_chase_free(struct bench_chase *c);
+
 /* Keep the compiler from moving memory accesses across this point. */
 #define bench_barrier() __asm__ __volatile__("" ::: "memory")
 

@@ -10,15 +10,26 @@
 # <valgrind/callgrind.h> to mark the measured loop. Without it callgrind
 # counts nothing, and this script stops with an error.
 # Each command is echoed before it runs; raw callgrind files (and valgrind's
-# own output, cg.*.log) go to $OUT.
+# own output, cg.*.log and cs.*.log) go to $OUT.
 #
-#   bench/run-all.sh [ops|stress|callgrind]...   (default: all three)
+#   bench/run-all.sh [ops|stress|callgrind|lookup|writers|cachesim]...
+#                                                   (default: all six)
+#
+# lookup: bench lookup --set $SET, independent and --dependent, x86_64 and
+# arm_s2 4K. writers: bench writers --threads 1 and 2, with and without
+# --no-reclaim, x86_64 and arm_s2 4K. cachesim: the lookups of `lookup`
+# under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
+# per lookup from the dump (bench/callgrind-l1.sh).
 set -eu
 
 IOPGT=${IOPGT:-./build-bench/iopgt}
 OUT=${OUT:-/tmp/iopgt-bench-out}
 ITERS=${ITERS:-100000}
 ITERS256=${ITERS256:-10000}
+SET=${SET:-64G}
+CG_LOOKUPS=${CG_LOOKUPS:-100000}
+WRITERS_SECONDS=${WRITERS_SECONDS:-2}
+LOOKUP_FORMATS="--format=x86_64 --format=arm_s2,--granule=4k"
 FORMATS="--format=x86_64 --levels=5 --format=arm_s2,--granule=4k
 --format=arm_s2,--granule=16k --format=arm_s2,--granule=64k"
 
@@ -135,16 +146,76 @@ callgrind() {
 	done
 }
 
-[ $# -gt 0 ] || set -- ops stress callgrind
+lookup() {
+	for f in $LOOKUP_FORMATS; do
+		for dep in "" --dependent; do
+			# shellcheck disable=SC2046,SC2086
+			run "$IOPGT" bench lookup --set "$SET" $(opts "$f") $dep
+		done
+	done
+}
+
+writers() {
+	for f in $LOOKUP_FORMATS; do
+		for t in 1 2; do
+			for rec in "" --no-reclaim; do
+				# shellcheck disable=SC2046,SC2086
+				run "$IOPGT" bench writers --threads "$t" \
+					--seconds "$WRITERS_SECONDS" \
+					$(opts "$f") $rec
+			done
+		done
+	done
+}
+
+# L1 misses per lookup: only the lookups are instrumented (the tool wraps
+# them in CALLGRIND_START/STOP_INSTRUMENTATION and dumps them on their own,
+# as FILE.1); bench/callgrind-l1.sh adds up the dumps' totals.
+cachesim() {
+	mkdir -p "$OUT"
+	for f in $LOOKUP_FORMATS; do
+		for dep in "" --dependent; do
+			tag=$(echo "$f$dep" | tr -d '-' | tr ',=' '__')
+			file="$OUT/cs.$tag.out"
+			log="$OUT/cs.$tag.log"
+			rm -f "$file" "$file".*
+			# shellcheck disable=SC2046,SC2086
+			set -- valgrind --tool=callgrind --cache-sim=yes \
+				--instr-atstart=no --callgrind-out-file="$file" \
+				"$IOPGT" bench lookup --set "$SET" $(opts "$f") \
+				$dep --lookups "$CG_LOOKUPS"
+			echo "\$ $*"
+			"$@" >"$log" 2>&1 || {
+				cat "$log"
+				die "failed: $*"
+			}
+			grep -v '^==' "$log" || :
+			[ -s "$file.1" ] || die "valgrind wrote no $file.1 (the" \
+				"lookups' dump): was $IOPGT built with" \
+				"<valgrind/callgrind.h>?"
+			echo "\$ bench/callgrind-l1.sh $CG_LOOKUPS $file $file.1"
+			"$(dirname "$0")/callgrind-l1.sh" "$CG_LOOKUPS" "$file" \
+				"$file.1"
+			echo "\$ callgrind_annotate $file.1 (functions, self cost)"
+			callgrind_annotate "$file.1" |
+				grep -E '^ *[0-9,]+ \(' | sed 's/ \[.*\]$//' |
+				head -6
+			echo
+		done
+	done
+}
+
+[ $# -gt 0 ] || set -- ops stress callgrind lookup writers cachesim
 for what in "$@"; do
 	case $what in
-	ops | stress | callgrind) ;;
-	*) echo "usage: $0 [ops|stress|callgrind]..." >&2; exit 2 ;;
+	ops | stress | callgrind | lookup | writers | cachesim) ;;
+	*) echo "usage: $0 [ops|stress|callgrind|lookup|writers|cachesim]..." >&2
+	   exit 2 ;;
 	esac
 done
 # The packages the runs need (valgrind); a no-op once they are installed.
 "$(dirname "$0")/../scripts/deps.sh" --bench
-case " $* " in *" callgrind "*) callgrind_ready ;; esac
+case " $* " in *" callgrind "* | *" cachesim "*) callgrind_ready ;; esac
 machine
 for what in "$@"; do
 	"$what"

@@ -60,8 +60,22 @@ json_num() {
 	[ "$rest" != "$out" ] && echo "${rest%%[!0-9]*}"
 }
 
+# json_val KEY: the value after "KEY": in $out, as written (up to the next
+# ',' or '}'); empty if the key is missing.
+json_val() {
+	local rest=${out#*\""$1"\": }
+
+	[ "$rest" != "$out" ] || return 0
+	rest=${rest%%[,\}]*}
+	echo "$rest"
+}
+
+# positive VALUE: a decimal number above zero.
+positive() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ && $1 =~ [1-9] ]]; }
+
 # --help for every command, and help COMMAND prints the same text.
-for cmd in demo dump bench "bench ops" "bench iova-stress" version; do
+for cmd in demo dump bench "bench ops" "bench iova-stress" "bench lookup" \
+	"bench writers" version; do
 	# shellcheck disable=SC2086
 	help $cmd --help
 	text=$out
@@ -75,8 +89,10 @@ done
 help --help
 help help
 run bench --help
-if ! has "$out" --callgrind-op || ! has "$out" --span; then
-	fail "bench --help (lacks the options of ops or iova-stress)"
+if ! has "$out" --callgrind-op || ! has "$out" --span ||
+	! has "$out" --dependent || ! has "$out" --no-reclaim; then
+	fail "bench --help (lacks the options of ops, iova-stress, lookup" \
+		"or writers)"
 fi
 run demo --help
 if ! has "$out" --small || ! has "$out" "order of the options"; then
@@ -99,6 +115,10 @@ usage_error "unknown benchmark 'nope'" bench nope
 usage_error "iopgt bench ops: unknown option '--bogus'" bench ops --bogus
 usage_error "iopgt bench iova-stress: unknown option '--bogus'" \
 	bench iova-stress --bogus
+usage_error "iopgt bench lookup: unknown option '--bogus'" \
+	bench lookup --set 1M --bogus
+usage_error "iopgt bench writers: unknown option '--bogus'" \
+	bench writers --bogus
 usage_error "'--entries' takes no value" dump --entries=yes
 usage_error "unexpected argument 'foo'" demo foo
 
@@ -135,6 +155,22 @@ usage_error "--ram: '200T'" demo --small --ops 1000 --ram 200T
 usage_error "--span: '16777217T'" bench iova-stress --span 16777217T
 usage_error "--span: '-2M'" bench iova-stress --span=-2M
 usage_error "--span: '3M'" bench iova-stress --span 3M
+usage_error "--set SIZE is required" bench lookup
+usage_error "'--set' needs a value" bench lookup --set
+usage_error "--set: '1x'" bench lookup --set 1x
+usage_error "--set: '0'" bench lookup --set 0
+usage_error "not a multiple of the 4K page" bench lookup --set 5000
+usage_error "not a multiple of the 16K page" \
+	bench lookup --format arm_s2 --granule 16k --set 4k
+usage_error "does not fit the 48-bit input" bench lookup --set 128T
+usage_error "--lookups: '0'" bench lookup --set 1M --lookups 0
+usage_error "--spread: '0'" bench lookup --set 1M --spread 0
+usage_error "--miss-buffer: '3M'" bench lookup --set 1M --miss-buffer 3M
+usage_error "--threads: '0'" bench writers --threads 0
+usage_error "--threads: '65'" bench writers --threads=65
+usage_error "--seconds: 'x'" bench writers --seconds x
+usage_error "--seconds: '0'" bench writers --seconds 0
+usage_error "--seconds: '-1'" bench writers --seconds -1
 
 # --opt=value and --opt value are the same.
 a='' b=''
@@ -182,6 +218,48 @@ fi
 if demo_json --small --ops 1000 --devices=1 --seed=18446744073709551615 &&
 	{ [ "$devices" != 1 ] || [ "$seed" != 18446744073709551615 ]; }; then
 	fail "demo --devices=1 --seed=2^64-1: devices $devices seed $seed"
+fi
+
+# bench lookup and bench writers: tiny runs, every key there and sane.
+for dep in "" --dependent; do
+	# shellcheck disable=SC2086
+	ok bench lookup --set 1M --lookups 3000 --miss-buffer 1M $dep --json ||
+		continue
+	for key in format set_bytes lookups ns_per_lookup dependent \
+		ns_per_miss_load ratio_to_miss_load table_bytes; do
+		[ -n "$(json_val $key)" ] ||
+			fail "bench lookup $dep --json: no key $key: $out"
+	done
+	[ "$(json_val set_bytes)" = 1048576 ] ||
+		fail "bench lookup --set 1M: set_bytes $(json_val set_bytes)"
+	[ "$(json_val lookups)" = 3000 ] ||
+		fail "bench lookup --lookups 3000: lookups $(json_val lookups)"
+	[ "$(json_val dependent)" = "$([ -n "$dep" ] && echo true || echo false)" ] ||
+		fail "bench lookup $dep: dependent $(json_val dependent)"
+	for key in ns_per_lookup ns_per_miss_load ratio_to_miss_load \
+		table_bytes; do
+		positive "$(json_val $key)" ||
+			fail "bench lookup $dep: $key $(json_val $key)"
+	done
+done
+if ok bench writers --threads 2 --seconds 0.05 --json; then
+	for key in threads ops_per_second table_allocs_per_op \
+		tables_created_per_op scaling one_thread; do
+		[ -n "$(json_val $key)" ] ||
+			fail "bench writers --json: no key $key: $out"
+	done
+	[ "$(json_val threads)" = 2 ] ||
+		fail "bench writers --threads 2: threads $(json_val threads)"
+	for key in ops_per_second scaling tables_created_per_op; do
+		positive "$(json_val $key)" ||
+			fail "bench writers: $key $(json_val $key)"
+	done
+fi
+if ok bench writers --threads 1 --seconds 0.02 --no-reclaim --json; then
+	[ "$(json_val scaling)" = 1.000 ] ||
+		fail "bench writers --threads 1: scaling $(json_val scaling)"
+	[ "$(json_val reclaim)" = false ] ||
+		fail "bench writers --no-reclaim: reclaim $(json_val reclaim)"
 fi
 
 if [ "$fails" != 0 ]; then

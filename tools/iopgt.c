@@ -3,7 +3,8 @@
  * iopgt: the command-line tool. Commands:
  *   demo                      the main job: the library on the simulated
  *                             IOMMU with devices running (demo.c)
- *   bench ops | iova-stress   measure the library (bench/)
+ *   bench ops | iova-stress | lookup | writers
+ *                             measure the library (bench/)
  *   dump                      run a few operations and print the tables
  */
 #include <stdbool.h>
@@ -31,6 +32,12 @@ static const char usage[] =
 	"                     limit and a cache-missing load measured alongside\n"
 	"  bench iova-stress  map and unmap one 4K page every 2 MiB over a span;\n"
 	"                     time per pair and table memory\n"
+	"  bench lookup       lookups in a large random set of 4K mappings,\n"
+	"                     independent or dependent, against a cache-missing\n"
+	"                     load measured alongside\n"
+	"  bench writers      N threads mapping and unmapping pages that share\n"
+	"                     their tables: ops/s, table allocations per op and\n"
+	"                     scaling against 1 thread\n"
 	"  dump               apply map/unmap operations to a new domain (or\n"
 	"                     build the demo's state: --demo) and print its\n"
 	"                     table tree\n"
@@ -45,9 +52,11 @@ static const char usage[] =
 static const char bench_usage[] =
 	"usage: iopgt bench ops [OPTIONS]\n"
 	"       iopgt bench iova-stress [OPTIONS]\n"
+	"       iopgt bench lookup --set SIZE [OPTIONS]\n"
+	"       iopgt bench writers [OPTIONS]\n"
 	"\n"
 	"Measure the library (BENCHMARKS.md has results and the commands that\n"
-	"produced them). The texts of the two benchmarks follow; 'iopgt bench\n"
+	"produced them). The texts of the four benchmarks follow; 'iopgt bench\n"
 	"BENCHMARK --help' prints one of them.\n"
 	"\n";
 
@@ -352,6 +361,8 @@ static int cmd_bench(int argc, char **argv)
 	};
 	char *ops[] = { "ops", "--help", NULL };
 	char *stress[] = { "iova-stress", "--help", NULL };
+	char *lookup[] = { "lookup", "--help", NULL };
+	char *writers[] = { "writers", "--help", NULL };
 	const char *name;
 	int c, r;
 
@@ -363,11 +374,15 @@ static int cmd_bench(int argc, char **argv)
 		fputs(bench_usage, stdout);
 		r = bench_ops_main(2, ops);
 		putchar('\n');
-		return r | bench_stress_main(2, stress);
+		r |= bench_stress_main(2, stress);
+		putchar('\n');
+		r |= bench_lookup_main(2, lookup);
+		putchar('\n');
+		return r | bench_writers_main(2, writers);
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "iopgt bench: which benchmark? ops or "
-				"iova-stress\n");
+		fprintf(stderr, "iopgt bench: which benchmark? ops, "
+				"iova-stress, lookup or writers\n");
 		return cli_usage_error("iopgt bench");
 	}
 	name = argv[optind];
@@ -377,8 +392,12 @@ static int cmd_bench(int argc, char **argv)
 		return bench_ops_main(argc, argv);
 	if (!strcmp(name, "iova-stress"))
 		return bench_stress_main(argc, argv);
-	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops or "
-			"iova-stress)\n",
+	if (!strcmp(name, "lookup"))
+		return bench_lookup_main(argc, argv);
+	if (!strcmp(name, "writers"))
+		return bench_writers_main(argc, argv);
+	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops, "
+			"iova-stress, lookup or writers)\n",
 		name);
 	return cli_usage_error("iopgt bench");
 }

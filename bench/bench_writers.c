@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iopgt bench writers: N threads that map and unmap pages of disjoint IOVA
+ * ranges that share one leaf table and every table above it.
+ *
+ * Layout
+ *   One region of one leaf table's span (2 MiB with 4K pages; 32 MiB, 512
+ *   MiB with the 16K, 64K granules) at IOVA 2^(ias-1). Thread t of N owns
+ *   pages t, t + N, t + 2N, ... of it (E / N pages of the E entries), so
+ *   neighbours' entries sit side by side in the same cache lines of the
+ *   same leaf table, under the same upper tables. One page of the next
+ *   region (the next leaf table, under the same parent) stays mapped for the
+ *   whole run, so the upper tables never empty: only the shared leaf table
+ *   can be emptied, unlinked and created again.
+ *
+ * One op: iopgt_map of one page (IOVA = PA), iopgt_unmap of it, iopgt_sync
+ *   of the thread's own gather. Each thread cycles through its pages.
+ *
+ * Rounds: each configuration runs for --seconds in total, in rounds of about
+ *   100 ms; the configurations take turns round by round (which goes first
+ *   rotates), so noise on the machine hits them alike. Threads are created
+ *   for each round, released together, and stopped by a flag after the
+ *   round's time. A round's rate is its ops over the time from the first
+ *   thread's start to the last one's stop; ops_per_second is the median
+ *   over the rounds.
+ *
+ * Configurations, each with a domain of its own:
+ *   N threads, and (N > 1) 1 thread, on the default table cache: ops/s and
+ *     table_allocs_per_op, the table pages obtained from table_alloc per op
+ *     (iopgt_stats.table_pages_alloc over all rounds / ops). Tables served
+ *     from the domain's cache of emptied tables are not allocations.
+ *   the same with table_cache = 0: every table the engine creates then
+ *     comes from table_alloc, so its allocations per op are the tables
+ *     created per op (tables_created_per_op). The count is of these runs,
+ *     whose speed differs; it describes the same pattern.
+ *   scaling = ops_per_second(N) / ops_per_second(1), from the same run.
+ *   cpu_share: the threads' CPU time (CLOCK_THREAD_CPUTIME_ID) over N times
+ *     their wall time; below 1 when other processes took the cores.
+ *   ops_per_cpu_second: all rounds' ops over the threads' CPU time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "bench_util.h"
+#include "cli.h"
+#include "iopgt.h"
+
+static const char writers_usage[] =
+	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
+	"                           [FORMAT OPTIONS] [--json]\n"
+	"\n"
+	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
+	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
+	"iopgt_sync of the thread's own gather. Reports all threads' ops per\n"
+	"second together, and the scaling against 1 thread measured in the same\n"
+	"run, round by round.\n"
+	"\n"
+	"Layout: one leaf table's span (2M with 4K pages) at IOVA 2^(ias-1);\n"
+	"thread t owns its pages t, t+N, t+2N, ..., so neighbours' entries share\n"
+	"cache lines, the leaf table and every table above it. A page of the next\n"
+	"leaf table stays mapped, so the upper tables never empty: with reclaim\n"
+	"the shared leaf table is unlinked whenever all threads' pages are\n"
+	"unmapped at once, and the next map creates it again.\n"
+	"\n"
+	"Reported for N threads and for 1 thread:\n"
+	"  ops_per_second         median over rounds of about 100 ms\n"
+	"  table_allocs_per_op    table pages from table_alloc per op\n"
+	"                         (iopgt_stats.table_pages_alloc deltas); tables\n"
+	"                         reused from the domain's table cache are not\n"
+	"                         counted\n"
+	"  tables_created_per_op  tables created per op, including those the\n"
+	"                         cache would serve: the allocations per op of a\n"
+	"                         second pair of runs whose domains have\n"
+	"                         table_cache = 0 (so every creation allocates)\n"
+	"  scaling                ops_per_second / that of 1 thread (1 if N = 1)\n"
+	"  cpu_share              the threads' CPU time / (N x wall time): below 1\n"
+	"                         when other processes held the cores\n"
+	"  ops_per_cpu_second     ops / the threads' CPU time, for a busy machine\n"
+	"\n"
+	"options:\n"
+	"  --threads N    writer threads (default 2; 1 to 64)\n"
+	"  --seconds S    run time of each of the (up to four) configurations,\n"
+	"                 in rounds of 100 ms taken in turn (default 1; 0.01 to\n"
+	"                 3600)\n"
+	"  --no-reclaim   keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
+	"  --json         print one JSON object\n"
+	"  -h, --help     this text\n"
+	"\n"
+	"format options:\n";
+
+#define PROT_RW (IOPGT_PROT_READ | IOPGT_PROT_WRITE)
+#define ROUND_NS 100000000.0
+#define WARMUP_NS 20000000u
+
+struct shared {
+	struct iopgt_domain *dom;
+	uint64_t base;
+	uint64_t page;
+	unsigned threads, per;
+	atomic_bool stop;
+	pthread_mutex_t lock; /* with cond: the start */
+	pthread_cond_t cond;
+	bool go;
+};
+
+struct writer {
+	pthread_t tid;
+	struct shared *sh;
+	unsigned t;
+	uint64_t ops, t0, t1, cpu_ns;
+	const char *failed; /* "map", "unmap" */
+	uint64_t bad_iova;
+	int64_t bad_r;
+};
+
+/* One configuration: a domain and its thread count. */
+struct conf {
+	unsigned threads;
+	bool no_cache;
+	struct iopgt_domain *dom;
+	double *rate;     /* ops/s of each round */
+	unsigned nrounds;
+	uint64_t ops, allocs;
+	double cpu_ns, wall_ns; /* summed over threads and rounds */
+	double ops_per_second;
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct shared *sh = w->sh;
+	struct iopgt_gather g;
+	uint64_t page = sh->page, c0;
+	unsigned j = 0;
+
+	iopgt_gather_init(&g, sizeof(g));
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->go)
+		pthread_cond_wait(&sh->cond, &sh->lock);
+	pthread_mutex_unlock(&sh->lock);
+	w->t0 = bench_now_ns();
+	c0 = thread_cpu_ns();
+	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+		uint64_t iova = sh->base +
+				(uint64_t)(w->t + sh->threads * j) * page;
+		int64_t u;
+		int r;
+
+		if (++j == sh->per)
+			j = 0;
+		r = iopgt_map(sh->dom, iova, iova, page, PROT_RW, &g);
+		if (r) {
+			w->failed = "map";
+			w->bad_iova = iova;
+			w->bad_r = r;
+			break;
+		}
+		u = iopgt_unmap(sh->dom, iova, page, &g);
+		if (u != (int64_t)page) {
+			w->failed = "unmap";
+			w->bad_iova = iova;
+			w->bad_r = u;
+			break;
+		}
+		iopgt_sync(sh->dom, &g);
+		w->ops++;
+	}
+	iopgt_sync(sh->dom, &g);
+	w->cpu_ns = thread_cpu_ns() - c0;
+	w->t1 = bench_now_ns();
+	return NULL;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* One round of c for ns nanoseconds; counted unless warm-up. */
+static int run_round(struct conf *c, uint64_t base, uint64_t page,
+		     unsigned entries, uint64_t ns, int round)
+{
+	static const char cmd[] = "iopgt bench writers";
+	struct writer w[64];
+	struct shared sh;
+	struct iopgt_stats s0, s1;
+	uint64_t ops = 0, first = UINT64_MAX, last = 0;
+	unsigned n = c->threads, started = 0;
+	int ret = 0;
+
+	memset(w, 0, sizeof(w));
+	memset(&sh, 0, sizeof(sh));
+	sh.dom = c->dom;
+	sh.base = base;
+	sh.page = page;
+	sh.threads = n;
+	sh.per = entries / n;
+	atomic_init(&sh.stop, false);
+	pthread_mutex_init(&sh.lock, NULL);
+	pthread_cond_init(&sh.cond, NULL);
+	iopgt_get_stats(c->dom, &s0, sizeof(s0));
+	for (unsigned t = 0; t < n; t++) {
+		w[t].sh = &sh;
+		w[t].t = t;
+		if (pthread_create(&w[t].tid, NULL, writer_main, &w[t])) {
+			fprintf(stderr, "%s: cannot create thread %u\n", cmd,
+				t);
+			atomic_store(&sh.stop, true);
+			ret = -1;
+			break;
+		}
+		started++;
+	}
+	/* Release them together. */
+	pthread_mutex_lock(&sh.lock);
+	sh.go = true;
+	pthread_cond_broadcast(&sh.cond);
+	pthread_mutex_unlock(&sh.lock);
+	if (!ret)
+		sleep_ns(ns);
+	atomic_store(&sh.stop, true);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(w[t].tid, NULL);
+	pthread_cond_destroy(&sh.cond);
+	pthread_mutex_destroy(&sh.lock);
+	iopgt_get_stats(c->dom, &s1, sizeof(s1));
+	for (unsigned t = 0; t < started; t++) {
+		if (w[t].failed) {
+			fprintf(stderr, "%s: thread %u: %s of 0x%" PRIx64
+					" failed: %s\n",
+				cmd, t, w[t].failed, w[t].bad_iova,
+				w[t].bad_r < 0 ? strerror((int)-w[t].bad_r)
+					       : "short unmap");
+			ret = -1;
+		}
+		ops += w[t].ops;
+		if (w[t].t0 < first)
+			first = w[t].t0;
+		if (w[t].t1 > last)
+			last = w[t].t1;
+	}
+	if (ret || round < 0)
+		return ret;
+	c->rate[round] = last > first ? (double)ops * 1e9 / (last - first) : 0;
+	c->ops += ops;
+	c->allocs += s1.table_pages_alloc - s0.table_pages_alloc;
+	for (unsigned t = 0; t < n; t++) {
+		c->cpu_ns += (double)w[t].cpu_ns;
+		c->wall_ns += (double)(w[t].t1 - w[t].t0);
+	}
+	return 0;
+}
+
+static double per_op(uint64_t v, uint64_t ops)
+{
+	return ops ? (double)v / (double)ops : 0;
+}
+
+static double cpu_share(const struct conf *c)
+{
+	return c->wall_ns > 0 ? c->cpu_ns / c->wall_ns : 0;
+}
+
+/* All rounds' ops over the threads' CPU time: the rate the threads would
+ * have had with the cores to themselves, if time waiting for a core were
+ * the only difference. */
+static double ops_per_cpu_second(const struct conf *c)
+{
+	return c->cpu_ns > 0 ? (double)c->ops * 1e9 / c->cpu_ns : 0;
+}
+
+static int parse_seconds(const char *cmd, const char *val, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = val && *val >= '0' && *val <= '9' ? strtod(val, &end) : -1;
+	if (v < 0 || errno || *end || v < 0.01 || v > 3600) {
+		fprintf(stderr, "%s: bad value for --seconds: '%s' (a decimal "
+				"number from 0.01 to 3600)\n",
+			cmd, val ? val : "");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { OPT_JSON = CLI_OPT_CMD, OPT_THREADS, OPT_SECONDS, OPT_NO_RECLAIM };
+
+int bench_writers_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_OPTIONS_FORMAT,
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_OPTION_HELP,
+		CLI_OPTIONS_END,
+	};
+	static const char cmd[] = "iopgt bench writers";
+	struct iopgt_config cfg;
+	struct iopgt_info info;
+	struct conf confs[4];
+	uint64_t threads = 2, page = 0, base = 0, round_ns;
+	double seconds = 1;
+	bool json = false, no_reclaim = false;
+	unsigned nconf, rounds, entries = 0;
+	char b0[24], b1[24];
+	int ret = 1, r, opt;
+
+	memset(confs, 0, sizeof(confs));
+	cli_opts_begin();
+	cli_format_begin(&cfg);
+	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
+		int f = cli_format_opt(cmd, opt, optarg, &cfg);
+
+		if (f < 0)
+			goto usage;
+		if (f)
+			continue;
+		switch (opt) {
+		case 'h':
+			printf("%s%s", writers_usage, cli_format_help);
+			return 0;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_THREADS:
+			if (cli_count_arg(cmd, "--threads", optarg, 1, 64,
+					  &threads))
+				goto usage;
+			break;
+		case OPT_SECONDS:
+			if (parse_seconds(cmd, optarg, &seconds))
+				goto usage;
+			break;
+		case OPT_NO_RECLAIM:
+			no_reclaim = true;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
+			argv[optind]);
+		goto usage;
+	}
+	if (cli_format_end(cmd, &cfg))
+		goto usage;
+	if (no_reclaim)
+		cfg.options |= IOPGT_OPT_NO_RECLAIM;
+
+	/* N threads, 1 thread; the same with table_cache = 0. */
+	nconf = 0;
+	for (unsigned nc = 0; nc < 2; nc++) {
+		confs[nconf].threads = (unsigned)threads;
+		confs[nconf++].no_cache = nc;
+		if (threads > 1) {
+			confs[nconf].threads = 1;
+			confs[nconf++].no_cache = nc;
+		}
+	}
+	rounds = (unsigned)(seconds * 1e9 / ROUND_NS);
+	if (rounds * ROUND_NS < seconds * 1e9)
+		rounds++;
+	round_ns = (uint64_t)(seconds * 1e9 / rounds);
+
+	for (unsigned k = 0; k < nconf; k++) {
+		struct iopgt_config c = cfg;
+		struct iopgt_gather g;
+
+		if (confs[k].no_cache)
+			c.table_cache = 0;
+		r = iopgt_domain_create(&c, &confs[k].dom);
+		if (r) {
+			fprintf(stderr, "%s: cannot create a %s domain: %s\n",
+				cmd, cli_format_desc(&cfg), strerror(-r));
+			goto out;
+		}
+		confs[k].rate = calloc(rounds, sizeof(double));
+		if (!confs[k].rate) {
+			fprintf(stderr, "%s: out of memory\n", cmd);
+			goto out;
+		}
+		iopgt_domain_info(confs[k].dom, &info, sizeof(info));
+		page = UINT64_C(1) << info.granule;
+		entries = 1u << (info.granule - 3);
+		base = UINT64_C(1) << (info.ias - 1);
+		if (info.levels < 3 || threads > entries) {
+			fprintf(stderr, "%s: %s has too few levels or entries "
+					"for the layout\n",
+				cmd, cli_format_desc(&cfg));
+			goto out;
+		}
+		/* The page that keeps the upper tables: the next leaf table. */
+		iopgt_gather_init(&g, sizeof(g));
+		r = iopgt_map(confs[k].dom, base + entries * page,
+			      base + entries * page, page, PROT_RW, &g);
+		iopgt_sync(confs[k].dom, &g);
+		if (r) {
+			fprintf(stderr, "%s: map at 0x%" PRIx64 " failed: %s\n",
+				cmd, base + entries * page, strerror(-r));
+			goto out;
+		}
+	}
+
+	for (unsigned k = 0; k < nconf; k++)
+		if (run_round(&confs[k], base, page, entries, WARMUP_NS, -1))
+			goto out;
+	for (unsigned rd = 0; rd < rounds; rd++)
+		for (unsigned k = 0; k < nconf; k++)
+			if (run_round(&confs[(k + rd) % nconf], base, page,
+				      entries, round_ns, (int)rd))
+				goto out;
+	for (unsigned k = 0; k < nconf; k++) {
+		struct iopgt_translation tr;
+
+		confs[k].ops_per_second = bench_median(confs[k].rate, rounds);
+		/* Every writer's page is unmapped, the kept page is not. */
+		for (unsigned e = 0; e <= entries; e++) {
+			int want = e == entries ? 0 : -ENOENT;
+
+			r = iopgt_lookup(confs[k].dom, base + e * page, &tr);
+			if (r != want) {
+				fprintf(stderr, "%s: after the run, lookup of "
+						"0x%" PRIx64 " gave %d, not "
+						"%d\n",
+					cmd, base + e * page, r, want);
+				goto out;
+			}
+		}
+	}
+
+	{
+		struct conf *n = &confs[0], *one = threads > 1 ? &confs[1] : n;
+		struct conf *nn = &confs[threads > 1 ? 2 : 1];
+		struct conf *onen = threads > 1 ? &confs[3] : nn;
+		double scaling = n->ops_per_second / one->ops_per_second;
+		double scaling_nc = nn->ops_per_second / onen->ops_per_second;
+
+		if (json) {
+			printf("{\"format\": \"%s\", \"levels\": %u, "
+			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
+			       "\"reclaim\": %s, \"seconds\": %.3f, "
+			       "\"rounds\": %u, \"pages_per_thread\": %u, "
+			       "\"ops\": %" PRIu64 ", \"ops_per_second\": %.0f, "
+			       "\"table_allocs_per_op\": %.4f, "
+			       "\"tables_created_per_op\": %.4f, "
+			       "\"scaling\": %.3f, \"cpu_share\": %.3f, "
+			       "\"ops_per_cpu_second\": %.0f",
+			       iopgt_format_name(info.format), info.levels, page,
+			       n->threads, no_reclaim ? "false" : "true",
+			       seconds, rounds, entries / n->threads, n->ops,
+			       n->ops_per_second, per_op(n->allocs, n->ops),
+			       per_op(nn->allocs, nn->ops), scaling,
+			       cpu_share(n), ops_per_cpu_second(n));
+			if (threads > 1)
+				printf(", \"one_thread\": {\"ops\": %" PRIu64
+				       ", \"ops_per_second\": %.0f, "
+				       "\"table_allocs_per_op\": %.4f, "
+				       "\"tables_created_per_op\": %.4f, "
+				       "\"cpu_share\": %.3f, "
+				       "\"ops_per_cpu_second\": %.0f}",
+				       one->ops, one->ops_per_second,
+				       per_op(one->allocs, one->ops),
+				       per_op(onen->allocs, onen->ops),
+				       cpu_share(one), ops_per_cpu_second(one));
+			printf(", \"no_cache\": {\"ops_per_second\": %.0f, "
+			       "\"one_thread_ops_per_second\": %.0f, "
+			       "\"scaling\": %.3f}}\n",
+			       nn->ops_per_second, onen->ops_per_second,
+			       scaling_nc);
+		} else {
+			printf("iopgt bench writers: %s, %s, %u thread%s on one "
+			       "%s leaf table (thread t: pages t, t+%u, ...), "
+			       "one op = map + unmap + sync of one %s page; "
+			       "%u round%s of %.0f ms per configuration\n",
+			       cli_format_desc(&cfg),
+			       no_reclaim ? "no reclaim" : "reclaim",
+			       n->threads, n->threads > 1 ? "s" : "",
+			       bench_size_str(entries * page, b0, sizeof(b0)),
+			       n->threads,
+			       bench_size_str(page, b1, sizeof(b1)), rounds,
+			       rounds > 1 ? "s" : "", round_ns / 1e6);
+			printf("%-28s %14s %14s\n", "", "table cache",
+			       "table_cache=0");
+			for (unsigned k = 0; k < (threads > 1 ? 2u : 1u); k++) {
+				struct conf *a = &confs[k];
+				struct conf *b = &confs[k + (threads > 1 ? 2 : 1)];
+
+				printf("%u thread%s\n", a->threads,
+				       a->threads > 1 ? "s" : "");
+				printf("  %-26s %14.0f %14.0f\n",
+				       "ops per second (median)",
+				       a->ops_per_second, b->ops_per_second);
+				printf("  %-26s %14.4f %14.4f\n",
+				       "table allocs per op",
+				       per_op(a->allocs, a->ops),
+				       per_op(b->allocs, b->ops));
+				printf("  %-26s %14.3f %14.3f\n", "cpu share",
+				       cpu_share(a), cpu_share(b));
+				printf("  %-26s %14.0f %14.0f\n",
+				       "ops per CPU second", ops_per_cpu_second(a),
+				       ops_per_cpu_second(b));
+			}
+			printf("tables created per op (the table_cache=0 "
+			       "runs' allocations): %.4f",
+			       per_op(nn->allocs, nn->ops));
+			if (threads > 1)
+				printf(" with %u threads, %.4f with 1",
+				       n->threads,
+				       per_op(onen->allocs, onen->ops));
+			printf("\nscaling, ops/s of %u threads / 1 thread: "
+			       "%.3f (table_cache=0: %.3f)\n",
+			       n->threads, scaling, scaling_nc);
+		}
+	}
+	ret = 0;
+out:
+	for (unsigned k = 0; k < 4; k++) {
+		iopgt_domain_destroy(confs[k].dom);
+		free(confs[k].rate);
+	}
+	return ret;
+usage:
+	return cli_usage_error(cmd);
+}
