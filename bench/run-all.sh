@@ -12,7 +12,12 @@
 # Each command is echoed before it runs; raw callgrind files (and valgrind's
 # own output, cg.*.log) go to $OUT.
 #
-#   bench/run-all.sh [ops|stress|callgrind]...   (default: all three)
+#   bench/run-all.sh [ops|stress|callgrind|peer]... [--peer]
+#
+# Default: ops, stress and callgrind. `peer` (or --peer, added to the
+# default or to the ones named) also runs bench/peer/run.sh --callgrind:
+# iopgt beside Linux's io-pgtable-arm, built from Debian's linux-source
+# (bench/peer/README.md). It is optional and not part of CI.
 set -eu
 
 IOPGT=${IOPGT:-./build-bench/iopgt}
@@ -135,13 +140,24 @@ callgrind() {
 	done
 }
 
-[ $# -gt 0 ] || set -- ops stress callgrind
+peer() {
+	run "$(dirname "$0")/peer/run.sh" --callgrind
+}
+
+with_peer=
+whats=
 for what in "$@"; do
 	case $what in
-	ops | stress | callgrind) ;;
-	*) echo "usage: $0 [ops|stress|callgrind]..." >&2; exit 2 ;;
+	--peer) with_peer=1 ;;
+	ops | stress | callgrind | peer) whats="$whats $what" ;;
+	*) echo "usage: $0 [ops|stress|callgrind|peer]... [--peer]" >&2
+	   exit 2 ;;
 	esac
 done
+# shellcheck disable=SC2086
+set -- $whats
+[ $# -gt 0 ] || set -- ops stress callgrind
+[ -z "$with_peer" ] || set -- "$@" peer
 # The packages the runs need (valgrind); a no-op once they are installed.
 "$(dirname "$0")/../scripts/deps.sh" --bench
 case " $* " in *" callgrind "*) callgrind_ready ;; esac
