@@ -14,9 +14,9 @@
 #     4-level tables), N runs of each, alternating; the figure is the
 #     median of the N per-process medians;
 #   - lookups over random sets of 4K mappings (`lookup --set SIZE`,
-#     independent and --dependent), from `iopgt bench lookup` if this
-#     build of the tool has it, else from peer-bench-iopgt (the peer's
-#     driver built against libiopgt: the same loop for both);
+#     independent and --dependent), both sides by the same driver: iopgt
+#     by peer-bench-iopgt (the peer's driver built against libiopgt), and
+#     beside it, as a check, `iopgt bench lookup` if the tool has it;
 #   - "harness check": iopgt measured by peer-bench-iopgt, beside the
 #     tool's own figures, to show that the two harnesses agree.
 # With --callgrind also, under valgrind --tool=callgrind --cache-sim=yes
@@ -42,7 +42,7 @@ SETS="4M 64M 1G"
 CG=0
 
 usage() {
-	sed -n '5,6s/^# \{0,1\}//p' "$0" >&2
+	sed -n '7s/^# \{0,1\}/usage: /p' "$0" >&2
 	exit 2
 }
 
@@ -97,6 +97,8 @@ if [ "$CG" = 1 ]; then
 	esac
 fi
 mkdir -p "$OUT"
+# Results of an earlier run would join the medians.
+rm -f "$OUT"/ops.*.json "$OUT"/lookup.*.json "$OUT"/cg.*
 
 # ---- helpers ------------------------------------------------------------
 # The value of "key" in a one-line JSON object.
@@ -168,26 +170,14 @@ echo "built against libiopgt; store_limit and load_miss are the machine's"
 echo "references, measured in each process)"
 
 # ---- nanoseconds: lookup over random sets ---------------------------------
+# Both sides by the same driver (peer-bench-iopgt, peer-bench): the same
+# set, the same order, the same loop. `iopgt bench lookup`, where this
+# build of the tool has it, is run too and printed beside them as a check
+# (its own layout of the set may differ).
+TOOL_LOOKUP=
 if "$IOPGT" bench lookup --help >/dev/null 2>&1; then
-	LOOKUP_SRC=tool
-else
-	LOOKUP_SRC=harness
+	TOOL_LOOKUP=1
 fi
-iopgt_lookup() { # file set [--dependent]
-	f=$1
-	shift
-	if [ "$LOOKUP_SRC" = tool ]; then
-		# shellcheck disable=SC2086
-		if run_json "$f" "$IOPGT" bench lookup $FMT --set "$@" --json &&
-			[ -n "$(jkey "$f" ns_per_lookup)" ]; then
-			return 0
-		fi
-		echo "bench/peer/run.sh: iopgt bench lookup did not give" \
-		     "ns_per_lookup; using $HARNESS from now on" >&2
-		LOOKUP_SRC=harness
-	fi
-	run_json "$f" "$HARNESS" lookup --set "$@" --json
-}
 
 echo
 for s in $SETS; do
@@ -197,35 +187,48 @@ for s in $SETS; do
 		r=1
 		while [ "$r" -le "$RUNS" ]; do
 			# shellcheck disable=SC2086
-			iopgt_lookup "$OUT/lookup.iopgt.$s.$mode.$r.json" \
-				"$s" $dep
+			run_json "$OUT/lookup.iopgt.$s.$mode.$r.json" \
+				"$HARNESS" lookup --set "$s" $dep --json
 			# shellcheck disable=SC2086
 			run_json "$OUT/lookup.peer.$s.$mode.$r.json" "$PEER" \
 				lookup --set "$s" $dep --json
+			if [ -n "$TOOL_LOOKUP" ]; then
+				f=$OUT/lookup.tool.$s.$mode.$r.json
+				echo "\$ $IOPGT bench lookup $FMT --set $s $dep --json"
+				# shellcheck disable=SC2086
+				"$IOPGT" bench lookup $FMT --set "$s" $dep \
+					--json >"$f" || : >"$f"
+			fi
 			r=$((r + 1))
 		done
 	done
 done
+lookup_med() { # impl set mode
+	for f in "$OUT"/lookup."$1"."$2"."$3".*.json; do
+		[ -e "$f" ] && jkey "$f" ns_per_lookup
+	done | median
+}
 echo
 echo "lookups over a random set of 4K mappings: median ns per lookup,"
-echo "$RUNS processes of each (iopgt: from $([ "$LOOKUP_SRC" = tool ] &&
-	echo "iopgt bench lookup" || echo "peer-bench-iopgt"))"
+echo "$RUNS processes of each, both measured by the same driver"
 echo
-printf '| %-6s | %-11s | %11s | %9s | %9s | %10s |\n' set lookups \
-	"table bytes" iopgt peer iopgt/peer
-printf '|%s|%s|%s|%s|%s|%s|\n' -------- ------------- ------------: \
-	----------: ----------: -----------:
+printf '| %-6s | %-11s | %11s | %9s | %9s | %10s | %11s |\n' set lookups \
+	"table bytes" iopgt peer iopgt/peer "tool check"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' -------- ------------- ------------: \
+	----------: ----------: -----------: ------------:
 for s in $SETS; do
 	for mode in independent dependent; do
-		a=$(for f in "$OUT"/lookup.iopgt."$s"."$mode".*.json; do
-			jkey "$f" ns_per_lookup; done | median)
-		b=$(for f in "$OUT"/lookup.peer."$s"."$mode".*.json; do
-			jkey "$f" ns_per_lookup; done | median)
+		a=$(lookup_med iopgt "$s" "$mode")
+		b=$(lookup_med peer "$s" "$mode")
+		t=$(lookup_med tool "$s" "$mode")
 		tb=$(jkey "$OUT/lookup.peer.$s.$mode.1.json" table_bytes)
-		printf '| %-6s | %-11s | %11s | %9s | %9s | %10s |\n' "$s" \
-			"$mode" "$tb" "$a" "$b" "$(ratio "$a" "$b")"
+		printf '| %-6s | %-11s | %11s | %9s | %9s | %10s | %11s |\n' \
+			"$s" "$mode" "$tb" "$a" "$b" "$(ratio "$a" "$b")" "$t"
 	done
 done
+echo "(iopgt: peer-bench-iopgt; peer: peer-bench; tool check: \`iopgt bench"
+echo "lookup --set SIZE [--dependent] --json\`, '-' if this build of the tool"
+echo "has no such benchmark)"
 
 [ "$CG" = 1 ] || exit 0
 
