@@ -21,7 +21,7 @@
 # Environment: CC (default gcc), PEER_OPT (default -O3, the level of
 # iopgt's Release build, so that both sides get the same compiler and
 # optimisation; the kernel itself builds with -O2, where the peer's
-# 256-page map takes about 25% more instructions), PEER_TARBALL (default
+# 256-page map takes 28% more instructions), PEER_TARBALL (default
 # the package's tarball).
 set -eu
 
