@@ -838,9 +838,14 @@ static const char usage[] =
 	"--stage 1 uses ARM_64_LPAE_S1 (the peer only); the default is stage 2\n"
 	"(ARM_64_LPAE_S2), iopgt's arm_s2 format.\n";
 
+/* The synopsis (the text up to its first empty line) and a pointer to the
+ * rest. */
 static int usage_error(void)
 {
-	fprintf(stderr, "%s", usage);
+	const char *end = strstr(usage, "\n\n");
+
+	fprintf(stderr, "%.*s\n(peer-bench --help says more)\n",
+		(int)(end - usage), usage);
 	return 2;
 }
 
@@ -907,8 +912,11 @@ static int ops_main(int argc, char **argv)
 			return usage_error();
 		}
 	}
-	if ((iters_set && !cg_name) || (cg_name && json))
+	if ((iters_set && !cg_name) || (cg_name && json)) {
+		fprintf(stderr, "peer-bench ops: --iters goes with "
+				"--callgrind-op, --json without it\n");
 		return usage_error();
+	}
 	if (be_create(&b, (int)stage)) {
 		fprintf(stderr, "peer-bench: cannot create the page table\n");
 		return 1;
@@ -1204,8 +1212,11 @@ static int lookup_main(int argc, char **argv)
 		fprintf(stderr, "peer-bench lookup: --set SIZE is required\n");
 		return usage_error();
 	}
-	if ((iters_set && !cg) || (cg && json))
+	if ((iters_set && !cg) || (cg && json)) {
+		fprintf(stderr, "peer-bench lookup: --iters goes with "
+				"--callgrind, --json without it\n");
 		return usage_error();
+	}
 	if (set_bytes >> GRANULE_SHIFT > UINT32_MAX) {
 		fprintf(stderr, "peer-bench lookup: --set too large\n");
 		return 2;
