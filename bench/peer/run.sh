@@ -4,15 +4,18 @@
 # iopgt and the peer (Linux's io-pgtable-arm, built by bench/peer/build.sh
 # from Debian's linux-source-6.1) side by side, on this machine, in one run:
 #
-#   bench/peer/run.sh [--callgrind] [--runs N] [--sets "4M 64M 1G"]
+#   bench/peer/run.sh [--callgrind] [--runs N] [--reps N] [--sets "4M 64M 1G"]
 #
 # Builds iopgt (Release, in its own build directory, $IOPGT_BUILD) and the
 # peer ($PEER_OUT), then prints for the same operations the median ns of
-# each side and the ratio iopgt/peer:
-#   - `iopgt bench ops --format arm_s2 --granule 4k --json` against
-#     `peer-bench ops --json` (ARM_64_LPAE_S2, 4K granule, 48-bit: the same
-#     4-level tables), N runs of each, alternating; the figure is the
-#     median of the N per-process medians;
+# each side and the ratio iopgt/peer. The two sides run as pairs of short
+# processes, one after the other, N pairs (--runs, default 9): each figure
+# is the median of the N per-process medians, and the ratio the median of
+# the N ratios within a pair, so that the load of a shared machine, which
+# changes from one minute to the next, falls alike on both sides.
+#   - `iopgt bench ops --format arm_s2 --granule 4k --reps R --json`
+#     against `peer-bench ops --reps R --json` (ARM_64_LPAE_S2, 4K granule,
+#     48-bit: the same 4-level tables; R = --reps, default 500);
 #   - lookups over random sets of 4K mappings (`lookup --set SIZE`,
 #     independent and --dependent), both sides by the same driver: iopgt
 #     by peer-bench-iopgt (the peer's driver built against libiopgt), and
@@ -37,7 +40,8 @@ PEER_OUT=${PEER_OUT:-build-peer}
 OUT=${OUT:-/tmp/iopgt-peer-out}
 ITERS=${ITERS:-100000}
 ITERS256=${ITERS256:-10000}
-RUNS=3
+RUNS=9
+REPS=500
 SETS="4M 64M 1G"
 CG=0
 
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--callgrind) CG=1 ;;
 	--runs) [ $# -ge 2 ] || usage; RUNS=$2; shift ;;
+	--reps) [ $# -ge 2 ] || usage; REPS=$2; shift ;;
 	--sets) [ $# -ge 2 ] || usage; SETS=$2; shift ;;
 	-h | --help) sed -n '3,32s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) usage ;;
@@ -62,6 +67,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $RUNS in '' | *[!0-9]* | 0) die "--runs wants a count" ;; esac
+case $REPS in '' | *[!0-9]* | 0 | 1 | 2) die "--reps wants a count >= 3" ;; esac
 CG_SETS=${CG_SETS:-$SETS}
 
 IOPGT=$IOPGT_BUILD/iopgt
@@ -134,9 +140,11 @@ echo
 r=1
 while [ "$r" -le "$RUNS" ]; do
 	# shellcheck disable=SC2086
-	run_json "$OUT/ops.iopgt.$r.json" "$IOPGT" bench ops $FMT --json
-	run_json "$OUT/ops.peer.$r.json" "$PEER" ops --json
-	run_json "$OUT/ops.harness.$r.json" "$HARNESS" ops --json
+	run_json "$OUT/ops.iopgt.$r.json" "$IOPGT" bench ops $FMT \
+		--reps "$REPS" --json
+	run_json "$OUT/ops.peer.$r.json" "$PEER" ops --reps "$REPS" --json
+	run_json "$OUT/ops.harness.$r.json" "$HARNESS" ops --reps "$REPS" \
+		--json
 	r=$((r + 1))
 done
 
@@ -147,9 +155,19 @@ med_of() { # impl key
 		jkey "$f" "$2"
 	done | median
 }
+# The median over the pairs of one run of the ratio a/b within a pair.
+pair_ratio() { # prefix-a prefix-b key: files PREFIX.1.json ... .RUNS.json
+	i=1
+	while [ "$i" -le "$RUNS" ]; do
+		ratio "$(jkey "$1.$i.json" "$3")" "$(jkey "$2.$i.json" "$3")"
+		i=$((i + 1))
+	done | grep -v '^-$' | median
+}
 echo
-echo "median ns per call, $RUNS processes of each (median of their medians);"
-echo "map and unmap include their sync; lookup is a dependent chain"
+echo "median ns per call ($RUNS pairs of processes, $REPS rounds each: the"
+echo "median of the processes' medians; iopgt/peer: the median of the ratios"
+echo "within a pair); map and unmap include their sync; lookup is a"
+echo "dependent chain"
 echo
 printf '| %-20s | %9s | %9s | %10s | %15s |\n' op iopgt peer iopgt/peer \
 	"harness check"
@@ -161,7 +179,7 @@ for k in $ops_keys; do
 	h=$(med_of harness "${k}_ns")
 	case $k in
 	store_limit* | load_miss) rt="" ;; # references, not operations
-	*) rt=$(ratio "$a" "$b") ;;
+	*) rt=$(pair_ratio "$OUT/ops.iopgt" "$OUT/ops.peer" "${k}_ns") ;;
 	esac
 	printf '| %-20s | %9s | %9s | %10s | %15s |\n' "$k" "$a" "$b" "$rt" "$h"
 done
@@ -210,7 +228,8 @@ lookup_med() { # impl set mode
 }
 echo
 echo "lookups over a random set of 4K mappings: median ns per lookup,"
-echo "$RUNS processes of each, both measured by the same driver"
+echo "$RUNS pairs of processes, both sides measured by the same driver;"
+echo "iopgt/peer: the median of the ratios within a pair"
 echo
 printf '| %-6s | %-11s | %11s | %9s | %9s | %10s | %11s |\n' set lookups \
 	"table bytes" iopgt peer iopgt/peer "tool check"
@@ -223,7 +242,9 @@ for s in $SETS; do
 		t=$(lookup_med tool "$s" "$mode")
 		tb=$(jkey "$OUT/lookup.peer.$s.$mode.1.json" table_bytes)
 		printf '| %-6s | %-11s | %11s | %9s | %9s | %10s | %11s |\n' \
-			"$s" "$mode" "$tb" "$a" "$b" "$(ratio "$a" "$b")" "$t"
+			"$s" "$mode" "$tb" "$a" "$b" \
+			"$(pair_ratio "$OUT/lookup.iopgt.$s.$mode" \
+				"$OUT/lookup.peer.$s.$mode" ns_per_lookup)" "$t"
 	done
 done
 echo "(iopgt: peer-bench-iopgt; peer: peer-bench; tool check: \`iopgt bench"
