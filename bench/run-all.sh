@@ -12,14 +12,17 @@
 # Each command is echoed before it runs; raw callgrind files (and valgrind's
 # own output, cg.*.log and cs.*.log) go to $OUT.
 #
-#   bench/run-all.sh [ops|stress|callgrind|lookup|writers|cachesim]...
-#                                                   (default: all six)
+#   bench/run-all.sh [ops|stress|callgrind|lookup|writers|cachesim|peer]...
+#                    [--peer]         (default: the first six)
 #
 # lookup: bench lookup --set $SET, independent and --dependent, x86_64 and
 # arm_s2 4K. writers: bench writers --threads 1 and 2, with and without
 # --no-reclaim, x86_64 and arm_s2 4K. cachesim: the lookups of `lookup`
 # under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
-# per lookup from the dump (bench/callgrind-l1.sh).
+# per lookup from the dump (bench/callgrind-l1.sh). `peer` (or --peer, added
+# to the default or to the ones named) also runs bench/peer/run.sh
+# --callgrind: iopgt beside Linux's io-pgtable-arm, built from Debian's
+# linux-source (bench/peer/README.md). It is optional and not part of CI.
 set -eu
 
 IOPGT=${IOPGT:-./build-bench/iopgt}
@@ -205,14 +208,25 @@ cachesim() {
 	done
 }
 
-[ $# -gt 0 ] || set -- ops stress callgrind lookup writers cachesim
+peer() {
+	run "$(dirname "$0")/peer/run.sh" --callgrind
+}
+
+with_peer=
+whats=
 for what in "$@"; do
 	case $what in
-	ops | stress | callgrind | lookup | writers | cachesim) ;;
-	*) echo "usage: $0 [ops|stress|callgrind|lookup|writers|cachesim]..." >&2
+	--peer) with_peer=1 ;;
+	ops | stress | callgrind | lookup | writers | cachesim | peer)
+		whats="$whats $what" ;;
+	*) echo "usage: $0 [ops|stress|callgrind|lookup|writers|cachesim|peer]... [--peer]" >&2
 	   exit 2 ;;
 	esac
 done
+# shellcheck disable=SC2086
+set -- $whats
+[ $# -gt 0 ] || set -- ops stress callgrind lookup writers cachesim
+[ -z "$with_peer" ] || set -- "$@" peer
 # The packages the runs need (valgrind); a no-op once they are installed.
 "$(dirname "$0")/../scripts/deps.sh" --bench
 case " $* " in *" callgrind "* | *" cachesim "*) callgrind_ready ;; esac

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* See ../peer_shim.h. */
+#include "../peer_shim.h"
