@@ -172,10 +172,13 @@ struct iopgt_config {
 	                      * Must be every size from the granule up to the
 	                      * largest one wanted, without gaps. */
 	unsigned options;    /* IOPGT_OPT_* */
-	unsigned table_cache; /* 0: a segment whose table pages are all free
-	                       * goes back to table_free at once; else (the
-	                       * default, 8) one such segment is kept for
-	                       * reuse until iopgt_reclaim() */
+	unsigned table_cache; /* tables kept for reuse (default 8, at most
+	                       * 32): up to this many tables that unmap
+	                       * emptied stay linked, empty, until a later
+	                       * unmap needs their place or iopgt_reclaim();
+	                       * and one segment whose pages are all free is
+	                       * kept. 0: unlink every emptied table at once
+	                       * and return every free segment. */
 	/* The two callback tables below are frozen: a new callback becomes a
 	 * field of its own at the end of this structure. */
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
@@ -373,7 +376,9 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
  * whole-domain invalidation. Same errors and concurrency contract. */
 int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
 
-/* Return waiting tables whose walkers have left, and the table cache, to
+/* Unlink the emptied tables kept linked for reuse (table_cache), with one
+ * flush_range of kind WALK over them, then return them, the waiting tables
+ * whose walkers have left and the segments with no table in use to
  * table_free. Returns 0, or -EINVAL for a NULL dom. May run concurrently
  * with any other call but destroy. */
 int iopgt_reclaim(struct iopgt_domain *dom);

@@ -184,12 +184,16 @@ static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 	return level;
 }
 
+/* May this call unlink the empty table t? A failed map undoing itself
+ * unlinks only the tables it created: an empty table that was there
+ * before (kept for reuse, or under NO_RECLAIM) stays, so the tables end as
+ * they were. Otherwise yes, unless NO_RECLAIM. */
 static inline bool PT(may_reclaim)(const struct pt_op *op,
 				   const struct pt_table *t)
 {
-	if (!(op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
-		return true;
-	return op->rollback && op->owner && t->owner == op->owner;
+	if (op->rollback)
+		return op->owner && t->owner == op->owner;
+	return !(op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
 }
 
 /* ------------------------------------------------------------------------
@@ -299,6 +303,64 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 	}
 	*st = pt_close_excl(t, 1);
 	iopgt__gather_table(op->dom, op->g, c);
+	return true;
+}
+
+/* Unlink the table kept idle under key if it is still empty, and the
+ * tables above it that this empties. */
+static void PT(evict_key)(struct pt_op *op, uint64_t key)
+{
+	struct iopgt_domain *dom = op->dom;
+	unsigned level = (unsigned)(key & 0xfff) - 1;
+	uint64_t iova = key & ~(uint64_t)0xfff;
+	struct pt_table *t;
+	struct pt_cur cur;
+
+	PT(cur_root)(dom, &cur);
+	PT(cur_seek)(dom, &cur, iova, level);
+	if (cur.level != level || level >= dom->geo.levels - 1)
+		return; /* gone meanwhile */
+	t = PT(cur_table)(dom, &cur, level);
+	for (unsigned l = level + 1; l < dom->geo.levels; l++) {
+		struct pt_table *p = PT(cur_table)(dom, &cur, l);
+		uint64_t st = 1;
+
+		if (atomic_load_explicit(&t->st, memory_order_relaxed) ||
+		    !PT(unlink_empty)(op, p, cur.upidx[l], t, &st) || st)
+			break;
+		t = p;
+	}
+}
+
+/* t was left empty, with nobody inside, by this call: keep it linked for
+ * the next map to reuse, in one of the domain's idle slots; if they are
+ * all taken, the oldest is evicted (unlinked, if still empty) to make
+ * room. Two writers that share a table and take turns emptying it then
+ * stop unlinking and re-creating it in a loop. False: no slots at all
+ * (table_cache 0), so the caller unlinks t now. */
+static bool PT(park)(struct pt_op *op, struct pt_table *t)
+{
+	struct iopgt_domain *dom = op->dom;
+	unsigned n = dom->cache_limit;
+	uint64_t key = t->iova | (t->level + 1u), old;
+
+	if (!n || op->rollback || !PT(may_reclaim)(op, t))
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		old = 0;
+		if (!atomic_load_explicit(&dom->idle[i], memory_order_relaxed) &&
+		    atomic_compare_exchange_strong_explicit(
+			    &dom->idle[i], &old, key, memory_order_relaxed,
+			    memory_order_relaxed))
+			return true;
+	}
+	old = atomic_exchange_explicit(
+		&dom->idle[atomic_fetch_add_explicit(&dom->idle_clock, 1,
+						     memory_order_relaxed) %
+			   n],
+		key, memory_order_relaxed);
+	if (old && old != key)
+		PT(evict_key)(op, old);
 	return true;
 }
 
@@ -1037,6 +1099,8 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 		if (!emptied && t != op->dom->root && !op->prune)
 			emptied = !atomic_load_explicit(&t->st,
 							memory_order_relaxed);
+		if (emptied && t != dom->root && PT(park)(op, t))
+			emptied = false;
 		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
 			uint64_t st = 1;
 			struct pt_table *p = PT(cur_table)(dom, &cur, l);
@@ -1062,13 +1126,15 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	struct pt_cur cur;
 	uint64_t st = 0;
 
+	PT(op_init)(&op, dom, g);
+	if (PT(park)(&op, t))
+		return;
 	/* The fast path kept no path: walk to t again, recording it (only
 	 * this call changes iova's tables, so the walk ends at t). */
 	PT(cur_root)(dom, &cur);
 	PT(cur_seek)(dom, &cur, iova, 0);
 	if (pt_desc(dom, cur.va) != t)
 		return;
-	PT(op_init)(&op, dom, g);
 	for (unsigned l = 1; !st && l < dom->geo.levels; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		st = 1;
@@ -1288,6 +1354,17 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	return r;
 }
 
+static void PT(evict)(struct iopgt_domain *dom, uint64_t key,
+		      struct iopgt_gather *g)
+{
+	struct pt_op op;
+	unsigned w = pt_walk_enter(dom);
+
+	PT(op_init)(&op, dom, g);
+	PT(evict_key)(&op, key);
+	pt_walk_leave(dom, w);
+}
+
 /* ------------------------------------------------------------------------
  * The format's entry points
  */
@@ -1324,6 +1401,7 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = fmt_table_pa,
 	.dirty = PT(dirty),
+	.evict = PT(evict),
 	.hw_accessed = FMT_HW_ACCESSED,
 	.hw_dirty = FMT_HW_DIRTY,
 };

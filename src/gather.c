@@ -276,10 +276,28 @@ int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
 	return 0;
 }
 
+/* Unlink the empty tables kept linked for reuse (iopgt_domain.idle), with
+ * one WALK flush for them all. */
+static void evict_idle(struct iopgt_domain *dom)
+{
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	g.dom = dom;
+	for (unsigned i = 0; i < dom->cache_limit; i++) {
+		uint64_t key = atomic_exchange_explicit(&dom->idle[i], 0,
+							memory_order_relaxed);
+		if (key)
+			dom->eng->evict(dom, key, &g);
+	}
+	iopgt_sync(dom, &g);
+}
+
 int iopgt_reclaim(struct iopgt_domain *dom)
 {
 	if (!dom)
 		return -EINVAL;
+	evict_idle(dom);
 	iopgt__reclaim_waiting(dom);
 	iopgt__cache_trim(dom);
 	return 0;

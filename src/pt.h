@@ -41,6 +41,7 @@
 
 #define PT_MAX_LEVELS 6
 #define PT_CACHE_SLOTS 32 /* the largest table_cache honoured */
+#define PT_IDLE_SLOTS PT_CACHE_SLOTS
 
 typedef _Atomic uint64_t pt_entry_t;
 
@@ -176,6 +177,10 @@ struct pt_engine {
 		     unsigned flags,
 		     int (*fn)(void *arg, uint64_t iova, uint64_t size),
 		     void *arg, struct iopgt_gather *g);
+	/* Unlink the table kept idle under key (see iopgt_domain.idle) if it
+	 * is still empty, into g. A walker of its own. */
+	void (*evict)(struct iopgt_domain *dom, uint64_t key,
+		      struct iopgt_gather *g);
 	/* Leaf bits the hardware sets itself (0: none): accessed on any
 	 * access, dirty on a write. For a simulated walker. */
 	uint64_t hw_accessed, hw_dirty;
@@ -231,6 +236,13 @@ struct iopgt_domain {
 	} st __attribute__((aligned(64)));
 
 	unsigned cache_limit; /* cfg.table_cache, at most PT_CACHE_SLOTS */
+
+	/* Tables an unmap emptied that stay linked, empty, for the next map
+	 * to reuse (the first cache_limit slots): each slot holds the table's
+	 * first IOVA | (level + 1), or 0. A full set evicts the oldest, which
+	 * is then unlinked; iopgt_reclaim() unlinks them all. */
+	_Atomic uint64_t idle[PT_IDLE_SLOTS] __attribute__((aligned(64)));
+	_Atomic unsigned idle_clock;
 	/* Leaf attributes for each protection value (0: not expressible),
 	 * so map does not convert on every call. */
 	uint64_t prot_attrs[32];

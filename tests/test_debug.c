@@ -64,6 +64,7 @@ static struct iopgt_domain *open_dom(void)
 	struct iopgt_domain *dom;
 
 	tcfg_config(&tcfgs[0], &cfg);
+	cfg.table_cache = 0; /* an emptied table is unlinked at once */
 	if (iopgt_domain_create(&cfg, &dom))
 		abort();
 	return dom;
