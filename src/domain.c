@@ -288,6 +288,13 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 			dom->prot_attrs[prot] = attrs; /* never 0: P or AF */
 	}
 	dom->root = iopgt__root_alloc(dom);
+	if (dom->root) {
+		unsigned top = geo.levels - 1;
+		dom->top.va = dom->root->va;
+		dom->top.level = top;
+		dom->top.shift = geo.shift[top];
+		dom->top.mask = geo.mask[top];
+	}
 	if (!dom->root) {
 		domain_free(dom);
 		mem_release(hosted_mem);

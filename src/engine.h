@@ -52,7 +52,6 @@ struct pt_cur {
 	 * across the acquire loads of a walk. */
 	uintptr_t off;
 	void *(*p2v)(void *arg, uint64_t pa);
-	unsigned bits, below_mask;
 	pt_entry_t *up[PT_MAX_LEVELS];   /* up[l]: the table at level l > level */
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
@@ -60,16 +59,12 @@ struct pt_cur {
 static inline void PT(cur_root)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
-	unsigned top = dom->geo.levels - 1;
-
-	c->level = top;
-	c->shift = dom->geo.shift[top];
-	c->mask = dom->geo.mask[top];
-	c->va = dom->root->va;
+	c->level = dom->top.level;
+	c->shift = dom->top.shift;
+	c->mask = dom->top.mask;
+	c->va = dom->top.va;
 	c->off = dom->va_off;
 	c->p2v = dom->cfg.phys_to_virt;
-	c->bits = dom->geo.bits;
-	c->below_mask = (1u << dom->geo.bits) - 1;
 }
 
 /* Load the entry for iova in the cursor's table. Acquire: a table entry
@@ -95,8 +90,8 @@ static inline void PT(cur_down)(const struct iopgt_domain *dom,
 			? c->p2v(dom->cfg.mem.arg, pa)
 			: (pt_entry_t *)(pa + c->off);
 	c->level--;
-	c->shift -= c->bits;
-	c->mask = c->below_mask;
+	c->shift -= FMT_BITS;
+	c->mask = (1u << FMT_BITS) - 1;
 }
 
 /* Descend toward iova down to level `stop` at most, stopping early at an
@@ -773,21 +768,37 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	int r;
 
 	if (!lvl) {
-		/* Only leaves here, each inside the range: clear the runs of
-		 * present entries between the holes. */
-		while (i <= end) {
-			while (i <= end && !pt_load(t, i))
-				i++;
-			for (run = i; i <= end && pt_load(t, i); i++)
-				;
-			if (i > run && !op->prune) {
-				r = PT(clear_leaves)(op, t, run, i - run, bytes,
-						     &st);
-				if (r)
-					return r;
-			}
+		/* Only leaves here, each inside the range: one pass inside the
+		 * exclusive section clears what is present. */
+		pt_entry_t *p = t->va;
+		unsigned first = 0, lastc = 0;
+		uint32_t k = 0;
+
+		*emptied = false;
+		if (op->prune)
+			return 0;
+		if (!pt_open_excl(t)) {
+			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
+			return -EAGAIN;
 		}
-		*emptied = st == 0;
+		while (i <= end &&
+		       !atomic_load_explicit(&p[i], memory_order_relaxed))
+			i++;
+		for (first = i; i <= end; i++) {
+			if (!atomic_load_explicit(&p[i], memory_order_relaxed))
+				continue;
+			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
+			k++;
+			lastc = i;
+		}
+		st = pt_close_excl(t, k);
+		if (k) {
+			*bytes += k * sz;
+			iopgt__gather_range(op->g, base + first * sz,
+					    base + (lastc + 1) * sz - 1,
+					    IOPGT_FLUSH_MODIFIED);
+			*emptied = st == 0;
+		}
 		return 0;
 	}
 	for (; i <= end; i++) {
@@ -827,6 +838,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			return r;
 		if (op->prune)
 			ce = c->owner == op->owner && !pt_count(c);
+		else if (!ce)
+			/* Empty before this call (kept for reuse): the unmap
+			 * passes through it, so it goes too. */
+			ce = !atomic_load_explicit(&c->st,
+						   memory_order_relaxed);
 		if (ce)
 			PT(unlink_empty)(op, t, i, c, &st);
 	}

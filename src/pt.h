@@ -201,6 +201,12 @@ struct iopgt_domain {
 	 * seg_pages pages of 2^table_shift bytes, the last seg_meta_pages of
 	 * which (from seg_desc_off on) hold the descriptors. */
 	uintptr_t va_off;
+	/* Where every walk starts, in one line: the root's CPU address and
+	 * level, the shift and index mask of its entries. */
+	struct {
+		pt_entry_t *va;
+		unsigned level, shift, mask;
+	} top;
 	uintptr_t seg_mask;
 	uintptr_t seg_desc_off;
 	unsigned table_shift;
@@ -415,9 +421,10 @@ static inline bool pt_open(struct pt_table *t, uint32_t n)
 {
 	uint64_t old = atomic_load_explicit(&t->st, memory_order_relaxed);
 	for (;;) {
-		if (old & PT_ST_F)
-			return false;
-		if (old & PT_ST_X) { /* a clear is under way: a few stores */
+		if (__builtin_expect(old >> 62, 0)) {
+			if (old & PT_ST_F)
+				return false;
+			/* X: a clear is under way, a few stores long */
 			pt_relax();
 			old = atomic_load_explicit(&t->st,
 						   memory_order_relaxed);
