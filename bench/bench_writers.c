@@ -458,8 +458,16 @@ int bench_writers_main(int argc, char **argv)
 		struct conf *n = &confs[0], *one = threads > 1 ? &confs[1] : n;
 		struct conf *nn = &confs[threads > 1 ? 2 : 1];
 		struct conf *onen = threads > 1 ? &confs[3] : nn;
-		double scaling = n->ops_per_second / one->ops_per_second;
-		double scaling_nc = nn->ops_per_second / onen->ops_per_second;
+		/* 1 thread is its own baseline (1, even if a round on a
+		 * starved machine counted no operation). */
+		double scaling = threads == 1 ? 1.0
+				 : one->ops_per_second > 0
+				 ? n->ops_per_second / one->ops_per_second
+				 : 0.0;
+		double scaling_nc = threads == 1 ? 1.0
+				    : onen->ops_per_second > 0
+				    ? nn->ops_per_second / onen->ops_per_second
+				    : 0.0;
 
 		if (json) {
 			printf("{\"format\": \"%s\", \"levels\": %u, "
