@@ -55,7 +55,7 @@ step "gcc, TSan: the tests that run threads"
 # mapper).
 configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
 (cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" -LE long \
-	-R '^(stress_.*|test_alloc|test_reclaim|test_sim|test_sim_model)$')
+	-R '^(stress_.*|races_.*|test_alloc|test_reclaim|test_sim|test_sim_model)$')
 
 step "gcc, release with debug info: symbols, freestanding core, ABI"
 configure rel -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -3,10 +3,9 @@
  * Races an adversarial review found in the engine, each as one
  * deterministic interleaving: threads stop at the named yield points of
  * the engine (src/testhook.h, debug builds) and a scheduler (sched.h)
- * releases them in the order that goes wrong. What must hold is the v2
- * protocol's (/work/protocol-v2.md); today's engine fails these tests,
- * which is why tests/CMakeLists.txt registers them only with
- * -DIOPGT_RACE_TESTS=ON.
+ * releases them in the order that goes wrong. What must hold is the
+ * protocol's (docs/protocol.md, docs/design.md); the 0.2.0 engine failed
+ * each of these tests, which is what shows they can fail.
  *
  *   lost_unmap        1. a coalesce from a stale scan maps an unmapped
  *                        page again
@@ -383,9 +382,9 @@ static void finish_with(struct sched_thread *o, struct sched_thread *c)
  * maps the last page: the leaf table coalesces into a level-1 leaf, T is
  * then full, and C freezes and rescans it: stop there (COALESCE_FROZEN for
  * level 1). Thread S unmaps the first page (a split of T's first leaf)
- * and syncs. C goes on. Today C replaces T by a level-2 leaf from its
- * scan: the first page is mapped again, and the split's table leaks. In
- * v2, S waits (PT_Y_WAIT_FROZEN) while T is frozen and then splits the
+ * and syncs. C goes on. In 0.2.0 C replaced T by a level-2 leaf from its
+ * scan: the first page is mapped again, and the split's table leaks. Now
+ * S waits (PT_Y_WAIT_FROZEN) while T is frozen and then splits the
  * new level-2 leaf.
  */
 
@@ -474,15 +473,15 @@ static void test_lost_unmap(void **state)
  * must complete (each runs on a watchdog thread) and give the right
  * answer; nothing may touch N's freed page.
  *
- * The interleaving as stated leaves today's engine correct (S's unlink
+ * The interleaving as stated leaves the 0.2.0 engine correct (S's unlink
  * drops T's count, and C's freeze fails). The defect it aims at needs S's
  * unlink of N to run while T is frozen by C: variant "trap" stops C inside
  * its rescan of the frozen T (a trap on T's page: no yield point lies
  * between a freeze and a failed rescan) and runs S's second unmap there;
- * today the unlink's clear of T's entry is refused and ignored, N is
+ * in 0.2.0 the unlink's clear of T's entry is refused and ignored, N is
  * freed, and T's entry keeps naming it once C restores T. Variant "frozen"
  * stops C after its rescan succeeded (COALESCE_FROZEN), with the same S.
- * In v2, S waits for the frozen T (PT_Y_WAIT_FROZEN) in both, and C is let
+ * Now S waits for the frozen T (PT_Y_WAIT_FROZEN) in both, and C is let
  * go on.
  */
 
@@ -594,7 +593,7 @@ static void test_freed_entry_frozen(void **state)
  * and stops before the freeze (COALESCE_SCANNED for level 0). U unmaps
  * pages a and b (L holds n0 - 2). F maps [a, a + 2 pages), which overlaps
  * the mapped page a + 1: F's fill reserves 2 (L's count is n0, "full")
- * and stops (FILL_RESERVED) before its stores. C goes on: today it
+ * and stops (FILL_RESERVED) before its stores. C goes on: in 0.2.0 it
  * freezes L at n0 and is stopped inside its rescan (a trap on L's page).
  * F goes on: it fills a, finds a + 1 taken and gives one back into the
  * frozen count; it then waits for L. C's rescan fails (b is empty) and
@@ -602,7 +601,7 @@ static void test_freed_entry_frozen(void **state)
  * one more than the entries, for good. F fails with -EEXIST and rolls back.
  * Must hold: the counts match; once everything in L is unmapped L is
  * reclaimed (the root alone in the stats) and a later level-1 map over
- * L's span succeeds. In v2, C cannot freeze L while F is inside its open
+ * L's span succeeds. Now C cannot freeze L while F is inside its open
  * section, so C never reaches the trap.
  */
 
@@ -709,7 +708,7 @@ static void test_count_clobber(void **state)
  * root, is counted while main unmaps a page in leaf table Y and syncs: Y
  * waits, and the epoch advances to E + 1. H leaves. A (iopgt_reclaim)
  * reads the counter of E's parity, zero, and stops before its CAS
- * (ADVANCE_CHECKED). W goes on: today it counts itself under E's parity
+ * (ADVANCE_CHECKED). W goes on: in 0.2.0 it counts itself under E's parity
  * and walks into X, where it is held (walk hook). Main unmaps X's page and
  * syncs: X waits, tagged E + 1. A goes on: its CAS (from a stale check)
  * and the next advance take the epoch to E + 3, and X is freed while W is
@@ -846,7 +845,7 @@ static void test_epoch_uaf(void **state)
  * last page and stops after its rescan gathered the hardware bits
  * (COALESCE_FROZEN for level 0). The "device" sets the dirty bit of page
  * 7 in L's memory, as the IOMMU may until the WALK flush. C goes on. Must
- * hold: read_and_clear_dirty reports page 7 (v2: a superpage made from
+ * hold: read_and_clear_dirty reports page 7 (now: a superpage made from
  * leaves is dirty if any leaf was dirty or writable).
  */
 
@@ -1009,7 +1008,7 @@ static void test_dirty_stop(void **state)
  *
  * Map of one page where no table exists: stop the installer after the CAS
  * that publishes each new table in turn (INSTALL_DONE at level l). A
- * lookup of that page must complete (watchdog) with -ENOENT: today it
+ * lookup of that page must complete (watchdog) with -ENOENT: in 0.2.0 it
  * spins until the installer publishes the child descriptor.
  */
 
