@@ -239,6 +239,7 @@ inline reach() {
 /* Free table slot x: nothing reachable may name it; its memory becomes
  * poison, so that a later access fails a check. */
 inline poison(x) {
+	printf("\t\tfree T%d\n", x);
 	reach();
 	CHECK(free_unreachable, (hm & (1 << x)) == 0);
 	CHECK(double_free, ts[x] != T_FREED);
@@ -451,14 +452,17 @@ mtype = {
 #define ENTER_STEPS(entered)						\
 	:: d_step { STEP(EN_READ)					\
 		ep = epoch;						\
+		printf("\t\tepoch = %d\n", ep);				\
 		if :: retries == 0 -> ep0 = ep :: else fi;		\
 		act = EN_INC }						\
 	:: d_step { STEP(EN_INC)					\
 		REACH(5, epoch != ep);					\
 		par = ep & 1;						\
 		walkers[par]++;						\
+		printf("\t\twalkers[%d] = %d\n", par, walkers[par]);	\
 		ENTER_RECHECK(entered) }				\
 	:: d_step { STEP(EN_CHECK)					\
+		printf("\t\tepoch = %d\n", epoch);			\
 		if							\
 		:: (epoch & 1) == par ->				\
 			CHECK(lookup_bounded, retries <= epoch - ep0);	\
@@ -474,9 +478,13 @@ mtype = {
 /* advance: g = epoch; if walkers[(g + 1) & 1] == 0: CAS epoch g -> g + 1;
  * then `done`. */
 #define ADVANCE_STEPS(done)						\
-	:: d_step { STEP(AD_EPOCH) g = epoch; act = AD_COUNT }	\
+	:: d_step { STEP(AD_EPOCH)					\
+		g = epoch;						\
+		printf("\t\tepoch = %d\n", g);				\
+		act = AD_COUNT }					\
 	:: d_step { STEP(AD_COUNT)					\
 		c = walkers[(g + 1) & 1];				\
+		printf("\t\twalkers[%d] = %d\n", (g + 1) & 1, c);		\
 		if							\
 		:: c == 0 -> act = AD_CAS				\
 		:: else -> g = 0; c = 0; done				\
@@ -485,8 +493,9 @@ mtype = {
 		if							\
 		:: epoch == g ->					\
 			REACH(8, walkers[(g + 1) & 1] != 0);		\
-			epoch = g + 1					\
-		:: else							\
+			epoch = g + 1;					\
+			printf("\t\tCAS epoch %d -> %d: 1\n", g, g + 1)	\
+		:: else -> printf("\t\tCAS epoch %d: 0\n", g)		\
 		fi;							\
 		g = 0; c = 0;						\
 		done }
@@ -515,7 +524,15 @@ proctype writer(byte p; byte nops)
 
 	d_step { mapped = INIT_MAPPED(p); act = EN_READ };
 	do
+#ifdef COARSE_EPOCH
+	/* enter in one step (see LEAVE) */
+	:: d_step { STEP(EN_READ)
+		par = epoch & 1;
+		walkers[par]++;
+		t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD }
+#else
 	ENTER_STEPS(t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD)
+#endif
 
 	/* The descent: read the entry for p at level L. */
 	:: d_step { STEP(RD)
@@ -752,11 +769,39 @@ proctype writer(byte p; byte nops)
 		mapped = 1 - mapped;
 		par = 0; t = 0; L = 0; e = 0; e2 = 0; ok = 0; ok2 = 0;
 		seen = 0; saved = 0; pt[0] = 0; pt[1] = 0; pt[2] = 0;
+#ifdef COARSE_EPOCH
+		/* COARSE_EPOCH: the writers' enter and sync are one step each,
+		 * for larger runs of the table protocol; the lookup and the
+		 * epoch scenario keep every step. */
+		if
+		:: gath != 0 && walkers[0] == 0 && walkers[1] == 0 ->
+			for (hk : 1 .. MAXT - 1) {
+				if :: gath & (1 << hk) -> poison(hk) :: else fi
+			}
+		:: gath != 0 && (walkers[0] != 0 || walkers[1] != 0) ->
+			for (hk : 1 .. MAXT - 1) {
+				if
+				:: gath & (1 << hk) -> tag[hk] = epoch; pend[hk] = 1; npend++
+				:: else
+				fi
+			}
+		:: else
+		fi;
+		gath = 0;
+		if
+		:: npend > 0 && walkers[(epoch + 1) & 1] == 0 -> epoch++
+		:: else
+		fi;
+		free_due();
+		op++;
+		if :: op == nops -> act = FIN :: else -> act = EN_READ fi }
+#else
 		if
 		:: gath != 0 -> act = SY_W0
 		:: gath == 0 && npend > 0 -> act = AD_EPOCH
 		:: else -> act = SY_FREE
 		fi }
+#endif
 
 	/* sync: the flush covering the gathered tables has completed; retire
 	 * them: if no walker is counted, free them now, else tag them with
@@ -767,6 +812,7 @@ proctype writer(byte p; byte nops)
 #else
 		g = walkers[0];
 #endif
+		printf("\t\twalkers[0] = %d\n", g);
 		act = SY_W1 }
 	:: d_step { STEP(SY_W1)
 #ifdef RETIRE_NOW
@@ -774,6 +820,7 @@ proctype writer(byte p; byte nops)
 #else
 		c = walkers[1];
 #endif
+		printf("\t\twalkers[1] = %d\n", c);
 		if
 		:: g == 0 && c == 0 ->
 			for (hk : 1 .. MAXT - 1) {
@@ -787,7 +834,9 @@ proctype writer(byte p; byte nops)
 	:: d_step { STEP(SY_TAG)
 		for (hk : 1 .. MAXT - 1) {
 			if
-			:: gath & (1 << hk) -> tag[hk] = epoch; pend[hk] = 1; npend++
+			:: gath & (1 << hk) ->
+				tag[hk] = epoch; pend[hk] = 1; npend++;
+				printf("\t\tT%d waits: tag %d\n", hk, epoch)
 			:: else
 			fi
 		}
