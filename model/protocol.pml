@@ -77,6 +77,7 @@
 #define IDX(p, l)	(((p) >> (l)) & 1)
 #define BASE(p, l)	(((p) >> (l)) << (l))
 #define E(t, i)		ent[(t) * NE + (i)]
+#define NONEMPTY(t)	((E(t, 0) != EMPTY) + (E(t, 1) != EMPTY))
 /* The leaf at level l that translates page p. */
 #define LEAF_OF(p, l)	LEAF(l, BASE(p, l))
 /* Two entries of a level-l table that a level-(l + 1) leaf can replace:
@@ -166,6 +167,7 @@ hidden byte write_in_section;	/* an entry was written outside an open section */
 hidden byte count_nonneg;	/* open would take C below zero */
 hidden byte close_balanced;	/* close without a matching open */
 hidden byte frozen_constant;	/* the state word changed while frozen */
+hidden byte count_exact;	/* W == 0 but C != the non-empty entries */
 hidden byte root_not_frozen;	/* a freeze of the root was tried */
 hidden byte coalesce_cas;	/* coalesce: the CAS on the parent failed */
 hidden byte unlink_cas;		/* unlink: the CAS on the parent failed */
@@ -312,6 +314,7 @@ inline st_close(x, gb, nc, nw) {
 	W[x]--;
 	nc = C[x];
 	nw = W[x];
+	RULE(count_exact, nw != 0 || nc == NONEMPTY(x));
 	SAYST(x)
 }
 
@@ -320,7 +323,9 @@ inline st_freeze(x, ok, seen) {
 	CHECK(writer_no_freed, ts[x] != T_FREED);
 	RULE(root_not_frozen, x != ROOT);
 	if
-	:: W[x] == 0 && !F[x] -> F[x] = 1; seen = C[x]; ok = 1
+	:: W[x] == 0 && !F[x] ->
+		RULE(count_exact, C[x] == NONEMPTY(x));
+		F[x] = 1; seen = C[x]; ok = 1
 	:: else -> ok = 0
 	fi;
 	printf("\t\tfreeze(T%d): %d\n", x, ok);
@@ -396,6 +401,7 @@ mtype = {
 	EN_INC,		/* walkers[e & 1] += 1 */
 	EN_CHECK,	/* (epoch & 1) == (e & 1)? */
 	EN_UNDO,	/* walkers[e & 1] -= 1, then again */
+	EN_BOTH,	/* ENTER_BOTH: walkers[1 - (e & 1)] += 1 */
 	RD,		/* read t[IDX(p, L)], decide */
 	RELAX,		/* t frozen: wait, reload the parent entry */
 	FILL_OPEN,	/* map: open(t, +1) */
@@ -449,6 +455,14 @@ mtype = {
 #else
 #define ENTER_RECHECK(entered)	act = EN_CHECK
 #endif
+/* ENTER_BOTH: a wait-free enter. When the re-check fails, the walker keeps
+ * its count and also counts itself under the other parity (EN_BOTH), then
+ * walks; leave takes both back. */
+#ifdef ENTER_BOTH
+#define ENTER_FAILED	EN_BOTH
+#else
+#define ENTER_FAILED	EN_UNDO
+#endif
 #define ENTER_STEPS(entered)						\
 	:: d_step { STEP(EN_READ)					\
 		ep = epoch;						\
@@ -468,12 +482,25 @@ mtype = {
 			CHECK(lookup_bounded, retries <= epoch - ep0);	\
 			retries = 0; ep = 0; ep0 = 0;			\
 			entered						\
-		:: else -> REACH(6, 1); act = EN_UNDO			\
+		:: else -> REACH(6, 1); act = ENTER_FAILED		\
 		fi }							\
 	:: d_step { STEP(EN_UNDO)					\
 		walkers[par]--;						\
 		retries++;						\
-		act = EN_READ }
+		act = EN_READ }						\
+	:: d_step { STEP(EN_BOTH)					\
+		walkers[1 - par]++;					\
+		printf("\t\twalkers[%d] = %d\n", 1 - par, walkers[1 - par]); \
+		par = 2;						\
+		retries = 0; ep = 0; ep0 = 0;				\
+		entered }
+
+/* leave: walkers[i] -= 1 (both counters after ENTER_BOTH's second step). */
+#define LEAVE_COUNTS							\
+	if								\
+	:: par == 2 -> walkers[0]--; walkers[1]--			\
+	:: else -> walkers[par]--					\
+	fi
 
 /* advance: g = epoch; if walkers[(g + 1) & 1] == 0: CAS epoch g -> g + 1;
  * then `done`. */
@@ -764,7 +791,7 @@ proctype writer(byte p; byte nops)
 
 	/* leave the epoch; the operation is over */
 	:: d_step { STEP(LEAVE)
-		walkers[par]--;
+		LEAVE_COUNTS;
 		if :: nt != 0 -> free_private(nt) :: else fi;
 		mapped = 1 - mapped;
 		par = 0; t = 0; L = 0; e = 0; e2 = 0; ok = 0; ok2 = 0;
@@ -882,7 +909,7 @@ proctype lookup(byte p; byte n)
 		:: else -> res = 0; act = LK_LEAVE
 		fi }
 	:: d_step { STEP(LK_LEAVE)
-		walkers[par]--;
+		LEAVE_COUNTS;
 		CHECK(lookup_stable, !STABLE(p) || res);
 		k++;
 		par = 0; t = 0; L = 0; e = 0; res = 0;
@@ -921,7 +948,7 @@ inline mk(x, l, a, b) {
 	lvl[x] = l;
 	E(x, 0) = a;
 	E(x, 1) = b;
-	C[x] = (a != EMPTY) + (b != EMPTY)
+	C[x] = NONEMPTY(x)
 }
 
 #if SCEN == 1
@@ -949,11 +976,13 @@ inline start() {
 #if SCEN == 2
 /* unlink-frozen-parent: A holds the level-0 tables T0 (page 0) and B
  * (page 2). The writer of page 0 empties T0 and unlinks it from A; the
- * writer of page 3 fills B, coalesces it into A[1] and then tries A, so it
- * may freeze A while the unlinker is about to clear A[0]; the writer of
- * page 1 maps into T0 while it is being unlinked (its reservation races the
- * freeze; it may find T0 frozen and install a new table), or fills T0
- * first and coalesces it, and the unmap of page 0 then splits. */
+ * writer of page 3 fills B, coalesces it into A[1] and then tries A: with
+ * NO_PRESCAN it freezes A at once, while the unlinker may be about to
+ * clear A[0] (with the prescan it sees the table entry and leaves A
+ * alone); the writer of page 1 maps into T0 while it is being unlinked
+ * (its reservation races the freeze; it may find T0 frozen and install a
+ * new table), or fills T0 first and coalesces it, and the unmap of page 0
+ * then splits. */
 inline setup() {
 	mk(ROOT, 2, 1, EMPTY);
 	mk(1, 1, 2, 3);
@@ -1039,7 +1068,7 @@ init {
 		for (t : 0 .. MAXT - 1) {
 			if
 			:: hm & (1 << t) ->
-				CHECK(final_counts, C[t] == (E(t, 0) != EMPTY) + (E(t, 1) != EMPTY));
+				CHECK(final_counts, C[t] == NONEMPTY(t));
 				CHECK(final_counts, W[t] == 0);
 				CHECK(final_unfrozen, !F[t]);
 				CHECK(final_no_empty, t == ROOT || C[t] > 0)

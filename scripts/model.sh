@@ -94,6 +94,7 @@ quick_verify=(
 	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
 	"verify|unlink-frozen-parent, no prescan|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DNO_PRESCAN||"
 	"verify|epoch|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3||"
+	"verify|epoch, wait-free enter|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3 -DENTER_BOTH||"
 	"verify|mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
@@ -107,6 +108,7 @@ full_verify=(
 	"verify|unlink-frozen-parent, no prescan, 2 lookups|-DSCEN=2 -DOPS=1 -DLOOKUPS=2 -DNO_PRESCAN||"
 	"verify|unlink-frozen-parent, 2 ops, coarse epoch|-DSCEN=2 -DOPS=2 -DLOOKUPS=0 -DCOARSE_EPOCH||"
 	"verify|epoch, 2 ops, 2 lookups|-DSCEN=3 -DOPS=2 -DLOOKUPS=2 -DADVANCES=4||"
+	"verify|epoch, wait-free enter, 2 ops, 2 lookups|-DSCEN=3 -DOPS=2 -DLOOKUPS=2 -DADVANCES=4 -DENTER_BOTH||"
 	"verify|mixed, 2 lookups|-DSCEN=4 -DOPS=2 -DLOOKUPS=2||"
 	"verify|mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16||"
 )
@@ -114,6 +116,7 @@ witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
 	"witness|W2|-DSCEN=1 -DWITNESS=2|witness|a split of the level-2 leaf a coalescer made"
 	"witness|W3|-DSCEN=1 -DWITNESS=3|witness|a coalescer freezes A while its unlinker holds a child of A frozen"
+	"witness|W3|-DSCEN=2 -DNO_PRESCAN -DWITNESS=3|witness|the same in scenario 2, the coalescer freezing before any scan"
 	"witness|W4|-DSCEN=2 -DWITNESS=4|witness|a map finds its table frozen by an unlinker and relaxes"
 	"witness|W5|-DSCEN=3 -DWITNESS=5|witness|a walker increments after the epoch moved past the value it read"
 	"witness|W6|-DSCEN=3 -DWITNESS=6|witness|a walker's re-check fails and it enters again"
