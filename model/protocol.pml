@@ -396,7 +396,7 @@ inline cas_entry(x, i, old, new, ok, sec) {
  * counterexample (spin -t) it prints the process, the step and where it is.
  */
 mtype = {
-	FIN,		
+	FIN,
 	EN_READ,	/* enter: e = epoch */
 	EN_INC,		/* walkers[e & 1] += 1 */
 	EN_CHECK,	/* (epoch & 1) == (e & 1)? */
@@ -423,10 +423,10 @@ mtype = {
 	UL_CLOSE,	/* close(P, 0), gather t, cascade */
 	CO_COUNT,	/* coalesce: C(t) == n? */
 	CO_SCAN0,	/* the unfrozen scan */
-	CO_SCAN1,	
+	CO_SCAN1,
 	CO_FREEZE,	/* freeze(t) */
 	CO_RESCAN0,	/* the scan under the freeze */
-	CO_RESCAN1,	
+	CO_RESCAN1,
 	CO_THAW,	/* the rescan failed: unfreeze(t) */
 	CO_OPEN,	/* open(P, 0), waiting while P is frozen */
 	CO_CAS,		/* CAS P[i] table(t) -> leaf */
