@@ -189,7 +189,22 @@ if ((${#missing[@]})); then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/iopgt-model.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# On the way out, also when interrupted: stop the runs still going and
+# their verifiers (each run records its pan's process id), then remove the
+# directory.
+cleanup() {
+	local f
+	# shellcheck disable=SC2046
+	kill $(jobs -p) 2>/dev/null || true
+	for f in "$work"/*/pan.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	wait 2>/dev/null || true
+	# A compiler stopped by the same signal may still be writing there.
+	rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 cp model/*.pml "$work/"
 
 # pan: a safety search (assertions and invalid end states; every wait of
@@ -207,9 +222,10 @@ run_one() {
 	local n=$1 kind name defs expect what
 	IFS='|' read -r kind name defs expect what <<<"$2"
 	local d=$work/$n
-	mkdir -p "$d"
-	cp "$work"/*.pml "$d/"
-	cd "$d"
+	# Not -p: after an interrupt, $work is gone and the run must not
+	# create it again.
+	mkdir "$d" 2>/dev/null || return 0
+	cp "$work"/*.pml "$d/" && cd "$d" || return 0
 	local opt=-O2
 	[ "$kind" = verify ] || opt=-O0
 	# shellcheck disable=SC2086
@@ -222,7 +238,10 @@ run_one() {
 		echo "FAIL|$cc could not build pan: $(head -n 3 cc.log)" >result
 		return
 	fi
-	./pan -m$depth -w$hash >pan.out 2>&1 || true
+	./pan -m$depth -w$hash >pan.out 2>&1 &
+	echo $! >pan.pid
+	wait $! || true
+	rm -f pan.pid
 	local errors states secs first check depthat steps=
 	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | head -n 1)
 	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out | head -n 1)
