@@ -184,8 +184,10 @@ hidden byte pool_size;		/* the model ran out of table slots (raise MAXT) */
 #ifdef WITNESS
 hidden byte witness;
 #define REACH(n, c)	assert(!(WITNESS == (n) && (c)) || witness)
+#define LOST(v)		lost = v
 #else
 #define REACH(n, c)	skip
+#define LOST(v)		skip
 #endif
 
 /* Replay output: an entry's value, a table's state word. */
@@ -548,6 +550,9 @@ proctype writer(byte p; byte nops)
 	byte pt[TOP + 1];
 	bit ok, ok2, mapped;
 	int gath;
+#ifdef WITNESS
+	bit lost;	/* this map lost an install (witness 11 only) */
+#endif
 
 	d_step { mapped = INIT_MAPPED(p); act = EN_READ };
 	do
@@ -570,6 +575,7 @@ proctype writer(byte p; byte nops)
 			CHECK(lost_unmap, e == EMPTY);
 			act = FILL_OPEN
 		:: !mapped && L > 0 && e == EMPTY ->
+			REACH(11, lost);
 			/* install: the new table is allocated and
 			 * initialised before anything is published */
 			if :: nt == 0 -> alloc(nt, L - 1) :: else -> lvl[nt] = L - 1 fi;
@@ -639,6 +645,7 @@ proctype writer(byte p; byte nops)
 		:: else ->
 			/* lost: free N at once, descend into the winner's */
 			REACH(9, 1);
+			LOST(1);
 			st_close(t, 1, nc, nw);
 			free_private(nt)
 		fi;
@@ -792,6 +799,7 @@ proctype writer(byte p; byte nops)
 	/* leave the epoch; the operation is over */
 	:: d_step { STEP(LEAVE)
 		LEAVE_COUNTS;
+		LOST(0);
 		if :: nt != 0 -> free_private(nt) :: else fi;
 		mapped = 1 - mapped;
 		par = 0; t = 0; L = 0; e = 0; e2 = 0; ok = 0; ok2 = 0;

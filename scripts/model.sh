@@ -124,6 +124,7 @@ witnesses=(
 	"witness|W8|-DSCEN=3 -DWITNESS=8|witness|an advance succeeds on a counter that changed after its check"
 	"witness|W9|-DSCEN=4 -DWITNESS=9|witness|an install loses the CAS and frees its table"
 	"witness|W10|-DSCEN=2 -DWITNESS=10|witness|a coalescer's rescan under the freeze fails and it unfreezes"
+	"witness|W11|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DWITNESS=11|witness|after a lost install, the winner's table is already unlinked: install again"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
