@@ -46,6 +46,13 @@
  *   RETIRE_NOW          retire frees at once, ignoring the walkers
  *   SPLIT_WAIT          split waits for its frozen parent to be unfrozen
  *                       instead of reloading the entry above it
+ * Options that must still verify:
+ *   NO_PRESCAN          coalesce freezes before any scan (the scan under
+ *                       the freeze alone decides)
+ *   ENTER_BOTH          a wait-free walker enter (see ENTER_STEPS)
+ *   COARSE_EPOCH        the writers' enter and sync in one step each, to
+ *                       reach more operations on the tables
+ *   END_TO_END          the checks of the protocol's own rules off (RULE)
  * Witnesses (-DWITNESS=n): each fails the check `witness` when the model
  * reaches one interleaving of interest, to show that it is explored.
  */

@@ -116,7 +116,7 @@ witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
 	"witness|W2|-DSCEN=1 -DWITNESS=2|witness|a split of the level-2 leaf a coalescer made"
 	"witness|W3|-DSCEN=1 -DWITNESS=3|witness|a coalescer freezes A while its unlinker holds a child of A frozen"
-	"witness|W3|-DSCEN=2 -DNO_PRESCAN -DWITNESS=3|witness|the same in scenario 2, the coalescer freezing before any scan"
+	"witness|W3b|-DSCEN=2 -DNO_PRESCAN -DWITNESS=3|witness|the same in scenario 2, the coalescer freezing before any scan"
 	"witness|W4|-DSCEN=2 -DWITNESS=4|witness|a map finds its table frozen by an unlinker and relaxes"
 	"witness|W5|-DSCEN=3 -DWITNESS=5|witness|a walker increments after the epoch moved past the value it read"
 	"witness|W6|-DSCEN=3 -DWITNESS=6|witness|a walker's re-check fails and it enters again"
