@@ -746,7 +746,10 @@ proctype writer(byte p; byte nops)
 		P = 0; nc = 0; nw = 0; ok2 = 0; seen = 0 }
 
 	/* coalesce the full table t (level L) into a leaf in P = pt[L + 1],
-	 * then try P the same way */
+	 * then try P the same way. The model keeps t and its path from the
+	 * map; the implementation walks to it again, which finds the same
+	 * table: it holds the writer's own page, so it cannot have been
+	 * unlinked, and tables never move. */
 	:: d_step { STEP(CO_COUNT)
 		CHECK(writer_no_freed, ts[t] != T_FREED);
 		saved = C[t];
