@@ -6,7 +6,7 @@
 #   (no option)  build the library and the tool: what scripts/main.sh needs
 #   --test       also build and run every test: what scripts/test.sh needs,
 #                and the tools CI runs beside it (clang build and libFuzzer,
-#                ABI check, nm, valgrind)
+#                ABI check, nm, valgrind, spin for the protocol model)
 #   --bench      also what bench/run-all.sh needs (valgrind and its
 #                callgrind.h: install before building build-bench)
 set -euo pipefail
@@ -17,8 +17,10 @@ build=(gcc libc6-dev make cmake)
 # tests/ finds cmocka through pkg-config. The gcc sanitizer runtimes come
 # with gcc (libgcc-12-dev); clang's, and libFuzzer, are in libclang-rt-14-dev,
 # which clang only recommends. abigail-tools: abidiff, abidw. binutils: nm.
+# spin: the model checker of scripts/model.sh (it compiles its verifier
+# with gcc, already in the build list).
 test=(pkg-config libcmocka-dev clang libclang-rt-14-dev abigail-tools
-	binutils valgrind)
+	binutils valgrind spin)
 # valgrind ships the callgrind tool, callgrind_annotate and
 # <valgrind/callgrind.h>, which bench/bench_ops.c needs at build time. The
 # build in BENCHMARKS.md configures the tests too: pkg-config, cmocka.

@@ -6,7 +6,8 @@
 # under ThreadSanitizer. Then the build checks: symbol hygiene, the
 # freestanding core, the ABI against its baseline. Then the demo (the main
 # job) on each format under the sanitizers: it must find no violation. Then
-# the release tool.
+# the release tool, and the model of the protocol (scripts/model.sh): it
+# must verify, and each of its broken variants must fail.
 # Build directories: build-ci/* (never build/, which is yours, nor
 # build-main/, which scripts/main.sh uses).
 #
@@ -118,4 +119,13 @@ step "the release tool"
 "$ci/rel/iopgt" --help >/dev/null
 "$ci/rel/iopgt" dump >/dev/null
 "$ci/rel/iopgt" dump --demo >/dev/null
+
+step "the protocol model: every property verified, every witness reached"
+scripts/model.sh --quick
+# The model has teeth: each broken variant of the protocol must give a
+# counterexample (scripts/model.sh --list names them).
+for v in $(scripts/model.sh --list | awk '{ print $1 }'); do
+	step "the protocol model, broken variant $v: it must fail"
+	scripts/model.sh --broken "$v"
+done
 step "all tests passed"

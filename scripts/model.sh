@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Check the model of the page-table protocol, model/protocol.pml, with spin
+# (docs/protocol.md describes the protocol, the checks and the scenarios).
+#
+#   scripts/model.sh [--quick | --full] [-j JOBS] [--trail]
+#   scripts/model.sh --broken NAME|all [-j JOBS] [--trail]
+#   scripts/model.sh --list
+#
+# --quick (the default; what CI runs, about a minute on two cores):
+#   every scenario at its small size must verify: no check fails, no
+#   deadlock (an invalid end state), and the search is complete (not cut
+#   by the depth limit or the memory limit); then each witness must be
+#   reached, to show that the interleavings of interest are explored.
+# --full: the scenarios with more operations and lookups (about fifteen
+#   minutes on two cores, and up to 2 x 3 GB of memory), and the quick
+#   runs' witnesses.
+# --broken NAME: a broken variant of the protocol, which must FAIL: once
+#   with every check (the first rule it breaks) and once with the checks
+#   of the protocol's own rules off (END_TO_END: where breaking it leads,
+#   which must be the consequence listed below). Exits 0 only when both
+#   counterexamples are found. `all`: every variant.
+# --trail: print the replay of each counterexample (spin -t).
+# -j JOBS: runs at once (default: the number of CPUs).
+#
+# Needs spin and a C compiler (CC, default cc); installs nothing (Debian:
+# scripts/deps.sh --test). Works in a temporary directory, removed at the
+# end. Exit status: 0 all as expected, 1 a check failed, a search was
+# incomplete or a broken variant was not caught, 2 usage or missing tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+me=scripts/model.sh
+mode=quick
+broken=()
+trail=0
+njobs=$(nproc 2>/dev/null || echo 2)
+list=0
+
+usage() {
+	sed -n '5,7s/^#   /usage: /p' "$0" >&2
+	exit 2
+}
+
+while (($#)); do
+	case $1 in
+	--quick) mode=quick ;;
+	--full) mode=full ;;
+	--broken)
+		[ $# -ge 2 ] || usage
+		mode=broken
+		broken+=("$2")
+		shift
+		;;
+	--broken=*)
+		mode=broken
+		broken+=("${1#--broken=}")
+		;;
+	--trail) trail=1 ;;
+	-j)
+		[ $# -ge 2 ] || usage
+		njobs=$2
+		shift
+		;;
+	-j*) njobs=${1#-j} ;;
+	--list) list=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "$me: unknown argument $1" >&2
+		usage
+		;;
+	esac
+	shift
+done
+[[ $njobs =~ ^[1-9][0-9]*$ ]] || usage
+
+# ---------------------------------------------------------------------
+# The runs. One line each, fields separated by '|':
+#   kind      verify: must find nothing; witness: must reach the witness;
+#             rules, e2e: a broken variant, must find a counterexample
+#   name      what the output calls it
+#   defines   the model's macros (spin -D...)
+#   expect    witness, e2e: the check that must fail first ("deadlock" for
+#             an invalid end state)
+#   what      one line for the output
+
+# Scenarios (model/protocol.pml, SCEN): 1 coalesce-split, 2 unlink with a
+# frozen parent, 3 epoch, 4 mixed from the root alone; OPS operations per
+# writer, LOOKUPS by the walker.
+quick_verify=(
+	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"
+	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
+	"verify|unlink-frozen-parent, no prescan|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DNO_PRESCAN||"
+	"verify|epoch|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3||"
+	"verify|epoch, wait-free enter|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3 -DENTER_BOTH||"
+	"verify|mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0||"
+)
+# COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
+# protocol itself is checked step by step in the other runs), to reach
+# two operations per writer on the shared tables.
+full_verify=(
+	"verify|coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2||"
+	"verify|coalesce-split, 1 unmapper, 2 ops|-DSCEN=1 -DOPS=2 -DLOOKUPS=1 -DUNMAPPERS=1||"
+	"verify|coalesce-split, 2 ops, coarse epoch|-DSCEN=1 -DOPS=2 -DLOOKUPS=0 -DCOARSE_EPOCH||"
+	"verify|unlink-frozen-parent, 2 lookups|-DSCEN=2 -DOPS=1 -DLOOKUPS=2||"
+	"verify|unlink-frozen-parent, no prescan, 2 lookups|-DSCEN=2 -DOPS=1 -DLOOKUPS=2 -DNO_PRESCAN||"
+	"verify|unlink-frozen-parent, 2 ops, coarse epoch|-DSCEN=2 -DOPS=2 -DLOOKUPS=0 -DCOARSE_EPOCH||"
+	"verify|epoch, 2 ops, 2 lookups|-DSCEN=3 -DOPS=2 -DLOOKUPS=2 -DADVANCES=4||"
+	"verify|epoch, wait-free enter, 2 ops, 2 lookups|-DSCEN=3 -DOPS=2 -DLOOKUPS=2 -DADVANCES=4 -DENTER_BOTH||"
+	"verify|mixed, 2 lookups|-DSCEN=4 -DOPS=2 -DLOOKUPS=2||"
+	"verify|mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16||"
+)
+witnesses=(
+	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
+	"witness|W2|-DSCEN=1 -DWITNESS=2|witness|a split of the level-2 leaf a coalescer made"
+	"witness|W3|-DSCEN=1 -DWITNESS=3|witness|a coalescer freezes A while its unlinker holds a child of A frozen"
+	"witness|W3b|-DSCEN=2 -DNO_PRESCAN -DWITNESS=3|witness|the same in scenario 2, the coalescer freezing before any scan"
+	"witness|W4|-DSCEN=2 -DWITNESS=4|witness|a map finds its table frozen by an unlinker and relaxes"
+	"witness|W5|-DSCEN=3 -DWITNESS=5|witness|a walker increments after the epoch moved past the value it read"
+	"witness|W6|-DSCEN=3 -DWITNESS=6|witness|a walker's re-check fails and it enters again"
+	"witness|W7|-DSCEN=3 -DWITNESS=7|witness|a table waits for two advances before it is freed"
+	"witness|W8|-DSCEN=3 -DWITNESS=8|witness|an advance succeeds on a counter that changed after its check"
+	"witness|W9|-DSCEN=4 -DWITNESS=9|witness|an install loses the CAS and frees its table"
+	"witness|W10|-DSCEN=2 -DWITNESS=10|witness|a coalescer's rescan under the freeze fails and it unfreezes"
+	"witness|W11|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DWITNESS=11|witness|after a lost install, the winner's table is already unlinked: install again"
+)
+# Broken variants: name|scenario defines|the consequence the end-to-end run
+# must show|what is broken.
+variants=(
+	"no-recheck|-DSCEN=3 -DNO_RECHECK|walker_no_freed|walker enter without the epoch re-check"
+	"split-no-open|-DSCEN=1 -DUNMAPPERS=1 -DLOOKUPS=0 -DSPLIT_NO_OPEN|lost_unmap|split replaces the parent entry without open/close (no W)"
+	"unfreeze-store|-DSCEN=2 -DUNFREEZE_STORE|final_counts|unfreeze by a plain store of the word read before the freeze"
+	"unlink-ignore-open|-DSCEN=1 -DUNLINK_IGNORE_OPEN|final_counts|unlink goes on when its open of the parent fails"
+	"no-rescan|-DSCEN=1 -DNO_RESCAN|lost_unmap|coalesce trusts its scan made before the freeze"
+	"retire-now|-DSCEN=3 -DRETIRE_NOW|walker_no_freed|retire frees at once, ignoring the walker counters"
+	"split-wait|-DSCEN=1 -DSPLIT_WAIT|deadlock|split waits for a frozen parent instead of reloading the entry above it"
+)
+
+if ((list)); then
+	for v in "${variants[@]}"; do
+		IFS='|' read -r name _ cons what <<<"$v"
+		printf '%-20s %s (end to end: %s)\n' "$name" "$what" "$cons"
+	done
+	exit 0
+fi
+
+runs=()
+case $mode in
+quick) runs=("${quick_verify[@]}" "${witnesses[@]}") ;;
+full) runs=("${quick_verify[@]}" "${full_verify[@]}" "${witnesses[@]}") ;;
+broken)
+	names=()
+	for b in "${broken[@]}"; do
+		if [ "$b" = all ]; then
+			for v in "${variants[@]}"; do names+=("${v%%|*}"); done
+		else
+			names+=("$b")
+		fi
+	done
+	for b in "${names[@]}"; do
+		found=
+		for v in "${variants[@]}"; do
+			IFS='|' read -r name defs cons what <<<"$v"
+			[ "$name" = "$b" ] || continue
+			found=1
+			runs+=("rules|$name|$defs||$what")
+			runs+=("e2e|$name|$defs -DEND_TO_END|$cons|$what")
+		done
+		if [ -z "$found" ]; then
+			echo "$me: no broken variant $b (--list names them)" >&2
+			exit 2
+		fi
+	done
+	;;
+esac
+
+# ---------------------------------------------------------------------
+# Tools: nothing is installed here.
+cc=${CC:-cc}
+missing=()
+command -v spin >/dev/null || missing+=("spin (Debian package spin)")
+command -v "$cc" >/dev/null || missing+=("a C compiler ($cc; Debian package gcc)")
+if ((${#missing[@]})); then
+	for m in "${missing[@]}"; do echo "$me: not found: $m" >&2; done
+	echo "$me: install them with scripts/deps.sh --test, or as root:" >&2
+	echo "  apt-get install --no-install-recommends spin gcc libc6-dev" >&2
+	exit 2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/iopgt-model.XXXXXX")
+# On the way out, also when interrupted: stop the runs still going and
+# their verifiers (each run records its pan's process id), then remove the
+# directory.
+cleanup() {
+	local f
+	# shellcheck disable=SC2046
+	kill $(jobs -p) 2>/dev/null || true
+	for f in "$work"/*/pan.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	wait 2>/dev/null || true
+	# A compiler stopped by the same signal may still be writing there.
+	rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cp model/*.pml "$work/"
+
+# pan: a safety search (assertions and invalid end states; every wait of
+# the protocol is a blocking step, so a wait that never ends is an invalid
+# end state and needs no cycle search), states stored compressed without
+# loss (COLLAPSE), a memory limit that ends the search with a message
+# rather than the machine's memory, and a depth limit far beyond the
+# deepest path (about 250 steps at the full size).
+if [ "$mode" = full ]; then memlim=3072 hash=26; else memlim=1536 hash=24; fi
+depth=100000
+
+# run_one N LINE: run LINE in $work/N; leaves N/result: "ok|..." or
+# "FAIL|...", and N/summary.
+run_one() {
+	local n=$1 kind name defs expect what
+	IFS='|' read -r kind name defs expect what <<<"$2"
+	local d=$work/$n
+	# Not -p: after an interrupt, $work is gone and the run must not
+	# create it again.
+	mkdir "$d" 2>/dev/null || return 0
+	cp "$work"/*.pml "$d/" && cd "$d" || return 0
+	local opt=-O2
+	[ "$kind" = verify ] || opt=-O0
+	# shellcheck disable=SC2086
+	if ! spin -a $defs protocol.pml >spin.log 2>&1; then
+		echo "FAIL|spin -a $defs failed: $(head -n 3 spin.log)" >result
+		return
+	fi
+	if ! "$cc" $opt -w -DSAFETY -DCOLLAPSE -DMEMLIM=$memlim -o pan pan.c \
+		>cc.log 2>&1; then
+		echo "FAIL|$cc could not build pan: $(head -n 3 cc.log)" >result
+		return
+	fi
+	./pan -m$depth -w$hash >pan.out 2>&1 &
+	echo $! >pan.pid
+	wait $! || true
+	rm -f pan.pid
+	local errors states secs first check depthat steps=
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | head -n 1)
+	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out | head -n 1)
+	secs=$(sed -n 's/^pan: elapsed time \([0-9.e+]*\) seconds.*/\1/p' pan.out | head -n 1)
+	states=$(awk -v s="${states:-0}" 'BEGIN { printf "%d", s }')
+	first=$(grep -m1 -E '^pan:1: ' pan.out || true)
+	case $first in
+	*"assertion violated"*) check=$(sed -n 's/.*||\([a-z_0-9]*\)) (at depth.*/\1/p' <<<"$first") ;;
+	*"invalid end state"*) check=deadlock ;;
+	*) check=$first ;;
+	esac
+	depthat=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' <<<"$first")
+	if [ -f protocol.pml.trail ]; then
+		# shellcheck disable=SC2086
+		spin -t -T $defs protocol.pml >trail.txt 2>&1 || true
+		steps=$(sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' trail.txt)
+	fi
+	local cut=
+	if grep -qE 'max search depth too small|out of memory|reached -DMEMLIM bound|Search not completed' pan.out &&
+		[ "${errors:-x}" = 0 ]; then
+		cut=$(grep -m1 -E 'max search depth too small|out of memory|reached -DMEMLIM bound|Search not completed' pan.out)
+	fi
+	local stat="$states states, ${secs:-?} s"
+	case $kind in
+	verify)
+		if [ "${errors:-x}" = 0 ] && [ -z "$cut" ]; then
+			echo "ok|verified: $stat" >result
+		elif [ -n "$cut" ]; then
+			echo "FAIL|search incomplete ($cut): $stat" >result
+		else
+			echo "FAIL|$check at depth $depthat (${steps:-?} steps): $stat" >result
+		fi
+		;;
+	witness)
+		if [ "$check" = witness ]; then
+			echo "ok|reached after ${steps:-?} steps" >result
+		else
+			echo "FAIL|not reached (${first:-no error}): $stat" >result
+		fi
+		;;
+	rules | e2e)
+		if [ "${errors:-0}" = 0 ]; then
+			echo "FAIL|no counterexample found: $stat" >result
+		elif [ "$kind" = e2e ] && [ "$check" != "$expect" ]; then
+			echo "FAIL|first counterexample is $check (${steps:-?} steps), not $expect" >result
+		else
+			echo "ok|counterexample: $check, ${steps:-?} steps" >result
+		fi
+		;;
+	esac
+}
+
+label() {
+	local kind name defs expect what
+	IFS='|' read -r kind name defs expect what <<<"$1"
+	case $kind in
+	verify) echo "verify  $name (${defs//-D/})" ;;
+	witness) echo "witness $name: $what" ;;
+	rules) echo "broken  $name, every check" ;;
+	e2e) echo "broken  $name, end to end" ;;
+	esac
+}
+
+echo "$me --$mode: ${#runs[@]} runs, $njobs at a time, spin $(spin -V | sed -n 's/^Spin Version \([^ ]*\).*/\1/p')"
+start=$SECONDS
+for i in "${!runs[@]}"; do
+	while (($(jobs -rp | wc -l) >= njobs)); do wait -n || true; done
+	(run_one "$i" "${runs[$i]}") &
+done
+wait
+
+fail=0
+for i in "${!runs[@]}"; do
+	res=$(cat "$work/$i/result" 2>/dev/null || echo "FAIL|the run died")
+	status=${res%%|*}
+	printf '%-4s %s: %s\n' "$status" "$(label "${runs[$i]}")" "${res#*|}"
+	[ "$status" = ok ] || fail=1
+	if ((trail)) && [ -f "$work/$i/trail.txt" ]; then
+		# The steps, then where each process stands at the end.
+		sed -e 's/^/     | /' -e '/| spin: trail ends/q' "$work/$i/trail.txt"
+		grep -E '^ *[0-9]+:[[:space:]]+proc ' "$work/$i/trail.txt" |
+			sed 's/^ */     | at the end: /'
+	fi
+	if [ "$status" != ok ] && [ -f "$work/$i/pan.out" ]; then
+		grep -E 'pan:|error|Warning' "$work/$i/pan.out" | head -n 5 | sed 's/^/     | /'
+	fi
+done
+echo "$me --$mode: $((SECONDS - start)) s"
+if ((fail)); then
+	echo "$me: FAILED"
+	exit 1
+fi
+case $mode in
+broken) echo "$me: every broken variant gives its counterexample, as it must" ;;
+*) echo "$me: every property verified, every witness reached" ;;
+esac
