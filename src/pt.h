@@ -341,37 +341,54 @@ static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
  * reach was unlinked after its read of E, so it was tagged T >= E and is
  * reused only at T + 2 >= E + 2, after the walker left. (Without the
  * re-check, a walker delayed between its read and its increment is counted
- * under a parity whose check may already have been made.)
+ * under a parity whose check may already have been made.) If the parity
+ * changed, the walker also counts itself under the other parity rather
+ * than starting over (so enter never loops): counted under both, it lets
+ * at most one more advance through (one whose check came before its
+ * second increment), and any table it can reach was tagged no earlier
+ * than the epoch at its fence, so no such table reaches its tag + 2.
+ * docs/protocol.md has the argument; the protocol's model checks it.
  */
 
 static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
 {
-	for (;;) {
-		unsigned i = (unsigned)atomic_load_explicit(
-				     &dom->epoch, memory_order_seq_cst) & 1;
+	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
+						    memory_order_seq_cst) & 1;
+	unsigned w = 1u << i;
 
-		PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
-		atomic_fetch_add_explicit(&dom->walkers[i], 1,
+	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
+	atomic_fetch_add_explicit(&dom->walkers[i], 1, memory_order_seq_cst);
+	if (__builtin_expect(((unsigned)atomic_load_explicit(
+				      &dom->epoch, memory_order_seq_cst) &
+			      1) != i,
+			     0)) {
+		/* The epoch advanced between the two reads: count under the
+		 * other parity too instead of starting over, so that enter
+		 * is wait-free. Counted under both, the walker stops every
+		 * advance until it leaves. */
+		atomic_fetch_add_explicit(&dom->walkers[i ^ 1], 1,
 					  memory_order_seq_cst);
-		if (__builtin_expect(
-			    ((unsigned)atomic_load_explicit(
-				     &dom->epoch, memory_order_seq_cst) & 1) == i,
-			    1)) {
-			/* Orders this walker's loads of the tree after its
-			 * count (pairs with the reclaimer's fence). */
-			atomic_thread_fence(memory_order_seq_cst);
-			return i;
-		}
-		atomic_fetch_sub_explicit(&dom->walkers[i], 1,
-					  memory_order_relaxed);
+		w = 3;
 	}
+	/* Orders this walker's loads of the tree after its count (pairs
+	 * with the reclaimer's fence). */
+	atomic_thread_fence(memory_order_seq_cst);
+	return w;
 }
 
-static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned i)
+static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned w)
 {
 	/* Release: every access to the tree happens before a reclaimer that
 	 * reads the count as zero frees anything. */
-	atomic_fetch_sub_explicit(&dom->walkers[i], 1, memory_order_release);
+	if (__builtin_expect(w == 3, 0)) {
+		atomic_fetch_sub_explicit(&dom->walkers[0], 1,
+					  memory_order_release);
+		atomic_fetch_sub_explicit(&dom->walkers[1], 1,
+					  memory_order_release);
+		return;
+	}
+	atomic_fetch_sub_explicit(&dom->walkers[w >> 1], 1,
+				  memory_order_release);
 }
 
 /* ------------------------------------------------------------------------
