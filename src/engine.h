@@ -488,6 +488,9 @@ retry:
 	st = pt_close(t, n - i);
 	if (!i) {
 		e = pt_load(t, idx);
+		if (!e)
+			goto retry; /* an empty table kept for reuse was just
+				     * unlinked by the writer evicting it */
 		if (!fmt_is_table(e, level))
 			return -EEXIST;
 		r = PT(replace_subtree)(op, t, idx, e,
