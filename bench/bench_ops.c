@@ -572,7 +572,7 @@ int bench_ops_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'h':
-			printf("%s%s", ops_usage, cli_format_help);
+			printf("%s%s", ops_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			json = true;
