@@ -26,6 +26,11 @@
 
 #include "common.h"
 
+/* The enum values compiled callers hold (the ABI): one line per format,
+ * never renumbered. */
+_Static_assert(IOPGT_FMT_X86_64 == 1, "format value");
+_Static_assert(IOPGT_FMT_ARM_S2 == 2, "format value");
+
 #define B(n) (UINT64_C(1) << (n))
 
 /* ---- raw entries through the public API ---- */
