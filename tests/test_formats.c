@@ -171,9 +171,31 @@ static void x86_known(unsigned ias)
 	iopgt_domain_destroy(dom);
 }
 
+/* The protections a format expresses, from the specifications: the
+ * registry's prots (which iopgt_map() follows) must be exactly these. */
+static uint32_t prots_where(int (*ok)(unsigned p))
+{
+	uint32_t set = 0;
+
+	for (unsigned p = 0; p < 32; p++)
+		if (ok(p))
+			set |= UINT32_C(1) << p;
+	return set;
+}
+
+/* x86: present implies readable, so READ is required (no write-only);
+ * R/W, U/S, XD, PCD|PWT express the rest. */
+static int x86_prot_ok(unsigned p)
+{
+	return (p & IOPGT_PROT_READ) != 0;
+}
+
 static void test_x86_64_known(void **state)
 {
 	(void)state;
+	CTX("x86_64 protections and dirty bit");
+	EQ(tformat(IOPGT_FMT_X86_64)->prots, prots_where(x86_prot_ok));
+	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_DIRTY);
 	x86_known(48); /* 4-level: PML4E, PDPTE, PDE, PTE */
 	x86_known(57); /* 5-level: PML5E on top */
 }
@@ -234,9 +256,20 @@ static void arm_known(unsigned g, unsigned ias)
 	iopgt_domain_destroy(dom);
 }
 
+/* Stage 2: S2AP has separate read and write bits (write-only allowed),
+ * no user/privileged distinction; XN and MemAttr express the rest. */
+static int arm_s2_prot_ok(unsigned p)
+{
+	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
+	       !(p & IOPGT_PROT_USER);
+}
+
 static void test_arm_s2_known(void **state)
 {
 	(void)state;
+	CTX("arm_s2 protections, no dirty state (DBM unused)");
+	EQ(tformat(IOPGT_FMT_ARM_S2)->prots, prots_where(arm_s2_prot_ok));
+	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_DIRTY));
 	arm_known(12, 48); /* start level 0 */
 	arm_known(12, 40); /* start level 1, 2 concatenated tables */
 	arm_known(12, 32); /* start level 2, 4 concatenated tables */
