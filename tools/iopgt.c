@@ -428,6 +428,7 @@ static int cmd_formats(int argc, char **argv)
 	for (unsigned i = 0; i < n; i++) {
 		char g[96], l[160], p[256];
 		size_t at = 0;
+		bool some;
 
 		if (mode == OPT_CONFIGS) {
 			print_configs(&f[i]);
@@ -460,16 +461,11 @@ static int cmd_formats(int argc, char **argv)
 			if (f[i].oas_values & (UINT64_C(1) << b))
 				at += (size_t)snprintf(g + at, sizeof(g) - at,
 						       "%s%u", at ? " " : "", b);
+		some = (unsigned)__builtin_popcountll(f[i].oas_values) !=
+		       f[i].oas_max - f[i].oas_min + 1;
 		printf("  oas          %u..%u (default %u)%s%s\n", f[i].oas_min,
-		       f[i].oas_max, f[i].oas_default,
-		       __builtin_popcountll(f[i].oas_values) !=
-				       f[i].oas_max - f[i].oas_min + 1
-			       ? ", only "
-			       : "",
-		       __builtin_popcountll(f[i].oas_values) !=
-				       f[i].oas_max - f[i].oas_min + 1
-			       ? g
-			       : "");
+		       f[i].oas_max, f[i].oas_default, some ? ", only " : "",
+		       some ? g : "");
 		printf("  default      %u levels, leaves %s\n",
 		       f[i].levels_default,
 		       lg2_set(f[i].leaf_sizes, l, sizeof(l)));
