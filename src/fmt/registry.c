@@ -65,8 +65,16 @@ const struct pt_engine *iopgt__engine(enum iopgt_format fmt, unsigned granule)
 
 	if (!f)
 		return NULL;
-	for (unsigned i = 0; i < 4 && f->granules[i].granule; i++)
-		if (f->granules[i].granule == granule)
-			return f->granules[i].eng;
+	for (unsigned i = 0; i < 4 && f->granules[i].granule; i++) {
+		const struct pt_engine *eng = f->granules[i].eng;
+
+		if (f->granules[i].granule != granule)
+			continue;
+		pt_assert("a registry entry names engines of its own format "
+			  "and granule",
+			  eng->format == fmt && eng->granule == granule &&
+				  eng->max_oas == f->oas_max);
+		return eng;
+	}
 	return NULL;
 }
