@@ -125,6 +125,68 @@ static void tcfg_build(void)
 	}
 }
 
+/* Root tables of a configuration's domain (0 if refused). */
+static unsigned tcfg_root_tables(const struct tcfg *c)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+
+	tcfg_config(c, &cfg);
+	if (iopgt_domain_create(&cfg, &dom))
+		return 0;
+	iopgt_domain_info(dom, &info, sizeof(info));
+	iopgt_domain_destroy(dom);
+	return info.root_tables;
+}
+
+static char tcfg_rep[TCFG_MAX * 48];
+static pthread_once_t tcfg_rep_once = PTHREAD_ONCE_INIT;
+
+static void tcfg_rep_build(void)
+{
+	struct iopgt_format_info fi;
+	size_t at = 0;
+
+	for (unsigned i = 0; !iopgt_format_info(i, &fi, sizeof(fi)); i++) {
+		for (unsigned g = 0; g < 64; g++) {
+			const struct tcfg *best = NULL;
+			unsigned most = 0;
+
+			if (!(fi.granules & (UINT64_C(1) << g)))
+				continue;
+			for (size_t k = 0; k < n_tcfgs; k++) {
+				const struct tcfg *c = &tcfgs[k];
+				unsigned rt;
+
+				if (c->format != fi.format || c->granule != g)
+					continue;
+				if (g == fi.granule_default) {
+					if (c->ias == fi.ias_default)
+						best = c;
+					continue;
+				}
+				rt = tcfg_root_tables(c);
+				if (!best || rt > most) {
+					best = c;
+					most = rt;
+				}
+			}
+			if (best)
+				at += (size_t)snprintf(tcfg_rep + at,
+						       sizeof(tcfg_rep) - at,
+						       "%s%s", at ? "," : "",
+						       best->name);
+		}
+	}
+}
+
+const char *tcfg_representative(void)
+{
+	pthread_once(&tcfg_rep_once, tcfg_rep_build);
+	return tcfg_rep;
+}
+
 const struct iopgt_format_info *tformat(enum iopgt_format format)
 {
 	static struct iopgt_format_info fi[TCFG_MAX];

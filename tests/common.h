@@ -55,6 +55,12 @@ struct tcfg {
 
 const struct tcfg *tcfg_table(void);
 size_t tcfg_count(void);
+/* The names, comma-separated, of one configuration per format and
+ * granule: the format's defaults, and for each other granule the one with
+ * the most concatenated root tables ("x86_64/4lvl,arm_s2/4k/ias48,
+ * arm_s2/16k/ias40,arm_s2/64k/ias44" today). The concurrency tests' default
+ * selection. */
+const char *tcfg_representative(void);
 /* The configurations, as an array, and how many. */
 #define tcfgs (tcfg_table())
 #define n_tcfgs (tcfg_count())

@@ -430,6 +430,10 @@ static void test_tcfgs(void **state)
 		CTX("configuration %s", names[i]);
 		EXPECT(k < n_tcfgs);
 	}
+	CTX("representative configurations");
+	EQ(strcmp(tcfg_representative(), "x86_64/4lvl,arm_s2/4k/ias48,"
+					 "arm_s2/16k/ias40,arm_s2/64k/ias44"),
+	   0);
 	for (size_t k = 0; k < n_tcfgs; k++)
 		for (size_t j = 0; j < k; j++) {
 			CTX("configuration names %s, %s", tcfgs[j].name,
