@@ -372,7 +372,7 @@ int bench_lookup_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'h':
-			printf("%s%s", lookup_usage, cli_format_help);
+			printf("%s%s", lookup_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			json = true;

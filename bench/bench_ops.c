@@ -572,7 +572,7 @@ int bench_ops_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'h':
-			printf("%s%s", ops_usage, cli_format_help);
+			printf("%s%s", ops_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -789,7 +789,9 @@ int bench_ops_main(int argc, char **argv)
 		printf("}\n");
 	} else {
 		printf("iopgt bench ops: %s", cli_format_desc(&cfg));
-		if (info.format != IOPGT_FMT_X86_64)
+		/* The description names the levels only of a format with
+		 * one granule (cli_format_desc). */
+		if (!strstr(cli_format_desc(&cfg), "-level"))
 			printf(", %u levels", info.levels);
 		printf(", %lu rounds; median ns per call (map/unmap include "
 		       "their iopgt_sync)\n",

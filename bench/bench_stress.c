@@ -175,7 +175,7 @@ int bench_stress_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'h':
-			printf("%s%s", stress_usage, cli_format_help);
+			printf("%s%s", stress_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			json = true;

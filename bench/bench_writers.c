@@ -342,7 +342,7 @@ int bench_writers_main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'h':
-			printf("%s%s", writers_usage, cli_format_help);
+			printf("%s%s", writers_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			json = true;

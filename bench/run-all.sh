@@ -15,9 +15,10 @@
 #   bench/run-all.sh [ops|stress|callgrind|lookup|writers|cachesim|peer]...
 #                    [--peer]         (default: the first six)
 #
-# lookup: bench lookup --set $SET, independent and --dependent, x86_64 and
-# arm_s2 4K. writers: bench writers --threads 1 and 2, with and without
-# --no-reclaim, x86_64 and arm_s2 4K. cachesim: the lookups of `lookup`
+# ops and callgrind: every format, granule and level count (iopgt formats
+# --configs). lookup: bench lookup --set $SET, independent and --dependent,
+# each format at its defaults. writers: bench writers --threads 1 and 2,
+# with and without --no-reclaim, each format at its defaults. cachesim: the lookups of `lookup`
 # under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
 # per lookup from the dump (bench/callgrind-l1.sh). `peer` (or --peer, added
 # to the default or to the ones named) also runs bench/peer/run.sh
@@ -32,9 +33,10 @@ ITERS256=${ITERS256:-10000}
 SET=${SET:-64G}
 CG_LOOKUPS=${CG_LOOKUPS:-100000}
 WRITERS_SECONDS=${WRITERS_SECONDS:-2}
-LOOKUP_FORMATS="--format=x86_64 --format=arm_s2,--granule=4k"
-FORMATS="--format=x86_64 --levels=5 --format=arm_s2,--granule=4k
---format=arm_s2,--granule=16k --format=arm_s2,--granule=64k"
+# The formats come from the library's registry (iopgt formats): every
+# format at its defaults, and every granule and level count of each.
+LOOKUP_FORMATS=$("$IOPGT" formats --defaults 2>/dev/null | tr ' ' ',' || true)
+FORMATS=$("$IOPGT" formats --configs 2>/dev/null | tr ' ' ',' || true)
 
 run() {
 	echo "\$ $*"
@@ -86,9 +88,10 @@ ops() {
 }
 
 stress() {
-	run "$IOPGT" bench iova-stress --span 1T --both --format x86_64
-	run "$IOPGT" bench iova-stress --span 1T --both --format arm_s2 \
-		--granule 4k
+	for f in $LOOKUP_FORMATS; do
+		# shellcheck disable=SC2046
+		run "$IOPGT" bench iova-stress --span 1T --both $(opts "$f")
+	done
 }
 
 callgrind() {

@@ -114,6 +114,47 @@ enum iopgt_flush_kind {
 };
 #define IOPGT_FLUSH_KINDS 4
 
+/* The formats this library offers, as its format registry lists them:
+ * everything a tool needs to list them, parse a format name and choose a
+ * configuration, without knowing the formats in advance. */
+struct iopgt_format_info {
+	enum iopgt_format format;
+	const char *name;        /* "x86_64": as iopgt_format_name() gives it
+	                          * and the tool's --format takes it; static */
+	const char *description; /* one line of text; static */
+	uint64_t granules;       /* granules offered: bit g for 2^g bytes
+	                          * (bit 12: 4K) */
+	unsigned ias_min, ias_max; /* input address bits accepted */
+	unsigned oas_min, oas_max; /* output address bits accepted... */
+	uint64_t oas_values;     /* ...exactly these: bit n for oas n (ARM
+	                          * stage 2 takes its VTCR_EL2.PS sizes
+	                          * only) */
+	/* What iopgt_config_init() fills in for this format. */
+	unsigned ias_default, oas_default, granule_default;
+	unsigned levels_default;  /* levels walked in that configuration */
+	uint64_t leaf_sizes;      /* its leaf sizes (OR of byte sizes) */
+	uint32_t prots;           /* bit p set: iopgt_map() accepts prot p
+	                           * (0..31); others are -EINVAL */
+	unsigned flags;           /* IOPGT_FORMAT_* */
+	/* New fields are added here, at the end. */
+};
+
+/* iopgt_format_info.flags */
+enum {
+	/* The hardware sets dirty bits: iopgt_read_and_clear_dirty() works. */
+	IOPGT_FORMAT_DIRTY = 1u << 0,
+};
+
+/* Describe the index-th format of this library (0, 1, ... in the
+ * registry's order, which is stable within a release) in info, of size
+ * bytes (sizeof(*info) as the caller sees it): fields past size are not
+ * written, fields the library does not know are zeroed. Returns 0, -ENOENT
+ * if index is past the last format (so a loop from 0 lists them all), or
+ * -EINVAL for a NULL info or a size above 4096. Pure and thread-safe: the
+ * answer never changes while the library is loaded. */
+int iopgt_format_info(unsigned index, struct iopgt_format_info *info,
+		      size_t size);
+
 /* ------------------------------------------------------------------------
  * Configuration
  */
@@ -204,8 +245,9 @@ struct iopgt_config {
 };
 
 /* Fill cfg with the defaults for fmt and record size, which must be
- * sizeof(*cfg) as the caller sees it: x86-64 48-bit input, 52-bit output;
- * ARM stage 2 4K granule, 48-bit input and output; table_cache 8; no
+ * sizeof(*cfg) as the caller sees it: the format's default granule, ias and
+ * oas (iopgt_format_info(): x86-64 48-bit input, 52-bit output; ARM stage
+ * 2 4K granule, 48-bit input and output); table_cache 8; no
  * options; no-op flushes; the built-in allocator. Returns -EINVAL for an
  * unknown format, a NULL cfg, or a size smaller than the first version of
  * the structure, or larger than 4096. Pure function. */
@@ -450,8 +492,9 @@ int iopgt_dump(struct iopgt_domain *dom,
 	       int (*out)(void *arg, const char *line), void *arg,
 	       unsigned flags);
 
-/* Name of a format ("x86_64", "arm_s2") or of a flush kind ("none",
- * "added", "modified", "walk"). */
+/* Name of a format ("x86_64", "arm_s2"; "unknown" for a value the
+ * library does not offer) or of a flush kind ("none", "added",
+ * "modified", "walk"). Pure. */
 const char *iopgt_format_name(enum iopgt_format fmt);
 const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind);
 

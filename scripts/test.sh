@@ -86,12 +86,18 @@ demo() {
 }
 
 step "the demo on the simulated IOMMU, under ASan+UBSan and TSan"
-for fmt in "--format x86_64" "--format x86_64 --levels 5" \
-	"--format arm_s2 --granule 4k" "--format arm_s2 --granule 16k" \
-	"--format arm_s2 --granule 64k"; do
+# The formats come from the library's registry: every granule and level
+# count of each format under ASan, each format's defaults under TSan.
+mapfile -t configs < <("$ci/asan/iopgt" formats --configs)
+mapfile -t defaults < <("$ci/asan/iopgt" formats --defaults)
+[ "${#configs[@]}" -gt 0 ] && [ "${#defaults[@]}" -gt 0 ] ||
+	{ echo "FAILED: iopgt formats listed no format"; exit 1; }
+for fmt in "${configs[@]}"; do
+	# shellcheck disable=SC2086
 	demo "$ci/asan" --small $fmt
 done
-for fmt in "--format x86_64" "--format arm_s2 --granule 4k"; do
+for fmt in "${defaults[@]}"; do
+	# shellcheck disable=SC2086
 	demo "$ci/tsan" --small --ops 100000 $fmt
 done
 # The check has teeth: with the library's flushes skipped on purpose, the

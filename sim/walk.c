@@ -403,9 +403,10 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			psc_insert(sim, l, iova, pa, sim_frame_state(sim, fb));
 		}
 
-		/* Bit 0 is "present" (x86 P) or "valid" (ARM) in both
-		 * formats; zero is the library's only empty value. */
-		if (!(e & 1)) {
+		/* What the hardware takes for a valid entry is the format's
+		 * (x86 P; ARM bit 0, and 0b11 at the last level); zero, the
+		 * library's only empty value, never is. */
+		if (!eng->entry_valid(e, l)) {
 			if (!peek && sim->cfg.caching_mode) {
 				struct sim_tlb_ent n = {
 					.tag = iova >> geo->shift[0],
@@ -417,7 +418,7 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			return fault(res, IOPGT_SIM_FAULT_NOT_PRESENT, l);
 		}
 		if (eng->is_table(e, l)) {
-			uint64_t tpa = eng->table_pa(e);
+			uint64_t tpa = eng->table_pa(e, l);
 
 			if ((tpa & (geo->table_size - 1)) ||
 			    sim_frame(sim, tpa) < 0 ||
@@ -433,9 +434,6 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 
 		/* A leaf. */
 		if (!(geo->leaf_levels & (1u << l)))
-			return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
-		/* ARM: at the last level only 0b11 (page) is valid. */
-		if (sim->format == IOPGT_FMT_ARM_S2 && l == 0 && (e & 3) != 3)
 			return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
 		eng->decode_leaf(e, l, geo, &t);
 		if (sim->oas < 64 && ((t.pa + t.leaf_size - 1) >> sim->oas))

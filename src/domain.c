@@ -26,15 +26,20 @@ const char *iopgt_version_string(void)
 		IOPGT_VERSION_PATCH);
 }
 
+/* Copy a structure the library filled to the caller's, of size bytes:
+ * what does not fit is dropped, what the library does not have is zero. */
+static void copy_out(void *dst, size_t size, const void *src, size_t have)
+{
+	pt_memcpy(dst, src, size < have ? size : have);
+	if (size > have)
+		pt_memset((unsigned char *)dst + have, 0, size - have);
+}
+
 const char *iopgt_format_name(enum iopgt_format fmt)
 {
-	switch (fmt) {
-	case IOPGT_FMT_X86_64:
-		return "x86_64";
-	case IOPGT_FMT_ARM_S2:
-		return "arm_s2";
-	}
-	return "unknown";
+	const struct pt_format *f = iopgt__format(fmt);
+
+	return f ? f->name : "unknown";
 }
 
 const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind)
@@ -51,41 +56,91 @@ int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 		return -EINVAL;
 	/* Fields past our own structure belong to a newer header: zero is
 	 * their default, which create accepts. */
+	const struct pt_format *f = iopgt__format(fmt);
+
 	pt_memset(cfg, 0, size);
 	cfg->size = (uint32_t)size;
 	cfg->format = fmt;
-	cfg->granule = 12;
 	cfg->table_cache = DEFAULT_TABLE_CACHE;
-	switch (fmt) {
-	case IOPGT_FMT_X86_64:
-		cfg->ias = 48;
-		cfg->oas = 52;
-		return 0;
-	case IOPGT_FMT_ARM_S2:
-		cfg->ias = 48;
-		cfg->oas = 48;
-		return 0;
+	if (!f) {
+		cfg->granule = 12;
+		return -EINVAL;
 	}
-	return -EINVAL;
+	/* The registry's defaults: the first granule listed. */
+	cfg->granule = f->granules[0].granule;
+	cfg->ias = f->ias_default;
+	cfg->oas = f->oas_default;
+	return 0;
 }
 
-static const struct pt_engine *pick_engine(const struct iopgt_config *cfg)
+static uint64_t offered_sizes(const struct pt_engine *eng,
+			      const struct pt_geo *geo);
+
+int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
+		      size_t size)
 {
-	switch (cfg->format) {
-	case IOPGT_FMT_X86_64:
-		return &iopgt__engine_x86_64;
-	case IOPGT_FMT_ARM_S2:
-		switch (cfg->granule) {
-		case 12:
-			return &iopgt__engine_arm_s2_4k;
-		case 14:
-			return &iopgt__engine_arm_s2_16k;
-		case 16:
-			return &iopgt__engine_arm_s2_64k;
-		}
-		break;
+	struct iopgt_format_info i, *info = &i;
+	const struct pt_format *f;
+	const struct pt_engine *eng;
+	struct iopgt_config cfg;
+	struct pt_geo geo;
+
+	if (!user_info || size > PT_STRUCT_SIZE_MAX)
+		return -EINVAL;
+	if (index >= iopgt__nformats)
+		return -ENOENT;
+	f = &iopgt__formats[index];
+	eng = f->granules[0].eng;
+	pt_memset(info, 0, sizeof(*info));
+	info->format = f->format;
+	info->name = f->name;
+	info->description = f->description;
+	for (unsigned k = 0; k < 4 && f->granules[k].granule; k++)
+		info->granules |= UINT64_C(1) << f->granules[k].granule;
+	info->ias_min = f->ias_min;
+	info->ias_max = f->ias_max;
+	info->oas_min = f->oas_min;
+	info->oas_max = f->oas_max;
+	if (f->oas_values)
+		info->oas_values = f->oas_values;
+	else
+		for (unsigned n = f->oas_min; n <= f->oas_max && n < 64; n++)
+			info->oas_values |= UINT64_C(1) << n;
+	iopgt_config_init(&cfg, sizeof(cfg), f->format);
+	info->ias_default = cfg.ias;
+	info->oas_default = cfg.oas;
+	info->granule_default = cfg.granule;
+	/* The defaults' geometry, as iopgt_domain_create() finds it. */
+	pt_memset(&geo, 0, sizeof(geo));
+	if (!eng->geometry(&cfg, &geo)) {
+		pt_geo_finish(&geo);
+		info->leaf_sizes = offered_sizes(eng, &geo);
+		info->levels_default = geo.levels;
 	}
-	return NULL;
+	for (unsigned prot = 0; prot < 32; prot++) {
+		uint64_t attrs;
+		if (!eng->prot_attrs(prot, &attrs))
+			info->prots |= UINT32_C(1) << prot;
+	}
+	if (eng->hw_dirty)
+		info->flags |= IOPGT_FORMAT_DIRTY;
+	copy_out(user_info, size, info, sizeof(*info));
+	return 0;
+}
+
+/* The leaf sizes a geometry offers: one-item leaves of each level whose
+ * fmt_leaf_sizes holds the level's entry size. Multi-item sizes (leaf
+ * spans) are not created by the engine yet and not offered. */
+static uint64_t offered_sizes(const struct pt_engine *eng,
+			      const struct pt_geo *geo)
+{
+	uint64_t sizes = 0;
+
+	for (unsigned level = 0; level < geo->levels; level++) {
+		uint64_t sz = UINT64_C(1) << pt_shift(geo, level);
+		sizes |= eng->leaf_sizes(level, geo) & sz;
+	}
+	return sizes;
 }
 
 /* Leaf levels from cfg->leaf_sizes: sizes the format offers at levels that
@@ -93,14 +148,13 @@ static const struct pt_engine *pick_engine(const struct iopgt_config *cfg)
 static int pick_leaf_levels(const struct pt_engine *eng,
 			    const struct iopgt_config *cfg, struct pt_geo *geo)
 {
-	unsigned offered = eng->format_leaf_levels() &
-			   ((1u << geo->levels) - 1);
+	uint64_t offered = offered_sizes(eng, geo);
 	unsigned mask = 0, level;
 	uint64_t sizes = cfg->leaf_sizes, known = 0;
 
 	for (level = 0; level < geo->levels; level++) {
 		uint64_t sz = UINT64_C(1) << pt_shift(geo, level);
-		if (!(offered & (1u << level)))
+		if (!(offered & sz))
 			continue;
 		known |= sz;
 		if (!sizes || (sizes & sz))
@@ -219,7 +273,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	r = config_copy(cfg, user_cfg);
 	if (r)
 		return r;
-	eng = pick_engine(cfg);
+	eng = iopgt__engine(cfg->format, cfg->granule);
 	if (!eng)
 		return -EINVAL;
 	if (cfg->options & ~(unsigned)(IOPGT_OPT_CACHING_MODE |
@@ -306,9 +360,10 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 
 /* The descriptor of the table that table entry e of a table at `level`
  * names. */
-static struct pt_table *child_of(const struct iopgt_domain *dom, uint64_t e)
+static struct pt_table *child_of(const struct iopgt_domain *dom, uint64_t e,
+				 unsigned level)
 {
-	return pt_desc(dom, pt_p2v(dom, dom->eng->table_pa(e)));
+	return pt_desc(dom, pt_p2v(dom, dom->eng->table_pa(e, level)));
 }
 
 /* Every live table's count equals its non-empty entries (no writer runs:
@@ -324,7 +379,7 @@ static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
 			continue;
 		used++;
 		if (dom->eng->is_table(e, t->level))
-			check_counts(dom, child_of(dom, e));
+			check_counts(dom, child_of(dom, e, t->level));
 	}
 	pt_assert_expensive(
 		"a table's count equals its non-empty entries",
@@ -353,15 +408,6 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 	hosted_mem = dom->hosted_mem;
 	domain_free(dom);
 	mem_release(hosted_mem); /* every table page is back */
-}
-
-/* Copy a structure the library filled to the caller's, of size bytes:
- * what does not fit is dropped, what the library does not have is zero. */
-static void copy_out(void *dst, size_t size, const void *src, size_t have)
-{
-	pt_memcpy(dst, src, size < have ? size : have);
-	if (size > have)
-		pt_memset((unsigned char *)dst + have, 0, size - have);
 }
 
 int iopgt_domain_info(const struct iopgt_domain *dom,
@@ -561,7 +607,7 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	for (unsigned i = 0; i < ti.entries; i++) {
 		uint64_t e = pt_load(t, i);
 		if (dom->eng->is_table(e, t->level) &&
-		    (r = each_table(dom, child_of(dom, e),
+		    (r = each_table(dom, child_of(dom, e, t->level),
 				    iova + ((uint64_t)i << t->shift), fn,
 				    arg)))
 			return r;

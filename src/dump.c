@@ -65,7 +65,7 @@ static int dump_table(void *arg, const struct iopgt_table_info *ti)
 				     " iova 0x%016" PRIx64 " table pa 0x%" PRIx64
 				     "\n",
 				     depth, "", i, e, iova,
-				     dc->dom->eng->table_pa(e));
+				     dc->dom->eng->table_pa(e, ti->level));
 		} else {
 			struct iopgt_translation tr;
 			char p[8];
@@ -99,7 +99,7 @@ int iopgt_dump(struct iopgt_domain *dom,
 	n = snprintf(line, sizeof(line),
 		     "domain %s ias %u oas %u granule %u levels %u start_level "
 		     "%u root_tables %u root_pa 0x%" PRIx64 "\n",
-		     dom->eng->name, dom->geo.ias, dom->geo.oas,
+		     iopgt_format_name(dom->cfg.format), dom->geo.ias, dom->geo.oas,
 		     dom->geo.granule, dom->geo.levels, dom->geo.start_level,
 		     dom->geo.root_tables, dom->root->pa);
 	r = emit(&dc, line, n, sizeof(line));

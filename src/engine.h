@@ -17,6 +17,9 @@
 #error "define PT_ENGINE and include a format header before engine.h"
 #endif
 
+/* What the format header must give, checked; defaults for the rest. */
+#include "fmt/contract.h"
+
 #define PT_CAT_(a, b) a##_##b
 #define PT_CAT(a, b) PT_CAT_(a, b)
 #define PT(x) PT_CAT(PT_ENGINE, x)
@@ -26,12 +29,12 @@ static inline uint64_t PT(size)(const struct pt_geo *geo, unsigned level)
 	return UINT64_C(1) << pt_shift(geo, level);
 }
 
-/* The descriptor of the table that table entry e names: the entry alone
- * gives it (pt_p2v, pt_desc). */
+/* The descriptor of the table that table entry e (at level) names: the
+ * entry alone gives it (pt_p2v, pt_desc). */
 static inline struct pt_table *PT(child)(const struct iopgt_domain *dom,
-					 uint64_t e)
+					 uint64_t e, unsigned level)
 {
-	return pt_desc(dom, pt_p2v(dom, fmt_table_pa(e)));
+	return pt_desc(dom, pt_p2v(dom, fmt_table_pa(e, level)));
 }
 
 /* ------------------------------------------------------------------------
@@ -82,7 +85,7 @@ static inline uint64_t PT(cur_load)(const struct iopgt_domain *dom,
 static inline void PT(cur_down)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
-	uint64_t pa = fmt_table_pa(c->e);
+	uint64_t pa = fmt_table_pa(c->e, c->level);
 
 	c->up[c->level] = c->va;
 	c->upidx[c->level] = c->idx;
@@ -112,16 +115,16 @@ static inline uint64_t PT(cur_seek)(const struct iopgt_domain *dom,
 /* cur_seek(..., 0) for the hot paths (lookup, single-page map and unmap):
  * the same steps, without recording the path (the cursor's up[] is not
  * set: a caller that needs the path walks again). Below the root the
- * shift and index mask of each level are the format's constants, and the
- * next table's CPU address is the entry plus one constant: a table entry
- * is exactly fmt_make_table(pa) (the library writes it so and the
- * hardware never changes it), so pa + off = e + (off - fmt_make_table(0)).
- * A level costs about as many instructions as the hardware's walk takes
- * steps. */
+ * shift and index mask of each level are the format's constants. With
+ * FMT_TABLE_LINEAR the next table's CPU address is the entry plus one
+ * constant: a table entry is exactly fmt_make_table(0, level) + pa (the
+ * library writes it so and the hardware never changes it), so pa + off =
+ * e + (off - fmt_make_table(0, level)); otherwise the address is decoded
+ * with fmt_table_pa. A level costs about as many instructions as the
+ * hardware's walk takes steps. */
 static inline __attribute__((always_inline)) uint64_t
 PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 {
-	const uintptr_t toff = c->off - (uintptr_t)fmt_make_table(0);
 	const uint64_t below = (UINT64_C(1) << FMT_BITS) - 1;
 	pt_entry_t *va = c->va;
 	unsigned level = c->level, idx;
@@ -130,12 +133,18 @@ PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 	idx = (unsigned)(iova >> c->shift) & c->mask;
 	e = atomic_load_explicit(&va[idx], memory_order_acquire);
 	while (level && fmt_is_table(e, level)) {
-		pt_assert_expensive("a table entry is fmt_make_table(pa)",
-				    e == fmt_make_table(fmt_table_pa(e)));
+		pt_assert_expensive(
+			"a table entry is fmt_make_table(pa, level)",
+			e == fmt_make_table(fmt_table_pa(e, level), level));
 		if (__builtin_expect(c->p2v != NULL, 0))
-			va = c->p2v(dom->cfg.mem.arg, fmt_table_pa(e));
+			va = c->p2v(dom->cfg.mem.arg, fmt_table_pa(e, level));
+		else if (FMT_TABLE_LINEAR)
+			va = (pt_entry_t *)(uintptr_t)(
+				e + (c->off -
+				     (uintptr_t)fmt_make_table(0, level)));
 		else
-			va = (pt_entry_t *)(uintptr_t)(e + toff);
+			va = (pt_entry_t *)(uintptr_t)(
+				fmt_table_pa(e, level) + c->off);
 		level--;
 		idx = (unsigned)(iova >> (FMT_GRANULE + FMT_BITS * level)) &
 		      below;
@@ -164,7 +173,9 @@ static inline struct pt_table *PT(cur_table)(const struct iopgt_domain *dom,
 
 /* The largest allowed leaf level that iova, pa and the length allow. A
  * level's alignment implies every lower one's, so stop at the first that
- * fails. */
+ * fails. Leaf spans: a format whose fmt_leaf_sizes offers multi-item sizes
+ * would pick the largest size here (level and span k), and map_run would
+ * fill each group with fmt_make_leaf_span and fmt_span_step. */
 static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 				      uint64_t pa, uint64_t last)
 {
@@ -205,7 +216,8 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t e = pt_load(t, i);
 			if (fmt_is_table(e, t->level))
-				PT(gather_subtree)(op, PT(child)(op->dom, e));
+				PT(gather_subtree)(op, PT(child)(op->dom, e,
+								  t->level));
 		}
 	}
 	if (pt_count(t))
@@ -221,7 +233,8 @@ static void PT(unfreeze_subtree)(struct pt_op *op, struct pt_table *t)
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t e = pt_load(t, i);
 			if (fmt_is_table(e, t->level))
-				PT(unfreeze_subtree)(op, PT(child)(op->dom, e));
+				PT(unfreeze_subtree)(op, PT(child)(op->dom, e,
+								   t->level));
 		}
 	}
 	pt_unfreeze(t);
@@ -256,7 +269,7 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 			r = -EEXIST;
 			break;
 		}
-		c = PT(child)(op->dom, e);
+		c = PT(child)(op->dom, e, t->level);
 		if ((r = PT(freeze_subtree)(op, c)))
 			break;
 	}
@@ -265,7 +278,8 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 	while (i--) {
 		uint64_t e = pt_load(t, i);
 		if (fmt_is_table(e, t->level))
-			PT(unfreeze_subtree)(op, PT(child)(op->dom, e));
+			PT(unfreeze_subtree)(op, PT(child)(op->dom, e,
+							   t->level));
 	}
 	pt_unfreeze(t);
 	return r;
@@ -278,7 +292,7 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 			     unsigned idx, struct pt_table *c, uint64_t *st)
 {
-	uint64_t old = fmt_make_table(c->pa);
+	uint64_t old = fmt_make_table(c->pa, t->level);
 
 	if (!PT(may_reclaim)(op, c) || !pt_freeze(c, 0))
 		return false;
@@ -367,7 +381,7 @@ static bool PT(park)(struct pt_op *op, struct pt_table *t)
 static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 			       unsigned idx, uint64_t e, uint64_t leaf)
 {
-	struct pt_table *c = PT(child)(op->dom, e);
+	struct pt_table *c = PT(child)(op->dom, e, t->level);
 	int r;
 
 	r = PT(freeze_subtree)(op, c);
@@ -397,7 +411,7 @@ static void PT(relink)(struct pt_op *op, struct pt_table *c)
 	e = PT(cur_seek)(dom, &cur, c->iova, c->level + 1u);
 	if (cur.level == c->level + 1u && !e &&
 	    !pt_set_table(PT(cur_table)(dom, &cur, cur.level), cur.idx,
-			  fmt_make_table(c->pa), &e)) {
+			  fmt_make_table(c->pa, cur.level), &e)) {
 		PT(unfreeze_subtree)(op, c);
 		return;
 	}
@@ -450,10 +464,11 @@ retry:
 		c->iova = iova & ~(PT(size)(geo, cur.level) - 1);
 		/* The one publication point: the entry names the table, and
 		 * everything a walker or writer needs follows from it. */
-		r = pt_set_table(t, cur.idx, fmt_make_table(c->pa), &e);
+		r = pt_set_table(t, cur.idx, fmt_make_table(c->pa, cur.level),
+				 &e);
 		if (!r) {
 			PT_YIELD(dom, PT_Y_INSTALL_DONE, c->level, c->iova);
-			cur.e = fmt_make_table(c->pa);
+			cur.e = fmt_make_table(c->pa, cur.level);
 			PT(cur_down)(dom, &cur);
 			continue;
 		}
@@ -484,7 +499,9 @@ retry:
 		goto retry;
 	}
 	PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
-	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs), sz);
+	/* Consecutive leaves differ by fmt_leaf_step, not by the size. */
+	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs),
+		    fmt_leaf_step(level));
 	st = pt_close(t, n - i);
 	if (!i) {
 		e = pt_load(t, idx);
@@ -532,14 +549,16 @@ again:
 	e = pt_load(t, 0);
 	if (!e || fmt_is_table(e, L))
 		goto fail;
-	base = fmt_leaf_pa(e, pt_shift(geo, L));
+	base = fmt_leaf_pa(e, L);
 	if (base & (PT(size)(geo, L + 1) - 1))
 		goto fail;
 	key = fmt_leaf_attrs(e, L);
+	/* Leaf spans: a table of multi-item leaves coalesces the same way
+	 * (each entry's own item is base + i * sz), once the spans decode. */
 	for (unsigned i = 0; i < n; i++) {
 		e = pt_load(t, i);
 		if (!e || fmt_is_table(e, L) ||
-		    fmt_leaf_pa(e, pt_shift(geo, L)) != base + i * sz ||
+		    fmt_leaf_pa(e, L) != base + i * sz ||
 		    fmt_leaf_attrs(e, L) != key)
 			goto fail;
 		hw |= e & FMT_HW_BITS;
@@ -561,10 +580,11 @@ again:
 	 * lost with t: a superpage over writable leaves starts dirty, so
 	 * dirty tracking reports it at worst once too often, never too
 	 * rarely. */
-	if (FMT_HW_DIRTY != 0 && (fmt_leaf_prot(leaf) & IOPGT_PROT_WRITE))
+	if (FMT_HW_DIRTY != 0 &&
+	    (fmt_leaf_prot(leaf, L + 1) & IOPGT_PROT_WRITE))
 		leaf |= FMT_HW_DIRTY;
 	for (;;) {
-		old = fmt_make_table(t->pa);
+		old = fmt_make_table(t->pa, L + 1);
 		r = pt_replace(p, pidx, &old, leaf);
 		if (!r)
 			break;
@@ -832,7 +852,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			run_n++;
 			continue;
 		}
-		c = PT(child)(op->dom, e);
+		c = PT(child)(op->dom, e, lvl);
 		s = base + ((uint64_t)i << shift);
 		r = PT(unmap_table)(op, c, s < iova ? iova : s,
 				    last - s < sz - 1 ? last : s + (sz - 1),
@@ -868,7 +888,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 	PT(cur_root)(dom, &cur);
 	for (;;) {
 		uint64_t e = PT(cur_seek)(dom, &cur, addr, 0), old, sz;
-		unsigned lvl = cur.level, n, shift;
+		unsigned lvl = cur.level, n;
 		struct pt_table *c, *t;
 		int r;
 
@@ -886,16 +906,17 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			return -ENOMEM;
 		c->next = NULL;
 		c->iova = addr & ~(sz - 1);
-		shift = pt_shift(geo, lvl - 1);
 		n = pt_nr_entries(geo, lvl - 1);
+		/* Leaf spans: a multi-item leaf would split its whole group
+		 * (every item's entry), here at lvl. */
 		pt_init_run(c, 0, n,
-			    fmt_make_leaf(fmt_leaf_pa(e, pt_shift(geo, lvl)),
-					  lvl - 1, fmt_leaf_attrs(e, lvl)) |
+			    fmt_make_leaf(fmt_leaf_pa(e, lvl), lvl - 1,
+					  fmt_leaf_attrs(e, lvl)) |
 				    (e & FMT_HW_BITS),
-			    UINT64_C(1) << shift);
+			    fmt_leaf_step(lvl - 1));
 		t = PT(cur_table)(dom, &cur, lvl);
 		old = e;
-		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa));
+		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa, lvl));
 		if (r) {
 			/* The hardware set a bit, another unmap split it, or
 			 * t is frozen (a coalesce is replacing it: start
@@ -911,7 +932,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			continue;
 		}
 		pt_stat_add(&dom->st.split, 1);
-		cur.e = fmt_make_table(c->pa);
+		cur.e = fmt_make_table(c->pa, lvl);
 		PT(cur_down)(dom, &cur);
 	}
 }
@@ -1244,11 +1265,12 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	}
 	if (!e)
 		return -ENOENT;
-	shift = cur.shift;
+	/* cur.shift, written so that fmt_leaf_pa's mask shares it. */
+	shift = FMT_GRANULE + FMT_BITS * cur.level + fmt_leaf_span(e, cur.level);
 	out->leaf_size = UINT64_C(1) << shift;
-	out->pa = fmt_leaf_pa(e, shift) | (iova & (out->leaf_size - 1));
-	out->prot = fmt_leaf_prot(e);
-	out->dirty = fmt_leaf_dirty(e);
+	out->pa = fmt_leaf_pa(e, cur.level) | (iova & (out->leaf_size - 1));
+	out->prot = fmt_leaf_prot(e, cur.level);
+	out->dirty = fmt_leaf_dirty(e, cur.level);
 	out->reserved[0] = 0;
 	out->reserved[1] = 0;
 	return 0;
@@ -1320,7 +1342,8 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 		if (!e)
 			continue;
 		if (fmt_is_table(e, level)) {
-			r = PT(dirty_table)(d, pt_p2v(d->dom, fmt_table_pa(e)),
+			r = PT(dirty_table)(d,
+					    pt_p2v(d->dom, fmt_table_pa(e, level)),
 					    level - 1, s, s < iova ? iova : s,
 					    last - s < sz - 1 ? last
 							      : s + (sz - 1));
@@ -1328,7 +1351,10 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 				return r;
 			continue;
 		}
-		if (!(e & FMT_HW_DIRTY))
+		/* Leaf spans: the hardware may set dirty in any item of a
+		 * group, so a group would be dirty if any item is, and
+		 * cleared in every item. */
+		if (!fmt_leaf_dirty(e, level))
 			continue;
 		/* Report the run so far before touching this leaf: if the
 		 * callback stops the walk, nothing it was not given has been
@@ -1397,28 +1423,57 @@ static void PT(decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
 			    struct iopgt_translation *out)
 {
-	unsigned shift = pt_shift(geo, level);
+	unsigned shift = pt_shift(geo, level) + fmt_leaf_span(e, level);
 	out->leaf_size = UINT64_C(1) << shift;
-	out->pa = fmt_leaf_pa(e, shift);
-	out->prot = fmt_leaf_prot(e);
-	out->dirty = fmt_leaf_dirty(e);
+	out->pa = fmt_leaf_pa(e, level);
+	out->prot = fmt_leaf_prot(e, level);
+	out->dirty = fmt_leaf_dirty(e, level);
 	out->reserved[0] = 0;
 	out->reserved[1] = 0;
 }
 
+static bool PT(entry_valid)(uint64_t e, unsigned level)
+{
+	return fmt_entry_valid(e, level);
+}
+
+static uint64_t PT(table_pa)(uint64_t e, unsigned level)
+{
+	return fmt_table_pa(e, level);
+}
+
+/* fmt_geometry, held to the engine's compile-time constants. */
+static int PT(geometry)(const struct iopgt_config *cfg, struct pt_geo *geo)
+{
+	int r = fmt_geometry(cfg, geo);
+
+	if (r)
+		return r;
+	pt_assert("fmt_geometry gives the engine's FMT_GRANULE and FMT_BITS",
+		  geo->granule == FMT_GRANULE && geo->bits == FMT_BITS &&
+			  geo->levels >= 1 && geo->levels <= PT_MAX_LEVELS);
+	return 0;
+}
+
+static uint64_t PT(leaf_sizes)(unsigned level, const struct pt_geo *geo)
+{
+	return fmt_leaf_sizes(level, geo);
+}
+
 const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
-	.name = FMT_NAME,
 	.format = FMT_FORMAT,
+	.granule = FMT_GRANULE,
 	.max_oas = FMT_MAX_OAS,
-	.geometry = fmt_geometry,
-	.format_leaf_levels = fmt_leaf_levels,
+	.geometry = PT(geometry),
+	.leaf_sizes = PT(leaf_sizes),
 	.prot_attrs = fmt_prot_attrs,
 	.map = PT(map),
 	.unmap = PT(unmap),
 	.lookup = PT(lookup),
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
-	.table_pa = fmt_table_pa,
+	.table_pa = PT(table_pa),
+	.entry_valid = PT(entry_valid),
 	.dirty = PT(dirty),
 	.evict = PT(evict),
 	.hw_accessed = FMT_HW_ACCESSED,

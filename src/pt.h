@@ -99,7 +99,7 @@ struct pt_geo {
 	unsigned root_tables; /* concatenated root tables */
 	unsigned start_level; /* architecture number of the root level */
 	unsigned ias, oas;
-	unsigned leaf_levels; /* bit L: leaves allowed at level L */
+	unsigned leaf_levels; /* bit L: one-item leaves at level L in use */
 	unsigned max_leaf_level;
 	size_t table_size;    /* bytes of a non-root table */
 	size_t root_size;     /* bytes of the root allocation */
@@ -154,13 +154,15 @@ static inline uint64_t pt_table_span(const struct pt_geo *geo, unsigned level)
  * The domain
  */
 
-/* Per-format entry points: one instance per format, from engine.h. */
+/* Per-format entry points: one instance per compiled engine (a format and
+ * granule), from engine.h; the registry (src/fmt/registry.c) lists them. */
 struct pt_engine {
-	const char *name;
 	enum iopgt_format format;
-	unsigned max_oas;
+	unsigned granule;  /* FMT_GRANULE */
+	unsigned max_oas;  /* FMT_MAX_OAS */
 	int (*geometry)(const struct iopgt_config *cfg, struct pt_geo *geo);
-	unsigned (*format_leaf_levels)(void);
+	/* fmt_leaf_sizes: bit k set if a leaf at level may be 2^k bytes. */
+	uint64_t (*leaf_sizes)(unsigned level, const struct pt_geo *geo);
 	int (*prot_attrs)(unsigned prot, uint64_t *attrs);
 	int (*map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		   uint64_t last, unsigned prot, struct iopgt_gather *g);
@@ -172,7 +174,10 @@ struct pt_engine {
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
 			    struct iopgt_translation *out);
-	uint64_t (*table_pa)(uint64_t e);
+	uint64_t (*table_pa)(uint64_t e, unsigned level);
+	/* fmt_entry_valid: the hardware accepts e at level (for a
+	 * simulated walker). */
+	bool (*entry_valid)(uint64_t e, unsigned level);
 	int (*dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     unsigned flags,
 		     int (*fn)(void *arg, uint64_t iova, uint64_t size),
@@ -186,10 +191,30 @@ struct pt_engine {
 	uint64_t hw_accessed, hw_dirty;
 };
 
-extern const struct pt_engine iopgt__engine_x86_64;
-extern const struct pt_engine iopgt__engine_arm_s2_4k;
-extern const struct pt_engine iopgt__engine_arm_s2_16k;
-extern const struct pt_engine iopgt__engine_arm_s2_64k;
+/* The format registry (src/fmt/registry.c): the one table of formats. */
+struct pt_format {
+	enum iopgt_format format;
+	const char *name;        /* iopgt_format_name(), the tool's --format */
+	const char *description; /* one line */
+	/* The granules offered (log2) and the engine of each; the first is
+	 * the default; a zero granule ends the list. */
+	struct {
+		unsigned granule;
+		const struct pt_engine *eng;
+	} granules[4];
+	unsigned ias_min, ias_max, oas_min, oas_max;
+	uint64_t oas_values;     /* bit n: oas n accepted; 0: every value of
+	                          * [oas_min, oas_max] */
+	/* What iopgt_config_init() fills in for the format. */
+	unsigned ias_default, oas_default;
+};
+
+extern const struct pt_format iopgt__formats[];
+extern const unsigned iopgt__nformats;
+/* The registry entry of fmt, or NULL. */
+const struct pt_format *iopgt__format(enum iopgt_format fmt);
+/* The engine of fmt with that granule, or NULL. */
+const struct pt_engine *iopgt__engine(enum iopgt_format fmt, unsigned granule);
 
 struct iopgt_domain {
 	const struct pt_engine *eng;

@@ -9,19 +9,215 @@
 #include "common.h"
 #include "refmodel.h"
 
-const struct tcfg tcfgs[] = {
-	{ "x86_64/4lvl", IOPGT_FMT_X86_64, 48, 52, 12 },
-	{ "x86_64/5lvl", IOPGT_FMT_X86_64, 57, 52, 12 },
-	{ "arm_s2/4k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 12 },
-	{ "arm_s2/4k/ias40", IOPGT_FMT_ARM_S2, 40, 48, 12 },
-	{ "arm_s2/4k/ias32", IOPGT_FMT_ARM_S2, 32, 40, 12 },
-	{ "arm_s2/16k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 14 },
-	{ "arm_s2/16k/ias40", IOPGT_FMT_ARM_S2, 40, 48, 14 },
-	{ "arm_s2/64k/ias48", IOPGT_FMT_ARM_S2, 48, 48, 16 },
-	{ "arm_s2/64k/ias44", IOPGT_FMT_ARM_S2, 44, 48, 16 },
-	{ "arm_s2/64k/ias32", IOPGT_FMT_ARM_S2, 32, 48, 16 },
-};
-const size_t n_tcfgs = sizeof(tcfgs) / sizeof(tcfgs[0]);
+/* ---- format configurations, from the library's format registry ----
+ *
+ * For each format iopgt_format_info() lists and each granule it offers:
+ *   1. ias_max, then, going down through the multiples of 4, the first ias
+ *      at which the domain walks fewer levels than every one chosen so
+ *      far: every level count the format and granule support, each at
+ *      its largest (multiple of 4) ias;
+ *   2. ias_min, if not chosen yet and its root holds fewer entries than
+ *      every root chosen so far (a root of a few entries).
+ * oas is the format's default. Names (IOPGT_TEST_CFG, stress_concurrent's
+ * --configs): the format, then "/<granule>" ("/16k") if the format offers
+ * several granules, then "/ias<N>"; a format with one granule names the
+ * configurations of step 1 by their levels instead ("/<L>lvl"). Today:
+ * x86_64/5lvl, x86_64/4lvl, x86_64/ias40, arm_s2/4k/ias48,
+ * arm_s2/4k/ias40, arm_s2/4k/ias32, arm_s2/16k/ias48, arm_s2/16k/ias40,
+ * arm_s2/16k/ias32, arm_s2/64k/ias48, arm_s2/64k/ias44, arm_s2/64k/ias32.
+ */
+
+#define TCFG_MAX 64
+
+static struct tcfg tcfg_list[TCFG_MAX];
+static char tcfg_names[TCFG_MAX][48];
+static size_t tcfg_n;
+static pthread_once_t tcfg_once = PTHREAD_ONCE_INIT;
+
+static int root_entries_of(void *arg, const struct iopgt_table_info *t)
+{
+	*(unsigned *)arg = t->entries; /* the root comes first */
+	return 1;
+}
+
+/* Levels and root entries of a domain of this configuration; 0 levels if
+ * the library refuses it. */
+static unsigned tcfg_probe(enum iopgt_format format, unsigned granule,
+			   unsigned ias, unsigned oas, unsigned *root_entries)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+
+	iopgt_config_init(&cfg, sizeof(cfg), format);
+	cfg.granule = granule;
+	cfg.ias = ias;
+	cfg.oas = oas;
+	cfg.segment_size = UINT64_C(2) << granule;
+	if (iopgt_domain_create(&cfg, &dom))
+		return 0;
+	iopgt_domain_info(dom, &info, sizeof(info));
+	*root_entries = 0;
+	iopgt_for_each_table(dom, root_entries_of, root_entries);
+	iopgt_domain_destroy(dom);
+	return info.levels;
+}
+
+static void tcfg_add(const struct iopgt_format_info *fi, unsigned granule,
+		     unsigned ias, unsigned levels)
+{
+	struct tcfg *c = &tcfg_list[tcfg_n];
+	char *name = tcfg_names[tcfg_n];
+	int n;
+
+	assert_true(tcfg_n < TCFG_MAX);
+	n = snprintf(name, sizeof(tcfg_names[0]), "%s", fi->name);
+	if (__builtin_popcountll(fi->granules) > 1)
+		n += snprintf(name + n, sizeof(tcfg_names[0]) - (size_t)n,
+			      "/%uk", (1u << granule) >> 10);
+	if (levels)
+		snprintf(name + n, sizeof(tcfg_names[0]) - (size_t)n,
+			 "/%ulvl", levels);
+	else
+		snprintf(name + n, sizeof(tcfg_names[0]) - (size_t)n,
+			 "/ias%u", ias);
+	c->name = name;
+	c->format = fi->format;
+	c->ias = ias;
+	c->oas = fi->oas_default;
+	c->granule = granule;
+	tcfg_n++;
+}
+
+static void tcfg_build(void)
+{
+	struct iopgt_format_info fi;
+
+	for (unsigned i = 0; !iopgt_format_info(i, &fi, sizeof(fi)); i++) {
+		bool one = __builtin_popcountll(fi.granules) == 1;
+
+		for (unsigned g = 0; g < 64; g++) {
+			unsigned last = 0, min_root = UINT_MAX, r = 0, l;
+			bool have_min = false;
+
+			if (!(fi.granules & (UINT64_C(1) << g)))
+				continue;
+			for (unsigned ias = fi.ias_max; ias >= fi.ias_min;
+			     ias--) {
+				if (ias != fi.ias_max && ias % 4)
+					continue;
+				l = tcfg_probe(fi.format, g, ias,
+					       fi.oas_default, &r);
+				if (!l || (last && l >= last))
+					continue;
+				last = l;
+				if (r < min_root)
+					min_root = r;
+				have_min |= ias == fi.ias_min;
+				tcfg_add(&fi, g, ias, one ? l : 0);
+			}
+			if (!have_min &&
+			    (l = tcfg_probe(fi.format, g, fi.ias_min,
+					    fi.oas_default, &r)) &&
+			    r < min_root)
+				tcfg_add(&fi, g, fi.ias_min, 0);
+		}
+	}
+}
+
+/* Root tables of a configuration's domain (0 if refused). */
+static unsigned tcfg_root_tables(const struct tcfg *c)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+
+	tcfg_config(c, &cfg);
+	if (iopgt_domain_create(&cfg, &dom))
+		return 0;
+	iopgt_domain_info(dom, &info, sizeof(info));
+	iopgt_domain_destroy(dom);
+	return info.root_tables;
+}
+
+static char tcfg_rep[TCFG_MAX * 48];
+static pthread_once_t tcfg_rep_once = PTHREAD_ONCE_INIT;
+
+static void tcfg_rep_build(void)
+{
+	struct iopgt_format_info fi;
+	size_t at = 0;
+
+	for (unsigned i = 0; !iopgt_format_info(i, &fi, sizeof(fi)); i++) {
+		for (unsigned g = 0; g < 64; g++) {
+			const struct tcfg *best = NULL;
+			unsigned most = 0;
+
+			if (!(fi.granules & (UINT64_C(1) << g)))
+				continue;
+			for (size_t k = 0; k < n_tcfgs; k++) {
+				const struct tcfg *c = &tcfgs[k];
+				unsigned rt;
+
+				if (c->format != fi.format || c->granule != g)
+					continue;
+				if (g == fi.granule_default) {
+					if (c->ias == fi.ias_default)
+						best = c;
+					continue;
+				}
+				rt = tcfg_root_tables(c);
+				if (!best || rt > most) {
+					best = c;
+					most = rt;
+				}
+			}
+			if (best)
+				at += (size_t)snprintf(tcfg_rep + at,
+						       sizeof(tcfg_rep) - at,
+						       "%s%s", at ? "," : "",
+						       best->name);
+		}
+	}
+}
+
+const char *tcfg_representative(void)
+{
+	pthread_once(&tcfg_rep_once, tcfg_rep_build);
+	return tcfg_rep;
+}
+
+const struct iopgt_format_info *tformat(enum iopgt_format format)
+{
+	static struct iopgt_format_info fi[TCFG_MAX];
+	static unsigned n;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	const struct iopgt_format_info *r = NULL;
+
+	pthread_mutex_lock(&mu);
+	if (!n)
+		while (n < TCFG_MAX && !iopgt_format_info(n, &fi[n],
+							   sizeof(fi[n])))
+			n++;
+	for (unsigned i = 0; i < n; i++)
+		if (fi[i].format == format)
+			r = &fi[i];
+	pthread_mutex_unlock(&mu);
+	assert_non_null(r);
+	return r;
+}
+
+const struct tcfg *tcfg_table(void)
+{
+	pthread_once(&tcfg_once, tcfg_build);
+	return tcfg_list;
+}
+
+size_t tcfg_count(void)
+{
+	pthread_once(&tcfg_once, tcfg_build);
+	return tcfg_n;
+}
 
 uint64_t theld_bytes(struct iopgt_domain *dom)
 {

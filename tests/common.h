@@ -42,7 +42,10 @@
 #define ASAN 0
 #endif
 
-/* ---- format configurations ---- */
+/* ---- format configurations ----
+ * Derived from the library's format registry (iopgt_format_info()) on
+ * first use: every format, granule and level count, and each granule's
+ * smallest input space; tests/common.c states the rule and the names. */
 
 struct tcfg {
 	const char *name;          /* e.g. "x86_64/4lvl", "arm_s2/16k/ias40" */
@@ -50,8 +53,21 @@ struct tcfg {
 	unsigned ias, oas, granule;
 };
 
-extern const struct tcfg tcfgs[];
-extern const size_t n_tcfgs;
+const struct tcfg *tcfg_table(void);
+size_t tcfg_count(void);
+/* The names, comma-separated, of one configuration per format and
+ * granule: the format's defaults, and for each other granule the one with
+ * the most concatenated root tables ("x86_64/4lvl,arm_s2/4k/ias48,
+ * arm_s2/16k/ias40,arm_s2/64k/ias44" today). The concurrency tests' default
+ * selection. */
+const char *tcfg_representative(void);
+/* The configurations, as an array, and how many. */
+#define tcfgs (tcfg_table())
+#define n_tcfgs (tcfg_count())
+
+/* The registry's description of a format (iopgt_format_info()): its
+ * protections (prots), whether it keeps dirty state (flags), ... */
+const struct iopgt_format_info *tformat(enum iopgt_format format);
 
 /* Fill cfg from c with defaults for the rest: one table page a segment,
  * so that the recording allocators see each table page come and go. */

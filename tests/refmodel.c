@@ -205,16 +205,12 @@ void rm_work_init(struct rm_work *W, const struct tcfg *c,
 	W->win_size = w;
 	W->win_base[0] = W->ias_end / 2 - w / 2;
 	W->win_base[1] = W->ias_end - w;
-	/* Every valid protection of the format. */
+	/* Every valid protection of the format, as the registry lists them
+	 * (test_badinput and test_formats check them against the specs). */
 	W->nprots = 0;
-	for (unsigned p = 0; p < 32; p++) {
-		bool ok = c->format == IOPGT_FMT_X86_64
-				  ? (p & IOPGT_PROT_READ)
-				  : (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-					    !(p & IOPGT_PROT_USER);
-		if (ok)
+	for (unsigned p = 0; p < 32; p++)
+		if (tformat(c->format)->prots & (UINT32_C(1) << p))
 			W->prots[W->nprots++] = p;
-	}
 }
 
 void rm_work_fini(struct rm_work *W)

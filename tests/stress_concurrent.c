@@ -30,7 +30,8 @@
  *                               TSan)
  *   -d N  IOPGT_STRESS_SECONDS  seconds per configuration at most (10)
  *   -c S  IOPGT_STRESS_CONFIGS  "all", or configuration names separated by
- *                               commas (default: a representative four)
+ *                               commas (default: one per format and granule,
+ *                               tcfg_representative())
  *   -s N  IOPGT_SEED            seed
  *   -t N  IOPGT_STRESS_STALL    seconds without progress that count as a
  *                               hang (60)
@@ -1412,9 +1413,7 @@ int main(int argc, char **argv)
 			     TSAN ? 30000 : ASAN ? 150000 : 400000, "ops");
 	opt.seconds = (unsigned)env_scaled("IOPGT_STRESS_SECONDS", 10,
 					   "seconds");
-	opt.configs = env_or("IOPGT_STRESS_CONFIGS",
-			     "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
-			     "arm_s2/64k/ias44");
+	opt.configs = env_or("IOPGT_STRESS_CONFIGS", tcfg_representative());
 	opt.stall = (unsigned)num(env_or("IOPGT_STRESS_STALL", "60"), "stall");
 	/* Breaking the walker rule makes freed memory be read on purpose,
 	 * which ThreadSanitizer rightly reports: not under it. */

@@ -771,9 +771,16 @@ static void rnd_config(const struct tcfg *c, size_t ci, unsigned options,
 {
 	struct rnd_run R;
 	int64_t ra, rb;
-	uint64_t s = seed0 ^ (UINT64_C(0x9e3779b97f4a7c15) * (ci + 1)) ^
-		     ((uint64_t)options << 48);
+	/* Each configuration's own seed follows from its name, which is
+	 * stable, not from its place in the list, which depends on the
+	 * formats the registry offers. */
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint64_t s;
 
+	(void)ci;
+	for (const char *p = c->name; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+	s = seed0 ^ h ^ ((uint64_t)options << 48);
 	memset(&R, 0, sizeof(R));
 	R.rng = trand(&s);
 	env_open(&R.a, c, options);

@@ -17,7 +17,8 @@
  * The ABI baseline (abidw) records enums that appear in prototypes, not
  * the flag values callers compile in: pin every public constant here, so
  * that renumbering one fails the build. Adding one changes nothing. */
-_Static_assert(IOPGT_FMT_X86_64 == 1 && IOPGT_FMT_ARM_S2 == 2, "formats");
+/* The format values are pinned in tests/test_formats.c, beside each
+ * format's known answers. */
 _Static_assert(IOPGT_SZ_4K == 1u << 12 && IOPGT_SZ_16K == 1u << 14 &&
 		       IOPGT_SZ_64K == 1u << 16 && IOPGT_SZ_2M == 1u << 21 &&
 		       IOPGT_SZ_32M == 1u << 25 && IOPGT_SZ_512M == 1u << 29 &&
@@ -36,6 +37,7 @@ _Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
 	       "options");
 _Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
 	       "call flags");
+_Static_assert(IOPGT_FORMAT_DIRTY == 1, "format flags");
 _Static_assert(sizeof(((struct iopgt_stats *)0)->flushes) == 8 * 8,
 	       "room for flush kinds");
 
@@ -160,6 +162,42 @@ static void test_out_sizes(void **state)
 			 -EINVAL);
 	tunmap_ok(&d, 0, d.s[0], d.s[0]);
 	tclose(&d);
+}
+
+/* Format descriptions into smaller (older) and larger (newer) structures,
+ * as for stats and info; past the last format, -ENOENT. */
+static void test_format_info_sizes(void **state)
+{
+	struct iopgt_format_info full;
+	struct {
+		struct iopgt_format_info fi;
+		uint64_t future[2];
+	} big;
+	unsigned char small[sizeof(struct iopgt_format_info) + 16];
+	size_t part = offsetof(struct iopgt_format_info, granules);
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(iopgt_format_info(0, &full, sizeof(full)), 0);
+	memset(small, 0xa5, sizeof(small));
+	assert_int_equal(iopgt_format_info(0,
+					   (struct iopgt_format_info *)small,
+					   part),
+			 0);
+	assert_memory_equal(small, &full, part);
+	for (size_t i = part; i < sizeof(small); i++)
+		assert_int_equal(small[i], 0xa5);
+	memset(&big, 0xa5, sizeof(big));
+	assert_int_equal(iopgt_format_info(0, &big.fi, sizeof(big)), 0);
+	assert_memory_equal(&big.fi, &full, sizeof(full));
+	assert_int_equal(big.future[0], 0);
+	assert_int_equal(big.future[1], 0);
+	for (n = 0; !iopgt_format_info(n, &full, sizeof(full)); n++)
+		assert_string_equal(iopgt_format_name(full.format), full.name);
+	assert_true(n >= 2);
+	assert_int_equal(iopgt_format_info(n, &full, sizeof(full)), -ENOENT);
+	assert_int_equal(iopgt_format_info(0, NULL, sizeof(full)), -EINVAL);
+	assert_int_equal(iopgt_format_info(0, &full, 4097), -EINVAL);
 }
 
 static void test_version(void **state)
@@ -323,6 +361,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_sizes),
 		cmocka_unit_test(test_out_sizes),
+		cmocka_unit_test(test_format_info_sizes),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_gather_domain),

@@ -1085,7 +1085,7 @@ static void test_lookup_install(void **state)
  * (printed; IOPGT_SEED replays), IOPGT_RACE_OPS operations per writer
  * (scaled by IOPGT_TEST_SCALE) within IOPGT_RACE_SECONDS per configuration
  * (2, scaled), configurations IOPGT_RACE_CONFIGS ("all", or names; default
- * four); no progress for IOPGT_RACE_STALL seconds (30) is a hang: the
+ * one per format and granule, tcfg_representative()); no progress for IOPGT_RACE_STALL seconds (30) is a hang: the
  * process reports it and exits.
  */
 
@@ -1519,8 +1519,7 @@ static void test_overlap_stress(void **state)
 
 	(void)state;
 	if (!configs || !*configs)
-		configs = "x86_64/4lvl,arm_s2/4k/ias48,arm_s2/16k/ias40,"
-			  "arm_s2/64k/ias44";
+		configs = tcfg_representative();
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!ov_wanted(configs, tcfgs[i].name))
 			continue;

@@ -303,7 +303,7 @@ static void test_dirty_bits(void **state)
 		uint64_t iova = IOPGT_SZ_1G + 3 * IOPGT_SZ_4K, leaf;
 		unsigned ndirty = 0;
 
-		if (tcfgs[ci].format != IOPGT_FMT_X86_64)
+		if (!(tformat(tcfgs[ci].format)->flags & IOPGT_FORMAT_DIRTY))
 			continue;
 		env_init(&e, &tcfgs[ci], NULL, 0, 8);
 		assert_true(e.dom->eng->hw_dirty != 0);

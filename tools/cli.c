@@ -7,13 +7,115 @@
 
 #include "cli.h"
 
-const char cli_format_help[] =
-	"  --format F        x86_64 (default) or arm_s2\n"
-	"  --levels 4|5      x86_64: 4-level (48-bit) or 5-level (57-bit) input\n"
-	"  --granule G       arm_s2: 4k (default), 16k or 64k\n"
-	"  --ias N, --oas N  input / output address bits (format defaults)\n";
+/* ---- formats: everything from the library's registry ----
+ * (iopgt_format_info(); `iopgt formats` lists it). */
 
-static int levels_opt, ias_opt, oas_opt;
+#define MAX_FORMATS 32
+
+/* The registry, read once. */
+static struct iopgt_format_info fmts[MAX_FORMATS];
+static unsigned nfmts;
+
+unsigned cli_formats(const struct iopgt_format_info **out)
+{
+	if (!nfmts)
+		while (nfmts < MAX_FORMATS &&
+		       !iopgt_format_info(nfmts, &fmts[nfmts],
+					  sizeof(fmts[nfmts])))
+			nfmts++;
+	*out = fmts;
+	return nfmts;
+}
+
+const struct iopgt_format_info *cli_format_find(enum iopgt_format format)
+{
+	const struct iopgt_format_info *f;
+	unsigned n = cli_formats(&f);
+
+	for (unsigned i = 0; i < n; i++)
+		if (f[i].format == format)
+			return &f[i];
+	return NULL;
+}
+
+/* "4k", "16k", "64k", "2M": the usual name of 2^lg2 bytes. */
+static const char *lg2_str(unsigned lg2, char *buf, size_t len)
+{
+	static const char suffix[] = "kMGTPE";
+
+	if (lg2 < 10)
+		snprintf(buf, len, "%u", 1u << lg2);
+	else
+		snprintf(buf, len, "%u%c", 1u << (lg2 % 10),
+			 suffix[lg2 / 10 - 1]);
+	return buf;
+}
+
+/* The set bits of a bitmap of log2 sizes, as "4k, 16k or 64k". */
+static const char *lg2_list(uint64_t set, char *buf, size_t len)
+{
+	unsigned n = (unsigned)__builtin_popcountll(set), k = 0;
+	size_t at = 0;
+	char one[16];
+
+	buf[0] = 0;
+	for (unsigned b = 0; b < 64 && at < len; b++) {
+		if (!(set & (UINT64_C(1) << b)))
+			continue;
+		k++;
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+				       k == 1 ? "" : k == n ? " or " : ", ",
+				       lg2_str(b, one, sizeof(one)));
+	}
+	return buf;
+}
+
+/* The format names, as "x86_64, arm_s2 or ..." (sep " or " last) or
+ * "x86_64|arm_s2" (bar). */
+static const char *names_list(bool bar, char *buf, size_t len)
+{
+	const struct iopgt_format_info *f;
+	unsigned n = cli_formats(&f);
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+				       !i ? "" : bar ? "|" : i + 1 == n ? " or " : ", ",
+				       f[i].name);
+	return buf;
+}
+
+const char *cli_format_help(void)
+{
+	static char help[1024];
+	const struct iopgt_format_info *f;
+	unsigned n = cli_formats(&f);
+	char names[256], g[64];
+	size_t at;
+
+	at = (size_t)snprintf(help, sizeof(help),
+			      "  --format F        %s (default %s; 'iopgt "
+			      "formats' lists them)\n"
+			      "  --granule G       the smallest page:",
+			      names_list(false, names, sizeof(names)),
+			      n ? f[0].name : "none");
+	for (unsigned i = 0; i < n && at < sizeof(help); i++)
+		at += (size_t)snprintf(help + at, sizeof(help) - at, "%s %s %s",
+				       i ? ";" : "", f[i].name,
+				       lg2_list(f[i].granules, g, sizeof(g)));
+	if (at < sizeof(help))
+		snprintf(help + at, sizeof(help) - at,
+			 "\n"
+			 "                    (the first listed is the default)\n"
+			 "  --levels N        levels walked: the largest --ias that "
+			 "gives N levels\n"
+			 "  --ias N, --oas N  input / output address bits (format "
+			 "defaults)\n");
+	return help;
+}
+
+static int levels_opt, ias_opt, oas_opt, granule_opt;
 
 void cli_opts_begin(void)
 {
@@ -90,8 +192,12 @@ int cli_usage_error(const char *cmd)
 
 void cli_format_begin(struct iopgt_config *cfg)
 {
-	iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_X86_64);
-	levels_opt = ias_opt = oas_opt = 0;
+	const struct iopgt_format_info *f;
+
+	/* The registry's first format is the default. */
+	if (cli_formats(&f))
+		iopgt_config_init(cfg, sizeof(*cfg), f[0].format);
+	levels_opt = ias_opt = oas_opt = granule_opt = 0;
 }
 
 static int bad(const char *cmd, const char *opt, const char *val,
@@ -109,31 +215,39 @@ int cli_format_opt(const char *cmd, int opt, const char *val,
 
 	switch (opt) {
 	case CLI_OPT_FORMAT: {
-		unsigned granule = cfg->granule;
-		if (val && !strcmp(val, "x86_64"))
-			iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_X86_64);
-		else if (val && !strcmp(val, "arm_s2"))
-			iopgt_config_init(cfg, sizeof(*cfg), IOPGT_FMT_ARM_S2);
-		else
-			return bad(cmd, "--format", val, "x86_64 or arm_s2");
-		cfg->granule = granule;
+		const struct iopgt_format_info *f;
+		unsigned n = cli_formats(&f), i;
+		char names[256];
+
+		for (i = 0; i < n; i++)
+			if (val && !strcmp(val, f[i].name))
+				break;
+		if (i == n)
+			return bad(cmd, "--format", val,
+				   names_list(false, names, sizeof(names)));
+		iopgt_config_init(cfg, sizeof(*cfg), f[i].format);
 		break;
 	}
 	case CLI_OPT_LEVELS:
-		if (!val || (strcmp(val, "4") && strcmp(val, "5")))
-			return bad(cmd, "--levels", val, "4 or 5");
-		levels_opt = atoi(val);
+		if (cli_count_arg(cmd, "--levels", val, 1, 8, &v))
+			return -1;
+		levels_opt = (int)v;
 		break;
-	case CLI_OPT_GRANULE:
-		if (val && !strcmp(val, "4k"))
-			cfg->granule = 12;
-		else if (val && !strcmp(val, "16k"))
-			cfg->granule = 14;
-		else if (val && !strcmp(val, "64k"))
-			cfg->granule = 16;
-		else
-			return bad(cmd, "--granule", val, "4k, 16k or 64k");
+	case CLI_OPT_GRANULE: {
+		const struct iopgt_format_info *f;
+		unsigned n = cli_formats(&f);
+		uint64_t all = 0;
+		char g[64];
+
+		for (unsigned i = 0; i < n; i++)
+			all |= f[i].granules;
+		if (!cli_parse_size(val, &v) || !v || (v & (v - 1)) ||
+		    !(all & (UINT64_C(1) << __builtin_ctzll(v))))
+			return bad(cmd, "--granule", val,
+				   lg2_list(all, g, sizeof(g)));
+		granule_opt = __builtin_ctzll(v);
 		break;
+	}
 	case CLI_OPT_IAS:
 	case CLI_OPT_OAS:
 		if (cli_count_arg(cmd, opt == CLI_OPT_IAS ? "--ias" : "--oas",
@@ -150,21 +264,72 @@ int cli_format_opt(const char *cmd, int opt, const char *val,
 	return 1;
 }
 
+/* The levels a domain of cfg walks (with the built-in allocator and no
+ * callbacks), or 0 if cfg is not accepted. */
+unsigned cli_levels(const struct iopgt_config *cfg)
+{
+	struct iopgt_config c;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+
+	if (iopgt_config_init(&c, sizeof(c), cfg->format))
+		return 0;
+	c.granule = cfg->granule;
+	c.ias = cfg->ias;
+	c.oas = cfg->oas;
+	c.segment_size = UINT64_C(2) << c.granule;
+	if (iopgt_domain_create(&c, &dom))
+		return 0;
+	iopgt_domain_info(dom, &info, sizeof(info));
+	iopgt_domain_destroy(dom);
+	return info.levels;
+}
+
 int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 {
-	if (cfg->format == IOPGT_FMT_X86_64) {
-		if (cfg->granule != 12) {
+	const struct iopgt_format_info *f = cli_format_find(cfg->format);
+	char g[64], why[128];
+
+	if (!f)
+		return -1;
+	if (granule_opt) {
+		if (!(f->granules & (UINT64_C(1) << granule_opt))) {
 			fprintf(stderr,
-				"%s: --granule applies to arm_s2 only\n", cmd);
+				"%s: --granule %s: %s offers %s\n", cmd,
+				lg2_str((unsigned)granule_opt, why, sizeof(why)),
+				f->name, lg2_list(f->granules, g, sizeof(g)));
 			return -1;
 		}
-		if (levels_opt)
-			cfg->ias = levels_opt == 5 ? 57 : 48;
-	} else if (levels_opt) {
-		fprintf(stderr, "%s: --levels applies to x86_64 only; arm_s2 "
-				"takes its levels from --ias and --granule\n",
-			cmd);
-		return -1;
+		cfg->granule = (unsigned)granule_opt;
+	}
+	if (levels_opt) {
+		/* The largest ias with that many levels. */
+		unsigned ias, have = 0, lo = 64, hi = 0;
+		for (ias = f->ias_max; ias >= f->ias_min; ias--) {
+			unsigned l;
+			cfg->ias = ias;
+			l = cli_levels(cfg);
+			if (l && l < lo)
+				lo = l;
+			if (l > hi)
+				hi = l;
+			if (l == (unsigned)levels_opt && !have)
+				have = ias;
+		}
+		if (!have) {
+			char v[16];
+			snprintf(v, sizeof(v), "%d", levels_opt);
+			if (lo == hi)
+				snprintf(why, sizeof(why), "%s walks %u levels",
+					 f->name, lo);
+			else
+				snprintf(why, sizeof(why),
+					 "%s walks %u to %u levels", f->name,
+					 lo, hi);
+			bad(cmd, "--levels", v, why);
+			return -1;
+		}
+		cfg->ias = have;
 	}
 	if (ias_opt)
 		cfg->ias = (unsigned)ias_opt;
@@ -297,16 +462,26 @@ int cli_count_arg(const char *cmd, const char *opt, const char *val,
 	return bad(cmd, opt, val, why);
 }
 
+/* A format with one granule is told by its levels ("x86_64 4-level"),
+ * one with several by granule and ias ("arm_s2 16k ias 48"). */
 const char *cli_format_desc(const struct iopgt_config *cfg)
 {
-	static char buf[64];
+	static char buf[96];
+	const struct iopgt_format_info *f = cli_format_find(cfg->format);
+	unsigned levels;
+	char g[16];
 
-	if (cfg->format == IOPGT_FMT_X86_64)
-		snprintf(buf, sizeof(buf), "x86_64 %u-level",
-			 cfg->ias > 48 ? 5 : 4);
-	else
-		snprintf(buf, sizeof(buf), "arm_s2 %uk ias %u",
-			 (1u << cfg->granule) >> 10, cfg->ias);
+	if (!f) {
+		snprintf(buf, sizeof(buf), "format %u ias %u",
+			 (unsigned)cfg->format, cfg->ias);
+	} else if (__builtin_popcountll(f->granules) > 1) {
+		snprintf(buf, sizeof(buf), "%s %s ias %u", f->name,
+			 lg2_str(cfg->granule, g, sizeof(g)), cfg->ias);
+	} else if ((levels = cli_levels(cfg))) {
+		snprintf(buf, sizeof(buf), "%s %u-level", f->name, levels);
+	} else {
+		snprintf(buf, sizeof(buf), "%s ias %u", f->name, cfg->ias);
+	}
 	return buf;
 }
 

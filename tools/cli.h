@@ -54,9 +54,19 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
  * status of a usage error. */
 int cli_usage_error(const char *cmd);
 
-/* The format options every command takes:
- *   --format x86_64|arm_s2   --levels 4|5 (x86_64)   --granule 4k|16k|64k
- *   --ias N   --oas N
+/* The formats the library offers (iopgt_format_info(), read once): *out
+ * receives the array; returns how many. */
+unsigned cli_formats(const struct iopgt_format_info **out);
+/* The registry entry of format, or NULL. */
+const struct iopgt_format_info *cli_format_find(enum iopgt_format format);
+/* The levels a domain of cfg's format, granule, ias and oas walks, or 0 if
+ * the library refuses that configuration. */
+unsigned cli_levels(const struct iopgt_config *cfg);
+
+/* The format options every command takes, all checked against the
+ * library's format registry:
+ *   --format NAME   --granule G   --levels N (the largest ias that walks
+ *   N levels)   --ias N   --oas N
  * Call cli_format_begin() first, cli_format_opt() with each option
  * cli_getopt() returns (1: it was a format option and is applied; 0: it is
  * not one; -1: bad value, reported) and cli_format_end() after the last
@@ -90,7 +100,8 @@ int cli_count_arg(const char *cmd, const char *opt, const char *val,
 /* A short description of cfg, e.g. "x86_64 4-level" or "arm_s2 16k ias 48". */
 const char *cli_format_desc(const struct iopgt_config *cfg);
 
-extern const char cli_format_help[];
+/* The format options' --help text, listing the library's formats. */
+const char *cli_format_help(void);
 
 /* An iopgt_dump() output callback writing to the FILE * arg. */
 int cli_print_line(void *arg, const char *line);

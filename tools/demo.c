@@ -65,7 +65,8 @@ static const char demo_usage[] =
 	"     space, unmapped and mapped again in batches of 32 with one sync\n"
 	"     per batch, while the devices stream DMA to them and to guest RAM;\n"
 	"  3. dirty tracking: read and clear the dirty bits of guest RAM a few\n"
-	"     times while the devices write (x86_64; arm_s2 has no dirty state);\n"
+	"     times while the devices write (formats whose hardware keeps dirty\n"
+	"     state: see iopgt formats);\n"
 	"  4. teardown: unmap everything, sync, reclaim, destroy.\n"
 	"The mapper announces each map and unmap to the simulator's reference\n"
 	"model and completes it after the sync. The domain is created with\n"
@@ -1029,7 +1030,7 @@ int demo_main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'h':
-			printf("%s%s", demo_usage, cli_format_help);
+			printf("%s%s", demo_usage, cli_format_help());
 			return 0;
 		case OPT_JSON:
 			d.json = true;

@@ -41,6 +41,8 @@ static const char usage[] =
 	"  dump               apply map/unmap operations to a new domain (or\n"
 	"                     build the demo's state: --demo) and print its\n"
 	"                     table tree\n"
+	"  formats            the formats the library offers: granules, address\n"
+	"                     sizes, defaults, leaf sizes\n"
 	"  help [COMMAND]     this text, or a command's own (the same as\n"
 	"                     'iopgt COMMAND --help')\n"
 	"  version            print the version (also: iopgt --version)\n"
@@ -249,7 +251,7 @@ static int cmd_dump(int argc, char **argv)
 			demo = true;
 			break;
 		case 'h':
-			printf("%s%s", dump_usage, cli_format_help);
+			printf("%s%s", dump_usage, cli_format_help());
 			return 0;
 		default:
 			return cli_usage_error(cmd);
@@ -326,6 +328,153 @@ static int cmd_help(int argc, char **argv)
 	sub[n++] = "--help";
 	sub[n] = NULL;
 	return run_command(n, sub);
+}
+
+static const char formats_usage[] =
+	"usage: iopgt formats [--configs | --defaults]\n"
+	"\n"
+	"List the formats the library offers, from its format registry\n"
+	"(iopgt_format_info()): name, granules, input and output address\n"
+	"sizes with their defaults, the leaf sizes and levels of the default\n"
+	"configuration, the protections iopgt_map() accepts (r read, w write,\n"
+	"x exec, u user, m mmio) and whether the hardware keeps dirty state.\n"
+	"\n"
+	"options:\n"
+	"  --configs         instead, one line of format options per granule\n"
+	"                    and level count each format offers (the largest\n"
+	"                    ias, then the largest multiple of 4 below it at\n"
+	"                    which the levels drop), for scripts that loop\n"
+	"                    over configurations\n"
+	"  --defaults        instead, one line of format options per format, at\n"
+	"                    its defaults\n"
+	"  -h, --help        this text\n";
+
+/* "4k, 16k, 64k" from a bitmap of log2 sizes. */
+static const char *lg2_set(uint64_t set, char *buf, size_t len)
+{
+	static const char suffix[] = "kMGTPE";
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (unsigned b = 0; b < 64 && at < len; b++)
+		if (set & (UINT64_C(1) << b))
+			at += (size_t)snprintf(
+				buf + at, len - at, "%s%u%c", at ? ", " : "",
+				1u << (b % 10), b < 10 ? ' ' : suffix[b / 10 - 1]);
+	return buf;
+}
+
+/* The option lines of `iopgt formats --configs` for one format. */
+static void print_configs(const struct iopgt_format_info *f)
+{
+	for (unsigned g = 0; g < 64; g++) {
+		struct iopgt_config cfg;
+		unsigned last = 0;
+
+		if (!(f->granules & (UINT64_C(1) << g)))
+			continue;
+		iopgt_config_init(&cfg, sizeof(cfg), f->format);
+		cfg.granule = g;
+		for (unsigned ias = f->ias_max; ias >= f->ias_min; ias--) {
+			unsigned l;
+
+			if (ias != f->ias_max && ias % 4)
+				continue;
+			cfg.ias = ias;
+			l = cli_levels(&cfg);
+			if (!l || (last && l >= last))
+				continue;
+			last = l;
+			printf("--format %s --granule %uk --ias %u\n", f->name,
+			       (1u << g) >> 10, ias);
+		}
+	}
+}
+
+static int cmd_formats(int argc, char **argv)
+{
+	enum { OPT_CONFIGS = CLI_OPT_CMD, OPT_DEFAULTS };
+	static const struct option longopts[] = {
+		CLI_OPTION_HELP,
+		{ "configs", no_argument, NULL, OPT_CONFIGS },
+		{ "defaults", no_argument, NULL, OPT_DEFAULTS },
+		CLI_OPTIONS_END,
+	};
+	const struct iopgt_format_info *f;
+	unsigned n = cli_formats(&f);
+	int c, mode = 0;
+
+	cli_opts_begin();
+	while ((c = cli_getopt(argc, argv, ":h", longopts, "iopgt formats")) !=
+	       -1) {
+		if (c == 'h') {
+			fputs(formats_usage, stdout);
+			return 0;
+		}
+		if (c != OPT_CONFIGS && c != OPT_DEFAULTS)
+			return cli_usage_error("iopgt formats");
+		if (mode && mode != c) {
+			fprintf(stderr, "iopgt formats: --configs and "
+					"--defaults exclude each other\n");
+			return cli_usage_error("iopgt formats");
+		}
+		mode = c;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "iopgt formats: unexpected argument '%s'\n",
+			argv[optind]);
+		return cli_usage_error("iopgt formats");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char g[96], l[160], p[256];
+		size_t at = 0;
+		bool some;
+
+		if (mode == OPT_CONFIGS) {
+			print_configs(&f[i]);
+			continue;
+		}
+		if (mode == OPT_DEFAULTS) {
+			printf("--format %s\n", f[i].name);
+			continue;
+		}
+		p[0] = 0;
+		for (unsigned prot = 1; prot < 32 && at + 8 < sizeof(p); prot++) {
+			if (!(f[i].prots & (UINT32_C(1) << prot)))
+				continue;
+			if (at)
+				p[at++] = ' ';
+			for (unsigned b = 0; b < 5; b++)
+				if (prot & (1u << b))
+					p[at++] = "rwxum"[b];
+			p[at] = 0;
+		}
+		printf("%s: %s\n", f[i].name, f[i].description);
+		printf("  granules     %s (default %uk)\n",
+		       lg2_set(f[i].granules, g, sizeof(g)),
+		       (1u << f[i].granule_default) >> 10);
+		printf("  ias          %u..%u (default %u)\n", f[i].ias_min,
+		       f[i].ias_max, f[i].ias_default);
+		at = 0;
+		g[0] = 0;
+		for (unsigned b = 0; b < 64 && at < sizeof(g); b++)
+			if (f[i].oas_values & (UINT64_C(1) << b))
+				at += (size_t)snprintf(g + at, sizeof(g) - at,
+						       "%s%u", at ? " " : "", b);
+		some = (unsigned)__builtin_popcountll(f[i].oas_values) !=
+		       f[i].oas_max - f[i].oas_min + 1;
+		printf("  oas          %u..%u (default %u)%s%s\n", f[i].oas_min,
+		       f[i].oas_max, f[i].oas_default, some ? ", only " : "",
+		       some ? g : "");
+		printf("  default      %u levels, leaves %s\n",
+		       f[i].levels_default,
+		       lg2_set(f[i].leaf_sizes, l, sizeof(l)));
+		printf("  prots        %s\n", p);
+		printf("  dirty        %s\n", f[i].flags & IOPGT_FORMAT_DIRTY
+						   ? "tracked by the hardware"
+						   : "not kept");
+	}
+	return 0;
 }
 
 static int cmd_version(int argc, char **argv)
@@ -415,6 +564,8 @@ static int run_command(int argc, char **argv)
 		return demo_main(argc, argv);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc, argv);
+	if (!strcmp(cmd, "formats"))
+		return cmd_formats(argc, argv);
 	if (!strcmp(cmd, "bench"))
 		return cmd_bench(argc, argv);
 	fprintf(stderr, "iopgt: unknown command '%s'\n", cmd);

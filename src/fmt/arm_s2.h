@@ -38,7 +38,6 @@
 #error "define ARM_S2_GRANULE (12, 14 or 16) before including arm_s2.h"
 #endif
 
-#define FMT_NAME "arm_s2"
 #define FMT_FORMAT IOPGT_FMT_ARM_S2
 #define FMT_MAX_OAS 48
 /* log2 of a table page and of its entries (8-byte descriptors): fixed for
@@ -63,48 +62,65 @@
 	(((UINT64_C(1) << 48) - 1) & ~((UINT64_C(1) << ARM_S2_GRANULE) - 1))
 
 /* The access flag is always set by software here, and dirty state (DBM) is
- * not used, so the hardware changes no leaf bits on its own. */
-#define FMT_HW_BITS UINT64_C(0)
+ * not used, so the hardware changes no leaf bits on its own: FMT_HW_BITS,
+ * FMT_HW_ACCESSED and FMT_HW_DIRTY keep their default, 0. */
 
-#define FMT_HW_ACCESSED UINT64_C(0)
-#define FMT_HW_DIRTY UINT64_C(0)
+/* A table descriptor is the next table's address plus 0b11, at every level,
+ * and the hardware never changes it. */
+#define FMT_TABLE_LINEAR 1
 
-static inline unsigned fmt_leaf_levels(void)
+/* Blocks at levels 1 and 2 (4K granule: 2M and 1G) or at level 1 (16K,
+ * 64K: 32M, 512M); pages at level 0. The contiguous hint (a run of 16, 32
+ * or 128 entries) is not used. */
+static inline uint64_t fmt_leaf_sizes(unsigned level, const struct pt_geo *geo)
 {
-	return ARM_S2_GRANULE == 12 ? 0x7 : 0x3;
+	(void)geo;
+	return level < (ARM_S2_GRANULE == 12 ? 3u : 2u)
+		       ? UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level)
+		       : 0;
 }
+#define fmt_leaf_sizes fmt_leaf_sizes
 
 static inline bool fmt_is_table(uint64_t e, unsigned level)
 {
 	return level > 0 && (e & S2_TYPE_MASK) == S2_TYPE_TABLE;
 }
+#define fmt_is_table fmt_is_table
 
-static inline uint64_t fmt_table_pa(uint64_t e)
+static inline uint64_t fmt_table_pa(uint64_t e, unsigned level)
 {
+	(void)level;
 	return e & S2_ADDR;
 }
+#define fmt_table_pa fmt_table_pa
 
-static inline uint64_t fmt_make_table(uint64_t pa)
+static inline uint64_t fmt_make_table(uint64_t pa, unsigned level)
 {
+	(void)level;
 	return pa | S2_TYPE_TABLE;
 }
+#define fmt_make_table fmt_make_table
 
-static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned lg2)
+static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned level)
 {
-	return e & S2_ADDR & ~((UINT64_C(1) << lg2) - 1);
+	return e & S2_ADDR &
+	       ~((UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level)) - 1);
 }
+#define fmt_leaf_pa fmt_leaf_pa
 
 static inline uint64_t fmt_make_leaf(uint64_t pa, unsigned level,
 				     uint64_t attrs)
 {
 	return pa | attrs | (level ? S2_TYPE_BLOCK : S2_TYPE_TABLE);
 }
+#define fmt_make_leaf fmt_make_leaf
 
 static inline uint64_t fmt_leaf_attrs(uint64_t e, unsigned level)
 {
 	(void)level;
-	return e & ~(S2_ADDR | S2_TYPE_MASK | FMT_HW_BITS);
+	return e & ~(S2_ADDR | S2_TYPE_MASK);
 }
+#define fmt_leaf_attrs fmt_leaf_attrs
 
 static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 {
@@ -128,23 +144,29 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 	*attrs = a;
 	return 0;
 }
+#define fmt_prot_attrs fmt_prot_attrs
 
 /* Branch-free: S2AP (bits 7:6) lines up with IOPGT_PROT_READ|WRITE
  * shifted by 6; EXEC is !XN; MMIO is MemAttr[3:2] == 0 (Device). */
-static inline unsigned fmt_leaf_prot(uint64_t e)
+static inline unsigned fmt_leaf_prot(uint64_t e, unsigned level)
 {
 	_Static_assert(IOPGT_PROT_READ == 1 && IOPGT_PROT_WRITE == 2 &&
 			       IOPGT_PROT_EXEC == 4 && IOPGT_PROT_MMIO == 16,
 		       "protection bits no longer line up with S2AP");
+	(void)level;
 	return (unsigned)((e >> 6) & 3) | (unsigned)(((~e >> 54) & 1) << 2) |
 	       (unsigned)(!(e & (UINT64_C(0xc) << S2_MEMATTR_SHIFT)) << 4);
 }
+#define fmt_leaf_prot fmt_leaf_prot
 
-static inline bool fmt_leaf_dirty(uint64_t e)
+/* The hardware's view: bit 0 (valid) set, and at the last level only
+ * 0b11 (page); 0b01 there is reserved and treated as invalid. */
+static inline bool fmt_entry_valid(uint64_t e, unsigned level)
 {
-	(void)e;
-	return false;
+	return level ? (e & S2_VALID) != 0
+		     : (e & S2_TYPE_MASK) == S2_TYPE_TABLE;
 }
+#define fmt_entry_valid fmt_entry_valid
 
 /*
  * Start level and concatenation (VTCR_EL2.SL0 / T0SZ): the root is the
@@ -186,5 +208,6 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 	geo->root_size = geo->table_size * geo->root_tables;
 	return 0;
 }
+#define fmt_geometry fmt_geometry
 
 #endif /* IOPGT_FMT_ARM_S2_H */

@@ -30,7 +30,6 @@
 
 #include "../pt.h"
 
-#define FMT_NAME "x86_64"
 #define FMT_FORMAT IOPGT_FMT_X86_64
 #define FMT_MAX_OAS 52
 /* log2 of a table page and of its entries: fixed for the format. */
@@ -56,32 +55,50 @@
 #define FMT_HW_ACCESSED X86_A
 #define FMT_HW_DIRTY X86_D
 
-/* Levels that may hold leaves: PTE, PDE (PS), PDPTE (PS). */
-static inline unsigned fmt_leaf_levels(void)
+/* A table entry is the next table's address plus constant bits, at every
+ * level, and the hardware never changes it (A is preset). */
+#define FMT_TABLE_LINEAR 1
+
+/* Inputs are canonical: sign-extended from bit 47 (4-level) or 56
+ * (5-level). Only the lower half is offered today. */
+#define FMT_INPUT_SIGN_EXTEND 1
+
+/* Leaves: PTE (4K), PDE with PS (2M), PDPTE with PS (1G); one size each. */
+static inline uint64_t fmt_leaf_sizes(unsigned level, const struct pt_geo *geo)
 {
-	return 0x7;
+	(void)geo;
+	return level < 3 ? UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level) : 0;
 }
+#define fmt_leaf_sizes fmt_leaf_sizes
 
 static inline bool fmt_is_table(uint64_t e, unsigned level)
 {
 	return level > 0 && (e & X86_P) && !(e & X86_PS);
 }
+#define fmt_is_table fmt_is_table
 
-static inline uint64_t fmt_table_pa(uint64_t e)
+static inline uint64_t fmt_table_pa(uint64_t e, unsigned level)
 {
+	(void)level;
 	return e & X86_ADDR;
 }
+#define fmt_table_pa fmt_table_pa
 
-static inline uint64_t fmt_make_table(uint64_t pa)
+static inline uint64_t fmt_make_table(uint64_t pa, unsigned level)
 {
+	(void)level;
 	return pa | X86_P | X86_RW | X86_US | X86_A;
 }
+#define fmt_make_table fmt_make_table
 
-/* Output address of a leaf whose size is 2^lg2 bytes. */
-static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned lg2)
+/* Output address of a leaf at `level`: the address bits above the leaf's
+ * alignment (PAT, bit 12 of large leaves, falls below it). */
+static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned level)
 {
-	return e & X86_ADDR & ~((UINT64_C(1) << lg2) - 1);
+	return e & X86_ADDR &
+	       ~((UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level)) - 1);
 }
+#define fmt_leaf_pa fmt_leaf_pa
 
 /* A leaf at `level` for pa (aligned to the leaf size) with attributes from
  * fmt_prot_attrs() or fmt_leaf_attrs(). */
@@ -90,6 +107,7 @@ static inline uint64_t fmt_make_leaf(uint64_t pa, unsigned level,
 {
 	return pa | attrs | (level ? X86_PS : 0);
 }
+#define fmt_make_leaf fmt_make_leaf
 
 /* The attributes of a leaf, as fmt_make_leaf() takes them: everything but
  * the address, the level's own bits and the hardware-managed bits. */
@@ -98,6 +116,7 @@ static inline uint64_t fmt_leaf_attrs(uint64_t e, unsigned level)
 	(void)level;
 	return e & ~(X86_ADDR | X86_PS | FMT_HW_BITS);
 }
+#define fmt_leaf_attrs fmt_leaf_attrs
 
 static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 {
@@ -120,23 +139,29 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 	*attrs = a;
 	return 0;
 }
+#define fmt_prot_attrs fmt_prot_attrs
 
 /* Branch-free: IOPGT_PROT_WRITE is bit 1 like R/W, IOPGT_PROT_MMIO bit 4
  * like PCD, IOPGT_PROT_USER bit 3 (U/S is bit 2), EXEC is !XD. */
-static inline unsigned fmt_leaf_prot(uint64_t e)
+static inline unsigned fmt_leaf_prot(uint64_t e, unsigned level)
 {
 	_Static_assert(IOPGT_PROT_WRITE == X86_RW && IOPGT_PROT_MMIO == X86_PCD &&
 			       IOPGT_PROT_USER == X86_US << 1 &&
 			       IOPGT_PROT_EXEC == 4,
 		       "protection bits no longer line up with x86 bits");
+	(void)level;
 	return IOPGT_PROT_READ | (unsigned)(e & (X86_RW | X86_PCD)) |
 	       (unsigned)((e & X86_US) << 1) | (unsigned)((~e >> 63) << 2);
 }
+#define fmt_leaf_prot fmt_leaf_prot
 
-static inline bool fmt_leaf_dirty(uint64_t e)
+/* The hardware's view: present. */
+static inline bool fmt_entry_valid(uint64_t e, unsigned level)
 {
-	return (e & X86_D) != 0;
+	(void)level;
+	return (e & X86_P) != 0;
 }
+#define fmt_entry_valid fmt_entry_valid
 
 /* Geometry: 4-level paging for ias 40..48 (the root index uses the top
  * ias - 39 bits), 5-level for ias 49..57. One 4K root, 512 entries a table. */
@@ -156,5 +181,6 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 	geo->root_size = 4096;
 	return 0;
 }
+#define fmt_geometry fmt_geometry
 
 #endif /* IOPGT_FMT_X86_64_H */

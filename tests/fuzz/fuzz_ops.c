@@ -39,12 +39,15 @@
  * keeps the input.
  *
  * Environment: IOPGT_FUZZ_CONFIG (only the configurations whose name
- * contains it), IOPGT_FUZZ_VERBOSE (print what each input did).
+ * contains it), IOPGT_FUZZ_PART=K/N (only configurations K, K + N, K + 2N,
+ * ... of tests/common.c's list: CTest's short runs split the list so, with
+ * no format named), IOPGT_FUZZ_VERBOSE (print what each input did).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1178,18 +1181,13 @@ static void setup(struct fz *F)
 	F->w.win_base[1] = F->w.ias_end / 2;
 	F->w.one_range = (F->cfg.options & IOPGT_OPT_NO_COALESCE) != 0;
 	F->w.clean = true;
-	/* Protections and dirty state are the format's (iopgt.h): READ or
-	 * WRITE; x86-64 has no write-only, ARM stage 2 no USER and no dirty
-	 * state. */
-	for (unsigned p = 0; p < 32; p++) {
-		bool ok = F->info.format == IOPGT_FMT_X86_64
-				  ? (p & IOPGT_PROT_READ)
-				  : (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-					    !(p & IOPGT_PROT_USER);
-		if (ok)
+	/* Protections and dirty state are the format's, as the registry
+	 * lists them (iopgt_format_info()): x86-64 has no write-only, ARM
+	 * stage 2 no USER and no dirty state. */
+	for (unsigned p = 0; p < 32; p++)
+		if (tformat(F->info.format)->prots & (UINT32_C(1) << p))
 			F->w.prots[F->w.nprots++] = p;
-	}
-	F->dirty_ok = F->info.format == IOPGT_FMT_X86_64;
+	F->dirty_ok = (tformat(F->info.format)->flags & IOPGT_FORMAT_DIRTY) != 0;
 	for (int i = 0; i < 16; i++)
 		F->hist[i] = F->w.sizes[i % F->w.nsizes] * (uint64_t)i;
 	check_cheap(F);
@@ -1251,14 +1249,22 @@ static void report(const struct fz *F)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *only = getenv("IOPGT_FUZZ_CONFIG");
+	const char *part = getenv("IOPGT_FUZZ_PART");
+	unsigned pk = 0, pn = 1;
 
 	(void)argc;
 	(void)argv;
 	/* A failed cmocka check (in the shared test code) aborts too. */
 	setenv("CMOCKA_TEST_ABORT", "1", 1);
 	verbose = getenv("IOPGT_FUZZ_VERBOSE") != NULL;
+	if (part && *part &&
+	    (sscanf(part, "%u/%u", &pk, &pn) != 2 || !pn || pk >= pn)) {
+		fprintf(stderr, "IOPGT_FUZZ_PART=%s: want K/N, K < N\n", part);
+		exit(1);
+	}
 	for (size_t i = 0; i < n_tcfgs && i < 64; i++)
-		if (!only || !*only || strstr(tcfgs[i].name, only))
+		if ((!only || !*only || strstr(tcfgs[i].name, only)) &&
+		    i % pn == pk)
 			cfg_pick[n_cfg_pick++] = i;
 	if (!n_cfg_pick) {
 		fprintf(stderr, "IOPGT_FUZZ_CONFIG=%s matches no configuration\n",

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The formats, bit for bit, and the registry that lists them.
+ *
+ * Known answers: a few entries per format and level are made through the
+ * public API (iopgt_map) and the raw table memory (iopgt_for_each_table
+ * gives each table's va) is compared with values written out here from the
+ * specifications, independently of the library's format headers:
+ *   x86_64: Intel SDM Vol. 3A, section 4.5, Tables 4-15 to 4-20 (PML5E,
+ *           PML4E, PDPTE (table or 1G page), PDE (table or 2M page), PTE);
+ *   arm_s2: Arm ARM DDI 0487, "Translation table descriptor formats"
+ *           (table, block and page descriptors, D8.3) and "Attribute
+ *           fields in stage 2 Block and Page descriptors".
+ * A new format adds its own known answers here.
+ *
+ * The registry: every entry iopgt_format_info() lists agrees with what
+ * the library does with that format: its name, the defaults
+ * iopgt_config_init() fills, the ias and oas it accepts for each granule
+ * (and nothing outside), the leaf sizes and levels of the default
+ * configuration, the protections iopgt_map() accepts and dirty tracking.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* The enum values compiled callers hold (the ABI): one line per format,
+ * never renumbered. */
+_Static_assert(IOPGT_FMT_X86_64 == 1, "format value");
+_Static_assert(IOPGT_FMT_ARM_S2 == 2, "format value");
+
+#define B(n) (UINT64_C(1) << (n))
+
+/* ---- raw entries through the public API ---- */
+
+struct find {
+	unsigned level;
+	uint64_t iova;
+	const struct iopgt_table_info *hit;
+	struct iopgt_table_info ti;
+	int found;
+};
+
+static int find_table(void *arg, const struct iopgt_table_info *t)
+{
+	struct find *f = arg;
+
+	if (t->level == f->level && f->iova >= t->iova &&
+	    f->iova - t->iova < t->span) {
+		f->ti = *t;
+		f->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The table at `level` whose span holds iova. */
+static struct iopgt_table_info table_at(struct iopgt_domain *dom,
+					unsigned level, uint64_t iova)
+{
+	struct find f = { .level = level, .iova = iova };
+
+	iopgt_for_each_table(dom, find_table, &f);
+	CTX("no level-%u table holds iova 0x%" PRIx64, level, iova);
+	EXPECT(f.found);
+	return f.ti;
+}
+
+/* The raw entry for iova in the table at `level`. */
+static uint64_t raw(struct iopgt_domain *dom, unsigned level, uint64_t iova)
+{
+	struct iopgt_table_info t = table_at(dom, level, iova);
+	uint64_t per = t.span / t.entries;
+
+	return ((const uint64_t *)t.va)[(iova - t.iova) / per];
+}
+
+/* The hardware address of the table at `level` whose span holds iova. */
+static uint64_t table_pa(struct iopgt_domain *dom, unsigned level,
+			 uint64_t iova)
+{
+	return table_at(dom, level, iova).pa;
+}
+
+static struct iopgt_domain *open_dom(enum iopgt_format fmt, unsigned granule,
+				     unsigned ias, unsigned oas)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+
+	iopgt_config_init(&cfg, sizeof(cfg), fmt);
+	cfg.granule = granule;
+	cfg.ias = ias;
+	cfg.oas = oas;
+	cfg.options = IOPGT_OPT_NO_COALESCE;
+	CTX("create %s granule %u ias %u oas %u", iopgt_format_name(fmt),
+	    granule, ias, oas);
+	EQ(iopgt_domain_create(&cfg, &dom), 0);
+	return dom;
+}
+
+static void map_ok(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t size, unsigned prot)
+{
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	CTX("map 0x%" PRIx64 " -> 0x%" PRIx64 " size 0x%" PRIx64 " prot 0x%x",
+	    iova, pa, size, prot);
+	EQ(iopgt_map(dom, iova, pa, size, prot, &g), 0);
+	EQ(iopgt_sync(dom, &g), 0);
+}
+
+/* ---- x86-64 paging ---- */
+
+/* SDM Vol. 3A, Tables 4-15..4-20: bit 0 P, 1 R/W, 2 U/S, 3 PWT, 4 PCD,
+ * 5 A, 6 D, 7 PS (PDPTE/PDE: maps a page), 63 XD; the address at 51:12
+ * (table, 4K page), 51:21 (2M page), 51:30 (1G page). */
+#define X_P B(0)
+#define X_RW B(1)
+#define X_US B(2)
+#define X_PWT B(3)
+#define X_PCD B(4)
+#define X_A B(5)
+#define X_PS B(7)
+#define X_XD B(63)
+
+static void x86_known(unsigned ias)
+{
+	struct iopgt_domain *dom = open_dom(IOPGT_FMT_X86_64, 12, ias, 52);
+	unsigned top = ias > 48 ? 4 : 3;
+	/* 4K, read/write, no exec: a PTE. */
+	const uint64_t i4k = 0x7f0000123000, p4k = 0x000fedcba9876000;
+	/* 2M, read + exec: a PDE with PS. */
+	const uint64_t i2m = 0x7f0000400000, p2m = 0x0000000abc200000;
+	/* 1G, read/write/user/mmio, no exec: a PDPTE with PS. */
+	const uint64_t i1g = 0x7f0040000000, p1g = 0x0000004fc0000000;
+
+	map_ok(dom, i4k, p4k, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, i2m, p2m, B(21), IOPGT_PROT_READ | IOPGT_PROT_EXEC);
+	map_ok(dom, i1g, p1g, B(30),
+	       IOPGT_PROT_READ | IOPGT_PROT_WRITE | IOPGT_PROT_USER |
+		       IOPGT_PROT_MMIO);
+
+	CTX("x86_64 ias %u: PTE", ias);
+	EQ(raw(dom, 0, i4k), p4k | X_P | X_RW | X_A | X_XD);
+	CTX("x86_64 ias %u: PDE, 2M page", ias);
+	EQ(raw(dom, 1, i2m), p2m | X_P | X_A | X_PS);
+	CTX("x86_64 ias %u: PDPTE, 1G page", ias);
+	EQ(raw(dom, 2, i1g),
+	   p1g | X_P | X_RW | X_US | X_PWT | X_PCD | X_A | X_PS | X_XD);
+	/* Tables: P, R/W, U/S and A (permissions ANDed down the walk),
+	 * the next table's address, no PS. */
+	for (unsigned l = 1; l <= top; l++) {
+		CTX("x86_64 ias %u: table entry at level %u", ias, l);
+		EQ(raw(dom, l, i4k),
+		   table_pa(dom, l - 1, i4k) | X_P | X_RW | X_US | X_A);
+	}
+	/* Lookup reads them back. */
+	{
+		struct iopgt_translation tr;
+
+		CTX("x86_64 ias %u: lookup", ias);
+		EQ(iopgt_lookup(dom, i2m + 0x1234, &tr), 0);
+		EQ(tr.pa, p2m + 0x1234);
+		EQ(tr.leaf_size, B(21));
+		EQ(tr.prot, IOPGT_PROT_READ | IOPGT_PROT_EXEC);
+	}
+	iopgt_domain_destroy(dom);
+}
+
+/* The protections a format expresses, from the specifications: the
+ * registry's prots (which iopgt_map() follows) must be exactly these. */
+static uint32_t prots_where(int (*ok)(unsigned p))
+{
+	uint32_t set = 0;
+
+	for (unsigned p = 0; p < 32; p++)
+		if (ok(p))
+			set |= UINT32_C(1) << p;
+	return set;
+}
+
+/* x86: present implies readable, so READ is required (no write-only);
+ * R/W, U/S, XD, PCD|PWT express the rest. */
+static int x86_prot_ok(unsigned p)
+{
+	return (p & IOPGT_PROT_READ) != 0;
+}
+
+static void test_x86_64_known(void **state)
+{
+	(void)state;
+	CTX("x86_64 protections and dirty bit");
+	EQ(tformat(IOPGT_FMT_X86_64)->prots, prots_where(x86_prot_ok));
+	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_DIRTY);
+	x86_known(48); /* 4-level: PML4E, PDPTE, PDE, PTE */
+	x86_known(57); /* 5-level: PML5E on top */
+}
+
+/* ---- ARM stage 2 ---- */
+
+/* Descriptors: bits 1:0 0b11 table (levels 0..2) or page (level 3), 0b01
+ * block; stage 2 attributes: MemAttr 5:2 (0b1111 Normal WB, 0b0001
+ * Device-nGnRE), S2AP 7:6 (bit 6 read, bit 7 write), SH 9:8 (0b11 inner
+ * shareable), AF bit 10, XN bit 54; output address 47:g. */
+#define S2_TABLE UINT64_C(3)
+#define S2_PAGE UINT64_C(3)
+#define S2_BLOCK UINT64_C(1)
+#define S2_NORMAL (UINT64_C(0xf) << 2)
+#define S2_DEVICE (UINT64_C(0x1) << 2)
+#define S2_R B(6)
+#define S2_W B(7)
+#define S2_ISH (UINT64_C(3) << 8)
+#define S2_AF B(10)
+#define S2_XN B(54)
+
+static void arm_known(unsigned g, unsigned ias)
+{
+	struct iopgt_domain *dom = open_dom(IOPGT_FMT_ARM_S2, g, ias, 48);
+	struct iopgt_info info;
+	unsigned b = g - 3;
+	uint64_t page = B(g), block = B(g + b);
+	/* A page: read/write, no exec, normal memory. */
+	uint64_t ip = B(ias - 1) + 5 * page, pp = UINT64_C(0x0000fedc00000000) +
+						  7 * page;
+	/* A level-1 block (2M, 32M, 512M): read + exec, device memory. */
+	uint64_t ib = B(ias - 1) + 3 * block, pb = UINT64_C(0x0000123400000000) +
+						  block;
+	/* A level-2 block, 4K granule only (1G): write-only, no exec. */
+	uint64_t ig = B(ias - 1) + B(31), pg = UINT64_C(0x00000abc40000000);
+
+	iopgt_domain_info(dom, &info, sizeof(info));
+	map_ok(dom, ip, pp, page, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, ib, pb, block,
+	       IOPGT_PROT_READ | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO);
+	CTX("arm_s2 %uk ias %u: page descriptor", 1u << (g - 10), ias);
+	EQ(raw(dom, 0, ip),
+	   pp | S2_PAGE | S2_NORMAL | S2_R | S2_W | S2_ISH | S2_AF | S2_XN);
+	CTX("arm_s2 %uk ias %u: level-2 block descriptor", 1u << (g - 10), ias);
+	EQ(raw(dom, 1, ib), pb | S2_BLOCK | S2_DEVICE | S2_R | S2_AF);
+	if (g == 12 && info.levels > 2) {
+		map_ok(dom, ig, pg, B(30), IOPGT_PROT_WRITE);
+		CTX("arm_s2 4k ias %u: level-1 block descriptor", ias);
+		EQ(raw(dom, 2, ig),
+		   pg | S2_BLOCK | S2_NORMAL | S2_W | S2_ISH | S2_AF | S2_XN);
+	}
+	/* Table descriptors: 0b11 and the next table's address. */
+	for (unsigned l = 1; l < info.levels; l++) {
+		CTX("arm_s2 %uk ias %u: table descriptor at level %u",
+		    1u << (g - 10), ias, l);
+		EQ(raw(dom, l, ip), table_pa(dom, l - 1, ip) | S2_TABLE);
+	}
+	iopgt_domain_destroy(dom);
+}
+
+/* Stage 2: S2AP has separate read and write bits (write-only allowed),
+ * no user/privileged distinction; XN and MemAttr express the rest. */
+static int arm_s2_prot_ok(unsigned p)
+{
+	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
+	       !(p & IOPGT_PROT_USER);
+}
+
+static void test_arm_s2_known(void **state)
+{
+	(void)state;
+	CTX("arm_s2 protections, no dirty state (DBM unused)");
+	EQ(tformat(IOPGT_FMT_ARM_S2)->prots, prots_where(arm_s2_prot_ok));
+	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_DIRTY));
+	arm_known(12, 48); /* start level 0 */
+	arm_known(12, 40); /* start level 1, 2 concatenated tables */
+	arm_known(12, 32); /* start level 2, 4 concatenated tables */
+	arm_known(14, 48);
+	arm_known(14, 40);
+	arm_known(16, 48);
+	arm_known(16, 44);
+}
+
+/* ---- the registry ---- */
+
+static int dirty_cb(void *arg, uint64_t iova, uint64_t size)
+{
+	(void)arg;
+	(void)iova;
+	(void)size;
+	return 0;
+}
+
+static int try_create(enum iopgt_format fmt, unsigned g, unsigned ias,
+		      unsigned oas)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	int r;
+
+	iopgt_config_init(&cfg, sizeof(cfg), fmt);
+	cfg.granule = g;
+	cfg.ias = ias;
+	cfg.oas = oas;
+	cfg.segment_size = UINT64_C(2) << g;
+	r = iopgt_domain_create(&cfg, &dom);
+	if (!r)
+		iopgt_domain_destroy(dom);
+	return r;
+}
+
+static void test_registry(void **state)
+{
+	struct iopgt_format_info fi;
+	unsigned n;
+
+	(void)state;
+	for (n = 0; !iopgt_format_info(n, &fi, sizeof(fi)); n++) {
+		struct iopgt_config cfg;
+		struct iopgt_domain *dom;
+		struct iopgt_info info;
+		struct iopgt_gather g;
+
+		CTX("format %u (%s)", n, fi.name);
+		EXPECT(fi.name && fi.description);
+		EXPECT(!strcmp(iopgt_format_name(fi.format), fi.name));
+		EXPECT(fi.granules & B(fi.granule_default));
+		EXPECT(fi.ias_min <= fi.ias_default &&
+		       fi.ias_default <= fi.ias_max);
+		EXPECT(fi.oas_values & B(fi.oas_default));
+		EXPECT(fi.oas_values & B(fi.oas_min));
+		EXPECT(fi.oas_values & B(fi.oas_max));
+		EXPECT(!(fi.oas_values & ~(B(fi.oas_max + 1) - B(fi.oas_min))));
+		EXPECT(fi.prots && !(fi.prots & 1)); /* prot 0 never */
+
+		/* iopgt_config_init fills what the registry says. */
+		EQ(iopgt_config_init(&cfg, sizeof(cfg), fi.format), 0);
+		EQ(cfg.granule, fi.granule_default);
+		EQ(cfg.ias, fi.ias_default);
+		EQ(cfg.oas, fi.oas_default);
+
+		/* Every granule accepts the whole ias range and every oas
+		 * value, and nothing outside. */
+		for (unsigned gr = 0; gr < 64; gr++) {
+			if (!(fi.granules & B(gr))) {
+				if (gr >= 10 && gr <= 20) {
+					CTX("%s granule %u not offered",
+					    fi.name, gr);
+					EQ(try_create(fi.format, gr,
+						      fi.ias_default,
+						      fi.oas_default),
+					   -EINVAL);
+				}
+				continue;
+			}
+			for (unsigned ias = fi.ias_min - 1;
+			     ias <= fi.ias_max + 1; ias++) {
+				CTX("%s granule %u ias %u", fi.name, gr, ias);
+				EQ(try_create(fi.format, gr, ias,
+					      fi.oas_default),
+				   ias < fi.ias_min || ias > fi.ias_max
+					   ? -EINVAL
+					   : 0);
+			}
+			for (unsigned oas = fi.oas_min - 1;
+			     oas <= fi.oas_max + 1; oas++) {
+				CTX("%s granule %u oas %u", fi.name, gr, oas);
+				EQ(try_create(fi.format, gr, fi.ias_default,
+					      oas),
+				   fi.oas_values & B(oas) ? 0 : -EINVAL);
+			}
+		}
+
+		/* The default configuration's leaf sizes and levels. */
+		EQ(iopgt_domain_create(&cfg, &dom), 0);
+		iopgt_domain_info(dom, &info, sizeof(info));
+		EQ(info.leaf_sizes, fi.leaf_sizes);
+		EQ(info.levels, fi.levels_default);
+		EQ(info.granule, fi.granule_default);
+
+		/* Protections: map accepts exactly those listed. */
+		iopgt_gather_init(&g, sizeof(g));
+		for (unsigned p = 0; p < 32; p++) {
+			int r = iopgt_map(dom, 0, B(30), B(fi.granule_default),
+					  p, &g);
+			CTX("%s prot 0x%x", fi.name, p);
+			EQ(r, fi.prots & B(p) ? 0 : -EINVAL);
+			if (!r)
+				EQ(iopgt_unmap(dom, 0, B(fi.granule_default),
+					       &g),
+				   (int64_t)B(fi.granule_default));
+		}
+		/* Dirty tracking where the flag says so. */
+		CTX("%s dirty", fi.name);
+		EQ(iopgt_read_and_clear_dirty(dom, 0, B(fi.granule_default), 0,
+					      dirty_cb, NULL, &g),
+		   fi.flags & IOPGT_FORMAT_DIRTY ? 0 : -EOPNOTSUPP);
+		EQ(iopgt_sync(dom, &g), 0);
+		iopgt_domain_destroy(dom);
+	}
+	CTX("registry");
+	EXPECT(n >= 2);
+	EQ(iopgt_format_info(n, &fi, sizeof(fi)), -ENOENT);
+	EQ(iopgt_format_info(UINT32_MAX, &fi, sizeof(fi)), -ENOENT);
+	EQ(iopgt_format_info(0, NULL, sizeof(fi)), -EINVAL);
+	/* Every configuration the tests loop over comes from here. */
+	EXPECT(n_tcfgs >= n);
+	EQ(strcmp(iopgt_format_name((enum iopgt_format)0), "unknown"), 0);
+	EQ(iopgt_config_init(&(struct iopgt_config){ 0 },
+			     sizeof(struct iopgt_config),
+			     (enum iopgt_format)0),
+	   -EINVAL);
+}
+
+/* The test configurations: stable names, each level count covered. */
+static void test_tcfgs(void **state)
+{
+	static const char *const names[] = {
+		"x86_64/5lvl",     "x86_64/4lvl",      "x86_64/ias40",
+		"arm_s2/4k/ias48", "arm_s2/4k/ias40",  "arm_s2/4k/ias32",
+		"arm_s2/16k/ias48", "arm_s2/16k/ias40", "arm_s2/16k/ias32",
+		"arm_s2/64k/ias48", "arm_s2/64k/ias44", "arm_s2/64k/ias32",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t k;
+
+		for (k = 0; k < n_tcfgs; k++)
+			if (!strcmp(tcfgs[k].name, names[i]))
+				break;
+		CTX("configuration %s", names[i]);
+		EXPECT(k < n_tcfgs);
+	}
+	CTX("representative configurations");
+	EQ(strcmp(tcfg_representative(), "x86_64/4lvl,arm_s2/4k/ias48,"
+					 "arm_s2/16k/ias40,arm_s2/64k/ias44"),
+	   0);
+	for (size_t k = 0; k < n_tcfgs; k++)
+		for (size_t j = 0; j < k; j++) {
+			CTX("configuration names %s, %s", tcfgs[j].name,
+			    tcfgs[k].name);
+			EXPECT(strcmp(tcfgs[j].name, tcfgs[k].name));
+		}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_x86_64_known),
+		cmocka_unit_test(test_arm_s2_known),
+		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_tcfgs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
