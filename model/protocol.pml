@@ -366,7 +366,13 @@ inline st_close_excl(x, k, nc, nw) {
 	RULE(close_balanced, X[x] == 1);
 	RULE(count_nonneg, C[x] >= (k));
 	C[x] = C[x] - (k);
-	X[x] = 0;
+	/* fetch_sub of X: without X set (only a broken variant), it borrows
+	 * from F, as the 64-bit word does */
+	if
+	:: X[x] -> X[x] = 0
+	:: !X[x] && F[x] -> F[x] = 0; X[x] = 1
+	:: else -> F[x] = 1; X[x] = 1
+	fi;
 	nc = C[x];
 	nw = W[x] + F[x];
 	RULE(count_exact, W[x] != 0 || nc == NONEMPTY(x));
