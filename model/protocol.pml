@@ -29,9 +29,10 @@
  * interleaving is sequentially consistent; the implementation gets that
  * where it matters from seq_cst operations and fences (docs/protocol.md,
  * "Walkers and reclaim"). A busy wait (a writer relaxing on a frozen
- * table) is a step enabled only when the condition it waits for holds, so
- * a wait that can last forever is a deadlock, which pan reports as an
- * invalid end state.
+ * table; open while X is set; open_excl while W or X is set; a freezer's
+ * open of a frozen parent) is a step enabled only when the condition it
+ * waits for holds, so a wait that can last forever is a deadlock, which
+ * pan reports as an invalid end state.
  *
  * Checks. Each is CHECK(name, condition); pan prints the name when the
  * condition fails. The names are listed in docs/protocol.md.

@@ -6,7 +6,7 @@
 #   scripts/model.sh --broken NAME|all [-j JOBS] [--trail]
 #   scripts/model.sh --list
 #
-# --quick (the default; what CI runs, about a minute on two cores):
+# --quick (the default; what CI runs, about two minutes on two cores):
 #   every scenario at its small size must verify: no check fails, no
 #   deadlock (an invalid end state), and the search is complete (not cut
 #   by the depth limit or the memory limit); then each witness must be
