@@ -50,23 +50,10 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_callgrind.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#define CALLGRIND_DUMP_STATS_AT(s) do { (void)(s); } while (0)
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 static const char lookup_usage[] =
 	"usage: iopgt bench lookup --set SIZE [--dependent] [--lookups N]\n"

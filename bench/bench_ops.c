@@ -42,20 +42,10 @@
 #include <sys/mman.h>
 
 #include "bench.h"
+#include "bench_callgrind.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#endif
 
 static const char ops_usage[] =
 	"usage: iopgt bench ops [FORMAT OPTIONS] [--reps N] [--json]\n"

@@ -53,19 +53,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bench_callgrind.h"
 #include "bench_util.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#endif
 
 #define GRANULE_SHIFT 12u
 #define BITS 9u      /* index bits of a table */
