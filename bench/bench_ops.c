@@ -711,7 +711,8 @@ int bench_ops_main(int argc, char **argv)
 		       "store limit 256 entries", store_ns);
 		printf("%-26s %10.1f  (pointer chase, %s buffer, THP %ld KiB)\n",
 		       "load miss", miss_ns,
-		       bench_size_str(BENCH_LOAD_MISS_BYTES, b2, sizeof(b2)), thp);
+		       bench_size_str(BENCH_LOAD_MISS_BYTES, b2, sizeof(b2)),
+		       thp);
 		printf("clock_gettime pair: %.1f ns per sample, not subtracted "
 		       "(spread over %u or %u calls a sample)\n",
 		       clock_ns, SINGLE_BATCH, MULTI_BATCH);
