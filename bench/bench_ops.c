@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 
 #include "bench.h"
+#include "bench_cli.h"
 #include "bench_callgrind.h"
 #include "bench_util.h"
 #include "cli.h"
@@ -448,18 +449,11 @@ int bench_ops_main(int argc, char **argv)
 	int ret = 1, r, opt;
 
 	memset(cases, 0, sizeof(cases));
-	cli_opts_begin();
-	cli_format_begin(&cfg);
-	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
-		int k = cli_format_opt(cmd, opt, optarg, &cfg);
-
-		if (k < 0)
-			goto usage;
-		if (k)
-			continue;
+	bench_opts_begin(&cfg);
+	while ((opt = bench_getopt(argc, argv, longopts, cmd, ops_usage,
+				   &cfg)) != -1) {
 		switch (opt) {
-		case 'h':
-			printf("%s%s", ops_usage, cli_format_help);
+		case BENCH_OPT_HELP:
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -502,12 +496,7 @@ int bench_ops_main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		goto usage;
-	}
-	if (cli_format_end(cmd, &cfg))
+	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	if (iters_set && !cg_name) {
 		fprintf(stderr, "iopgt bench ops: --iters goes with "
