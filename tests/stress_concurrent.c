@@ -1382,23 +1382,6 @@ static unsigned long env_scaled(const char *name, unsigned long dflt,
 	return v && *v ? num(v, what) : (unsigned long)titers(name, (long)dflt);
 }
 
-static int wanted(const char *name)
-{
-	const char *p = opt.configs;
-	size_t n = strlen(name);
-
-	if (!strcmp(p, "all"))
-		return 1;
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p += len + (e != NULL);
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned ran = 0;
@@ -1469,7 +1452,7 @@ int main(int argc, char **argv)
 		       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
 		       EDGE_WRITERS, opt.ops, opt.seconds, opt.seed, TSEED_ENV);
 		for (size_t i = 0; i < n_tcfgs; i++) {
-			if (!wanted(tcfgs[i].name))
+			if (!tname_in_list(opt.configs, tcfgs[i].name))
 				continue;
 			ran++;
 			run_edge(&tcfgs[i]);
@@ -1503,7 +1486,7 @@ int main(int argc, char **argv)
 		struct mode slow = { .writers = 1, .slow_readers = 1,
 				     .seconds = short_run };
 
-		if (!wanted(tcfgs[i].name))
+		if (!tname_in_list(opt.configs, tcfgs[i].name))
 			continue;
 		ran++;
 		run_config(&tcfgs[i], &m);
