@@ -50,23 +50,11 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_cli.h"
+#include "bench_callgrind.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#define CALLGRIND_DUMP_STATS_AT(s) do { (void)(s); } while (0)
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 static const char lookup_usage[] =
 	"usage: iopgt bench lookup --set SIZE [--dependent] [--lookups N]\n"
@@ -361,18 +349,11 @@ int bench_lookup_main(int argc, char **argv)
 	memset(&L, 0, sizeof(L));
 	memset(&huge, 0, sizeof(huge));
 	memset(&small, 0, sizeof(small));
-	cli_opts_begin();
-	cli_format_begin(&cfg);
-	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
-		int f = cli_format_opt(cmd, opt, optarg, &cfg);
-
-		if (f < 0)
-			goto usage;
-		if (f)
-			continue;
+	bench_opts_begin(&cfg);
+	while ((opt = bench_getopt(argc, argv, longopts, cmd, lookup_usage,
+				   &cfg)) != -1) {
 		switch (opt) {
-		case 'h':
-			printf("%s%s", lookup_usage, cli_format_help());
+		case BENCH_OPT_HELP:
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -417,12 +398,7 @@ int bench_lookup_main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		goto usage;
-	}
-	if (cli_format_end(cmd, &cfg))
+	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	if (!have_set) {
 		fprintf(stderr, "%s: --set SIZE is required (the bytes to "

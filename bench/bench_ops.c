@@ -42,20 +42,11 @@
 #include <sys/mman.h>
 
 #include "bench.h"
+#include "bench_cli.h"
+#include "bench_callgrind.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#endif
 
 static const char ops_usage[] =
 	"usage: iopgt bench ops [FORMAT OPTIONS] [--reps N] [--json]\n"
@@ -90,12 +81,12 @@ static const char ops_usage[] =
 #define SINGLE_BATCH 64u  /* calls per sample, one leaf each */
 #define MULTI_BATCH 8u    /* calls per sample, 256 leaves each */
 #define MULTI_COUNT 256u  /* leaves per call in the 256x cases */
+/* The store limit writes what the 256x4k case writes. */
+_Static_assert(MULTI_BATCH == BENCH_STORE_PAGES &&
+	       MULTI_COUNT == BENCH_STORE_COUNT, "store limit layout");
 #define LOOKUP_CHAIN 256u /* dependent lookups per sample */
 #define LOOKUP_PAGES 64u  /* distinct pages the chain goes round */
 #define WARMUP_ROUNDS 20u
-#define LOAD_MISS_BYTES (UINT64_C(256) << 20)
-#define LOAD_MISS_STEPS 4096u
-#define LOAD_MISS_SAMPLES 201u
 
 /* What the benchmark needs to know of the domain's geometry. */
 struct bgeo {
@@ -282,109 +273,6 @@ static int lookup_sample(struct iopgt_domain *dom, const struct bgeo *g,
 	return 0;
 }
 
-/* 256 plain 8-byte stores of leaf-like values into each of MULTI_BATCH
- * warm table pages; the time per page of 256 stores. */
-static double store_sample(uint64_t *const *pages, uint64_t leaf)
-{
-	uint64_t t0, t1;
-
-	t0 = bench_now_ns();
-	for (unsigned b = 0; b < MULTI_BATCH; b++) {
-		volatile uint64_t *p = pages[b];
-		uint64_t e = ((uint64_t)b << 30) | 0x67;
-		/* Unrolled by 8 so that loop overhead does not hide the
-		 * store throughput; volatile keeps them 8-byte stores. */
-		for (unsigned i = 0; i < MULTI_COUNT; i += 8, e += 8 * leaf) {
-			p[i + 0] = e;
-			p[i + 1] = e + leaf;
-			p[i + 2] = e + 2 * leaf;
-			p[i + 3] = e + 3 * leaf;
-			p[i + 4] = e + 4 * leaf;
-			p[i + 5] = e + 5 * leaf;
-			p[i + 6] = e + 6 * leaf;
-			p[i + 7] = e + 7 * leaf;
-		}
-	}
-	t1 = bench_now_ns();
-	return (double)(t1 - t0) / MULTI_BATCH;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* Kilobytes of AnonHugePages the process holds (-1 if unknown). */
-static long thp_kib(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
-/* Median latency of one cache-missing dependent load, in ns. */
-static double load_miss(long *thp)
-{
-	size_t bytes = LOAD_MISS_BYTES, n = bytes / 64;
-	static double s[LOAD_MISS_SAMPLES];
-	uint32_t *perm;
-	uint64_t seed = 0x9e3779b97f4a7c15u;
-	char *buf;
-	void **p;
-
-	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return -1;
-	madvise(buf, bytes, MADV_HUGEPAGE);
-	perm = malloc(n * sizeof(*perm));
-	if (!perm) {
-		munmap(buf, bytes);
-		return -1;
-	}
-	/* Sattolo's algorithm: i -> perm[i] is one cycle through all lines. */
-	for (size_t i = 0; i < n; i++)
-		perm[i] = (uint32_t)i;
-	for (size_t i = n - 1; i > 0; i--) {
-		size_t j = xorshift(&seed) % i;
-		uint32_t t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
-	for (size_t i = 0; i < n; i++)
-		*(void **)(buf + i * 64) = buf + (size_t)perm[i] * 64;
-	free(perm);
-	*thp = thp_kib();
-
-	p = (void **)buf;
-	for (unsigned i = 0; i < 100000; i++) /* warm the TLB, the branch */
-		p = *p;
-	for (unsigned k = 0; k < LOAD_MISS_SAMPLES; k++) {
-		uint64_t t0 = bench_now_ns(), t1;
-		for (unsigned i = 0; i < LOAD_MISS_STEPS; i++)
-			p = *p;
-		t1 = bench_now_ns();
-		s[k] = (double)(t1 - t0) / LOAD_MISS_STEPS;
-	}
-	/* Make the chain's result observable. */
-	*(void *volatile *)buf = p;
-	munmap(buf, bytes);
-	return bench_median(s, LOAD_MISS_SAMPLES);
-}
-
 /* ------------------------------------------------------------------------
  * Instruction counts: exactly `iters` operations between the callgrind
  * client requests, in a function of its own (also usable with
@@ -561,18 +449,11 @@ int bench_ops_main(int argc, char **argv)
 	int ret = 1, r, opt;
 
 	memset(cases, 0, sizeof(cases));
-	cli_opts_begin();
-	cli_format_begin(&cfg);
-	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
-		int k = cli_format_opt(cmd, opt, optarg, &cfg);
-
-		if (k < 0)
-			goto usage;
-		if (k)
-			continue;
+	bench_opts_begin(&cfg);
+	while ((opt = bench_getopt(argc, argv, longopts, cmd, ops_usage,
+				   &cfg)) != -1) {
 		switch (opt) {
-		case 'h':
-			printf("%s%s", ops_usage, cli_format_help());
+		case BENCH_OPT_HELP:
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -615,12 +496,7 @@ int bench_ops_main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		goto usage;
-	}
-	if (cli_format_end(cmd, &cfg))
+	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	if (iters_set && !cg_name) {
 		fprintf(stderr, "iopgt bench ops: --iters goes with "
@@ -738,7 +614,7 @@ int bench_ops_main(int argc, char **argv)
 				  keep ? &lookup_s[k] : NULL))
 			goto out;
 		{
-			double s = store_sample(pages, entry_size(&g, 0));
+			double s = bench_store_sample(pages, entry_size(&g, 0));
 			if (keep)
 				store_s[k] = s;
 		}
@@ -751,7 +627,7 @@ int bench_ops_main(int argc, char **argv)
 	}
 	lookup_ns = bench_median(lookup_s, reps);
 	store_ns = bench_median(store_s, reps);
-	miss_ns = load_miss(&thp);
+	miss_ns = bench_load_miss(&thp);
 	if (miss_ns < 0) {
 		fprintf(stderr, "iopgt bench ops: cannot allocate the "
 				"pointer-chasing buffer\n");
@@ -826,7 +702,8 @@ int bench_ops_main(int argc, char **argv)
 		       "store limit 256 entries", store_ns);
 		printf("%-26s %10.1f  (pointer chase, %s buffer, THP %ld KiB)\n",
 		       "load miss", miss_ns,
-		       bench_size_str(LOAD_MISS_BYTES, b2, sizeof(b2)), thp);
+		       bench_size_str(BENCH_LOAD_MISS_BYTES, b2, sizeof(b2)),
+		       thp);
 		printf("clock_gettime pair: %.1f ns per sample, not subtracted "
 		       "(spread over %u or %u calls a sample)\n",
 		       clock_ns, SINGLE_BATCH, MULTI_BATCH);

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_cli.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
@@ -164,18 +165,11 @@ int bench_stress_main(int argc, char **argv)
 	int ret = 1, r, opt;
 
 	memset(runs, 0, sizeof(runs));
-	cli_opts_begin();
-	cli_format_begin(&cfg);
-	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
-		int f = cli_format_opt(cmd, opt, optarg, &cfg);
-
-		if (f < 0)
-			goto usage;
-		if (f)
-			continue;
+	bench_opts_begin(&cfg);
+	while ((opt = bench_getopt(argc, argv, longopts, cmd, stress_usage,
+				   &cfg)) != -1) {
 		switch (opt) {
-		case 'h':
-			printf("%s%s", stress_usage, cli_format_help());
+		case BENCH_OPT_HELP:
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -202,12 +196,7 @@ int bench_stress_main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		goto usage;
-	}
-	if (cli_format_end(cmd, &cfg))
+	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	if (both && no_reclaim) {
 		fprintf(stderr, "iopgt bench iova-stress: --both already runs "

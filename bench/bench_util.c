@@ -98,6 +98,111 @@ uint64_t bench_splitmix(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+uint64_t bench_xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+double bench_store_sample(uint64_t *const *pages, uint64_t leaf)
+{
+	uint64_t t0, t1;
+
+	t0 = bench_now_ns();
+	for (unsigned b = 0; b < BENCH_STORE_PAGES; b++) {
+		volatile uint64_t *p = pages[b];
+		uint64_t e = ((uint64_t)b << 30) | 0x67;
+		/* Unrolled by 8 so that loop overhead does not hide the
+		 * store throughput; volatile keeps them 8-byte stores. */
+		for (unsigned i = 0; i < BENCH_STORE_COUNT;
+		     i += 8, e += 8 * leaf) {
+			p[i + 0] = e;
+			p[i + 1] = e + leaf;
+			p[i + 2] = e + 2 * leaf;
+			p[i + 3] = e + 3 * leaf;
+			p[i + 4] = e + 4 * leaf;
+			p[i + 5] = e + 5 * leaf;
+			p[i + 6] = e + 6 * leaf;
+			p[i + 7] = e + 7 * leaf;
+		}
+	}
+	t1 = bench_now_ns();
+	return (double)(t1 - t0) / BENCH_STORE_PAGES;
+}
+
+/* Kilobytes of AnonHugePages the process holds (-1 if unknown). */
+static long thp_kib(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+#define LOAD_MISS_STEPS 4096u
+#define LOAD_MISS_SAMPLES 201u
+
+double bench_load_miss(long *thp)
+{
+	size_t bytes = BENCH_LOAD_MISS_BYTES, n = bytes / 64;
+	static double s[LOAD_MISS_SAMPLES];
+	uint32_t *perm;
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	char *buf;
+	void **p;
+
+	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -1;
+	madvise(buf, bytes, MADV_HUGEPAGE);
+	perm = malloc(n * sizeof(*perm));
+	if (!perm) {
+		munmap(buf, bytes);
+		return -1;
+	}
+	/* Sattolo's algorithm: i -> perm[i] is one cycle through all lines. */
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = bench_xorshift(&seed) % i;
+		uint32_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		*(void **)(buf + i * 64) = buf + (size_t)perm[i] * 64;
+	free(perm);
+	if (thp)
+		*thp = thp_kib();
+
+	p = (void **)buf;
+	for (unsigned i = 0; i < 100000; i++) /* warm the TLB, the branch */
+		p = *p;
+	for (unsigned k = 0; k < LOAD_MISS_SAMPLES; k++) {
+		uint64_t t0 = bench_now_ns(), t1;
+		for (unsigned i = 0; i < LOAD_MISS_STEPS; i++)
+			p = *p;
+		t1 = bench_now_ns();
+		s[k] = (double)(t1 - t0) / LOAD_MISS_STEPS;
+	}
+	/* Make the chain's result observable. */
+	*(void *volatile *)buf = p;
+	munmap(buf, bytes);
+	return bench_median(s, LOAD_MISS_SAMPLES);
+}
+
 void bench_perm_init(struct bench_perm *p, unsigned bits, uint64_t seed)
 {
 	uint64_t s = seed;

@@ -30,6 +30,26 @@ uint64_t bench_rss_bytes(void);
 /* splitmix64: the next pseudo-random number of the sequence in *state. */
 uint64_t bench_splitmix(uint64_t *state);
 
+/* xorshift64: the next pseudo-random number of the sequence in *s (s != 0). */
+uint64_t bench_xorshift(uint64_t *s);
+
+/* The store limit of `bench ops` (and of the peer driver): 256 plain,
+ * unvectorised 8-byte stores of leaf-like values (one every `leaf` bytes of
+ * address) into each of BENCH_STORE_PAGES warm table pages, exactly the
+ * writes of 256 smallest leaves into as many tables; the time per page. */
+#define BENCH_STORE_PAGES 8u
+#define BENCH_STORE_COUNT 256u
+double bench_store_sample(uint64_t *const *pages, uint64_t leaf);
+
+/* The median latency of one cache-missing dependent load, in ns: pointer
+ * chasing through a buffer of BENCH_LOAD_MISS_BYTES (one pointer per
+ * 64-byte line, one random cycle through all lines, Sattolo's algorithm),
+ * on transparent huge pages if the kernel gives them, 201 samples of 4096
+ * loads. With thp_kib, also the kilobytes of AnonHugePages the process
+ * holds then (-1 if unknown). -1 if the buffer cannot be had. */
+#define BENCH_LOAD_MISS_BYTES (UINT64_C(256) << 20)
+double bench_load_miss(long *thp_kib);
+
 /* A pseudo-random bijection of [0, 2^bits) (bits <= 63), keyed by a seed:
  * three rounds of xor with a key, multiplication by an odd key and an
  * xorshift, each a bijection modulo 2^bits. {perm(i) : i < n} is then a

@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_cli.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
@@ -331,18 +332,11 @@ int bench_writers_main(int argc, char **argv)
 	int ret = 1, r, opt;
 
 	memset(confs, 0, sizeof(confs));
-	cli_opts_begin();
-	cli_format_begin(&cfg);
-	while ((opt = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
-		int f = cli_format_opt(cmd, opt, optarg, &cfg);
-
-		if (f < 0)
-			goto usage;
-		if (f)
-			continue;
+	bench_opts_begin(&cfg);
+	while ((opt = bench_getopt(argc, argv, longopts, cmd, writers_usage,
+				   &cfg)) != -1) {
 		switch (opt) {
-		case 'h':
-			printf("%s%s", writers_usage, cli_format_help());
+		case BENCH_OPT_HELP:
 			return 0;
 		case OPT_JSON:
 			json = true;
@@ -363,12 +357,7 @@ int bench_writers_main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		goto usage;
-	}
-	if (cli_format_end(cmd, &cfg))
+	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	if (no_reclaim)
 		cfg.options |= IOPGT_OPT_NO_RECLAIM;

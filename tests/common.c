@@ -518,6 +518,22 @@ long tenv_long(const char *name, long dflt)
 	return s && *s ? strtol(s, NULL, 0) : dflt;
 }
 
+int tname_in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(list, "all"))
+		return 1;
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len + (e != NULL);
+	}
+	return 0;
+}
+
 long titers(const char *name, long unit)
 {
 	const char *s = getenv(name);

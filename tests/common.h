@@ -146,6 +146,10 @@ unsigned tcheck_counts(struct iopgt_domain *dom);
  * dflt if it is unset or empty. */
 long tenv_long(const char *name, long dflt);
 
+/* Whether name is one of a comma-separated list of names, or the list is
+ * "all" (the configuration filters of the stress and race tests). */
+int tname_in_list(const char *list, const char *name);
+
 /* Test tiers: a randomized test runs `unit` random operations (the unit
  * tier's size) times IOPGT_TEST_SCALE (default 1; the long tier sets it);
  * environment variable name, if set, gives the count exactly instead. */

@@ -289,16 +289,23 @@ void sched_detach(struct sched *s)
 	s->dom = NULL;
 }
 
+/* "[what] " + prefix + the message, one line on stderr. */
+static void sched_vlog(const struct sched *s, const char *prefix,
+		       const char *fmt, va_list ap)
+{
+	fprintf(stderr, "[%s] %s", s->what, prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
 void sched_violation(struct sched *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "[%s] FAIL: ", s->what);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sched_vlog(s, "FAIL: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
 	s->violations++;
 }
 
@@ -311,12 +318,9 @@ void sched_note(struct sched *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "[%s] ", s->what);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	sched_vlog(s, "", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
 }
 
 struct sched_thread *sched_thread(struct sched *s, const char *name,

@@ -613,6 +613,36 @@ static void *watchdog_main(void *arg)
  * One configuration
  */
 
+/* Unmap [0, space) through g, sync and reclaim: the root alone remains. */
+static void unmap_everything(struct iopgt_domain *dom, uint64_t space,
+			     struct iopgt_gather *g)
+{
+	struct iopgt_stats st;
+
+	if (iopgt_unmap(dom, 0, space, g) < 0)
+		die("unmap everything");
+	iopgt_sync(dom, g);
+	iopgt_reclaim(dom);
+	iopgt_get_stats(dom, &st, sizeof(st));
+	if (st.table_pages_live != 1 || st.table_pages_waiting ||
+	    st.table_pages_cached)
+		die("after unmapping everything: %" PRIu64 " table pages live, %"
+		    PRIu64 " waiting, %" PRIu64 " cached",
+		    st.table_pages_live, st.table_pages_waiting,
+		    st.table_pages_cached);
+}
+
+/* After the domain is destroyed: every table and metadata page is back. */
+static void check_no_leak(const struct tsalloc *ta)
+{
+	if (ta->live_bytes || ta->table_allocs != ta->table_frees ||
+	    ta->meta_allocs != ta->meta_frees)
+		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
+		    ", meta %" PRIu64 "/%" PRIu64,
+		    ta->live_bytes, ta->table_allocs, ta->table_frees,
+		    ta->meta_allocs, ta->meta_frees);
+}
+
 static void final_check(struct run *R)
 {
 	for (unsigned c = 0; c < R->chunks; c++)
@@ -854,28 +884,13 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 
 	/* Unmap everything: the root alone remains. */
 	iopgt_gather_init(&g, sizeof(g));
-	if (iopgt_unmap(R->dom, 0, R->space, &g) < 0)
-		die("unmap everything");
-	iopgt_sync(R->dom, &g);
-	iopgt_reclaim(R->dom);
-	iopgt_get_stats(R->dom, &st, sizeof(st));
-	if (st.table_pages_live != 1 || st.table_pages_waiting ||
-	    st.table_pages_cached)
-		die("after unmapping everything: %" PRIu64 " table pages live, %"
-		    PRIu64 " waiting, %" PRIu64 " cached",
-		    st.table_pages_live, st.table_pages_waiting,
-		    st.table_pages_cached);
+	unmap_everything(R->dom, R->space, &g);
 	if (tcheck_counts(R->dom))
 		die("table counts do not match after unmapping everything");
 	iopgt_domain_destroy(R->dom);
 	if (m->negative)
 		kept_release(&ta);
-	if (ta.live_bytes || ta.table_allocs != ta.table_frees ||
-	    ta.meta_allocs != ta.meta_frees)
-		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
-		    ", meta %" PRIu64 "/%" PRIu64,
-		    ta.live_bytes, ta.table_allocs, ta.table_frees,
-		    ta.meta_allocs, ta.meta_frees);
+	check_no_leak(&ta);
 	tsalloc_fini(&ta);
 	garbage = atomic_load(&R->garbage);
 	for (unsigned i = 0; i < m->writers; i++)
@@ -1329,24 +1344,9 @@ static void run_edge(const struct tcfg *c)
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains; nothing leaks. */
-	if (iopgt_unmap(E->dom, 0, UINT64_C(1) << info.ias, &g) < 0)
-		die("unmap everything");
-	iopgt_sync(E->dom, &g);
-	iopgt_reclaim(E->dom);
-	iopgt_get_stats(E->dom, &st, sizeof(st));
-	if (st.table_pages_live != 1 || st.table_pages_waiting ||
-	    st.table_pages_cached)
-		die("after unmapping everything: %" PRIu64 " table pages live, %"
-		    PRIu64 " waiting, %" PRIu64 " cached",
-		    st.table_pages_live, st.table_pages_waiting,
-		    st.table_pages_cached);
+	unmap_everything(E->dom, UINT64_C(1) << info.ias, &g);
 	iopgt_domain_destroy(E->dom);
-	if (ta.live_bytes || ta.table_allocs != ta.table_frees ||
-	    ta.meta_allocs != ta.meta_frees)
-		die("leak: %" PRIu64 " table bytes live, tables %" PRIu64 "/%" PRIu64
-		    ", meta %" PRIu64 "/%" PRIu64,
-		    ta.live_bytes, ta.table_allocs, ta.table_frees,
-		    ta.meta_allocs, ta.meta_frees);
+	check_no_leak(&ta);
 	tsalloc_fini(&ta);
 	device_edge = NULL;
 	cur_cfg = NULL;
@@ -1381,23 +1381,6 @@ static unsigned long env_scaled(const char *name, unsigned long dflt,
 {
 	const char *v = getenv(name);
 	return v && *v ? num(v, what) : (unsigned long)titers(name, (long)dflt);
-}
-
-static int wanted(const char *name)
-{
-	const char *p = opt.configs;
-	size_t n = strlen(name);
-
-	if (!strcmp(p, "all"))
-		return 1;
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p += len + (e != NULL);
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1468,7 +1451,7 @@ int main(int argc, char **argv)
 		       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
 		       EDGE_WRITERS, opt.ops, opt.seconds, opt.seed, TSEED_ENV);
 		for (size_t i = 0; i < n_tcfgs; i++) {
-			if (!wanted(tcfgs[i].name))
+			if (!tname_in_list(opt.configs, tcfgs[i].name))
 				continue;
 			ran++;
 			run_edge(&tcfgs[i]);
@@ -1502,7 +1485,7 @@ int main(int argc, char **argv)
 		struct mode slow = { .writers = 1, .slow_readers = 1,
 				     .seconds = short_run };
 
-		if (!wanted(tcfgs[i].name))
+		if (!tname_in_list(opt.configs, tcfgs[i].name))
 			continue;
 		ran++;
 		run_config(&tcfgs[i], &m);

@@ -1495,22 +1495,6 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
 	pthread_mutex_destroy(&a.mu);
 }
 
-static int ov_wanted(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!strcmp(list, "all"))
-		return 1;
-	for (const char *p = list; *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p += len + (e != NULL);
-	}
-	return 0;
-}
-
 static void test_overlap_stress(void **state)
 {
 	const char *configs = getenv("IOPGT_RACE_CONFIGS");
@@ -1521,7 +1505,7 @@ static void test_overlap_stress(void **state)
 	if (!configs || !*configs)
 		configs = tcfg_representative();
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		if (!ov_wanted(configs, tcfgs[i].name))
+		if (!tname_in_list(configs, tcfgs[i].name))
 			continue;
 		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0);
 		ran++;

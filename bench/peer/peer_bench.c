@@ -53,19 +53,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bench_callgrind.h"
 #include "bench_util.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND_H 1
-#endif
-#endif
-#ifndef HAVE_CALLGRIND_H
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#endif
 
 #define GRANULE_SHIFT 12u
 #define BITS 9u      /* index bits of a table */
@@ -76,12 +65,11 @@
 #define SINGLE_BATCH 64u
 #define MULTI_BATCH 8u
 #define MULTI_COUNT 256u
+_Static_assert(MULTI_BATCH == BENCH_STORE_PAGES &&
+	       MULTI_COUNT == BENCH_STORE_COUNT, "store limit layout");
 #define LOOKUP_CHAIN 256u
 #define LOOKUP_PAGES 64u
 #define WARMUP_ROUNDS 20u
-#define LOAD_MISS_BYTES (UINT64_C(256) << 20)
-#define LOAD_MISS_STEPS 4096u
-#define LOAD_MISS_SAMPLES 201u
 #define SET_BATCH 4096u     /* lookups per sample of `lookup` */
 #define SET_PA_BASE (UINT64_C(1) << 40)
 
@@ -563,86 +551,6 @@ static int lookup_sample(struct be *b, uint64_t base, double *out)
 	return 0;
 }
 
-/* The store limit and the load-miss latency, as bench_ops.c measures
- * them (same code), so that the two processes can be compared. */
-static double store_sample(uint64_t *const *pages, uint64_t leaf)
-{
-	uint64_t t0, t1;
-
-	t0 = bench_now_ns();
-	for (unsigned b = 0; b < MULTI_BATCH; b++) {
-		volatile uint64_t *p = pages[b];
-		uint64_t e = ((uint64_t)b << 30) | 0x67;
-		for (unsigned i = 0; i < MULTI_COUNT; i += 8, e += 8 * leaf) {
-			p[i + 0] = e;
-			p[i + 1] = e + leaf;
-			p[i + 2] = e + 2 * leaf;
-			p[i + 3] = e + 3 * leaf;
-			p[i + 4] = e + 4 * leaf;
-			p[i + 5] = e + 5 * leaf;
-			p[i + 6] = e + 6 * leaf;
-			p[i + 7] = e + 7 * leaf;
-		}
-	}
-	t1 = bench_now_ns();
-	return (double)(t1 - t0) / MULTI_BATCH;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static double load_miss(void)
-{
-	size_t bytes = LOAD_MISS_BYTES, n = bytes / 64;
-	static double s[LOAD_MISS_SAMPLES];
-	uint64_t seed = 0x9e3779b97f4a7c15u;
-	uint32_t *perm;
-	char *buf;
-	void **p;
-
-	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return -1;
-	madvise(buf, bytes, MADV_HUGEPAGE);
-	perm = malloc(n * sizeof(*perm));
-	if (!perm) {
-		munmap(buf, bytes);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		perm[i] = (uint32_t)i;
-	for (size_t i = n - 1; i > 0; i--) {
-		size_t j = xorshift(&seed) % i;
-		uint32_t t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
-	for (size_t i = 0; i < n; i++)
-		*(void **)(buf + i * 64) = buf + (size_t)perm[i] * 64;
-	free(perm);
-	p = (void **)buf;
-	for (unsigned i = 0; i < 100000; i++)
-		p = *p;
-	for (unsigned k = 0; k < LOAD_MISS_SAMPLES; k++) {
-		uint64_t t0 = bench_now_ns(), t1;
-		for (unsigned i = 0; i < LOAD_MISS_STEPS; i++)
-			p = *p;
-		t1 = bench_now_ns();
-		s[k] = (double)(t1 - t0) / LOAD_MISS_STEPS;
-	}
-	*(void *volatile *)buf = p;
-	munmap(buf, bytes);
-	return bench_median(s, LOAD_MISS_SAMPLES);
-}
-
 /* ------------------------------------------------------------------------
  * Instruction counts (ops): exactly `iters` operations in bench_cg_loop,
  * laid out as bench_ops.c lays them out.
@@ -986,7 +894,7 @@ static int ops_main(int argc, char **argv)
 		if (lookup_sample(&b, lookup_base, keep ? &lookup_s[k] : NULL))
 			goto out;
 		{
-			double s = store_sample(pages, entry_size(0));
+			double s = bench_store_sample(pages, entry_size(0));
 			if (keep)
 				store_s[k] = s;
 		}
@@ -997,7 +905,7 @@ static int ops_main(int argc, char **argv)
 	}
 	lookup_ns = bench_median(lookup_s, reps);
 	store_ns = bench_median(store_s, reps);
-	miss_ns = load_miss();
+	miss_ns = bench_load_miss(NULL);
 	if (miss_ns < 0)
 		goto nomem;
 
@@ -1082,7 +990,7 @@ static int set_map(struct be *b, struct set *s, uint64_t bytes)
 	for (uint64_t i = 0; i < n; i++)
 		next[i] = (uint32_t)i;
 	for (uint64_t i = n - 1; i > 0; i--) { /* Sattolo */
-		uint64_t j = xorshift(&seed) % i;
+		uint64_t j = bench_xorshift(&seed) % i;
 		uint32_t t = next[i];
 		next[i] = next[j];
 		next[j] = t;
