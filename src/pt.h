@@ -260,8 +260,8 @@ struct iopgt_domain {
 
 	struct {
 		_Atomic uint64_t pages_live, bytes_live, pages_peak, bytes_peak;
-		_Atomic uint64_t pages_alloc, pages_freed, pages_cached;
-		_Atomic uint64_t pages_waiting, meta_bytes;
+		_Atomic uint64_t pages_alloc, pages_freed;
+		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t flushes[IOPGT_FLUSH_KINDS], flush_all;
 		_Atomic uint64_t coalesced, split, segments;
 	} st __attribute__((aligned(64)));
