@@ -575,9 +575,13 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 				      ((uint64_t)dom->seg_meta_pages
 				       << dom->table_shift) +
 			      sizeof(struct iopgt_domain);
-	for (unsigned k = 0; k < IOPGT_FLUSH_KINDS; k++)
-		st->flushes[k] = rd(&dom->st.flushes[k]);
-	st->flush_all = rd(&dom->st.flush_all);
+	for (unsigned i = 0; i < PT_SHARDS; i++) {
+		const struct pt_shard *sh = &dom->shards[i];
+
+		for (unsigned k = 0; k < IOPGT_FLUSH_KINDS; k++)
+			st->flushes[k] += rd(&sh->flushes[k]);
+		st->flush_all += rd(&sh->flush_all);
+	}
 	st->coalesced = rd(&dom->st.coalesced);
 	st->split = rd(&dom->st.split);
 	copy_out(user_st, size, st, sizeof(*st));

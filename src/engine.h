@@ -355,6 +355,13 @@ static bool PT(park)(struct pt_op *op, struct pt_table *t)
 
 	if (!n || op->rollback || !PT(may_reclaim)(op, t))
 		return false;
+	/* Already kept (emptied before and reused since): nothing to write,
+	 * so writers that take turns emptying a table do not share a line
+	 * here. */
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&dom->idle[i], memory_order_relaxed) ==
+		    key)
+			return true;
 	for (unsigned i = 0; i < n; i++) {
 		old = 0;
 		if (!atomic_load_explicit(&dom->idle[i], memory_order_relaxed) &&
@@ -743,7 +750,7 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	unsigned w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
 	    (r = PT(map_one)(dom, g, iova, pa, attrs, &full)) > 0)
 		r = PT(map_range)(dom, iova, pa, last, attrs, g);
@@ -1225,7 +1232,7 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 {
 	int64_t r;
 
-	unsigned w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
 	    (r = PT(unmap_one)(dom, g, iova)) < 0)
 		r = PT(unmap_range)(dom, iova, last, g);
@@ -1290,7 +1297,7 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 {
 	int r;
 
-	unsigned w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter(dom);
 	if (__builtin_expect(dom->walk_hook != NULL, 0))
 		r = PT(lookup_hooked)(dom, iova, out);
 	else
@@ -1385,7 +1392,7 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     void *arg, struct iopgt_gather *g)
 {
 	struct pt_dirty d = { dom, fn, arg, flags, g, 0, 0 };
-	unsigned w;
+	pt_walk_t w;
 	int r;
 
 	if (FMT_HW_DIRTY == 0) /* the format keeps no dirty state */
@@ -1403,7 +1410,7 @@ static void PT(evict)(struct iopgt_domain *dom, uint64_t key,
 		      struct iopgt_gather *g)
 {
 	struct pt_op op;
-	unsigned w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter(dom);
 
 	PT(op_init)(&op, dom, g);
 	PT(evict_key)(&op, key);

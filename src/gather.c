@@ -90,12 +90,24 @@ static unsigned long release_list(struct iopgt_domain *dom, struct pt_table *t)
 	return n;
 }
 
+/* True if some walker is counted under parity p. Each walker's count is
+ * read once, in seq_cst order, on the shard it uses; the arguments below
+ * are about one walker and the read of its own shard, so they hold for a
+ * sum read shard by shard as for one counter. */
+static bool walkers_of(struct iopgt_domain *dom, unsigned p)
+{
+	for (unsigned s = 0; s < PT_SHARDS; s++)
+		if (atomic_load_explicit(&dom->shards[s].walkers[p],
+					 memory_order_seq_cst))
+			return true;
+	return false;
+}
+
 /* True if no walker is counted at all. The caller's unlinks precede its
  * seq_cst fence; a walker not counted here entered after it and sees them. */
 static bool no_walkers(struct iopgt_domain *dom)
 {
-	return !atomic_load_explicit(&dom->walkers[0], memory_order_seq_cst) &&
-	       !atomic_load_explicit(&dom->walkers[1], memory_order_seq_cst);
+	return !walkers_of(dom, 0) && !walkers_of(dom, 1);
 }
 
 /* Advance the epoch from g to g + 1 if no walker of epoch g - 1 remains:
@@ -108,8 +120,7 @@ static void try_advance(struct iopgt_domain *dom)
 {
 	uint64_t g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
 
-	if (!atomic_load_explicit(&dom->walkers[(g + 1) & 1],
-				  memory_order_seq_cst)) {
+	if (!walkers_of(dom, (unsigned)(g + 1) & 1)) {
 		PT_YIELD(dom, PT_Y_ADVANCE_CHECKED, 0, g);
 		atomic_compare_exchange_strong_explicit(&dom->epoch, &g, g + 1,
 							memory_order_seq_cst,
@@ -203,11 +214,11 @@ static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
 		kind = IOPGT_FLUSH_MODIFIED;
 	if (all) {
 		dom->cfg.flush.flush_all(dom->cfg.flush.arg);
-		pt_stat_add(&dom->st.flush_all, 1);
+		pt_stat_add(&pt_shard(dom)->flush_all, 1);
 	} else if (kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
 		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,
 					   g->last, kind);
-		pt_stat_add(&dom->st.flushes[kind], 1);
+		pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
 	}
 }
 
@@ -256,7 +267,7 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 	if (kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
 		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova, g->last,
 					   kind);
-		pt_stat_add(&dom->st.flushes[kind], 1);
+		pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
 		g->kind = IOPGT_FLUSH_NONE;
 	}
 	g->iova = UINT64_MAX;

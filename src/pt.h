@@ -43,6 +43,9 @@
 #define PT_CACHE_SLOTS 32 /* the largest table_cache honoured */
 #define PT_IDLE_SLOTS PT_CACHE_SLOTS
 
+/* Shards of the per-operation counters (struct pt_shard): a power of two. */
+#define PT_SHARDS 16
+
 typedef _Atomic uint64_t pt_entry_t;
 
 /* ------------------------------------------------------------------------
@@ -216,6 +219,13 @@ const struct pt_format *iopgt__format(enum iopgt_format fmt);
 /* The engine of fmt with that granule, or NULL. */
 const struct pt_engine *iopgt__engine(enum iopgt_format fmt, unsigned granule);
 
+/* Counters that every operation writes, one line per shard (see
+ * iopgt_domain.shards). */
+struct pt_shard {
+	_Atomic long walkers[2] __attribute__((aligned(16)));
+	_Atomic uint64_t flushes[IOPGT_FLUSH_KINDS], flush_all;
+} __attribute__((aligned(64)));
+
 struct iopgt_domain {
 	const struct pt_engine *eng;
 	struct pt_geo geo;
@@ -244,10 +254,10 @@ struct iopgt_domain {
 	 * the tables it created. */
 	_Atomic uint64_t next_owner;
 
-	/* Walkers inside the tree, by the parity of the epoch they entered
-	 * in, and the epoch; see the vocabulary above. */
-	_Atomic long walkers[2] __attribute__((aligned(64)));
-	_Atomic uint64_t epoch;
+	/* The epoch; see the vocabulary above. The walkers inside the tree
+	 * are counted in shards[], by the parity of the epoch they entered
+	 * in. */
+	_Atomic uint64_t epoch __attribute__((aligned(64)));
 	/* Flushed tables that must wait for walkers to leave. */
 	_Atomic(struct pt_table *) waiting;
 
@@ -262,9 +272,14 @@ struct iopgt_domain {
 		_Atomic uint64_t pages_live, bytes_live, pages_peak, bytes_peak;
 		_Atomic uint64_t pages_alloc, pages_freed;
 		_Atomic uint64_t pages_waiting;
-		_Atomic uint64_t flushes[IOPGT_FLUSH_KINDS], flush_all;
 		_Atomic uint64_t coalesced, split, segments;
 	} st __attribute__((aligned(64)));
+
+	/* Counters every operation writes, spread over cache lines so that
+	 * threads on different CPUs do not write one line: a thread uses the
+	 * shard of its stack (pt_shard()). Walkers of a shard leave where
+	 * they entered; readers of a count sum the shards. */
+	struct pt_shard shards[PT_SHARDS];
 
 	unsigned cache_limit; /* cfg.table_cache, at most PT_CACHE_SLOTS */
 
@@ -375,14 +390,36 @@ static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
  * docs/protocol.md has the argument; the protocol's model checks it.
  */
 
-static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
+/* The calling thread's shard: threads run on stacks of their own, far
+ * apart (a thread library maps each its own stack, a kernel each CPU or
+ * task), so the stack's address tells concurrent threads apart without
+ * thread-local storage, which a freestanding embedder may not have. Two
+ * threads that land on one shard are still counted correctly: a shard is
+ * a counter like any other; they only share its cache line. */
+static inline struct pt_shard *pt_shard(struct iopgt_domain *dom)
 {
+	char here;
+	uint64_t sp = (uint64_t)(uintptr_t)&here;
+
+	return &dom->shards[(sp >> 14) * 0x9e3779b97f4a7c15ull >> 60 &
+			    (PT_SHARDS - 1)];
+}
+
+/* What pt_walk_leave() needs: the address of the counter the walker
+ * incremented, | 1 if it incremented the other parity's too (the two are
+ * adjacent in their shard, 8-byte aligned, the even one 16-byte aligned,
+ * so the other is at address ^ 8). */
+typedef uintptr_t pt_walk_t;
+
+static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
+{
+	struct pt_shard *sh = pt_shard(dom);
 	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
 						    memory_order_seq_cst) & 1;
-	unsigned w = 1u << i;
+	pt_walk_t w = (pt_walk_t)&sh->walkers[i];
 
 	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
-	atomic_fetch_add_explicit(&dom->walkers[i], 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
 	if (__builtin_expect(((unsigned)atomic_load_explicit(
 				      &dom->epoch, memory_order_seq_cst) &
 			      1) != i,
@@ -391,9 +428,9 @@ static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
 		 * other parity too instead of starting over, so that enter
 		 * is wait-free. Counted under both, the walker stops every
 		 * advance until it leaves. */
-		atomic_fetch_add_explicit(&dom->walkers[i ^ 1], 1,
+		atomic_fetch_add_explicit(&sh->walkers[i ^ 1], 1,
 					  memory_order_seq_cst);
-		w = 3;
+		w |= 1;
 	}
 	/* Orders this walker's loads of the tree after its count (pairs
 	 * with the reclaimer's fence). */
@@ -401,19 +438,18 @@ static inline unsigned pt_walk_enter(struct iopgt_domain *dom)
 	return w;
 }
 
-static inline void pt_walk_leave(struct iopgt_domain *dom, unsigned w)
+static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
 {
+	_Atomic long *c = (_Atomic long *)(w & ~(pt_walk_t)1);
+
+	(void)dom;
 	/* Release: every access to the tree happens before a reclaimer that
 	 * reads the count as zero frees anything. */
-	if (__builtin_expect(w == 3, 0)) {
-		atomic_fetch_sub_explicit(&dom->walkers[0], 1,
-					  memory_order_release);
-		atomic_fetch_sub_explicit(&dom->walkers[1], 1,
-					  memory_order_release);
-		return;
-	}
-	atomic_fetch_sub_explicit(&dom->walkers[w >> 1], 1,
-				  memory_order_release);
+	atomic_fetch_sub_explicit(c, 1, memory_order_release);
+	if (__builtin_expect(w & 1, 0))
+		atomic_fetch_sub_explicit(
+			(_Atomic long *)((uintptr_t)c ^ sizeof(long)), 1,
+			memory_order_release);
 }
 
 /* ------------------------------------------------------------------------
