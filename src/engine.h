@@ -132,6 +132,37 @@ PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 
 	idx = (unsigned)(iova >> c->shift) & c->mask;
 	e = atomic_load_explicit(&va[idx], memory_order_acquire);
+	if (FMT_TABLE_LINEAR && __builtin_expect(c->p2v == NULL, 1)) {
+		/* Unrolled: each level's step with its own constants, entered
+		 * at the root's level. */
+		const uintptr_t off = c->off;
+#define PT_LEAF_STEP(L)                                                      \
+	case L:                                                              \
+		if (FMT_GRANULE + FMT_BITS * (L) >= 64 ||                   \
+		    !fmt_is_table(e, L)) {                                   \
+			level = L;                                           \
+			goto out;                                            \
+		}                                                            \
+		va = (pt_entry_t *)(uintptr_t)(                              \
+			e + (off - (uintptr_t)fmt_make_table(0, L)));        \
+		idx = (unsigned)(iova >> ((FMT_GRANULE + FMT_BITS * (L - 1)) \
+					  & 63)) &                           \
+		      below;                                                 \
+		e = atomic_load_explicit(&va[idx], memory_order_acquire);    \
+		__attribute__((fallthrough));
+		_Static_assert(PT_MAX_LEVELS == 6, "PT_LEAF_STEP: one per level");
+		switch (level) {
+			PT_LEAF_STEP(5)
+			PT_LEAF_STEP(4)
+			PT_LEAF_STEP(3)
+			PT_LEAF_STEP(2)
+			PT_LEAF_STEP(1)
+		default:
+			level = 0;
+		}
+#undef PT_LEAF_STEP
+		goto out;
+	}
 	while (level && fmt_is_table(e, level)) {
 		pt_assert_expensive(
 			"a table entry is fmt_make_table(pa, level)",
@@ -150,6 +181,7 @@ PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 		      below;
 		e = atomic_load_explicit(&va[idx], memory_order_acquire);
 	}
+out:
 	if (level != c->level) {
 		c->level = level;
 		c->shift = FMT_GRANULE + FMT_BITS * level;

@@ -390,6 +390,15 @@ static inline void pt_stat_add(_Atomic uint64_t *c, uint64_t v)
  * docs/protocol.md has the argument; the protocol's model checks it.
  */
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PT_HAS_TSAN 1
+#endif
+#endif
+#ifndef PT_HAS_TSAN
+#define PT_HAS_TSAN 0
+#endif
+
 /* The calling thread's shard: threads run on stacks of their own, far
  * apart (a thread library maps each its own stack, a kernel each CPU or
  * task), so the stack's address tells concurrent threads apart without
@@ -433,8 +442,18 @@ static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
 		w |= 1;
 	}
 	/* Orders this walker's loads of the tree after its count (pairs
-	 * with the reclaimer's fence). */
+	 * with the reclaimer's fence). On x86 the locked increment is a full
+	 * barrier already (Intel SDM vol. 3A, "Memory Ordering in P6 and
+	 * More Recent Processor Families": reads or writes cannot be
+	 * reordered with locked instructions),
+	 * so only the compiler needs holding back; ThreadSanitizer, which
+	 * knows nothing of that, gets the fence. */
+#if (defined(__x86_64__) || defined(__i386__)) && \
+	!defined(__SANITIZE_THREAD__) && !PT_HAS_TSAN
+	atomic_signal_fence(memory_order_seq_cst);
+#else
 	atomic_thread_fence(memory_order_seq_cst);
+#endif
 	return w;
 }
 
