@@ -69,8 +69,11 @@ static const char ops_usage[] =
 	"                    CALLGRIND_START/STOP_INSTRUMENTATION and exit; OP is\n"
 	"                    map4k (map of one granule page into an existing table,\n"
 	"                    then iopgt_sync), unmap4k (unmap of one, then sync),\n"
-	"                    lookup, map256x4k / unmap256x4k (256 pages in one\n"
-	"                    call, then sync), or none (the loop alone). Run under\n"
+	"                    map2m, unmap2m, map1g, unmap1g (the same with one\n"
+	"                    leaf of the second or third size), lookup,\n"
+	"                    map256x4k / unmap256x4k, map256x2m / unmap256x2m\n"
+	"                    (256 leaves in one call, then sync), or none (the\n"
+	"                    loop alone). Run under\n"
 	"                    valgrind --tool=callgrind --instr-atstart=no\n"
 	"  --iters N         operations for --callgrind-op (default 100000)\n"
 	"  -h, --help        this text\n"
@@ -298,9 +301,9 @@ static void __attribute__((noinline)) bench_cg_nop(uint64_t iova)
  * 256-leaf operations use entries 0..255 of one table each. */
 static int __attribute__((noinline))
 bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
-	      uint64_t base, unsigned long iters)
+	      unsigned lvl, uint64_t base, unsigned long iters)
 {
-	uint64_t sz = entry_size(g, 0), span = table_span(g, 0);
+	uint64_t sz = entry_size(g, lvl), span = table_span(g, lvl);
 	unsigned per = cg_multi(op) ? 1 : table_entries(g) - 2, i = 0;
 	uint64_t tbase = base, iova = base;
 	struct iopgt_translation tr;
@@ -348,12 +351,12 @@ bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
 }
 
 static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
-			 enum cg_op op, const char *opname,
+			 enum cg_op op, unsigned lvl, const char *opname,
 			 unsigned long iters)
 {
 	unsigned per = cg_multi(op) ? MULTI_COUNT : table_entries(g) - 2;
 	unsigned long tables = cg_multi(op) ? iters : (iters + per - 1) / per;
-	uint64_t sz = entry_size(g, 0), span = table_span(g, 0), base = 0;
+	uint64_t sz = entry_size(g, lvl), span = table_span(g, lvl), base = 0;
 	struct iopgt_gather gat;
 	int r;
 
@@ -383,7 +386,7 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 			}
 		}
 	}
-	if (bench_cg_loop(dom, g, op, base, iters)) {
+	if (bench_cg_loop(dom, g, op, lvl, base, iters)) {
 		fprintf(stderr, "iopgt bench ops: %s failed\n", opname);
 		return 1;
 	}
@@ -439,6 +442,7 @@ int bench_ops_main(int argc, char **argv)
 	bool json = false, iters_set = false;
 	const char *cg_name = NULL;
 	enum cg_op cg_op = CG_NONE;
+	unsigned cg_level = 0;
 	struct ops_case cases[5];
 	double *store_s = NULL, *lookup_s = NULL;
 	double store_ns, lookup_ns, miss_ns, clock_ns;
@@ -476,17 +480,29 @@ int bench_ops_main(int argc, char **argv)
 				cg_op = CG_UNMAP;
 			else if (!strcmp(optarg, "lookup"))
 				cg_op = CG_LOOKUP;
+			else if (!strcmp(optarg, "map2m") ||
+				 !strcmp(optarg, "map1g"))
+				cg_op = CG_MAP, cg_level = optarg[3] == '2' ? 1 : 2;
+			else if (!strcmp(optarg, "unmap2m") ||
+				 !strcmp(optarg, "unmap1g"))
+				cg_op = CG_UNMAP, cg_level = optarg[5] == '2' ? 1 : 2;
 			else if (!strcmp(optarg, "map256x4k"))
 				cg_op = CG_MAP256;
 			else if (!strcmp(optarg, "unmap256x4k"))
 				cg_op = CG_UNMAP256;
+			else if (!strcmp(optarg, "map256x2m"))
+				cg_op = CG_MAP256, cg_level = 1;
+			else if (!strcmp(optarg, "unmap256x2m"))
+				cg_op = CG_UNMAP256, cg_level = 1;
 			else if (!strcmp(optarg, "none"))
 				cg_op = CG_NONE;
 			else {
 				fprintf(stderr, "%s: bad value for "
 						"--callgrind-op: '%s' (map4k, "
-						"unmap4k, lookup, map256x4k, "
-						"unmap256x4k or none)\n",
+						"unmap4k, map2m, unmap2m, map1g, "
+						"unmap1g, lookup, map256x4k, "
+						"unmap256x4k, map256x2m, "
+						"unmap256x2m or none)\n",
 					cmd, optarg);
 				goto usage;
 			}
@@ -532,7 +548,13 @@ int bench_ops_main(int argc, char **argv)
 	}
 
 	if (cg_name) {
-		ret = run_callgrind(dom, &g, cg_op, cg_name, iters);
+		if (cg_level && !leaf_ok(&g, cg_level)) {
+			fprintf(stderr, "iopgt bench ops: %s has no leaf of "
+					"level %u for --callgrind-op %s\n",
+				cli_format_desc(&cfg), cg_level, cg_name);
+			goto out;
+		}
+		ret = run_callgrind(dom, &g, cg_op, cg_level, cg_name, iters);
 		goto out;
 	}
 

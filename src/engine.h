@@ -797,23 +797,6 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Unmap
  */
 
-/* Clear the n leaves at idx.. of t and account for them. */
-static int PT(clear_leaves)(struct pt_op *op, struct pt_table *t, unsigned idx,
-			    unsigned n, uint64_t *bytes, uint64_t *st)
-{
-	uint64_t sz = UINT64_C(1) << t->shift;
-	uint64_t s = t->iova + ((uint64_t)idx << t->shift);
-
-	if (!pt_clear_run(t, idx, n, NULL, st)) {
-		/* Frozen by a coalesce: start again from the root. */
-		PT_WAIT_FROZEN(op->dom, t->level, t->iova);
-		return -EAGAIN;
-	}
-	*bytes += n * sz;
-	iopgt__gather_range(op->g, s, s + n * sz - 1, IOPGT_FLUSH_MODIFIED);
-	return 0;
-}
-
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -825,7 +808,6 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	unsigned lvl = t->level, shift = t->shift;
 	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
 	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
-	unsigned run = 0, run_n = 0;
 	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
 	int r;
 
@@ -863,34 +845,59 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		}
 		return 0;
 	}
-	for (; i <= end; i++) {
-		uint64_t e = pt_load(t, i), s;
+	/* Upper levels: the leaves in one pass inside the exclusive section,
+	 * up to the next table entry, which is unmapped below, outside the
+	 * section; and so on. In prune mode leaves are kept. */
+	/* Only the range's first and last entries can hold a leaf that
+	 * sticks out of it. */
+	const unsigned out_lo = base + ((uint64_t)i << shift) < iova ? i
+								     : ~0u;
+	const unsigned out_hi =
+		base + ((uint64_t)end << shift) + (sz - 1) > last ? end
+								   : ~0u;
+	const bool prune = op->prune;
+	while (i <= end) {
+		pt_entry_t *p = t->va;
+		unsigned first = end + 1, lastc = 0;
+		uint32_t k = 0;
 		struct pt_table *c;
-		bool ce = false;
+		uint64_t e = 0, s;
+		bool ce = false, straddle = false;
 
-		if (!e)
-			continue;
-		if (!fmt_is_table(e, lvl)) {
-			if (op->prune)
-				continue;
-			/* A level-0 leaf always lies inside the range. */
-			if (lvl) {
-				s = base + ((uint64_t)i << shift);
-				if (s < iova || s + (sz - 1) > last)
-					return -EAGAIN;
-			}
-			if (run_n && run + run_n != i) {
-				r = PT(clear_leaves)(op, t, run, run_n, bytes,
-						     &st);
-				if (r)
-					return r;
-				run_n = 0;
-			}
-			if (!run_n)
-				run = i;
-			run_n++;
-			continue;
+		if (!pt_open_excl(t)) {
+			/* Frozen by a coalesce: start again from the root. */
+			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
+			return -EAGAIN;
 		}
+		for (; i <= end; i++) {
+			e = atomic_load_explicit(&p[i], memory_order_relaxed);
+			if (!e)
+				continue;
+			if (fmt_is_table(e, lvl))
+				break;
+			if (prune)
+				continue;
+			if (__builtin_expect(i == out_lo || i == out_hi, 0)) {
+				straddle = true;
+				break;
+			}
+			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
+			if (!k)
+				first = i;
+			k++;
+			lastc = i;
+		}
+		st = pt_close_excl(t, k);
+		if (k) {
+			*bytes += k * sz;
+			iopgt__gather_range(op->g, base + first * sz,
+					    base + (lastc + 1) * sz - 1,
+					    IOPGT_FLUSH_MODIFIED);
+		}
+		if (straddle)
+			return -EAGAIN; /* a leaf the ends' split missed */
+		if (i > end)
+			break;
 		c = PT(child)(op->dom, e, lvl);
 		s = base + ((uint64_t)i << shift);
 		r = PT(unmap_table)(op, c, s < iova ? iova : s,
@@ -907,11 +914,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 						   memory_order_relaxed);
 		if (ce)
 			PT(unlink_empty)(op, t, i, c, &st);
-	}
-	if (run_n) {
-		r = PT(clear_leaves)(op, t, run, run_n, bytes, &st);
-		if (r)
-			return r;
+		i++;
 	}
 	*emptied = st == 0;
 	return 0;
@@ -1195,7 +1198,7 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 	return (int64_t)bytes;
 }
 
-/* The single page unmapped from t emptied it: unlink the tables it
+/* The single leaf unmapped from t emptied it: unlink the tables it
  * emptied, upward along the walk. */
 static __attribute__((noinline)) void
 PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
@@ -1211,10 +1214,10 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	/* The fast path kept no path: walk to t again, recording it (only
 	 * this call changes iova's tables, so the walk ends at t). */
 	PT(cur_root)(dom, &cur);
-	PT(cur_seek)(dom, &cur, iova, 0);
-	if (pt_desc(dom, cur.va) != t)
+	PT(cur_seek)(dom, &cur, iova, t->level);
+	if (cur.level != t->level || pt_desc(dom, cur.va) != t)
 		return;
-	for (unsigned l = 1; !st && l < dom->geo.levels; l++) {
+	for (unsigned l = t->level + 1; !st && l < dom->geo.levels; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		st = 1;
 		PT(unlink_empty)(&op, p, cur.upidx[l], t, &st);
@@ -1222,30 +1225,46 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	}
 }
 
-/* Unmap one smallest page: the common case, kept short. Returns the bytes
- * unmapped (0 if nothing was mapped there), or -1 when the general path
- * must do it (a superpage to split, a table being installed or frozen);
- * nothing has changed then. */
-static inline int64_t PT(unmap_one)(struct iopgt_domain *dom,
-				    struct iopgt_gather *g, uint64_t iova)
+/* Unmap exactly one leaf, of any size, or nothing: the common cases, kept
+ * short. [iova, last] must be one leaf's span: what iova's walk reaches
+ * is then either an empty entry whose span holds the whole range (nothing
+ * mapped: 0), or the leaf itself, cleared in its table's exclusive
+ * section. Returns the bytes unmapped, or -1 when the general path must
+ * do it (a larger leaf to split, smaller leaves, a table being installed
+ * or frozen); nothing has changed then. */
+static inline __attribute__((always_inline)) int64_t
+PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
+	      uint64_t last, const bool granule)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
-	uint64_t st;
+	uint64_t st, span;
 
 	PT(cur_root)(dom, &cur);
-	if (!PT(cur_leaf)(dom, &cur, iova))
-		return 0;
-	if (cur.level)
-		return -1; /* a superpage: split it */
-	t = pt_desc(dom, cur.va); /* level 0 is never the root */
+	if (!PT(cur_leaf)(dom, &cur, iova)) {
+		/* An empty entry: nothing mapped in its span */
+		return !granule && (iova ^ last) >> cur.shift ? -1 : 0;
+	}
+	if (granule) {
+		/* the constant case: a level-0 leaf, never in the root */
+		if (cur.level)
+			return -1; /* a superpage: split it */
+		span = dom->granule_mask + 1;
+		t = pt_desc(dom, cur.va);
+	} else {
+		span = UINT64_C(1) << cur.shift;
+		if (last - iova != span - 1 ||
+		    fmt_leaf_span(cur.e, cur.level))
+			return -1; /* a superpage to split, smaller leaves */
+		t = cur.level == dom->geo.levels - 1 ? dom->root
+						     : pt_desc(dom, cur.va);
+	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
-	iopgt__gather_range(g, iova, iova + dom->granule_mask,
-			IOPGT_FLUSH_MODIFIED);
-	if (__builtin_expect(!st, 0))
+	iopgt__gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+	if (__builtin_expect(!st, 0) && t != dom->root)
 		PT(unlink_up)(dom, g, iova, t);
-	return (int64_t)dom->granule_mask + 1;
+	return (int64_t)span;
 }
 
 /* Everything but the single-page fast path. */
@@ -1265,8 +1284,16 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 	int64_t r;
 
 	pt_walk_t w = pt_walk_enter(dom);
-	if (last - iova != dom->granule_mask ||
-	    (r = PT(unmap_one)(dom, g, iova)) < 0)
+	/* One leaf's span (the length a power of two, iova aligned to it)
+	 * tries the fast path first. */
+	if (last - iova == dom->granule_mask)
+		r = PT(unmap_one)(dom, g, iova, last, true);
+	else if (!(((last - iova) & (last - iova + 1)) |
+		   (iova & (last - iova))))
+		r = PT(unmap_one)(dom, g, iova, last, false);
+	else
+		r = -1;
+	if (r < 0)
 		r = PT(unmap_range)(dom, iova, last, g);
 	pt_walk_leave(dom, w);
 	return r;
