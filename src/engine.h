@@ -881,11 +881,29 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				straddle = true;
 				break;
 			}
+			/* From the first leaf to clear on, the entries up to
+			 * the last one (or the one before, if that one may
+			 * stick out) need no check but "a table entry?". */
+			const unsigned stop = out_hi == end ? end - 1 : end;
+			first = i;
 			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
-			if (!k)
-				first = i;
 			k++;
 			lastc = i;
+			for (i++; i <= stop; i++) {
+				e = atomic_load_explicit(&p[i],
+							 memory_order_relaxed);
+				if (!e)
+					continue;
+				if (fmt_is_table(e, lvl))
+					break;
+				atomic_store_explicit(&p[i], 0,
+						      memory_order_relaxed);
+				k++;
+				lastc = i;
+			}
+			if (i <= stop)
+				break; /* at a table entry */
+			i--; /* the outer loop looks at the rest */
 		}
 		st = pt_close_excl(t, k);
 		if (k) {
