@@ -28,8 +28,9 @@
  *    and munmap on every table. Chunks are marked MADV_NOHUGEPAGE: where
  *    transparent huge pages are enabled "always", the kernel would
  *    otherwise back a whole aligned 2 MiB chunk with a huge page at the
- *    first touch, 2 MiB of RSS for one table. (MADV_HUGEPAGE is never used,
- *    for the same reason.)
+ *    first touch, 2 MiB of RSS for one table. Large mappings of 2 MiB
+ *    multiples (segments) are marked the same while the domain has less
+ *    than 2 MiB mapped, and MADV_HUGEPAGE after (huge_advice()).
  *  - Metadata: the chunk header lives in the first slot of its chunk and is
  *    found from any slot by masking the address with the chunk size (as
  *    mimalloc finds its segments). No global address-to-chunk map, no
@@ -369,6 +370,28 @@ static void class_free(struct iopgt__chunks *c, void *va, unsigned shift)
 	}
 }
 
+/* Transparent huge pages for large mappings (segments), but only once
+ * the domain has 2 MiB mapped already: a domain that outgrew its first
+ * segment fills the next ones too, and its lookups then miss the TLB on
+ * nearly every table they touch (a random lookup in a large domain reads
+ * two lines of different tables; with 4K pages each costs a page walk,
+ * which in a virtual machine is a nested walk of up to 24 loads). One
+ * huge page maps a whole 2 MiB segment. The first segment stays on 4K
+ * pages, so a small domain holds only the pages it touched. */
+static void huge_advice(void *va, size_t size, size_t mapped_before)
+{
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+	const size_t huge = (size_t)2 << 20;
+
+	if (size % huge || (uintptr_t)va % huge)
+		return;
+	madvise(va, size,
+		mapped_before >= huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+	(void)va, (void)size, (void)mapped_before;
+#endif
+}
+
 void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa)
 {
 	struct iopgt__chunks *c = arg;
@@ -381,9 +404,11 @@ void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa)
 		va = class_alloc(c, shift);
 	} else {
 		va = map_aligned(size, size);
-		if (va)
-			atomic_fetch_add_explicit(&c->mapped, size,
-						  memory_order_relaxed);
+		if (va) {
+			size_t before = atomic_fetch_add_explicit(
+				&c->mapped, size, memory_order_relaxed);
+			huge_advice(va, size, before);
+		}
 	}
 	if (va)
 		*pa = (uint64_t)(uintptr_t)va;

@@ -3,13 +3,14 @@
  * The default table allocator (src/alloc_default.c), driven directly:
  * alignment of every size, no overlap, reuse of freed slots, chunks given
  * back when all their slots are free, threads allocating and freeing each
- * other's pages, and destroy.
+ * other's pages, destroy, and the huge-page advice for segments.
  */
 #define _DEFAULT_SOURCE /* mincore */
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -365,6 +366,63 @@ static void test_threads(void **state)
 	iopgt__chunks_destroy(sh.c);
 }
 
+/* The VmFlags of the mapping holding va in /proc/self/smaps, or "" if
+ * there is no such file (then the test has nothing to check). */
+static void vm_flags(const void *va, char *out, size_t n)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	out[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') == line + strspn(line, "0123456789abcdef"))
+			in = (uintptr_t)va >= lo && (uintptr_t)va < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			size_t l = strlen(line + 8);
+
+			if (l >= n)
+				l = n - 1;
+			memcpy(out, line + 8, l);
+			out[l] = 0;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* Segments (2 MiB mappings): the domain's first stays on 4K pages (nh:
+ * MADV_NOHUGEPAGE), later ones ask for huge pages (hg: MADV_HUGEPAGE), so
+ * that a large domain's lookups do not miss the TLB on every table. */
+static void test_huge_advice(void **state)
+{
+	struct iopgt__chunks *c = iopgt__chunks_create();
+	char fa[256], fb[256];
+	void *a, *b;
+
+	(void)state;
+	assert_non_null(c);
+	a = alloc_ok(c, CHUNK);
+	b = alloc_ok(c, CHUNK);
+	vm_flags(a, fa, sizeof(fa));
+	vm_flags(b, fb, sizeof(fb));
+	if (fa[0]) {
+		assert_non_null(strstr(fa, " nh"));
+		assert_null(strstr(fa, " hg"));
+		assert_non_null(strstr(fb, " hg"));
+		assert_null(strstr(fb, " nh"));
+	}
+	free_page(c, b, CHUNK);
+	free_page(c, a, CHUNK);
+	assert_int_equal(iopgt__chunks_mapped_bytes(c), 0);
+	iopgt__chunks_destroy(c);
+}
+
 /* Destroy unmaps what is still mapped: kept chunks, and (against the
  * rules, but harmlessly) pages never freed. */
 static void test_destroy(void **state)
@@ -390,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_returned),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_destroy),
+		cmocka_unit_test(test_huge_advice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
