@@ -177,7 +177,7 @@ struct iopgt_flush_ops {
  * sees in *pa; the memory need not be zeroed. It is asked for the root (one
  * table page, or the concatenated root tables) and for segments of
  * cfg.segment_size bytes, out of which the library carves table pages and
- * keeps, in a segment's first pages, 64 bytes of bookkeeping per page. The
+ * keeps, in a segment's last pages, 64 bytes of bookkeeping per page. The
  * library writes entries through the returned pointers only. meta_alloc/
  * meta_free hold the domain structure and may be left NULL (then malloc/
  * free are used). All four may be called concurrently from writers of the
@@ -225,7 +225,11 @@ struct iopgt_config {
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
 	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
 	                               * allocator (aligned memory from mmap,
-	                               * pa = va); NULL meta callbacks:
+	                               * pa = va; a domain's segments after
+	                               * its first are advised for
+	                               * transparent huge pages, so that a
+	                               * large domain's lookups hit the TLB);
+	                               * NULL meta callbacks:
 	                               * malloc and free. Give both of a pair
 	                               * or neither (else -EINVAL). A
 	                               * freestanding build has no built-in
