@@ -543,6 +543,7 @@ retry:
 		    fmt_leaf_step(level));
 	st = pt_close(t, n - i);
 	if (!i) {
+		PT_YIELD(dom, PT_Y_FILL_BLOCKED, level, t->iova);
 		e = pt_load(t, idx);
 		if (!e)
 			goto retry; /* an empty table kept for reuse was just

@@ -46,6 +46,9 @@ enum pt_yield_point {
 	                        * parent entry is replaced */
 	PT_Y_INSTALL_DONE,     /* map: a new table's entry was published */
 	PT_Y_FILL_RESERVED,    /* map: slots reserved, before the stores */
+	PT_Y_FILL_BLOCKED,     /* map: a fill stopped at its first entry (not
+	                        * empty), section closed, before the entry is
+	                        * read again */
 	PT_Y_WAIT_FROZEN,      /* any writer: found a table frozen, waits */
 	PT_Y_UNLINK_FROZEN,    /* unlink: empty table frozen, before the
 	                        * parent entry is cleared */

@@ -22,6 +22,8 @@
  *   lookup_install    7. a lookup waits for an installer that is stopped
  *   overlap_stress    8. overlapping writers (a caller bug) are contained:
  *                        no crash, hang, double free or leak (label stress)
+ *   evicted_kept      9. a superpage map meets an emptied table kept for
+ *                        reuse, which another writer evicts meanwhile
  *
  * The sizes come from each domain's iopgt_domain_info (leaf sizes, levels,
  * granule); a scenario that needs what a configuration lacks (a third leaf
@@ -60,7 +62,9 @@ struct rdom {
 	uint64_t root_pa;
 };
 
-static void ropen(struct rdom *d, const struct tcfg *c)
+/* table_cache 0 unless a scenario needs emptied tables kept for reuse:
+ * then every table reclaimed is really freed. */
+static void ropen_cache(struct rdom *d, const struct tcfg *c, unsigned cache)
 {
 	struct iopgt_config cfg;
 	struct iopgt_info info;
@@ -69,7 +73,7 @@ static void ropen(struct rdom *d, const struct tcfg *c)
 	d->c = c;
 	d->m = smem_new();
 	tcfg_config(c, &cfg);
-	cfg.table_cache = 0; /* every table reclaimed is really freed */
+	cfg.table_cache = cache;
 	smem_ops(d->m, &cfg.mem);
 	assert_int_equal(iopgt_domain_create(&cfg, &d->dom), 0);
 	iopgt_domain_info(d->dom, &info, sizeof(info));
@@ -81,6 +85,11 @@ static void ropen(struct rdom *d, const struct tcfg *c)
 	d->pa_base = UINT64_C(1) << (info.oas - 2);
 	d->hw_dirty = d->dom->eng->hw_dirty;
 	d->root_pa = info.root_pa;
+}
+
+static void ropen(struct rdom *d, const struct tcfg *c)
+{
+	ropen_cache(d, c, 0);
 }
 
 /* The identity-like output address of iova: keeps every alignment. */
@@ -1072,6 +1081,85 @@ static void test_lookup_install(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * 9. A map meets a kept table that is evicted meanwhile
+ *
+ * An unmap empties the leaf table under a level-1 entry and the domain
+ * keeps it, linked and empty, for reuse. M maps a level-1 leaf there: its
+ * fill stops at the entry (a table entry, not empty) and M is stopped
+ * after closing its section (FILL_BLOCKED), before it reads the entry
+ * again to decide. iopgt_reclaim() evicts the kept table: the entry is
+ * now empty. M must start again and map its leaf; before the fix found by
+ * the stress test it took the empty entry for a leaf in its way and
+ * failed with -EEXIST.
+ */
+
+static unsigned long evicted_kept_on(const struct tcfg *c)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop mop;
+	struct sched_thread *M;
+	struct rtable kept;
+	uint64_t B;
+
+	ropen_cache(&d, c, 4);
+	if (d.n < 2 || 4 * d.s[1] > d.space) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	B = 3 * d.s[1];
+	s = sched_new(d.dom, "evicted_kept %s", c->name);
+	if (rcall(s, &d, ROP_MAP, B + d.page, d.page, NULL) != 0 ||
+	    rcall(s, &d, ROP_UNMAP, B + d.page, d.page, NULL) !=
+		    (int64_t)d.page) {
+		sched_violation(s, "the set-up map or unmap failed");
+		goto out;
+	}
+	if (!rfind(&d, 0, B, &kept)) {
+		sched_violation(s, "the emptied leaf table at 0x%" PRIx64
+				   " was not kept",
+				B);
+		goto out;
+	}
+	mop = rop(&d, ROP_MAP, B, d.s[1]);
+	M = sched_thread(s, "M (map of a level-1 leaf)", rop_run, &mop);
+	sched_stop_at(M, PT_Y_FILL_BLOCKED, 1, SCHED_ANY_IOVA, 1);
+	sched_start(M);
+	if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "M never reached PT_Y_FILL_BLOCKED at "
+				   "level 1");
+		sched_join(M);
+		goto out;
+	}
+	rcall(s, &d, ROP_RECLAIM, 0, 0, NULL);
+	if (rfind(&d, 0, B, &kept))
+		sched_violation(s, "iopgt_reclaim() left the kept table "
+				   "linked");
+	sched_release(M);
+	sched_join(M);
+	if (mop.ret)
+		sched_violation(s, "M's map returned %" PRId64
+				   ": it took the entry emptied by the "
+				   "eviction for a leaf in its way",
+				mop.ret);
+	else
+		rexpect(s, &d, B, 1, d.s[1], "mapped by M");
+out:
+	return rclose(s, &d);
+}
+
+static void test_evicted_kept(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = evicted_kept_on(&tcfgs[i]);
+		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
  * 8. Overlapping writers are contained
  *
  * Writers whose ranges overlap break the header's contract, and the
@@ -1529,6 +1617,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_coalesce_dirty),
 		cmocka_unit_test(test_dirty_stop),
 		cmocka_unit_test(test_lookup_install),
+		cmocka_unit_test(test_evicted_kept),
 	};
 	/* The stress tier's, by name only. */
 	const struct CMUnitTest stress[] = {
