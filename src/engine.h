@@ -560,7 +560,7 @@ retry:
 		return 0;
 	}
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
-		iopgt__gather_range(op->g, iova, iova + i * sz - 1,
+		pt_gather_range(op->g, iova, iova + i * sz - 1,
 				IOPGT_FLUSH_ADDED);
 	if (pt_st_count(st) == pt_nr_entries(geo, level) &&
 	    level < geo->levels - 1 &&
@@ -709,7 +709,7 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 			      memory_order_relaxed);
 	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
-		iopgt__gather_range(g, iova, iova + dom->granule_mask,
+		pt_gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
 	*full = pt_st_count(st) == t->mask + 1;
 	return 0;
@@ -852,7 +852,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		st = pt_close_excl(t, k);
 		if (k) {
 			*bytes += k * sz;
-			iopgt__gather_range(op->g, base + first * sz,
+			pt_gather_range(op->g, base + first * sz,
 					    base + (lastc + 1) * sz - 1,
 					    IOPGT_FLUSH_MODIFIED);
 			*emptied = st == 0;
@@ -922,7 +922,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		st = pt_close_excl(t, k);
 		if (k) {
 			*bytes += k * sz;
-			iopgt__gather_range(op->g, base + first * sz,
+			pt_gather_range(op->g, base + first * sz,
 					    base + (lastc + 1) * sz - 1,
 					    IOPGT_FLUSH_MODIFIED);
 		}
@@ -1293,7 +1293,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
-	iopgt__gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
 	if (__builtin_expect(!st, 0) && t != dom->root)
 		PT(unlink_up)(dom, g, iova, t);
 	return (int64_t)span;
@@ -1468,7 +1468,7 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 			 * only the dirty bit, atomically. */
 			atomic_fetch_and_explicit(&va[i], ~FMT_HW_DIRTY,
 						  memory_order_relaxed);
-			iopgt__gather_range(d->g, s, s + (sz - 1),
+			pt_gather_range(d->g, s, s + (sz - 1),
 					IOPGT_FLUSH_MODIFIED);
 			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, level, base);
 		}

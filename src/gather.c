@@ -51,24 +51,13 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 	return 0;
 }
 
-void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
-		     enum iopgt_flush_kind kind)
-{
-	if (iova < g->iova)
-		g->iova = iova;
-	if (last > g->last)
-		g->last = last;
-	if (kind > g->kind)
-		g->kind = kind;
-}
-
 void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t)
 {
 	uint64_t span = pt_table_span(&dom->geo, t->level);
 
 	pt_assert("the root is never unlinked", t != dom->root);
-	iopgt__gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
+	pt_gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
 	if (IOPGT_DEBUG)
 		atomic_fetch_add_explicit(&dom->gathered, 1,
 					  memory_order_relaxed);

@@ -811,8 +811,18 @@ static inline int pt_gather_use(const struct iopgt_domain *dom,
 	return pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
 }
 
-void iopgt__gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
-		     enum iopgt_flush_kind kind);
+/* Widen g's range to [iova, last] and its flush kind to at least kind
+ * (inline: every unmap and every caching-mode map calls it). */
+static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
+				   uint64_t last, enum iopgt_flush_kind kind)
+{
+	if (iova < g->iova)
+		g->iova = iova;
+	if (last > g->last)
+		g->last = last;
+	if (kind > g->kind)
+		g->kind = kind;
+}
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
  * joins the range with a WALK flush. */
 void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
