@@ -98,7 +98,8 @@ callgrind() {
 	mkdir -p "$OUT"
 	for f in $FORMATS; do
 		tag=$(echo "$f" | tr -d '-' | tr ',=' '__')
-		for op in none map4k unmap4k lookup map256x4k unmap256x4k; do
+		for op in none map4k unmap4k map2m unmap2m lookup map256x4k \
+		    unmap256x4k; do
 			file="$OUT/cg.$tag.$op.out"
 			n=$ITERS
 			case $op in *256*) n=$ITERS256 ;; esac
