@@ -50,6 +50,8 @@
  *                       instead of reloading the entry above it
  *   CLEAR_COUNT_INTENDED a clear takes from C the entries it meant to
  *                       clear, not those it found non-empty (scenario 5)
+ *   LEAVE_OTHER_SHARD   (with SHARDS=2) a walker leaves by decrementing
+ *                       the other shard's counter, not its own
  * Options that must still verify:
  *   NO_PRESCAN          coalesce freezes before any scan (the scan under
  *                       the freeze alone decides)
@@ -57,6 +59,10 @@
  *                       (the default is the wait-free one; ENTER_STEPS)
  *   COARSE_EPOCH        the writers' enter and sync in one step each, to
  *                       reach more operations on the tables
+ *   SHARDS=2            the walker counters in two shards, as the
+ *                       implementation keeps them in sixteen: a process
+ *                       counts itself in shard p % SHARDS, and a reclaimer
+ *                       reads the shards one step each
  *   END_TO_END          the checks of the protocol's own rules off (RULE)
  * Witnesses (-DWITNESS=n): each fails the check `witness` when the model
  * reaches one interleaving of interest, to show that it is explored.
@@ -232,7 +238,22 @@ byte tag[MAXT];			/* the epoch a waiting table was retired at */
 bit  pend[MAXT];		/* retired, waiting for epoch >= tag + 2 */
 byte npend;			/* how many wait */
 byte epoch;
-byte walkers[2];
+/* The walkers by shard and parity: WK(s, parity). A process enters and
+ * leaves in its own shard (sh = p % SHARDS); readers of a parity's count
+ * read its shards one at a time (WSUM only where one step reads them all:
+ * the final check, COARSE_EPOCH). */
+#ifndef SHARDS
+#define SHARDS	1
+#endif
+byte walkers[2 * SHARDS];
+#define WK(s, par)	walkers[2 * (s) + (par)]
+#if SHARDS == 1
+#define WSUM(par)	WK(0, par)
+#elif SHARDS == 2
+#define WSUM(par)	(WK(0, par) + WK(1, par))
+#else
+#error "SHARDS: 1 or 2"
+#endif
 
 /* Scratch for computations inside one d_step (not part of the state). */
 hidden byte hu, hk, hr, he;
@@ -513,11 +534,14 @@ mtype = {
 	CO_CAS,		/* CAS P[i] table(t) -> leaf */
 	CO_CLOSE,	/* close(P, 0), gather t, try P */
 	LEAVE,		/* walkers[e & 1] -= 1 */
-	SY_W0,		/* retire: read walkers[0] */
-	SY_W1,		/* read walkers[1]; both 0: free now */
+	SY_W0,		/* retire: read walkers[0] (shard 0) */
+	SY_W1,		/* read walkers[1] (shard 0); all 0: free now */
+	SY_W2,		/* SHARDS == 2: the same for shard 1 */
+	SY_W3,
 	SY_TAG,		/* else tag = epoch, wait */
 	AD_EPOCH,	/* advance: g = epoch */
-	AD_COUNT,	/* c = walkers[(g + 1) & 1] */
+	AD_COUNT,	/* c = walkers[(g + 1) & 1] (shard 0) */
+	AD_COUNT1,	/* SHARDS == 2: the same in shard 1 */
 	AD_CAS,		/* c == 0: CAS epoch g -> g + 1 */
 	SY_FREE,	/* free what is due */
 	LK_RD,		/* lookup: read t[IDX(p, L)] */
@@ -559,8 +583,8 @@ mtype = {
 	:: d_step { STEP(EN_INC)					\
 		REACH(5, epoch != ep);					\
 		par = ep & 1;						\
-		walkers[par]++;						\
-		printf("\t\twalkers[%d] = %d\n", par, walkers[par]);	\
+		WK(sh, par)++;						\
+		printf("\t\twalkers[%d][%d] = %d\n", sh, par, WK(sh, par)); \
 		ENTER_RECHECK(entered) }				\
 	:: d_step { STEP(EN_CHECK)					\
 		printf("\t\tepoch = %d\n", epoch);			\
@@ -572,41 +596,64 @@ mtype = {
 		:: else -> REACH(6, 1); act = ENTER_FAILED		\
 		fi }							\
 	:: d_step { STEP(EN_UNDO)					\
-		walkers[par]--;						\
+		WK(sh, par)--;						\
 		retries++;						\
 		act = EN_READ }						\
 	:: d_step { STEP(EN_BOTH)					\
-		walkers[1 - par]++;					\
-		printf("\t\twalkers[%d] = %d\n", 1 - par, walkers[1 - par]); \
+		WK(sh, 1 - par)++;					\
+		printf("\t\twalkers[%d][%d] = %d\n", sh, 1 - par,	\
+		       WK(sh, 1 - par));				\
 		par = 2;						\
 		retries = 0; ep = 0; ep0 = 0;				\
 		entered }
 
-/* leave: walkers[i] -= 1 (both counters after EN_BOTH). */
+/* leave: walkers[i] -= 1 (both counters after EN_BOTH), in the shard it
+ * entered in; LEAVE_OTHER_SHARD (broken): in the other shard. */
+#ifdef LEAVE_OTHER_SHARD
+#define LSH	(1 - sh)
+#else
+#define LSH	sh
+#endif
 #define LEAVE_COUNTS							\
 	if								\
-	:: par == 2 -> walkers[0]--; walkers[1]--			\
-	:: else -> walkers[par]--					\
+	:: par == 2 -> WK(LSH, 0)--; WK(LSH, 1)--			\
+	:: else -> WK(LSH, par)--					\
 	fi
 
-/* advance: g = epoch; if walkers[(g + 1) & 1] == 0: CAS epoch g -> g + 1;
- * then `done`. */
+/* advance: g = epoch; if walkers[(g + 1) & 1] == 0 (read shard by
+ * shard): CAS epoch g -> g + 1; then `done`. */
+#if SHARDS == 2
+#define AD_NEXT	AD_COUNT1
+#define AD_COUNT1_STEP(done)						\
+	:: d_step { STEP(AD_COUNT1)					\
+		c = WK(1, (g + 1) & 1);					\
+		printf("\t\twalkers[1][%d] = %d\n", (g + 1) & 1, c);	\
+		REACH(13, c != 0);					\
+		if							\
+		:: c == 0 -> act = AD_CAS				\
+		:: else -> g = 0; c = 0; done				\
+		fi }
+#else
+#define AD_NEXT	AD_CAS
+#define AD_COUNT1_STEP(done)
+#endif
 #define ADVANCE_STEPS(done)						\
 	:: d_step { STEP(AD_EPOCH)					\
 		g = epoch;						\
 		printf("\t\tepoch = %d\n", g);				\
 		act = AD_COUNT }					\
 	:: d_step { STEP(AD_COUNT)					\
-		c = walkers[(g + 1) & 1];				\
-		printf("\t\twalkers[%d] = %d\n", (g + 1) & 1, c);		\
+		c = WK(0, (g + 1) & 1);					\
+		printf("\t\twalkers[0][%d] = %d\n", (g + 1) & 1, c);	\
 		if							\
-		:: c == 0 -> act = AD_CAS				\
+		:: c == 0 -> act = AD_NEXT				\
 		:: else -> g = 0; c = 0; done				\
 		fi }							\
+	AD_COUNT1_STEP(done)						\
 	:: d_step { STEP(AD_CAS)					\
 		if							\
 		:: epoch == g ->					\
-			REACH(8, walkers[(g + 1) & 1] != 0);		\
+			REACH(8, WSUM((g + 1) & 1) != 0);		\
 			epoch = g + 1;					\
 			printf("\t\tCAS epoch %d -> %d: 1\n", g, g + 1)	\
 		:: else -> printf("\t\tCAS epoch %d: 0\n", g)		\
@@ -632,6 +679,7 @@ proctype writer(byte p; byte nops)
 	mtype act;
 	byte op, t, L, e, e2, nt, P, seen, saved, nc, nw, k;
 	byte par, ep, ep0, retries, g, c;
+	byte sh = p % SHARDS;	/* its walker-count shard */
 	byte pt[TOP + 1];
 	bit ok, ok2, mapped;
 	int gath;
@@ -645,7 +693,7 @@ proctype writer(byte p; byte nops)
 	/* enter in one step (see LEAVE) */
 	:: d_step { STEP(EN_READ)
 		par = epoch & 1;
-		walkers[par]++;
+		WK(sh, par)++;
 		t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD }
 #else
 	ENTER_STEPS(t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD)
@@ -910,11 +958,11 @@ proctype writer(byte p; byte nops)
 		 * for larger runs of the table protocol; the lookup and the
 		 * epoch scenario keep every step. */
 		if
-		:: gath != 0 && walkers[0] == 0 && walkers[1] == 0 ->
+		:: gath != 0 && WSUM(0) == 0 && WSUM(1) == 0 ->
 			for (hk : 1 .. MAXT - 1) {
 				if :: gath & (1 << hk) -> poison(hk) :: else fi
 			}
-		:: gath != 0 && (walkers[0] != 0 || walkers[1] != 0) ->
+		:: gath != 0 && (WSUM(0) != 0 || WSUM(1) != 0) ->
 			for (hk : 1 .. MAXT - 1) {
 				if
 				:: gath & (1 << hk) -> tag[hk] = epoch; pend[hk] = 1; npend++
@@ -925,7 +973,7 @@ proctype writer(byte p; byte nops)
 		fi;
 		gath = 0;
 		if
-		:: npend > 0 && walkers[(epoch + 1) & 1] == 0 -> epoch++
+		:: npend > 0 && WSUM((epoch + 1) & 1) == 0 -> epoch++
 		:: else
 		fi;
 		free_due();
@@ -946,19 +994,39 @@ proctype writer(byte p; byte nops)
 #ifdef RETIRE_NOW
 		g = 0;
 #else
-		g = walkers[0];
+		g = WK(0, 0);
 #endif
-		printf("\t\twalkers[0] = %d\n", g);
+		printf("\t\twalkers[0][0] = %d\n", g);
 		act = SY_W1 }
 	:: d_step { STEP(SY_W1)
 #ifdef RETIRE_NOW
 		c = 0;
 #else
-		c = walkers[1];
+		c = WK(0, 1);
 #endif
-		printf("\t\twalkers[1] = %d\n", c);
+		printf("\t\twalkers[0][1] = %d\n", c);
+		if :: c != 0 -> g = 1 :: else fi;
+#if SHARDS == 2
+		c = 0;
+		act = SY_W2 }
+	:: d_step { STEP(SY_W2)
+#ifndef RETIRE_NOW
+		c = WK(1, 0);
+#endif
+		printf("\t\twalkers[1][0] = %d\n", c);
+		if :: c != 0 -> g = 1 :: else fi;
+		c = 0;
+		act = SY_W3 }
+	:: d_step { STEP(SY_W3)
+#ifndef RETIRE_NOW
+		c = WK(1, 1);
+#endif
+		printf("\t\twalkers[1][1] = %d\n", c);
+		if :: c != 0 -> g = 1 :: else fi;
+#endif
+		/* every counter read (one step each) was 0: free now */
 		if
-		:: g == 0 && c == 0 ->
+		:: g == 0 ->
 			for (hk : 1 .. MAXT - 1) {
 				if :: gath & (1 << hk) -> poison(hk) :: else fi
 			}
@@ -996,6 +1064,7 @@ proctype lookup(byte p; byte n)
 {
 	mtype act;
 	byte k, t, L, e, par, ep, ep0, retries;
+	byte sh = p % SHARDS;	/* its walker-count shard */
 	bit res;
 
 	act = EN_READ;
@@ -1206,7 +1275,7 @@ init {
 			fi
 		}
 		/* reclaim: no walker is left, so two advances free what waits */
-		CHECK(final_walkers, walkers[0] == 0 && walkers[1] == 0);
+		CHECK(final_walkers, WSUM(0) == 0 && WSUM(1) == 0);
 		epoch = epoch + 2;
 		for (t : 1 .. MAXT - 1) {
 			if

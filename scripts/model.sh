@@ -98,6 +98,8 @@ quick_verify=(
 	"verify|epoch, retrying enter|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3 -DENTER_RETRY||"
 	"verify|mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0||"
 	"verify|overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1||"
+	"verify|epoch, walker counts in two shards|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3 -DSHARDS=2||"
+	"verify|unlink-frozen-parent, two shards|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DSHARDS=2||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -129,6 +131,7 @@ witnesses=(
 	"witness|W10|-DSCEN=2 -DWITNESS=10|witness|a coalescer's rescan under the freeze fails and it unfreezes"
 	"witness|W11|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DWITNESS=11|witness|after a lost install, the winner's table is already unlinked: install again"
 	"witness|W12|-DSCEN=5 -DWITNESS=12|witness|an overlapping clear finds its entry already empty and counts nothing"
+	"witness|W13|-DSCEN=3 -DSHARDS=2 -DWITNESS=13|witness|an advance finds shard 0 of the parity empty and a walker in shard 1"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
@@ -141,6 +144,7 @@ variants=(
 	"retire-now|-DSCEN=3 -DRETIRE_NOW|walker_no_freed|retire frees at once, ignoring the walker counters"
 	"split-wait|-DSCEN=1 -DSPLIT_WAIT|deadlock|split waits for a frozen parent instead of reloading the entry above it"
 	"clear-count-intended|-DSCEN=5 -DCLEAR_COUNT_INTENDED|lost_map|a clear counts the entries it meant to clear, not those found non-empty"
+	"leave-other-shard|-DSCEN=3 -DSHARDS=2 -DLEAVE_OTHER_SHARD|final_walkers|a walker leaves by decrementing another shard's counter than the one it entered in"
 )
 
 if ((list)); then
