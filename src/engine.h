@@ -1294,7 +1294,10 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
-	if (__builtin_expect(!st, 0) && t != dom->root)
+	/* Emptied: park or unlink it (out of line), unless emptied tables
+	 * stay where they are. */
+	if (__builtin_expect(!st, 0) && t != dom->root &&
+	    !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
 		PT(unlink_up)(dom, g, iova, t);
 	return (int64_t)span;
 }
