@@ -30,7 +30,8 @@
  *    otherwise back a whole aligned 2 MiB chunk with a huge page at the
  *    first touch, 2 MiB of RSS for one table. Large mappings of 2 MiB
  *    multiples (segments) are marked the same while the domain has less
- *    than 2 MiB mapped, and MADV_HUGEPAGE after (huge_advice()).
+ *    than 2 MiB of large mappings, and MADV_HUGEPAGE after
+ *    (huge_advice()).
  *  - Metadata: the chunk header lives in the first slot of its chunk and is
  *    found from any slot by masking the address with the chunk size (as
  *    mimalloc finds its segments). No global address-to-chunk map, no
@@ -109,6 +110,7 @@ struct size_class {
 struct iopgt__chunks {
 	struct size_class cls[NR_CLASSES];
 	alignas(64) _Atomic size_t mapped; /* bytes: chunks and large pages */
+	_Atomic size_t large_mapped;       /* bytes: large pages alone */
 };
 
 static void list_init(struct link *h)
@@ -371,7 +373,8 @@ static void class_free(struct iopgt__chunks *c, void *va, unsigned shift)
 }
 
 /* Transparent huge pages for large mappings (segments), but only once
- * the domain has 2 MiB mapped already: a domain that outgrew its first
+ * the domain has 2 MiB of them mapped already (chunks of small pages, such
+ * as the one a 4K root comes from, do not count): a domain that outgrew its first
  * segment fills the next ones too, and its lookups then miss the TLB on
  * nearly every table they touch (a random lookup in a large domain reads
  * two lines of different tables; with 4K pages each costs a page walk,
@@ -405,9 +408,12 @@ void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa)
 	} else {
 		va = map_aligned(size, size);
 		if (va) {
-			size_t before = atomic_fetch_add_explicit(
-				&c->mapped, size, memory_order_relaxed);
-			huge_advice(va, size, before);
+			atomic_fetch_add_explicit(&c->mapped, size,
+						  memory_order_relaxed);
+			huge_advice(va, size,
+				    atomic_fetch_add_explicit(
+					    &c->large_mapped, size,
+					    memory_order_relaxed));
 		}
 	}
 	if (va)
@@ -424,10 +430,13 @@ void iopgt__chunks_free(void *arg, void *va, uint64_t pa, size_t size)
 	assert(shift);
 	if (!va || !shift)
 		return; /* not a size this allocator hands out */
-	if (shift < LARGE_SHIFT)
+	if (shift < LARGE_SHIFT) {
 		class_free(c, va, shift);
-	else
+	} else {
+		atomic_fetch_sub_explicit(&c->large_mapped, size,
+					  memory_order_relaxed);
 		unmap(c, va, size);
+	}
 }
 
 size_t iopgt__chunks_mapped_bytes(struct iopgt__chunks *c)
