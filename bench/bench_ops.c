@@ -284,6 +284,30 @@ static int lookup_sample(struct iopgt_domain *dom, const struct bgeo *g,
 
 enum cg_op { CG_NONE, CG_MAP, CG_UNMAP, CG_LOOKUP, CG_MAP256, CG_UNMAP256 };
 
+/* The names of --callgrind-op: the operation, and the level of its
+ * leaves (0: the smallest page; 1 and 2: the second and third sizes). */
+static const struct cg_name {
+	const char *name;
+	enum cg_op op;
+	unsigned level;
+} cg_names[] = {
+	{ "map4k", CG_MAP, 0 },		{ "unmap4k", CG_UNMAP, 0 },
+	{ "map2m", CG_MAP, 1 },		{ "unmap2m", CG_UNMAP, 1 },
+	{ "map1g", CG_MAP, 2 },		{ "unmap1g", CG_UNMAP, 2 },
+	{ "lookup", CG_LOOKUP, 0 },	{ "map256x4k", CG_MAP256, 0 },
+	{ "unmap256x4k", CG_UNMAP256, 0 }, { "map256x2m", CG_MAP256, 1 },
+	{ "unmap256x2m", CG_UNMAP256, 1 }, { "none", CG_NONE, 0 },
+};
+#define CG_NAMES (sizeof(cg_names) / sizeof(cg_names[0]))
+
+static const struct cg_name *cg_lookup(const char *name)
+{
+	for (size_t k = 0; k < CG_NAMES; k++)
+		if (!strcmp(cg_names[k].name, name))
+			return &cg_names[k];
+	return NULL;
+}
+
 static bool cg_multi(enum cg_op op)
 {
 	return op == CG_MAP256 || op == CG_UNMAP256;
@@ -473,41 +497,24 @@ int bench_ops_main(int argc, char **argv)
 				goto usage;
 			iters_set = true;
 			break;
-		case OPT_CALLGRIND_OP:
-			if (!strcmp(optarg, "map4k"))
-				cg_op = CG_MAP;
-			else if (!strcmp(optarg, "unmap4k"))
-				cg_op = CG_UNMAP;
-			else if (!strcmp(optarg, "lookup"))
-				cg_op = CG_LOOKUP;
-			else if (!strcmp(optarg, "map2m") ||
-				 !strcmp(optarg, "map1g"))
-				cg_op = CG_MAP, cg_level = optarg[3] == '2' ? 1 : 2;
-			else if (!strcmp(optarg, "unmap2m") ||
-				 !strcmp(optarg, "unmap1g"))
-				cg_op = CG_UNMAP, cg_level = optarg[5] == '2' ? 1 : 2;
-			else if (!strcmp(optarg, "map256x4k"))
-				cg_op = CG_MAP256;
-			else if (!strcmp(optarg, "unmap256x4k"))
-				cg_op = CG_UNMAP256;
-			else if (!strcmp(optarg, "map256x2m"))
-				cg_op = CG_MAP256, cg_level = 1;
-			else if (!strcmp(optarg, "unmap256x2m"))
-				cg_op = CG_UNMAP256, cg_level = 1;
-			else if (!strcmp(optarg, "none"))
-				cg_op = CG_NONE;
-			else {
+		case OPT_CALLGRIND_OP: {
+			const struct cg_name *n = cg_lookup(optarg);
+
+			if (!n) {
 				fprintf(stderr, "%s: bad value for "
-						"--callgrind-op: '%s' (map4k, "
-						"unmap4k, map2m, unmap2m, map1g, "
-						"unmap1g, lookup, map256x4k, "
-						"unmap256x4k, map256x2m, "
-						"unmap256x2m or none)\n",
+						"--callgrind-op: '%s' (",
 					cmd, optarg);
+				for (size_t k = 0; k < CG_NAMES; k++)
+					fprintf(stderr, "%s%s", k ? ", " : "",
+						cg_names[k].name);
+				fprintf(stderr, ")\n");
 				goto usage;
 			}
+			cg_op = n->op;
+			cg_level = n->level;
 			cg_name = optarg;
 			break;
+		}
 		default:
 			goto usage;
 		}
