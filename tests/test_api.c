@@ -111,21 +111,61 @@ static void test_config_sizes(void **state)
 	assert_int_equal(iopgt_domain_create(&cfg, NULL), -EINVAL);
 }
 
+/* The rule of every structure the library writes out (it grows at its end,
+ * the caller says how much it has room for): a caller with an older,
+ * smaller structure of part bytes gets exactly those bytes and nothing
+ * past them; one with a newer, larger structure gets all of `full`
+ * (full_size bytes) and zeros after it. out(arg, buf, size) makes the call
+ * and returns its result. */
+typedef int (*out_fn)(const void *arg, void *buf, size_t size);
+
+#define OUT_EXTRA 24 /* bytes of a newer structure past the current one */
+
+static void check_out_sizes(out_fn out, const void *arg, const void *full,
+			    size_t full_size, size_t part)
+{
+	union {
+		uint64_t align;
+		unsigned char b[512];
+	} buf;
+
+	assert_true(part < full_size && full_size + OUT_EXTRA <= sizeof(buf));
+	memset(buf.b, 0xa5, sizeof(buf.b));
+	assert_int_equal(out(arg, buf.b, part), 0);
+	assert_memory_equal(buf.b, full, part);
+	for (size_t i = part; i < sizeof(buf.b); i++)
+		assert_int_equal(buf.b[i], 0xa5);
+
+	memset(buf.b, 0xa5, sizeof(buf.b));
+	assert_int_equal(out(arg, buf.b, full_size + OUT_EXTRA), 0);
+	assert_memory_equal(buf.b, full, full_size);
+	for (size_t i = full_size; i < full_size + OUT_EXTRA; i++)
+		assert_int_equal(buf.b[i], 0);
+	for (size_t i = full_size + OUT_EXTRA; i < sizeof(buf.b); i++)
+		assert_int_equal(buf.b[i], 0xa5);
+}
+
+static int out_stats(const void *dom, void *buf, size_t size)
+{
+	return iopgt_get_stats(dom, buf, size);
+}
+
+static int out_info(const void *dom, void *buf, size_t size)
+{
+	return iopgt_domain_info(dom, buf, size);
+}
+
+static int out_format0(const void *arg, void *buf, size_t size)
+{
+	(void)arg;
+	return iopgt_format_info(0, buf, size);
+}
+
 /* Stats and info into smaller (older) and larger (newer) structures: only
  * size bytes are written; what the library does not know is zero. */
 static void test_out_sizes(void **state)
 {
 	struct tdom d;
-	struct {
-		struct iopgt_stats st;
-		uint64_t future[3];
-	} big;
-	struct {
-		struct iopgt_info info;
-		uint64_t future[2];
-	} bigi;
-	unsigned char small[sizeof(struct iopgt_stats) + 16];
-	size_t part = offsetof(struct iopgt_stats, table_pages_peak);
 	struct iopgt_stats full;
 
 	(void)state;
@@ -133,26 +173,10 @@ static void test_out_sizes(void **state)
 	tmap_ok(&d, 0, d.pa0, d.s[0], RW);
 	assert_int_equal(iopgt_get_stats(d.dom, &full, sizeof(full)), 0);
 	assert_true(full.table_pages_live >= 2);
-
-	memset(small, 0xa5, sizeof(small));
-	assert_int_equal(iopgt_get_stats(d.dom, (struct iopgt_stats *)small,
-					 part),
-			 0);
-	assert_memory_equal(small, &full, part);
-	for (size_t i = part; i < sizeof(small); i++)
-		assert_int_equal(small[i], 0xa5);
-
-	memset(&big, 0xa5, sizeof(big));
-	assert_int_equal(iopgt_get_stats(d.dom, &big.st, sizeof(big)), 0);
-	assert_memory_equal(&big.st, &full, sizeof(full));
-	for (unsigned i = 0; i < 3; i++)
-		assert_int_equal(big.future[i], 0);
-
-	memset(&bigi, 0xa5, sizeof(bigi));
-	assert_int_equal(iopgt_domain_info(d.dom, &bigi.info, sizeof(bigi)), 0);
-	assert_memory_equal(&bigi.info, &d.info, sizeof(d.info));
-	assert_int_equal(bigi.future[0], 0);
-	assert_int_equal(bigi.future[1], 0);
+	check_out_sizes(out_stats, d.dom, &full, sizeof(full),
+			offsetof(struct iopgt_stats, table_pages_peak));
+	check_out_sizes(out_info, d.dom, &d.info, sizeof(d.info),
+			offsetof(struct iopgt_info, levels));
 
 	assert_int_equal(iopgt_get_stats(NULL, &full, sizeof(full)), -EINVAL);
 	assert_int_equal(iopgt_get_stats(d.dom, NULL, sizeof(full)), -EINVAL);
@@ -169,29 +193,12 @@ static void test_out_sizes(void **state)
 static void test_format_info_sizes(void **state)
 {
 	struct iopgt_format_info full;
-	struct {
-		struct iopgt_format_info fi;
-		uint64_t future[2];
-	} big;
-	unsigned char small[sizeof(struct iopgt_format_info) + 16];
-	size_t part = offsetof(struct iopgt_format_info, granules);
 	unsigned n;
 
 	(void)state;
 	assert_int_equal(iopgt_format_info(0, &full, sizeof(full)), 0);
-	memset(small, 0xa5, sizeof(small));
-	assert_int_equal(iopgt_format_info(0,
-					   (struct iopgt_format_info *)small,
-					   part),
-			 0);
-	assert_memory_equal(small, &full, part);
-	for (size_t i = part; i < sizeof(small); i++)
-		assert_int_equal(small[i], 0xa5);
-	memset(&big, 0xa5, sizeof(big));
-	assert_int_equal(iopgt_format_info(0, &big.fi, sizeof(big)), 0);
-	assert_memory_equal(&big.fi, &full, sizeof(full));
-	assert_int_equal(big.future[0], 0);
-	assert_int_equal(big.future[1], 0);
+	check_out_sizes(out_format0, NULL, &full, sizeof(full),
+			offsetof(struct iopgt_format_info, granules));
 	for (n = 0; !iopgt_format_info(n, &full, sizeof(full)); n++)
 		assert_string_equal(iopgt_format_name(full.format), full.name);
 	assert_true(n >= 2);
