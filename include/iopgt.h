@@ -199,6 +199,11 @@ enum {
 	IOPGT_OPT_NO_RECLAIM = 1u << 1,
 	/* Never replace a full, contiguous table by a superpage. */
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
+	/* Both NO_RECLAIM and NO_COALESCE: the domain keeps no per-table
+	 * entry counts, so maps and unmaps write nothing but entries and
+	 * writers of disjoint ranges that share tables do not slow each other
+	 * down. A map that fails then leaves the mappings as they were but
+	 * keeps the (empty) tables it created. */
 };
 
 /* Fill with iopgt_config_init(), then change what you need. */
@@ -344,7 +349,9 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * or g, g holding state of another domain), -ERANGE
  * (beyond the input or output address size), -EEXIST (some part is already
  * mapped), -ENOMEM (table allocation failed).
- * On error the tables are as before the call; the gather may have grown
+ * On error the tables are as before the call (a domain without counts,
+ * NO_RECLAIM and NO_COALESCE both set, keeps the empty tables the call
+ * created; the mappings are as before); the gather may have grown
  * (entries written and then rolled back must still be flushed). */
 int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t size, unsigned prot, struct iopgt_gather *g);
@@ -357,10 +364,11 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * its table, in which case nothing was unmapped.
  *
  * Overlapping writers. A map and an unmap (or two unmaps) whose ranges
- * overlap must not run at once: the library does not detect it, and today
- * the tables can end up inconsistent (a writer may spin, a table may be
- * freed twice or leak). Serialize them, for example with a lock per
- * IOVA allocation, as an IOVA allocator naturally does. */
+ * overlap must not run at once: the library does not detect it, and what
+ * ends up mapped in the overlap is then undefined (memory stays safe: no
+ * table is freed twice and no call spins forever). Serialize them, for
+ * example with a lock per IOVA allocation, as an IOVA allocator naturally
+ * does. */
 int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 		    struct iopgt_gather *g);
 
@@ -472,7 +480,8 @@ struct iopgt_table_info {
 	uint64_t pa;
 	const void *va;
 	unsigned entries;   /* entries in the table (concatenated root: all) */
-	unsigned used;      /* non-empty entries, as counted by the library */
+	unsigned used;      /* non-empty entries: the library's count (in a
+	                     * domain without counts, a scan) */
 };
 
 /* Call fn for each table in the tree, parents before children, in IOVA

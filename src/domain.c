@@ -348,6 +348,8 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.level = top;
 		dom->top.shift = geo.shift[top];
 		dom->top.mask = geo.mask[top];
+		dom->top.uncounted = (dom->cfg.options & PT_OPT_UNCOUNTED) ==
+				     PT_OPT_UNCOUNTED;
 	}
 	if (!dom->root) {
 		domain_free(dom);
@@ -383,7 +385,7 @@ static void check_counts(struct iopgt_domain *dom, struct pt_table *t)
 	}
 	pt_assert_expensive(
 		"a table's count equals its non-empty entries",
-		used == pt_count(t));
+		!pt_counted(dom) || used == pt_count(t));
 	pt_assert_expensive(
 		"no linked table is frozen or has a writer inside at destroy",
 		(atomic_load_explicit(&t->st, memory_order_relaxed) >> 32) ==
@@ -604,7 +606,7 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	ti.pa = t->pa;
 	ti.va = (const void *)t->va;
 	ti.entries = pt_nr_entries(&dom->geo, t->level);
-	ti.used = pt_count(t);
+	ti.used = pt_used(dom, t);
 	r = fn(arg, &ti);
 	if (r || !t->level)
 		return r;

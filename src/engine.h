@@ -229,6 +229,10 @@ static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 static inline bool PT(may_reclaim)(const struct pt_op *op,
 				   const struct pt_table *t)
 {
+	/* Without counts, nothing tells an empty table from one a writer is
+	 * filling: nothing is unlinked, not even by a failed map. */
+	if (!pt_counted(op->dom))
+		return false;
 	if (op->rollback)
 		return op->owner && t->owner == op->owner;
 	return !(op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
@@ -252,7 +256,9 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 								  t->level));
 		}
 	}
-	if (pt_count(t))
+	/* (Without counts, a caller overlapping the superpage's range may
+	 * still store a leaf into t after the scan: always zero it.) */
+	if (!pt_counted(op->dom) || pt_used(op->dom, t))
 		t->flags |= PT_F_DIRTY;
 	iopgt__gather_table(op->dom, op->g, t);
 }
@@ -284,7 +290,7 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 
 	if (!pt_freeze_any(t))
 		return -EAGAIN;
-	if (!pt_count(t))
+	if (!pt_used(op->dom, t))
 		return 0;
 	if (!t->level) {
 		pt_unfreeze(t);
@@ -426,7 +432,7 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 	r = PT(freeze_subtree)(op, c);
 	if (r)
 		return r;
-	if (pt_replace(t, idx, &e, leaf)) {
+	if (pt_replace(op->dom, t, idx, &e, leaf)) {
 		/* t is frozen (start again from the root) or the entry
 		 * changed: only an overlapping caller can do that. */
 		PT(unfreeze_subtree)(op, c);
@@ -449,7 +455,7 @@ static void PT(relink)(struct pt_op *op, struct pt_table *c)
 	PT(cur_root)(dom, &cur);
 	e = PT(cur_seek)(dom, &cur, c->iova, c->level + 1u);
 	if (cur.level == c->level + 1u && !e &&
-	    !pt_set_table(PT(cur_table)(dom, &cur, cur.level), cur.idx,
+	    !pt_set_table(dom, PT(cur_table)(dom, &cur, cur.level), cur.idx,
 			  fmt_make_table(c->pa, cur.level), &e)) {
 		PT(unfreeze_subtree)(op, c);
 		return;
@@ -480,6 +486,7 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
 	uint64_t e, sz = geo->leaf_mask[level] + 1;
+	const bool counted = pt_counted(dom);
 	struct pt_table *t;
 	struct pt_cur cur;
 	unsigned idx, n, i;
@@ -503,8 +510,8 @@ retry:
 		c->iova = iova & ~(PT(size)(geo, cur.level) - 1);
 		/* The one publication point: the entry names the table, and
 		 * everything a walker or writer needs follows from it. */
-		r = pt_set_table(t, cur.idx, fmt_make_table(c->pa, cur.level),
-				 &e);
+		r = pt_set_table(dom, t, cur.idx,
+				 fmt_make_table(c->pa, cur.level), &e);
 		if (!r) {
 			PT_YIELD(dom, PT_Y_INSTALL_DONE, c->level, c->iova);
 			cur.e = fmt_make_table(c->pa, cur.level);
@@ -532,16 +539,19 @@ retry:
 		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
 	/* Fill what is empty, up to the first entry that is not; the next
 	 * run starts there. */
-	if (!pt_open(t, n)) {
-		/* Frozen: being unlinked or coalesced. */
-		PT_WAIT_FROZEN(dom, t->level, t->iova);
-		goto retry;
+	if (counted) {
+		if (!pt_open(t, n)) {
+			/* Frozen: being unlinked or coalesced. */
+			PT_WAIT_FROZEN(dom, t->level, t->iova);
+			goto retry;
+		}
+		PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
 	}
-	PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
 	/* Consecutive leaves differ by fmt_leaf_step, not by the size. */
 	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs),
 		    fmt_leaf_step(level));
-	st = pt_close(t, n - i);
+	/* (Without counts, never a coalesce candidate.) */
+	st = counted ? pt_close(t, n - i) : 0;
 	if (!i) {
 		PT_YIELD(dom, PT_Y_FILL_BLOCKED, level, t->iova);
 		e = pt_load(t, idx);
@@ -625,7 +635,7 @@ again:
 		leaf |= FMT_HW_DIRTY;
 	for (;;) {
 		old = fmt_make_table(t->pa, L + 1);
-		r = pt_replace(p, pidx, &old, leaf);
+		r = pt_replace(dom, p, pidx, &old, leaf);
 		if (!r)
 			break;
 		if (r != -ESTALE)
@@ -701,6 +711,16 @@ static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
+	if (!pt_counted(dom)) {
+		/* The slot is this call's, and nothing else to count. */
+		atomic_store_explicit(&cur.va[cur.idx],
+				      fmt_make_leaf(pa, 0, attrs),
+				      memory_order_relaxed);
+		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
+			pt_gather_range(g, iova, iova + dom->granule_mask,
+					IOPGT_FLUSH_ADDED);
+		return 0;
+	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
 	if (!pt_open(t, 1))
 		return 1;
@@ -742,7 +762,7 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		op.rollback = true;
 		if (cur > iova)
 			PT(unmap_walk)(&op, iova, cur - 1);
-		if (op.owner) {
+		if (op.owner && pt_counted(dom)) {
 			op.prune = true;
 			PT(unmap_walk)(&op, iova, last);
 		}
@@ -798,6 +818,21 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Unmap
  */
 
+/* Clear the leaf e at p, which this call owns. Inside the exclusive
+ * section (counted) no other software writes p, so a store does it (the
+ * hardware's A/D bits in e are dropped with it). Without counts there is
+ * no section: a compare-and-swap, so that an overlapping caller's table
+ * entry (a split's) is never overwritten and lost. False: p changed. */
+static inline bool PT(clear_leaf)(bool counted, pt_entry_t *p, uint64_t e)
+{
+	if (counted) {
+		atomic_store_explicit(p, 0, memory_order_relaxed);
+		return true;
+	}
+	return atomic_compare_exchange_strong_explicit(
+		p, &e, 0, memory_order_relaxed, memory_order_relaxed);
+}
+
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -810,6 +845,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
 	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
 	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
+	const bool counted = pt_counted(op->dom);
 	int r;
 
 	if (!lvl) {
@@ -822,7 +858,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		*emptied = false;
 		if (op->prune)
 			return 0;
-		if (!pt_open_excl(t)) {
+		if (counted && !pt_open_excl(t)) {
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 			return -EAGAIN;
 		}
@@ -830,7 +866,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		 * between without a branch per entry: nobody else writes an
 		 * entry of t while X is set (opens wait; the hardware sets
 		 * A/D bits in present entries only), so storing zero over an
-		 * empty entry changes nothing. */
+		 * empty entry changes nothing. Without counts there is no X,
+		 * but these entries are this call's alone and level 0 holds
+		 * no table entry: a caller that breaks the rule and maps
+		 * into the range meanwhile may lose that page, nothing
+		 * more. */
 		while (i <= end &&
 		       !atomic_load_explicit(&p[i], memory_order_relaxed))
 			i++;
@@ -849,7 +889,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				k += e != 0;
 			}
 		}
-		st = pt_close_excl(t, k);
+		st = counted ? pt_close_excl(t, k) : 1;
 		if (k) {
 			*bytes += k * sz;
 			pt_gather_range(op->g, base + first * sz,
@@ -878,13 +918,17 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		uint64_t e = 0, s;
 		bool ce = false, straddle = false;
 
-		if (!pt_open_excl(t)) {
+		if (counted && !pt_open_excl(t)) {
 			/* Frozen by a coalesce: start again from the root. */
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 			return -EAGAIN;
 		}
+		/* Acquire: a table entry found here is descended into, and
+		 * without counts no section orders this call after the
+		 * install that published the child (with counts the
+		 * section's open does too). */
 		for (; i <= end; i++) {
-			e = atomic_load_explicit(&p[i], memory_order_relaxed);
+			e = atomic_load_explicit(&p[i], memory_order_acquire);
 			if (!e)
 				continue;
 			if (fmt_is_table(e, lvl))
@@ -899,19 +943,24 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			 * the last one (or the one before, if that one may
 			 * stick out) need no check but "a table entry?". */
 			const unsigned stop = out_hi == end ? end - 1 : end;
-			first = i;
-			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
+			if (!PT(clear_leaf)(counted, &p[i], e)) {
+				i--; /* changed: look at it again */
+				continue;
+			}
+			first = first < i ? first : i;
 			k++;
 			lastc = i;
 			for (i++; i <= stop; i++) {
 				e = atomic_load_explicit(&p[i],
-							 memory_order_relaxed);
+							 memory_order_acquire);
 				if (!e)
 					continue;
 				if (fmt_is_table(e, lvl))
 					break;
-				atomic_store_explicit(&p[i], 0,
-						      memory_order_relaxed);
+				if (!PT(clear_leaf)(counted, &p[i], e)) {
+					i--; /* changed: look again */
+					continue;
+				}
 				k++;
 				lastc = i;
 			}
@@ -919,7 +968,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				break; /* at a table entry */
 			i--; /* the outer loop looks at the rest */
 		}
-		st = pt_close_excl(t, k);
+		st = counted ? pt_close_excl(t, k) : 1;
 		if (k) {
 			*bytes += k * sz;
 			pt_gather_range(op->g, base + first * sz,
@@ -937,7 +986,9 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				    bytes, &ce);
 		if (r)
 			return r;
-		if (op->prune)
+		if (!counted)
+			ce = false; /* nothing is unlinked without counts */
+		else if (op->prune)
 			ce = c->owner == op->owner && !pt_count(c);
 		else if (!ce)
 			/* Empty before this call (kept for reuse): the unmap
@@ -987,16 +1038,15 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			    fmt_make_leaf(fmt_leaf_pa(e, lvl), lvl - 1,
 					  fmt_leaf_attrs(e, lvl)) |
 				    (e & FMT_HW_BITS),
-			    fmt_leaf_step(lvl - 1));
+			    fmt_leaf_step(lvl - 1), pt_counted(dom) ? n : 0);
 		t = PT(cur_table)(dom, &cur, lvl);
 		old = e;
-		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa, lvl));
+		r = pt_replace(dom, t, cur.idx, &old, fmt_make_table(c->pa, lvl));
 		if (r) {
 			/* The hardware set a bit, another unmap split it, or
 			 * t is frozen (a coalesce is replacing it: start
 			 * again from the root): empty the spare, look again. */
-			pt_init_run(c, 0, n, 0, 0);
-			atomic_store_explicit(&c->st, 0, memory_order_relaxed);
+			pt_init_run(c, 0, n, 0, 0, 0);
 			c->next = op->spare[lvl - 1];
 			op->spare[lvl - 1] = c;
 			if (r == -ESTALE) {
@@ -1210,7 +1260,8 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 		/* Unlink the tables this call emptied, upward. (A table left
 		 * empty by an earlier attempt that had to start again counts:
 		 * the freeze at zero decides.) */
-		if (!emptied && t != op->dom->root && !op->prune)
+		if (!emptied && t != op->dom->root && !op->prune &&
+		    pt_counted(dom))
 			emptied = !atomic_load_explicit(&t->st,
 							memory_order_relaxed);
 		if (emptied && t != dom->root && PT(park)(op, t))
@@ -1290,6 +1341,18 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			return -1; /* a superpage to split, smaller leaves */
 		t = cur.level == dom->geo.levels - 1 ? dom->root
 						     : pt_desc(dom, cur.va);
+	}
+	if (__builtin_expect(!pt_counted(dom), 0)) {
+		/* No section, no count: the leaf is this call's. Level 0
+		 * holds no table entry, so a store clears it; above, a
+		 * compare-and-swap (clear_leaf). */
+		if (granule)
+			atomic_store_explicit(&cur.va[cur.idx], 0,
+					      memory_order_relaxed);
+		else if (!PT(clear_leaf)(false, &cur.va[cur.idx], cur.e))
+			return -1; /* changed meanwhile: the general path */
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+		return (int64_t)span;
 	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;

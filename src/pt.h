@@ -237,10 +237,12 @@ struct iopgt_domain {
 	 * which (from seg_desc_off on) hold the descriptors. */
 	uintptr_t va_off;
 	/* Where every walk starts, in one line: the root's CPU address and
-	 * level, the shift and index mask of its entries. */
+	 * level, the shift and index mask of its entries; and whether the
+	 * domain keeps no counts (pt_counted), which every writer asks. */
 	struct {
 		pt_entry_t *va;
 		unsigned level, shift, mask;
+		bool uncounted;
 	} top;
 	uintptr_t seg_mask;
 	uintptr_t seg_desc_off;
@@ -496,6 +498,25 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  * its model checks.
  */
 
+/* Counts exist to reclaim emptied tables and to coalesce full ones. A
+ * domain that does neither (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
+ * keeps none: its writers fill and clear leaves without a section and
+ * touch no state word, only their entries, so writers of disjoint ranges
+ * under one table share no line they write (the state word would be
+ * written by every map and unmap). Without unlink and coalesce nothing is
+ * frozen under a writer of a disjoint range. A table entry still changes
+ * only by compare-and-swap inside a section that reserves nothing
+ * (install, split, a superpage over an empty subtree, which freezes the
+ * subtree first), so two writers never both own one child and a frozen
+ * table never gains one, even when callers overlap. Such a domain's
+ * counts stay 0; who needs a table's fill scans it (pt_used). */
+#define PT_OPT_UNCOUNTED (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
+
+static inline bool pt_counted(const struct iopgt_domain *dom)
+{
+	return !dom->top.uncounted;
+}
+
 #define PT_ST_W (UINT64_C(1) << 32)
 #define PT_ST_X (UINT64_C(1) << 62)
 #define PT_ST_F (UINT64_C(1) << 63)
@@ -603,13 +624,13 @@ static inline void pt_unfreeze(struct pt_table *t)
 }
 
 /* Fill n empty entries idx.. of a table nobody else can see yet (a split's
- * new table) with e, e + step, ... */
+ * new table) with e, e + step, ..., and set its count to `count`. */
 static inline void pt_init_run(struct pt_table *t, unsigned idx, unsigned n,
-			       uint64_t e, uint64_t step)
+			       uint64_t e, uint64_t step, uint32_t count)
 {
 	for (unsigned i = 0; i < n; i++, e += step)
 		atomic_store_explicit(&t->va[idx + i], e, memory_order_relaxed);
-	atomic_store_explicit(&t->st, n, memory_order_relaxed);
+	atomic_store_explicit(&t->st, count, memory_order_relaxed);
 }
 
 /* Fill the empty entries idx.. of t, at most n, with leaves e, e + step,
@@ -650,30 +671,39 @@ static inline unsigned pt_fill(struct pt_table *t, unsigned idx, unsigned n,
 
 /* Install a table entry into an empty slot. Returns 0, -EAGAIN if the slot
  * was taken meanwhile (its new value in *cur), -ESTALE if t is frozen. */
-static inline int pt_set_table(struct pt_table *t, unsigned idx, uint64_t e,
+static inline int pt_set_table(const struct iopgt_domain *dom,
+			       struct pt_table *t, unsigned idx, uint64_t e,
 			       uint64_t *cur)
 {
+	const uint32_t n = pt_counted(dom) ? 1 : 0;
 	bool ok;
 
-	if (!pt_open(t, 1))
+	/* Without counts the section reserves nothing, but it is still
+	 * opened: it keeps the install out of a table that a superpage map
+	 * froze (only an overlapping caller's), so a frozen table never
+	 * gains a table entry. Installs are rare; the fills and clears of
+	 * leaves are what go without a section. */
+	if (!pt_open(t, n))
 		return -ESTALE;
 	*cur = 0;
 	/* Release: the child's zeroed contents are visible before it is. */
 	ok = atomic_compare_exchange_strong_explicit(&t->va[idx], cur, e,
 						     memory_order_release,
 						     memory_order_acquire);
-	pt_close(t, ok ? 0 : 1);
+	pt_close(t, ok ? 0 : n);
 	return ok ? 0 : -EAGAIN;
 }
 
 /* Replace one present entry by another (split, coalesce, superpage over an
  * empty subtree); the count does not change. Returns 0, -EAGAIN if *old is
  * stale (the current value is in *old), -ESTALE if t is frozen. */
-static inline int pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
+static inline int pt_replace(const struct iopgt_domain *dom,
+			     struct pt_table *t, unsigned idx, uint64_t *old,
 			     uint64_t e)
 {
 	bool ok;
 
+	(void)dom; /* with or without counts, a section that reserves none */
 	if (!pt_open(t, 0))
 		return -ESTALE;
 	ok = atomic_compare_exchange_strong_explicit(
@@ -714,6 +744,20 @@ static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
 		*old_or |= acc;
 	*st = pt_close_excl(t, k);
 	return true;
+}
+
+/* t's non-empty entries: its count, or (a domain without counts) a scan.
+ * For the rare paths (a superpage over a subtree, introspection). */
+static inline uint32_t pt_used(const struct iopgt_domain *dom,
+			       const struct pt_table *t)
+{
+	uint32_t k = 0;
+
+	if (pt_counted(dom))
+		return pt_count(t);
+	for (unsigned i = 0; i <= t->mask; i++)
+		k += atomic_load_explicit(&t->va[i], memory_order_relaxed) != 0;
+	return k;
 }
 
 /* The CPU address of the table page at hardware address pa. */

@@ -485,6 +485,31 @@ char *tdump(struct iopgt_domain *dom)
 	return buf;
 }
 
+/* Keep only the dump's leaf lines (in place). */
+char *tleaf_lines(char *dump)
+{
+	char *out = dump;
+
+	for (char *line = dump; *line;) {
+		char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl + 1 - line) : strlen(line);
+		bool leaf;
+
+		if (nl)
+			*nl = 0;
+		leaf = strstr(line, " leaf ") != NULL;
+		if (nl)
+			*nl = '\n';
+		if (leaf) {
+			memmove(out, line, n);
+			out += n;
+		}
+		line += n;
+	}
+	*out = 0;
+	return dump;
+}
+
 /* Entries are read with relaxed atomic loads: a device (the simulated
  * IOMMU's walker) may set accessed/dirty bits while the tables are
  * recounted, which changes no entry from empty to non-empty or back. */

@@ -180,6 +180,10 @@ int tfor_each_leaf(struct iopgt_domain *dom,
  * non-root tables have no non-empty entry. */
 unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty);
 
+/* Keep only the leaf lines of a tdump() output, in place; returns it. (A
+ * domain without counts keeps the tables a failed map created: its leaves
+ * are as before, its tables may not be.) */
+char *tleaf_lines(char *dump);
 /* Print where two dumps first differ, with a few lines of context. */
 void tdump_diff(FILE *out, const char *before, const char *after);
 /* An iopgt_dump() output callback writing to the FILE * arg. */

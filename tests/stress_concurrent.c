@@ -613,9 +613,17 @@ static void *watchdog_main(void *arg)
  * One configuration
  */
 
-/* Unmap [0, space) through g, sync and reclaim: the root alone remains. */
+static int any_leaf(void *arg, const struct tleaf *l)
+{
+	(void)arg;
+	(void)l;
+	return 1;
+}
+
+/* Unmap [0, space) through g, sync and reclaim: the root alone remains
+ * (with `keep`, IOPGT_OPT_NO_RECLAIM: no leaf remains). */
 static void unmap_everything(struct iopgt_domain *dom, uint64_t space,
-			     struct iopgt_gather *g)
+			     struct iopgt_gather *g, bool keep)
 {
 	struct iopgt_stats st;
 
@@ -624,6 +632,11 @@ static void unmap_everything(struct iopgt_domain *dom, uint64_t space,
 	iopgt_sync(dom, g);
 	iopgt_reclaim(dom);
 	iopgt_get_stats(dom, &st, sizeof(st));
+	if (keep) {
+		if (tfor_each_leaf(dom, any_leaf, NULL))
+			die("a leaf left after unmapping everything");
+		return;
+	}
 	if (st.table_pages_live != 1 || st.table_pages_waiting ||
 	    st.table_pages_cached)
 		die("after unmapping everything: %" PRIu64 " table pages live, %"
@@ -666,6 +679,7 @@ struct mode {
 	unsigned hooks;    /* PT_HOOK_* */
 	int slow_readers;  /* readers linger in every table they enter */
 	int negative;      /* count bad reader answers instead of failing */
+	unsigned options;  /* IOPGT_OPT_* */
 	unsigned seconds;  /* 0: no limit */
 };
 
@@ -759,6 +773,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	tsalloc_init(&ta, m->negative ? 0 : 4096);
 	tcfg_config(c, &cfg);
 	cfg.table_cache = table_cache;
+	cfg.options = m->options;
 	tsalloc_ops(&ta, &cfg.mem);
 	if (m->negative) {
 		kept.meta_free = cfg.mem.meta_free;
@@ -866,12 +881,12 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 		die("table counts do not match the entries");
 	iopgt_get_stats(R->dom, &st, sizeof(st));
 	iopgt__set_walk_hook(R->dom, NULL, NULL);
-	printf("%-18s %s%u writers, cache %u: %lu ops, %lu lookups (%lu hits%s%lu"
+	printf("%-18s %s%u writers, cache %u, options 0x%x: %lu ops, %lu lookups (%lu hits%s%lu"
 	       " bad), coalesced %" PRIu64 " (A pages seen coalesced %lu), split %"
 	       PRIu64 ", tables alloc %" PRIu64 " peak %" PRIu64
 	       ", waiting %" PRIu64 ", %lds\n",
 	       c->name, m->negative ? "BROKEN RULE, " : "", m->writers,
-	       table_cache, ops, atomic_load(&R->lookups),
+	       table_cache, m->options, ops, atomic_load(&R->lookups),
 	       atomic_load(&R->hits), ", ", atomic_load(&R->garbage),
 	       st.coalesced,
 	       atomic_load(&R->a_super),
@@ -879,12 +894,14 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	       st.table_pages_waiting, (long)(time(NULL) - t0));
 	fflush(stdout);
 	if (!m->negative && ops >= 2000 * m->writers &&
-	    (!st.coalesced || !st.split))
+	    ((!st.coalesced && !(m->options & IOPGT_OPT_NO_COALESCE)) ||
+	     !st.split))
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains. */
 	iopgt_gather_init(&g, sizeof(g));
-	unmap_everything(R->dom, R->space, &g);
+	unmap_everything(R->dom, R->space, &g,
+			 (m->options & IOPGT_OPT_NO_RECLAIM) != 0);
 	if (tcheck_counts(R->dom))
 		die("table counts do not match after unmapping everything");
 	iopgt_domain_destroy(R->dom);
@@ -1344,7 +1361,7 @@ static void run_edge(const struct tcfg *c)
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains; nothing leaks. */
-	unmap_everything(E->dom, UINT64_C(1) << info.ias, &g);
+	unmap_everything(E->dom, UINT64_C(1) << info.ias, &g, false);
 	iopgt_domain_destroy(E->dom);
 	check_no_leak(&ta);
 	tsalloc_fini(&ta);
@@ -1489,6 +1506,16 @@ int main(int argc, char **argv)
 			continue;
 		ran++;
 		run_config(&tcfgs[i], &m);
+		/* The same without counts (no reclaim, no coalescing):
+		 * installs and splits race by compare-and-swap alone. */
+		{
+			struct mode u = m;
+
+			u.options = IOPGT_OPT_NO_RECLAIM |
+				    IOPGT_OPT_NO_COALESCE;
+			u.seconds = short_run;
+			run_config(&tcfgs[i], &u);
+		}
 		/* Rule 5 with readers that linger in each table while a
 		 * writer unlinks and frees tables: nothing bad is read... */
 		run_config(&tcfgs[i], &slow);

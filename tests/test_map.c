@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "pt.h" /* the tables' state words, for test_uncounted */
 
 /* ------------------------------------------------------------------------
  * Helpers on top of the shared domain fixture (common.h)
@@ -918,16 +919,15 @@ static void test_coalesce(void **state)
  * 5. A superpage over emptied tables (reclaim off)
  */
 
-static void test_superpage_over_empty_tables(void **state)
+static void superpage_over_empty_tables(unsigned options)
 {
-	(void)state;
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 		struct tdom d;
 		uint64_t B, P, s0;
 
-		CTX("%s", c->name);
-		topen(&d, c, IOPGT_OPT_NO_RECLAIM, 0, 0);
+		CTX("%s options 0x%x", c->name, options);
+		topen(&d, c, options, 0, 0);
 		s0 = d.s[0];
 		P = d.pa0;
 		for (unsigned j = 1; j < d.n; j++) {
@@ -978,6 +978,133 @@ static void test_superpage_over_empty_tables(void **state)
 			tunmap_ok(&d, B + sz - s0, s0, s0);
 		}
 		tclose(&d);
+	}
+}
+
+static void test_superpage_over_empty_tables(void **state)
+{
+	(void)state;
+	superpage_over_empty_tables(IOPGT_OPT_NO_RECLAIM);
+	/* The same without counts: emptiness is then found by a scan. */
+	superpage_over_empty_tables(IOPGT_OPT_NO_RECLAIM |
+				    IOPGT_OPT_NO_COALESCE);
+}
+
+/* The tables' state words (pt.h) that are not zero. */
+static int st_nonzero(void *arg, const struct iopgt_table_info *ti)
+{
+	struct iopgt_domain **dom = arg;
+	const struct pt_table *t =
+		ti->va == (const void *)dom[0]->top.va
+			? dom[0]->root
+			: pt_desc(dom[0], (pt_entry_t *)(uintptr_t)ti->va);
+
+	if (atomic_load_explicit(&t->st, memory_order_relaxed))
+		dom[1] = (struct iopgt_domain *)(uintptr_t)ti->va;
+	return 0;
+}
+
+static bool some_state_word_written(struct tdom *d)
+{
+	struct iopgt_domain *arg[2] = { d->dom, NULL };
+
+	iopgt_for_each_table(d->dom, st_nonzero, arg);
+	return arg[1] != NULL;
+}
+
+/* A domain that neither reclaims nor coalesces keeps no counts: its maps
+ * and unmaps write no table's state word (so writers of disjoint ranges
+ * under one table share no written line but their entries). Twin: the
+ * same operations on a counted domain (NO_RECLAIM alone) do write them,
+ * so the check can fail. Also: a failed map leaves the mappings as they
+ * were and the tables it created in place, empty (nothing tells them from
+ * a neighbour's without a count), and nothing leaks. */
+static void test_uncounted(void **state)
+{
+	const unsigned opts[2] = {
+		IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE,
+		IOPGT_OPT_NO_RECLAIM, /* the twin */
+	};
+
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+
+		for (unsigned o = 0; o < 2; o++) {
+			struct tdom d;
+			uint64_t B, P, s0, live;
+			unsigned j;
+
+			CTX("%s options 0x%x", c->name, opts[o]);
+			topen(&d, c, opts[o], CACHE_DEFAULT, 0);
+			s0 = d.s[0];
+			P = d.pa0;
+			B = 2 * d.top;
+			/* Single pages, a run, each leaf size, unmapped again
+			 * in pieces and whole (splits). */
+			tmap_ok(&d, B, P, s0, RW);
+			tmap_ok(&d, B + 4 * s0, P + 4 * s0, 3 * s0, RW);
+			for (j = 1; j < d.n; j++)
+				tmap_ok(&d, B + d.s[j] * 2, P + d.s[j] * 2,
+					d.s[j], RW);
+			EXPECT_TR(&d, B, P, s0, RW);
+			EXPECT_TR(&d, B + 5 * s0, P + 5 * s0, s0, RW);
+			EQ(some_state_word_written(&d), o == 1);
+			tunmap_ok(&d, B, s0, s0);
+			tunmap_ok(&d, B + 5 * s0, s0, s0);
+			for (j = 1; j < d.n; j++) {
+				tunmap_ok(&d, B + d.s[j] * 2 + s0, s0, s0);
+				EXPECT_TR(&d, B + d.s[j] * 2, P + d.s[j] * 2,
+					  s0, RW);
+			}
+			/* Left: two of the run's pages, each leaf but the
+			 * page unmapped from it. */
+			live = 2 * s0;
+			for (j = 1; j < d.n; j++)
+				live += d.s[j] - s0;
+			tunmap_ok(&d, B, 4 * d.top, live);
+			EXPECT_NOENT(&d, B + 4 * s0);
+			/* (the twin's upper tables still count their table
+			 * entries) */
+			EQ(some_state_word_written(&d), o == 1);
+			EQ(tcheck_counts(d.dom), 0);
+
+			/* Maps where new tables are needed, failing on the
+			 * k-th allocation, k = 1, 2, ... until one succeeds:
+			 * nothing is mapped by a failed one; the tables it
+			 * created stay without counts (and some did, where
+			 * more than one was needed) and go with counts. */
+			{
+				uint64_t X = d.end / 2 + d.top; /* fresh */
+				bool grew = false;
+				int r = -ENOMEM;
+
+				for (long f = 1; f < 32 && r; f++) {
+					struct iopgt_gather g;
+
+					live = tlive(&d);
+					iopgt_gather_init(&g, sizeof(g));
+					d.ta.fail_after = f;
+					r = tmap_g(&d, X, P, s0, RW, &g, 1);
+					d.ta.fail_after = 0;
+					iopgt_sync(d.dom, &g);
+					if (!r)
+						break;
+					EQ(r, -ENOMEM);
+					EXPECT_NOENT(&d, X);
+					if (o == 1)
+						EQ(tlive(&d), live);
+					else
+						EXPECT(tlive(&d) >= live);
+					grew |= tlive(&d) > live;
+				}
+				EQ(r, 0);
+				EXPECT(grew == (o == 0 && d.info.levels >= 3));
+				EXPECT_TR(&d, X, P, s0, RW);
+				tunmap_ok(&d, X, s0, s0);
+			}
+			tclose(&d);
+		}
 	}
 }
 
@@ -1600,6 +1727,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_coalesce),
 		cmocka_unit_test(test_superpage_over_empty_tables),
+		cmocka_unit_test(test_uncounted),
 		cmocka_unit_test(test_reclaim),
 		cmocka_unit_test(test_top_of_range),
 		cmocka_unit_test(test_flush_kinds),

@@ -1477,7 +1477,8 @@ static void *ov_joiner(void *arg)
 	return NULL;
 }
 
-static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
+static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache,
+		       unsigned options)
 {
 	struct ov_alloc a;
 	struct iopgt_config cfg;
@@ -1495,6 +1496,7 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
 	pthread_mutex_init(&a.mu, NULL);
 	memset(&R, 0, sizeof(R));
 	tcfg_config(c, &cfg);
+	cfg.options = options;
 	cfg.table_cache = cache;
 	cfg.mem.table_alloc = ov_table_alloc;
 	cfg.mem.table_free = ov_table_free;
@@ -1526,9 +1528,9 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache)
 	if (R.writers < 1 || R.writers > OV_MAX_WRITERS)
 		R.writers = 4;
 	R.deadline_ms = t0 + 1000 * (uint64_t)titers("IOPGT_RACE_SECONDS", 2);
-	fprintf(stderr, "overlap_stress: %s, cache %u, seed 0x%" PRIx64
-			", window [0x%" PRIx64 ", +0x%" PRIx64 ")\n",
-		c->name, cache, seed, R.base, R.len);
+	fprintf(stderr, "overlap_stress: %s, cache %u, options 0x%x, seed 0x%"
+			PRIx64 ", window [0x%" PRIx64 ", +0x%" PRIx64 ")\n",
+		c->name, cache, options, seed, R.base, R.len);
 	fflush(stderr);
 
 	for (unsigned i = 0; i <= R.writers; i++) {
@@ -1595,7 +1597,12 @@ static void test_overlap_stress(void **state)
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!tname_in_list(configs, tcfgs[i].name))
 			continue;
-		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0);
+		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0, 0);
+		/* And a domain without counts, where no section keeps an
+		 * overlapping writer out and only the compare-and-swap of
+		 * table entries does. */
+		overlap_on(&tcfgs[i], seed + i, 8,
+			   IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
 		ran++;
 	}
 	assert_true(ran > 0);
