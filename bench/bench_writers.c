@@ -56,7 +56,7 @@
 
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
-	"                           [FORMAT OPTIONS] [--json]\n"
+	"                           [--no-coalesce] [FORMAT OPTIONS] [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
 	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
@@ -92,6 +92,8 @@ static const char writers_usage[] =
 	"                 in rounds of 100 ms taken in turn (default 1; 0.01 to\n"
 	"                 3600)\n"
 	"  --no-reclaim   keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
+	"  --no-coalesce  never coalesce (IOPGT_OPT_NO_COALESCE); with\n"
+	"                 --no-reclaim the domain keeps no entry counts\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -307,7 +309,13 @@ static int parse_seconds(const char *cmd, const char *val, double *out)
 	return 0;
 }
 
-enum { OPT_JSON = CLI_OPT_CMD, OPT_THREADS, OPT_SECONDS, OPT_NO_RECLAIM };
+enum {
+	OPT_JSON = CLI_OPT_CMD,
+	OPT_THREADS,
+	OPT_SECONDS,
+	OPT_NO_RECLAIM,
+	OPT_NO_COALESCE
+};
 
 int bench_writers_main(int argc, char **argv)
 {
@@ -316,6 +324,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
+		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -326,7 +335,7 @@ int bench_writers_main(int argc, char **argv)
 	struct conf confs[4];
 	uint64_t threads = 2, page = 0, base = 0, round_ns;
 	double seconds = 1;
-	bool json = false, no_reclaim = false;
+	bool json = false, no_reclaim = false, no_coalesce = false;
 	unsigned nconf, rounds, entries = 0;
 	char b0[24], b1[24];
 	int ret = 1, r, opt;
@@ -350,6 +359,9 @@ int bench_writers_main(int argc, char **argv)
 			if (parse_seconds(cmd, optarg, &seconds))
 				goto usage;
 			break;
+		case OPT_NO_COALESCE:
+			no_coalesce = true;
+			break;
 		case OPT_NO_RECLAIM:
 			no_reclaim = true;
 			break;
@@ -361,6 +373,8 @@ int bench_writers_main(int argc, char **argv)
 		goto usage;
 	if (no_reclaim)
 		cfg.options |= IOPGT_OPT_NO_RECLAIM;
+	if (no_coalesce)
+		cfg.options |= IOPGT_OPT_NO_COALESCE;
 
 	/* N threads, 1 thread; the same with table_cache = 0. */
 	nconf = 0;
@@ -461,7 +475,8 @@ int bench_writers_main(int argc, char **argv)
 		if (json) {
 			printf("{\"format\": \"%s\", \"levels\": %u, "
 			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
-			       "\"reclaim\": %s, \"seconds\": %.3f, "
+			       "\"reclaim\": %s, \"coalesce\": %s, "
+			       "\"seconds\": %.3f, "
 			       "\"rounds\": %u, \"pages_per_thread\": %u, "
 			       "\"ops\": %" PRIu64 ", \"ops_per_second\": %.0f, "
 			       "\"table_allocs_per_op\": %.4f, "
@@ -470,7 +485,7 @@ int bench_writers_main(int argc, char **argv)
 			       "\"ops_per_cpu_second\": %.0f",
 			       iopgt_format_name(info.format), info.levels, page,
 			       n->threads, no_reclaim ? "false" : "true",
-			       seconds, rounds, entries / n->threads, n->ops,
+			       no_coalesce ? "false" : "true", seconds, rounds, entries / n->threads, n->ops,
 			       n->ops_per_second, per_op(n->allocs, n->ops),
 			       per_op(nn->allocs, nn->ops), scaling,
 			       cpu_share(n), ops_per_cpu_second(n));
@@ -491,13 +506,13 @@ int bench_writers_main(int argc, char **argv)
 			       nn->ops_per_second, onen->ops_per_second,
 			       scaling_nc);
 		} else {
-			printf("iopgt bench writers: %s, %s, %u thread%s on one "
+			printf("iopgt bench writers: %s, %s%s, %u thread%s on one "
 			       "%s leaf table (thread t: pages t, t+%u, ...), "
 			       "one op = map + unmap + sync of one %s page; "
 			       "%u round%s of %.0f ms per configuration\n",
 			       cli_format_desc(&cfg),
 			       no_reclaim ? "no reclaim" : "reclaim",
-			       n->threads, n->threads > 1 ? "s" : "",
+			       no_coalesce ? ", no coalesce" : "", n->threads, n->threads > 1 ? "s" : "",
 			       bench_size_str(entries * page, b0, sizeof(b0)),
 			       n->threads,
 			       bench_size_str(page, b1, sizeof(b1)), rounds,

@@ -265,6 +265,15 @@ if ok bench writers --threads 1 --seconds 0.02 --no-reclaim --json; then
 		fail "bench writers --threads 1: scaling $(json_val scaling)"
 	[ "$(json_val reclaim)" = false ] ||
 		fail "bench writers --no-reclaim: reclaim $(json_val reclaim)"
+	[ "$(json_val coalesce)" = true ] ||
+		fail "bench writers: coalesce $(json_val coalesce)"
+fi
+if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
+	--json; then
+	[ "$(json_val coalesce)" = false ] ||
+		fail "bench writers --no-coalesce: coalesce $(json_val coalesce)"
+	positive "$(json_val ops)" ||
+		fail "bench writers --no-coalesce: ops $(json_val ops)"
 fi
 
 if [ "$fails" != 0 ]; then
