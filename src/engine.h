@@ -833,6 +833,35 @@ static inline bool PT(clear_leaf)(bool counted, pt_entry_t *p, uint64_t e)
 		p, &e, 0, memory_order_relaxed, memory_order_relaxed);
 }
 
+/* Clear the leaves of p[i..stop] (all inside the caller's range), up to
+ * the first table entry: returns its index, with the entry in *e, or
+ * stop + 1. Adds the leaves cleared to *k and the last one's index to
+ * *lastc. Acquire loads: a table entry found is descended into (without
+ * counts no section orders the call after the install that published
+ * it). */
+static inline __attribute__((always_inline)) unsigned
+PT(clear_leaves)(pt_entry_t *p, unsigned i, unsigned stop, unsigned lvl,
+		 const bool counted, uint64_t *e, uint32_t *k, unsigned *lastc)
+{
+	for (; i <= stop; i++) {
+		uint64_t v = atomic_load_explicit(&p[i], memory_order_acquire);
+
+		if (!v)
+			continue;
+		if (fmt_is_table(v, lvl)) {
+			*e = v;
+			break;
+		}
+		if (!PT(clear_leaf)(counted, &p[i], v)) {
+			i--; /* changed: look again */
+			continue;
+		}
+		++*k;
+		*lastc = i;
+	}
+	return i;
+}
+
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -950,20 +979,14 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			first = first < i ? first : i;
 			k++;
 			lastc = i;
-			for (i++; i <= stop; i++) {
-				e = atomic_load_explicit(&p[i],
-							 memory_order_acquire);
-				if (!e)
-					continue;
-				if (fmt_is_table(e, lvl))
-					break;
-				if (!PT(clear_leaf)(counted, &p[i], e)) {
-					i--; /* changed: look again */
-					continue;
-				}
-				k++;
-				lastc = i;
-			}
+			/* One copy of the loop each way, so that neither tests
+			 * `counted` per entry. */
+			if (counted)
+				i = PT(clear_leaves)(p, i + 1, stop, lvl, true,
+						     &e, &k, &lastc);
+			else
+				i = PT(clear_leaves)(p, i + 1, stop, lvl, false,
+						     &e, &k, &lastc);
 			if (i <= stop)
 				break; /* at a table entry */
 			i--; /* the outer loop looks at the rest */
