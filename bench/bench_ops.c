@@ -49,8 +49,10 @@
 #include "iopgt.h"
 
 static const char ops_usage[] =
-	"usage: iopgt bench ops [FORMAT OPTIONS] [--reps N] [--json]\n"
-	"       iopgt bench ops [FORMAT OPTIONS] --callgrind-op OP [--iters N]\n"
+	"usage: iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
+	"                       [--reps N] [--json]\n"
+	"       iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
+	"                       --callgrind-op OP [--iters N]\n"
 	"\n"
 	"Median nanoseconds of map and unmap (each followed by iopgt_sync) of one\n"
 	"4K, 2M and 1G leaf, of 256 4K leaves in one call (1 MiB) and 256 2M\n"
@@ -76,6 +78,10 @@ static const char ops_usage[] =
 	"                    loop alone). Run under\n"
 	"                    valgrind --tool=callgrind --instr-atstart=no\n"
 	"  --iters N         operations for --callgrind-op (default 100000)\n"
+	"  --no-reclaim      the domain keeps emptied tables\n"
+	"                    (IOPGT_OPT_NO_RECLAIM)\n"
+	"  --no-coalesce     the domain never coalesces (IOPGT_OPT_NO_COALESCE);\n"
+	"                    with --no-reclaim it keeps no entry counts\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"format options:\n";
@@ -444,7 +450,14 @@ static const char *verdict(double ratio, double target)
 	return ratio <= target ? "met" : "NOT met";
 }
 
-enum { OPT_JSON = CLI_OPT_CMD, OPT_REPS, OPT_ITERS, OPT_CALLGRIND_OP };
+enum {
+	OPT_JSON = CLI_OPT_CMD,
+	OPT_REPS,
+	OPT_ITERS,
+	OPT_CALLGRIND_OP,
+	OPT_NO_RECLAIM,
+	OPT_NO_COALESCE
+};
 
 int bench_ops_main(int argc, char **argv)
 {
@@ -454,6 +467,8 @@ int bench_ops_main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "callgrind-op", required_argument, NULL, OPT_CALLGRIND_OP },
 		{ "iters", required_argument, NULL, OPT_ITERS },
+		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
+		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
 	};
@@ -464,6 +479,7 @@ int bench_ops_main(int argc, char **argv)
 	struct bgeo g;
 	uint64_t reps = 2000, iters = 100000;
 	bool json = false, iters_set = false;
+	unsigned options = 0;
 	const char *cg_name = NULL;
 	enum cg_op cg_op = CG_NONE;
 	unsigned cg_level = 0;
@@ -485,6 +501,12 @@ int bench_ops_main(int argc, char **argv)
 			return 0;
 		case OPT_JSON:
 			json = true;
+			break;
+		case OPT_NO_RECLAIM:
+			options |= IOPGT_OPT_NO_RECLAIM;
+			break;
+		case OPT_NO_COALESCE:
+			options |= IOPGT_OPT_NO_COALESCE;
 			break;
 		case OPT_REPS:
 			if (cli_count_arg(cmd, "--reps", optarg, 3, 100000000,
@@ -521,6 +543,7 @@ int bench_ops_main(int argc, char **argv)
 	}
 	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
+	cfg.options |= options;
 	if (iters_set && !cg_name) {
 		fprintf(stderr, "iopgt bench ops: --iters goes with "
 				"--callgrind-op\n");
@@ -665,9 +688,9 @@ int bench_ops_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
-		       ", \"ias\": %u, ",
+		       ", \"ias\": %u, \"options\": %u, ",
 		       iopgt_format_name(info.format), info.levels,
-		       entry_size(&g, 0), info.ias);
+		       entry_size(&g, 0), info.ias, options);
 		for (unsigned c = 0; c < 3; c++) {
 			if (cases[c].present)
 				printf("\"leaf_%s_bytes\": %" PRIu64 ", ",
@@ -698,6 +721,10 @@ int bench_ops_main(int argc, char **argv)
 		 * one granule (cli_format_desc). */
 		if (!strstr(cli_format_desc(&cfg), "-level"))
 			printf(", %u levels", info.levels);
+		if (options & IOPGT_OPT_NO_RECLAIM)
+			printf(", no reclaim");
+		if (options & IOPGT_OPT_NO_COALESCE)
+			printf(", no coalesce");
 		printf(", %lu rounds; median ns per call (map/unmap include "
 		       "their iopgt_sync)\n",
 		       reps);

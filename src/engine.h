@@ -818,50 +818,6 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Unmap
  */
 
-/* Clear the leaf e at p, which this call owns. Inside the exclusive
- * section (counted) no other software writes p, so a store does it (the
- * hardware's A/D bits in e are dropped with it). Without counts there is
- * no section: a compare-and-swap, so that an overlapping caller's table
- * entry (a split's) is never overwritten and lost. False: p changed. */
-static inline bool PT(clear_leaf)(bool counted, pt_entry_t *p, uint64_t e)
-{
-	if (counted) {
-		atomic_store_explicit(p, 0, memory_order_relaxed);
-		return true;
-	}
-	return atomic_compare_exchange_strong_explicit(
-		p, &e, 0, memory_order_relaxed, memory_order_relaxed);
-}
-
-/* Clear the leaves of p[i..stop] (all inside the caller's range), up to
- * the first table entry: returns its index, with the entry in *e, or
- * stop + 1. Adds the leaves cleared to *k and the last one's index to
- * *lastc. Acquire loads: a table entry found is descended into (without
- * counts no section orders the call after the install that published
- * it). */
-static inline __attribute__((always_inline)) unsigned
-PT(clear_leaves)(pt_entry_t *p, unsigned i, unsigned stop, unsigned lvl,
-		 const bool counted, uint64_t *e, uint32_t *k, unsigned *lastc)
-{
-	for (; i <= stop; i++) {
-		uint64_t v = atomic_load_explicit(&p[i], memory_order_acquire);
-
-		if (!v)
-			continue;
-		if (fmt_is_table(v, lvl)) {
-			*e = v;
-			break;
-		}
-		if (!PT(clear_leaf)(counted, &p[i], v)) {
-			i--; /* changed: look again */
-			continue;
-		}
-		++*k;
-		*lastc = i;
-	}
-	return i;
-}
-
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -947,17 +903,20 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		uint64_t e = 0, s;
 		bool ce = false, straddle = false;
 
-		if (counted && !pt_open_excl(t)) {
-			/* Frozen by a coalesce: start again from the root. */
+		/* The exclusive section, with or without counts: it keeps
+		 * installs and splits (shared sections) out while leaves are
+		 * cleared with plain stores, and orders this call after the
+		 * installs of the children it descends into. Without counts
+		 * it counts nothing (k = 0 at the close). */
+		if (!pt_open_excl(t)) {
+			/* Frozen by a coalesce (or, without counts, by an
+			 * overlapping superpage map): start again from the
+			 * root. */
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 			return -EAGAIN;
 		}
-		/* Acquire: a table entry found here is descended into, and
-		 * without counts no section orders this call after the
-		 * install that published the child (with counts the
-		 * section's open does too). */
 		for (; i <= end; i++) {
-			e = atomic_load_explicit(&p[i], memory_order_acquire);
+			e = atomic_load_explicit(&p[i], memory_order_relaxed);
 			if (!e)
 				continue;
 			if (fmt_is_table(e, lvl))
@@ -972,26 +931,29 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			 * the last one (or the one before, if that one may
 			 * stick out) need no check but "a table entry?". */
 			const unsigned stop = out_hi == end ? end - 1 : end;
-			if (!PT(clear_leaf)(counted, &p[i], e)) {
-				i--; /* changed: look at it again */
-				continue;
-			}
-			first = first < i ? first : i;
+			first = i;
+			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
 			k++;
 			lastc = i;
-			/* One copy of the loop each way, so that neither tests
-			 * `counted` per entry. */
-			if (counted)
-				i = PT(clear_leaves)(p, i + 1, stop, lvl, true,
-						     &e, &k, &lastc);
-			else
-				i = PT(clear_leaves)(p, i + 1, stop, lvl, false,
-						     &e, &k, &lastc);
+			for (i++; i <= stop; i++) {
+				e = atomic_load_explicit(&p[i],
+							 memory_order_relaxed);
+				if (!e)
+					continue;
+				if (fmt_is_table(e, lvl))
+					break;
+				atomic_store_explicit(&p[i], 0,
+						      memory_order_relaxed);
+				k++;
+				lastc = i;
+			}
 			if (i <= stop)
 				break; /* at a table entry */
 			i--; /* the outer loop looks at the rest */
 		}
-		st = counted ? pt_close_excl(t, k) : 1;
+		st = pt_close_excl(t, counted ? k : 0);
+		if (!counted)
+			st = 1; /* no count: never "emptied" */
 		if (k) {
 			*bytes += k * sz;
 			pt_gather_range(op->g, base + first * sz,
@@ -1368,11 +1330,16 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (__builtin_expect(!pt_counted(dom), 0)) {
 		/* No section, no count: the leaf is this call's. Level 0
 		 * holds no table entry, so a store clears it; above, a
-		 * compare-and-swap (clear_leaf). */
+		 * compare-and-swap, so that an overlapping caller's split of
+		 * the leaf (a table entry) is never overwritten and lost. */
+		uint64_t old = cur.e;
+
 		if (granule)
 			atomic_store_explicit(&cur.va[cur.idx], 0,
 					      memory_order_relaxed);
-		else if (!PT(clear_leaf)(false, &cur.va[cur.idx], cur.e))
+		else if (!atomic_compare_exchange_strong_explicit(
+				 &cur.va[cur.idx], &old, 0,
+				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
 		return (int64_t)span;

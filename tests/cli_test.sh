@@ -220,6 +220,14 @@ if demo_json --small --ops 1000 --devices=1 --seed=18446744073709551615 &&
 	fail "demo --devices=1 --seed=2^64-1: devices $devices seed $seed"
 fi
 
+# bench ops on a domain without counts: the options reach the domain.
+if ok bench ops --no-reclaim --no-coalesce --reps 3 --json; then
+	[ "$(json_val options)" = 6 ] ||
+		fail "bench ops --no-reclaim --no-coalesce: options $(json_val options)"
+	positive "$(json_val map_4k_ns)" ||
+		fail "bench ops --no-reclaim --no-coalesce: map_4k_ns $(json_val map_4k_ns)"
+fi
+
 # bench lookup and bench writers: tiny runs, every key there and sane.
 for dep in "" --dependent; do
 	# shellcheck disable=SC2086
