@@ -865,14 +865,42 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		first = i;
 		lastc = end;
 		if (i <= end) {
-			for (pt_entry_t *q = p + i, *qe = p + end; q <= qe;
-			     q++) {
+			pt_entry_t *q = p + i, *qe = p + end;
+			uint32_t k1 = 0, k2 = 0, k3 = 0;
+
+			/* Four at a time, into four counts: one count would be
+			 * a chain of dependent adds, one cycle an entry, that
+			 * sets the pace of the whole loop. */
+			for (; qe - q >= 3; q += 4) {
+				uint64_t e0 = atomic_load_explicit(
+					&q[0], memory_order_relaxed);
+				uint64_t e1 = atomic_load_explicit(
+					&q[1], memory_order_relaxed);
+				uint64_t e2 = atomic_load_explicit(
+					&q[2], memory_order_relaxed);
+				uint64_t e3 = atomic_load_explicit(
+					&q[3], memory_order_relaxed);
+				atomic_store_explicit(&q[0], 0,
+						      memory_order_relaxed);
+				atomic_store_explicit(&q[1], 0,
+						      memory_order_relaxed);
+				atomic_store_explicit(&q[2], 0,
+						      memory_order_relaxed);
+				atomic_store_explicit(&q[3], 0,
+						      memory_order_relaxed);
+				k += e0 != 0;
+				k1 += e1 != 0;
+				k2 += e2 != 0;
+				k3 += e3 != 0;
+			}
+			for (; q <= qe; q++) {
 				uint64_t e = atomic_load_explicit(
 					q, memory_order_relaxed);
 				atomic_store_explicit(q, 0,
 						      memory_order_relaxed);
 				k += e != 0;
 			}
+			k += k1 + k2 + k3;
 		}
 		st = counted ? pt_close_excl(t, k) : 1;
 		if (k) {
