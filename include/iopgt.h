@@ -200,10 +200,12 @@ enum {
 	/* Never replace a full, contiguous table by a superpage. */
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
 	/* Both NO_RECLAIM and NO_COALESCE: the domain keeps no per-table
-	 * entry counts, so maps and unmaps write nothing but entries and
-	 * writers of disjoint ranges that share tables do not slow each other
-	 * down. A map that fails then leaves the mappings as they were but
-	 * keeps the (empty) tables it created. */
+	 * entry counts. Single-page maps and unmaps, and the leaf fills of
+	 * every map, then write nothing but entries, so writers of disjoint
+	 * ranges that share tables do not slow each other down (installing a
+	 * table, splitting a leaf and a range unmap still take the table's
+	 * state word briefly). A map that fails leaves the mappings as they
+	 * were but keeps the (empty) tables it created. */
 };
 
 /* Fill with iopgt_config_init(), then change what you need. */
@@ -366,9 +368,10 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Overlapping writers. A map and an unmap (or two unmaps) whose ranges
  * overlap must not run at once: the library does not detect it, and what
  * ends up mapped in the overlap is then undefined (memory stays safe: no
- * table is freed twice and no call spins forever). Serialize them, for
- * example with a lock per IOVA allocation, as an IOVA allocator naturally
- * does. */
+ * table is freed twice and no call spins forever, but a table page may
+ * drop out of the tree and stay allocated until the domain is destroyed).
+ * Serialize them, for example with a lock per IOVA allocation, as an IOVA
+ * allocator naturally does. */
 int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 		    struct iopgt_gather *g);
 

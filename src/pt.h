@@ -509,8 +509,10 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  * frozen under a writer of a disjoint range. A table entry still changes
  * only by compare-and-swap inside a section that reserves nothing
  * (install, split, a superpage over an empty subtree, which freezes the
- * subtree first), so two writers never both own one child and a frozen
- * table never gains one, even when callers overlap. Such a domain's
+ * subtree first), and leaves above level 0 are filled and cleared
+ * inside the exclusive section (once per table, counting nothing), so two
+ * writers never both own one child and a frozen table never gains one,
+ * even when callers overlap. Such a domain's
  * counts stay 0; who needs a table's fill scans it (pt_used). */
 #define PT_OPT_UNCOUNTED (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "pt.h" /* the state words, for tcheck_counts */
 #include "refmodel.h"
 
 /* ---- format configurations, from the library's format registry ----
@@ -510,12 +511,20 @@ char *tleaf_lines(char *dump)
 	return dump;
 }
 
+struct count_arg {
+	struct iopgt_domain *dom;
+	unsigned bad;
+};
+
 /* Entries are read with relaxed atomic loads: a device (the simulated
  * IOMMU's walker) may set accessed/dirty bits while the tables are
- * recounted, which changes no entry from empty to non-empty or back. */
+ * recounted, which changes no entry from empty to non-empty or back. A
+ * domain without counts reports a scan as `used`, so there the check is
+ * that no table's state word (pt.h) was ever left written. */
 static int count_one(void *arg, const struct iopgt_table_info *t)
 {
-	unsigned *bad = arg, n = 0;
+	struct count_arg *a = arg;
+	unsigned n = 0;
 	_Atomic uint64_t *e = (_Atomic uint64_t *)(uintptr_t)t->va;
 
 	for (unsigned i = 0; i < t->entries; i++)
@@ -524,17 +533,33 @@ static int count_one(void *arg, const struct iopgt_table_info *t)
 		fprintf(stderr, "count mismatch: level %u iova 0x%" PRIx64
 				" counted %u recorded %u\n",
 			t->level, t->iova, n, t->used);
-		(*bad)++;
+		a->bad++;
+	}
+	if (!pt_counted(a->dom)) {
+		const struct pt_table *d =
+			t->va == (const void *)a->dom->top.va
+				? a->dom->root
+				: pt_desc(a->dom, (pt_entry_t *)(uintptr_t)t->va);
+		uint64_t st = atomic_load_explicit(&d->st,
+						   memory_order_relaxed);
+
+		if (st) {
+			fprintf(stderr, "domain without counts: level %u iova "
+					"0x%" PRIx64 " state word 0x%" PRIx64
+					"\n",
+				t->level, t->iova, st);
+			a->bad++;
+		}
 	}
 	return 0;
 }
 
 unsigned tcheck_counts(struct iopgt_domain *dom)
 {
-	unsigned bad = 0;
+	struct count_arg a = { dom, 0 };
 
-	iopgt_for_each_table(dom, count_one, &bad);
-	return bad;
+	iopgt_for_each_table(dom, count_one, &a);
+	return a.bad;
 }
 
 long tenv_long(const char *name, long dflt)

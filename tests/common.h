@@ -139,7 +139,9 @@ char *tdump(struct iopgt_domain *dom);
 /* Recount every table's non-empty entries from the raw memory and compare
  * with the library's count; returns the number of mismatches. Each entry is
  * read with a relaxed atomic load, so a device (the simulated IOMMU's
- * walker) may set accessed/dirty bits meanwhile. */
+ * walker) may set accessed/dirty bits meanwhile. In a domain without
+ * counts (NO_RECLAIM | NO_COALESCE) every table's state word must be 0
+ * instead. Call with no writer running. */
 unsigned tcheck_counts(struct iopgt_domain *dom);
 
 /* The value of environment variable name (decimal, 0x hex or 0 octal), or

@@ -1506,8 +1506,9 @@ int main(int argc, char **argv)
 			continue;
 		ran++;
 		run_config(&tcfgs[i], &m);
-		/* The same without counts (no reclaim, no coalescing):
-		 * installs and splits race by compare-and-swap alone. */
+		/* The same without counts (no reclaim, no coalescing): page
+		 * maps and unmaps and leaf fills open no section; installs
+		 * and splits still race by compare-and-swap. */
 		{
 			struct mode u = m;
 
