@@ -491,7 +491,6 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	struct pt_cur cur;
 	unsigned idx, n, i;
 	uint64_t st;
-	bool excl;
 	int r;
 
 retry:
@@ -540,6 +539,11 @@ retry:
 		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
 	/* Fill what is empty, up to the first entry that is not; the next
 	 * run starts there. */
+	/* Without counts, leaves above level 0 go in inside the table's
+	 * exclusive section (counting nothing), which keeps an overlapping
+	 * caller's install out between pt_fill's check and its store, so no
+	 * table entry is overwritten and its table lost; level 0 holds no
+	 * table entries. */
 	if (counted) {
 		if (!pt_open(t, n)) {
 			/* Frozen: being unlinked or coalesced. */
@@ -547,24 +551,20 @@ retry:
 			goto retry;
 		}
 		PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
-	}
-	/* Without counts, leaves above level 0 go in inside the table's
-	 * exclusive section (counting nothing), which keeps an overlapping
-	 * caller's install out between pt_fill's check and its store, so no
-	 * table entry is overwritten and its table lost; level 0 holds no
-	 * table entries. */
-	excl = !counted && level;
-	if (excl && !pt_open_excl(t)) {
+	} else if (level && !pt_open_excl(t)) {
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		goto retry;
 	}
 	/* Consecutive leaves differ by fmt_leaf_step, not by the size. */
 	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs),
 		    fmt_leaf_step(level));
-	if (excl)
-		pt_close_excl(t, 0);
-	/* (Without counts, never a coalesce candidate.) */
-	st = counted ? pt_close(t, n - i) : 0;
+	if (counted) {
+		st = pt_close(t, n - i);
+	} else {
+		if (level)
+			pt_close_excl(t, 0);
+		st = 0; /* no count: never a coalesce candidate */
+	}
 	if (!i) {
 		PT_YIELD(dom, PT_Y_FILL_BLOCKED, level, t->iova);
 		e = pt_load(t, idx);
