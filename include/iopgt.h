@@ -200,11 +200,12 @@ enum {
 	/* Never replace a full, contiguous table by a superpage. */
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
 	/* Both NO_RECLAIM and NO_COALESCE: the domain keeps no per-table
-	 * entry counts. Single-page maps and unmaps, and the leaf fills of
-	 * every map, then write nothing but entries, so writers of disjoint
-	 * ranges that share tables do not slow each other down (installing a
-	 * table, splitting a leaf and a range unmap still take the table's
-	 * state word briefly). A map that fails leaves the mappings as they
+	 * entry counts. Single-page maps and unmaps, and every fill of
+	 * smallest pages, then write nothing but entries, so writers of
+	 * disjoint ranges that share tables do not slow each other down
+	 * (installing a table, splitting a leaf, and filling or range-
+	 * unmapping larger leaves still take the table's state word
+	 * briefly). A map that fails leaves the mappings as they
 	 * were but keeps the (empty) tables it created. */
 };
 

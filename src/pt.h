@@ -500,12 +500,10 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
 
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
  * domain that does neither (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
- * keeps none: its writers fill leaves, and clear single ones, without a
- * section and touch no state word, only their entries, so writers of
- * disjoint ranges under one table share no line they write (the state
- * word would be written by every map and unmap). A range unmap still
- * clears an upper table's leaves inside its exclusive section (once per
- * table, counting nothing). Without unlink and coalesce nothing is
+ * keeps none: its writers fill smallest pages, and clear single leaves,
+ * without a section and touch no state word, only their entries, so
+ * writers of disjoint ranges under one table share no line they write
+ * (the state word would be written by every map and unmap). Without unlink and coalesce nothing is
  * frozen under a writer of a disjoint range. A table entry still changes
  * only by compare-and-swap inside a section that reserves nothing
  * (install, split, a superpage over an empty subtree, which freezes the
