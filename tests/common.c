@@ -516,6 +516,87 @@ struct count_arg {
 	unsigned bad;
 };
 
+/* needle in [p, end), or NULL. */
+static const char *find_in(const char *p, const char *end, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; p + n <= end; p++)
+		if (!memcmp(p, needle, n))
+			return p;
+	return NULL;
+}
+
+struct ttab {
+	const char *key; /* "L<level> table iova 0x... span 0x..." */
+	size_t klen;
+	unsigned used;
+	bool seen;
+};
+
+/* The table lines of a dump ("  L<level> table iova 0x... span 0x... pa
+ * ... used N/M"), keyed by the text before " pa ". Returns how many, in
+ * a malloc'd array. */
+static struct ttab *table_lines(const char *dump, size_t *count)
+{
+	struct ttab *t = NULL;
+	size_t k = 0, cap = 0;
+
+	for (const char *l = dump; *l;) {
+		const char *e = strchr(l, '\n'), *p = l, *pa, *u;
+		const char *end = e ? e : l + strlen(l);
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p < end && *p == 'L' && find_in(p, end, " table iova ") &&
+		    (pa = find_in(p, end, " pa ")) &&
+		    (u = find_in(p, end, " used "))) {
+			if (k == cap) {
+				cap = cap ? 2 * cap : 64;
+				t = realloc(t, cap * sizeof(*t));
+				if (!t)
+					abort();
+			}
+			t[k].key = p;
+			t[k].klen = (size_t)(pa - p);
+			t[k].used = (unsigned)strtoul(u + 6, NULL, 10);
+			t[k].seen = false;
+			k++;
+		}
+		l = e ? e + 1 : end;
+	}
+	*count = k;
+	return t;
+}
+
+const char *tcheck_kept_tables(const char *before, const char *after,
+			       char *msg, size_t n)
+{
+	size_t nb, na;
+	struct ttab *b = table_lines(before, &nb), *a = table_lines(after, &na);
+	const char *r = NULL;
+
+	for (size_t i = 0; i < na; i++) {
+		for (size_t j = 0; j < nb; j++) {
+			if (!b[j].seen && b[j].klen == a[i].klen &&
+			    !memcmp(b[j].key, a[i].key, a[i].klen)) {
+				b[j].seen = a[i].seen = true;
+				break;
+			}
+		}
+	}
+	for (size_t j = 0; j < nb && !r; j++) {
+		if (!b[j].seen) {
+			snprintf(msg, n, "a table went: %.*s", (int)b[j].klen,
+				 b[j].key);
+			r = msg;
+		}
+	}
+	free(a);
+	free(b);
+	return r;
+}
+
 /* Entries are read with relaxed atomic loads: a device (the simulated
  * IOMMU's walker) may set accessed/dirty bits while the tables are
  * recounted, which changes no entry from empty to non-empty or back. A

@@ -186,6 +186,13 @@ unsigned tcount_tables(struct iopgt_domain *dom, unsigned *empty);
  * domain without counts keeps the tables a failed map created: its leaves
  * are as before, its tables may not be.) */
 char *tleaf_lines(char *dump);
+/* The tables after a failed map in a domain without counts, from two
+ * tdump() outputs: every table of `before` (by level, IOVA and span) is
+ * still there (tables only in `after` are the call's, holding no leaf:
+ * compare tleaf_lines() for that). NULL if so, else what is wrong, in
+ * msg. */
+const char *tcheck_kept_tables(const char *before, const char *after,
+			       char *msg, size_t n);
 /* Print where two dumps first differ, with a few lines of context. */
 void tdump_diff(FILE *out, const char *before, const char *after);
 /* An iopgt_dump() output callback writing to the FILE * arg. */

@@ -164,9 +164,16 @@ static void do_map(struct run *R, uint64_t iova, uint64_t size, uint64_t pa,
 		if (before) {
 			char *after = tdump(R->dom);
 			/* Without counts the tables the call created stay
-			 * (empty): the leaves must be as before. */
+			 * (holding no leaf): every other table is still there
+			 * and the leaves are as before. */
 			if ((R->options & IOPGT_OPT_NO_RECLAIM) &&
 			    (R->options & IOPGT_OPT_NO_COALESCE)) {
+				char msg[256];
+
+				if (tcheck_kept_tables(before, after, msg,
+						       sizeof(msg)))
+					rm_report(__FILE__, __LINE__,
+						  "tables kept", "%s", msg);
 				tleaf_lines(before);
 				tleaf_lines(after);
 			}

@@ -457,7 +457,8 @@ static void state_changed(struct fz *F)
 }
 
 /* A call returned ret < 0: the domain must be exactly as before it (a
- * failed map in a domain without counts: its leaves). */
+ * failed map in a domain without counts: its leaves, and every table it
+ * had; the call's new tables stay). */
 static void check_unchanged(struct fz *F, const char *call, int64_t ret)
 {
 	char *now = tdump(F->dom);
@@ -466,6 +467,10 @@ static void check_unchanged(struct fz *F, const char *call, int64_t ret)
 		      (F->cfg.options & IOPGT_OPT_NO_COALESCE);
 
 	if (leaves) {
+		char msg[256];
+
+		if (tcheck_kept_tables(F->dump, now, msg, sizeof(msg)))
+			FAIL(F, "map failed with %" PRId64 ": %s", ret, msg);
 		tleaf_lines(F->dump);
 		tleaf_lines(now);
 	}
