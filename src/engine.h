@@ -432,7 +432,7 @@ static int PT(replace_subtree)(struct pt_op *op, struct pt_table *t,
 	r = PT(freeze_subtree)(op, c);
 	if (r)
 		return r;
-	if (pt_replace(op->dom, t, idx, &e, leaf)) {
+	if (pt_replace(t, idx, &e, leaf)) {
 		/* t is frozen (start again from the root) or the entry
 		 * changed: only an overlapping caller can do that. */
 		PT(unfreeze_subtree)(op, c);
@@ -648,7 +648,7 @@ again:
 		leaf |= FMT_HW_DIRTY;
 	for (;;) {
 		old = fmt_make_table(t->pa, L + 1);
-		r = pt_replace(dom, p, pidx, &old, leaf);
+		r = pt_replace(p, pidx, &old, leaf);
 		if (!r)
 			break;
 		if (r != -ESTALE)
@@ -1067,7 +1067,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			    fmt_leaf_step(lvl - 1), pt_counted(dom) ? n : 0);
 		t = PT(cur_table)(dom, &cur, lvl);
 		old = e;
-		r = pt_replace(dom, t, cur.idx, &old, fmt_make_table(c->pa, lvl));
+		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa, lvl));
 		if (r) {
 			/* The hardware set a bit, another unmap split it, or
 			 * t is frozen (a coalesce is replacing it: start

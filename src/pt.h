@@ -503,15 +503,15 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  * keeps none: its writers fill smallest pages, and clear single leaves,
  * without a section and touch no state word, only their entries, so
  * writers of disjoint ranges under one table share no line they write
- * (the state word would be written by every map and unmap). Without unlink and coalesce nothing is
- * frozen under a writer of a disjoint range. A table entry still changes
- * only by compare-and-swap inside a section that reserves nothing
- * (install, split, a superpage over an empty subtree, which freezes the
- * subtree first), and leaves above level 0 are filled and cleared
- * inside the exclusive section (once per table, counting nothing), so two
- * writers never both own one child and a frozen table never gains one,
- * even when callers overlap. Such a domain's
- * counts stay 0; who needs a table's fill scans it (pt_used). */
+ * (the state word would be written by every map and unmap). Without
+ * unlink and coalesce nothing is frozen under a writer of a disjoint
+ * range. A table entry still changes only by compare-and-swap inside a
+ * section that reserves nothing (install, split, a superpage over an
+ * empty subtree, which freezes the subtree first), and leaves above level
+ * 0 are filled and cleared inside the exclusive section (once per table,
+ * counting nothing), so two writers never both own one child and a
+ * frozen table never gains one, even when callers overlap. Such a
+ * domain's counts stay 0; who needs a table's fill scans it (pt_used). */
 #define PT_OPT_UNCOUNTED (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
 
 static inline bool pt_counted(const struct iopgt_domain *dom)
@@ -683,8 +683,8 @@ static inline int pt_set_table(const struct iopgt_domain *dom,
 	/* Without counts the section reserves nothing, but it is still
 	 * opened: it keeps the install out of a table that a superpage map
 	 * froze (only an overlapping caller's), so a frozen table never
-	 * gains a table entry. Installs are rare; the fills and clears of
-	 * leaves are what go without a section. */
+	 * gains a table entry. Installs are rare; what goes without a
+	 * section is the fills of smallest pages and single-leaf clears. */
 	if (!pt_open(t, n))
 		return -ESTALE;
 	*cur = 0;
@@ -699,13 +699,11 @@ static inline int pt_set_table(const struct iopgt_domain *dom,
 /* Replace one present entry by another (split, coalesce, superpage over an
  * empty subtree); the count does not change. Returns 0, -EAGAIN if *old is
  * stale (the current value is in *old), -ESTALE if t is frozen. */
-static inline int pt_replace(const struct iopgt_domain *dom,
-			     struct pt_table *t, unsigned idx, uint64_t *old,
+static inline int pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
 			     uint64_t e)
 {
 	bool ok;
 
-	(void)dom; /* with or without counts, a section that reserves none */
 	if (!pt_open(t, 0))
 		return -ESTALE;
 	ok = atomic_compare_exchange_strong_explicit(
