@@ -511,11 +511,6 @@ char *tleaf_lines(char *dump)
 	return dump;
 }
 
-struct count_arg {
-	struct iopgt_domain *dom;
-	unsigned bad;
-};
-
 /* needle in [p, end), or NULL. */
 static const char *find_in(const char *p, const char *end, const char *needle)
 {
@@ -530,27 +525,25 @@ static const char *find_in(const char *p, const char *end, const char *needle)
 struct ttab {
 	const char *key; /* "L<level> table iova 0x... span 0x..." */
 	size_t klen;
-	unsigned used;
 	bool seen;
 };
 
 /* The table lines of a dump ("  L<level> table iova 0x... span 0x... pa
- * ... used N/M"), keyed by the text before " pa ". Returns how many, in
- * a malloc'd array. */
+ * ... used N/M"), keyed by the text before " pa ". Returns the array
+ * (malloc'd), its length in *count. */
 static struct ttab *table_lines(const char *dump, size_t *count)
 {
 	struct ttab *t = NULL;
 	size_t k = 0, cap = 0;
 
 	for (const char *l = dump; *l;) {
-		const char *e = strchr(l, '\n'), *p = l, *pa, *u;
+		const char *e = strchr(l, '\n'), *p = l, *pa;
 		const char *end = e ? e : l + strlen(l);
 
 		while (p < end && *p == ' ')
 			p++;
 		if (p < end && *p == 'L' && find_in(p, end, " table iova ") &&
-		    (pa = find_in(p, end, " pa ")) &&
-		    (u = find_in(p, end, " used "))) {
+		    (pa = find_in(p, end, " pa "))) {
 			if (k == cap) {
 				cap = cap ? 2 * cap : 64;
 				t = realloc(t, cap * sizeof(*t));
@@ -559,7 +552,6 @@ static struct ttab *table_lines(const char *dump, size_t *count)
 			}
 			t[k].key = p;
 			t[k].klen = (size_t)(pa - p);
-			t[k].used = (unsigned)strtoul(u + 6, NULL, 10);
 			t[k].seen = false;
 			k++;
 		}
@@ -597,6 +589,18 @@ const char *tcheck_kept_tables(const char *before, const char *after,
 	return r;
 }
 
+const struct pt_table *tdesc(struct iopgt_domain *dom, const void *va)
+{
+	return va == (const void *)dom->top.va
+		       ? dom->root
+		       : pt_desc(dom, (pt_entry_t *)(uintptr_t)va);
+}
+
+struct count_arg {
+	struct iopgt_domain *dom;
+	unsigned bad;
+};
+
 /* Entries are read with relaxed atomic loads: a device (the simulated
  * IOMMU's walker) may set accessed/dirty bits while the tables are
  * recounted, which changes no entry from empty to non-empty or back. A
@@ -617,11 +621,7 @@ static int count_one(void *arg, const struct iopgt_table_info *t)
 		a->bad++;
 	}
 	if (!pt_counted(a->dom)) {
-		const struct pt_table *d =
-			t->va == (const void *)a->dom->top.va
-				? a->dom->root
-				: pt_desc(a->dom, (pt_entry_t *)(uintptr_t)t->va);
-		uint64_t st = atomic_load_explicit(&d->st,
+		uint64_t st = atomic_load_explicit(&tdesc(a->dom, t->va)->st,
 						   memory_order_relaxed);
 
 		if (st) {

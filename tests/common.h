@@ -143,6 +143,10 @@ char *tdump(struct iopgt_domain *dom);
  * counts (NO_RECLAIM | NO_COALESCE) every table's state word must be 0
  * instead. Call with no writer running. */
 unsigned tcheck_counts(struct iopgt_domain *dom);
+/* The descriptor (src/pt.h) of the table page at CPU address va, the root
+ * included. */
+struct pt_table;
+const struct pt_table *tdesc(struct iopgt_domain *dom, const void *va);
 
 /* The value of environment variable name (decimal, 0x hex or 0 octal), or
  * dflt if it is unset or empty. */

@@ -990,26 +990,27 @@ static void test_superpage_over_empty_tables(void **state)
 				    IOPGT_OPT_NO_COALESCE);
 }
 
-/* The tables' state words (pt.h) that are not zero. */
+struct st_arg {
+	struct iopgt_domain *dom;
+	bool written;
+};
+
+/* Is the table's state word (pt.h) not zero? */
 static int st_nonzero(void *arg, const struct iopgt_table_info *ti)
 {
-	struct iopgt_domain **dom = arg;
-	const struct pt_table *t =
-		ti->va == (const void *)dom[0]->top.va
-			? dom[0]->root
-			: pt_desc(dom[0], (pt_entry_t *)(uintptr_t)ti->va);
+	struct st_arg *a = arg;
 
-	if (atomic_load_explicit(&t->st, memory_order_relaxed))
-		dom[1] = (struct iopgt_domain *)(uintptr_t)ti->va;
+	a->written |= atomic_load_explicit(&tdesc(a->dom, ti->va)->st,
+					   memory_order_relaxed) != 0;
 	return 0;
 }
 
 static bool some_state_word_written(struct tdom *d)
 {
-	struct iopgt_domain *arg[2] = { d->dom, NULL };
+	struct st_arg a = { d->dom, false };
 
-	iopgt_for_each_table(d->dom, st_nonzero, arg);
-	return arg[1] != NULL;
+	iopgt_for_each_table(d->dom, st_nonzero, &a);
+	return a.written;
 }
 
 /* A domain that neither reclaims nor coalesces keeps no counts: its maps
@@ -1055,13 +1056,12 @@ static void test_uncounted(void **state)
 				 * unmaps even in a leaf table marked frozen
 				 * (with counts that would wait forever). */
 				struct iopgt_table_info ti;
+				struct iopgt_gather g;
 				struct pt_table *t;
 
 				EXPECT(find_table(&d, 0, B, &ti));
 				t = pt_desc(d.dom,
 					    (pt_entry_t *)(uintptr_t)ti.va);
-				struct iopgt_gather g;
-
 				iopgt_gather_init(&g, sizeof(g));
 				atomic_fetch_or(&t->st, PT_ST_F);
 				EQ(iopgt_map(d.dom, B + 9 * s0, P + 9 * s0, s0,
