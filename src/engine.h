@@ -123,7 +123,8 @@ static inline uint64_t PT(cur_seek)(const struct iopgt_domain *dom,
  * with fmt_table_pa. A level costs about as many instructions as the
  * hardware's walk takes steps. */
 static inline __attribute__((always_inline)) uint64_t
-PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
+PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
+		 uint64_t iova, const bool may_p2v)
 {
 	const uint64_t below = (UINT64_C(1) << FMT_BITS) - 1;
 	pt_entry_t *va = c->va;
@@ -132,7 +133,8 @@ PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 
 	idx = (unsigned)(iova >> c->shift) & c->mask;
 	e = atomic_load_explicit(&va[idx], memory_order_acquire);
-	if (FMT_TABLE_LINEAR && __builtin_expect(c->p2v == NULL, 1)) {
+	if (FMT_TABLE_LINEAR &&
+	    (!may_p2v || __builtin_expect(c->p2v == NULL, 1))) {
 		/* Unrolled: each level's step with its own constants, entered
 		 * at the root's level. */
 		const uintptr_t off = c->off;
@@ -167,7 +169,7 @@ PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 		pt_assert_expensive(
 			"a table entry is fmt_make_table(pa, level)",
 			e == fmt_make_table(fmt_table_pa(e, level), level));
-		if (__builtin_expect(c->p2v != NULL, 0))
+		if (may_p2v && __builtin_expect(c->p2v != NULL, 0))
 			va = c->p2v(dom->cfg.mem.arg, fmt_table_pa(e, level));
 		else if (FMT_TABLE_LINEAR)
 			va = (pt_entry_t *)(uintptr_t)(
@@ -190,6 +192,15 @@ out:
 	c->va = va;
 	c->idx = idx;
 	return c->e = e;
+}
+
+/* cur_leaf for any domain: with the embedder's phys_to_virt, if it gave
+ * one. may_p2v = false above is for callers that checked it is NULL: their
+ * walk then makes no call. */
+static inline __attribute__((always_inline)) uint64_t
+PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
+{
+	return PT(cur_leaf_p2v)(dom, c, iova, true);
 }
 
 /* The descriptor of the table at `level` on the cursor's path (level at
@@ -711,16 +722,16 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
  * when done, 1 when the general path must do it (a table is missing, a
  * leaf is in the way, or the table was frozen meanwhile); nothing has
  * changed then. *full: the page completed its table. */
-static inline int PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g,
-			      uint64_t iova, uint64_t pa, uint64_t attrs,
-			      bool *full)
+static inline __attribute__((always_inline)) int
+PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
+	    uint64_t pa, uint64_t attrs, bool *full)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st;
 
 	PT(cur_root)(dom, &cur);
-	if (PT(cur_leaf)(dom, &cur, iova))
+	if (PT(cur_leaf_p2v)(dom, &cur, iova, false))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
@@ -795,18 +806,51 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	return r;
 }
 
-/* The single page at iova filled its level-0 table: try to coalesce. */
-static __attribute__((noinline)) void
+/* The single page at iova, mapped by a call that has left, filled its
+ * level-0 table: try to coalesce (the walk starts again at the root). */
+static __attribute__((noinline)) int
 PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		  uint64_t iova)
 {
 	struct pt_op op;
 	struct pt_cand cand = { .level = 0, .iova = iova };
+	pt_walk_t w = pt_walk_enter(dom);
 
 	PT(op_init)(&op, dom, g);
 	PT(coalesce_cand)(&op, &cand);
+	pt_walk_leave(dom, w);
+	return 0;
 }
 
+/* The general map, a call of its own. */
+static __attribute__((noinline)) int
+PT(map_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	pt_walk_t w = pt_walk_enter(dom);
+	int r = PT(map_range)(dom, iova, pa, last, attrs, g);
+
+	pt_walk_leave(dom, w);
+	return r;
+}
+
+/* A single page the fast path gave up on (nothing changed), inside its
+ * walker section w. */
+static __attribute__((noinline)) int
+PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		     uint64_t attrs, struct iopgt_gather *g, pt_walk_t w)
+{
+	int r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask, attrs,
+			      g);
+
+	pt_walk_leave(dom, w);
+	return r;
+}
+
+/* The single-page path makes no call but tail calls, so that it saves no
+ * registers: anything else goes on out of line (a range, a table to
+ * create, the embedder's phys_to_virt), or (a table to coalesce, which
+ * walks again from the root) leaves and starts a call of its own. */
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		   uint64_t last, unsigned prot, struct iopgt_gather *g)
 {
@@ -816,14 +860,17 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	pt_walk_t w = pt_walk_enter(dom);
 	if (last - iova != dom->granule_mask ||
-	    (r = PT(map_one)(dom, g, iova, pa, attrs, &full)) > 0)
-		r = PT(map_range)(dom, iova, pa, last, attrs, g);
-	else if (__builtin_expect(full, 0) && (dom->geo.leaf_levels & 2) &&
-		 !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
-		PT(coalesce_page)(dom, g, iova);
+	    __builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+		return PT(map_general)(dom, iova, pa, last, attrs, g);
+	pt_walk_t w = pt_walk_enter(dom);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &full);
+	if (r > 0)
+		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	pt_walk_leave(dom, w);
+	if (__builtin_expect(full, 0) && (dom->geo.leaf_levels & 2) &&
+	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+		return PT(coalesce_page)(dom, g, iova);
 	return r;
 }
 
@@ -1343,14 +1390,14 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * or frozen); nothing has changed then. */
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	      uint64_t last, const bool granule)
+	      uint64_t last, const bool granule, struct pt_table **emptied)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st, span;
 
 	PT(cur_root)(dom, &cur);
-	if (!PT(cur_leaf)(dom, &cur, iova)) {
+	if (!PT(cur_leaf_p2v)(dom, &cur, iova, false)) {
 		/* An empty entry: nothing mapped in its span */
 		return !granule && (iova ^ last) >> cur.shift ? -1 : 0;
 	}
@@ -1388,44 +1435,76 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
-	/* Emptied: park or unlink it (out of line), unless emptied tables
-	 * stay where they are. */
+	/* Emptied: the caller parks or unlinks it (out of line), unless
+	 * emptied tables stay where they are. */
 	if (__builtin_expect(!st, 0) && t != dom->root &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
-		PT(unlink_up)(dom, g, iova, t);
+		*emptied = t;
 	return (int64_t)span;
 }
 
-/* Everything but the single-page fast path. */
+/* Everything but the single-leaf fast path: inside the caller's walker
+ * section w, or, if w is 0, a call of its own. */
 static __attribute__((noinline)) int64_t
 PT(unmap_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
-		struct iopgt_gather *g)
+		struct iopgt_gather *g, pt_walk_t w)
 {
 	struct pt_op op;
+	int64_t r;
+
+	if (!w)
+		w = pt_walk_enter(dom);
 
 	PT(op_init)(&op, dom, g);
-	return PT(unmap_walk)(&op, iova, last);
+	r = PT(unmap_walk)(&op, iova, last);
+	pt_walk_leave(dom, w);
+	return r;
 }
 
+/* The single leaf's unmap emptied t: dispose of it, then end the call
+ * (still inside its walker section w) with the bytes unmapped. */
+static __attribute__((noinline)) int64_t
+PT(unmap_emptied)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		  uint64_t iova, struct pt_table *t, pt_walk_t w, int64_t r)
+{
+	PT(unlink_up)(dom, g, iova, t);
+	pt_walk_leave(dom, w);
+	return r;
+}
+
+/* Like map, the single-leaf path makes no call but tail calls, which
+ * take its walker section with them. */
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
+	struct pt_table *emptied = NULL;
 	int64_t r;
 
-	pt_walk_t w = pt_walk_enter(dom);
+	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+		return PT(unmap_range)(dom, iova, last, g, 0);
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
-	if (last - iova == dom->granule_mask)
-		r = PT(unmap_one)(dom, g, iova, last, true);
-	else if (!(((last - iova) & (last - iova + 1)) |
-		   (iova & (last - iova))))
-		r = PT(unmap_one)(dom, g, iova, last, false);
-	else
-		r = -1;
-	if (r < 0)
-		r = PT(unmap_range)(dom, iova, last, g);
-	pt_walk_leave(dom, w);
-	return r;
+	if (last - iova == dom->granule_mask) {
+		pt_walk_t w = pt_walk_enter(dom);
+		r = PT(unmap_one)(dom, g, iova, last, true, &emptied);
+		if (__builtin_expect(emptied != NULL, 0))
+			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
+		if (r < 0)
+			return PT(unmap_range)(dom, iova, last, g, w);
+		pt_walk_leave(dom, w);
+		return r;
+	}
+	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova)))) {
+		pt_walk_t w = pt_walk_enter(dom);
+		r = PT(unmap_one)(dom, g, iova, last, false, &emptied);
+		if (__builtin_expect(emptied != NULL, 0))
+			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
+		if (r < 0)
+			return PT(unmap_range)(dom, iova, last, g, w);
+		pt_walk_leave(dom, w);
+		return r;
+	}
+	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -1436,7 +1515,7 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
  * it, so the hook costs nothing per level in normal use. */
 static inline __attribute__((always_inline)) int
 PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
-		struct iopgt_translation *out, bool hooked)
+		struct iopgt_translation *out, bool hooked, const bool fast)
 {
 	struct pt_cur cur;
 	unsigned shift;
@@ -1447,7 +1526,7 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	 * which were a state of the tree during this call. */
 	PT(cur_root)(dom, &cur);
 	if (!hooked) {
-		e = PT(cur_leaf)(dom, &cur, iova);
+		e = PT(cur_leaf_p2v)(dom, &cur, iova, !fast);
 	} else {
 		for (;;) {
 			dom->walk_hook(dom->walk_hook_arg,
@@ -1471,13 +1550,22 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	return 0;
 }
 
-/* Out of line, so that the common path makes no call and saves no
- * registers. */
+/* The whole call with a test hook or the embedder's phys_to_virt, out of
+ * line and entered by a tail call: the common path then makes no call at
+ * all and saves no registers. */
 static __attribute__((noinline)) int
-PT(lookup_hooked)(struct iopgt_domain *dom, uint64_t iova,
-		  struct iopgt_translation *out)
+PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
+		   struct iopgt_translation *out)
 {
-	return PT(lookup_walk)(dom, iova, out, true);
+	pt_walk_t w = pt_walk_enter(dom);
+	int r;
+
+	if (dom->walk_hook)
+		r = PT(lookup_walk)(dom, iova, out, true, false);
+	else
+		r = PT(lookup_walk)(dom, iova, out, false, false);
+	pt_walk_leave(dom, w);
+	return r;
 }
 
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
@@ -1485,11 +1573,12 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 {
 	int r;
 
+	if (__builtin_expect(dom->walk_hook != NULL ||
+				     dom->cfg.phys_to_virt != NULL,
+			     0))
+		return PT(lookup_general)(dom, iova, out);
 	pt_walk_t w = pt_walk_enter(dom);
-	if (__builtin_expect(dom->walk_hook != NULL, 0))
-		r = PT(lookup_hooked)(dom, iova, out);
-	else
-		r = PT(lookup_walk)(dom, iova, out, false);
+	r = PT(lookup_walk)(dom, iova, out, false, true);
 	pt_walk_leave(dom, w);
 	return r;
 }

@@ -240,29 +240,54 @@ static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
 	return r ? r : iopgt_sync(dom, g);
 }
 
-int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
+/* iopgt_sync with tables to reclaim or a test hook. */
+static __attribute__((noinline)) int sync_tables(struct iopgt_domain *dom,
+						 struct iopgt_gather *g)
 {
-	enum iopgt_flush_kind kind;
+	sync_gather(dom, g, false);
+	return 0;
+}
 
-	if (!pt_gather_bound(dom, g))
-		return sync_bind(dom, g);
-	kind = g->kind;
-	if (g->tables || dom->hooks) {
-		sync_gather(dom, g, false);
-		return 0;
-	}
-	/* No table to reclaim: at most one flush (none after maps into empty
-	 * entries without caching mode). */
-	if (kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
+/* iopgt_sync with no table to reclaim: at most one flush. */
+static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
+						struct iopgt_gather *g)
+{
+	enum iopgt_flush_kind kind = g->kind;
+
+	if (g->iova <= g->last) {
 		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova, g->last,
 					   kind);
 		pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
-		g->kind = IOPGT_FLUSH_NONE;
 	}
+	g->kind = IOPGT_FLUSH_NONE;
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
+	return 0;
+}
+
+static __attribute__((noinline)) int sync_waiting(struct iopgt_domain *dom)
+{
+	iopgt__reclaim_waiting(dom);
+	return 0;
+}
+
+/* The cases that do something are out of line and reached by tail calls,
+ * so that the common one that does nothing (after maps into empty entries
+ * without caching mode) saves no registers. */
+int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	if (!pt_gather_bound(dom, g))
+		return sync_bind(dom, g);
+	if (g->tables || dom->hooks)
+		return sync_tables(dom, g);
+	if (g->kind != IOPGT_FLUSH_NONE)
+		return sync_flush(dom, g);
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+		return sync_waiting(dom);
 	return 0;
 }
 
