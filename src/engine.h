@@ -724,14 +724,14 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
  * changed then. *full: the page completed its table. */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	    uint64_t pa, uint64_t attrs, bool *full)
+	    uint64_t pa, uint64_t attrs, bool *full, const bool may_p2v)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st;
 
 	PT(cur_root)(dom, &cur);
-	if (PT(cur_leaf_p2v)(dom, &cur, iova, false))
+	if (PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
@@ -849,22 +849,21 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 /* The single-page path makes no call but tail calls, so that it saves no
  * registers: anything else goes on out of line (a range, a table to
- * create, the embedder's phys_to_virt), or (a table to coalesce, which
- * walks again from the root) leaves and starts a call of its own. */
-static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		   uint64_t last, unsigned prot, struct iopgt_gather *g)
+ * create), or (a table to coalesce, which walks again from the root)
+ * leaves and starts a call of its own. may_p2v: the walk may call the
+ * embedder's phys_to_virt (PT(map_p2v)); otherwise it is NULL. */
+static inline __attribute__((always_inline)) int
+PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
+	     const bool may_p2v)
 {
-	uint64_t attrs;
 	bool full = false;
 	int r;
 
-	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
-		return -EINVAL;
-	if (last - iova != dom->granule_mask ||
-	    __builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	pt_walk_t w = pt_walk_enter(dom);
-	r = PT(map_one)(dom, g, iova, pa, attrs, &full);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &full, may_p2v);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	pt_walk_leave(dom, w);
@@ -872,6 +871,27 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
 		return PT(coalesce_page)(dom, g, iova);
 	return r;
+}
+
+/* Domains with the embedder's phys_to_virt: the same paths, whose walks
+ * call it, out of line. */
+static __attribute__((noinline)) int
+PT(map_p2v)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	    uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, true);
+}
+
+static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t last, unsigned prot, struct iopgt_gather *g)
+{
+	uint64_t attrs;
+
+	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
+		return -EINVAL;
+	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+		return PT(map_p2v)(dom, iova, pa, last, attrs, g);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false);
 }
 
 /* ------------------------------------------------------------------------
@@ -1390,14 +1410,15 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * or frozen); nothing has changed then. */
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	      uint64_t last, const bool granule, struct pt_table **emptied)
+	      uint64_t last, const bool granule, struct pt_table **emptied,
+	      const bool may_p2v)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st, span;
 
 	PT(cur_root)(dom, &cur);
-	if (!PT(cur_leaf_p2v)(dom, &cur, iova, false)) {
+	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v)) {
 		/* An empty entry: nothing mapped in its span */
 		return !granule && (iova ^ last) >> cur.shift ? -1 : 0;
 	}
@@ -1473,20 +1494,19 @@ PT(unmap_emptied)(struct iopgt_domain *dom, struct iopgt_gather *g,
 }
 
 /* Like map, the single-leaf path makes no call but tail calls, which
- * take its walker section with them. */
-static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
-			 uint64_t last, struct iopgt_gather *g)
+ * take its walker section with them; may_p2v as for map. */
+static inline __attribute__((always_inline)) int64_t
+PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g, const bool may_p2v)
 {
 	struct pt_table *emptied = NULL;
 	int64_t r;
 
-	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
-		return PT(unmap_range)(dom, iova, last, g, 0);
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
 	if (last - iova == dom->granule_mask) {
 		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, true, &emptied);
+		r = PT(unmap_one)(dom, g, iova, last, true, &emptied, may_p2v);
 		if (__builtin_expect(emptied != NULL, 0))
 			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
 		if (r < 0)
@@ -1496,7 +1516,8 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 	}
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova)))) {
 		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, false, &emptied);
+		r = PT(unmap_one)(dom, g, iova, last, false, &emptied,
+				  may_p2v);
 		if (__builtin_expect(emptied != NULL, 0))
 			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
 		if (r < 0)
@@ -1505,6 +1526,21 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 		return r;
 	}
 	return PT(unmap_range)(dom, iova, last, g, 0);
+}
+
+static __attribute__((noinline)) int64_t
+PT(unmap_p2v)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	      struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, true);
+}
+
+static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
+			 uint64_t last, struct iopgt_gather *g)
+{
+	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
+		return PT(unmap_p2v)(dom, iova, last, g);
+	return PT(unmap_body)(dom, iova, last, g, false);
 }
 
 /* ------------------------------------------------------------------------

@@ -259,6 +259,7 @@ unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8])
 struct tpage {
 	struct tpage *next;
 	void *va;
+	uint64_t pa;
 	size_t size;
 	int freed;
 };
@@ -312,9 +313,12 @@ static void *t_table_alloc(void *arg, size_t size, uint64_t *pa)
 	}
 	memset(p->va, 0x5a, size); /* the library must zero it */
 	p->size = size;
+	p->pa = (uint64_t)(uintptr_t)p->va;
+	if (ta->remap) /* freed pages stay allocated: no pa is reused */
+		p->pa ^= (1 + ta->table_allocs % 3) << 44;
 	p->next = ta->pages;
 	ta->pages = p;
-	*pa = (uint64_t)(uintptr_t)p->va;
+	*pa = p->pa;
 	ta->table_allocs++;
 	ta->live_bytes += size;
 	tick(ta);
@@ -330,6 +334,7 @@ static void t_table_free(void *arg, void *va, uint64_t pa, size_t size)
 		if (p->va == va) {
 			assert_int_equal(p->freed, 0); /* double free */
 			assert_int_equal(p->size, size);
+			assert_int_equal(p->pa, pa);
 			p->freed = 1;
 			memset(va, 0xa5, size);
 			break;
@@ -372,10 +377,21 @@ void talloc_ops(struct talloc *ta, struct iopgt_mem_ops *mem)
 	mem->arg = ta;
 }
 
+void *talloc_p2v(void *arg, uint64_t pa)
+{
+	struct talloc *ta = arg;
+
+	for (struct tpage *p = ta->pages; p; p = p->next)
+		if (pa - p->pa < p->size)
+			return (char *)p->va + (pa - p->pa);
+	fail_msg("phys_to_virt: 0x%" PRIx64 " is no table page", pa);
+	return NULL;
+}
+
 int talloc_is_freed(struct talloc *ta, uint64_t pa)
 {
 	for (struct tpage *p = ta->pages; p; p = p->next)
-		if ((uint64_t)(uintptr_t)p->va == pa)
+		if (p->pa == pa)
 			return p->freed;
 	return 0;
 }

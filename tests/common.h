@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -95,6 +96,10 @@ struct talloc {
 	uint64_t seq;              /* event clock shared with tflush */
 	uint64_t *clock;           /* if set, events take times from here */
 	struct tpage *pages;       /* every page ever handed out */
+	/* If set before the first allocation: a table allocation's pa is not
+	 * its va plus a constant (each one's moves by a different multiple
+	 * of 2^44), and the domain needs cfg.phys_to_virt = talloc_p2v. */
+	bool remap;
 	/* Called on every table_free (after the page is poisoned). */
 	void (*on_free)(void *arg, uint64_t pa, size_t size, uint64_t when);
 	void *on_free_arg;
@@ -103,6 +108,8 @@ struct talloc {
 void talloc_init(struct talloc *ta);
 void talloc_fini(struct talloc *ta);       /* frees the quarantine */
 void talloc_ops(struct talloc *ta, struct iopgt_mem_ops *mem);
+/* phys_to_virt for a talloc with remap set (arg: the talloc). */
+void *talloc_p2v(void *arg, uint64_t pa);
 /* True if pa is a page that was freed and not handed out again. */
 int talloc_is_freed(struct talloc *ta, uint64_t pa);
 

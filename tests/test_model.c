@@ -52,6 +52,7 @@
 struct run {
 	const struct tcfg *c;
 	const char *variant;
+	bool p2v; /* table pa is not va plus a constant: phys_to_virt */
 	unsigned options;
 	uint64_t base_seed, seed;
 	long iters;       /* operations to run */
@@ -285,6 +286,10 @@ static void setup_run(struct run *R)
 	tcfg_config(R->c, &cfg);
 	cfg.options = R->options;
 	talloc_ops(&R->ta, &cfg.mem);
+	if (R->p2v) {
+		R->ta.remap = true;
+		cfg.phys_to_virt = talloc_p2v;
+	}
 	R->idle_max = cfg.table_cache < 32 ? cfg.table_cache : 32;
 	CHECK_EQ(iopgt_domain_create(&cfg, &R->dom), 0, "domain create");
 	iopgt_gather_init(&R->g, sizeof(R->g));
@@ -350,7 +355,7 @@ static void (*const ops[])(struct run *R) = {
 };
 
 static void run_one(const struct tcfg *c, size_t ci, unsigned options,
-		    const char *variant, unsigned vi)
+		    const char *variant, unsigned vi, bool p2v)
 {
 	struct run *R = calloc(1, sizeof(*R));
 	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
@@ -360,6 +365,7 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 	R->c = c;
 	R->options = options;
 	R->variant = variant;
+	R->p2v = p2v;
 	R->iters = iters;
 	R->base_seed = tseed(DEFAULT_SEED);
 	R->seed = rm_config_seed(R->base_seed, ci, vi);
@@ -376,7 +382,8 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 	free(R);
 }
 
-static void run_variant(unsigned options, const char *variant, unsigned vi)
+static void run_variant(unsigned options, const char *variant, unsigned vi,
+			bool p2v)
 {
 	const char *only = getenv("IOPGT_TEST_CFG");
 
@@ -387,26 +394,26 @@ static void run_variant(unsigned options, const char *variant, unsigned vi)
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (only && *only && !strstr(tcfgs[i].name, only))
 			continue;
-		run_one(&tcfgs[i], i, options, variant, vi);
+		run_one(&tcfgs[i], i, options, variant, vi, p2v);
 	}
 }
 
 static void test_model_default(void **state)
 {
 	(void)state;
-	run_variant(0, "default", 0);
+	run_variant(0, "default", 0, false);
 }
 
 static void test_model_no_reclaim(void **state)
 {
 	(void)state;
-	run_variant(IOPGT_OPT_NO_RECLAIM, "no_reclaim", 1);
+	run_variant(IOPGT_OPT_NO_RECLAIM, "no_reclaim", 1, false);
 }
 
 static void test_model_no_coalesce(void **state)
 {
 	(void)state;
-	run_variant(IOPGT_OPT_NO_COALESCE, "no_coalesce", 2);
+	run_variant(IOPGT_OPT_NO_COALESCE, "no_coalesce", 2, false);
 }
 
 /* Both: the domain keeps no counts. */
@@ -414,7 +421,17 @@ static void test_model_uncounted(void **state)
 {
 	(void)state;
 	run_variant(IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE,
-		    "uncounted", 3);
+		    "uncounted", 3, false);
+}
+
+/* The embedder's phys_to_virt: every table's pa is its CPU address moved
+ * by one of three offsets, so that a walk that added a constant instead
+ * would read the wrong memory (and the allocator's checks on free catch a
+ * pa given back wrong). */
+static void test_model_phys_to_virt(void **state)
+{
+	(void)state;
+	run_variant(0, "phys_to_virt", 5, true);
 }
 
 int main(void)
@@ -424,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_model_no_reclaim),
 		cmocka_unit_test(test_model_no_coalesce),
 		cmocka_unit_test(test_model_uncounted),
+		cmocka_unit_test(test_model_phys_to_virt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
