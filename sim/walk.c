@@ -333,9 +333,20 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 	const struct pt_engine *eng = sim->eng;
 	unsigned top = geo->levels - 1, l = top;
 	uint64_t pa = sim->root_pa;
-	uint32_t cached;
+	uint32_t cached, expect;
 	struct how how;
 
+	/* The state word each table page must still have when the walk
+	 * reads it: the one it had when the walk chose it (read from the
+	 * paging-structure cache, or just after the table entry naming it).
+	 * A page freed and reused in between (a WALK flush waits for every
+	 * walk that started before it, so only a missing one lets that
+	 * happen) is reported, and the walk reads and writes nothing of it:
+	 * an accessed/dirty update into another table's entry would corrupt
+	 * the library's tree, as real hardware would. */
+	expect = sim_frame(sim, pa) < 0
+			 ? 0
+			 : sim_frame_state(sim, sim_frame(sim, pa));
 	snprintf(how.s, sizeof(how.s), "the root");
 	if (!peek) {
 		sim_count(&sim->st.walks);
@@ -361,6 +372,7 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			}
 			snprintf(how.s, sizeof(how.s),
 				 "the paging-structure cache (level %u)", l);
+			expect = cached;
 		}
 	}
 	for (;;) {
@@ -383,6 +395,18 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 					"%u)",
 					access_name(access), idx, l, pa,
 					how.s, s1 >> 1);
+			return fault(res, IOPGT_SIM_FAULT_VIOLATION, l);
+		}
+		if (!peek && f >= 0 && s1 != expect) {
+			sim_violation(
+				sim, IOPGT_SIM_V_USE_AFTER_FREE, iova, pa,
+				access,
+				"%s walk reached the level-%u table at "
+				"0x%" PRIx64 " through %s, but the page was "
+				"freed and reused since (generation %u, now "
+				"%u)",
+				access_name(access), l, pa, how.s,
+				expect >> 1, s1 >> 1);
 			return fault(res, IOPGT_SIM_FAULT_VIOLATION, l);
 		}
 		e = atomic_load_explicit(p, memory_order_acquire);
@@ -427,6 +451,12 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			snprintf(how.s, sizeof(how.s),
 				 "entry %u of the level-%u table at 0x%" PRIx64,
 				 idx, l, pa);
+			/* The child's state word while the entry still names
+			 * it (else walk again). */
+			expect = sim_frame_state(sim, sim_frame(sim, tpa));
+			if (!peek &&
+			    atomic_load_explicit(p, memory_order_acquire) != e)
+				return -EAGAIN;
 			pa = tpa;
 			l--;
 			continue;
