@@ -37,6 +37,12 @@
  * Checks. Each is CHECK(name, condition); pan prints the name when the
  * condition fails. The names are listed in docs/protocol.md.
  *
+ * Domains without counts (-DUNCOUNTED: IOPGT_OPT_NO_RECLAIM and
+ * IOPGT_OPT_NO_COALESCE, so nothing is coalesced or unlinked): C stays 0
+ * (CNT); a single page is mapped or unmapped by one store of its entry,
+ * with no section (U_FILL, U_CLR); installs and splits open a shared
+ * section that reserves nothing.
+ *
  * Broken variants (each must give a counterexample; scripts/model.sh
  * --broken NAME):
  *   NO_RECHECK          walker enter without the epoch re-check
@@ -52,6 +58,8 @@
  *                       clear, not those it found non-empty (scenario 5)
  *   LEAVE_OTHER_SHARD   (with SHARDS=2) a walker leaves by decrementing
  *                       the other shard's counter, not its own
+ *   INS_STORE           (with UNCOUNTED) install by a plain store of the
+ *                       table entry, not a compare-and-swap
  * Options that must still verify:
  *   NO_PRESCAN          coalesce freezes before any scan (the scan under
  *                       the freeze alone decides)
@@ -96,6 +104,14 @@
 #define BASE(p, l)	(((p) >> (l)) << (l))
 #define E(t, i)		ent[(t) * NE + (i)]
 #define NONEMPTY(t)	((E(t, 0) != EMPTY) + (E(t, 1) != EMPTY))
+/* What C must be when nobody is inside: the entries, or 0 without counts. */
+#ifdef UNCOUNTED
+#define UC		1
+#define CNT(t)		0
+#else
+#define UC		0
+#define CNT(t)		NONEMPTY(t)
+#endif
 /* The leaf at level l that translates page p. */
 #define LEAF_OF(p, l)	LEAF(l, BASE(p, l))
 /* Two entries of a level-l table that a level-(l + 1) leaf can replace:
@@ -359,7 +375,7 @@ inline st_close(x, gb, nc, nw) {
 	W[x]--;
 	nc = C[x];
 	nw = W[x];
-	RULE(count_exact, nw != 0 || nc == NONEMPTY(x));
+	RULE(count_exact, nw != 0 || nc == CNT(x));
 	SAYST(x)
 }
 
@@ -397,7 +413,7 @@ inline st_close_excl(x, k, nc, nw) {
 	fi;
 	nc = C[x];
 	nw = W[x] + F[x];
-	RULE(count_exact, W[x] != 0 || nc == NONEMPTY(x));
+	RULE(count_exact, W[x] != 0 || nc == CNT(x));
 	printf("\t\tclose_excl(T%d, %d)\n", x, k);
 	SAYST(x)
 }
@@ -410,7 +426,7 @@ inline st_freeze(x, ok, seen) {
 	RULE(root_not_frozen, x != ROOT);
 	if
 	:: W[x] == 0 && X[x] == 0 && !F[x] ->
-		RULE(count_exact, C[x] == NONEMPTY(x));
+		RULE(count_exact, C[x] == CNT(x));
 		F[x] = 1; seen = C[x]; ok = 1
 	:: else -> ok = 0
 	fi;
@@ -468,6 +484,16 @@ inline wr_entry(x, i, v) {
 	printf("\t\tT%d[%d] := ", x, i); SAYE(v); printf("\n")
 }
 
+/* A store of a single page's entry in a domain without counts: no
+ * section. Nothing freezes a table there but a caller's superpage over
+ * empty tables, which the scenarios do not make: no_write_frozen holds. */
+inline wr_entry_uc(x, i, v) {
+	CHECK(writer_no_freed, ts[x] != T_FREED);
+	RULE(no_write_frozen, !F[x]);
+	E(x, i) = v;
+	printf("\t\tT%d[%d] := ", x, i); SAYE(v); printf("\n")
+}
+
 /* CAS entry i of x from old to new. sec: the caller holds an open section
  * of x (all do but the broken SPLIT_NO_OPEN). A table entry written
  * publishes a new table. */
@@ -516,6 +542,8 @@ mtype = {
 	CLR_OPEN,	/* unmap: open_excl(t), waiting while W or X */
 	CLR_STORE,	/* reload the entry; if not empty, store 0, k = 1 */
 	CLR_CLOSE,	/* close_excl(t, k) */
+	U_FILL,		/* without counts: store the leaf, no section */
+	U_CLR,		/* without counts: store 0, no section */
 	SP_OPEN,	/* split: open(t, 0), waiting while X */
 	SP_CAS,		/* CAS t[i] leaf -> table(nt) */
 	SP_CLOSE,	/* close(t, 0) */
@@ -706,7 +734,7 @@ proctype writer(byte p; byte nops)
 		:: L > 0 && IS_TABLE(e) -> t = e; L--; pt[L] = t
 		:: !mapped && L == 0 ->
 			CHECK(lost_unmap, e == EMPTY);
-			act = FILL_OPEN
+			if :: UC -> act = U_FILL :: else -> act = FILL_OPEN fi
 		:: !mapped && L > 0 && e == EMPTY ->
 			REACH(11, lost);
 			/* install: the new table is allocated and
@@ -720,7 +748,7 @@ proctype writer(byte p; byte nops)
 #endif
 		:: mapped && L == 0 && e != EMPTY ->
 			CHECK(lost_map, e == LEAF(0, p));
-			act = CLR_OPEN
+			if :: UC -> act = U_CLR :: else -> act = CLR_OPEN fi
 		:: mapped && L > 0 && IS_LEAF(e) ->
 			/* split: a new table of the two leaves that
 			 * translate exactly as e */
@@ -730,7 +758,7 @@ proctype writer(byte p; byte nops)
 			lvl[nt] = L - 1;
 			E(nt, 0) = LEAF(L - 1, LEAF_PA(e));
 			E(nt, 1) = LEAF(L - 1, LEAF_PA(e) + (1 << (L - 1)));
-			C[nt] = NE;
+			C[nt] = NE * (1 - UC);
 #ifdef SPLIT_NO_OPEN
 			act = SP_CAS
 #else
@@ -770,11 +798,19 @@ proctype writer(byte p; byte nops)
 
 	/* map: install a table at t[i] */
 	:: d_step { OPEN_STEP(INS_OPEN, t)
-		st_open(t, 1, ok);
+		st_open(t, 1 - UC, ok);
 		if :: ok -> act = INS_CAS :: else -> act = RELAX fi }
+#ifdef INS_STORE
+	:: d_step { STEP(INS_CAS)
+		ts[nt] = T_PUB;
+		E(t, IDX(p, L)) = nt;
+		ok2 = 1;
+		act = INS_CLOSE }
+#else
 	:: d_step { STEP(INS_CAS)
 		cas_entry(t, IDX(p, L), EMPTY, nt, ok2, 1);
 		act = INS_CLOSE }
+#endif
 	:: d_step { STEP(INS_CLOSE)
 		if
 		:: ok2 ->
@@ -784,11 +820,20 @@ proctype writer(byte p; byte nops)
 			/* lost: free N at once, descend into the winner's */
 			REACH(9, 1);
 			LOST(1);
-			st_close(t, 1, nc, nw);
+			st_close(t, 1 - UC, nc, nw);
 			free_private(nt)
 		fi;
 		nc = 0; nw = 0; ok2 = 0;
 		act = RD }
+
+	/* without counts: a single page's one store, then leave */
+	:: d_step { STEP(U_FILL)
+		REACH(14, W[pt[1]] > 0);
+		wr_entry_uc(t, IDX(p, 0), LEAF(0, p));
+		act = LEAVE }
+	:: d_step { STEP(U_CLR)
+		wr_entry_uc(t, IDX(p, 0), EMPTY);
+		act = LEAVE }
 
 	/* unmap: clear the leaf in the exclusive section. The reload and the
 	 * store are one step: nobody else writes the entry while X is set
@@ -1126,7 +1171,7 @@ inline mk(x, l, a, b) {
 	lvl[x] = l;
 	E(x, 0) = a;
 	E(x, 1) = b;
-	C[x] = NONEMPTY(x)
+	C[x] = CNT(x)
 }
 
 #if SCEN == 1
@@ -1267,10 +1312,12 @@ init {
 		for (t : 0 .. MAXT - 1) {
 			if
 			:: hm & (1 << t) ->
-				CHECK(final_counts, C[t] == NONEMPTY(t));
+				CHECK(final_counts, C[t] == CNT(t));
 				CHECK(final_counts, W[t] == 0 && X[t] == 0);
 				CHECK(final_unfrozen, !F[t]);
-				CHECK(final_no_empty, t == ROOT || C[t] > 0)
+				/* without counts nothing is unlinked */
+				CHECK(final_no_empty, t == ROOT || UC ||
+				      NONEMPTY(t) > 0)
 			:: else
 			fi
 		}

@@ -11,7 +11,7 @@
 #   deadlock (an invalid end state), and the search is complete (not cut
 #   by the depth limit or the memory limit); then each witness must be
 #   reached, to show that the interleavings of interest are explored.
-# --full: the scenarios with more operations and lookups (about fifteen
+# --full: the scenarios with more operations and lookups (several
 #   minutes on two cores, and up to 2 x 3 GB of memory), and the quick
 #   runs' witnesses.
 # --broken NAME: a broken variant of the protocol, which must FAIL: once
@@ -100,6 +100,9 @@ quick_verify=(
 	"verify|overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1||"
 	"verify|epoch, walker counts in two shards|-DSCEN=3 -DOPS=1 -DLOOKUPS=1 -DADVANCES=3 -DSHARDS=2||"
 	"verify|unlink-frozen-parent, two shards|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DSHARDS=2||"
+	"verify|without counts, coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED||"
+	"verify|without counts, mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED||"
+	"verify|without counts, overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -116,6 +119,8 @@ full_verify=(
 	"verify|mixed, 2 lookups|-DSCEN=4 -DOPS=2 -DLOOKUPS=2||"
 	"verify|mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16||"
 	"verify|overlap, 2 lookups|-DSCEN=5 -DOPS=1 -DLOOKUPS=2||"
+	"verify|without counts, mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED||"
+	"verify|without counts, coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
@@ -132,6 +137,7 @@ witnesses=(
 	"witness|W11|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DWITNESS=11|witness|after a lost install, the winner's table is already unlinked: install again"
 	"witness|W12|-DSCEN=5 -DWITNESS=12|witness|an overlapping clear finds its entry already empty and counts nothing"
 	"witness|W13|-DSCEN=3 -DSHARDS=2 -DWITNESS=13|witness|an advance finds shard 0 of the parity empty and a walker in shard 1"
+	"witness|W14|-DSCEN=1 -DUNCOUNTED -DWITNESS=14|witness|without counts, a page's store lands in a table while another writer's split holds the parent's shared section"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
@@ -145,6 +151,7 @@ variants=(
 	"split-wait|-DSCEN=1 -DSPLIT_WAIT|deadlock|split waits for a frozen parent instead of reloading the entry above it"
 	"clear-count-intended|-DSCEN=5 -DCLEAR_COUNT_INTENDED|lost_map|a clear counts the entries it meant to clear, not those found non-empty"
 	"leave-other-shard|-DSCEN=3 -DSHARDS=2 -DLEAVE_OTHER_SHARD|final_walkers|a walker leaves by decrementing another shard's counter than the one it entered in"
+	"ins-store|-DSCEN=4 -DOPS=1 -DLOOKUPS=0 -DUNCOUNTED -DINS_STORE|lost_map|without counts, install by a plain store of the table entry instead of a compare-and-swap"
 )
 
 if ((list)); then
