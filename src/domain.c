@@ -278,7 +278,8 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		return -EINVAL;
 	if (cfg->options & ~(unsigned)(IOPGT_OPT_CACHING_MODE |
 				       IOPGT_OPT_NO_RECLAIM |
-				       IOPGT_OPT_NO_COALESCE))
+				       IOPGT_OPT_NO_COALESCE |
+				       IOPGT_OPT_NO_COUNTS))
 		return -EINVAL;
 	pt_memset(&geo, 0, sizeof(geo));
 	r = eng->geometry(cfg, &geo);
@@ -317,6 +318,9 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->eng = eng;
 	dom->geo = geo;
 	dom->cfg = *cfg;
+	/* Without counts nothing tells an emptied table (iopgt.h). */
+	if (dom->cfg.options & IOPGT_OPT_NO_COUNTS)
+		dom->cfg.options |= IOPGT_OPT_NO_RECLAIM;
 	dom->hosted_mem = hosted_mem;
 	dom->table_arg = hosted_mem ? hosted_mem : cfg->mem.arg;
 	if (!dom->cfg.flush.flush_range)
@@ -348,8 +352,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.level = top;
 		dom->top.shift = geo.shift[top];
 		dom->top.mask = geo.mask[top];
-		dom->top.uncounted = (dom->cfg.options & PT_OPT_UNCOUNTED) ==
-				     PT_OPT_UNCOUNTED;
+		dom->top.uncounted = pt_uncounted_options(dom->cfg.options);
 	}
 	if (!dom->root) {
 		domain_free(dom);

@@ -474,6 +474,27 @@ static void PT(relink)(struct pt_op *op, struct pt_table *c)
 	PT(gather_subtree)(op, c); /* cannot happen: reclaim it instead */
 }
 
+/* Without counts: may the table of n entries at va, in which entry idx
+ * was just filled, be full? Its first, middle and last entries, idx's
+ * line of eight, and the entries just outside that line are present.
+ * Cheap, and false at once while a table is filled in order either way
+ * (the next line is empty); the coalescer's scan decides. */
+static inline bool PT(may_be_full)(const pt_entry_t *va, unsigned n,
+				   unsigned idx)
+{
+	unsigned k = idx & ~7u, end = k + 8 < n ? k + 8 : n;
+
+#define PT_PRESENT(i) atomic_load_explicit(&va[i], memory_order_relaxed)
+	if (!PT_PRESENT(0) || !PT_PRESENT(n - 1) || !PT_PRESENT(n / 2) ||
+	    (end < n && !PT_PRESENT(end)) || (k && !PT_PRESENT(k - 1)))
+		return false;
+	for (; k < end; k++)
+		if (!PT_PRESENT(k))
+			return false;
+#undef PT_PRESENT
+	return true;
+}
+
 /* Remember a table this map filled, to try coalescing it once the whole
  * map has succeeded. Only the tables at the two ends of a range can
  * coalesce (a table the range covers wholly would have been mapped with
@@ -574,7 +595,13 @@ retry:
 	} else {
 		if (level)
 			pt_close_excl(t, 0);
-		st = 0; /* no count: never a coalesce candidate */
+		/* No count: a probe stands for "full" (try_coalesce scans). */
+		st = i && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
+				     PT(may_be_full)(t->va,
+						     pt_nr_entries(geo, level),
+						     idx + i - 1)
+			     ? pt_nr_entries(geo, level)
+			     : 0;
 	}
 	if (!i) {
 		PT_YIELD(dom, PT_Y_FILL_BLOCKED, level, t->iova);
@@ -616,8 +643,11 @@ static bool PT(try_coalesce)(struct pt_op *op, struct pt_table *t,
 	bool frozen = false;
 	int r;
 
-	/* Full, with nobody inside, not frozen. */
-	if (atomic_load_explicit(&t->st, memory_order_relaxed) != n)
+	/* Full, with nobody inside, not frozen (without counts, C is 0 and
+	 * the scans decide). */
+	const uint64_t want = pt_counted(dom) ? n : 0;
+
+	if (atomic_load_explicit(&t->st, memory_order_relaxed) != want)
 		return false;
 again:
 	e = pt_load(t, 0);
@@ -641,8 +671,13 @@ again:
 		/* Freeze, then look again: the first scan raced with writers;
 		 * once frozen, no entry of t changes any more. */
 		PT_YIELD(dom, PT_Y_COALESCE_SCANNED, L, t->iova);
-		if (!pt_freeze(t, n))
+		if (!pt_freeze(t, want))
 			return false;
+		/* Without counts, leaves are cleared without a section: the
+		 * fence pairs with the clearer's (pt.h, pt_uncounted_options), so
+		 * the rescan sees its clear or it sees F. */
+		if (!want)
+			atomic_thread_fence(memory_order_seq_cst);
 		frozen = true;
 		hw = 0;
 		goto again;
@@ -721,10 +756,12 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
  * kept short and free of the general path's state. Returns 0 or -EEXIST
  * when done, 1 when the general path must do it (a table is missing, a
  * leaf is in the way, or the table was frozen meanwhile); nothing has
- * changed then. *full: the page completed its table. */
+ * changed then. *follow: 1 if the page completed its table (with
+ * counts); without counts, in a domain that coalesces, the entry
+ * written, for the caller's probe (PT(map_probe)). */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	    uint64_t pa, uint64_t attrs, bool *full, const bool may_p2v)
+	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
@@ -743,6 +780,9 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
 					IOPGT_FLUSH_ADDED);
+		/* The probe for a full table, out of line (PT(map_probe)). */
+		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+			*follow = (uintptr_t)&cur.va[cur.idx];
 		return 0;
 	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
@@ -755,7 +795,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
-	*full = pt_st_count(st) == t->mask + 1;
+	*follow = pt_st_count(st) == t->mask + 1;
 	return 0;
 }
 
@@ -822,6 +862,24 @@ PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return 0;
 }
 
+/* Without counts, the single page at iova was just written at ent, inside
+ * the walker section w: probe its table for "full" (tables are aligned to
+ * their size, so the table is found from the entry), leave, and try to
+ * coalesce if it may be. */
+static __attribute__((noinline)) int
+PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
+	      pt_entry_t *ent, pt_walk_t w)
+{
+	const unsigned n = pt_nr_entries(&dom->geo, 0);
+	pt_entry_t *va = (pt_entry_t *)((uintptr_t)ent &
+					~((uintptr_t)n * sizeof(*ent) - 1));
+	bool full = (dom->geo.leaf_levels & 2) &&
+		    PT(may_be_full)(va, n, (unsigned)(ent - va));
+
+	pt_walk_leave(dom, w);
+	return full ? PT(coalesce_page)(dom, g, iova) : 0;
+}
+
 /* The general map, a call of its own. */
 static __attribute__((noinline)) int
 PT(map_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -857,17 +915,21 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
 	     const bool may_p2v)
 {
-	bool full = false;
+	uintptr_t follow = 0;
 	int r;
 
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	pt_walk_t w = pt_walk_enter(dom);
-	r = PT(map_one)(dom, g, iova, pa, attrs, &full, may_p2v);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
+	/* follow: 1, the page filled its table (counted); else the entry
+	 * written, for the probe of a domain without counts */
+	if (__builtin_expect(follow > 1, 0))
+		return PT(map_probe)(dom, g, iova, (pt_entry_t *)follow, w);
 	pt_walk_leave(dom, w);
-	if (__builtin_expect(full, 0) && (dom->geo.leaf_levels & 2) &&
+	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
 		return PT(coalesce_page)(dom, g, iova);
 	return r;
@@ -897,6 +959,48 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 /* ------------------------------------------------------------------------
  * Unmap
  */
+
+/* Without counts, this call cleared [iova, last] in t without a section
+ * and then found t frozen (pt.h, pt_uncounted_options): a coalescer may have
+ * scanned t before the clear. Wait until it gives up (t unfrozen: the
+ * clear stands) or has replaced t; then what was cleared may be mapped
+ * again by the superpage, so unmap the range again from the root. The
+ * bytes were counted by the first clear. Inside the caller's walker
+ * section, so t is not freed meanwhile. */
+static __attribute__((noinline)) void
+PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		     struct pt_table *t, uint64_t iova, uint64_t last)
+{
+	const unsigned up = t->level + 1;
+	const uint64_t named = fmt_make_table(t->pa, up);
+	struct pt_op op;
+	struct pt_cur cur;
+
+	for (;;) {
+		PT_WAIT_FROZEN(dom, t->level, t->iova);
+		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
+		      PT_ST_F))
+			return;
+		PT(cur_root)(dom, &cur);
+		if (PT(cur_seek)(dom, &cur, iova, up) != named ||
+		    cur.level != up)
+			break;
+	}
+	PT(op_init)(&op, dom, g);
+	(void)PT(unmap_walk)(&op, iova, last);
+}
+
+/* After a clear without a section in a domain that coalesces: the
+ * clearer's half of the Dekker pair. */
+static inline bool PT(clear_met)(const struct iopgt_domain *dom,
+				 const struct pt_table *t)
+{
+	if (dom->cfg.options & IOPGT_OPT_NO_COALESCE)
+		return false;
+	atomic_thread_fence(memory_order_seq_cst);
+	return (atomic_load_explicit(&t->st, memory_order_relaxed) &
+		PT_ST_F) != 0;
+}
 
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
@@ -989,6 +1093,13 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 					    base + (lastc + 1) * sz - 1,
 					    IOPGT_FLUSH_MODIFIED);
 			*emptied = st == 0;
+			/* Without counts: the clearer's half of the Dekker
+			 * pair with a coalescer (pt.h). */
+			if (!counted && PT(clear_met)(op->dom, t))
+				PT(clear_met_freeze)(op->dom, op->g, t,
+						     base + first * sz,
+						     base + (lastc + 1) * sz -
+							     1);
 		}
 		return 0;
 	}
@@ -1410,7 +1521,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * or frozen); nothing has changed then. */
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	      uint64_t last, const bool granule, struct pt_table **emptied,
+	      uint64_t last, const bool granule, struct pt_table **follow,
 	      const bool may_p2v)
 {
 	struct pt_table *t;
@@ -1451,6 +1562,10 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+		/* A coalescer froze t meanwhile: the caller follows up
+		 * (out of line; the root is never frozen). */
+		if (t != dom->root && PT(clear_met)(dom, t))
+			*follow = (struct pt_table *)((uintptr_t)t | 1);
 		return (int64_t)span;
 	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
@@ -1460,7 +1575,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	 * emptied tables stay where they are. */
 	if (__builtin_expect(!st, 0) && t != dom->root &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
-		*emptied = t;
+		*follow = t;
 	return (int64_t)span;
 }
 
@@ -1482,13 +1597,20 @@ PT(unmap_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	return r;
 }
 
-/* The single leaf's unmap emptied t: dispose of it, then end the call
- * (still inside its walker section w) with the bytes unmapped. */
+/* The single leaf's unmap (r bytes at iova) needs a follow-up, then the
+ * call ends (still inside its walker section w): f is the table it
+ * emptied, to dispose of, or, tagged with bit 0, the table it found
+ * frozen after a clear without a section (PT(clear_met_freeze)). */
 static __attribute__((noinline)) int64_t
-PT(unmap_emptied)(struct iopgt_domain *dom, struct iopgt_gather *g,
-		  uint64_t iova, struct pt_table *t, pt_walk_t w, int64_t r)
+PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		 uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
 {
-	PT(unlink_up)(dom, g, iova, t);
+	if ((uintptr_t)f & 1)
+		PT(clear_met_freeze)(dom, g,
+				     (struct pt_table *)((uintptr_t)f - 1),
+				     iova, iova + (uint64_t)r - 1);
+	else
+		PT(unlink_up)(dom, g, iova, f);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -1499,16 +1621,16 @@ static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool may_p2v)
 {
-	struct pt_table *emptied = NULL;
+	struct pt_table *follow = NULL;
 	int64_t r;
 
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
 	if (last - iova == dom->granule_mask) {
 		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, true, &emptied, may_p2v);
-		if (__builtin_expect(emptied != NULL, 0))
-			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
+		r = PT(unmap_one)(dom, g, iova, last, true, &follow, may_p2v);
+		if (__builtin_expect(follow != NULL, 0))
+			return PT(unmap_follow)(dom, g, iova, follow, w, r);
 		if (r < 0)
 			return PT(unmap_range)(dom, iova, last, g, w);
 		pt_walk_leave(dom, w);
@@ -1516,10 +1638,10 @@ PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	}
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova)))) {
 		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, false, &emptied,
+		r = PT(unmap_one)(dom, g, iova, last, false, &follow,
 				  may_p2v);
-		if (__builtin_expect(emptied != NULL, 0))
-			return PT(unmap_emptied)(dom, g, iova, emptied, w, r);
+		if (__builtin_expect(follow != NULL, 0))
+			return PT(unmap_follow)(dom, g, iova, follow, w, r);
 		if (r < 0)
 			return PT(unmap_range)(dom, iova, last, g, w);
 		pt_walk_leave(dom, w);

@@ -499,20 +499,36 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  */
 
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
- * domain that does neither (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
- * keeps none: its writers fill smallest pages, and clear single leaves,
- * without a section and touch no state word, only their entries, so
- * writers of disjoint ranges under one table share no line they write
- * (the state word would be written by every map and unmap). Without
- * unlink and coalesce nothing is frozen under a writer of a disjoint
- * range. A table entry still changes only by compare-and-swap inside a
- * section that reserves nothing (install, split, a superpage over an
- * empty subtree, which freezes the subtree first), and leaves above level
- * 0 are filled and cleared inside the exclusive section (once per table,
- * counting nothing), so two writers never both own one child and a
- * frozen table never gains one, even when callers overlap. Such a
- * domain's counts stay 0; who needs a table's fill scans it (pt_used). */
-#define PT_OPT_UNCOUNTED (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)
+ * domain that asks for none (IOPGT_OPT_NO_COUNTS, which implies
+ * IOPGT_OPT_NO_RECLAIM) or neither reclaims nor coalesces keeps none: its
+ * writers fill smallest pages, and clear single leaves, without a section
+ * and touch no state word, only their entries, so writers of disjoint
+ * ranges under one table share no line they write (the state word would
+ * be written by every map and unmap). Nothing is unlinked. A table entry
+ * still changes only by compare-and-swap inside a section that reserves
+ * nothing (install, split, coalesce, a superpage over an empty subtree,
+ * which freezes the subtree first), and leaves above level 0 are filled
+ * and cleared inside the exclusive section (once per table, counting
+ * nothing), so two writers never both own one child and a frozen table
+ * never gains one, even when callers overlap. Such a domain's counts stay
+ * 0; who needs a table's fill scans it (pt_used).
+ *
+ * Coalescing there finds a full table by a scan (after a probe of a few
+ * entries says it may be full), and meets a clear made without a section
+ * by a Dekker pair of sequentially consistent fences: the clearer stores,
+ * fences, then reads F; the coalescer freezes, fences, then rescans. One
+ * of them sees the other: the rescan finds the cleared entry and gives
+ * up, or the clearer finds F, waits for the coalesce to end and, if the
+ * table was replaced by a superpage, unmaps again from the root
+ * (PT(clear_met_freeze) in engine.h). A fill needs no such pair, though
+ * it too may land in a table just frozen: the coalescer's rescan reads
+ * its entry either empty (and gives up) or holding the leaf. */
+static inline bool pt_uncounted_options(unsigned options)
+{
+	return (options & IOPGT_OPT_NO_COUNTS) ||
+	       (options & (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)) ==
+		       (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
+}
 
 static inline bool pt_counted(const struct iopgt_domain *dom)
 {

@@ -105,6 +105,15 @@ struct talloc {
 	void *on_free_arg;
 };
 
+/* The domain keeps no per-table counts with these options (as the
+ * library decides: NO_COUNTS, or both NO_RECLAIM and NO_COALESCE). */
+static inline bool toptions_uncounted(unsigned options)
+{
+	return (options & IOPGT_OPT_NO_COUNTS) ||
+	       (options & (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)) ==
+		       (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
+}
+
 void talloc_init(struct talloc *ta);
 void talloc_fini(struct talloc *ta);       /* frees the quarantine */
 void talloc_ops(struct talloc *ta, struct iopgt_mem_ops *mem);

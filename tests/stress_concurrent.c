@@ -901,7 +901,8 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	/* Unmap everything: the root alone remains. */
 	iopgt_gather_init(&g, sizeof(g));
 	unmap_everything(R->dom, R->space, &g,
-			 (m->options & IOPGT_OPT_NO_RECLAIM) != 0);
+			 (m->options & (IOPGT_OPT_NO_RECLAIM |
+						IOPGT_OPT_NO_COUNTS)) != 0);
 	if (tcheck_counts(R->dom))
 		die("table counts do not match after unmapping everything");
 	iopgt_domain_destroy(R->dom);
@@ -1508,13 +1509,17 @@ int main(int argc, char **argv)
 		run_config(&tcfgs[i], &m);
 		/* The same without counts (no reclaim, no coalescing): page
 		 * maps and unmaps and leaf fills open no section; installs
-		 * and splits still race by compare-and-swap. */
+		 * and splits still race by compare-and-swap. And with
+		 * NO_COUNTS, which coalesces: clears without a section meet
+		 * the coalescer's freeze by a pair of fences. */
 		{
 			struct mode u = m;
 
 			u.options = IOPGT_OPT_NO_RECLAIM |
 				    IOPGT_OPT_NO_COALESCE;
 			u.seconds = short_run;
+			run_config(&tcfgs[i], &u);
+			u.options = IOPGT_OPT_NO_COUNTS;
 			run_config(&tcfgs[i], &u);
 		}
 		/* Rule 5 with readers that linger in each table while a

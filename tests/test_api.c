@@ -33,7 +33,7 @@ _Static_assert(IOPGT_FLUSH_NONE == 0 && IOPGT_FLUSH_ADDED == 1 &&
 		       IOPGT_FLUSH_KINDS == 4,
 	       "flush kinds");
 _Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
-		       IOPGT_OPT_NO_COALESCE == 4,
+		       IOPGT_OPT_NO_COALESCE == 4 && IOPGT_OPT_NO_COUNTS == 8,
 	       "options");
 _Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
 	       "call flags");

@@ -2,7 +2,8 @@
 /*
  * Randomized test of map, unmap and lookup against a reference model, for
  * every format configuration and with the default options, NO_RECLAIM,
- * NO_COALESCE and both (a domain without counts).
+ * NO_COALESCE and both (a domain without counts), NO_COUNTS (without
+ * counts, coalescing), and the embedder's phys_to_virt.
  *
  * The model (refmodel.h) is a sorted array of disjoint mapped ranges
  * (iova, size, pa, prot), one entry per successful map call, cut by unmaps;
@@ -167,8 +168,7 @@ static void do_map(struct run *R, uint64_t iova, uint64_t size, uint64_t pa,
 			/* Without counts the tables the call created stay
 			 * (holding no leaf): every other table is still there
 			 * and the leaves are as before. */
-			if ((R->options & IOPGT_OPT_NO_RECLAIM) &&
-			    (R->options & IOPGT_OPT_NO_COALESCE)) {
+			if (toptions_uncounted(R->options)) {
 				char msg[256];
 
 				if (tcheck_kept_tables(before, after, msg,
@@ -292,6 +292,8 @@ static void setup_run(struct run *R)
 	}
 	R->idle_max = cfg.table_cache < 32 ? cfg.table_cache : 32;
 	CHECK_EQ(iopgt_domain_create(&cfg, &R->dom), 0, "domain create");
+	if (R->options & IOPGT_OPT_NO_COUNTS) /* implies NO_RECLAIM */
+		R->options |= IOPGT_OPT_NO_RECLAIM;
 	iopgt_gather_init(&R->g, sizeof(R->g));
 	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->w.one_range = (R->options & IOPGT_OPT_NO_COALESCE) != 0;
@@ -434,6 +436,13 @@ static void test_model_phys_to_virt(void **state)
 	run_variant(0, "phys_to_virt", 5, true);
 }
 
+/* No counts, but coalescing: full tables found by a probe and a scan. */
+static void test_model_no_counts(void **state)
+{
+	(void)state;
+	run_variant(IOPGT_OPT_NO_COUNTS, "no_counts", 7, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_model_no_coalesce),
 		cmocka_unit_test(test_model_uncounted),
 		cmocka_unit_test(test_model_phys_to_virt),
+		cmocka_unit_test(test_model_no_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
