@@ -41,7 +41,13 @@
  * IOPGT_OPT_NO_COALESCE, so nothing is coalesced or unlinked): C stays 0
  * (CNT); a single page is mapped or unmapped by one store of its entry,
  * with no section (U_FILL, U_CLR); installs and splits open a shared
- * section that reserves nothing.
+ * section that reserves nothing. With -DUC_COALESCE as well
+ * (IOPGT_OPT_NO_COUNTS): a fill that leaves its table full starts a
+ * coalesce (the probe: both entries present), and a clear reads the
+ * table's F after its store (U_CHK); if set, it waits until F is clear
+ * (the coalesce gave up: done) or the parent entry no longer names the
+ * table (replaced: unmap again from the root) (U_WAIT). The coalescer
+ * freezes and then rescans, so one of the two sees the other.
  *
  * Broken variants (each must give a counterexample; scripts/model.sh
  * --broken NAME):
@@ -60,6 +66,8 @@
  *                       the other shard's counter, not its own
  *   INS_STORE           (with UNCOUNTED) install by a plain store of the
  *                       table entry, not a compare-and-swap
+ *   UC_NO_CHECK         (with UNCOUNTED, UC_COALESCE) a clear does not
+ *                       read F after its store
  * Options that must still verify:
  *   NO_PRESCAN          coalesce freezes before any scan (the scan under
  *                       the freeze alone decides)
@@ -108,9 +116,18 @@
 #ifdef UNCOUNTED
 #define UC		1
 #define CNT(t)		0
+#ifdef UC_COALESCE
+#define UCC		1
+#else
+#define UCC		0
+#endif
+/* What starts a coalesce: without counts the probe, else the count. */
+#define FULL_HINT(t)	(NONEMPTY(t) == NE)
 #else
 #define UC		0
+#define UCC		0
 #define CNT(t)		NONEMPTY(t)
+#define FULL_HINT(t)	(C[t] == NE)
 #endif
 /* The leaf at level l that translates page p. */
 #define LEAF_OF(p, l)	LEAF(l, BASE(p, l))
@@ -124,7 +141,8 @@
 /* ---------------------------------------------------------------------
  * Scenario parameters (the scenarios themselves are at the end)
  *   SCEN      1 coalesce-split, 2 unlink-frozen-parent, 3 epoch, 4 mixed,
- *             5 overlap (two unmaps of one page: a caller bug)
+ *             5 overlap (two unmaps of one page: a caller bug),
+ *             6 coalesce-unmap
  *   OPS       operations per writer (each toggles its page)
  *   LOOKUPS   lookups by the walker
  *   ADVANCES  advances tried by the reclaimer (scenario 3)
@@ -167,6 +185,9 @@
 #if OPS != 1
 #error scenario 5 has one operation per writer
 #endif
+#elif SCEN == 6
+#define INIT_MAPPED(p)	((p) <= 2)
+#define OWNED(p)	((p) >= 2)
 #endif
 #define FINAL_MAPPED(p)	((OWNED(p) && OPS % 2 == 1) != (INIT_MAPPED(p) != 0))
 #define STABLE(p)	(!OWNED(p) && INIT_MAPPED(p))
@@ -485,11 +506,15 @@ inline wr_entry(x, i, v) {
 }
 
 /* A store of a single page's entry in a domain without counts: no
- * section. Nothing freezes a table there but a caller's superpage over
- * empty tables, which the scenarios do not make: no_write_frozen holds. */
+ * section. Without coalescing nothing freezes a table there but a
+ * caller's superpage over empty tables, which the scenarios do not make.
+ * With it, a store may land in a table a coalescer has frozen: a clear
+ * then finds F (U_CHK); a fill needs nothing, since the coalescer's
+ * rescan either reads the entry empty (and gives up) or reads the leaf.
+ * The end-to-end checks show that nothing is lost. */
 inline wr_entry_uc(x, i, v) {
 	CHECK(writer_no_freed, ts[x] != T_FREED);
-	RULE(no_write_frozen, !F[x]);
+	RULE(no_write_frozen, !F[x] || UCC);
 	E(x, i) = v;
 	printf("\t\tT%d[%d] := ", x, i); SAYE(v); printf("\n")
 }
@@ -544,6 +569,8 @@ mtype = {
 	CLR_CLOSE,	/* close_excl(t, k) */
 	U_FILL,		/* without counts: store the leaf, no section */
 	U_CLR,		/* without counts: store 0, no section */
+	U_CHK,		/* UC_COALESCE: read F of the table cleared */
+	U_WAIT,		/* F set: wait until clear or the table replaced */
 	SP_OPEN,	/* split: open(t, 0), waiting while X */
 	SP_CAS,		/* CAS t[i] leaf -> table(nt) */
 	SP_CLOSE,	/* close(t, 0) */
@@ -830,10 +857,34 @@ proctype writer(byte p; byte nops)
 	:: d_step { STEP(U_FILL)
 		REACH(14, W[pt[1]] > 0);
 		wr_entry_uc(t, IDX(p, 0), LEAF(0, p));
-		act = LEAVE }
+		if
+		:: UCC && L + 1 <= LEAF_TOP -> act = CO_COUNT
+		:: else -> act = LEAVE
+		fi }
 	:: d_step { STEP(U_CLR)
 		wr_entry_uc(t, IDX(p, 0), EMPTY);
+#ifdef UC_NO_CHECK
 		act = LEAVE }
+#else
+		if :: UCC -> act = U_CHK :: else -> act = LEAVE fi }
+#endif
+	:: d_step { STEP(U_CHK)
+		CHECK(writer_no_freed, ts[t] != T_FREED);
+		if
+		:: F[t] -> REACH(15, 1); act = U_WAIT
+		:: else -> act = LEAVE
+		fi }
+	:: d_step { act == U_WAIT &&
+		    (F[t] == 0 || E(pt[1], IDX(p, 1)) != t) -> TRACE;
+		CHECK(writer_no_freed, ts[t] != T_FREED &&
+		      ts[pt[1]] != T_FREED);
+		if
+		:: F[t] == 0 -> act = LEAVE	/* the coalesce gave up */
+		:: else ->
+			/* replaced: unmap again from the root */
+			REACH(16, 1);
+			t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD
+		fi }
 
 	/* unmap: clear the leaf in the exclusive section. The reload and the
 	 * store are one step: nobody else writes the entry while X is set
@@ -939,9 +990,9 @@ proctype writer(byte p; byte nops)
 		saved = C[t];
 		if
 #ifdef NO_PRESCAN
-		:: saved == NE -> act = CO_FREEZE
+		:: FULL_HINT(t) -> act = CO_FREEZE
 #else
-		:: saved == NE -> act = CO_SCAN0
+		:: FULL_HINT(t) -> act = CO_SCAN0
 #endif
 		:: else -> act = LEAVE
 		fi }
@@ -1272,6 +1323,26 @@ inline start() {
 	run writer(0, OPS);
 	run writer(0, OPS);
 	if :: LOOKUPS > 0 -> run lookup(1, LOOKUPS) :: else fi
+}
+#endif
+
+#if SCEN == 6
+/* coalesce-unmap: A = [the superpage of pages 0-1, B with page 2]. The
+ * writer of page 3 fills B, coalesces it into A[1], then A into a level-2
+ * leaf; meanwhile the writer of page 2 unmaps it from B, which the
+ * coalescer may have scanned or frozen, or splits it out of the
+ * superpage the coalescer made. A lookup of page 0, which nobody
+ * changes, must find it every time. Without counts (UC_COALESCE) the
+ * clear takes no section and meets the coalescer's freeze by U_CHK. */
+inline setup() {
+	mk(ROOT, 2, 1, EMPTY);
+	mk(1, 1, LEAF(1, 0), 2);
+	mk(2, 0, LEAF(0, 2), EMPTY)
+}
+inline start() {
+	run writer(3, OPS);
+	run writer(2, OPS);
+	if :: LOOKUPS > 0 -> run lookup(0, LOOKUPS) :: else fi
 }
 #endif
 

@@ -88,8 +88,9 @@ done
 
 # Scenarios (model/protocol.pml, SCEN): 1 coalesce-split, 2 unlink with a
 # frozen parent, 3 epoch, 4 mixed from the root alone, 5 two overlapping
-# unmaps of one page (a caller bug); OPS operations per writer, LOOKUPS by
-# the walker.
+# unmaps of one page (a caller bug), 6 coalesce-unmap; OPS operations per
+# writer, LOOKUPS by the walker. UNCOUNTED: a domain without counts;
+# UC_COALESCE: one that coalesces (IOPGT_OPT_NO_COUNTS).
 quick_verify=(
 	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"
 	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
@@ -103,6 +104,11 @@ quick_verify=(
 	"verify|without counts, coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED||"
 	"verify|without counts, mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED||"
 	"verify|without counts, overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED||"
+	"verify|coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1||"
+	"verify|without counts, coalescing: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, coalescing: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, coalescing: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, coalescing: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -121,6 +127,10 @@ full_verify=(
 	"verify|overlap, 2 lookups|-DSCEN=5 -DOPS=1 -DLOOKUPS=2||"
 	"verify|without counts, mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED||"
 	"verify|without counts, coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED||"
+	"verify|coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1||"
+	"verify|without counts, coalescing: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, coalescing: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, coalescing: mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
@@ -138,6 +148,8 @@ witnesses=(
 	"witness|W12|-DSCEN=5 -DWITNESS=12|witness|an overlapping clear finds its entry already empty and counts nothing"
 	"witness|W13|-DSCEN=3 -DSHARDS=2 -DWITNESS=13|witness|an advance finds shard 0 of the parity empty and a walker in shard 1"
 	"witness|W14|-DSCEN=1 -DUNCOUNTED -DWITNESS=14|witness|without counts, a page's store lands in a table while another writer's split holds the parent's shared section"
+	"witness|W15|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=15|witness|without counts, a clear finds its table frozen by a coalescer after its store"
+	"witness|W16|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=16|witness|without counts, the coalescer replaced the table a clear found frozen: unmap again from the root"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
@@ -152,6 +164,7 @@ variants=(
 	"clear-count-intended|-DSCEN=5 -DCLEAR_COUNT_INTENDED|lost_map|a clear counts the entries it meant to clear, not those found non-empty"
 	"leave-other-shard|-DSCEN=3 -DSHARDS=2 -DLEAVE_OTHER_SHARD|final_walkers|a walker leaves by decrementing another shard's counter than the one it entered in"
 	"ins-store|-DSCEN=4 -DOPS=1 -DLOOKUPS=0 -DUNCOUNTED -DINS_STORE|lost_map|without counts, install by a plain store of the table entry instead of a compare-and-swap"
+	"uc-no-check|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DUC_NO_CHECK|lost_unmap|without counts, a clear does not read its table's F after its store"
 )
 
 if ((list)); then
