@@ -50,9 +50,10 @@
 
 static const char ops_usage[] =
 	"usage: iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
+	"                       [--no-counts]\n"
 	"                       [--reps N] [--json]\n"
 	"       iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
-	"                       --callgrind-op OP [--iters N]\n"
+	"                       [--no-counts] --callgrind-op OP [--iters N]\n"
 	"\n"
 	"Median nanoseconds of map and unmap (each followed by iopgt_sync) of one\n"
 	"4K, 2M and 1G leaf, of 256 4K leaves in one call (1 MiB) and 256 2M\n"
@@ -82,6 +83,8 @@ static const char ops_usage[] =
 	"                    (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce     the domain never coalesces (IOPGT_OPT_NO_COALESCE);\n"
 	"                    with --no-reclaim it keeps no entry counts\n"
+	"  --no-counts       the domain keeps no entry counts but coalesces\n"
+	"                    (IOPGT_OPT_NO_COUNTS; implies --no-reclaim)\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"format options:\n";
@@ -456,7 +459,8 @@ enum {
 	OPT_ITERS,
 	OPT_CALLGRIND_OP,
 	OPT_NO_RECLAIM,
-	OPT_NO_COALESCE
+	OPT_NO_COALESCE,
+	OPT_NO_COUNTS
 };
 
 int bench_ops_main(int argc, char **argv)
@@ -469,6 +473,7 @@ int bench_ops_main(int argc, char **argv)
 		{ "iters", required_argument, NULL, OPT_ITERS },
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
+		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
 	};
@@ -507,6 +512,9 @@ int bench_ops_main(int argc, char **argv)
 			break;
 		case OPT_NO_COALESCE:
 			options |= IOPGT_OPT_NO_COALESCE;
+			break;
+		case OPT_NO_COUNTS:
+			options |= IOPGT_OPT_NO_COUNTS;
 			break;
 		case OPT_REPS:
 			if (cli_count_arg(cmd, "--reps", optarg, 3, 100000000,
@@ -725,6 +733,8 @@ int bench_ops_main(int argc, char **argv)
 			printf(", no reclaim");
 		if (options & IOPGT_OPT_NO_COALESCE)
 			printf(", no coalesce");
+		if (options & IOPGT_OPT_NO_COUNTS)
+			printf(", no counts");
 		printf(", %lu rounds; median ns per call (map/unmap include "
 		       "their iopgt_sync)\n",
 		       reps);

@@ -56,7 +56,8 @@
 
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
-	"                           [--no-coalesce] [FORMAT OPTIONS] [--json]\n"
+	"                           [--no-coalesce] [--no-counts] [FORMAT OPTIONS]\n"
+	"                           [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
 	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
@@ -94,6 +95,8 @@ static const char writers_usage[] =
 	"  --no-reclaim   keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce  never coalesce (IOPGT_OPT_NO_COALESCE); with\n"
 	"                 --no-reclaim the domain keeps no entry counts\n"
+	"  --no-counts    keep no entry counts, but coalesce\n"
+	"                 (IOPGT_OPT_NO_COUNTS; implies --no-reclaim)\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -314,7 +317,8 @@ enum {
 	OPT_THREADS,
 	OPT_SECONDS,
 	OPT_NO_RECLAIM,
-	OPT_NO_COALESCE
+	OPT_NO_COALESCE,
+	OPT_NO_COUNTS
 };
 
 int bench_writers_main(int argc, char **argv)
@@ -325,6 +329,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
+		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -336,6 +341,7 @@ int bench_writers_main(int argc, char **argv)
 	uint64_t threads = 2, page = 0, base = 0, round_ns;
 	double seconds = 1;
 	bool json = false, no_reclaim = false, no_coalesce = false;
+	bool no_counts = false;
 	unsigned nconf, rounds, entries = 0;
 	char b0[24], b1[24];
 	int ret = 1, r, opt;
@@ -362,6 +368,10 @@ int bench_writers_main(int argc, char **argv)
 		case OPT_NO_COALESCE:
 			no_coalesce = true;
 			break;
+		case OPT_NO_COUNTS:
+			no_counts = true;
+			no_reclaim = true; /* implied */
+			break;
 		case OPT_NO_RECLAIM:
 			no_reclaim = true;
 			break;
@@ -375,6 +385,8 @@ int bench_writers_main(int argc, char **argv)
 		cfg.options |= IOPGT_OPT_NO_RECLAIM;
 	if (no_coalesce)
 		cfg.options |= IOPGT_OPT_NO_COALESCE;
+	if (no_counts)
+		cfg.options |= IOPGT_OPT_NO_COUNTS;
 
 	/* N threads, 1 thread; the same with table_cache = 0. */
 	nconf = 0;
@@ -476,7 +488,7 @@ int bench_writers_main(int argc, char **argv)
 			printf("{\"format\": \"%s\", \"levels\": %u, "
 			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
 			       "\"reclaim\": %s, \"coalesce\": %s, "
-			       "\"seconds\": %.3f, "
+			       "\"counts\": %s, \"seconds\": %.3f, "
 			       "\"rounds\": %u, \"pages_per_thread\": %u, "
 			       "\"ops\": %" PRIu64 ", \"ops_per_second\": %.0f, "
 			       "\"table_allocs_per_op\": %.4f, "
@@ -485,7 +497,11 @@ int bench_writers_main(int argc, char **argv)
 			       "\"ops_per_cpu_second\": %.0f",
 			       iopgt_format_name(info.format), info.levels, page,
 			       n->threads, no_reclaim ? "false" : "true",
-			       no_coalesce ? "false" : "true", seconds, rounds, entries / n->threads, n->ops,
+			       no_coalesce ? "false" : "true",
+			       no_counts || (no_reclaim && no_coalesce)
+				       ? "false"
+				       : "true",
+			       seconds, rounds, entries / n->threads, n->ops,
 			       n->ops_per_second, per_op(n->allocs, n->ops),
 			       per_op(nn->allocs, nn->ops), scaling,
 			       cpu_share(n), ops_per_cpu_second(n));
@@ -506,13 +522,15 @@ int bench_writers_main(int argc, char **argv)
 			       nn->ops_per_second, onen->ops_per_second,
 			       scaling_nc);
 		} else {
-			printf("iopgt bench writers: %s, %s%s, %u thread%s on one "
+			printf("iopgt bench writers: %s, %s%s%s, %u thread%s on one "
 			       "%s leaf table (thread t: pages t, t+%u, ...), "
 			       "one op = map + unmap + sync of one %s page; "
 			       "%u round%s of %.0f ms per configuration\n",
 			       cli_format_desc(&cfg),
 			       no_reclaim ? "no reclaim" : "reclaim",
-			       no_coalesce ? ", no coalesce" : "", n->threads, n->threads > 1 ? "s" : "",
+			       no_coalesce ? ", no coalesce" : "",
+			       no_counts ? ", no counts" : "", n->threads,
+			       n->threads > 1 ? "s" : "",
 			       bench_size_str(entries * page, b0, sizeof(b0)),
 			       n->threads,
 			       bench_size_str(page, b1, sizeof(b1)), rounds,

@@ -282,6 +282,20 @@ if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
 		fail "bench writers --no-coalesce: coalesce $(json_val coalesce)"
 	positive "$(json_val ops)" ||
 		fail "bench writers --no-coalesce: ops $(json_val ops)"
+	[ "$(json_val counts)" = false ] ||
+		fail "bench writers --no-coalesce: counts $(json_val counts)"
+fi
+if ok bench writers --threads 2 --seconds 0.02 --no-counts --json; then
+	[ "$(json_val counts)" = false ] && [ "$(json_val reclaim)" = false ] &&
+		[ "$(json_val coalesce)" = true ] ||
+		fail "bench writers --no-counts: counts $(json_val counts)," \
+			"reclaim $(json_val reclaim), coalesce $(json_val coalesce)"
+	positive "$(json_val ops)" ||
+		fail "bench writers --no-counts: ops $(json_val ops)"
+fi
+if ok bench ops --no-counts --reps 3 --json; then
+	[ "$(json_val options)" = 8 ] ||
+		fail "bench ops --no-counts: options $(json_val options)"
 fi
 
 if [ "$fails" != 0 ]; then
