@@ -5,10 +5,15 @@
  * the engine (src/testhook.h, debug builds) and a scheduler (sched.h)
  * releases them in the order that goes wrong. What must hold is the
  * protocol's (docs/protocol.md, docs/design.md); the 0.2.0 engine failed
- * each of these tests, which is what shows they can fail.
+ * each of these tests, which is what shows they can fail (1b, which 0.2.0
+ * could not run, fails with the clearer's check of F removed).
  *
  *   lost_unmap        1. a coalesce from a stale scan maps an unmapped
  *                        page again
+ *   lost_unmap_uncounted
+ *                     1b. the same without counts (IOPGT_OPT_NO_COUNTS),
+ *                        where the clear takes no section: two
+ *                        interleavings
  *   freed_entry       2. an entry goes on naming a freed table; later
  *   freed_entry_trap     calls in that range spin (three interleavings)
  *   freed_entry_frozen
