@@ -1615,38 +1615,36 @@ PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return r;
 }
 
-/* Like map, the single-leaf path makes no call but tail calls, which
- * take its walker section with them; may_p2v as for map. */
+/* One leaf's unmap (granule: the smallest), inside a walker section of
+ * its own. Like map, the single-leaf path makes no call but tail calls,
+ * which take its walker section with them; may_p2v as for map. */
+static inline __attribute__((always_inline)) int64_t
+PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g, const bool granule, const bool may_p2v)
+{
+	struct pt_table *follow = NULL;
+	pt_walk_t w = pt_walk_enter(dom);
+	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
+				  may_p2v);
+
+	if (__builtin_expect(follow != NULL, 0))
+		return PT(unmap_follow)(dom, g, iova, follow, w, r);
+	if (r < 0)
+		return PT(unmap_range)(dom, iova, last, g, w);
+	pt_walk_leave(dom, w);
+	return r;
+}
+
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool may_p2v)
 {
-	struct pt_table *follow = NULL;
-	int64_t r;
-
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
-	if (last - iova == dom->granule_mask) {
-		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, true, &follow, may_p2v);
-		if (__builtin_expect(follow != NULL, 0))
-			return PT(unmap_follow)(dom, g, iova, follow, w, r);
-		if (r < 0)
-			return PT(unmap_range)(dom, iova, last, g, w);
-		pt_walk_leave(dom, w);
-		return r;
-	}
-	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova)))) {
-		pt_walk_t w = pt_walk_enter(dom);
-		r = PT(unmap_one)(dom, g, iova, last, false, &follow,
-				  may_p2v);
-		if (__builtin_expect(follow != NULL, 0))
-			return PT(unmap_follow)(dom, g, iova, follow, w, r);
-		if (r < 0)
-			return PT(unmap_range)(dom, iova, last, g, w);
-		pt_walk_leave(dom, w);
-		return r;
-	}
+	if (last - iova == dom->granule_mask)
+		return PT(unmap_leaf)(dom, iova, last, g, true, may_p2v);
+	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
+		return PT(unmap_leaf)(dom, iova, last, g, false, may_p2v);
 	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
