@@ -757,8 +757,8 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
  * when done, 1 when the general path must do it (a table is missing, a
  * leaf is in the way, or the table was frozen meanwhile); nothing has
  * changed then. *follow: 1 if the page completed its table (with
- * counts); without counts, in a domain that coalesces, the entry
- * written, for the caller's probe (PT(map_probe)). */
+ * counts); without counts, in a domain that coalesces, the table written,
+ * for the caller's probe (PT(map_probe)). */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v)
@@ -782,7 +782,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 					IOPGT_FLUSH_ADDED);
 		/* The probe for a full table, out of line (PT(map_probe)). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
-			*follow = (uintptr_t)&cur.va[cur.idx];
+			*follow = (uintptr_t)cur.va;
 		return 0;
 	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
@@ -862,19 +862,16 @@ PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return 0;
 }
 
-/* Without counts, the single page at iova was just written at ent, inside
- * the walker section w: probe its table for "full" (tables are aligned to
- * their size, so the table is found from the entry), leave, and try to
- * coalesce if it may be. */
+/* Without counts, the single page at iova was just written into the
+ * level-0 table at va, inside the walker section w: probe the table for
+ * "full", leave, and try to coalesce if it may be. */
 static __attribute__((noinline)) int
 PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	      pt_entry_t *ent, pt_walk_t w)
+	      const pt_entry_t *va, pt_walk_t w)
 {
 	const unsigned n = pt_nr_entries(&dom->geo, 0);
-	pt_entry_t *va = (pt_entry_t *)((uintptr_t)ent &
-					~((uintptr_t)n * sizeof(*ent) - 1));
 	bool full = (dom->geo.leaf_levels & 2) &&
-		    PT(may_be_full)(va, n, (unsigned)(ent - va));
+		    PT(may_be_full)(va, n, pt_index(&dom->geo, 0, iova));
 
 	pt_walk_leave(dom, w);
 	return full ? PT(coalesce_page)(dom, g, iova) : 0;
@@ -924,10 +921,11 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
-	/* follow: 1, the page filled its table (counted); else the entry
+	/* follow: 1, the page filled its table (counted); else the table
 	 * written, for the probe of a domain without counts */
 	if (__builtin_expect(follow > 1, 0))
-		return PT(map_probe)(dom, g, iova, (pt_entry_t *)follow, w);
+		return PT(map_probe)(dom, g, iova, (const pt_entry_t *)follow,
+				     w);
 	pt_walk_leave(dom, w);
 	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))

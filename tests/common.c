@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define _POSIX_C_SOURCE 200809L /* open_memstream */
+#define _GNU_SOURCE /* open_memstream, memmem */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -530,12 +530,7 @@ char *tleaf_lines(char *dump)
 /* needle in [p, end), or NULL. */
 static const char *find_in(const char *p, const char *end, const char *needle)
 {
-	size_t n = strlen(needle);
-
-	for (; p + n <= end; p++)
-		if (!memcmp(p, needle, n))
-			return p;
-	return NULL;
+	return memmem(p, (size_t)(end - p), needle, strlen(needle));
 }
 
 struct ttab {
