@@ -83,8 +83,8 @@ static const char ops_usage[] =
 	"                    (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce     the domain never coalesces (IOPGT_OPT_NO_COALESCE);\n"
 	"                    with --no-reclaim it keeps no entry counts\n"
-	"  --no-counts       the domain keeps no entry counts but coalesces\n"
-	"                    (IOPGT_OPT_NO_COUNTS; implies --no-reclaim)\n"
+	"  --no-counts       the domain keeps no entry counts, but coalesces and\n"
+	"                    reclaims, by probes and scans (IOPGT_OPT_NO_COUNTS)\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"format options:\n";

@@ -95,8 +95,8 @@ static const char writers_usage[] =
 	"  --no-reclaim   keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce  never coalesce (IOPGT_OPT_NO_COALESCE); with\n"
 	"                 --no-reclaim the domain keeps no entry counts\n"
-	"  --no-counts    keep no entry counts, but coalesce\n"
-	"                 (IOPGT_OPT_NO_COUNTS; implies --no-reclaim)\n"
+	"  --no-counts    keep no entry counts, but coalesce and reclaim, by\n"
+	"                 probes and scans (IOPGT_OPT_NO_COUNTS)\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -370,7 +370,6 @@ int bench_writers_main(int argc, char **argv)
 			break;
 		case OPT_NO_COUNTS:
 			no_counts = true;
-			no_reclaim = true; /* implied */
 			break;
 		case OPT_NO_RECLAIM:
 			no_reclaim = true;

@@ -199,16 +199,21 @@ enum {
 	IOPGT_OPT_NO_RECLAIM = 1u << 1,
 	/* Never replace a full, contiguous table by a superpage. */
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
-	/* Keep no per-table entry counts (implies NO_RECLAIM; so do both
-	 * NO_RECLAIM and NO_COALESCE together). Single-page maps and unmaps,
-	 * and every fill of smallest pages, then write nothing but entries,
-	 * so writers of disjoint ranges that share tables do not slow each
-	 * other down (installing a table, splitting a leaf, filling or
-	 * range-unmapping larger leaves, and coalescing still take the
-	 * table's state word briefly). Unless NO_COALESCE, a table that may
-	 * have become full (its first, last and the new entry's neighbours
-	 * present) is scanned and coalesced as with counts. A map that fails
-	 * leaves the mappings as they were but keeps the (empty) tables it
+	/* Keep no per-table entry counts (as do NO_RECLAIM and NO_COALESCE
+	 * together). Single-page maps and unmaps, and every fill of smallest
+	 * pages, then write nothing but entries, so writers of disjoint
+	 * ranges that share tables do not slow each other down (installing
+	 * a table, splitting a leaf, filling or range-unmapping larger
+	 * leaves, unlinking and coalescing still take the table's state word
+	 * briefly). A probe of a few entries stands in for the count, and a
+	 * scan decides: unless NO_COALESCE, a table that may have become
+	 * full (its first, middle and last entries and the new entry's
+	 * neighbours present) is scanned and coalesced; unless NO_RECLAIM, a
+	 * table that may have become empty (its first, middle and last
+	 * entries and the cleared entry's line of eight empty) is kept for
+	 * reuse or unlinked after a scan, as with counts. A map then pays a
+	 * fence after its store, and a table that empties a scan. With
+	 * NO_RECLAIM as well, a map that fails keeps the (empty) tables it
 	 * created. */
 	IOPGT_OPT_NO_COUNTS = 1u << 3,
 };
@@ -300,8 +305,7 @@ struct iopgt_info {
 	unsigned root_tables;  /* concatenated root tables (ARM), else 1 */
 	uint64_t root_pa;      /* what the hardware is given as its table base */
 	uint64_t leaf_sizes;   /* leaf sizes in use */
-	unsigned options;      /* as configured, plus what they imply
-	                        * (NO_COUNTS: NO_RECLAIM) */
+	unsigned options;      /* as configured */
 	/* New fields are added here, at the end. */
 };
 

@@ -318,9 +318,6 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->eng = eng;
 	dom->geo = geo;
 	dom->cfg = *cfg;
-	/* Without counts nothing tells an emptied table (iopgt.h). */
-	if (dom->cfg.options & IOPGT_OPT_NO_COUNTS)
-		dom->cfg.options |= IOPGT_OPT_NO_RECLAIM;
 	dom->hosted_mem = hosted_mem;
 	dom->table_arg = hosted_mem ? hosted_mem : cfg->mem.arg;
 	if (!dom->cfg.flush.flush_range)

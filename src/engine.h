@@ -240,9 +240,12 @@ static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 static inline bool PT(may_reclaim)(const struct pt_op *op,
 				   const struct pt_table *t)
 {
-	/* Without counts, nothing tells an empty table from one a writer is
-	 * filling: nothing is unlinked, not even by a failed map. */
-	if (!pt_counted(op->dom))
+	/* Without counts, an unlink is safe against fills made without a
+	 * section only where those fills check for it (pt.h): in a domain
+	 * that reclaims. Elsewhere even a failed map keeps the tables it
+	 * created. */
+	if (!pt_counted(op->dom) &&
+	    (op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
 		return false;
 	if (op->rollback)
 		return op->owner && t->owner == op->owner;
@@ -334,6 +337,25 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 	return r;
 }
 
+/* Without counts: may the table of n entries at va, in which entries
+ * lo..hi were just cleared, be empty? Its first, middle and last entries,
+ * and the lines of eight that hold lo and hi, are. Cheap, and false at
+ * once while other entries of the lines are in use; the unlink's scan
+ * decides. */
+static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
+				    unsigned lo, unsigned hi)
+{
+	unsigned a = lo & ~7u, b = hi & ~7u;
+	uint64_t any;
+
+#define PT_LOAD(i) atomic_load_explicit(&va[i], memory_order_relaxed)
+	any = PT_LOAD(0) | PT_LOAD(n / 2) | PT_LOAD(n - 1);
+	for (unsigned k = 0; k < 8 && a + k < n; k++)
+		any |= PT_LOAD(a + k) | PT_LOAD(b + k < n ? b + k : a + k);
+#undef PT_LOAD
+	return !any;
+}
+
 /* t[idx] points to child c, which the caller emptied: if nobody refilled
  * it or is inside it meanwhile, freeze c, clear the entry and gather c.
  * Returns true if c was unlinked; *st is then t's state after the clear
@@ -343,8 +365,20 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 {
 	uint64_t old = fmt_make_table(c->pa, t->level);
 
+	const bool counted = pt_counted(op->dom);
+
 	if (!PT(may_reclaim)(op, c) || !pt_freeze(c, 0))
 		return false;
+	if (!counted) {
+		/* Without counts the scan decides, after the freeze; the fence
+		 * pairs with a filler's (pt.h): the scan sees its new leaf,
+		 * or the filler sees F and maps again once c is gone. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (pt_used(op->dom, c)) {
+			pt_unfreeze(c);
+			return false;
+		}
+	}
 	PT_YIELD(op->dom, PT_Y_UNLINK_FROZEN, c->level, c->iova);
 	/* t holds the entry naming c, so its count is at least one: whoever
 	 * froze t (a coalesce, which will see this table entry; a superpage
@@ -359,7 +393,18 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 		pt_close_excl(t, 0);
 		return false;
 	}
-	*st = pt_close_excl(t, 1);
+	*st = pt_close_excl(t, counted ? 1 : 0);
+	if (!counted) {
+		/* A filler that found c frozen may have stored into it after
+		 * the scan (it maps again elsewhere): zero c before reuse. And
+		 * no count says whether t is empty now: its probe does. */
+		c->flags |= PT_F_DIRTY;
+		*st = t != op->dom->root &&
+				      PT(may_be_empty)(t->va, t->mask + 1u, idx,
+						       idx)
+			      ? 0
+			      : 1;
+	}
 	iopgt__gather_table(op->dom, op->g, c);
 	return true;
 }
@@ -510,6 +555,49 @@ static void PT(add_cand)(struct pt_op *op, unsigned level, uint64_t iova)
 	c->iova = iova;
 }
 
+/* Without counts, in a domain that reclaims: this call stored leaves for
+ * iova into the level-0 table t without a section, fenced, and found t
+ * frozen (pt.h): an unlinker's scan may have missed them. Wait until t is
+ * unfrozen (the leaves stand) or no longer linked. Then, if a superpage
+ * stands in its place, a coalescer replaced t, and its rescan saw the
+ * leaves: they stand in the superpage. Otherwise t was unlinked as
+ * empty: returns true, and the caller maps again from the root. Inside
+ * the caller's walker section, so t is not freed meanwhile. */
+static __attribute__((noinline)) bool
+PT(fill_met_freeze)(struct iopgt_domain *dom, struct pt_table *t,
+		    uint64_t iova)
+{
+	const unsigned up = t->level + 1;
+	const uint64_t named = fmt_make_table(t->pa, up);
+	struct pt_cur cur;
+	uint64_t e;
+
+	for (;;) {
+		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
+		      PT_ST_F))
+			return false;
+		PT(cur_root)(dom, &cur);
+		e = PT(cur_seek)(dom, &cur, iova, up);
+		if (cur.level != up || e != named)
+			break;
+		PT_WAIT_FROZEN(dom, t->level, t->iova);
+	}
+	return !e || fmt_is_table(e, cur.level);
+}
+
+/* The other half of the fence pair of a fill without a section (pt.h):
+ * true if the leaves just stored into t must be mapped again. */
+static inline bool PT(fill_check)(struct iopgt_domain *dom, struct pt_table *t,
+				  uint64_t iova)
+{
+	PT_YIELD(dom, PT_Y_FILL_STORED, t->level, t->iova);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!(atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F) ||
+	    PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK))
+		return false;
+	return PT(fill_met_freeze)(dom, t, iova);
+}
+
 /* Map one run of leaves at `level` starting at iova, within one table.
  * *done receives the bytes mapped. */
 static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
@@ -595,6 +683,8 @@ retry:
 	} else {
 		if (level)
 			pt_close_excl(t, 0);
+		else if (i && pt_uc_reclaim(dom) && PT(fill_check)(dom, t, iova))
+			goto retry; /* t was unlinked: map again */
 		/* No count: a probe stands for "full" (try_coalesce scans). */
 		st = i && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
 				     PT(may_be_full)(t->va,
@@ -780,6 +870,21 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
 					IOPGT_FLUSH_ADDED);
+		/* In a domain that reclaims, the filler's half of the fence
+		 * pair with an unlinker (pt.h); if t is frozen, the caller
+		 * follows up out of line (PT(map_met)). */
+		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM)) {
+			PT_YIELD(dom, PT_Y_FILL_STORED, 0,
+				 iova & ~(((dom->granule_mask + 1)
+					   << FMT_BITS) - 1));
+			atomic_thread_fence(memory_order_seq_cst);
+			if (atomic_load_explicit(&pt_desc(dom, cur.va)->st,
+						 memory_order_relaxed) &
+			    PT_ST_F) {
+				*follow = (uintptr_t)cur.va | 2;
+				return 0;
+			}
+		}
 		/* The probe for a full table, out of line (PT(map_probe)). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
 			*follow = (uintptr_t)cur.va;
@@ -826,7 +931,7 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		op.rollback = true;
 		if (cur > iova)
 			PT(unmap_walk)(&op, iova, cur - 1);
-		if (op.owner && pt_counted(dom)) {
+		if (op.owner && (pt_counted(dom) || pt_uc_reclaim(dom))) {
 			op.prune = true;
 			PT(unmap_walk)(&op, iova, last);
 		}
@@ -877,6 +982,25 @@ PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	return full ? PT(coalesce_page)(dom, g, iova) : 0;
 }
 
+/* Without counts, the single page at iova was just written into the
+ * level-0 table at va, inside the walker section w, and the table was
+ * found frozen: wait for the freezer, map again if it unlinked the table,
+ * and leave. */
+static __attribute__((noinline)) int
+PT(map_met)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	    uint64_t attrs, struct iopgt_gather *g, const pt_entry_t *va,
+	    pt_walk_t w)
+{
+	int r = 0;
+
+	if (!PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK) &&
+	    PT(fill_met_freeze)(dom, pt_desc(dom, va), iova))
+		r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask,
+				  attrs, g);
+	pt_walk_leave(dom, w);
+	return r;
+}
+
 /* The general map, a call of its own. */
 static __attribute__((noinline)) int
 PT(map_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -922,10 +1046,16 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	/* follow: 1, the page filled its table (counted); else the table
-	 * written, for the probe of a domain without counts */
-	if (__builtin_expect(follow > 1, 0))
+	 * written, for the probe of a domain without counts, or, tagged
+	 * with bit 1, found frozen after the store */
+	if (__builtin_expect(follow > 1, 0)) {
+		if (follow & 2)
+			return PT(map_met)(dom, iova, pa, attrs, g,
+					   (const pt_entry_t *)(follow - 2),
+					   w);
 		return PT(map_probe)(dom, g, iova, (const pt_entry_t *)follow,
 				     w);
+	}
 	pt_walk_leave(dom, w);
 	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
@@ -988,16 +1118,20 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	(void)PT(unmap_walk)(&op, iova, last);
 }
 
-/* After a clear without a section in a domain that coalesces: the
- * clearer's half of the Dekker pair. */
+/* After a clear without a section: in a domain that coalesces, the
+ * clearer's half of the Dekker pair with a coalescer (true: t is frozen);
+ * in one that reclaims, the fence that lets one of two clearers emptying
+ * a table together see the other's clear in its probe (pt.h). */
 static inline bool PT(clear_met)(const struct iopgt_domain *dom,
 				 const struct pt_table *t)
 {
-	if (dom->cfg.options & IOPGT_OPT_NO_COALESCE)
+	const unsigned o = dom->cfg.options;
+
+	if ((o & IOPGT_OPT_NO_COALESCE) && (o & IOPGT_OPT_NO_RECLAIM))
 		return false;
 	atomic_thread_fence(memory_order_seq_cst);
-	return (atomic_load_explicit(&t->st, memory_order_relaxed) &
-		PT_ST_F) != 0;
+	return !(o & IOPGT_OPT_NO_COALESCE) &&
+	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
 
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
@@ -1011,6 +1145,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	unsigned lvl = t->level, shift = t->shift;
 	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
 	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
+	const unsigned i0 = i;
 	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
 	const bool counted = pt_counted(op->dom);
 	int r;
@@ -1090,14 +1225,19 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			pt_gather_range(op->g, base + first * sz,
 					    base + (lastc + 1) * sz - 1,
 					    IOPGT_FLUSH_MODIFIED);
-			*emptied = st == 0;
 			/* Without counts: the clearer's half of the Dekker
-			 * pair with a coalescer (pt.h). */
+			 * pair with a coalescer, then the probe for an
+			 * emptied table (pt.h). */
 			if (!counted && PT(clear_met)(op->dom, t))
 				PT(clear_met_freeze)(op->dom, op->g, t,
 						     base + first * sz,
 						     base + (lastc + 1) * sz -
 							     1);
+			else if (!counted && pt_uc_reclaim(op->dom) &&
+				 PT(may_be_empty)(p, t->mask + 1u, first,
+						  lastc))
+				st = 0;
+			*emptied = st == 0;
 		}
 		return 0;
 	}
@@ -1188,11 +1328,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				    bytes, &ce);
 		if (r)
 			return r;
-		if (!counted)
-			ce = false; /* nothing is unlinked without counts */
-		else if (op->prune)
-			ce = c->owner == op->owner && !pt_count(c);
-		else if (!ce)
+		/* Without counts, ce is the child's probe (in prune mode, the
+		 * owner alone), and the unlink's scan decides. */
+		if (op->prune)
+			ce = c->owner == op->owner && (!counted || !pt_count(c));
+		else if (counted && !ce)
 			/* Empty before this call (kept for reuse): the unmap
 			 * passes through it, so it goes too. */
 			ce = !atomic_load_explicit(&c->st,
@@ -1202,6 +1342,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		i++;
 	}
 	*emptied = st == 0;
+	/* Without counts, st says nothing (1) but after an unlink: the
+	 * table may be empty once its range is unmapped, and a probe tells. */
+	if (!counted && !*emptied && pt_uc_reclaim(op->dom) &&
+	    t != op->dom->root)
+		*emptied = PT(may_be_empty)(t->va, t->mask + 1u, i0, end);
 	return 0;
 }
 
@@ -1466,8 +1611,11 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 		    pt_counted(dom))
 			emptied = !atomic_load_explicit(&t->st,
 							memory_order_relaxed);
-		if (emptied && t != dom->root && PT(park)(op, t))
-			emptied = false;
+		if (emptied && t != dom->root) {
+			PT_YIELD(dom, PT_Y_CLEAR_PROBED, t->level, t->iova);
+			if (PT(park)(op, t))
+				emptied = false;
+		}
 		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
 			uint64_t st = 1;
 			struct pt_table *p = PT(cur_table)(dom, &cur, l);
@@ -1494,6 +1642,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	uint64_t st = 0;
 
 	PT(op_init)(&op, dom, g);
+	PT_YIELD(dom, PT_Y_CLEAR_PROBED, t->level, t->iova);
 	if (PT(park)(&op, t))
 		return;
 	/* The fast path kept no path: walk to t again, recording it (only
@@ -1560,10 +1709,17 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
-		/* A coalescer froze t meanwhile: the caller follows up
-		 * (out of line; the root is never frozen). */
-		if (t != dom->root && PT(clear_met)(dom, t))
+		if (t == dom->root)
+			return (int64_t)span; /* never frozen nor unlinked */
+		/* A coalescer froze t meanwhile, or t may be empty now (in a
+		 * domain that reclaims): the caller follows up, out of line
+		 * (PT(unmap_follow)). */
+		if (PT(clear_met)(dom, t))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
+		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+			 PT(may_be_empty)(cur.va, t->mask + 1u, cur.idx,
+					  cur.idx))
+			*follow = t;
 		return (int64_t)span;
 	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))

@@ -324,6 +324,14 @@ struct iopgt_domain {
 #define PT_YIELD(dom, point, level, iova) ((void)0)
 #endif
 
+/* A rule a test breaks on purpose (PT_HOOK_BREAK_*, testhook.h): debug
+ * builds only, so it costs nothing in a release build. */
+#if IOPGT_DEBUG
+#define PT_BROKEN(dom, hook) (__builtin_expect(((dom)->hooks & (hook)) != 0, 0))
+#else
+#define PT_BROKEN(dom, hook) 0
+#endif
+
 /* A writer found a table frozen: let the freezer finish. */
 #define PT_WAIT_FROZEN(dom, level, iova)                                    \
 	do {                                                                \
@@ -499,19 +507,18 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  */
 
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
- * domain that asks for none (IOPGT_OPT_NO_COUNTS, which implies
- * IOPGT_OPT_NO_RECLAIM) or neither reclaims nor coalesces keeps none: its
- * writers fill smallest pages, and clear single leaves, without a section
- * and touch no state word, only their entries, so writers of disjoint
- * ranges under one table share no line they write (the state word would
- * be written by every map and unmap). Nothing is unlinked. A table entry
+ * domain that asks for none (IOPGT_OPT_NO_COUNTS) or neither reclaims nor
+ * coalesces keeps none: its writers fill smallest pages, and clear single
+ * leaves, without a section and touch no state word, only their entries,
+ * so writers of disjoint ranges under one table share no line they write
+ * (the state word would be written by every map and unmap). A table entry
  * still changes only by compare-and-swap inside a section that reserves
- * nothing (install, split, coalesce, a superpage over an empty subtree,
- * which freezes the subtree first), and leaves above level 0 are filled
- * and cleared inside the exclusive section (once per table, counting
- * nothing), so two writers never both own one child and a frozen table
- * never gains one, even when callers overlap. Such a domain's counts stay
- * 0; who needs a table's fill scans it (pt_used).
+ * nothing (install, split, coalesce, unlink, a superpage over an empty
+ * subtree, which freezes the subtree first), and leaves above level 0 are
+ * filled and cleared inside the exclusive section (once per table,
+ * counting nothing), so two writers never both own one child and a frozen
+ * table never gains one, even when callers overlap. Such a domain's
+ * counts stay 0; who needs a table's fill scans it (pt_used).
  *
  * Coalescing there finds a full table by a scan (after a probe of a few
  * entries says it may be full), and meets a clear made without a section
@@ -520,9 +527,23 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  * of them sees the other: the rescan finds the cleared entry and gives
  * up, or the clearer finds F, waits for the coalesce to end and, if the
  * table was replaced by a superpage, unmaps again from the root
- * (PT(clear_met_freeze) in engine.h). A fill needs no such pair, though
- * it too may land in a table just frozen: the coalescer's rescan reads
- * its entry either empty (and gives up) or holding the leaf. */
+ * (PT(clear_met_freeze) in engine.h). A fill needs no such pair with a
+ * coalescer, though it may land in a table just frozen: the coalescer's
+ * rescan reads its entry either empty (and gives up) or holding the leaf.
+ *
+ * Reclaim there (unless NO_RECLAIM) finds an emptied table the same way,
+ * mirrored: after a clear, a probe of a few entries says the table may be
+ * empty, and the unlink decides by a scan made after its freeze. The pair
+ * of fences is then between the unlinker and a fill made without a
+ * section: the filler stores, fences, then reads F; the unlinker freezes,
+ * fences, then scans. Either the scan finds the new leaf and the unlink
+ * gives up, or the filler finds F, waits until the table is unfrozen (its
+ * leaf stands) or no longer linked, and then, unless a coalescer replaced
+ * the table by a superpage (whose rescan saw the leaf), maps again from
+ * the root (PT(fill_met_freeze) in engine.h). A table unlinked this way is
+ * zeroed before reuse, since such a filler may have stored into it after
+ * the scan. Two clearers that empty a table together fence between their
+ * clear and their probe, so at least one of them finds it empty. */
 static inline bool pt_uncounted_options(unsigned options)
 {
 	return (options & IOPGT_OPT_NO_COUNTS) ||
@@ -533,6 +554,13 @@ static inline bool pt_uncounted_options(unsigned options)
 static inline bool pt_counted(const struct iopgt_domain *dom)
 {
 	return !dom->top.uncounted;
+}
+
+/* A domain without counts that reclaims emptied tables (above). */
+static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)
+{
+	return !pt_counted(dom) &&
+	       !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
 }
 
 #define PT_ST_W (UINT64_C(1) << 32)

@@ -18,6 +18,11 @@ enum {
 	PT_HOOK_OVERLAP = 1u << 4,  /* the test runs overlapping writers on
 	                             * purpose: counts may be off, so destroy
 	                             * does not check them */
+	/* Debug builds only (PT_BROKEN in pt.h): */
+	PT_HOOK_BREAK_FILL_CHECK = 1u << 5, /* without counts, a fill made
+	                                     * without a section does not
+	                                     * read its table's F after its
+	                                     * stores */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -50,9 +55,15 @@ enum pt_yield_point {
 	                        * empty), section closed, before the entry is
 	                        * read again */
 	PT_Y_WAIT_FROZEN,      /* any writer: found a table frozen, waits */
-	PT_Y_UNLINK_FROZEN,    /* unlink: empty table frozen, before the
-	                        * parent entry is cleared */
+	PT_Y_UNLINK_FROZEN,    /* unlink: empty table frozen (without
+	                        * counts: and scanned), before the parent
+	                        * entry is cleared */
 	PT_Y_DIRTY_CLEARED,    /* read_and_clear_dirty: a leaf's D cleared */
+	PT_Y_FILL_STORED,      /* map without counts: leaves stored without a
+	                        * section, before the table's F is read */
+	PT_Y_CLEAR_PROBED,     /* unmap: a clear left its table empty
+	                        * (without counts: looking empty), before it
+	                        * parks or unlinks it */
 	PT_Y_COUNT
 };
 

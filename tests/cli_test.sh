@@ -286,7 +286,7 @@ if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
 		fail "bench writers --no-coalesce: counts $(json_val counts)"
 fi
 if ok bench writers --threads 2 --seconds 0.02 --no-counts --json; then
-	[ "$(json_val counts)" = false ] && [ "$(json_val reclaim)" = false ] &&
+	[ "$(json_val counts)" = false ] && [ "$(json_val reclaim)" = true ] &&
 		[ "$(json_val coalesce)" = true ] ||
 		fail "bench writers --no-counts: counts $(json_val counts)," \
 			"reclaim $(json_val reclaim), coalesce $(json_val coalesce)"

@@ -292,8 +292,6 @@ static void setup_run(struct run *R)
 	}
 	R->idle_max = cfg.table_cache < 32 ? cfg.table_cache : 32;
 	CHECK_EQ(iopgt_domain_create(&cfg, &R->dom), 0, "domain create");
-	if (R->options & IOPGT_OPT_NO_COUNTS) /* implies NO_RECLAIM */
-		R->options |= IOPGT_OPT_NO_RECLAIM;
 	iopgt_gather_init(&R->g, sizeof(R->g));
 	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->w.one_range = (R->options & IOPGT_OPT_NO_COALESCE) != 0;

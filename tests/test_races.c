@@ -14,6 +14,10 @@
  *                     1b. the same without counts (IOPGT_OPT_NO_COUNTS),
  *                        where the clear takes no section: two
  *                        interleavings
+ *   map_unlink_uncounted
+ *                     1c. without counts, a map stores into a table that
+ *                        an unlink has frozen and scanned: two
+ *                        interleavings, and a broken twin that must fail
  *   freed_entry       2. an entry goes on naming a freed table; later
  *   freed_entry_trap     calls in that range spin (three interleavings)
  *   freed_entry_frozen
@@ -573,6 +577,128 @@ static void test_lost_unmap_uncounted(void **state)
 		SCENARIO_END(v);
 		v = lost_unmap_uc_on(&tcfgs[i], PT_Y_COALESCE_SCANNED);
 		SCENARIO_END(v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 1c. A map meets an unlink without counts
+ *
+ * A domain created with NO_COUNTS (and table_cache 0, so that an emptied
+ * table is unlinked at once) fills a page with one store and no section,
+ * and unlinks an emptied table after a freeze and a scan of it: the filler
+ * stores, fences and reads the table's F; the unlinker freezes, fences and
+ * scans (pt.h). The leaf table L at B (one leaf table's span) holds one
+ * page, its first; a page of the leaf table at 0, under the same parent,
+ * keeps the upper tables. Thread U unmaps L's page; thread M maps page 9
+ * of L (outside the lines U's probe reads).
+ *   UNLINK_FROZEN: U stops after its freeze and scan found L empty. M
+ *     stores into L, finds F set and waits (PT_Y_WAIT_FROZEN); U unlinks
+ *     L; M maps its page again, into a new table. Twin: with M's check
+ *     broken on purpose (PT_HOOK_BREAK_FILL_CHECK), M's map returns 0 with
+ *     its page in the unlinked L: "a lost map", which the check must
+ *     report.
+ *   FILL_STORED: M stops after its store, before its fence. U clears,
+ *     probes, freezes, and its scan finds M's page: U gives up and
+ *     unfreezes L; M finds F clear.
+ * Either way M's page ends mapped, L's first page unmapped.
+ */
+static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
+				      bool broken)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop uo, mo;
+	struct sched_thread *U, *M;
+	uint64_t B, P;
+
+	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
+	if (d.levels < 2) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	if (broken)
+		iopgt__set_test_hooks(d.dom, PT_HOOK_BREAK_FILL_CHECK);
+	s = sched_new(d.dom, "map_unlink_uc %s %s%s", c->name,
+		      sched_point_name(point),
+		      broken ? " (broken twin: the filler's check off)" : "");
+	B = d.page * d.n0;
+	P = B + 9 * d.page;
+	rmap(&d, 0, d.page);
+	rmap(&d, B, d.page);
+	uo = rop(&d, ROP_UNMAP, B, d.page);
+	mo = rop(&d, ROP_MAP, P, d.page);
+	U = sched_thread(s, "U (unmap of L's only page)", rop_run, &uo);
+	M = sched_thread(s, "M (map of L's page 9)", rop_run, &mo);
+	if (point == PT_Y_UNLINK_FROZEN) {
+		sched_stop_at(U, point, 0, B, 1);
+		sched_start(U);
+		if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) !=
+		    SCHED_STOPPED) {
+			sched_violation(s, "U never froze L (unmap returned %"
+					   PRId64 ")",
+					uo.ret);
+			sched_start(M);
+			sched_join(M);
+		} else {
+			/* M blocks on the frozen L (or, in the twin, ends):
+			 * then U goes on. */
+			sched_start(M);
+			sched_wait(M, SCHED_DONE | SCHED_BLOCKED);
+			sched_release(U);
+			sched_join(U);
+			sched_join(M);
+		}
+	} else {
+		sched_stop_at(M, point, 0, B, 1);
+		sched_start(M);
+		if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) !=
+		    SCHED_STOPPED) {
+			sched_violation(s, "M never reached %s (map returned %"
+					   PRId64 ")",
+					sched_point_name(point), mo.ret);
+			sched_start(U);
+			sched_join(U);
+		} else {
+			sched_start(U);
+			finish_with(U, M);
+			sched_release(M);
+			sched_join(M);
+		}
+	}
+	if (uo.ret != (int64_t)d.page)
+		sched_violation(s, "U's unmap returned %" PRId64, uo.ret);
+	if (mo.ret != 0)
+		sched_violation(s, "M's map returned %" PRId64, mo.ret);
+	rexpect(s, &d, P, 1, d.page,
+		"M's map returned while U unlinked the table it stored "
+		"into: a lost map");
+	rexpect(s, &d, B, 0, 0, "L's first page, unmapped by U");
+	rexpect(s, &d, 0, 1, d.page, "the page that keeps the upper tables");
+	return rclose(s, &d);
+}
+
+static void test_map_unlink_uncounted(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		unsigned long v = map_unlink_uc_on(&tcfgs[i],
+						   PT_Y_UNLINK_FROZEN, false);
+		SCENARIO_END(v);
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_FILL_STORED, false);
+		SCENARIO_END(v);
+		/* The twin: the same interleaving with the filler's check
+		 * broken must be caught. */
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_UNLINK_FROZEN, true);
+		if (!v) {
+			fprintf(stderr, "%s: the broken twin went unnoticed\n",
+				tcfgs[i].name);
+			fail();
+		}
+		fprintf(stderr, "%s: the broken twin was caught (%lu "
+				"violation(s), as it must be)\n",
+			tcfgs[i].name, v);
 	}
 }
 
@@ -1829,6 +1955,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest all[] = {
 		cmocka_unit_test(test_lost_unmap),
 		cmocka_unit_test(test_lost_unmap_uncounted),
+		cmocka_unit_test(test_map_unlink_uncounted),
 		cmocka_unit_test(test_freed_entry),
 		cmocka_unit_test(test_freed_entry_trap),
 		cmocka_unit_test(test_freed_entry_frozen),
