@@ -1145,7 +1145,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	unsigned lvl = t->level, shift = t->shift;
 	uint64_t sz = UINT64_C(1) << shift, base = t->iova;
 	unsigned i = pt_tindex(t, iova), end = pt_tindex(t, last);
-	const unsigned i0 = i;
+	const unsigned i0 = i, end0 = end;
 	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
 	const bool counted = pt_counted(op->dom);
 	int r;
@@ -1238,6 +1238,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 						  lastc))
 				st = 0;
 			*emptied = st == 0;
+		} else if (!counted && pt_uc_reclaim(op->dom)) {
+			/* Nothing to clear: t may have been empty before
+			 * (kept for reuse); the unmap passes through it, so
+			 * it goes too, as with counts. */
+			*emptied = PT(may_be_empty)(p, t->mask + 1u, i0, end0);
 		}
 		return 0;
 	}
@@ -1346,7 +1351,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	 * table may be empty once its range is unmapped, and a probe tells. */
 	if (!counted && !*emptied && pt_uc_reclaim(op->dom) &&
 	    t != op->dom->root)
-		*emptied = PT(may_be_empty)(t->va, t->mask + 1u, i0, end);
+		*emptied = PT(may_be_empty)(t->va, t->mask + 1u, i0, end0);
 	return 0;
 }
 

@@ -901,8 +901,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	/* Unmap everything: the root alone remains. */
 	iopgt_gather_init(&g, sizeof(g));
 	unmap_everything(R->dom, R->space, &g,
-			 (m->options & (IOPGT_OPT_NO_RECLAIM |
-						IOPGT_OPT_NO_COUNTS)) != 0);
+			 (m->options & IOPGT_OPT_NO_RECLAIM) != 0);
 	if (tcheck_counts(R->dom))
 		die("table counts do not match after unmapping everything");
 	iopgt_domain_destroy(R->dom);
@@ -1510,8 +1509,9 @@ int main(int argc, char **argv)
 		/* The same without counts (no reclaim, no coalescing): page
 		 * maps and unmaps and leaf fills open no section; installs
 		 * and splits still race by compare-and-swap. And with
-		 * NO_COUNTS, which coalesces: clears without a section meet
-		 * the coalescer's freeze by a pair of fences. */
+		 * NO_COUNTS, which coalesces and reclaims: clears without a
+		 * section meet the coalescer's freeze, and fills the
+		 * unlinker's, by a pair of fences. */
 		{
 			struct mode u = m;
 

@@ -1183,8 +1183,6 @@ static void setup(struct fz *F)
 	CHECK(!F->cfg.leaf_sizes || F->info.leaf_sizes == F->cfg.leaf_sizes,
 	      "leaf sizes 0x%" PRIx64 " in use, 0x%" PRIx64 " asked for",
 	      F->info.leaf_sizes, F->cfg.leaf_sizes);
-	if (F->cfg.options & IOPGT_OPT_NO_COUNTS) /* implies NO_RECLAIM */
-		F->cfg.options |= IOPGT_OPT_NO_RECLAIM;
 	CHECK(F->info.ias == F->cfg.ias && F->info.oas == F->cfg.oas &&
 	      F->info.options == F->cfg.options,
 	      "domain_info does not give the configuration");
