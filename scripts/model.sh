@@ -88,9 +88,11 @@ done
 
 # Scenarios (model/protocol.pml, SCEN): 1 coalesce-split, 2 unlink with a
 # frozen parent, 3 epoch, 4 mixed from the root alone, 5 two overlapping
-# unmaps of one page (a caller bug), 6 coalesce-unmap; OPS operations per
-# writer, LOOKUPS by the walker. UNCOUNTED: a domain without counts;
-# UC_COALESCE: one that coalesces (IOPGT_OPT_NO_COUNTS).
+# unmaps of one page (a caller bug), 6 coalesce-unmap, 7 reclaim-map (a
+# map into a table that another writer's unmap empties and unlinks); OPS
+# operations per writer, LOOKUPS by the walker. UNCOUNTED: a domain
+# without counts; UC_COALESCE: one that coalesces; UC_RECLAIM: one that
+# reclaims emptied tables (IOPGT_OPT_NO_COUNTS: both).
 quick_verify=(
 	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"
 	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
@@ -109,6 +111,14 @@ quick_verify=(
 	"verify|without counts, coalescing: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: reclaim-map, 2 ops|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -131,6 +141,16 @@ full_verify=(
 	"verify|without counts, coalescing: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, reclaiming: reclaim-map, 2 ops, 2 lookups|-DSCEN=7 -DOPS=2 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
