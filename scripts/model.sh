@@ -170,6 +170,12 @@ witnesses=(
 	"witness|W14|-DSCEN=1 -DUNCOUNTED -DWITNESS=14|witness|without counts, a page's store lands in a table while another writer's split holds the parent's shared section"
 	"witness|W15|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=15|witness|without counts, a clear finds its table frozen by a coalescer after its store"
 	"witness|W16|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=16|witness|without counts, the coalescer replaced the table a clear found frozen: unmap again from the root"
+	"witness|W17|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=17|witness|without counts, reclaiming, a map finds its table frozen after its store, and the table is then unlinked: map again from the root"
+	"witness|W18|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=18|witness|without counts, reclaiming, an unlinker's rescan under the freeze finds a map's entry: it unfreezes"
+	"witness|W19|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=19|witness|without counts, coalescing and reclaiming, a map finds its table frozen after its store, then replaced by a coalescer's leaf: done"
+	"witness|W20|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=20|witness|without counts, coalescing and reclaiming, a clear finds its table frozen, then unlinked: the unmap again from the root finds no entry"
+	"witness|W21|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=21|witness|without counts, reclaiming, an unlink cascades: the emptied level-1 table is unlinked from the root"
+	"witness|W22|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=22|witness|without counts, coalescing and reclaiming, a map finds its table coalesced and the leaf split again: the map again from the root finds its own leaf"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
@@ -185,6 +191,9 @@ variants=(
 	"leave-other-shard|-DSCEN=3 -DSHARDS=2 -DLEAVE_OTHER_SHARD|final_walkers|a walker leaves by decrementing another shard's counter than the one it entered in"
 	"ins-store|-DSCEN=4 -DOPS=1 -DLOOKUPS=0 -DUNCOUNTED -DINS_STORE|lost_map|without counts, install by a plain store of the table entry instead of a compare-and-swap"
 	"uc-no-check|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DUC_NO_CHECK|lost_unmap|without counts, a clear does not read its table's F after its store"
+	"uc-no-map-check|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_NO_MAP_CHECK|lost_map|without counts, reclaiming, a map does not read its table's F after its store"
+	"uc-unlink-no-rescan|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_UNLINK_NO_RESCAN|lost_map|without counts, reclaiming, an unlinker decides from its probe before the freeze, with no scan under it"
+	"uc-thaw-give-up|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM -DUC_THAW_GIVE_UP|final_no_empty|without counts, reclaiming, an unlinker whose rescan finds an entry unfreezes and gives up without probing again"
 )
 
 if ((list)); then
