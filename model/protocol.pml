@@ -102,6 +102,13 @@
  *                       counts itself in shard p % SHARDS, and a reclaimer
  *                       reads the shards one step each
  *   END_TO_END          the checks of the protocol's own rules off (RULE)
+ *   WAIT_STEPS          (with UNCOUNTED, UC_COALESCE or UC_RECLAIM) the
+ *                       waits after a single page's store (U_WAIT,
+ *                       U_MWAIT) as a loop of two loads, F and then the
+ *                       parent entry, rather than one step enabled when
+ *                       either has changed (a wait that never ends is
+ *                       then a cycle, which a safety search does not
+ *                       report)
  * Witnesses (-DWITNESS=n): each fails the check `witness` when the model
  * reaches one interleaving of interest, to show that it is explored.
  */
@@ -356,6 +363,9 @@ inline reach() {
  * poison, so that a later access fails a check. */
 inline poison(x) {
 	printf("\t\tfree T%d\n", x);
+	/* without counts or coalescing, only a map's store after the unlink
+	 * leaves a leaf in a table that is freed */
+	REACH(23, UCR && !UCC && (IS_LEAF(E(x, 0)) || IS_LEAF(E(x, 1))));
 	reach();
 	CHECK(free_unreachable, (hm & (1 << x)) == 0);
 	CHECK(double_free, ts[x] != T_FREED);
@@ -612,6 +622,8 @@ mtype = {
 	U_WAIT,		/* F set: wait until clear or the table replaced */
 	U_MCHK,		/* UC_RECLAIM: read F of the table filled */
 	U_MWAIT,	/* F set: wait until clear or the table replaced */
+	U_WAIT2,	/* WAIT_STEPS: the waits' load of the parent entry */
+	U_MWAIT2,
 	U_PR0,		/* UC_RECLAIM: probe, t[0] (after a clear, an unlink) */
 	U_PR1,		/* t[1]; both empty: unlink t */
 	U_RS0,		/* the unlinker's scan under the freeze, t[0] */
@@ -935,6 +947,24 @@ proctype writer(byte p; byte nops)
 		:: F[t] -> REACH(15, 1); act = U_WAIT
 		:: else -> act = CLR_DONE
 		fi }
+#ifdef WAIT_STEPS
+	/* the wait as a loop of loads: F, then the parent entry */
+	:: d_step { STEP(U_WAIT)
+		CHECK(writer_no_freed, ts[t] != T_FREED);
+		if
+		:: F[t] == 0 -> act = CLR_DONE
+		:: else -> act = U_WAIT2
+		fi }
+	:: d_step { STEP(U_WAIT2)
+		CHECK(writer_no_freed, ts[pt[1]] != T_FREED);
+		if
+		:: E(pt[1], IDX(p, 1)) == t -> act = U_WAIT
+		:: else ->
+			REACH(16, 1);
+			again = UCR;
+			t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD
+		fi }
+#else
 	:: d_step { act == U_WAIT &&
 		    (F[t] == 0 || E(pt[1], IDX(p, 1)) != t) -> TRACE;
 		CHECK(writer_no_freed, ts[t] != T_FREED &&
@@ -948,6 +978,7 @@ proctype writer(byte p; byte nops)
 			again = UCR;
 			t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD
 		fi }
+#endif
 
 	/* UC_RECLAIM, map: after the store (sequentially consistent with
 	 * it, as the fence makes it), read t's F. Set: an unlinker or a
@@ -961,6 +992,29 @@ proctype writer(byte p; byte nops)
 		:: F[t] -> act = U_MWAIT
 		:: else -> act = MAP_DONE
 		fi }
+#ifdef WAIT_STEPS
+	:: d_step { STEP(U_MWAIT)
+		CHECK(writer_no_freed, ts[t] != T_FREED);
+		if
+		:: F[t] == 0 -> act = MAP_DONE
+		:: else -> act = U_MWAIT2
+		fi }
+	:: d_step { STEP(U_MWAIT2)
+		CHECK(writer_no_freed, ts[pt[1]] != T_FREED);
+		e = E(pt[1], IDX(p, 1));
+		if
+		:: e == t -> act = U_MWAIT
+		:: IS_LEAF(e) ->
+			CHECK(translation, e == LEAF_OF(p, 1));
+			REACH(19, 1);
+			act = LEAVE
+		:: else ->
+			REACH(17, 1);
+			again = 1;
+			t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD
+		fi;
+		e = 0 }
+#else
 	:: d_step { act == U_MWAIT &&
 		    (F[t] == 0 || E(pt[1], IDX(p, 1)) != t) -> TRACE;
 		CHECK(writer_no_freed, ts[t] != T_FREED &&
@@ -978,6 +1032,7 @@ proctype writer(byte p; byte nops)
 			t = ROOT; L = TOP; pt[TOP] = ROOT; act = RD
 		fi;
 		e = 0 }
+#endif
 
 	/* UC_RECLAIM, unlink without counts: probe t; if every entry reads
 	 * 0, freeze it from exactly 0 (UL_FREEZE), read every entry again
