@@ -92,7 +92,8 @@ done
 # map into a table that another writer's unmap empties and unlinks); OPS
 # operations per writer, LOOKUPS by the walker. UNCOUNTED: a domain
 # without counts; UC_COALESCE: one that coalesces; UC_RECLAIM: one that
-# reclaims emptied tables (IOPGT_OPT_NO_COUNTS: both).
+# reclaims emptied tables (IOPGT_OPT_NO_COUNTS: both); WAIT_STEPS: their
+# waits after a single page's store as loops of loads.
 quick_verify=(
 	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"
 	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
@@ -119,6 +120,7 @@ quick_verify=(
 	"verify|without counts, coalescing and reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed, waits as loads|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -151,6 +153,9 @@ full_verify=(
 	"verify|without counts, coalescing and reclaiming: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops, waits as loads|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
+	"verify|without counts, coalescing: coalesce-unmap, waits as loads|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DWAIT_STEPS||"
+	"verify|reclaim-map|-DSCEN=7 -DOPS=2 -DLOOKUPS=1||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
@@ -176,6 +181,7 @@ witnesses=(
 	"witness|W20|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=20|witness|without counts, coalescing and reclaiming, a clear finds its table frozen, then unlinked: the unmap again from the root finds no entry"
 	"witness|W21|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=21|witness|without counts, reclaiming, an unlink cascades: the emptied level-1 table is unlinked from the root"
 	"witness|W22|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=22|witness|without counts, coalescing and reclaiming, a map finds its table coalesced and the leaf split again: the map again from the root finds its own leaf"
+	"witness|W23|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=23|witness|without counts, reclaiming, a table is freed with a leaf in it: a map stored into it after the unlink (it must be zeroed before reuse)"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
