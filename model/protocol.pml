@@ -635,7 +635,7 @@ mtype = {
 	UL_FREEZE,	/* unlink: freeze(t, 0) (without counts, then U_RS0) */
 	UL_OPEN,	/* open_excl(P), waiting while P is frozen or open */
 	UL_CAS,		/* CAS P[i] table(t) -> 0 */
-	UL_CLOSE,	/* close_excl(P, 1), gather t, cascade */
+	UL_CLOSE,	/* close_excl(P, 1; 0 without counts), gather t, cascade */
 	CO_COUNT,	/* coalesce: C(t) == n? */
 	CO_SCAN0,	/* the unfrozen scan */
 	CO_SCAN1,
