@@ -115,12 +115,9 @@ quick_verify=(
 	"verify|without counts, reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, reclaiming: reclaim-map, 2 ops|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, reclaiming: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
-	"verify|without counts, reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
-	"verify|without counts, coalescing and reclaiming: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
-	"verify|without counts, coalescing and reclaiming: mixed, waits as loads|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -143,6 +140,9 @@ full_verify=(
 	"verify|without counts, coalescing: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed, waits as loads|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
 	"verify|without counts, reclaiming: reclaim-map, 2 ops, 2 lookups|-DSCEN=7 -DOPS=2 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, reclaiming: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_RECLAIM||"
