@@ -88,9 +88,12 @@ done
 
 # Scenarios (model/protocol.pml, SCEN): 1 coalesce-split, 2 unlink with a
 # frozen parent, 3 epoch, 4 mixed from the root alone, 5 two overlapping
-# unmaps of one page (a caller bug), 6 coalesce-unmap; OPS operations per
-# writer, LOOKUPS by the walker. UNCOUNTED: a domain without counts;
-# UC_COALESCE: one that coalesces (IOPGT_OPT_NO_COUNTS).
+# unmaps of one page (a caller bug), 6 coalesce-unmap, 7 reclaim-map (a
+# map into a table that another writer's unmap empties and unlinks); OPS
+# operations per writer, LOOKUPS by the walker. UNCOUNTED: a domain
+# without counts; UC_COALESCE: one that coalesces; UC_RECLAIM: one that
+# reclaims emptied tables (IOPGT_OPT_NO_COUNTS: both); WAIT_STEPS: their
+# waits after a single page's store as loops of loads.
 quick_verify=(
 	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"
 	"verify|unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1||"
@@ -109,6 +112,12 @@ quick_verify=(
 	"verify|without counts, coalescing: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: reclaim-map, 2 ops|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -131,6 +140,22 @@ full_verify=(
 	"verify|without counts, coalescing: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_COALESCE||"
 	"verify|without counts, coalescing: mixed, 3 ops, 1 lookup|-DSCEN=4 -DOPS=3 -DLOOKUPS=1 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE||"
+	"verify|without counts, reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-unmap|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed, waits as loads|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
+	"verify|without counts, reclaiming: reclaim-map, 2 ops, 2 lookups|-DSCEN=7 -DOPS=2 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: coalesce-split, 2 lookups|-DSCEN=1 -DOPS=1 -DLOOKUPS=2 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, reclaiming: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: unlink-frozen-parent|-DSCEN=2 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: coalesce-unmap, 2 ops|-DSCEN=6 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: overlap|-DSCEN=5 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: mixed, 3 ops|-DSCEN=4 -DOPS=3 -DLOOKUPS=0 -DMAXT=16 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops, waits as loads|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
+	"verify|without counts, coalescing: coalesce-unmap, waits as loads|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DWAIT_STEPS||"
+	"verify|reclaim-map|-DSCEN=7 -DOPS=2 -DLOOKUPS=1||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
@@ -150,6 +175,13 @@ witnesses=(
 	"witness|W14|-DSCEN=1 -DUNCOUNTED -DWITNESS=14|witness|without counts, a page's store lands in a table while another writer's split holds the parent's shared section"
 	"witness|W15|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=15|witness|without counts, a clear finds its table frozen by a coalescer after its store"
 	"witness|W16|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DWITNESS=16|witness|without counts, the coalescer replaced the table a clear found frozen: unmap again from the root"
+	"witness|W17|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=17|witness|without counts, reclaiming, a map finds its table frozen after its store, and the table is then unlinked: map again from the root"
+	"witness|W18|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=18|witness|without counts, reclaiming, an unlinker's rescan under the freeze finds a map's entry: it unfreezes"
+	"witness|W19|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=19|witness|without counts, coalescing and reclaiming, a map finds its table frozen after its store, then replaced by a coalescer's leaf: done"
+	"witness|W20|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=20|witness|without counts, coalescing and reclaiming, a clear finds its table frozen, then unlinked: the unmap again from the root finds no entry"
+	"witness|W21|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=21|witness|without counts, reclaiming, an unlink cascades: the emptied level-1 table is unlinked from the root"
+	"witness|W22|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=22|witness|without counts, coalescing and reclaiming, a map finds its table coalesced and the leaf split again: the map again from the root finds its own leaf"
+	"witness|W23|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=23|witness|without counts, reclaiming, a table is freed with a leaf in it: a map stored into it after the unlink (it must be zeroed before reuse)"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
 # must show|what is broken.
@@ -165,6 +197,9 @@ variants=(
 	"leave-other-shard|-DSCEN=3 -DSHARDS=2 -DLEAVE_OTHER_SHARD|final_walkers|a walker leaves by decrementing another shard's counter than the one it entered in"
 	"ins-store|-DSCEN=4 -DOPS=1 -DLOOKUPS=0 -DUNCOUNTED -DINS_STORE|lost_map|without counts, install by a plain store of the table entry instead of a compare-and-swap"
 	"uc-no-check|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DUC_NO_CHECK|lost_unmap|without counts, a clear does not read its table's F after its store"
+	"uc-no-map-check|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_NO_MAP_CHECK|lost_map|without counts, reclaiming, a map does not read its table's F after its store"
+	"uc-unlink-no-rescan|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_UNLINK_NO_RESCAN|lost_map|without counts, reclaiming, an unlinker decides from its probe before the freeze, with no scan under it"
+	"uc-thaw-give-up|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM -DUC_THAW_GIVE_UP|final_no_empty|without counts, reclaiming, an unlinker whose rescan finds an entry unfreezes and gives up without probing again"
 )
 
 if ((list)); then
