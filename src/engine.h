@@ -356,6 +356,15 @@ static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 	return !any;
 }
 
+/* The index of c's first entry in use from `from` on, or past its end. */
+static inline unsigned PT(first_used)(const struct pt_table *c, unsigned from)
+{
+	for (unsigned i = from; i <= c->mask; i++)
+		if (atomic_load_explicit(&c->va[i], memory_order_relaxed))
+			return i;
+	return c->mask + 1u;
+}
+
 /* t[idx] points to child c, which the caller emptied: if nobody refilled
  * it or is inside it meanwhile, freeze c, clear the entry and gather c.
  * Returns true if c was unlinked; *st is then t's state after the clear
@@ -369,15 +378,26 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 
 	if (!PT(may_reclaim)(op, c) || !pt_freeze(c, 0))
 		return false;
-	if (!counted) {
-		/* Without counts the scan decides, after the freeze; the fence
-		 * pairs with a filler's (pt.h): the scan sees its new leaf,
-		 * or the filler sees F and maps again once c is gone. */
+	/* Without counts the scan decides, after the freeze; the fence pairs
+	 * with a filler's (pt.h): the scan sees its new leaf, or the filler
+	 * sees F and maps again once c is gone. An entry found: unfreeze and
+	 * read c again. A clear that emptied c meanwhile found it frozen and
+	 * left it to this call (its own freeze failed), so if c now reads
+	 * empty, freeze it again: else it could stay linked, empty, for
+	 * good. */
+	while (!counted) {
+		unsigned at;
+
 		atomic_thread_fence(memory_order_seq_cst);
-		if (pt_used(op->dom, c)) {
-			pt_unfreeze(c);
+		at = PT(first_used)(c, 0);
+		if (at > c->mask)
+			break;
+		PT_YIELD(op->dom, PT_Y_UNLINK_THAW, c->level, c->iova);
+		pt_unfreeze(c);
+		if (PT_BROKEN(op->dom, PT_HOOK_BREAK_THAW_RETRY) ||
+		    atomic_load_explicit(&c->va[at], memory_order_relaxed) ||
+		    PT(first_used)(c, 0) <= c->mask || !pt_freeze(c, 0))
 			return false;
-		}
 	}
 	PT_YIELD(op->dom, PT_Y_UNLINK_FROZEN, c->level, c->iova);
 	/* t holds the entry naming c, so its count is at least one: whoever
@@ -598,6 +618,31 @@ static inline bool PT(fill_check)(struct iopgt_domain *dom, struct pt_table *t,
 	return PT(fill_met_freeze)(dom, t, iova);
 }
 
+/* A map redone from the root (a table it had filled was unlinked or
+ * coalesced meanwhile: fill_met_freeze) meets leaf e at `level` covering
+ * iova. If the leaf is the map's own work, taken into a superpage by a
+ * coalesce (and perhaps split again since), the bytes from iova to the
+ * leaf's end are done: returns them; else 0 (-EEXIST stands). Callers
+ * never overlap, and the map stored into an empty slot, so a leaf in the
+ * redone range that translates iova to pa with the map's attributes can
+ * only be its own. */
+static uint64_t PT(own_leaf)(const struct pt_op *op, uint64_t e,
+			     unsigned level, uint64_t iova, uint64_t pa)
+{
+	uint64_t m;
+
+	if (__builtin_expect(!op->redo, 1) || iova > op->redo_last ||
+	    PT_BROKEN(op->dom, PT_HOOK_BREAK_OWN_LEAF))
+		return 0;
+	m = (UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level +
+			     fmt_leaf_span(e, level))) - 1;
+	if ((fmt_leaf_pa(e, level) | (iova & m)) != pa ||
+	    fmt_leaf_attrs(e, level) !=
+		    fmt_leaf_attrs(fmt_make_leaf(0, level, op->attrs), level))
+		return 0;
+	return m - (iova & m) + 1;
+}
+
 /* Map one run of leaves at `level` starting at iova, within one table.
  * *done receives the bytes mapped. */
 static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
@@ -618,8 +663,11 @@ retry:
 	while ((e = PT(cur_seek)(dom, &cur, iova, level)), cur.level > level) {
 		struct pt_table *c;
 
-		if (e)
-			return -EEXIST; /* a larger leaf already covers iova */
+		if (e) {
+			/* a larger leaf already covers iova */
+			*done = PT(own_leaf)(op, e, cur.level, iova, pa);
+			return *done ? 0 : -EEXIST;
+		}
 		t = PT(cur_table)(dom, &cur, cur.level);
 		if (!op->owner)
 			op->owner = atomic_fetch_add_explicit(
@@ -645,8 +693,10 @@ retry:
 			PT_WAIT_FROZEN(dom, t->level, t->iova);
 			goto retry;
 		}
-		if (!fmt_is_table(e, cur.level))
-			return -EEXIST;
+		if (!fmt_is_table(e, cur.level)) {
+			*done = PT(own_leaf)(op, e, cur.level, iova, pa);
+			return *done ? 0 : -EEXIST;
+		}
 		cur.e = e;
 		PT(cur_down)(dom, &cur);
 	}
@@ -683,8 +733,14 @@ retry:
 	} else {
 		if (level)
 			pt_close_excl(t, 0);
-		else if (i && pt_uc_reclaim(dom) && PT(fill_check)(dom, t, iova))
-			goto retry; /* t was unlinked: map again */
+		else if (i && pt_uc_reclaim(dom) &&
+			 PT(fill_check)(dom, t, iova)) {
+			/* t was unlinked, or coalesced and split again: map
+			 * again, where the leaves may be found standing */
+			op->redo = true;
+			op->redo_last = iova + i * sz - 1;
+			goto retry;
+		}
 		/* No count: a probe stands for "full" (try_coalesce scans). */
 		st = i && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
 				     PT(may_be_full)(t->va,
@@ -699,8 +755,10 @@ retry:
 		if (!e)
 			goto retry; /* an empty table kept for reuse was just
 				     * unlinked by the writer evicting it */
-		if (!fmt_is_table(e, level))
-			return -EEXIST;
+		if (!fmt_is_table(e, level)) {
+			*done = PT(own_leaf)(op, e, level, iova, pa);
+			return *done ? 0 : -EEXIST;
+		}
 		r = PT(replace_subtree)(op, t, idx, e,
 					fmt_make_leaf(pa, level, op->attrs));
 		if (r == -EAGAIN)
@@ -798,8 +856,10 @@ again:
 	pt_stat_add(&dom->st.coalesced, 1);
 	return true;
 fail:
-	if (frozen)
+	if (frozen) {
+		PT_YIELD(dom, PT_Y_COALESCE_GAVE_UP, L, t->iova);
 		pt_unfreeze(t);
+	}
 	return false;
 }
 
@@ -838,6 +898,7 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->rollback = false;
 	op->prune = false;
 	op->spares = false;
+	op->redo = false;
 	op->ncand = 0;
 	op->replaced = NULL;
 }
@@ -908,7 +969,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
  * the range, rollback on failure, then coalescing. */
 static __attribute__((noinline)) int
 PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+	      uint64_t last, uint64_t attrs, struct iopgt_gather *g, bool redo)
 {
 	const struct pt_geo *geo = &dom->geo;
 	struct pt_op op;
@@ -917,6 +978,8 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	PT(op_init)(&op, dom, g);
 	op.attrs = attrs;
+	op.redo = redo;
+	op.redo_last = last;
 	for (;;) {
 		uint64_t cpa = pa + (cur - iova);
 		r = PT(map_run)(&op, cur, cpa, last,
@@ -996,7 +1059,7 @@ PT(map_met)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (!PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK) &&
 	    PT(fill_met_freeze)(dom, pt_desc(dom, va), iova))
 		r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask,
-				  attrs, g);
+				  attrs, g, true);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -1007,7 +1070,7 @@ PT(map_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	pt_walk_t w = pt_walk_enter(dom);
-	int r = PT(map_range)(dom, iova, pa, last, attrs, g);
+	int r = PT(map_range)(dom, iova, pa, last, attrs, g, false);
 
 	pt_walk_leave(dom, w);
 	return r;
@@ -1020,7 +1083,7 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		     uint64_t attrs, struct iopgt_gather *g, pt_walk_t w)
 {
 	int r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask, attrs,
-			      g);
+			      g, false);
 
 	pt_walk_leave(dom, w);
 	return r;
@@ -1091,11 +1154,13 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 /* Without counts, this call cleared [iova, last] in t without a section
  * and then found t frozen (pt.h, pt_uncounted_options): a coalescer may have
  * scanned t before the clear. Wait until it gives up (t unfrozen: the
- * clear stands) or has replaced t; then what was cleared may be mapped
- * again by the superpage, so unmap the range again from the root. The
- * bytes were counted by the first clear. Inside the caller's walker
- * section, so t is not freed meanwhile. */
-static __attribute__((noinline)) void
+ * clear stands; returns true, and the caller probes t for "empty": an
+ * unlinker that froze t meanwhile may have given up on it) or has
+ * replaced t; then what was cleared may be mapped again by the superpage,
+ * so unmap the range again from the root (whatever that finds, the bytes
+ * were counted by the first clear). Inside the caller's walker section,
+ * so t is not freed meanwhile. */
+static __attribute__((noinline)) bool
 PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t, uint64_t iova, uint64_t last)
 {
@@ -1108,7 +1173,7 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
 		      PT_ST_F))
-			return;
+			return true;
 		PT(cur_root)(dom, &cur);
 		if (PT(cur_seek)(dom, &cur, iova, up) != named ||
 		    cur.level != up)
@@ -1116,6 +1181,7 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	}
 	PT(op_init)(&op, dom, g);
 	(void)PT(unmap_walk)(&op, iova, last);
+	return false;
 }
 
 /* After a clear without a section: in a domain that coalesces, the
@@ -1228,14 +1294,19 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			/* Without counts: the clearer's half of the Dekker
 			 * pair with a coalescer, then the probe for an
 			 * emptied table (pt.h). */
+			int stands = 1; /* 0: t was replaced; 2: waited */
+
 			if (!counted && PT(clear_met)(op->dom, t))
-				PT(clear_met_freeze)(op->dom, op->g, t,
-						     base + first * sz,
-						     base + (lastc + 1) * sz -
-							     1);
-			else if (!counted && pt_uc_reclaim(op->dom) &&
-				 PT(may_be_empty)(p, t->mask + 1u, first,
-						  lastc))
+				stands = PT(clear_met_freeze)(
+						 op->dom, op->g, t,
+						 base + first * sz,
+						 base + (lastc + 1) * sz - 1)
+						 ? 2
+						 : 0;
+			if (stands && !counted && pt_uc_reclaim(op->dom) &&
+			    !(stands == 2 &&
+			      PT_BROKEN(op->dom, PT_HOOK_BREAK_WAIT_PROBE)) &&
+			    PT(may_be_empty)(p, t->mask + 1u, first, lastc))
 				st = 0;
 			*emptied = st == 0;
 		} else if (!counted && pt_uc_reclaim(op->dom)) {
@@ -1764,11 +1835,19 @@ static __attribute__((noinline)) int64_t
 PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		 uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
 {
-	if ((uintptr_t)f & 1)
-		PT(clear_met_freeze)(dom, g,
-				     (struct pt_table *)((uintptr_t)f - 1),
-				     iova, iova + (uint64_t)r - 1);
-	else
+	if ((uintptr_t)f & 1) {
+		/* t still linked once the freezer gave up: probe it as an
+		 * unfrozen clear does */
+		f = (struct pt_table *)((uintptr_t)f - 1);
+		if (!PT(clear_met_freeze)(dom, g, f, iova,
+					  iova + (uint64_t)r - 1) ||
+		    !pt_uc_reclaim(dom) ||
+		    PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE) ||
+		    !PT(may_be_empty)(f->va, f->mask + 1u,
+				      pt_tindex(f, iova), pt_tindex(f, iova)))
+			f = NULL;
+	}
+	if (f)
 		PT(unlink_up)(dom, g, iova, f);
 	pt_walk_leave(dom, w);
 	return r;

@@ -364,6 +364,8 @@ struct pt_op {
 	bool rollback;   /* undoing a failed map: reclaim its own tables */
 	bool prune;      /* only unlink empty tables this call owns */
 	bool spares;     /* spare[] is initialised */
+	bool redo;       /* a map redone from the root up to redo_last */
+	uint64_t redo_last;
 	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
 	unsigned ncand;
 	struct pt_cand cand[2]; /* filled tables at the ends of a map */

@@ -23,6 +23,17 @@ enum {
 	                                     * without a section does not
 	                                     * read its table's F after its
 	                                     * stores */
+	PT_HOOK_BREAK_THAW_RETRY = 1u << 6, /* without counts, an unlinker
+	                                     * whose scan under the freeze
+	                                     * found an entry gives up, not
+	                                     * reading the table again */
+	PT_HOOK_BREAK_OWN_LEAF = 1u << 7,   /* without counts, a map redone
+	                                     * from the root fails with
+	                                     * -EEXIST on its own leaf */
+	PT_HOOK_BREAK_WAIT_PROBE = 1u << 8, /* without counts, a clear that
+	                                     * waited for a freezer to give
+	                                     * up does not probe its table
+	                                     * for "empty" */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -64,6 +75,10 @@ enum pt_yield_point {
 	PT_Y_CLEAR_PROBED,     /* unmap: a clear left its table empty
 	                        * (without counts: looking empty), before it
 	                        * parks or unlinks it */
+	PT_Y_UNLINK_THAW,      /* unlink without counts: the scan under the
+	                        * freeze found an entry, before the unfreeze */
+	PT_Y_COALESCE_GAVE_UP, /* coalesce: frozen, the rescan failed, before
+	                        * the unfreeze */
 	PT_Y_COUNT
 };
 

@@ -81,6 +81,8 @@ static const char *const point_names[SCHED_NPOINTS] = {
 	[PT_Y_DIRTY_CLEARED] = "PT_Y_DIRTY_CLEARED",
 	[PT_Y_FILL_STORED] = "PT_Y_FILL_STORED",
 	[PT_Y_CLEAR_PROBED] = "PT_Y_CLEAR_PROBED",
+	[PT_Y_UNLINK_THAW] = "PT_Y_UNLINK_THAW",
+	[PT_Y_COALESCE_GAVE_UP] = "PT_Y_COALESCE_GAVE_UP",
 	[SCHED_P_WALK] = "walk (lookup inside a table)",
 	[SCHED_P_TRAP] = "trap (table page access)",
 };

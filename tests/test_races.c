@@ -18,6 +18,15 @@
  *                     1c. without counts, a map stores into a table that
  *                        an unlink has frozen and scanned: two
  *                        interleavings, and a broken twin that must fail
+ *   unlink_thaw_uncounted
+ *                     1d. without counts, an unlinker's scan finds an
+ *                        entry that a clear then removes: the table
+ *                        must still go (five variants, two of them
+ *                        broken twins)
+ *   map_redo_own_uncounted
+ *                     1e. without counts, a map redone from the root finds
+ *                        its own leaf, coalesced and split again meanwhile
+ *                        (and a broken twin)
  *   freed_entry       2. an entry goes on naming a freed table; later
  *   freed_entry_trap     calls in that range spin (three interleavings)
  *   freed_entry_frozen
@@ -691,6 +700,232 @@ static void test_map_unlink_uncounted(void **state)
 		/* The twin: the same interleaving with the filler's check
 		 * broken must be caught. */
 		v = map_unlink_uc_on(&tcfgs[i], PT_Y_UNLINK_FROZEN, true);
+		if (!v) {
+			fprintf(stderr, "%s: the broken twin went unnoticed\n",
+				tcfgs[i].name);
+			fail();
+		}
+		fprintf(stderr, "%s: the broken twin was caught (%lu "
+				"violation(s), as it must be)\n",
+			tcfgs[i].name, v);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 1d. An unlink without counts meets a clear that empties its table
+ *
+ * NO_COUNTS, table_cache 0. The leaf table L at B (one leaf table's span)
+ * holds its first page and the `vn` pages from page 9 on (outside the
+ * lines the first page's probe reads); a page of the leaf table at 0 keeps
+ * the upper tables. Thread U unmaps L's first page: its probe reads L
+ * empty, it freezes L, its scan finds page 9, and it stops before it
+ * unfreezes (PT_Y_UNLINK_THAW). Thread V unmaps the pages from 9 on
+ * (vn = 1: the single-leaf path; 2: the general one).
+ *   NO_COALESCE: V's probe reads L empty, but its freeze fails (U holds
+ *     L), so it leaves L to U. U goes on: it unfreezes L, reads it again,
+ *     finds it empty, freezes it again and unlinks it.
+ *   coalescing: V's clear finds L frozen (it cannot tell an unlinker from
+ *     a coalescer) and waits (PT_Y_WAIT_FROZEN); U goes on as above, or,
+ *     with U's second reading off (PT_HOOK_BREAK_THAW_RETRY), gives up:
+ *     V, once L is unfrozen, probes it and unlinks it.
+ * Twins: with every way back off (U's second reading, and with coalescing
+ * V's probe after its wait: PT_HOOK_BREAK_WAIT_PROBE), L stays linked,
+ * empty, for good, which the check must report.
+ */
+static unsigned long unlink_thaw_uc_on(const struct tcfg *c, unsigned options,
+				       unsigned hooks, unsigned vn, bool *ran)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop uo, vo;
+	struct rtable f;
+	struct sched_thread *U, *V;
+	const bool coalescing = !(options & IOPGT_OPT_NO_COALESCE);
+	enum sched_state vst;
+	uint64_t B, P;
+
+	ropen_opts(&d, c, 0, options);
+	*ran = d.levels >= 2;
+	if (!*ran) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	if (hooks)
+		iopgt__set_test_hooks(d.dom, hooks);
+	s = sched_new(d.dom, "unlink_thaw_uc %s %s, V unmaps %u page(s)%s",
+		      c->name, coalescing ? "coalescing" : "NO_COALESCE", vn,
+		      hooks ? " (with ways back broken on purpose)" : "");
+	B = d.page * d.n0;
+	P = B + 9 * d.page;
+	rmap(&d, 0, d.page);
+	rmap(&d, B, d.page);
+	rmap(&d, P, vn * d.page);
+	uo = rop(&d, ROP_UNMAP, B, d.page);
+	vo = rop(&d, ROP_UNMAP, P, vn * d.page);
+	U = sched_thread(s, "U (unmap of L's first page)", rop_run, &uo);
+	V = sched_thread(s, "V (unmap from page 9)", rop_run, &vo);
+	sched_stop_at(U, PT_Y_UNLINK_THAW, 0, B, 1);
+	sched_start(U);
+	if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "U's scan never found page 9 under its "
+				   "freeze (unmap returned %" PRId64 ")",
+				uo.ret);
+		sched_start(V);
+	} else {
+		sched_start(V);
+		vst = sched_wait(V, SCHED_DONE | SCHED_BLOCKED);
+		if (coalescing && vst != SCHED_BLOCKED)
+			sched_violation(s, "V's clear never found L frozen");
+		sched_release(U);
+	}
+	sched_join(U);
+	sched_join(V);
+	if (uo.ret != (int64_t)d.page)
+		sched_violation(s, "U's unmap returned %" PRId64, uo.ret);
+	if (vo.ret != (int64_t)(vn * d.page))
+		sched_violation(s, "V's unmap returned %" PRId64, vo.ret);
+	if (rfind(&d, 0, B, &f))
+		sched_violation(s, "L (pa 0x%" PRIx64 ") is still linked, "
+				   "with %u entries in use, after all its "
+				   "pages were unmapped: an emptied table "
+				   "kept for good",
+				f.pa, f.used);
+	rexpect(s, &d, B, 0, 0, "L's first page, unmapped by U");
+	rexpect(s, &d, P, 0, 0, "page 9, unmapped by V");
+	rexpect(s, &d, 0, 1, d.page, "the page that keeps the upper tables");
+	return rclose(s, &d);
+}
+
+static void test_unlink_thaw_uncounted(void **state)
+{
+	static const struct {
+		unsigned options, hooks;
+		bool twin;
+	} v[] = {
+		{ IOPGT_OPT_NO_COUNTS | IOPGT_OPT_NO_COALESCE, 0, false },
+		{ IOPGT_OPT_NO_COUNTS, 0, false },
+		{ IOPGT_OPT_NO_COUNTS, PT_HOOK_BREAK_THAW_RETRY, false },
+		{ IOPGT_OPT_NO_COUNTS | IOPGT_OPT_NO_COALESCE,
+		  PT_HOOK_BREAK_THAW_RETRY, true },
+		{ IOPGT_OPT_NO_COUNTS,
+		  PT_HOOK_BREAK_THAW_RETRY | PT_HOOK_BREAK_WAIT_PROBE, true },
+	};
+
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+			for (unsigned vn = 1; vn <= 2; vn++) {
+				bool ran;
+				unsigned long n = unlink_thaw_uc_on(
+					&tcfgs[i], v[k].options, v[k].hooks,
+					vn, &ran);
+
+				if (!v[k].twin) {
+					SCENARIO_END(n);
+					continue;
+				}
+				if (!ran)
+					continue;
+				if (!n) {
+					fprintf(stderr,
+						"%s: broken twin %zu, %u "
+						"page(s), went unnoticed\n",
+						tcfgs[i].name, k, vn);
+					fail();
+				}
+			}
+		}
+		fprintf(stderr, "%s: the broken twins were caught, as they "
+				"must be\n",
+			tcfgs[i].name);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * 1e. A map without counts, redone, finds its own leaf
+ *
+ * NO_COUNTS (which coalesces and reclaims), table_cache 0. The leaf table
+ * L at 0 holds every page but X and Y, its last two, with output
+ * addresses as if its span were one level-1 leaf. Thread M maps Y and
+ * stops after its store, before its fence (PT_Y_FILL_STORED). Thread A
+ * maps X: L is full, and A coalesces it into a level-1 leaf (its rescan
+ * under the freeze reads Y). Thread S unmaps page 0, which splits that
+ * leaf into a new table L'. M goes on: L is frozen for good (replaced) and
+ * its parent entry names L', so M maps Y again from the root, and finds
+ * its own leaf there: M's map succeeded. Twin: with the redo's check of
+ * its own leaf off (PT_HOOK_BREAK_OWN_LEAF), M returns -EEXIST for a page
+ * it mapped, which the check must report.
+ */
+static unsigned long map_redo_own_uc_on(const struct tcfg *c, bool broken,
+					bool *ran)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop mo;
+	struct sched_thread *M;
+	uint64_t X, Y;
+	int64_t r;
+
+	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
+	*ran = d.n >= 2;
+	if (!*ran) {
+		iopgt_domain_destroy(d.dom);
+		smem_free(d.m);
+		return 0;
+	}
+	if (broken)
+		iopgt__set_test_hooks(d.dom, PT_HOOK_BREAK_OWN_LEAF);
+	s = sched_new(d.dom, "map_redo_own_uc %s%s", c->name,
+		      broken ? " (broken twin: own leaf not recognised)" : "");
+	X = d.s[1] - 2 * d.page;
+	Y = d.s[1] - d.page;
+	rmap(&d, 0, X);
+	mo = rop(&d, ROP_MAP, Y, d.page);
+	M = sched_thread(s, "M (map of the last page)", rop_run, &mo);
+	sched_stop_at(M, PT_Y_FILL_STORED, 0, 0, 1);
+	sched_start(M);
+	if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "M never stored its page (map returned %"
+				   PRId64 ")",
+				mo.ret);
+	} else {
+		r = rcall(s, &d, ROP_MAP, X, d.page, NULL);
+		if (r)
+			sched_violation(s, "A's map returned %" PRId64, r);
+		rexpect(s, &d, X, 1, d.s[1],
+			"A's map filled L, which it coalesced");
+		r = rcall(s, &d, ROP_UNMAP, 0, d.page, NULL);
+		if (r != (int64_t)d.page)
+			sched_violation(s, "S's unmap returned %" PRId64, r);
+		sched_release(M);
+	}
+	sched_join(M);
+	if (mo.ret != 0)
+		sched_violation(s, "M's map returned %" PRId64 " for a page "
+				   "that it mapped (a coalesce took it, a "
+				   "split kept it)",
+				mo.ret);
+	rexpect(s, &d, Y, 1, d.page, "M's page");
+	rexpect(s, &d, X, 1, d.page, "A's page");
+	rexpect(s, &d, 0, 0, 0, "page 0, unmapped by S");
+	rexpect(s, &d, d.page, 1, d.page, "page 1");
+	return rclose(s, &d);
+}
+
+static void test_map_redo_own_uncounted(void **state)
+{
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		bool ran;
+		unsigned long v = map_redo_own_uc_on(&tcfgs[i], false, &ran);
+
+		SCENARIO_END(v);
+		if (!ran)
+			continue;
+		v = map_redo_own_uc_on(&tcfgs[i], true, &ran);
 		if (!v) {
 			fprintf(stderr, "%s: the broken twin went unnoticed\n",
 				tcfgs[i].name);
@@ -1956,6 +2191,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_lost_unmap),
 		cmocka_unit_test(test_lost_unmap_uncounted),
 		cmocka_unit_test(test_map_unlink_uncounted),
+		cmocka_unit_test(test_unlink_thaw_uncounted),
+		cmocka_unit_test(test_map_redo_own_uncounted),
 		cmocka_unit_test(test_freed_entry),
 		cmocka_unit_test(test_freed_entry_trap),
 		cmocka_unit_test(test_freed_entry_frozen),
