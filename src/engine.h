@@ -388,12 +388,17 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 	while (!counted) {
 		unsigned at;
 
-		atomic_thread_fence(memory_order_seq_cst);
-		at = PT(first_used)(c, 0);
+		pt_fence_sc();
+		at = PT_BROKEN(op->dom, PT_HOOK_BREAK_UNLINK_SCAN)
+			     ? c->mask + 1u
+			     : PT(first_used)(c, 0);
 		if (at > c->mask)
 			break;
 		PT_YIELD(op->dom, PT_Y_UNLINK_THAW, c->level, c->iova);
 		pt_unfreeze(c);
+		/* The fence pairs with the clearer's: either the reading
+		 * below sees its clear, or its freeze sees the unfreeze. */
+		pt_fence_sc();
 		if (PT_BROKEN(op->dom, PT_HOOK_BREAK_THAW_RETRY) ||
 		    atomic_load_explicit(&c->va[at], memory_order_relaxed) ||
 		    PT(first_used)(c, 0) <= c->mask || !pt_freeze(c, 0))
@@ -419,6 +424,9 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 		 * the scan (it maps again elsewhere): zero c before reuse. And
 		 * no count says whether t is empty now: its probe does. */
 		c->flags |= PT_F_DIRTY;
+		pt_fence_sc(); /* as after any clear: pairs with a neighbour
+				* clearing t, so one of the two probes sees
+				* both clears */
 		*st = t != op->dom->root &&
 				      PT(may_be_empty)(t->va, t->mask + 1u, idx,
 						       idx)
@@ -640,7 +648,10 @@ static uint64_t PT(own_leaf)(const struct pt_op *op, uint64_t e,
 	    fmt_leaf_attrs(e, level) !=
 		    fmt_leaf_attrs(fmt_make_leaf(0, level, op->attrs), level))
 		return 0;
-	return m - (iova & m) + 1;
+	/* No further than the redone range, even for a leaf that reaches
+	 * past it. */
+	return (m - (iova & m)) < op->redo_last - iova ? m - (iova & m) + 1
+						       : op->redo_last - iova + 1;
 }
 
 /* Map one run of leaves at `level` starting at iova, within one table.
@@ -938,7 +949,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			PT_YIELD(dom, PT_Y_FILL_STORED, 0,
 				 iova & ~(((dom->granule_mask + 1)
 					   << FMT_BITS) - 1));
-			atomic_thread_fence(memory_order_seq_cst);
+			pt_fence_sc();
 			if (atomic_load_explicit(&pt_desc(dom, cur.va)->st,
 						 memory_order_relaxed) &
 			    PT_ST_F) {
@@ -1421,8 +1432,10 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	/* Without counts, st says nothing (1) but after an unlink: the
 	 * table may be empty once its range is unmapped, and a probe tells. */
 	if (!counted && !*emptied && pt_uc_reclaim(op->dom) &&
-	    t != op->dom->root)
+	    t != op->dom->root) {
+		pt_fence_sc(); /* as after any clear (above) */
 		*emptied = PT(may_be_empty)(t->va, t->mask + 1u, i0, end0);
+	}
 	return 0;
 }
 

@@ -34,6 +34,9 @@ enum {
 	                                     * waited for a freezer to give
 	                                     * up does not probe its table
 	                                     * for "empty" */
+	PT_HOOK_BREAK_UNLINK_SCAN = 1u << 9, /* without counts, an unlinker
+	                                      * trusts its probe: no scan
+	                                      * under the freeze */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);

@@ -16,8 +16,9 @@
  *                        interleavings
  *   map_unlink_uncounted
  *                     1c. without counts, a map stores into a table that
- *                        an unlink has frozen and scanned: two
- *                        interleavings, and a broken twin that must fail
+ *                        an unlink has frozen and scanned: three
+ *                        interleavings, and two broken twins that must
+ *                        fail
  *   unlink_thaw_uncounted
  *                     1d. without counts, an unlinker's scan finds an
  *                        entry that a clear then removes: the table
@@ -609,10 +610,16 @@ static void test_lost_unmap_uncounted(void **state)
  *   FILL_STORED: M stops after its store, before its fence. U clears,
  *     probes, freezes, and its scan finds M's page: U gives up and
  *     unfreezes L; M finds F clear.
+ *   CLEAR_PROBED: U stops after its probe read L empty, before its
+ *     freeze; M maps its page (store, fence, F clear) and returns. Only
+ *     U's scan under the freeze can see the page now, and it must
+ *     (PT_Y_UNLINK_THAW). Twin: with the scan off
+ *     (PT_HOOK_BREAK_UNLINK_SCAN), U trusts its probe and unlinks L with
+ *     M's page in it: a lost map.
  * Either way M's page ends mapped, L's first page unmapped.
  */
 static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
-				      bool broken)
+				      unsigned hooks)
 {
 	struct rdom d;
 	struct sched *s;
@@ -626,11 +633,14 @@ static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
 		smem_free(d.m);
 		return 0;
 	}
-	if (broken)
-		iopgt__set_test_hooks(d.dom, PT_HOOK_BREAK_FILL_CHECK);
+	if (hooks)
+		iopgt__set_test_hooks(d.dom, hooks);
 	s = sched_new(d.dom, "map_unlink_uc %s %s%s", c->name,
 		      sched_point_name(point),
-		      broken ? " (broken twin: the filler's check off)" : "");
+		      hooks == PT_HOOK_BREAK_FILL_CHECK
+			      ? " (broken twin: the filler's check off)"
+		      : hooks ? " (broken twin: no scan under the freeze)"
+			      : "");
 	B = d.page * d.n0;
 	P = B + 9 * d.page;
 	rmap(&d, 0, d.page);
@@ -655,6 +665,35 @@ static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
 			sched_start(M);
 			sched_wait(M, SCHED_DONE | SCHED_BLOCKED);
 			sched_release(U);
+			sched_join(U);
+			sched_join(M);
+		}
+	} else if (point == PT_Y_CLEAR_PROBED) {
+		sched_stop_at(U, point, 0, B, 1);
+		sched_start(U);
+		if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) !=
+		    SCHED_STOPPED) {
+			sched_violation(s, "U never probed L empty (unmap "
+					   "returned %" PRId64 ")",
+					uo.ret);
+			sched_start(M);
+			sched_join(M);
+		} else {
+			/* M's store, fence and read of F all come before
+			 * U's freeze: only U's scan can see M's page. */
+			sched_start(M);
+			if (sched_wait(M, SCHED_DONE | SCHED_BLOCKED) !=
+			    SCHED_DONE)
+				sched_violation(s, "M waited on L before U "
+						   "froze it");
+			sched_stop_at(U, PT_Y_UNLINK_THAW, 0, B, 1);
+			sched_release(U);
+			if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) ==
+			    SCHED_STOPPED)
+				sched_release(U);
+			else if (!hooks)
+				sched_violation(s, "U's scan under the freeze "
+						   "never found M's page");
 			sched_join(U);
 			sched_join(M);
 		}
@@ -693,21 +732,32 @@ static void test_map_unlink_uncounted(void **state)
 	require_hooks();
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		unsigned long v = map_unlink_uc_on(&tcfgs[i],
-						   PT_Y_UNLINK_FROZEN, false);
+						   PT_Y_UNLINK_FROZEN, 0);
 		SCENARIO_END(v);
-		v = map_unlink_uc_on(&tcfgs[i], PT_Y_FILL_STORED, false);
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_FILL_STORED, 0);
 		SCENARIO_END(v);
-		/* The twin: the same interleaving with the filler's check
-		 * broken must be caught. */
-		v = map_unlink_uc_on(&tcfgs[i], PT_Y_UNLINK_FROZEN, true);
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_CLEAR_PROBED, 0);
+		SCENARIO_END(v);
+		/* The twins: the same interleavings with the filler's check,
+		 * or the unlinker's scan, broken must be caught. */
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_UNLINK_FROZEN,
+				     PT_HOOK_BREAK_FILL_CHECK);
 		if (!v) {
 			fprintf(stderr, "%s: the broken twin went unnoticed\n",
 				tcfgs[i].name);
 			fail();
 		}
-		fprintf(stderr, "%s: the broken twin was caught (%lu "
-				"violation(s), as it must be)\n",
-			tcfgs[i].name, v);
+		v = map_unlink_uc_on(&tcfgs[i], PT_Y_CLEAR_PROBED,
+				     PT_HOOK_BREAK_UNLINK_SCAN);
+		if (!v) {
+			fprintf(stderr, "%s: the broken twin (no scan) went "
+					"unnoticed\n",
+				tcfgs[i].name);
+			fail();
+		}
+		fprintf(stderr, "%s: both broken twins were caught, as they "
+				"must be\n",
+			tcfgs[i].name);
 	}
 }
 
@@ -812,6 +862,8 @@ static void test_unlink_thaw_uncounted(void **state)
 		  PT_HOOK_BREAK_THAW_RETRY | PT_HOOK_BREAK_WAIT_PROBE, true },
 	};
 
+	unsigned twins = 0;
+
 	(void)state;
 	require_hooks();
 	for (size_t i = 0; i < n_tcfgs; i++) {
@@ -828,6 +880,7 @@ static void test_unlink_thaw_uncounted(void **state)
 				}
 				if (!ran)
 					continue;
+				twins++;
 				if (!n) {
 					fprintf(stderr,
 						"%s: broken twin %zu, %u "
@@ -837,35 +890,37 @@ static void test_unlink_thaw_uncounted(void **state)
 				}
 			}
 		}
-		fprintf(stderr, "%s: the broken twins were caught, as they "
-				"must be\n",
-			tcfgs[i].name);
 	}
+	fprintf(stderr, "%u broken twins were caught, as they must be\n",
+		twins);
+	assert_true(twins > 0);
 }
 
 /* ------------------------------------------------------------------------
  * 1e. A map without counts, redone, finds its own leaf
  *
  * NO_COUNTS (which coalesces and reclaims), table_cache 0. The leaf table
- * L at 0 holds every page but X and Y, its last two, with output
- * addresses as if its span were one level-1 leaf. Thread M maps Y and
- * stops after its store, before its fence (PT_Y_FILL_STORED). Thread A
- * maps X: L is full, and A coalesces it into a level-1 leaf (its rescan
- * under the freeze reads Y). Thread S unmaps page 0, which splits that
- * leaf into a new table L'. M goes on: L is frozen for good (replaced) and
- * its parent entry names L', so M maps Y again from the root, and finds
- * its own leaf there: M's map succeeded. Twin: with the redo's check of
- * its own leaf off (PT_HOOK_BREAK_OWN_LEAF), M returns -EEXIST for a page
- * it mapped, which the check must report.
+ * L at 0 holds every page but its last three, W, X and Y, with output
+ * addresses as if its span were one level-1 leaf. Thread M maps Y (pages
+ * = 1: the single-page path) or X and Y (pages = 2: the general one, a
+ * run of two) and stops after its stores, before its fence
+ * (PT_Y_FILL_STORED). Thread A maps the rest (W, or W and X): L is full,
+ * and A coalesces it into a level-1 leaf (its rescan under the freeze
+ * reads M's pages). Thread S unmaps page 0, which splits that leaf into a
+ * new table L'. M goes on: L is frozen for good (replaced) and its parent
+ * entry names L', so M maps its pages again from the root, and finds its
+ * own leaves there: M's map succeeded. Twin: with the redo's check of its
+ * own leaf off (PT_HOOK_BREAK_OWN_LEAF), M returns -EEXIST for pages it
+ * mapped, which the check must report.
  */
-static unsigned long map_redo_own_uc_on(const struct tcfg *c, bool broken,
-					bool *ran)
+static unsigned long map_redo_own_uc_on(const struct tcfg *c, unsigned pages,
+					bool broken, bool *ran)
 {
 	struct rdom d;
 	struct sched *s;
 	struct rop mo;
 	struct sched_thread *M;
-	uint64_t X, Y;
+	uint64_t W, Mi;
 	int64_t r;
 
 	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
@@ -877,24 +932,25 @@ static unsigned long map_redo_own_uc_on(const struct tcfg *c, bool broken,
 	}
 	if (broken)
 		iopgt__set_test_hooks(d.dom, PT_HOOK_BREAK_OWN_LEAF);
-	s = sched_new(d.dom, "map_redo_own_uc %s%s", c->name,
+	s = sched_new(d.dom, "map_redo_own_uc %s, M maps %u page(s)%s",
+		      c->name, pages,
 		      broken ? " (broken twin: own leaf not recognised)" : "");
-	X = d.s[1] - 2 * d.page;
-	Y = d.s[1] - d.page;
-	rmap(&d, 0, X);
-	mo = rop(&d, ROP_MAP, Y, d.page);
-	M = sched_thread(s, "M (map of the last page)", rop_run, &mo);
+	W = d.s[1] - 3 * d.page;
+	Mi = d.s[1] - pages * d.page;
+	rmap(&d, 0, W);
+	mo = rop(&d, ROP_MAP, Mi, pages * d.page);
+	M = sched_thread(s, "M (map of the last pages)", rop_run, &mo);
 	sched_stop_at(M, PT_Y_FILL_STORED, 0, 0, 1);
 	sched_start(M);
 	if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
-		sched_violation(s, "M never stored its page (map returned %"
+		sched_violation(s, "M never stored its pages (map returned %"
 				   PRId64 ")",
 				mo.ret);
 	} else {
-		r = rcall(s, &d, ROP_MAP, X, d.page, NULL);
+		r = rcall(s, &d, ROP_MAP, W, Mi - W, NULL);
 		if (r)
 			sched_violation(s, "A's map returned %" PRId64, r);
-		rexpect(s, &d, X, 1, d.s[1],
+		rexpect(s, &d, W, 1, d.s[1],
 			"A's map filled L, which it coalesced");
 		r = rcall(s, &d, ROP_UNMAP, 0, d.page, NULL);
 		if (r != (int64_t)d.page)
@@ -903,12 +959,12 @@ static unsigned long map_redo_own_uc_on(const struct tcfg *c, bool broken,
 	}
 	sched_join(M);
 	if (mo.ret != 0)
-		sched_violation(s, "M's map returned %" PRId64 " for a page "
-				   "that it mapped (a coalesce took it, a "
-				   "split kept it)",
+		sched_violation(s, "M's map returned %" PRId64 " for pages "
+				   "that it mapped (a coalesce took them, a "
+				   "split kept them)",
 				mo.ret);
-	rexpect(s, &d, Y, 1, d.page, "M's page");
-	rexpect(s, &d, X, 1, d.page, "A's page");
+	for (uint64_t p = W; p < d.s[1]; p += d.page)
+		rexpect(s, &d, p, 1, d.page, "one of the last three pages");
 	rexpect(s, &d, 0, 0, 0, "page 0, unmapped by S");
 	rexpect(s, &d, d.page, 1, d.page, "page 1");
 	return rclose(s, &d);
@@ -916,25 +972,32 @@ static unsigned long map_redo_own_uc_on(const struct tcfg *c, bool broken,
 
 static void test_map_redo_own_uncounted(void **state)
 {
+	unsigned twins = 0;
+
 	(void)state;
 	require_hooks();
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		bool ran;
-		unsigned long v = map_redo_own_uc_on(&tcfgs[i], false, &ran);
+		for (unsigned pages = 1; pages <= 2; pages++) {
+			bool ran;
+			unsigned long v = map_redo_own_uc_on(&tcfgs[i], pages,
+							     false, &ran);
 
-		SCENARIO_END(v);
-		if (!ran)
-			continue;
-		v = map_redo_own_uc_on(&tcfgs[i], true, &ran);
-		if (!v) {
-			fprintf(stderr, "%s: the broken twin went unnoticed\n",
-				tcfgs[i].name);
-			fail();
+			SCENARIO_END(v);
+			if (!ran)
+				continue;
+			v = map_redo_own_uc_on(&tcfgs[i], pages, true, &ran);
+			if (!v) {
+				fprintf(stderr, "%s, %u page(s): the broken "
+						"twin went unnoticed\n",
+					tcfgs[i].name, pages);
+				fail();
+			}
+			twins++;
 		}
-		fprintf(stderr, "%s: the broken twin was caught (%lu "
-				"violation(s), as it must be)\n",
-			tcfgs[i].name, v);
 	}
+	fprintf(stderr, "%u broken twins were caught, as they must be\n",
+		twins);
+	assert_true(twins > 0);
 }
 
 /* ------------------------------------------------------------------------
