@@ -342,18 +342,40 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
  * and the lines of eight that hold lo and hi, are. Cheap, and false at
  * once while other entries of the lines are in use; the unlink's scan
  * decides. */
+/* Any of the eight entries from p on in use? Written out and or-ed one
+ * by one: compilers keep a loop of atomic loads as a loop, and load a
+ * single expression into eight registers. */
+static inline bool PT(line_used)(const pt_entry_t *p)
+{
+	uint64_t any;
+
+#define PT_OR(i) any |= atomic_load_explicit(&p[i], memory_order_relaxed)
+	any = atomic_load_explicit(&p[0], memory_order_relaxed);
+	PT_OR(1);
+	PT_OR(2);
+	PT_OR(3);
+	PT_OR(4);
+	PT_OR(5);
+	PT_OR(6);
+	PT_OR(7);
+#undef PT_OR
+	return any != 0;
+}
+
 static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 				    unsigned lo, unsigned hi)
 {
-	unsigned a = lo & ~7u, b = hi & ~7u;
-	uint64_t any;
+	const unsigned a = lo & ~7u, b = hi & ~7u;
 
-#define PT_LOAD(i) atomic_load_explicit(&va[i], memory_order_relaxed)
-	any = PT_LOAD(0) | PT_LOAD(n / 2) | PT_LOAD(n - 1);
-	for (unsigned k = 0; k < 8 && a + k < n; k++)
-		any |= PT_LOAD(a + k) | PT_LOAD(b + k < n ? b + k : a + k);
+	/* lo's line first, which the clear just wrote and which a dense
+	 * table fails at once (n is a power of two, at least 8); written
+	 * out, since compilers keep the loop. */
+#define PT_LOAD(p, i) atomic_load_explicit(&(p)[i], memory_order_relaxed)
+	if (PT(line_used)(va + a) ||
+	    (PT_LOAD(va, 0) | PT_LOAD(va, n / 2) | PT_LOAD(va, n - 1)))
+		return false;
+	return b == a || !PT(line_used)(va + b);
 #undef PT_LOAD
-	return !any;
 }
 
 /* The index of c's first entry in use from `from` on, or past its end. */
@@ -1805,10 +1827,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * (PT(unmap_follow)). */
 		if (PT(clear_met)(dom, t))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
-		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
-			 PT(may_be_empty)(cur.va, t->mask + 1u, cur.idx,
-					  cur.idx))
-			*follow = t;
+		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
+			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
 	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
@@ -1842,26 +1862,47 @@ PT(unmap_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 
 /* The single leaf's unmap (r bytes at iova) needs a follow-up, then the
  * call ends (still inside its walker section w): f is the table it
- * emptied, to dispose of, or, tagged with bit 0, the table it found
- * frozen after a clear without a section (PT(clear_met_freeze)). */
+ * emptied, to dispose of, or, tagged 1, the table it found frozen after a
+ * clear without a section (PT(clear_met_freeze)), or, tagged 2, the table
+ * of such a clear in a domain that reclaims, to probe for "empty" (out of
+ * line, so that the probe does not weigh on the fast path's registers).
+ * Descriptors are 64-byte aligned, so the tags are free. */
 static __attribute__((noinline)) int64_t
 PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		 uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
 {
-	if ((uintptr_t)f & 1) {
-		/* t still linked once the freezer gave up: probe it as an
-		 * unfrozen clear does */
-		f = (struct pt_table *)((uintptr_t)f - 1);
-		if (!PT(clear_met_freeze)(dom, g, f, iova,
+	const uintptr_t tag = (uintptr_t)f & 3;
+
+	f = (struct pt_table *)((uintptr_t)f - tag);
+	/* Tag 1: t was frozen after the clear; once the freezer gave up, t
+	 * is still linked: probe it as an unfrozen clear does. (Tag 2 goes
+	 * to PT(unmap_probe), which passes t on untagged.) */
+	if (tag && (!PT(clear_met_freeze)(dom, g, f, iova,
 					  iova + (uint64_t)r - 1) ||
 		    !pt_uc_reclaim(dom) ||
 		    PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE) ||
-		    !PT(may_be_empty)(f->va, f->mask + 1u,
-				      pt_tindex(f, iova), pt_tindex(f, iova)))
-			f = NULL;
-	}
+		    !PT(may_be_empty)(f->va, f->mask + 1u, pt_tindex(f, iova),
+				      pt_tindex(f, iova))))
+		f = NULL;
 	if (f)
 		PT(unlink_up)(dom, g, iova, f);
+	pt_walk_leave(dom, w);
+	return r;
+}
+
+/* Tag 2 of unmap_follow: the probe alone, with no call unless it says
+ * "may be empty", so that it saves no registers. */
+static __attribute__((noinline)) int64_t
+PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
+{
+	const struct pt_table *t = (struct pt_table *)((uintptr_t)f - 2);
+	const unsigned i = pt_tindex(t, iova);
+
+	if (__builtin_expect(PT(may_be_empty)(t->va, t->mask + 1u, i, i), 0))
+		return PT(unmap_follow)(dom, g, iova,
+					(struct pt_table *)((uintptr_t)f - 2),
+					w, r);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -1878,8 +1919,11 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
 				  may_p2v);
 
-	if (__builtin_expect(follow != NULL, 0))
+	if (__builtin_expect(follow != NULL, 0)) {
+		if ((uintptr_t)follow & 2)
+			return PT(unmap_probe)(dom, g, iova, follow, w, r);
 		return PT(unmap_follow)(dom, g, iova, follow, w, r);
+	}
 	if (r < 0)
 		return PT(unmap_range)(dom, iova, last, g, w);
 	pt_walk_leave(dom, w);
