@@ -337,11 +337,6 @@ static int PT(freeze_subtree)(struct pt_op *op, struct pt_table *t)
 	return r;
 }
 
-/* Without counts: may the table of n entries at va, in which entries
- * lo..hi were just cleared, be empty? Its first, middle and last entries,
- * and the lines of eight that hold lo and hi, are. Cheap, and false at
- * once while other entries of the lines are in use; the unlink's scan
- * decides. */
 /* Any of the eight entries from p on in use? Written out and or-ed one
  * by one: compilers keep a loop of atomic loads as a loop, and load a
  * single expression into eight registers. */
@@ -362,6 +357,11 @@ static inline bool PT(line_used)(const pt_entry_t *p)
 	return any != 0;
 }
 
+/* Without counts: may the table of n entries at va, in which entries
+ * lo..hi were just cleared, be empty? Its first, middle and last entries,
+ * and the lines of eight that hold lo and hi, are. Cheap, and false at
+ * once while other entries of the lines are in use; the unlink's scan
+ * decides. */
 static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 				    unsigned lo, unsigned hi)
 {
@@ -395,7 +395,6 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 			     unsigned idx, struct pt_table *c, uint64_t *st)
 {
 	uint64_t old = fmt_make_table(c->pa, t->level);
-
 	const bool counted = pt_counted(op->dom);
 
 	if (!PT(may_reclaim)(op, c) || !pt_freeze(c, 0))
@@ -635,14 +634,25 @@ PT(fill_met_freeze)(struct iopgt_domain *dom, struct pt_table *t,
 	return !e || fmt_is_table(e, cur.level);
 }
 
-/* The other half of the fence pair of a fill without a section (pt.h):
+/* The filler's half of the fence pair with an unlinker (pt.h), after it
+ * stored leaves into t without a section: true if t is frozen. Inline in
+ * the single-page map, which follows up out of line (PT(map_met)). */
+static inline bool PT(fill_fenced)(struct iopgt_domain *dom,
+				   const struct pt_table *t)
+{
+	(void)dom; /* for the yield point alone */
+	PT_YIELD(dom, PT_Y_FILL_STORED, t->level, t->iova);
+	pt_fence_sc();
+	return (atomic_load_explicit(&t->st, memory_order_relaxed) &
+		PT_ST_F) != 0;
+}
+
+/* A fill without a section in a domain that reclaims, after its stores:
  * true if the leaves just stored into t must be mapped again. */
 static inline bool PT(fill_check)(struct iopgt_domain *dom, struct pt_table *t,
 				  uint64_t iova)
 {
-	PT_YIELD(dom, PT_Y_FILL_STORED, t->level, t->iova);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!(atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F) ||
+	if (!PT(fill_fenced)(dom, t) ||
 	    PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK))
 		return false;
 	return PT(fill_met_freeze)(dom, t, iova);
@@ -967,17 +977,10 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
-		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM)) {
-			PT_YIELD(dom, PT_Y_FILL_STORED, 0,
-				 iova & ~(((dom->granule_mask + 1)
-					   << FMT_BITS) - 1));
-			pt_fence_sc();
-			if (atomic_load_explicit(&pt_desc(dom, cur.va)->st,
-						 memory_order_relaxed) &
-			    PT_ST_F) {
-				*follow = (uintptr_t)cur.va | 2;
-				return 0;
-			}
+		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+		    PT(fill_fenced)(dom, pt_desc(dom, cur.va))) {
+			*follow = (uintptr_t)cur.va | 2;
+			return 0;
 		}
 		/* The probe for a full table, out of line (PT(map_probe)). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
@@ -1188,7 +1191,8 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * and then found t frozen (pt.h, pt_uncounted_options): a coalescer may have
  * scanned t before the clear. Wait until it gives up (t unfrozen: the
  * clear stands; returns true, and the caller probes t for "empty": an
- * unlinker that froze t meanwhile may have given up on it) or has
+ * unlinker that froze t meanwhile may have given up on it; false with
+ * PT_HOOK_BREAK_WAIT_PROBE) or has
  * replaced t; then what was cleared may be mapped again by the superpage,
  * so unmap the range again from the root (whatever that finds, the bytes
  * were counted by the first clear). Inside the caller's walker section,
@@ -1206,7 +1210,7 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
 		      PT_ST_F))
-			return true;
+			return !PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE);
 		PT(cur_root)(dom, &cur);
 		if (PT(cur_seek)(dom, &cur, iova, up) != named ||
 		    cur.level != up)
@@ -1327,18 +1331,13 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			/* Without counts: the clearer's half of the Dekker
 			 * pair with a coalescer, then the probe for an
 			 * emptied table (pt.h). */
-			int stands = 1; /* 0: t was replaced; 2: waited */
+			bool stands = true; /* false: t was replaced */
 
 			if (!counted && PT(clear_met)(op->dom, t))
 				stands = PT(clear_met_freeze)(
-						 op->dom, op->g, t,
-						 base + first * sz,
-						 base + (lastc + 1) * sz - 1)
-						 ? 2
-						 : 0;
+					op->dom, op->g, t, base + first * sz,
+					base + (lastc + 1) * sz - 1);
 			if (stands && !counted && pt_uc_reclaim(op->dom) &&
-			    !(stands == 2 &&
-			      PT_BROKEN(op->dom, PT_HOOK_BREAK_WAIT_PROBE)) &&
 			    PT(may_be_empty)(p, t->mask + 1u, first, lastc))
 				st = 0;
 			*emptied = st == 0;
@@ -1880,7 +1879,6 @@ PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (tag && (!PT(clear_met_freeze)(dom, g, f, iova,
 					  iova + (uint64_t)r - 1) ||
 		    !pt_uc_reclaim(dom) ||
-		    PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE) ||
 		    !PT(may_be_empty)(f->va, f->mask + 1u, pt_tindex(f, iova),
 				      pt_tindex(f, iova))))
 		f = NULL;
@@ -1896,13 +1894,11 @@ static __attribute__((noinline)) int64_t
 PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
 {
-	const struct pt_table *t = (struct pt_table *)((uintptr_t)f - 2);
+	struct pt_table *t = (struct pt_table *)((uintptr_t)f - 2);
 	const unsigned i = pt_tindex(t, iova);
 
 	if (__builtin_expect(PT(may_be_empty)(t->va, t->mask + 1u, i, i), 0))
-		return PT(unmap_follow)(dom, g, iova,
-					(struct pt_table *)((uintptr_t)f - 2),
-					w, r);
+		return PT(unmap_follow)(dom, g, iova, t, w, r);
 	pt_walk_leave(dom, w);
 	return r;
 }

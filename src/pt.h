@@ -558,7 +558,6 @@ static inline bool pt_counted(const struct iopgt_domain *dom)
 	return !dom->top.uncounted;
 }
 
-/* A domain without counts that reclaims emptied tables (above). */
 /* A sequentially consistent fence, for the halves of the fence pairs of a
  * domain without counts. A function of its own: gcc refuses a fence
  * written directly in an always_inline function under ThreadSanitizer
@@ -568,6 +567,7 @@ static inline void pt_fence_sc(void)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* A domain without counts that reclaims emptied tables (above). */
 static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)
 {
 	return !pt_counted(dom) &&
