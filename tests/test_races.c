@@ -110,6 +110,15 @@ static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
 	d->root_pa = info.root_pa;
 }
 
+/* A scenario that the configuration cannot run: free the domain; no
+ * violations. */
+static unsigned long rdrop(struct rdom *d)
+{
+	iopgt_domain_destroy(d->dom);
+	smem_free(d->m);
+	return 0;
+}
+
 static void ropen_cache(struct rdom *d, const struct tcfg *c, unsigned cache)
 {
 	ropen_opts(d, c, cache, 0);
@@ -474,11 +483,8 @@ static unsigned long lost_unmap_on(const struct tcfg *c)
 	struct sched_thread *S;
 
 	ropen(&d, c);
-	if (d.n < 3) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (d.n < 3)
+		return rdrop(&d);
 	s = sched_new(d.dom, "lost_unmap %s", c->name);
 	if (coal_setup(s, &d, &k, PT_Y_COALESCE_FROZEN, 1) == 0) {
 		so = rop(&d, ROP_UNMAP, k.B, d.page);
@@ -539,11 +545,8 @@ static unsigned long lost_unmap_uc_on(const struct tcfg *c, unsigned point)
 	struct sched_thread *C, *S;
 
 	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
-	if (d.n < 2) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (d.n < 2)
+		return rdrop(&d);
 	s = sched_new(d.dom, "lost_unmap_uc %s %s", c->name,
 		      sched_point_name(point));
 	rmap(&d, 0, d.s[1] - d.page);
@@ -628,11 +631,8 @@ static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
 	uint64_t B, P;
 
 	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
-	if (d.levels < 2) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (d.levels < 2)
+		return rdrop(&d);
 	if (hooks)
 		iopgt__set_test_hooks(d.dom, hooks);
 	s = sched_new(d.dom, "map_unlink_uc %s %s%s", c->name,
@@ -796,11 +796,8 @@ static unsigned long unlink_thaw_uc_on(const struct tcfg *c, unsigned options,
 
 	ropen_opts(&d, c, 0, options);
 	*ran = d.levels >= 2;
-	if (!*ran) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (!*ran)
+		return rdrop(&d);
 	if (hooks)
 		iopgt__set_test_hooks(d.dom, hooks);
 	s = sched_new(d.dom, "unlink_thaw_uc %s %s, V unmaps %u page(s)%s",
@@ -925,11 +922,8 @@ static unsigned long map_redo_own_uc_on(const struct tcfg *c, unsigned pages,
 
 	ropen_opts(&d, c, 0, IOPGT_OPT_NO_COUNTS);
 	*ran = d.n >= 2;
-	if (!*ran) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (!*ran)
+		return rdrop(&d);
 	if (broken)
 		iopgt__set_test_hooks(d.dom, PT_HOOK_BREAK_OWN_LEAF);
 	s = sched_new(d.dom, "map_redo_own_uc %s, M maps %u page(s)%s",
@@ -1036,11 +1030,8 @@ static unsigned long freed_entry_on(const struct tcfg *c, enum fe_variant v)
 	uint64_t s1;
 
 	ropen(&d, c);
-	if (d.n < 3) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (d.n < 3)
+		return rdrop(&d);
 	s1 = d.s[1];
 	s = sched_new(d.dom, "freed_entry/%s %s", fe_names[v], c->name);
 	if (coal_setup(s, &d, &k,
@@ -1396,11 +1387,8 @@ static unsigned long coalesce_dirty_on(const struct tcfg *c)
 	int found = 0;
 
 	ropen(&d, c);
-	if (!d.hw_dirty) { /* the format keeps no dirty state */
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (!d.hw_dirty) /* the format keeps no dirty state */
+		return rdrop(&d);
 	s1 = d.s[1];
 	B = 3 * s1;
 	x = B + 7 * d.page;
@@ -1492,11 +1480,8 @@ static unsigned long dirty_stop_on(const struct tcfg *c)
 	int r, seen_b = 0;
 
 	ropen(&d, c);
-	if (!d.hw_dirty) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (!d.hw_dirty)
+		return rdrop(&d);
 	B = 3 * d.s[1];
 	xa = B + d.page;
 	xb = B + 5 * d.page;
@@ -1631,11 +1616,8 @@ static unsigned long evicted_kept_on(const struct tcfg *c)
 	uint64_t B;
 
 	ropen_cache(&d, c, 4);
-	if (d.n < 2 || 4 * d.s[1] > d.space) {
-		iopgt_domain_destroy(d.dom);
-		smem_free(d.m);
-		return 0;
-	}
+	if (d.n < 2 || 4 * d.s[1] > d.space)
+		return rdrop(&d);
 	B = 3 * d.s[1];
 	s = sched_new(d.dom, "evicted_kept %s", c->name);
 	if (rcall(s, &d, ROP_MAP, B + d.page, d.page, NULL) != 0 ||
