@@ -2150,7 +2150,7 @@ static void overlap_fill_on(const struct tcfg *c)
 	struct iopgt_config cfg;
 	struct iopgt_stats st;
 	struct iopgt_gather g;
-	struct talloc ta;
+	struct tsalloc ta;
 	uint64_t sizes[8];
 	struct ovf f[2];
 	pthread_t th[2];
@@ -2159,8 +2159,10 @@ static void overlap_fill_on(const struct tcfg *c)
 
 	tcfg_config(c, &cfg);
 	cfg.options = IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE;
-	talloc_init(&ta);
-	talloc_ops(&ta, &cfg.mem);
+	/* Both threads allocate and free table memory (mem_ops may be
+	 * called concurrently): the thread-safe allocator. */
+	tsalloc_init(&ta, 4096);
+	tsalloc_ops(&ta, &cfg.mem);
 	assert_int_equal(iopgt_domain_create(&cfg, &f[0].dom), 0);
 	iopgt__set_test_hooks(f[0].dom, PT_HOOK_OVERLAP);
 	assert_true(tcfg_leaf_sizes(f[0].dom, sizes) >= 2);
@@ -2198,7 +2200,7 @@ static void overlap_fill_on(const struct tcfg *c)
 	iopgt_domain_destroy(f[0].dom);
 	assert_true(ta.table_allocs == ta.table_frees);
 	assert_true(ta.meta_allocs == ta.meta_frees);
-	talloc_fini(&ta);
+	tsalloc_fini(&ta);
 }
 
 static void test_overlap_stress(void **state)
