@@ -218,6 +218,41 @@ enum {
 	IOPGT_OPT_NO_COUNTS = 1u << 3,
 };
 
+/* Reclaim strategies: how a table page that unmap or a superpage unlinked
+ * is freed once the flush that covers it (iopgt_sync) has completed, while
+ * lock-free walkers (lookup, dirty tracking, the walks of writers on other
+ * ranges) may still be reading it. A call "walks" from its start to its
+ * return; iopgt_sync, iopgt_flush_all and iopgt_reclaim do not walk. */
+enum iopgt_strategy {
+	/* The default: each walking call counts itself, with two atomic
+	 * read-modify-writes of a per-thread-group line, under the parity of
+	 * the domain's epoch; a flushed table waits until the epoch has
+	 * advanced twice (at a later sync or iopgt_reclaim), or is freed at
+	 * its sync if no walker is counted. Needs nothing from the caller. */
+	IOPGT_STRATEGY_EPOCH = 0,
+	/* For callers that serialize every call on the domain (one thread at
+	 * a time, a lock of their own): a flushed table is freed at once by
+	 * its sync, and a call marks nothing (no walker cost at all). Calls
+	 * that overlap in time break rule 5: a walker may read a freed
+	 * table. */
+	IOPGT_STRATEGY_AFTER_FLUSH = 1,
+	/* RCU with the application's liburcu flavor (rcu_flavor below):
+	 * each walking call holds the flavor's read-side lock (under QSBR
+	 * that costs nothing, and the application's threads must announce
+	 * quiescent states as QSBR requires); the tables one sync frees go
+	 * to one call_rcu callback. Every thread that calls into the domain
+	 * must be registered with the flavor (bp registers by itself), and
+	 * iopgt_sync, iopgt_flush_all, iopgt_reclaim and destroy must be
+	 * called outside any read-side critical section: they may wait for a
+	 * grace period. -EOPNOTSUPP from iopgt_domain_create in a build
+	 * without liburcu's headers (freestanding). */
+	IOPGT_STRATEGY_RCU = 2,
+};
+
+/* liburcu's flavor table (<urcu/flavor.h>): &urcu_memb_flavor,
+ * &urcu_qsbr_flavor, &urcu_mb_flavor, &urcu_bp_flavor, ... */
+struct rcu_flavor_struct;
+
 /* Fill with iopgt_config_init(), then change what you need. */
 struct iopgt_config {
 	uint32_t size;       /* sizeof(struct iopgt_config) of the caller;
@@ -262,6 +297,17 @@ struct iopgt_config {
 	 * cheap. NULL: pa plus a constant, which must then be the same for
 	 * the root and every segment (the built-in allocator has pa = va). */
 	void *(*phys_to_virt)(void *arg, uint64_t pa);
+	/* The reclaim strategy (enum iopgt_strategy; default epoch). */
+	unsigned strategy;
+	/* IOPGT_STRATEGY_RCU only (else must be NULL and 0): the flavor,
+	 * and the table pages of this domain that may wait in RCU callbacks
+	 * (0: 4096). A sync that would pass the bound, or cannot allocate
+	 * its batch's record (meta_alloc, 48 bytes), waits for a grace
+	 * period itself (synchronize_rcu) and frees its tables directly; a
+	 * sync running concurrently with others may pass it by its own
+	 * batch. */
+	const struct rcu_flavor_struct *rcu_flavor;
+	uint64_t rcu_max_pending;
 	/* New fields are added here, at the end. */
 };
 
@@ -293,7 +339,9 @@ int iopgt_domain_create(const struct iopgt_config *cfg,
 /* Destroy a domain and return every table page to table_free. Call with no
  * other call on this domain running or to come; hardware must no longer use
  * the tables. Gathers still holding tables of this domain must be synced
- * first (a debug build checks it). NULL is ignored. */
+ * first (a debug build checks it). With RCU, waits for the domain's
+ * callbacks (rcu_barrier): call it outside any read-side critical section
+ * and not from an RCU callback. NULL is ignored. */
 void iopgt_domain_destroy(struct iopgt_domain *dom);
 
 struct iopgt_info {
@@ -306,6 +354,7 @@ struct iopgt_info {
 	uint64_t root_pa;      /* what the hardware is given as its table base */
 	uint64_t leaf_sizes;   /* leaf sizes in use */
 	unsigned options;      /* as configured */
+	unsigned strategy;     /* enum iopgt_strategy, as configured */
 	/* New fields are added here, at the end. */
 };
 
@@ -395,9 +444,9 @@ struct iopgt_translation {
 
 /* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped,
  * -ERANGE if iova is beyond ias, -EINVAL for NULL pointers. Lock-free: may
- * run concurrently with map,
- * unmap and sync of any range; the answer is the state before or after each
- * concurrent change to iova's own range. */
+ * run concurrently with map, unmap and sync of any range (except with the
+ * after-flush strategy, whose caller serializes every call); the answer is
+ * the state before or after each concurrent change to iova's own range. */
 int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out);
 
@@ -432,11 +481,16 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
  * tables g holds, and empty g. A table page is returned to table_free (or to
  * the table cache) only after the flush that covers its whole span has
  * completed and no walker that may have loaded a pointer to it is still
- * running; tables that still have such walkers wait on the domain until a
- * later sync, iopgt_reclaim() or destroy. Returns 0, or -EINVAL (nothing
- * flushed, g left as it was) for NULL pointers or a g filled on another
- * domain. May run concurrently with map, unmap, lookup and other syncs (each
- * with its own gather). */
+ * running; how that is known is the domain's strategy (enum
+ * iopgt_strategy): with the epoch, tables that still have such walkers
+ * wait on the domain until a later sync, iopgt_reclaim() or destroy; with
+ * after-flush they are freed here; with RCU they go to one RCU callback,
+ * or this call waits for a grace period and frees them (over
+ * rcu_max_pending). Returns 0, or -EINVAL (nothing flushed, g left as it
+ * was) for NULL pointers or a g filled on another domain. May run
+ * concurrently with map, unmap, lookup and other syncs (each with its own
+ * gather), except with after-flush; with RCU, outside any read-side
+ * critical section. */
 int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
 
 /* As iopgt_sync(), but through flush_all: for callers who prefer one
@@ -446,8 +500,11 @@ int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
 /* Unlink the emptied tables kept linked for reuse (table_cache), with one
  * flush_range of kind WALK over them, then return them, the waiting tables
  * whose walkers have left and the segments with no table in use to
- * table_free. Returns 0, or -EINVAL for a NULL dom. May run concurrently
- * with any other call but destroy. */
+ * table_free. With RCU, first waits for every RCU callback queued so far
+ * (rcu_barrier), so that the domain's waiting tables are freed: call it
+ * outside any read-side critical section. Returns 0, or -EINVAL for a NULL
+ * dom. May run concurrently with any other call but destroy (with
+ * after-flush, with none). */
 int iopgt_reclaim(struct iopgt_domain *dom);
 
 /* ------------------------------------------------------------------------
@@ -464,7 +521,9 @@ struct iopgt_stats {
 	uint64_t table_pages_freed; /* table pages given back */
 	uint64_t table_pages_cached; /* free pages of the segments kept
 	                              * with no page in use */
-	uint64_t table_pages_waiting; /* flushed, waiting for walkers */
+	uint64_t table_pages_waiting; /* flushed, waiting for walkers (the
+	                               * epoch's waiting list, or RCU
+	                               * callbacks not yet run) */
 	uint64_t meta_bytes_live;   /* bookkeeping: the segments' descriptor
 	                             * pages and the domain structure */
 	uint64_t flushes[8];        /* flush_range calls by kind (index
@@ -475,6 +534,9 @@ struct iopgt_stats {
 	uint64_t coalesced;         /* tables replaced by a superpage */
 	uint64_t split;             /* superpages split */
 	uint64_t segment_bytes_live; /* segments held from table_alloc */
+	uint64_t reclaim_waits;     /* syncs that waited for a grace period
+	                             * themselves (RCU: over rcu_max_pending,
+	                             * or no memory for a batch) */
 	/* New counters are added here, at the end. */
 };
 
@@ -523,6 +585,9 @@ int iopgt_dump(struct iopgt_domain *dom,
  * "modified", "walk"). Pure. */
 const char *iopgt_format_name(enum iopgt_format fmt);
 const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind);
+/* Name of a reclaim strategy ("epoch", "after-flush", "rcu"; "unknown"
+ * otherwise). Pure. */
+const char *iopgt_strategy_name(enum iopgt_strategy s);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -12,8 +12,10 @@
 set -euo pipefail
 
 # gcc only recommends libc6-dev (crt files, libc headers), and cmake only
-# recommends gcc and make.
-build=(gcc libc6-dev make cmake)
+# recommends gcc and make. liburcu-dev: the RCU reclaim strategy's headers
+# (the library links no flavor) and the flavors the tool and the tests
+# link for --strategy rcu-*.
+build=(gcc libc6-dev make cmake liburcu-dev)
 # tests/ finds cmocka through pkg-config. The gcc sanitizer runtimes come
 # with gcc (libgcc-12-dev); clang's, and libFuzzer, are in libclang-rt-14-dev,
 # which clang only recommends. abigail-tools: abidiff, abidw. binutils: nm.

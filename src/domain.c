@@ -261,6 +261,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 			struct iopgt_domain **out)
 {
 	const struct pt_engine *eng;
+	const struct pt_strategy *strat;
 	struct iopgt_domain *dom;
 	struct iopgt_config c, *cfg = &c;
 	void *hosted_mem = NULL;
@@ -281,6 +282,9 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 				       IOPGT_OPT_NO_COALESCE |
 				       IOPGT_OPT_NO_COUNTS))
 		return -EINVAL;
+	strat = iopgt__strategy(cfg, &r);
+	if (!strat)
+		return r;
 	pt_memset(&geo, 0, sizeof(geo));
 	r = eng->geometry(cfg, &geo);
 	if (r)
@@ -316,8 +320,11 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		return -ENOMEM;
 	}
 	dom->eng = eng;
+	dom->strat = strat;
 	dom->geo = geo;
 	dom->cfg = *cfg;
+	if (strat->setup)
+		strat->setup(dom);
 	dom->hosted_mem = hosted_mem;
 	dom->table_arg = hosted_mem ? hosted_mem : cfg->mem.arg;
 	if (!dom->cfg.flush.flush_range)
@@ -350,6 +357,9 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.shift = geo.shift[top];
 		dom->top.mask = geo.mask[top];
 		dom->top.uncounted = pt_uncounted_options(dom->cfg.options);
+		dom->top.walk = strat->walk;
+		dom->top.other = strat->walk != PT_WALK_EPOCH ||
+				 dom->cfg.phys_to_virt;
 	}
 	if (!dom->root) {
 		domain_free(dom);
@@ -403,7 +413,10 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 			  0);
 	if (IOPGT_DEBUG >= 2 && !(dom->hooks & PT_HOOK_OVERLAP))
 		check_counts(dom, dom->root);
-	/* Every table page, in the tree or waiting, lies in a segment. */
+	/* Tables the strategy still holds elsewhere (RCU callbacks) come
+	 * back first; then every table page, in the tree or waiting, lies in
+	 * a segment. */
+	dom->strat->barrier(dom);
 	atomic_store_explicit(&dom->waiting, NULL, memory_order_relaxed);
 	iopgt__segments_destroy(dom);
 	iopgt__root_free(dom, dom->root);
@@ -432,6 +445,7 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
 		if (dom->geo.leaf_levels & (1u << l))
 			info->leaf_sizes |= UINT64_C(1) << pt_shift(&dom->geo, l);
 	info->options = dom->cfg.options;
+	info->strategy = dom->cfg.strategy;
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }
@@ -571,6 +585,7 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 	st->table_pages_cached = iopgt__pages_cached(
 		(struct iopgt_domain *)(uintptr_t)dom);
 	st->table_pages_waiting = rd(&dom->st.pages_waiting);
+	st->reclaim_waits = rd(&dom->st.rcu_waits);
 	st->segment_bytes_live = rd(&dom->st.segments) *
 				 ((uint64_t)dom->seg_mask + 1);
 	st->meta_bytes_live = rd(&dom->st.segments) *

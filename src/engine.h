@@ -1129,18 +1129,19 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * registers: anything else goes on out of line (a range, a table to
  * create), or (a table to coalesce, which walks again from the root)
  * leaves and starts a call of its own. may_p2v: the walk may call the
- * embedder's phys_to_virt (PT(map_p2v)); otherwise it is NULL. */
+ * embedder's phys_to_virt (PT(map_other)); otherwise it is NULL. walk:
+ * the walker's kind, a constant (pt_walk_enter_k). */
 static inline __attribute__((always_inline)) int
 PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
-	     const bool may_p2v)
+	     const bool may_p2v, const unsigned walk)
 {
 	uintptr_t follow = 0;
 	int r;
 
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
-	pt_walk_t w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter_k(dom, walk);
 	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
@@ -1155,20 +1156,49 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return PT(map_probe)(dom, g, iova, (const pt_entry_t *)follow,
 				     w);
 	}
-	pt_walk_leave(dom, w);
+	pt_walk_leave_k(dom, w, walk);
 	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
 		return PT(coalesce_page)(dom, g, iova);
 	return r;
 }
 
-/* Domains with the embedder's phys_to_virt: the same paths, whose walks
- * call it, out of line. */
+/* Domains of dom->top.other, out of line, each variant a function of its
+ * own so that one's calls do not make the others save registers: without
+ * a walker (after-flush) and with a walker that calls its strategy (RCU),
+ * the same path with that walker; with the embedder's phys_to_virt (or
+ * the epoch's walker, here only because a test set a walk hook), the
+ * path whose walks call it and whose entry asks the domain. */
 static __attribute__((noinline)) int
-PT(map_p2v)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+PT(map_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE);
+}
+
+static __attribute__((noinline)) int
+PT(map_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL);
+}
+
+static __attribute__((noinline)) int
+PT(map_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	    uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
-	return PT(map_body)(dom, iova, pa, last, attrs, g, true);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, true, PT_WALK_ANY);
+}
+
+static inline int PT(map_other)(struct iopgt_domain *dom, uint64_t iova,
+				uint64_t pa, uint64_t last, uint64_t attrs,
+				struct iopgt_gather *g)
+{
+	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
+		return PT(map_any)(dom, iova, pa, last, attrs, g);
+	if (dom->top.walk == PT_WALK_NONE)
+		return PT(map_none)(dom, iova, pa, last, attrs, g);
+	return PT(map_call)(dom, iova, pa, last, attrs, g);
 }
 
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -1178,9 +1208,10 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
-		return PT(map_p2v)(dom, iova, pa, last, attrs, g);
-	return PT(map_body)(dom, iova, pa, last, attrs, g, false);
+	if (__builtin_expect(dom->top.other, 0))
+		return PT(map_other)(dom, iova, pa, last, attrs, g);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
+			    PT_WALK_EPOCH);
 }
 
 /* ------------------------------------------------------------------------
@@ -1908,10 +1939,11 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * which take its walker section with them; may_p2v as for map. */
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
-	       struct iopgt_gather *g, const bool granule, const bool may_p2v)
+	       struct iopgt_gather *g, const bool granule, const bool may_p2v,
+	       const unsigned walk)
 {
 	struct pt_table *follow = NULL;
-	pt_walk_t w = pt_walk_enter(dom);
+	pt_walk_t w = pt_walk_enter_k(dom, walk);
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
 				  may_p2v);
 
@@ -1922,36 +1954,64 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	}
 	if (r < 0)
 		return PT(unmap_range)(dom, iova, last, g, w);
-	pt_walk_leave(dom, w);
+	pt_walk_leave_k(dom, w, walk);
 	return r;
 }
 
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
-	       struct iopgt_gather *g, const bool may_p2v)
+	       struct iopgt_gather *g, const bool may_p2v,
+	       const unsigned walk)
 {
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
 	if (last - iova == dom->granule_mask)
-		return PT(unmap_leaf)(dom, iova, last, g, true, may_p2v);
+		return PT(unmap_leaf)(dom, iova, last, g, true, may_p2v,
+				      walk);
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
-		return PT(unmap_leaf)(dom, iova, last, g, false, may_p2v);
+		return PT(unmap_leaf)(dom, iova, last, g, false, may_p2v,
+				      walk);
 	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
+/* Domains of dom->top.other, as for map. */
 static __attribute__((noinline)) int64_t
-PT(unmap_p2v)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+PT(unmap_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE);
+}
+
+static __attribute__((noinline)) int64_t
+PT(unmap_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL);
+}
+
+static __attribute__((noinline)) int64_t
+PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	      struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, true);
+	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY);
+}
+
+static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
+				      uint64_t last, struct iopgt_gather *g)
+{
+	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
+		return PT(unmap_any)(dom, iova, last, g);
+	if (dom->top.walk == PT_WALK_NONE)
+		return PT(unmap_none)(dom, iova, last, g);
+	return PT(unmap_call)(dom, iova, last, g);
 }
 
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
-	if (__builtin_expect(dom->cfg.phys_to_virt != NULL, 0))
-		return PT(unmap_p2v)(dom, iova, last, g);
-	return PT(unmap_body)(dom, iova, last, g, false);
+	if (__builtin_expect(dom->top.other, 0))
+		return PT(unmap_other)(dom, iova, last, g);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH);
 }
 
 /* ------------------------------------------------------------------------
@@ -2015,19 +2075,51 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 	return r;
 }
 
+/* The lookup of the hot path, with a walker of kind walk (a constant). */
+static inline __attribute__((always_inline)) int
+PT(lookup_fast)(struct iopgt_domain *dom, uint64_t iova,
+		struct iopgt_translation *out, const unsigned walk)
+{
+	pt_walk_t w = pt_walk_enter_k(dom, walk);
+	int r = PT(lookup_walk)(dom, iova, out, false, true);
+
+	pt_walk_leave_k(dom, w, walk);
+	return r;
+}
+
+/* Domains of dom->top.other: the hot path with no walker or one that
+ * calls its strategy, each a function of its own; with a test's walk hook
+ * or the embedder's phys_to_virt, the general one. */
+static __attribute__((noinline)) int
+PT(lookup_none)(struct iopgt_domain *dom, uint64_t iova,
+		struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE);
+}
+
+static __attribute__((noinline)) int
+PT(lookup_call)(struct iopgt_domain *dom, uint64_t iova,
+		struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_CALL);
+}
+
+static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
+				   struct iopgt_translation *out)
+{
+	if (dom->walk_hook || dom->cfg.phys_to_virt)
+		return PT(lookup_general)(dom, iova, out);
+	if (dom->top.walk == PT_WALK_NONE)
+		return PT(lookup_none)(dom, iova, out);
+	return PT(lookup_call)(dom, iova, out);
+}
+
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out)
 {
-	int r;
-
-	if (__builtin_expect(dom->walk_hook != NULL ||
-				     dom->cfg.phys_to_virt != NULL,
-			     0))
-		return PT(lookup_general)(dom, iova, out);
-	pt_walk_t w = pt_walk_enter(dom);
-	r = PT(lookup_walk)(dom, iova, out, false, true);
-	pt_walk_leave(dom, w);
-	return r;
+	if (__builtin_expect(dom->top.other, 0))
+		return PT(lookup_other)(dom, iova, out);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH);
 }
 
 /* ------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Gathers, sync and the after-flush reclaim of unlinked tables.
+ * Gathers and sync.
  *
  * A table unlinked by map or unmap goes into the caller's gather. sync
  * issues the flush the gather needs (a WALK over the span of every unlinked
- * table), and only then reclaims the tables: at once if no walker is
- * counted, else they wait on the domain, tagged with the epoch, until the
- * epoch has advanced twice (see pt_walk_enter in pt.h).
+ * table), and only then hands the tables to the domain's reclaim strategy
+ * (reclaim.c), which frees them once no walker can hold them.
  */
 #include "pt.h"
 #include "testhook.h"
@@ -66,132 +65,6 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 	g->nr_tables++;
 }
 
-static unsigned long release_list(struct iopgt_domain *dom, struct pt_table *t)
-{
-	unsigned long n = 0;
-
-	while (t) {
-		struct pt_table *next = t->next;
-		iopgt__table_release(dom, t);
-		t = next;
-		n++;
-	}
-	return n;
-}
-
-/* True if some walker is counted under parity p. Each walker's count is
- * read once, in seq_cst order, on the shard it uses; the arguments below
- * are about one walker and the read of its own shard, so they hold for a
- * sum read shard by shard as for one counter. */
-static bool walkers_of(struct iopgt_domain *dom, unsigned p)
-{
-	for (unsigned s = 0; s < PT_SHARDS; s++)
-		if (atomic_load_explicit(&dom->shards[s].walkers[p],
-					 memory_order_seq_cst))
-			return true;
-	return false;
-}
-
-/* True if no walker is counted at all. The caller's unlinks precede its
- * seq_cst fence; a walker not counted here entered after it and sees them. */
-static bool no_walkers(struct iopgt_domain *dom)
-{
-	return !walkers_of(dom, 0) && !walkers_of(dom, 1);
-}
-
-/* Advance the epoch from g to g + 1 if no walker of epoch g - 1 remains:
- * they are counted under the parity that g + 1's walkers will use. The
- * epoch is read before the counter, so a check never stands for an epoch
- * older than the one it advances; a walker that the check misses counted
- * itself after it, and its re-check of the epoch (pt_walk_enter) then
- * reads g or later. */
-static void try_advance(struct iopgt_domain *dom)
-{
-	uint64_t g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
-
-	if (!walkers_of(dom, (unsigned)(g + 1) & 1)) {
-		PT_YIELD(dom, PT_Y_ADVANCE_CHECKED, 0, g);
-		atomic_compare_exchange_strong_explicit(&dom->epoch, &g, g + 1,
-							memory_order_seq_cst,
-							memory_order_relaxed);
-	}
-}
-
-static void wait_list(struct iopgt_domain *dom, struct pt_table *list,
-		      struct pt_table *tail, unsigned long n)
-{
-	struct pt_table *head;
-
-	head = atomic_load_explicit(&dom->waiting, memory_order_relaxed);
-	do {
-		tail->next = head;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&dom->waiting, &head, list, memory_order_release,
-		memory_order_relaxed));
-	pt_stat_add(&dom->st.pages_waiting, n);
-}
-
-/* Reclaim tables that were unlinked and whose flush has completed: now if
- * no walker is counted, else once the epoch has advanced twice. */
-static void reclaim_list(struct iopgt_domain *dom, struct pt_table *list,
-			 unsigned long n)
-{
-	struct pt_table *tail = list;
-	uint64_t tag;
-
-	/* Pairs with the fence in pt_walk_enter(). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if ((dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom)) {
-		release_list(dom, list);
-		return;
-	}
-	tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
-	for (;; tail = tail->next) {
-		tail->epoch = tag;
-		if (!tail->next)
-			break;
-	}
-	wait_list(dom, list, tail, n);
-	try_advance(dom);
-}
-
-void iopgt__reclaim_waiting(struct iopgt_domain *dom)
-{
-	struct pt_table *list, *keep = NULL, *keep_tail = NULL;
-	unsigned long n = 0, kept = 0;
-	bool all;
-	uint64_t g;
-
-	if (!atomic_load_explicit(&dom->waiting, memory_order_relaxed))
-		return;
-	try_advance(dom);
-	try_advance(dom);
-	list = atomic_exchange_explicit(&dom->waiting, NULL,
-					memory_order_acquire);
-	atomic_thread_fence(memory_order_seq_cst);
-	all = (dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom);
-	g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
-	while (list) {
-		struct pt_table *t = list;
-
-		list = t->next;
-		n++;
-		if (all || t->epoch + 2 <= g) {
-			iopgt__table_release(dom, t);
-			continue;
-		}
-		t->next = keep;
-		keep = t;
-		if (!keep_tail)
-			keep_tail = t;
-		kept++;
-	}
-	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
-				  memory_order_relaxed);
-	if (keep)
-		wait_list(dom, keep, keep_tail, kept);
-}
-
 static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
 {
 	enum iopgt_flush_kind kind = g->kind;
@@ -218,7 +91,7 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	unsigned long n = g->nr_tables;
 
 	if (list && (dom->hooks & PT_HOOK_FREE_BEFORE_FLUSH)) {
-		release_list(dom, list); /* broken on purpose: rule 2 */
+		iopgt__release_list(dom, list); /* broken on purpose: rule 2 */
 		list = NULL;
 	}
 	if (IOPGT_DEBUG)
@@ -226,7 +99,7 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 					  memory_order_relaxed);
 	flush(dom, g, all);
 	if (list)
-		reclaim_list(dom, list, n);
+		dom->strat->retire(dom, list, n);
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
 	gather_reset(g);
@@ -323,7 +196,7 @@ int iopgt_reclaim(struct iopgt_domain *dom)
 	if (!dom)
 		return -EINVAL;
 	evict_idle(dom);
-	iopgt__reclaim_waiting(dom);
+	dom->strat->poll(dom);
 	iopgt__cache_trim(dom);
 	return 0;
 }

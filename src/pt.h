@@ -243,7 +243,21 @@ struct iopgt_domain {
 		pt_entry_t *va;
 		unsigned level, shift, mask;
 		bool uncounted;
+		uint8_t walk; /* enum pt_walk_kind: the strategy's walker */
+		/* Not the common case: a walker other than the epoch's, the
+		 * embedder's phys_to_virt or a test's walk hook. One test on
+		 * the hot paths sends all three out of line. */
+		bool other;
 	} top;
+	/* The reclaim strategy (reclaim.c) and its state: a walker that
+	 * calls the strategy calls these (RCU: the flavor's read_lock and
+	 * read_unlock, set by the strategy's setup). */
+	const struct pt_strategy *strat;
+	struct {
+		void (*enter)(void);
+		void (*leave)(void);
+	} walk_call;
+	_Atomic uint64_t rcu_pending; /* pages in RCU callbacks not yet run */
 	uintptr_t seg_mask;
 	uintptr_t seg_desc_off;
 	unsigned table_shift;
@@ -275,6 +289,7 @@ struct iopgt_domain {
 		_Atomic uint64_t pages_alloc, pages_freed;
 		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t coalesced, split, segments;
+		_Atomic uint64_t rcu_waits;
 	} st __attribute__((aligned(64)));
 
 	/* Counters every operation writes, spread over cache lines so that
@@ -426,14 +441,92 @@ static inline struct pt_shard *pt_shard(struct iopgt_domain *dom)
 			    (PT_SHARDS - 1)];
 }
 
+/* A sequentially consistent fence, for the halves of the fence pairs of a
+ * domain without counts. A function of its own: gcc refuses a fence
+ * written directly in an always_inline function under ThreadSanitizer
+ * (-Wtsan), but not one inlined from a plain inline function. */
+static inline void pt_fence_sc(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* ------------------------------------------------------------------------
+ * Reclaim strategies (reclaim.c): how a table that was unlinked and
+ * flushed is freed while lock-free walkers may still hold it, chosen per
+ * domain (iopgt_config.strategy). Each gives:
+ *   walker  how a call marks its time in the tree, once per public call,
+ *           never per entry: the epoch's counters (inline, below), none,
+ *           or the functions the strategy's setup put in dom->walk_call
+ *           (RCU: the flavor's read-side lock);
+ *   retire  take a list of n tables whose flush has completed, and free
+ *           each once no walker can still hold it;
+ *   poll    free what has become free to free (sync, iopgt_reclaim);
+ *   barrier wait until every table retired so far is freed (destroy, and
+ *           iopgt_reclaim for strategies that free elsewhere).
+ */
+enum pt_walk_kind {
+	PT_WALK_EPOCH = 0, /* the epoch's counters, in line */
+	PT_WALK_NONE = 1,  /* no concurrent walker: nothing to mark */
+	PT_WALK_CALL = 2,  /* the strategy's enter and leave */
+	PT_WALK_ANY = 3,   /* (pt_walk_enter_k only) whichever the domain's */
+};
+
+struct pt_strategy {
+	const char *name;
+	uint8_t walk; /* enum pt_walk_kind */
+	/* At create: fill dom->walk_call for PT_WALK_CALL (its enter and
+	 * leave, called with nothing, so that the walker costs the callee
+	 * alone). */
+	void (*setup)(struct iopgt_domain *dom);
+	void (*retire)(struct iopgt_domain *dom, struct pt_table *list,
+		       unsigned long n);
+	void (*poll)(struct iopgt_domain *dom);
+	void (*barrier)(struct iopgt_domain *dom);
+};
+
+/* The strategy of cfg (its strategy and rcu_flavor fields), or NULL with
+ * *err set: -EINVAL for an unknown strategy or a missing flavor,
+ * -EOPNOTSUPP for one this build lacks. */
+const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
+					  int *err);
+/* Return a list of tables to their segments; returns how many. */
+unsigned long iopgt__release_list(struct iopgt_domain *dom,
+				  struct pt_table *t);
+
 /* What pt_walk_leave() needs: the address of the counter the walker
  * incremented, | 1 if it incremented the other parity's too (the two are
  * adjacent in their shard, 8-byte aligned, the even one 16-byte aligned,
  * so the other is at address ^ 8). */
 typedef uintptr_t pt_walk_t;
 
-static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
+/* The walker of a strategy without counts (dom->top.walk not
+ * PT_WALK_EPOCH): PT_WALK_NONE has none, PT_WALK_CALL calls the
+ * strategy's enter and leave. Both are odd, so that pt_walk_leave() tells
+ * them from a counter's address with the test it makes anyway. */
+#define PT_WALK_T_NONE ((pt_walk_t)1)
+#define PT_WALK_T_CALL ((pt_walk_t)3)
+
+pt_walk_t iopgt__walk_enter_call(struct iopgt_domain *dom);
+void iopgt__walk_leave_slow(struct iopgt_domain *dom, pt_walk_t w);
+
+/* Enter as a walker of kind k, a constant: the hot paths, compiled once
+ * for the epoch and once for no walker, send the rest out of line
+ * (dom->top.other); everything else enters with PT_WALK_ANY. */
+static inline __attribute__((always_inline)) pt_walk_t
+pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
 {
+	if (k == PT_WALK_NONE)
+		return PT_WALK_T_NONE;
+	if (k == PT_WALK_CALL) {
+		dom->walk_call.enter();
+		return PT_WALK_T_CALL;
+	}
+	if (k == PT_WALK_ANY &&
+	    __builtin_expect(dom->top.walk != PT_WALK_EPOCH, 0)) {
+		if (dom->top.walk == PT_WALK_NONE)
+			return PT_WALK_T_NONE;
+		return iopgt__walk_enter_call(dom);
+	}
 	struct pt_shard *sh = pt_shard(dom);
 	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
 						    memory_order_seq_cst) & 1;
@@ -464,23 +557,48 @@ static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
 	!defined(__SANITIZE_THREAD__) && !PT_HAS_TSAN
 	atomic_signal_fence(memory_order_seq_cst);
 #else
-	atomic_thread_fence(memory_order_seq_cst);
+	pt_fence_sc();
 #endif
 	return w;
 }
 
-static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
+static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
 {
+	return pt_walk_enter_k(dom, PT_WALK_ANY);
+}
+
+/* Leave what pt_walk_enter_k(dom, k) entered (w), k the same constant. */
+static inline __attribute__((always_inline)) void
+pt_walk_leave_k(struct iopgt_domain *dom, pt_walk_t w, const unsigned k)
+{
+	if (k == PT_WALK_NONE)
+		return;
+	if (k == PT_WALK_CALL) {
+		dom->walk_call.leave();
+		return;
+	}
+	if (k == PT_WALK_ANY && __builtin_expect(w & 1, 0)) {
+		/* Counted under both parities, or a strategy's own walker
+		 * (none at all for PT_WALK_T_NONE). */
+		if (w != PT_WALK_T_NONE)
+			iopgt__walk_leave_slow(dom, w);
+		return;
+	}
+	/* The epoch's walker (w even for PT_WALK_ANY). Release: every
+	 * access to the tree happens before a reclaimer that reads the count
+	 * as zero frees anything. */
 	_Atomic long *c = (_Atomic long *)(w & ~(pt_walk_t)1);
 
-	(void)dom;
-	/* Release: every access to the tree happens before a reclaimer that
-	 * reads the count as zero frees anything. */
 	atomic_fetch_sub_explicit(c, 1, memory_order_release);
-	if (__builtin_expect(w & 1, 0))
+	if (k == PT_WALK_EPOCH && __builtin_expect(w & 1, 0))
 		atomic_fetch_sub_explicit(
 			(_Atomic long *)((uintptr_t)c ^ sizeof(long)), 1,
 			memory_order_release);
+}
+
+static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
+{
+	pt_walk_leave_k(dom, w, PT_WALK_ANY);
 }
 
 /* ------------------------------------------------------------------------
@@ -558,14 +676,6 @@ static inline bool pt_counted(const struct iopgt_domain *dom)
 	return !dom->top.uncounted;
 }
 
-/* A sequentially consistent fence, for the halves of the fence pairs of a
- * domain without counts. A function of its own: gcc refuses a fence
- * written directly in an always_inline function under ThreadSanitizer
- * (-Wtsan), but not one inlined from a plain inline function. */
-static inline void pt_fence_sc(void)
-{
-	atomic_thread_fence(memory_order_seq_cst);
-}
 
 /* A domain without counts that reclaims emptied tables (above). */
 static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)

@@ -17,6 +17,8 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
 {
 	dom->walk_hook_arg = arg;
 	dom->walk_hook = fn;
+	dom->top.other = dom->top.walk != PT_WALK_EPOCH ||
+			 dom->cfg.phys_to_virt || fn;
 }
 
 void iopgt__set_yield_hook(struct iopgt_domain *dom,

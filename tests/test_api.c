@@ -35,6 +35,9 @@ _Static_assert(IOPGT_FLUSH_NONE == 0 && IOPGT_FLUSH_ADDED == 1 &&
 _Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
 		       IOPGT_OPT_NO_COALESCE == 4 && IOPGT_OPT_NO_COUNTS == 8,
 	       "options");
+_Static_assert(IOPGT_STRATEGY_EPOCH == 0 && IOPGT_STRATEGY_AFTER_FLUSH == 1 &&
+		       IOPGT_STRATEGY_RCU == 2,
+	       "reclaim strategy values are ABI");
 _Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
 	       "call flags");
 _Static_assert(IOPGT_FORMAT_DIRTY == 1, "format flags");

@@ -11,7 +11,12 @@
  *   rule 2(b) and 5: a table a lock-free walker is inside is not freed
  *     until the walker leaves; the walker sees the old contents or empty
  *     entries. A lookup is held inside a table through the walk hook while
- *     another thread unlinks that table. Broken with PT_HOOK_IGNORE_WALKERS.
+ *     another thread unlinks that table; for every reclaim strategy that
+ *     allows concurrent walkers (the epoch, RCU with each liburcu flavor).
+ *     Broken with PT_HOOK_IGNORE_WALKERS, which each strategy honours by
+ *     freeing at once.
+ *   RCU's bound: past rcu_max_pending pages, or without memory for its
+ *     batch, a sync waits for a grace period itself and frees directly.
  *   rule 4: after unmapping everything only the root is left. Shown to be
  *     caught with IOPGT_OPT_NO_RECLAIM, which keeps emptied tables.
  *
@@ -25,13 +30,31 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
+#include "strategy.h"
 #include "testhook.h"
 
 typedef int (*sync_fn)(struct iopgt_domain *, struct iopgt_gather *);
 
 static uint64_t g_seed;
+
+/* liburcu is not built for ThreadSanitizer, which then cannot see its
+ * grace periods order a reader's loads before the callback thread's free,
+ * and reports each as a race: RCU runs in the other builds. */
+static bool rcu_skipped(const struct cli_strategy *s)
+{
+	static bool said;
+
+	if (!TSAN || !s->flavor)
+		return false;
+	if (!said)
+		fprintf(stderr, "test_reclaim: RCU strategies skipped under "
+				"ThreadSanitizer (liburcu is not instrumented)\n");
+	said = true;
+	return true;
+}
 
 /* Geometry of a configuration as the tests need it. */
 struct geo {
@@ -92,6 +115,7 @@ struct fcheck {
 	size_t n, cap;
 	unsigned long frees, violations, unknown;
 	uint64_t rng;
+	const struct cli_strategy *strat;
 };
 
 static struct trec *fc_find(struct fcheck *fc, uint64_t pa)
@@ -160,12 +184,15 @@ static void fc_on_free(void *arg, uint64_t pa, size_t size, uint64_t when)
 	}
 }
 
-static void fc_init(struct fcheck *fc, const struct tcfg *c, unsigned options,
+static void fc_init(struct fcheck *fc, const struct tcfg *c,
+		    const struct cli_strategy *strat, unsigned options,
 		    sync_fn sync, unsigned hooks, const char *what)
 {
 	struct iopgt_config cfg;
 
 	memset(fc, 0, sizeof(*fc));
+	fc->strat = strat;
+	cli_strategy_thread_begin(strat);
 	fc->what = what;
 	fc->sync = sync;
 	talloc_init(&fc->ta);
@@ -174,6 +201,7 @@ static void fc_init(struct fcheck *fc, const struct tcfg *c, unsigned options,
 	fc->ta.on_free_arg = fc;
 	tflush_init(&fc->tf, &fc->clock);
 	tcfg_config(c, &cfg);
+	cli_strategy_apply(strat, &cfg);
 	cfg.options = options;
 	cfg.table_cache = 0; /* every reclaimed table is really freed */
 	talloc_ops(&fc->ta, &cfg.mem);
@@ -190,8 +218,13 @@ static void fc_init(struct fcheck *fc, const struct tcfg *c, unsigned options,
 static unsigned long fc_fini(struct fcheck *fc, unsigned long *frees)
 {
 	struct iopgt_stats st;
-	unsigned long v = fc->violations;
+	unsigned long v;
 
+	/* RCU (QSBR, this thread online): the callbacks run now, while
+	 * this thread waits in the barrier. */
+	if (fc->strat->flavor)
+		iopgt_reclaim(fc->dom);
+	v = fc->violations;
 	iopgt_get_stats(fc->dom, &st, sizeof(st));
 	assert_int_equal(st.table_pages_waiting, 0);
 	assert_int_equal(tcheck_counts(fc->dom), 0);
@@ -204,6 +237,7 @@ static unsigned long fc_fini(struct fcheck *fc, unsigned long *frees)
 	free(fc->tabs);
 	if (frees)
 		*frees = fc->frees;
+	cli_strategy_thread_end(fc->strat);
 	return v;
 }
 
@@ -399,32 +433,52 @@ static const struct scenario scenarios[] = {
 /* Run one scenario and return the number of table frees that were not
  * preceded by a covering WALK flush. */
 static unsigned long flush_violations(const struct tcfg *c,
+				      const struct cli_strategy *strat,
 				      const struct scenario *s, int all,
 				      unsigned hooks, unsigned long *frees)
 {
 	struct fcheck fc;
-	char what[160];
+	char what[200];
 
-	snprintf(what, sizeof(what), "%s %s %s hooks 0x%x seed 0x%" PRIx64,
-		 c->name, s->name, all ? "flush_all" : "sync", hooks, g_seed);
-	fc_init(&fc, c, s->options, all ? iopgt_flush_all : iopgt_sync, hooks,
-		what);
+	snprintf(what, sizeof(what),
+		 "%s %s %s %s hooks 0x%x seed 0x%" PRIx64, c->name,
+		 strat->name, s->name, all ? "flush_all" : "sync", hooks,
+		 g_seed);
+	fc_init(&fc, c, strat, s->options, all ? iopgt_flush_all : iopgt_sync,
+		hooks, what);
 	s->fn(&fc);
 	return fc_fini(&fc, frees);
 }
 
+/* The strategies the flush checks run with: the checker's clock and
+ * allocator are one thread's, so RCU runs with QSBR, whose callbacks wait
+ * for this thread's quiescent state: they run only inside the barrier of
+ * fc_fini, while this thread waits. */
+static const char *const flush_strategies[] = { "epoch", "after-flush",
+						"rcu-qsbr" };
+#define N_FLUSH_STRATEGIES \
+	(sizeof(flush_strategies) / sizeof(flush_strategies[0]))
+
 static void test_flush_before_free(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < n_tcfgs; i++)
-		for (size_t s = 0; s < N_SCENARIOS; s++)
-			for (int all = 0; all < 2; all++) {
-				unsigned long frees = 0;
-				unsigned long v = flush_violations(
-					&tcfgs[i], &scenarios[s], all, 0, &frees);
-				assert_int_equal(v, 0);
-				assert_true(frees > 0); /* not vacuous */
-			}
+	for (size_t k = 0; k < N_FLUSH_STRATEGIES; k++)
+		for (size_t i = 0; i < n_tcfgs; i++)
+			for (size_t s = 0; s < N_SCENARIOS; s++)
+				for (int all = 0; all < 2; all++) {
+					const struct cli_strategy *st =
+						cli_strategy_find(
+							flush_strategies[k]);
+					unsigned long frees = 0, v;
+
+					if (rcu_skipped(st))
+						continue;
+					v = flush_violations(&tcfgs[i], st,
+							     &scenarios[s], all,
+							     0, &frees);
+					assert_int_equal(v, 0);
+					assert_true(frees > 0); /* not vacuous */
+				}
 }
 
 /* Each hook breaks rule 2(a) in its own way; the same checker must see it
@@ -432,22 +486,33 @@ static void test_flush_before_free(void **state)
  * which invalidates everything whatever the kind. */
 static void negative_flush(unsigned hooks, int with_flush_all)
 {
-	for (size_t i = 0; i < n_tcfgs; i++)
-		for (size_t s = 0; s < N_SCENARIOS; s++)
-			for (int all = 0; all <= with_flush_all; all++) {
-				unsigned long frees = 0;
-				unsigned long v = flush_violations(
-					&tcfgs[i], &scenarios[s], all, hooks,
-					&frees);
-				if (v == 0)
-					fprintf(stderr, "%s %s %s: hooks 0x%x "
-							"not detected\n",
-						tcfgs[i].name, scenarios[s].name,
-						all ? "flush_all" : "sync",
-						hooks);
-				assert_true(frees > 0);
-				assert_true(v > 0);
-			}
+	for (size_t k = 0; k < N_FLUSH_STRATEGIES; k++) {
+		const struct cli_strategy *st =
+			cli_strategy_find(flush_strategies[k]);
+
+		if (rcu_skipped(st))
+			continue;
+		for (size_t i = 0; i < n_tcfgs; i++)
+			for (size_t s = 0; s < N_SCENARIOS; s++)
+				for (int all = 0; all <= with_flush_all;
+				     all++) {
+					unsigned long frees = 0;
+					unsigned long v = flush_violations(
+						&tcfgs[i], st, &scenarios[s],
+						all, hooks, &frees);
+					if (v == 0)
+						fprintf(stderr,
+							"%s %s %s %s: hooks "
+							"0x%x not detected\n",
+							tcfgs[i].name, st->name,
+							scenarios[s].name,
+							all ? "flush_all"
+							    : "sync",
+							hooks);
+					assert_true(frees > 0);
+					assert_true(v > 0);
+				}
+	}
 }
 
 static void test_neg_free_before_flush(void **state)
@@ -511,6 +576,7 @@ enum grace_kind {
 };
 
 struct grace {
+	const struct cli_strategy *strat;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct iopgt_domain *dom;
@@ -543,7 +609,9 @@ static void *grace_walker(void *arg)
 {
 	struct grace *gr = arg;
 
+	cli_strategy_thread_begin(gr->strat);
 	int r = iopgt_lookup(gr->dom, gr->iova, &gr->tr);
+	cli_strategy_thread_end(gr->strat);
 
 	pthread_mutex_lock(&gr->mu);
 	gr->r = r;
@@ -590,8 +658,10 @@ static int find_table_one(void *arg, const struct iopgt_table_info *t)
  * the old translation nor (where the IOVA was unmapped) -ENOENT. Also
  * asserts what must hold in any case (the WALK flush, the final free).
  * -1: the case does not exist in this configuration. */
-static int grace_violations(const struct tcfg *c, enum grace_kind kind,
-				 int use_reclaim, unsigned hooks)
+static int grace_violations(const struct tcfg *c,
+			    const struct cli_strategy *strat,
+			    enum grace_kind kind, int use_reclaim,
+			    unsigned hooks)
 {
 	struct qalloc q;
 	struct iopgt_config cfg;
@@ -611,6 +681,7 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 	q.ta.clock = &clock;
 	tflush_init(&tf, &clock);
 	tcfg_config(c, &cfg);
+	cli_strategy_apply(strat, &cfg);
 	cfg.table_cache = 0;
 	talloc_ops(&q.ta, &cfg.mem);
 	cfg.mem.meta_free = q_meta_free;
@@ -618,6 +689,8 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 	tflush_ops(&tf, &cfg.flush);
 
 	memset(&gr, 0, sizeof(gr));
+	gr.strat = strat;
+	cli_strategy_thread_begin(strat);
 	pthread_mutex_init(&gr.mu, NULL);
 	pthread_cond_init(&gr.cv, NULL);
 	assert_int_equal(iopgt_domain_create(&cfg, &gr.dom), 0);
@@ -680,6 +753,16 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 	assert_true(tflush_walk_covers(&tf, ft.span_iova,
 				       ft.span_iova + ft.span - 1, t0,
 				       UINT64_MAX));
+	if (strat->flavor) {
+		/* Time for a grace period that does not wait for the walker
+		 * to end, and its callback to run (QSBR: this thread,
+		 * offline, is not the one it waits for). */
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		cli_strategy_offline(strat);
+		nanosleep(&ts, NULL);
+		cli_strategy_online(strat);
+	}
 
 	iopgt_get_stats(gr.dom, &st, sizeof(st));
 	if (gr.target_freed || talloc_is_freed(&q.ta, gr.target)) {
@@ -714,10 +797,13 @@ static int grace_violations(const struct tcfg *c, enum grace_kind kind,
 		v++;
 	}
 
-	/* Now the walker has left: the next sync or reclaim frees it. */
+	/* Now the walker has left: the next sync or reclaim frees it (with
+	 * RCU, the callback: iopgt_reclaim or the application's barrier waits
+	 * for it). */
 	if (use_reclaim) {
 		iopgt_reclaim(gr.dom);
 	} else {
+		cli_strategy_barrier(strat);
 		iopgt_gather_init(&g, sizeof(g));
 		iopgt_sync(gr.dom, &g);
 	}
@@ -736,29 +822,230 @@ out:
 	tflush_fini(&tf);
 	pthread_mutex_destroy(&gr.mu);
 	pthread_cond_destroy(&gr.cv);
+	cli_strategy_thread_end(strat);
 	return v;
+}
+
+/* The strategies that allow walkers concurrent with reclaim: every one
+ * but after-flush. The epoch runs on every configuration; each RCU flavor
+ * on the representative one and one other (the flavor does not meet the
+ * format). */
+static bool grace_strategy(const struct cli_strategy *s)
+{
+	return s->strategy != IOPGT_STRATEGY_AFTER_FLUSH && !rcu_skipped(s);
+}
+
+static bool grace_config(const struct cli_strategy *s, size_t i)
+{
+	return s->strategy == IOPGT_STRATEGY_EPOCH || i == 0 ||
+	       !strcmp(tcfgs[i].name, tcfg_representative());
 }
 
 static void test_walker_grace(void **state)
 {
+	unsigned ns;
+	const struct cli_strategy *ss = cli_strategies(&ns);
+
 	(void)state;
-	for (size_t i = 0; i < n_tcfgs; i++)
-		for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++)
-			for (int rec = 0; rec < 2; rec++) {
-				int v = grace_violations(&tcfgs[i], k, rec, 0);
-				assert_true(v <= 0);
-			}
+	for (unsigned si = 0; si < ns; si++) {
+		if (!grace_strategy(&ss[si]))
+			continue;
+		for (size_t i = 0; i < n_tcfgs; i++) {
+			if (!grace_config(&ss[si], i))
+				continue;
+			for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++)
+				for (int rec = 0; rec < 2; rec++) {
+					int v = grace_violations(
+						&tcfgs[i], &ss[si], k, rec, 0);
+					if (v > 0)
+						fprintf(stderr,
+							"strategy %s\n",
+							ss[si].name);
+					assert_true(v <= 0);
+				}
+		}
+	}
 }
 
 static void test_neg_ignore_walkers(void **state)
 {
+	unsigned ns;
+	const struct cli_strategy *ss = cli_strategies(&ns);
+
 	(void)state;
-	for (size_t i = 0; i < n_tcfgs; i++)
-		for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++) {
-			int v = grace_violations(&tcfgs[i], k, 0,
-						 PT_HOOK_IGNORE_WALKERS);
-			assert_true(v != 0);
+	for (unsigned si = 0; si < ns; si++) {
+		if (!grace_strategy(&ss[si]))
+			continue;
+		for (size_t i = 0; i < n_tcfgs; i++) {
+			if (!grace_config(&ss[si], i))
+				continue;
+			for (int k = GRACE_UNMAP; k <= GRACE_COALESCE; k++) {
+				int v = grace_violations(
+					&tcfgs[i], &ss[si], k, 0,
+					PT_HOOK_IGNORE_WALKERS);
+				if (!v)
+					fprintf(stderr,
+						"strategy %s: not caught\n",
+						ss[si].name);
+				assert_true(v != 0);
+			}
 		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * RCU: one callback per batch, the bound, and destroy's barrier
+ */
+
+struct balloc {
+	struct talloc ta; /* first: talloc's callbacks take this as theirs */
+	void *(*meta_alloc)(void *arg, size_t size);
+	int fail_meta;    /* refuse the next meta_alloc */
+};
+
+static void *b_meta_alloc(void *arg, size_t size)
+{
+	struct balloc *b = arg;
+
+	if (b->fail_meta) {
+		b->fail_meta = 0;
+		return NULL;
+	}
+	return b->meta_alloc(arg, size);
+}
+
+enum rcu_end { RCU_END_RECLAIM, RCU_END_DESTROY };
+
+/* Unlink a few tables in one batch and sync: with max_pending below the
+ * batch, or with its record refused, the sync must wait for a grace
+ * period itself and free them before it returns; else they wait in one
+ * callback, freed by iopgt_reclaim's barrier or, with nothing else,
+ * destroy's. Either way nothing leaks. */
+static void rcu_batch_case(const struct tcfg *c,
+			   const struct cli_strategy *strat,
+			   uint64_t max_pending, int fail_meta,
+			   enum rcu_end end)
+{
+	struct balloc b;
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_gather g;
+	struct iopgt_stats st0, st;
+	struct geo geo;
+	unsigned long n;
+	const bool expect_wait = fail_meta || max_pending == 1;
+
+	memset(&b, 0, sizeof(b));
+	talloc_init(&b.ta);
+	cli_strategy_thread_begin(strat);
+	tcfg_config(c, &cfg);
+	cli_strategy_apply(strat, &cfg);
+	cfg.rcu_max_pending = max_pending;
+	cfg.table_cache = 0;
+	talloc_ops(&b.ta, &cfg.mem);
+	b.meta_alloc = cfg.mem.meta_alloc;
+	cfg.mem.meta_alloc = b_meta_alloc;
+	cfg.mem.arg = &b;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
+	geo_of(dom, &geo);
+	iopgt_gather_init(&g, sizeof(g));
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(iopgt_map(dom, geo.sz1 * k,
+					   pa_of(&geo, geo.sz1 * k), geo.page,
+					   IOPGT_PROT_READ, &g),
+				 0);
+	iopgt_sync(dom, &g);
+	iopgt_get_stats(dom, &st0, sizeof(st0));
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(iopgt_unmap(dom, geo.sz1 * k, geo.page, &g),
+				 (int64_t)geo.page);
+	n = g.nr_tables;
+	assert_true(n >= 3);
+	b.fail_meta = fail_meta;
+	iopgt_sync(dom, &g);
+	assert_int_equal(b.fail_meta, 0); /* the sync asked for a record */
+	iopgt_get_stats(dom, &st, sizeof(st));
+	if (expect_wait) {
+		assert_int_equal(st.reclaim_waits, 1);
+		assert_int_equal(st.table_pages_waiting, 0);
+		assert_int_equal(st.table_pages_freed - st0.table_pages_freed,
+				 n);
+	} else {
+		assert_int_equal(st.reclaim_waits, 0);
+	}
+	if (end == RCU_END_RECLAIM) {
+		assert_int_equal(iopgt_reclaim(dom), 0);
+		iopgt_get_stats(dom, &st, sizeof(st));
+		assert_int_equal(st.table_pages_waiting, 0);
+		assert_int_equal(st.table_pages_freed - st0.table_pages_freed,
+				 n);
+	}
+	iopgt_domain_destroy(dom);
+	assert_int_equal(b.ta.live_bytes, 0);
+	assert_int_equal(b.ta.meta_allocs, b.ta.meta_frees);
+	talloc_fini(&b.ta);
+	cli_strategy_thread_end(strat);
+}
+
+static void test_rcu_batches(void **state)
+{
+	unsigned ns;
+	const struct cli_strategy *ss = cli_strategies(&ns);
+
+	(void)state;
+	for (unsigned si = 0; si < ns; si++) {
+		if (!ss[si].flavor || rcu_skipped(&ss[si]))
+			continue;
+		for (size_t i = 0; i < n_tcfgs; i++) {
+			if (!grace_config(&ss[si], i))
+				continue;
+			rcu_batch_case(&tcfgs[i], &ss[si], 0, 0,
+				       RCU_END_RECLAIM);
+			rcu_batch_case(&tcfgs[i], &ss[si], 0, 0,
+				       RCU_END_DESTROY);
+			rcu_batch_case(&tcfgs[i], &ss[si], 1, 0,
+				       RCU_END_RECLAIM);
+			rcu_batch_case(&tcfgs[i], &ss[si], 0, 1,
+				       RCU_END_DESTROY);
+		}
+	}
+}
+
+/* A configuration the strategy cannot take is refused. */
+static void test_strategy_config(void **state)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+	unsigned ns;
+	const struct cli_strategy *ss = cli_strategies(&ns);
+
+	(void)state;
+	tcfg_config(&tcfgs[0], &cfg);
+	cfg.strategy = IOPGT_STRATEGY_RCU; /* no flavor */
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	cfg.strategy = 77;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	cfg.strategy = IOPGT_STRATEGY_EPOCH;
+	cfg.rcu_max_pending = 5; /* RCU's alone */
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	cfg.rcu_max_pending = 0;
+	cfg.rcu_flavor = cli_strategy_find("rcu-memb")->flavor;
+	assert_int_equal(iopgt_domain_create(&cfg, &dom), -EINVAL);
+	for (unsigned si = 0; si < ns; si++) {
+		tcfg_config(&tcfgs[0], &cfg);
+		cli_strategy_apply(&ss[si], &cfg);
+		assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
+		assert_int_equal(iopgt_domain_info(dom, &info, sizeof(info)),
+				 0);
+		assert_int_equal(info.strategy, ss[si].strategy);
+		iopgt_domain_destroy(dom);
+	}
+	assert_string_equal(iopgt_strategy_name(IOPGT_STRATEGY_RCU), "rcu");
+	assert_string_equal(iopgt_strategy_name(IOPGT_STRATEGY_AFTER_FLUSH),
+			    "after-flush");
+	assert_string_equal(iopgt_strategy_name((enum iopgt_strategy)9),
+			    "unknown");
 }
 
 /* ------------------------------------------------------------------------
@@ -886,6 +1173,8 @@ int main(void)
 		cmocka_unit_test(test_neg_leaf_only_flush),
 		cmocka_unit_test(test_walker_grace),
 		cmocka_unit_test(test_neg_ignore_walkers),
+		cmocka_unit_test(test_rcu_batches),
+		cmocka_unit_test(test_strategy_config),
 		cmocka_unit_test(test_unmap_all_leaves_root),
 		cmocka_unit_test(test_neg_no_reclaim_keeps_tables),
 	};
