@@ -3,6 +3,7 @@
 
 #include "bench_cli.h"
 #include "cli.h"
+#include "strategy.h"
 
 void bench_opts_begin(struct iopgt_config *cfg)
 {
@@ -22,7 +23,8 @@ int bench_getopt(int argc, char **argv, const struct option *longopts,
 		if (f)
 			continue;
 		if (opt == 'h') {
-			printf("%s%s", usage, cli_format_help());
+			printf("%s%s\nreclaim strategy:\n%s", usage,
+			       cli_format_help(), cli_strategy_help());
 			return BENCH_OPT_HELP;
 		}
 		return opt;

@@ -15,8 +15,11 @@ enum { BENCH_OPT_HELP = -2, BENCH_OPT_BAD = '?' };
 void bench_opts_begin(struct iopgt_config *cfg);
 
 /* cli_getopt(argc, argv, ":h", longopts, cmd) for a benchmark whose
- * longopts hold CLI_OPTIONS_FORMAT and CLI_OPTION_HELP: applies the format
- * options to cfg and answers -h with usage followed by cli_format_help.
+ * longopts hold CLI_OPTIONS_FORMAT, --strategy and CLI_OPTION_HELP: applies
+ * the format options to cfg and answers -h with usage followed by
+ * cli_format_help and cli_strategy_help (--strategy is the benchmark's to
+ * parse: it applies the strategy after bench_opts_end, which --format's
+ * fresh configuration would otherwise undo).
  * Returns the benchmark's own next option (optarg its value), -1 after the
  * last, BENCH_OPT_HELP or BENCH_OPT_BAD. */
 int bench_getopt(int argc, char **argv, const struct option *longopts,

@@ -55,11 +55,12 @@
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
+#include "strategy.h"
 
 static const char lookup_usage[] =
 	"usage: iopgt bench lookup --set SIZE [--dependent] [--lookups N]\n"
 	"                          [--seed S] [--spread K] [--miss-buffer SIZE]\n"
-	"                          [FORMAT OPTIONS] [--json]\n"
+	"                          [FORMAT OPTIONS] [--strategy S] [--json]\n"
 	"\n"
 	"Map a random set of distinct pages of the smallest size (4K; the granule\n"
 	"for arm_s2 16k/64k) totalling SIZE bytes, then time N lookups of random\n"
@@ -116,6 +117,10 @@ static const char lookup_usage[] =
 	"                      (default 4; 1 to 65536)\n"
 	"  --miss-buffer SIZE  pointer-chase buffer, a power of two (default: the\n"
 	"                      one nearest the table bytes, at least 256M)\n"
+	"  --strategy S        the domain's reclaim strategy (below): what a\n"
+	"                      lookup pays to be a walker; under rcu-qsbr a\n"
+	"                      quiescent state is announced once a round,\n"
+	"                      outside the timed batches\n"
 	"  --json              print one JSON object\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -308,6 +313,7 @@ enum {
 	OPT_SEED,
 	OPT_SPREAD,
 	OPT_MISS_BUFFER,
+	OPT_STRATEGY,
 };
 
 int bench_lookup_main(int argc, char **argv)
@@ -320,6 +326,7 @@ int bench_lookup_main(int argc, char **argv)
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "spread", required_argument, NULL, OPT_SPREAD },
 		{ "miss-buffer", required_argument, NULL, OPT_MISS_BUFFER },
+		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -332,6 +339,7 @@ int bench_lookup_main(int argc, char **argv)
 	struct tcount tc = { 0, 0, 0 };
 	struct bench_chase huge, small;
 	struct lk L;
+	const struct cli_strategy *strat = cli_strategy_find("epoch");
 	uint64_t set = 0, lookups = 1000000, seed = 1, spread = 4;
 	uint64_t miss_bytes = 0, page, wpages, window, seeds, state = 0;
 	uint64_t rounds = 0, t0, t1;
@@ -394,6 +402,10 @@ int bench_lookup_main(int argc, char **argv)
 				goto usage;
 			}
 			break;
+		case OPT_STRATEGY:
+			if (cli_strategy_arg(cmd, optarg, &strat))
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
@@ -408,10 +420,15 @@ int bench_lookup_main(int argc, char **argv)
 	}
 
 	cfg.options |= IOPGT_OPT_NO_COALESCE;
+	cli_strategy_apply(strat, &cfg);
+	/* This thread makes every call, registered with the RCU flavor (if
+	 * any) from before the first to after the destroy. */
+	cli_strategy_thread_begin(strat);
 	r = iopgt_domain_create(&cfg, &L.dom);
 	if (r) {
 		fprintf(stderr, "%s: cannot create a %s domain: %s\n", cmd,
 			cli_format_desc(&cfg), strerror(-r));
+		cli_strategy_thread_end(strat);
 		return 1;
 	}
 	iopgt_domain_info(L.dom, &info, sizeof(info));
@@ -472,8 +489,10 @@ int bench_lookup_main(int argc, char **argv)
 				strerror(-r));
 			goto out;
 		}
-		if (++done % MAP_SYNC_EVERY == 0)
+		if (++done % MAP_SYNC_EVERY == 0) {
 			iopgt_sync(L.dom, &g);
+			cli_strategy_quiescent(strat);
+		}
 	}
 	iopgt_sync(L.dom, &g);
 	t1 = bench_now_ns();
@@ -571,6 +590,8 @@ int bench_lookup_main(int argc, char **argv)
 				break;
 			}
 		}
+		/* QSBR: once a round, outside the timed batches. */
+		cli_strategy_quiescent(strat);
 		if (keep) {
 			s_lk[j] = lk;
 			s_nop[j] = nop;
@@ -610,14 +631,15 @@ report:
 		       ", \"lookups\": %" PRIu64 ", \"table_bytes\": %" PRIu64
 		       ", \"tables\": %" PRIu64 ", \"leaf_tables\": %" PRIu64
 		       ", \"entries_per_leaf_table\": %.1f"
-		       ", \"map_seconds\": %.3f, \"under_valgrind\": %s",
+		       ", \"map_seconds\": %.3f, \"under_valgrind\": %s"
+		       ", \"strategy\": \"%s\"",
 		       iopgt_format_name(info.format), info.levels, page,
 		       info.ias, set, L.pages, spread, window, L.base, seed,
 		       dependent ? "true" : "false", lookups,
 		       st.table_bytes_live, tc.tables, tc.leaf_tables,
 		       tc.leaf_tables ? (double)tc.leaf_used / tc.leaf_tables
 				      : 0.0,
-		       map_s, valgrind ? "true" : "false");
+		       map_s, valgrind ? "true" : "false", strat->name);
 		json_ns("ns_per_lookup", lk_ns, t);
 		json_ns("ns_per_loop_alone", nop_ns, t);
 		json_ns("ns_per_miss_load", miss_ns, t);
@@ -646,11 +668,12 @@ report:
 			       "\"miss_buffer_4k_thp_bytes\": null, "
 			       "\"batches\": null, \"clock_ns\": null}\n");
 	} else {
-		printf("iopgt bench lookup: %s, %s set: %" PRIu64 " %s pages "
-		       "drawn at random from a %s window at 0x%" PRIx64
-		       " (spread %" PRIu64 ", seed %" PRIu64 "), each mapped "
-		       "on its own\n",
-		       cli_format_desc(&cfg), bench_size_str(set, b0, sizeof(b0)),
+		printf("iopgt bench lookup: %s, strategy %s, %s set: %" PRIu64
+		       " %s pages drawn at random from a %s window at "
+		       "0x%" PRIx64 " (spread %" PRIu64 ", seed %" PRIu64
+		       "), each mapped on its own\n",
+		       cli_format_desc(&cfg), strat->name,
+		       bench_size_str(set, b0, sizeof(b0)),
 		       L.pages, bench_size_str(page, b1, sizeof(b1)),
 		       bench_size_str(window, b2, sizeof(b2)), L.base, spread,
 		       seed);
@@ -708,6 +731,7 @@ out:
 	free(s_ratio);
 	free(s_ratio4k);
 	iopgt_domain_destroy(L.dom);
+	cli_strategy_thread_end(strat);
 	if (late_usage)
 		return cli_usage_error(cmd);
 	return ret;

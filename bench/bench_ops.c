@@ -47,13 +47,15 @@
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
+#include "strategy.h"
 
 static const char ops_usage[] =
 	"usage: iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
-	"                       [--no-counts]\n"
+	"                       [--no-counts] [--strategy S]\n"
 	"                       [--reps N] [--json]\n"
 	"       iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
-	"                       [--no-counts] --callgrind-op OP [--iters N]\n"
+	"                       [--no-counts] [--strategy S]\n"
+	"                       --callgrind-op OP [--iters N]\n"
 	"\n"
 	"Median nanoseconds of map and unmap (each followed by iopgt_sync) of one\n"
 	"4K, 2M and 1G leaf, of 256 4K leaves in one call (1 MiB) and 256 2M\n"
@@ -85,6 +87,9 @@ static const char ops_usage[] =
 	"                    with --no-reclaim it keeps no entry counts\n"
 	"  --no-counts       the domain keeps no entry counts, but coalesces and\n"
 	"                    reclaims, by probes and scans (IOPGT_OPT_NO_COUNTS)\n"
+	"  --strategy S      the domain's reclaim strategy (below); under\n"
+	"                    rcu-qsbr a quiescent state is announced once a\n"
+	"                    round, outside the timed calls\n"
 	"  -h, --help        this text\n"
 	"\n"
 	"format options:\n";
@@ -385,7 +390,7 @@ bench_cg_loop(struct iopgt_domain *dom, const struct bgeo *g, enum cg_op op,
 
 static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 			 enum cg_op op, unsigned lvl, const char *opname,
-			 unsigned long iters)
+			 unsigned long iters, const struct cli_strategy *strat)
 {
 	unsigned per = cg_multi(op) ? MULTI_COUNT : table_entries(g) - 2;
 	unsigned long tables = cg_multi(op) ? iters : (iters + per - 1) / per;
@@ -418,7 +423,11 @@ static int run_callgrind(struct iopgt_domain *dom, const struct bgeo *g,
 				return 1;
 			}
 		}
+		cli_strategy_quiescent(strat);
 	}
+	/* None inside the counted loop: its instructions would be counted.
+	 * Its operations free no table (every table keeps a neighbour), so
+	 * no grace period is waited for meanwhile. */
 	if (bench_cg_loop(dom, g, op, lvl, base, iters)) {
 		fprintf(stderr, "iopgt bench ops: %s failed\n", opname);
 		return 1;
@@ -460,7 +469,8 @@ enum {
 	OPT_CALLGRIND_OP,
 	OPT_NO_RECLAIM,
 	OPT_NO_COALESCE,
-	OPT_NO_COUNTS
+	OPT_NO_COUNTS,
+	OPT_STRATEGY
 };
 
 int bench_ops_main(int argc, char **argv)
@@ -474,6 +484,7 @@ int bench_ops_main(int argc, char **argv)
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
+		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
 	};
@@ -482,6 +493,7 @@ int bench_ops_main(int argc, char **argv)
 	struct iopgt_domain *dom = NULL;
 	struct iopgt_info info;
 	struct bgeo g;
+	const struct cli_strategy *strat = cli_strategy_find("epoch");
 	uint64_t reps = 2000, iters = 100000;
 	bool json = false, iters_set = false;
 	unsigned options = 0;
@@ -515,6 +527,10 @@ int bench_ops_main(int argc, char **argv)
 			break;
 		case OPT_NO_COUNTS:
 			options |= IOPGT_OPT_NO_COUNTS;
+			break;
+		case OPT_STRATEGY:
+			if (cli_strategy_arg(cmd, optarg, &strat))
+				goto usage;
 			break;
 		case OPT_REPS:
 			if (cli_count_arg(cmd, "--reps", optarg, 3, 100000000,
@@ -552,6 +568,7 @@ int bench_ops_main(int argc, char **argv)
 	if (bench_opts_end(argc, argv, cmd, &cfg))
 		goto usage;
 	cfg.options |= options;
+	cli_strategy_apply(strat, &cfg);
 	if (iters_set && !cg_name) {
 		fprintf(stderr, "iopgt bench ops: --iters goes with "
 				"--callgrind-op\n");
@@ -563,11 +580,15 @@ int bench_ops_main(int argc, char **argv)
 		goto usage;
 	}
 
+	/* This thread makes every call, and is registered with the RCU
+	 * flavor (if any) from before the first to after the destroy. */
+	cli_strategy_thread_begin(strat);
 	r = iopgt_domain_create(&cfg, &dom);
 	if (r) {
 		fprintf(stderr, "iopgt bench ops: cannot create a %s domain: "
 				"%s\n",
 			cli_format_desc(&cfg), strerror(-r));
+		cli_strategy_thread_end(strat);
 		return 1;
 	}
 	iopgt_domain_info(dom, &info, sizeof(info));
@@ -592,7 +613,8 @@ int bench_ops_main(int argc, char **argv)
 				cli_format_desc(&cfg), cg_level, cg_name);
 			goto out;
 		}
-		ret = run_callgrind(dom, &g, cg_op, cg_level, cg_name, iters);
+		ret = run_callgrind(dom, &g, cg_op, cg_level, cg_name, iters,
+				    strat);
 		goto out;
 	}
 
@@ -627,6 +649,7 @@ int bench_ops_main(int argc, char **argv)
 			goto nomem;
 		if (case_setup(dom, &g, c))
 			goto out;
+		cli_strategy_quiescent(strat);
 	}
 	if (region(&g, 0, 1, &lookup_base)) {
 		fprintf(stderr, "iopgt bench ops: the input space is too "
@@ -678,6 +701,9 @@ int bench_ops_main(int argc, char **argv)
 			if (keep)
 				store_s[k] = s;
 		}
+		/* QSBR: once a round, between the timed batches (the steady
+		 * state frees no table, so nothing waits on it). */
+		cli_strategy_quiescent(strat);
 	}
 	for (unsigned c = 0; c < 5; c++) {
 		if (!cases[c].present)
@@ -696,9 +722,9 @@ int bench_ops_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
-		       ", \"ias\": %u, \"options\": %u, ",
+		       ", \"ias\": %u, \"options\": %u, \"strategy\": \"%s\", ",
 		       iopgt_format_name(info.format), info.levels,
-		       entry_size(&g, 0), info.ias, options);
+		       entry_size(&g, 0), info.ias, options, strat->name);
 		for (unsigned c = 0; c < 3; c++) {
 			if (cases[c].present)
 				printf("\"leaf_%s_bytes\": %" PRIu64 ", ",
@@ -735,6 +761,7 @@ int bench_ops_main(int argc, char **argv)
 			printf(", no coalesce");
 		if (options & IOPGT_OPT_NO_COUNTS)
 			printf(", no counts");
+		printf(", strategy %s", strat->name);
 		printf(", %lu rounds; median ns per call (map/unmap include "
 		       "their iopgt_sync)\n",
 		       reps);
@@ -799,6 +826,7 @@ out:
 	free(store_s);
 	free(lookup_s);
 	iopgt_domain_destroy(dom);
+	cli_strategy_thread_end(strat);
 	return ret;
 usage:
 	return cli_usage_error(cmd);

@@ -53,11 +53,12 @@
 #include "bench_util.h"
 #include "cli.h"
 #include "iopgt.h"
+#include "strategy.h"
 
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
 	"                           [--no-coalesce] [--no-counts] [FORMAT OPTIONS]\n"
-	"                           [--json]\n"
+	"                           [--strategy S] [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
 	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
@@ -97,6 +98,13 @@ static const char writers_usage[] =
 	"                 --no-reclaim the domain keeps no entry counts\n"
 	"  --no-counts    keep no entry counts, but coalesce and reclaim, by\n"
 	"                 probes and scans (IOPGT_OPT_NO_COUNTS)\n"
+	"  --strategy S   the domains' reclaim strategy (below). after-flush\n"
+	"                 requires the caller to serialize its calls: each op\n"
+	"                 (map, unmap, sync) then holds a mutex of the\n"
+	"                 benchmark, with any number of threads, so the figures\n"
+	"                 are those of a caller with a lock of its own. Under\n"
+	"                 rcu-qsbr each thread announces a quiescent state\n"
+	"                 after each op (its cost is in the figures)\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -108,6 +116,7 @@ static const char writers_usage[] =
 
 struct shared {
 	struct iopgt_domain *dom;
+	const struct cli_strategy *strat;
 	uint64_t base;
 	uint64_t page;
 	unsigned threads, per;
@@ -115,6 +124,9 @@ struct shared {
 	pthread_mutex_t lock; /* with cond: the start */
 	pthread_cond_t cond;
 	bool go;
+	/* after-flush: held across each op, as that strategy requires of
+	 * its callers (no two calls on the domain overlap in time). */
+	pthread_mutex_t *serial;
 };
 
 struct writer {
@@ -153,13 +165,21 @@ static void *writer_main(void *arg)
 	struct shared *sh = w->sh;
 	struct iopgt_gather g;
 	uint64_t page = sh->page, c0;
+	pthread_mutex_t *serial = sh->serial;
+	/* Tested here, not in the loop: the default strategies pay nothing
+	 * for the others' needs. */
+	bool qsbr = sh->strat->qsbr;
 	unsigned j = 0;
 
+	cli_strategy_thread_begin(sh->strat);
 	iopgt_gather_init(&g, sizeof(g));
+	/* QSBR: offline while waiting for the others to be created. */
+	cli_strategy_offline(sh->strat);
 	pthread_mutex_lock(&sh->lock);
 	while (!sh->go)
 		pthread_cond_wait(&sh->cond, &sh->lock);
 	pthread_mutex_unlock(&sh->lock);
+	cli_strategy_online(sh->strat);
 	w->t0 = bench_now_ns();
 	c0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
@@ -170,11 +190,15 @@ static void *writer_main(void *arg)
 
 		if (++j == sh->per)
 			j = 0;
+		if (serial)
+			pthread_mutex_lock(serial);
 		r = iopgt_map(sh->dom, iova, iova, page, PROT_RW, &g);
 		if (r) {
 			w->failed = "map";
 			w->bad_iova = iova;
 			w->bad_r = r;
+			if (serial)
+				pthread_mutex_unlock(serial);
 			break;
 		}
 		u = iopgt_unmap(sh->dom, iova, page, &g);
@@ -182,14 +206,25 @@ static void *writer_main(void *arg)
 			w->failed = "unmap";
 			w->bad_iova = iova;
 			w->bad_r = u;
+			if (serial)
+				pthread_mutex_unlock(serial);
 			break;
 		}
 		iopgt_sync(sh->dom, &g);
+		if (serial)
+			pthread_mutex_unlock(serial);
+		if (qsbr)
+			cli_strategy_quiescent(sh->strat);
 		w->ops++;
 	}
+	if (serial)
+		pthread_mutex_lock(serial);
 	iopgt_sync(sh->dom, &g);
+	if (serial)
+		pthread_mutex_unlock(serial);
 	w->cpu_ns = thread_cpu_ns() - c0;
 	w->t1 = bench_now_ns();
+	cli_strategy_thread_end(sh->strat);
 	return NULL;
 }
 
@@ -203,13 +238,15 @@ static void sleep_ns(uint64_t ns)
 }
 
 /* One round of c for ns nanoseconds; counted unless warm-up. */
-static int run_round(struct conf *c, uint64_t base, uint64_t page,
-		     unsigned entries, uint64_t ns, int round)
+static int run_round(struct conf *c, const struct cli_strategy *strat,
+		     uint64_t base, uint64_t page, unsigned entries,
+		     uint64_t ns, int round)
 {
 	static const char cmd[] = "iopgt bench writers";
 	struct writer w[64];
 	struct shared sh;
 	struct iopgt_stats s0, s1;
+	pthread_mutex_t serial;
 	uint64_t ops = 0, first = UINT64_MAX, last = 0;
 	unsigned n = c->threads, started = 0;
 	int ret = 0;
@@ -217,6 +254,11 @@ static int run_round(struct conf *c, uint64_t base, uint64_t page,
 	memset(w, 0, sizeof(w));
 	memset(&sh, 0, sizeof(sh));
 	sh.dom = c->dom;
+	sh.strat = strat;
+	if (strat->strategy == IOPGT_STRATEGY_AFTER_FLUSH) {
+		pthread_mutex_init(&serial, NULL);
+		sh.serial = &serial;
+	}
 	sh.base = base;
 	sh.page = page;
 	sh.threads = n;
@@ -225,6 +267,9 @@ static int run_round(struct conf *c, uint64_t base, uint64_t page,
 	pthread_mutex_init(&sh.lock, NULL);
 	pthread_cond_init(&sh.cond, NULL);
 	iopgt_get_stats(c->dom, &s0, sizeof(s0));
+	/* This thread makes no call until the writers are joined, and waits
+	 * for them: under QSBR it must not hold up their grace periods. */
+	cli_strategy_offline(strat);
 	for (unsigned t = 0; t < n; t++) {
 		w[t].sh = &sh;
 		w[t].t = t;
@@ -247,8 +292,11 @@ static int run_round(struct conf *c, uint64_t base, uint64_t page,
 	atomic_store(&sh.stop, true);
 	for (unsigned t = 0; t < started; t++)
 		pthread_join(w[t].tid, NULL);
+	cli_strategy_online(strat);
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.lock);
+	if (sh.serial)
+		pthread_mutex_destroy(sh.serial);
 	iopgt_get_stats(c->dom, &s1, sizeof(s1));
 	for (unsigned t = 0; t < started; t++) {
 		if (w[t].failed) {
@@ -318,7 +366,8 @@ enum {
 	OPT_SECONDS,
 	OPT_NO_RECLAIM,
 	OPT_NO_COALESCE,
-	OPT_NO_COUNTS
+	OPT_NO_COUNTS,
+	OPT_STRATEGY
 };
 
 int bench_writers_main(int argc, char **argv)
@@ -330,6 +379,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
+		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -338,6 +388,7 @@ int bench_writers_main(int argc, char **argv)
 	struct iopgt_config cfg;
 	struct iopgt_info info;
 	struct conf confs[4];
+	const struct cli_strategy *strat = cli_strategy_find("epoch");
 	uint64_t threads = 2, page = 0, base = 0, round_ns;
 	double seconds = 1;
 	bool json = false, no_reclaim = false, no_coalesce = false;
@@ -374,6 +425,10 @@ int bench_writers_main(int argc, char **argv)
 		case OPT_NO_RECLAIM:
 			no_reclaim = true;
 			break;
+		case OPT_STRATEGY:
+			if (cli_strategy_arg(cmd, optarg, &strat))
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
@@ -386,6 +441,7 @@ int bench_writers_main(int argc, char **argv)
 		cfg.options |= IOPGT_OPT_NO_COALESCE;
 	if (no_counts)
 		cfg.options |= IOPGT_OPT_NO_COUNTS;
+	cli_strategy_apply(strat, &cfg);
 
 	/* N threads, 1 thread; the same with table_cache = 0. */
 	nconf = 0;
@@ -402,6 +458,8 @@ int bench_writers_main(int argc, char **argv)
 		rounds++;
 	round_ns = (uint64_t)(seconds * 1e9 / rounds);
 
+	/* This thread creates, checks and destroys the domains. */
+	cli_strategy_thread_begin(strat);
 	for (unsigned k = 0; k < nconf; k++) {
 		struct iopgt_config c = cfg;
 		struct iopgt_gather g;
@@ -442,12 +500,13 @@ int bench_writers_main(int argc, char **argv)
 	}
 
 	for (unsigned k = 0; k < nconf; k++)
-		if (run_round(&confs[k], base, page, entries, WARMUP_NS, -1))
+		if (run_round(&confs[k], strat, base, page, entries, WARMUP_NS,
+			      -1))
 			goto out;
 	for (unsigned rd = 0; rd < rounds; rd++)
 		for (unsigned k = 0; k < nconf; k++)
-			if (run_round(&confs[(k + rd) % nconf], base, page,
-				      entries, round_ns, (int)rd))
+			if (run_round(&confs[(k + rd) % nconf], strat, base,
+				      page, entries, round_ns, (int)rd))
 				goto out;
 	for (unsigned k = 0; k < nconf; k++) {
 		struct iopgt_translation tr;
@@ -487,7 +546,8 @@ int bench_writers_main(int argc, char **argv)
 			printf("{\"format\": \"%s\", \"levels\": %u, "
 			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
 			       "\"reclaim\": %s, \"coalesce\": %s, "
-			       "\"counts\": %s, \"seconds\": %.3f, "
+			       "\"counts\": %s, \"strategy\": \"%s\", "
+			       "\"seconds\": %.3f, "
 			       "\"rounds\": %u, \"pages_per_thread\": %u, "
 			       "\"ops\": %" PRIu64 ", \"ops_per_second\": %.0f, "
 			       "\"table_allocs_per_op\": %.4f, "
@@ -500,7 +560,8 @@ int bench_writers_main(int argc, char **argv)
 			       no_counts || (no_reclaim && no_coalesce)
 				       ? "false"
 				       : "true",
-			       seconds, rounds, entries / n->threads, n->ops,
+			       strat->name, seconds, rounds,
+			       entries / n->threads, n->ops,
 			       n->ops_per_second, per_op(n->allocs, n->ops),
 			       per_op(nn->allocs, nn->ops), scaling,
 			       cpu_share(n), ops_per_cpu_second(n));
@@ -521,14 +582,19 @@ int bench_writers_main(int argc, char **argv)
 			       nn->ops_per_second, onen->ops_per_second,
 			       scaling_nc);
 		} else {
-			printf("iopgt bench writers: %s, %s%s%s, %u thread%s on one "
+			printf("iopgt bench writers: %s, %s%s%s, strategy "
+			       "%s%s, %u thread%s on one "
 			       "%s leaf table (thread t: pages t, t+%u, ...), "
 			       "one op = map + unmap + sync of one %s page; "
 			       "%u round%s of %.0f ms per configuration\n",
 			       cli_format_desc(&cfg),
 			       no_reclaim ? "no reclaim" : "reclaim",
 			       no_coalesce ? ", no coalesce" : "",
-			       no_counts ? ", no counts" : "", n->threads,
+			       no_counts ? ", no counts" : "", strat->name,
+			       strat->strategy == IOPGT_STRATEGY_AFTER_FLUSH
+				       ? " (ops serialized by a mutex)"
+				       : "",
+			       n->threads,
 			       n->threads > 1 ? "s" : "",
 			       bench_size_str(entries * page, b0, sizeof(b0)),
 			       n->threads,
@@ -573,6 +639,7 @@ out:
 		iopgt_domain_destroy(confs[k].dom);
 		free(confs[k].rate);
 	}
+	cli_strategy_thread_end(strat);
 	return ret;
 usage:
 	return cli_usage_error(cmd);

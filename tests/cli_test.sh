@@ -13,9 +13,16 @@ fail() {
 	fails=$((fails + 1))
 }
 
-# run ARGS...: run the tool, status in $rc, output in $out and $err.
+# run ARGS...: run the tool, status in $rc, output in $out and $err. With
+# $limit set, killed after that many seconds (status 124): a hang fails
+# the test by name instead of by ctest's timeout.
+limit=''
 run() {
-	"$IOPGT" "$@" >"$tmp/out" 2>"$tmp/err"
+	if [ -n "$limit" ]; then
+		timeout "$limit" "$IOPGT" "$@" >"$tmp/out" 2>"$tmp/err"
+	else
+		"$IOPGT" "$@" >"$tmp/out" 2>"$tmp/err"
+	fi
 	rc=$?
 	IFS= read -r -d '' out <"$tmp/out"
 	IFS= read -r -d '' err <"$tmp/err"
@@ -98,6 +105,14 @@ run demo --help
 if ! has "$out" --small || ! has "$out" "order of the options"; then
 	fail "demo --help (does not document the order of the options)"
 fi
+for cmd in demo "bench ops" "bench iova-stress" "bench lookup" \
+	"bench writers"; do
+	# shellcheck disable=SC2086
+	run $cmd --help
+	if ! has "$out" "--strategy S" || ! has "$out" rcu-qsbr; then
+		fail "$cmd --help (does not document --strategy)"
+	fi
+done
 if ok version && [[ $out != "iopgt "[0-9]* ]]; then
 	fail "version: $out"
 fi
@@ -138,6 +153,14 @@ usage_error "--ops: '1x'" demo --ops 1x
 usage_error "--seed: '18446744073709551616'" demo --seed 18446744073709551616
 usage_error "--reps: '2'" bench ops --reps 2
 usage_error "--break: 'nope'" demo --break nope
+usage_error "iopgt demo: bad value for --strategy: 'bogus'" \
+	demo --strategy bogus
+usage_error "iopgt bench ops: bad value for --strategy: 'bogus'" \
+	bench ops --strategy bogus
+usage_error "--strategy: 'bogus'" bench iova-stress --strategy=bogus
+usage_error "--strategy: 'bogus'" bench lookup --set 1M --strategy bogus
+usage_error "--strategy: 'bogus'" bench writers --strategy bogus
+usage_error "'--strategy' needs a value" demo --strategy
 
 # Sizes that overflow 64 bits, are negative or malformed.
 usage_error "'16777217T'" dump map:0:0:16777217T
@@ -220,6 +243,26 @@ if demo_json --small --ops 1000 --devices=1 --seed=18446744073709551615 &&
 	fail "demo --devices=1 --seed=2^64-1: devices $devices seed $seed"
 fi
 
+# The demo under each reclaim strategy but the default (which every run
+# above used): a short run, no violation, and the strategy reported. A
+# thread that holds up grace periods under QSBR would hang: 60 s at most.
+limit=60
+for strat in after-flush rcu-memb rcu-qsbr rcu-bp; do
+	ok demo --small --ops 20000 --strategy "$strat" --json || continue
+	[ "$(json_val violations)" = 0 ] ||
+		fail "demo --strategy $strat: violations $(json_val violations)"
+	[ "$(json_val checks_ok)" = true ] ||
+		fail "demo --strategy $strat: checks_ok $(json_val checks_ok)"
+	[ "$(json_val strategy)" = "\"$strat\"" ] ||
+		fail "demo --strategy $strat: strategy $(json_val strategy)"
+done
+# "rcu" is rcu-memb; the summary's header names the strategy.
+if ok demo --small --ops 1000 --strategy rcu; then
+	has "$out" "strategy rcu-memb" ||
+		fail "demo --strategy rcu: the header does not name rcu-memb"
+fi
+limit=''
+
 # bench ops on a domain without counts: the options reach the domain.
 if ok bench ops --no-reclaim --no-coalesce --reps 3 --json; then
 	[ "$(json_val options)" = 6 ] ||
@@ -296,7 +339,28 @@ fi
 if ok bench ops --no-counts --reps 3 --json; then
 	[ "$(json_val options)" = 8 ] ||
 		fail "bench ops --no-counts: options $(json_val options)"
+	[ "$(json_val strategy)" = '"epoch"' ] ||
+		fail "bench ops: default strategy $(json_val strategy)"
 fi
+
+# The benchmarks under other strategies: writer threads registered with
+# QSBR (a thread that holds up grace periods would hang the run), and a
+# serialized domain.
+limit=60
+if ok bench writers --threads 2 --seconds 0.05 --strategy rcu-qsbr --json
+then
+	[ "$(json_val strategy)" = '"rcu-qsbr"' ] ||
+		fail "bench writers --strategy rcu-qsbr: strategy $(json_val strategy)"
+	positive "$(json_val ops)" ||
+		fail "bench writers --strategy rcu-qsbr: ops $(json_val ops)"
+fi
+if ok bench ops --reps 3 --strategy after-flush --json; then
+	[ "$(json_val strategy)" = '"after-flush"' ] ||
+		fail "bench ops --strategy after-flush: strategy $(json_val strategy)"
+	positive "$(json_val map_4k_ns)" ||
+		fail "bench ops --strategy after-flush: map_4k_ns $(json_val map_4k_ns)"
+fi
+limit=''
 
 if [ "$fails" != 0 ]; then
 	echo "$fails check(s) failed"

@@ -32,6 +32,7 @@
 #include "demo.h"
 #include "iopgt.h"
 #include "iopgt_sim.h"
+#include "strategy.h"
 #include "testhook.h"
 
 #define KiB (UINT64_C(1) << 10)
@@ -93,6 +94,10 @@ static const char demo_usage[] =
 	"  --small           a quick run (CI, sanitizers): the defaults become\n"
 	"                    --ram 1536M --ring 64 --ops 300000, and 3 dirty\n"
 	"                    passes\n"
+	"  --strategy S      the domain's reclaim strategy (below); the mapper\n"
+	"                    is the only thread that calls the library (it\n"
+	"                    announces a quiescent state after each sync under\n"
+	"                    rcu-qsbr); the device threads only read tables\n"
 	"  --json            print the summary as one JSON object\n"
 	"  -h, --help        this text\n"
 	"The order of the options does not matter: the defaults (those of\n"
@@ -118,6 +123,7 @@ struct demo {
 	unsigned dirty_passes, dirty_ms;
 	bool json, caching_mode, quiet;
 	unsigned hooks;      /* --break: PT_HOOK_* */
+	const struct cli_strategy *strat; /* in cfg; what this thread owes */
 
 	struct iopgt_sim *sim;
 	struct iopgt_domain *dom;
@@ -143,6 +149,7 @@ struct demo {
 	int dirty_rc;         /* 0, or -EOPNOTSUPP */
 	uint64_t leaves[8];   /* guest RAM leaves by size index */
 	uint64_t root_pages, root_bytes, after_unmap_pages, after_unmap_bytes;
+	uint64_t reclaim_waits; /* syncs that waited for a grace period */
 	struct iopgt_sim_stats sst;
 	double t0, seconds, phase_s[4];
 
@@ -242,6 +249,9 @@ static void drv_sync(struct demo *d, struct iopgt_gather *g)
 		d->sync_none++;
 	iopgt_sync(d->dom, g);
 	d->syncs++;
+	/* Between two batches no call is in progress: QSBR's quiescent
+	 * state, so that the tables this sync retired can be freed. */
+	cli_strategy_quiescent(d->strat);
 }
 
 /* Announce and map; the caller syncs (also after a failure) and then ends
@@ -400,10 +410,20 @@ static int setup(struct demo *d)
 	return 0;
 }
 
+/* Stop the device threads; joining them may take a while, so offline
+ * (QSBR) meanwhile. */
+static void devices_stop(struct demo *d)
+{
+	cli_strategy_offline(d->strat);
+	iopgt_sim_device_stop(d->sim);
+	cli_strategy_online(d->strat);
+	d->devices_on = false;
+}
+
 static void teardown_objects(struct demo *d)
 {
 	if (d->sim) {
-		iopgt_sim_device_stop(d->sim);
+		devices_stop(d);
 		iopgt_sim_detach(d->sim);
 	}
 	iopgt_domain_destroy(d->dom);
@@ -650,8 +670,11 @@ static int phase_dirty(struct demo *d)
 		struct iopgt_gather g;
 		uint64_t bytes = 0;
 
-		/* Let the devices write for a while, then harvest. */
+		/* Let the devices write for a while, then harvest (QSBR:
+		 * offline, not holding up grace periods, while asleep). */
+		cli_strategy_offline(d->strat);
 		sleep_ms(d->dirty_ms);
+		cli_strategy_online(d->strat);
 		iopgt_gather_init(&g, sizeof(g));
 		for (unsigned s = 0; s < d->nslots; s++) {
 			int rc = iopgt_read_and_clear_dirty(
@@ -710,8 +733,7 @@ static int phase_teardown(struct demo *d)
 				return rc;
 		}
 	}
-	iopgt_sim_device_stop(d->sim);
-	d->devices_on = false;
+	devices_stop(d);
 	/* Nothing is mapped: the device faults everywhere it used to reach. */
 	for (unsigned s = 0; s < d->nslots; s++) {
 		struct iopgt_sim_result res;
@@ -729,6 +751,7 @@ static int phase_teardown(struct demo *d)
 	iopgt_get_stats(d->dom, &st, sizeof(st));
 	d->after_unmap_pages = st.table_pages_live;
 	d->after_unmap_bytes = st.table_bytes_live;
+	d->reclaim_waits = st.reclaim_waits;
 	iopgt_sim_detach(d->sim);
 	iopgt_domain_destroy(d->dom);
 	d->dom = NULL;
@@ -778,6 +801,8 @@ static void print_json(struct demo *d, uint64_t viol)
 	json_str(iopgt_format_name(d->info.format));
 	printf(", \"config\": ");
 	json_str(cli_format_desc(&d->cfg));
+	printf(", \"strategy\": ");
+	json_str(d->strat->name);
 	printf(", \"levels\": %u, \"granule\": %" PRIu64
 	       ", \"ias\": %u, \"oas\": %u",
 	       d->info.levels, d->page, d->info.ias, d->info.oas);
@@ -809,6 +834,7 @@ static void print_json(struct demo *d, uint64_t viol)
 	       ", \"final_table_bytes\": %" PRIu64,
 	       s->pages_alloc, s->pages_freed, s->bytes_peak,
 	       d->after_unmap_bytes, s->bytes_live);
+	printf(", \"reclaim_waits\": %" PRIu64, d->reclaim_waits);
 	if (d->dirty_rc)
 		printf(", \"dirty_supported\": false, \"dirty_bytes\": 0");
 	else
@@ -858,6 +884,12 @@ static void print_summary(struct demo *d, uint64_t viol)
 	       s->invalidate_all);
 	printf("  table pages   %" PRIu64 " allocated, %" PRIu64 " freed\n",
 	       s->pages_alloc, s->pages_freed);
+	printf("  reclaim       strategy %s", d->strat->name);
+	/* Only an RCU sync waits (over rcu_max_pending, or no memory). */
+	if (d->strat->strategy == IOPGT_STRATEGY_RCU)
+		printf(", %" PRIu64 " sync%s waited for a grace period",
+		       d->reclaim_waits, d->reclaim_waits == 1 ? "" : "s");
+	printf("\n");
 	printf("  table memory  peak %" PRIu64 " bytes (%s), %" PRIu64
 	       " bytes after unmapping everything (%s), final %" PRIu64
 	       " bytes\n",
@@ -916,9 +948,10 @@ static int run(struct demo *d)
 	if ((rc = setup(d)))
 		return rc;
 	if (!d->quiet)
-		printf("iopgt demo: %s on the simulated IOMMU, %u device "
-		       "threads, seed %" PRIu64 "\n",
-		       cli_format_desc(&d->cfg), d->devices, d->seed);
+		printf("iopgt demo: %s on the simulated IOMMU, strategy %s, "
+		       "%u device threads, seed %" PRIu64 "\n",
+		       cli_format_desc(&d->cfg), d->strat->name, d->devices,
+		       d->seed);
 	fflush(stdout);
 
 	t = now_s();
@@ -988,6 +1021,7 @@ enum {
 	OPT_OPS,
 	OPT_DEVICES,
 	OPT_SEED,
+	OPT_STRATEGY,
 };
 
 int demo_main(int argc, char **argv)
@@ -1003,6 +1037,7 @@ int demo_main(int argc, char **argv)
 		{ "ops", required_argument, NULL, OPT_OPS },
 		{ "devices", required_argument, NULL, OPT_DEVICES },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
 	};
@@ -1021,6 +1056,7 @@ int demo_main(int argc, char **argv)
 	d.devices = 2;
 	d.seed = 1;
 	d.dirty_ms = 2;
+	d.strat = cli_strategy_find("epoch");
 	while ((c = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
 		int k = cli_format_opt(cmd, c, optarg, &d.cfg);
 
@@ -1030,7 +1066,8 @@ int demo_main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'h':
-			printf("%s%s", demo_usage, cli_format_help());
+			printf("%s%s\nreclaim strategy:\n%s", demo_usage,
+			       cli_format_help(), cli_strategy_help());
 			return 0;
 		case OPT_JSON:
 			d.json = true;
@@ -1091,6 +1128,10 @@ int demo_main(int argc, char **argv)
 					  &d.seed))
 				return cli_usage_error(cmd);
 			break;
+		case OPT_STRATEGY:
+			if (cli_strategy_arg(cmd, optarg, &d.strat))
+				return cli_usage_error(cmd);
+			break;
 		default:
 			return cli_usage_error(cmd);
 		}
@@ -1102,6 +1143,8 @@ int demo_main(int argc, char **argv)
 	}
 	if (cli_format_end(cmd, &d.cfg))
 		return cli_usage_error(cmd);
+	/* After the format options: --format starts a fresh configuration. */
+	cli_strategy_apply(d.strat, &d.cfg);
 
 	/* The defaults, or --small's; then what was given explicitly. */
 	if (small) {
@@ -1143,16 +1186,22 @@ int demo_main(int argc, char **argv)
 	d.quiet = d.json;
 	d.tty = isatty(STDERR_FILENO);
 
+	/* This thread is the mapper, the only one that calls the library:
+	 * registered with the RCU flavor (if any) from before the domain's
+	 * creation to after its destroy. */
+	cli_strategy_thread_begin(d.strat);
 	rc = run(&d);
 	if (rc) {
 		bar_done(&d);
 		teardown_objects(&d);
+		cli_strategy_thread_end(d.strat);
 		viol = d.sim ? iopgt_sim_violations(d.sim) : 0;
 		if (viol)
 			iopgt_sim_print_violations(d.sim, stderr);
 		iopgt_sim_destroy(d.sim);
 		return 1;
 	}
+	cli_strategy_thread_end(d.strat);
 	iopgt_sim_get_stats(d.sim, &d.sst);
 	viol = iopgt_sim_violations(d.sim);
 	if (d.json)
@@ -1175,6 +1224,9 @@ int demo_dump(const struct iopgt_config *cfg, unsigned flags)
 
 	memset(&d, 0, sizeof(d));
 	d.cfg = *cfg;
+	/* `iopgt dump` takes no --strategy: its domains have the default,
+	 * which asks nothing of this thread. */
+	d.strat = cli_strategy_find("epoch");
 	d.ram = GiB + 4 * MiB;
 	d.nring = 8;
 	d.seed = 1;
