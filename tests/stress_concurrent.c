@@ -37,8 +37,26 @@
  *                               hang (60)
  *   -m S  IOPGT_STRESS_MODE     "default" (the above), or "edge": see
  *                               below
+ *   -S S  IOPGT_STRESS_STRATEGY the reclaim strategy of every domain
+ *                               (tools/strategy.h): epoch (default),
+ *                               rcu-memb (or rcu), rcu-mb, rcu-qsbr,
+ *                               rcu-bp; not after-flush, whose callers
+ *                               serialize every call
  * IOPGT_TEST_SCALE (the long tier) multiplies the default operations and
- * seconds. A failure prints the configuration and the seed.
+ * seconds. A failure prints the configuration, the strategy and the seed.
+ *
+ * Under RCU, every thread that calls the library (the main thread too) is
+ * registered with the flavor for its whole life, and each of its loops
+ * announces a quiescent state once per iteration (QSBR; a no-op
+ * otherwise). The main thread goes offline while it waits for the others:
+ * under QSBR an online thread blocked in pthread_join would hold up every
+ * grace period, and with it the writers' syncs (over rcu_max_pending they
+ * wait for one) and the readers' iopgt_reclaim (rcu_barrier), until the
+ * watchdog reported a hang. Every other configuration bounds the pages
+ * waiting in RCU callbacks tightly (rcu_max_pending), so that syncs also
+ * wait for grace periods themselves while the others walk. The broken
+ * rule (PT_HOOK_IGNORE_WALKERS) frees without a grace period under RCU,
+ * and must be caught the same way.
  *
  * Mode edge: one table at the level just below the domain's largest leaf
  * (level 1 where the largest leaf is a level-2 one) is kept about one leaf
@@ -75,10 +93,15 @@
 
 #include "common.h"
 #include "pt.h" /* the engine's hardware bits, for the edge mode's device */
+#include "strategy.h"
 #include "testhook.h"
 
 #define MAX_WRITERS 64
 #define PARTS 8 /* parts of a B block */
+/* RCU: the pages that may wait in callbacks (rcu_max_pending), in the
+ * configurations that bound them tightly (the others: the library's
+ * default, which these short runs seldom reach). */
+#define TIGHT_RCU_PENDING 16
 
 static struct {
 	unsigned writers, readers;
@@ -89,6 +112,7 @@ static struct {
 	unsigned seconds; /* per configuration; 0: no limit */
 	int negative;
 	const char *mode;
+	const struct cli_strategy *strat;
 	int seconds_set, configs_set;
 } opt;
 
@@ -138,11 +162,12 @@ static void die(const char *fmt, ...)
 	fprintf(stderr, "stress_concurrent: FAIL: ");
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n  config %s, seed 0x%" PRIx64 " (replay: %s=0x%" PRIx64
-			" or -s 0x%" PRIx64 ")\n",
+	fprintf(stderr, "\n  config %s, strategy %s, seed 0x%" PRIx64
+			" (replay: %s=0x%" PRIx64 " or -s 0x%" PRIx64
+			", with -S %s)\n",
 		cur_run ? cur_run->c->name : cur_cfg ? cur_cfg->name : "?",
-		opt.seed, TSEED_ENV, opt.seed,
-		opt.seed);
+		opt.strat ? opt.strat->name : "?", opt.seed, TSEED_ENV,
+		opt.seed, opt.seed, opt.strat ? opt.strat->name : "?");
 	fflush(stderr);
 	abort();
 }
@@ -481,9 +506,13 @@ static void *writer_main(void *arg)
 	struct writer *w = arg;
 	struct run *R = w->R;
 
+	cli_strategy_thread_begin(opt.strat);
 	iopgt_gather_init(&w->g, sizeof(w->g));
 	for (w->ops = 0; w->ops < R->ops && !atomic_load(&R->stop); w->ops++) {
 		uint64_t r = rnd(w, 100);
+
+		/* Between two operations, no walk is under way (QSBR). */
+		cli_strategy_quiescent(opt.strat);
 
 		if (w->ops % 256 == 0 &&
 		    (past(&R->deadline) ||
@@ -504,6 +533,7 @@ static void *writer_main(void *arg)
 		atomic_fetch_add_explicit(&R->progress, 1, memory_order_relaxed);
 	}
 	iopgt_sync(R->dom, &w->g);
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
@@ -518,6 +548,16 @@ struct reader {
 	pthread_t th;
 };
 
+/* Lookups between two of a reader's iopgt_reclaim calls. Under RCU each
+ * is an rcu_barrier: a grace period, and liburcu's call_rcu thread, which
+ * sleeps 10 ms after each batch of callbacks. Every 4096 lookups, the
+ * readers spent most of their time waiting there (10 to 40 times fewer
+ * lookups than with the epoch), so less often. */
+static unsigned long reclaim_every(void)
+{
+	return opt.strat->flavor ? 65536 : 4096;
+}
+
 static void *reader_main(void *arg)
 {
 	struct reader *rd = arg;
@@ -527,11 +567,14 @@ static void *reader_main(void *arg)
 	unsigned long n = 0, hits = 0;
 
 	is_reader = 1;
+	cli_strategy_thread_begin(opt.strat);
 	while (!atomic_load_explicit(&R->stop, memory_order_relaxed)) {
 		uint64_t r = trand(&rd->rng), iova;
 		struct iopgt_translation tr;
 		int ret;
 
+		/* First in the loop, which has a continue. */
+		cli_strategy_quiescent(opt.strat);
 		switch (r % 8) {
 		case 0: case 1: case 2: case 3:
 			iova = R->a0 + (trand(&rd->rng) % (a_len / R->page)) *
@@ -568,17 +611,20 @@ static void *reader_main(void *arg)
 			check_any(R, iova, ret, &tr, "reader");
 		}
 		hits += ret == 0;
-		if (++n % 4096 == 0)
+		if (++n % reclaim_every() == 0)
 			iopgt_reclaim(R->dom);
 	}
 	atomic_fetch_add(&R->lookups, n);
 	atomic_fetch_add(&R->hits, hits);
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
 /* ------------------------------------------------------------------------
  * Watchdog: a hang in the library (a walker spinning on a slot that never
- * settles) must fail with the seed, not time out silently.
+ * settles, a sync waiting for a grace period that never ends) must fail
+ * with the seed, not time out silently. It never calls the library, so it
+ * is no RCU reader: its sleeps hold up no grace period.
  */
 
 struct watchdog {
@@ -681,13 +727,20 @@ struct mode {
 	int negative;      /* count bad reader answers instead of failing */
 	unsigned options;  /* IOPGT_OPT_* */
 	unsigned seconds;  /* 0: no limit */
+	uint64_t rcu_max_pending; /* RCU: iopgt_config's (0: its default) */
 };
 
 /* Reader threads (not the writers, whose own checks would then slow
  * them) linger inside each table they step into, longer than a writer
  * takes from unlinking a table to freeing it in its sync, so that a table
  * unlinked and freed meanwhile (when the walker rule is broken) is read
- * after it was freed. */
+ * after it was freed. Between the unmap and its sync a writer checks its
+ * block or chunk with up to 64 lookups (64K granule): under ASan that
+ * outlasted 30 us, and the broken rule's run then went unnoticed for 8 s
+ * in one run of ten on arm_s2/64k (with any strategy); with 100 us every
+ * run caught it within a second. */
+#define SLOW_LINGER_NS 100000L
+
 static void slow_hook(void *arg, const void *table)
 {
 	struct timespec t0, t;
@@ -700,7 +753,7 @@ static void slow_hook(void *arg, const void *table)
 	do
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
-	       30000);
+	       SLOW_LINGER_NS);
 }
 
 /* Descriptors of freed tables, kept (intact) while readers may still use
@@ -774,6 +827,9 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	tcfg_config(c, &cfg);
 	cfg.table_cache = table_cache;
 	cfg.options = m->options;
+	cli_strategy_apply(opt.strat, &cfg);
+	if (opt.strat->flavor)
+		cfg.rcu_max_pending = m->rcu_max_pending;
 	tsalloc_ops(&ta, &cfg.mem);
 	if (m->negative) {
 		kept.meta_free = cfg.mem.meta_free;
@@ -857,6 +913,10 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	}
 	memset(&wd, 0, sizeof(wd));
 	wd.R = R;
+	/* This thread calls the library again only once all the others
+	 * are joined: offline meanwhile (QSBR), or its wait in pthread_join
+	 * would hold up every grace period the others wait for. */
+	cli_strategy_offline(opt.strat);
 	if (pthread_create(&wd.th, NULL, watchdog_main, &wd))
 		die("pthread_create");
 	for (unsigned i = 0; i < opt.readers; i++)
@@ -874,6 +934,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 		pthread_join(rs[i].th, NULL);
 	atomic_store(&wd.done, 1);
 	pthread_join(wd.th, NULL);
+	cli_strategy_online(opt.strat);
 
 	/* Every model matches, every count matches. */
 	final_check(R);
@@ -892,6 +953,11 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	       atomic_load(&R->a_super),
 	       st.split, st.table_pages_alloc, st.table_pages_peak,
 	       st.table_pages_waiting, (long)(time(NULL) - t0));
+	if (opt.strat->flavor)
+		printf("%-18s   %s, rcu_max_pending %" PRIu64 ": %" PRIu64
+		       " syncs waited for a grace period\n",
+		       "", opt.strat->name, cfg.rcu_max_pending,
+		       st.reclaim_waits);
 	fflush(stdout);
 	if (!m->negative && ops >= 2000 * m->writers &&
 	    ((!st.coalesced && !(m->options & IOPGT_OPT_NO_COALESCE)) ||
@@ -1069,8 +1135,10 @@ static void *edge_writer_main(void *arg)
 	struct edge *E = w->E;
 	long hold = 0;
 
+	cli_strategy_thread_begin(opt.strat);
 	iopgt_gather_init(&w->g, sizeof(w->g));
 	for (w->ops = 0; w->ops < E->ops && !atomic_load(&E->stop); w->ops++) {
+		cli_strategy_quiescent(opt.strat);
 		if (w->ops % 64 == 0 && past(&E->deadline))
 			break;
 		if (w->hole != w->hole_end) {
@@ -1095,6 +1163,7 @@ static void *edge_writer_main(void *arg)
 	if (w->hole != w->hole_end && e_rnd(w, 2))
 		edge_fill(w);
 	iopgt_sync(E->dom, &w->g);
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
@@ -1104,10 +1173,14 @@ static void *edge_lookup_main(void *arg)
 	uint64_t rng = opt.seed * 77 + 1;
 	unsigned long n = 0;
 
+	cli_strategy_thread_begin(opt.strat);
 	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
 		uint64_t x = E->base + trand(&rng) % (E->span / E->page) * E->page;
 		struct iopgt_translation tr;
-		int r = iopgt_lookup(E->dom, x, &tr);
+		int r;
+
+		cli_strategy_quiescent(opt.strat);
+		r = iopgt_lookup(E->dom, x, &tr);
 
 		if (r != -ENOENT &&
 		    (r || tr.pa != e_pa(E, x) || tr.prot != RW ||
@@ -1115,10 +1188,11 @@ static void *edge_lookup_main(void *arg)
 			die("lookup thread: 0x%" PRIx64 " returned %d, pa 0x%" PRIx64
 			    " leaf 0x%" PRIx64 ": not what any writer mapped",
 			    x, r, tr.pa, tr.leaf_size);
-		if (++n % 4096 == 0)
+		if (++n % reclaim_every() == 0)
 			iopgt_reclaim(E->dom);
 	}
 	atomic_fetch_add(&E->lookups, n);
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
@@ -1140,10 +1214,14 @@ static void *edge_dirty_main(void *arg)
 	struct edge *E = arg;
 	struct iopgt_gather g;
 
+	cli_strategy_thread_begin(opt.strat);
 	iopgt_gather_init(&g, sizeof(g));
 	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
-		int r = iopgt_read_and_clear_dirty(E->dom, E->base, E->span, 0,
-						   edge_dirty_cb, E, &g);
+		int r;
+
+		cli_strategy_quiescent(opt.strat);
+		r = iopgt_read_and_clear_dirty(E->dom, E->base, E->span, 0,
+					       edge_dirty_cb, E, &g);
 		if (r == -EOPNOTSUPP)
 			break; /* the format keeps no dirty state */
 		if (r)
@@ -1151,6 +1229,7 @@ static void *edge_dirty_main(void *arg)
 		iopgt_sync(E->dom, &g);
 	}
 	iopgt_sync(E->dom, &g);
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
@@ -1185,14 +1264,17 @@ static void *edge_device_main(void *arg)
 
 	if (!E->hw_bits)
 		return NULL; /* nothing the hardware sets in this format */
+	cli_strategy_thread_begin(opt.strat);
 	while (!atomic_load_explicit(&E->stop, memory_order_relaxed)) {
 		struct iopgt_translation tr;
 
+		cli_strategy_quiescent(opt.strat);
 		device_iova = E->base +
 			      trand(&rng) % (E->span / E->page) * E->page;
 		(void)iopgt_lookup(E->dom, device_iova, &tr);
 		device_iova = 0;
 	}
+	cli_strategy_thread_end(opt.strat);
 	return NULL;
 }
 
@@ -1252,6 +1334,9 @@ static void run_edge(const struct tcfg *c)
 	tsalloc_init(&ta, 4096);
 	tcfg_config(c, &cfg);
 	cfg.table_cache = (c - tcfgs) % 2 ? 0 : 8;
+	cli_strategy_apply(opt.strat, &cfg);
+	if (opt.strat->flavor && !cfg.table_cache)
+		cfg.rcu_max_pending = TIGHT_RCU_PENDING;
 	tsalloc_ops(&ta, &cfg.mem);
 	if (iopgt_domain_create(&cfg, &E->dom))
 		die("domain create");
@@ -1306,6 +1391,8 @@ static void run_edge(const struct tcfg *c)
 	E->progress = &wr.progress;
 	memset(&wd, 0, sizeof(wd));
 	wd.R = &wr;
+	/* Offline until every thread is joined, as in run_config(). */
+	cli_strategy_offline(opt.strat);
 	if (pthread_create(&wd.th, NULL, watchdog_main, &wd) ||
 	    pthread_create(&lt, NULL, edge_lookup_main, E) ||
 	    pthread_create(&dt, NULL, edge_dirty_main, E) ||
@@ -1322,6 +1409,7 @@ static void run_edge(const struct tcfg *c)
 	pthread_join(vt, NULL);
 	atomic_store(&wd.done, 1);
 	pthread_join(wd.th, NULL);
+	cli_strategy_online(opt.strat);
 	iopgt__set_walk_hook(E->dom, NULL, NULL);
 
 	/* The models, exactly. */
@@ -1356,6 +1444,11 @@ static void run_edge(const struct tcfg *c)
 	       atomic_load(&E->lookups), atomic_load(&E->dirty_runs),
 	       atomic_load(&E->device_sets), st.coalesced, st.split,
 	       (long)(time(NULL) - t0));
+	if (opt.strat->flavor)
+		printf("%-18s   %s, rcu_max_pending %" PRIu64 ": %" PRIu64
+		       " syncs waited for a grace period\n",
+		       "", opt.strat->name, cfg.rcu_max_pending,
+		       st.reclaim_waits);
 	fflush(stdout);
 	if (ops >= 2000 && (!st.coalesced || !st.split))
 		die("the run never coalesced or never split: it proves little");
@@ -1400,8 +1493,34 @@ static unsigned long env_scaled(const char *name, unsigned long dflt,
 	return v && *v ? num(v, what) : (unsigned long)titers(name, (long)dflt);
 }
 
+/* The strategy called name, if it allows concurrent walkers; else exit
+ * 2. */
+static const struct cli_strategy *strategy_arg(const char *name)
+{
+	const struct cli_strategy *s = cli_strategy_find(name);
+
+	if (!s) {
+		fprintf(stderr, "stress_concurrent: unknown strategy '%s' "
+				"(one of epoch, rcu-memb, rcu, rcu-mb, "
+				"rcu-qsbr, rcu-bp)\n",
+			name);
+		exit(2);
+	}
+	if (s->strategy == IOPGT_STRATEGY_AFTER_FLUSH) {
+		/* Its callers serialize every call: the walkers this test
+		 * races against writers would break rule 5 by design. */
+		fprintf(stderr, "stress_concurrent: strategy %s needs callers "
+				"that serialize every call on the domain: it "
+				"cannot run concurrent walkers\n",
+			s->name);
+		exit(2);
+	}
+	return s;
+}
+
 int main(int argc, char **argv)
 {
+	const char *strat_name;
 	unsigned ran = 0;
 	int ch;
 
@@ -1421,11 +1540,12 @@ int main(int argc, char **argv)
 				"negative");
 	opt.seed = tseed(0x5eed5eed);
 	opt.mode = env_or("IOPGT_STRESS_MODE", "default");
+	strat_name = env_or("IOPGT_STRESS_STRATEGY", "epoch");
 	opt.seconds_set = getenv("IOPGT_STRESS_SECONDS") &&
 			  *getenv("IOPGT_STRESS_SECONDS");
 	opt.configs_set = getenv("IOPGT_STRESS_CONFIGS") &&
 			  *getenv("IOPGT_STRESS_CONFIGS");
-	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:m:S:")) != -1) {
 		switch (ch) {
 		case 'w': opt.writers = (unsigned)num(optarg, "writers"); break;
 		case 'r': opt.readers = (unsigned)num(optarg, "readers"); break;
@@ -1442,11 +1562,13 @@ int main(int argc, char **argv)
 		case 't': opt.stall = (unsigned)num(optarg, "stall"); break;
 		case 'n': opt.negative = (int)num(optarg, "negative"); break;
 		case 'm': opt.mode = optarg; break;
+		case 'S': strat_name = optarg; break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-w writers] [-r readers] [-i ops] "
 				"[-d seconds] [-c configs|all] [-s seed] "
-				"[-t stall-seconds] [-n 0|1] [-m default|edge]\n",
+				"[-t stall-seconds] [-n 0|1] [-m default|edge] "
+				"[-S strategy]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1458,39 +1580,41 @@ int main(int argc, char **argv)
 			MAX_WRITERS);
 		return 2;
 	}
+	opt.strat = strategy_arg(strat_name);
+	if (strcmp(opt.mode, "edge") && strcmp(opt.mode, "default")) {
+		fprintf(stderr, "stress_concurrent: unknown mode '%s'\n",
+			opt.mode);
+		return 2;
+	}
+	/* This thread creates, checks and destroys every domain: an RCU
+	 * reader too, from here to the end. */
+	cli_strategy_thread_begin(opt.strat);
 	if (!strcmp(opt.mode, "edge")) {
 		/* Every configuration, a short while each, unless told. */
 		if (!opt.configs_set)
 			opt.configs = "all";
 		if (!opt.seconds_set)
 			opt.seconds = (unsigned)titers("IOPGT_STRESS_SECONDS", 1);
-		printf("stress_concurrent: mode edge, %u writers, %lu ops each "
-		       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
-		       EDGE_WRITERS, opt.ops, opt.seconds, opt.seed, TSEED_ENV);
+		printf("stress_concurrent: mode edge, strategy %s, %u writers, "
+		       "%lu ops each (at most %u s), seed 0x%" PRIx64
+		       " (%s to replay)\n",
+		       opt.strat->name, EDGE_WRITERS, opt.ops, opt.seconds,
+		       opt.seed, TSEED_ENV);
 		for (size_t i = 0; i < n_tcfgs; i++) {
+			/* Between two domains, none of this thread's walks is
+			 * under way (QSBR). */
+			cli_strategy_quiescent(opt.strat);
 			if (!tname_in_list(opt.configs, tcfgs[i].name))
 				continue;
 			ran++;
 			run_edge(&tcfgs[i]);
 		}
-		if (!ran) {
-			fprintf(stderr, "stress_concurrent: no configuration "
-					"matches '%s'\n",
-				opt.configs);
-			return 2;
-		}
-		printf("stress_concurrent: OK\n");
-		return 0;
+		goto out;
 	}
-	if (strcmp(opt.mode, "default")) {
-		fprintf(stderr, "stress_concurrent: unknown mode '%s'\n",
-			opt.mode);
-		return 2;
-	}
-	printf("stress_concurrent: %u writers, %u readers, %lu ops each "
-	       "(at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
-	       opt.writers, opt.readers, opt.ops, opt.seconds, opt.seed,
-	       TSEED_ENV);
+	printf("stress_concurrent: strategy %s, %u writers, %u readers, %lu "
+	       "ops each (at most %u s), seed 0x%" PRIx64 " (%s to replay)\n",
+	       opt.strat->name, opt.writers, opt.readers, opt.ops, opt.seconds,
+	       opt.seed, TSEED_ENV);
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		unsigned short_run = opt.seconds && opt.seconds < 2 ? opt.seconds
 								   : 2;
@@ -1502,8 +1626,15 @@ int main(int argc, char **argv)
 		struct mode slow = { .writers = 1, .slow_readers = 1,
 				     .seconds = short_run };
 
+		cli_strategy_quiescent(opt.strat); /* as in mode edge */
 		if (!tname_in_list(opt.configs, tcfgs[i].name))
 			continue;
+		/* Under RCU, every other configuration (those without the
+		 * cache, where every unlinked table is freed) keeps few
+		 * pages in callbacks: most syncs that free tables then wait
+		 * for a grace period themselves, while readers walk. */
+		if (ran % 2)
+			m.rcu_max_pending = TIGHT_RCU_PENDING;
 		ran++;
 		run_config(&tcfgs[i], &m);
 		/* The same without counts (no reclaim, no coalescing): page
@@ -1528,14 +1659,19 @@ int main(int argc, char **argv)
 		if (!opt.negative)
 			continue;
 		/* ...and the same readers do read freed tables when the
-		 * walker rule is broken. */
+		 * walker rule is broken (under RCU, tables are then freed
+		 * without a grace period). */
 		slow.hooks = PT_HOOK_IGNORE_WALKERS;
 		slow.negative = 1;
 		slow.seconds = 4 * short_run;
-		if (!run_config(&tcfgs[i], &slow))
+		if (!run_config(&tcfgs[i], &slow)) {
+			cur_cfg = &tcfgs[i]; /* for the message */
 			die("readers saw nothing wrong with the walker rule "
 			    "broken (PT_HOOK_IGNORE_WALKERS)");
+		}
 	}
+out:
+	cli_strategy_thread_end(opt.strat);
 	if (!ran) {
 		fprintf(stderr, "stress_concurrent: no configuration matches '%s'\n",
 			opt.configs);
