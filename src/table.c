@@ -326,7 +326,14 @@ void iopgt__segments_destroy(struct iopgt_domain *dom)
 /* Pages of the kept empty segments: for the statistics. */
 uint64_t iopgt__pages_cached(struct iopgt_domain *dom)
 {
-	return (uint64_t)dom->seg_empty * seg_tables(dom);
+	unsigned n;
+
+	/* Under the lock: a release (another thread's sync, or a strategy's
+	 * own thread) may be changing it. */
+	seg_lock(dom);
+	n = dom->seg_empty;
+	seg_unlock(dom);
+	return (uint64_t)n * seg_tables(dom);
 }
 
 struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom)
