@@ -247,6 +247,16 @@ enum iopgt_strategy {
 	 * grace period. -EOPNOTSUPP from iopgt_domain_create in a build
 	 * without liburcu's headers (freestanding). */
 	IOPGT_STRATEGY_RCU = 2,
+	/* A deferred worker (hosted builds; -EOPNOTSUPP freestanding): the
+	 * walker is the epoch's; a sync tags its flushed tables with the
+	 * epoch, puts them on a queue of its own thread and returns, and a
+	 * thread of the domain frees them once no walker can hold them, at
+	 * most 512 pages at a time, yielding between batches. It is woken
+	 * only when a queue gains pages that nothing else waits for. A
+	 * thread that exits hands its queue's pages to the domain. The
+	 * worker calls table_free. iopgt_reclaim and destroy wait until the
+	 * queued pages are freed. */
+	IOPGT_STRATEGY_WORKER = 3,
 };
 
 /* liburcu's flavor table (<urcu/flavor.h>): &urcu_memb_flavor,
@@ -484,9 +494,9 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
  * running; how that is known is the domain's strategy (enum
  * iopgt_strategy): with the epoch, tables that still have such walkers
  * wait on the domain until a later sync, iopgt_reclaim() or destroy; with
- * after-flush they are freed here; with RCU they go to one RCU callback,
- * or this call waits for a grace period and frees them (over
- * rcu_max_pending). Returns 0, or -EINVAL (nothing flushed, g left as it
+ * after-flush they are freed here; with the worker they go to its queue;
+ * with RCU they go to one RCU callback, or this call waits for a grace
+ * period and frees them (over rcu_max_pending). Returns 0, or -EINVAL (nothing flushed, g left as it
  * was) for NULL pointers or a g filled on another domain. May run
  * concurrently with map, unmap, lookup and other syncs (each with its own
  * gather), except with after-flush; with RCU, outside any read-side
@@ -502,7 +512,8 @@ int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
  * whose walkers have left and the segments with no table in use to
  * table_free. With RCU, first waits for every RCU callback queued so far
  * (rcu_barrier), so that the domain's waiting tables are freed: call it
- * outside any read-side critical section. Returns 0, or -EINVAL for a NULL
+ * outside any read-side critical section; with the worker, waits until
+ * it has freed every page queued so far. Returns 0, or -EINVAL for a NULL
  * dom. May run concurrently with any other call but destroy (with
  * after-flush, with none). */
 int iopgt_reclaim(struct iopgt_domain *dom);
@@ -537,6 +548,14 @@ struct iopgt_stats {
 	uint64_t reclaim_waits;     /* syncs that waited for a grace period
 	                             * themselves (RCU: over rcu_max_pending,
 	                             * or no memory for a batch) */
+	/* Who paid for freeing table pages: the caller's threads (sync,
+	 * iopgt_reclaim) or the strategy's own thread (RCU's callbacks, the
+	 * worker); pages, and nanoseconds spent returning them (hosted
+	 * builds; 0 freestanding). */
+	uint64_t freed_by_callers;
+	uint64_t freed_by_worker;
+	uint64_t free_ns_callers;
+	uint64_t free_ns_worker;
 	/* New counters are added here, at the end. */
 };
 
@@ -585,8 +604,8 @@ int iopgt_dump(struct iopgt_domain *dom,
  * "modified", "walk"). Pure. */
 const char *iopgt_format_name(enum iopgt_format fmt);
 const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind);
-/* Name of a reclaim strategy ("epoch", "after-flush", "rcu"; "unknown"
- * otherwise). Pure. */
+/* Name of a reclaim strategy ("epoch", "after-flush", "rcu", "worker";
+ * "unknown" otherwise). Pure. */
 const char *iopgt_strategy_name(enum iopgt_strategy s);
 
 #if defined(__GNUC__)

@@ -104,9 +104,10 @@ for fmt in "${defaults[@]}"; do
 done
 # The other reclaim strategies, under ASan (liburcu is not built for TSan,
 # which would take its grace periods for races).
-for s in after-flush rcu-memb rcu-mb rcu-qsbr rcu-bp; do
+for s in after-flush worker rcu-memb rcu-mb rcu-qsbr rcu-bp; do
 	demo "$ci/asan" --small --ops 100000 --strategy "$s"
 done
+demo "$ci/tsan" --small --ops 100000 --strategy worker
 # The check has teeth: with the library's flushes skipped on purpose, the
 # same run must report violations and exit 1.
 if out=$("$ci/asan/iopgt" demo --json --small --break skip-flush) ||

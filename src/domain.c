@@ -323,9 +323,10 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->strat = strat;
 	dom->geo = geo;
 	dom->cfg = *cfg;
-	if (strat->setup)
-		strat->setup(dom);
 	dom->hosted_mem = hosted_mem;
+#if __STDC_HOSTED__
+	dom->clock_ns = iopgt__clock_ns;
+#endif
 	dom->table_arg = hosted_mem ? hosted_mem : cfg->mem.arg;
 	if (!dom->cfg.flush.flush_range)
 		dom->cfg.flush.flush_range = noop_flush_range;
@@ -365,6 +366,14 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		domain_free(dom);
 		mem_release(hosted_mem);
 		return -ENOMEM;
+	}
+	r = strat->setup ? strat->setup(dom) : 0;
+	if (r) {
+		iopgt__segments_destroy(dom);
+		iopgt__root_free(dom, dom->root);
+		domain_free(dom);
+		mem_release(hosted_mem);
+		return r;
 	}
 	*out = dom;
 	return 0;
@@ -417,6 +426,8 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 	 * back first; then every table page, in the tree or waiting, lies in
 	 * a segment. */
 	dom->strat->barrier(dom);
+	if (dom->strat->teardown)
+		dom->strat->teardown(dom);
 	atomic_store_explicit(&dom->waiting, NULL, memory_order_relaxed);
 	iopgt__segments_destroy(dom);
 	iopgt__root_free(dom, dom->root);
@@ -586,6 +597,10 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 		(struct iopgt_domain *)(uintptr_t)dom);
 	st->table_pages_waiting = rd(&dom->st.pages_waiting);
 	st->reclaim_waits = rd(&dom->st.rcu_waits);
+	st->freed_by_callers = rd(&dom->st.freed_by[PT_BY_CALLER]);
+	st->freed_by_worker = rd(&dom->st.freed_by[PT_BY_WORKER]);
+	st->free_ns_callers = rd(&dom->st.free_ns[PT_BY_CALLER]);
+	st->free_ns_worker = rd(&dom->st.free_ns[PT_BY_WORKER]);
 	st->segment_bytes_live = rd(&dom->st.segments) *
 				 ((uint64_t)dom->seg_mask + 1);
 	st->meta_bytes_live = rd(&dom->st.segments) *

@@ -5,8 +5,10 @@
  * message of debug builds. A freestanding build leaves this file out (and
  * dump.c); the embedder then passes its own allocators (compat.h).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "alloc_default.h"
 #include "pt.h"
@@ -47,6 +49,14 @@ int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg)
 void iopgt__mem_release(void *table_arg)
 {
 	iopgt__chunks_destroy(table_arg);
+}
+
+uint64_t iopgt__clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 _Noreturn void iopgt__assert_fail(const char *what, const char *expr,

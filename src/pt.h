@@ -257,6 +257,8 @@ struct iopgt_domain {
 		void (*enter)(void);
 		void (*leave)(void);
 	} walk_call;
+	void *strat_state; /* what the strategy's setup took, or NULL */
+	uint64_t (*clock_ns)(void); /* hosted: a monotonic clock; else NULL */
 	_Atomic uint64_t rcu_pending; /* pages in RCU callbacks not yet run */
 	uintptr_t seg_mask;
 	uintptr_t seg_desc_off;
@@ -290,6 +292,7 @@ struct iopgt_domain {
 		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t coalesced, split, segments;
 		_Atomic uint64_t rcu_waits;
+		_Atomic uint64_t freed_by[2], free_ns[2]; /* PT_BY_* */
 	} st __attribute__((aligned(64)));
 
 	/* Counters every operation writes, spread over cache lines so that
@@ -474,10 +477,12 @@ enum pt_walk_kind {
 struct pt_strategy {
 	const char *name;
 	uint8_t walk; /* enum pt_walk_kind */
-	/* At create: fill dom->walk_call for PT_WALK_CALL (its enter and
-	 * leave, called with nothing, so that the walker costs the callee
-	 * alone). */
-	void (*setup)(struct iopgt_domain *dom);
+	/* At create (0 or a negative errno): fill dom->walk_call for
+	 * PT_WALK_CALL (its enter and leave, called with nothing, so that
+	 * the walker costs the callee alone), start what the strategy runs.
+	 * At destroy, after barrier: stop it and free what setup took. */
+	int (*setup)(struct iopgt_domain *dom);
+	void (*teardown)(struct iopgt_domain *dom);
 	void (*retire)(struct iopgt_domain *dom, struct pt_table *list,
 		       unsigned long n);
 	void (*poll)(struct iopgt_domain *dom);
@@ -492,6 +497,16 @@ const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
 /* Return a list of tables to their segments; returns how many. */
 unsigned long iopgt__release_list(struct iopgt_domain *dom,
 				  struct pt_table *t);
+/* Who frees (iopgt_stats: freed_by_*, free_ns_*). */
+enum { PT_BY_CALLER = 0, PT_BY_WORKER = 1 };
+/* iopgt__release_list, counted and timed for who. */
+unsigned long iopgt__release_by(struct iopgt_domain *dom, struct pt_table *t,
+				unsigned who);
+/* The epoch (reclaim.c), for strategies built on it: try to advance it
+ * (twice, as a reclaimer does); whether no walker is counted at all
+ * (after a seq_cst fence of the caller's). */
+void iopgt__epoch_advance(struct iopgt_domain *dom);
+bool iopgt__epoch_quiet(struct iopgt_domain *dom);
 
 /* What pt_walk_leave() needs: the address of the counter the walker
  * incremented, | 1 if it incremented the other parity's too (the two are
@@ -976,6 +991,8 @@ uint64_t iopgt__pages_cached(struct iopgt_domain *dom);
  * their state, to be given to iopgt__mem_release() once every table page
  * is back; else it is NULL. -ENOMEM if that state cannot be allocated. */
 int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg);
+/* A monotonic clock in nanoseconds (hosted builds). */
+uint64_t iopgt__clock_ns(void);
 void iopgt__mem_release(void *table_arg);
 
 /* Gather and reclaim (gather.c). */

@@ -30,6 +30,18 @@ unsigned long iopgt__release_list(struct iopgt_domain *dom, struct pt_table *t)
 	return n;
 }
 
+unsigned long iopgt__release_by(struct iopgt_domain *dom, struct pt_table *t,
+				unsigned who)
+{
+	uint64_t t0 = dom->clock_ns ? dom->clock_ns() : 0;
+	unsigned long n = iopgt__release_list(dom, t);
+
+	if (dom->clock_ns)
+		pt_stat_add(&dom->st.free_ns[who], dom->clock_ns() - t0);
+	pt_stat_add(&dom->st.freed_by[who], n);
+	return n;
+}
+
 /* Walkers of a strategy with enter and leave (PT_WALK_CALL), and a walker
  * counted under both of the epoch's parities: out of line, off the path of
  * the default. */
@@ -120,7 +132,7 @@ static void epoch_retire(struct iopgt_domain *dom, struct pt_table *list,
 	/* Pairs with the fence in pt_walk_enter(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if ((dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom)) {
-		iopgt__release_list(dom, list);
+		iopgt__release_by(dom, list, PT_BY_CALLER);
 		return;
 	}
 	tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
@@ -135,7 +147,7 @@ static void epoch_retire(struct iopgt_domain *dom, struct pt_table *list,
 
 void iopgt__reclaim_waiting(struct iopgt_domain *dom)
 {
-	struct pt_table *list, *keep = NULL, *keep_tail = NULL;
+	struct pt_table *list, *keep = NULL, *keep_tail = NULL, *due = NULL;
 	unsigned long n = 0, kept = 0;
 	bool all;
 	uint64_t g;
@@ -155,7 +167,8 @@ void iopgt__reclaim_waiting(struct iopgt_domain *dom)
 		list = t->next;
 		n++;
 		if (all || t->epoch + 2 <= g) {
-			iopgt__table_release(dom, t);
+			t->next = due;
+			due = t;
 			continue;
 		}
 		t->next = keep;
@@ -164,10 +177,22 @@ void iopgt__reclaim_waiting(struct iopgt_domain *dom)
 			keep_tail = t;
 		kept++;
 	}
+	iopgt__release_by(dom, due, PT_BY_CALLER);
 	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
 				  memory_order_relaxed);
 	if (keep)
 		wait_list(dom, keep, keep_tail, kept);
+}
+
+void iopgt__epoch_advance(struct iopgt_domain *dom)
+{
+	try_advance(dom);
+	try_advance(dom);
+}
+
+bool iopgt__epoch_quiet(struct iopgt_domain *dom)
+{
+	return no_walkers(dom);
 }
 
 /* Destroy: no call runs any more, so no walker is counted; what waits is
@@ -193,7 +218,7 @@ static void after_flush_retire(struct iopgt_domain *dom, struct pt_table *list,
 			       unsigned long n)
 {
 	(void)n;
-	iopgt__release_list(dom, list);
+	iopgt__release_by(dom, list, PT_BY_CALLER);
 }
 
 static void nothing(struct iopgt_domain *dom)
@@ -212,6 +237,9 @@ static const struct pt_strategy strategy_after_flush = {
 #if defined(IOPGT_HAVE_RCU) && IOPGT_HAVE_RCU
 extern const struct pt_strategy iopgt__strategy_rcu;
 #endif
+#if __STDC_HOSTED__
+extern const struct pt_strategy iopgt__strategy_worker;
+#endif
 
 const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
 					  int *err)
@@ -226,6 +254,15 @@ const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
 		if (!cfg->rcu_flavor && !cfg->rcu_max_pending)
 			return &strategy_after_flush;
 		break;
+	case IOPGT_STRATEGY_WORKER:
+#if __STDC_HOSTED__
+		if (!cfg->rcu_flavor && !cfg->rcu_max_pending)
+			return &iopgt__strategy_worker;
+		break;
+#else
+		*err = -EOPNOTSUPP;
+		return NULL;
+#endif
 	case IOPGT_STRATEGY_RCU:
 #if defined(IOPGT_HAVE_RCU) && IOPGT_HAVE_RCU
 		if (cfg->rcu_flavor)
@@ -244,7 +281,8 @@ const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
 
 const char *iopgt_strategy_name(enum iopgt_strategy s)
 {
-	static const char *const names[] = { "epoch", "after-flush", "rcu" };
+	static const char *const names[] = { "epoch", "after-flush", "rcu",
+					     "worker" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s]
 							       : "unknown";

@@ -49,10 +49,11 @@ static const struct rcu_flavor_struct *flavor(const struct iopgt_domain *dom)
 }
 
 /* Walkers call the flavor's read-side lock and unlock directly. */
-static void rcu_setup(struct iopgt_domain *dom)
+static int rcu_setup(struct iopgt_domain *dom)
 {
 	dom->walk_call.enter = flavor(dom)->read_lock;
 	dom->walk_call.leave = flavor(dom)->read_unlock;
+	return 0;
 }
 
 static uint64_t max_pending(const struct iopgt_domain *dom)
@@ -67,7 +68,7 @@ static void rcu_free_batch(struct rcu_head *head)
 	struct iopgt_domain *dom = b->dom;
 	unsigned long n = b->n;
 
-	iopgt__release_list(dom, b->list);
+	iopgt__release_by(dom, b->list, PT_BY_WORKER);
 	dom->cfg.mem.meta_free(dom->cfg.mem.arg, b, sizeof(*b));
 	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
 				  memory_order_relaxed);
@@ -94,7 +95,7 @@ static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
 		 * read-side section of ours (sync enters none). */
 		flavor(dom)->update_synchronize_rcu();
 		pt_stat_add(&dom->st.rcu_waits, 1);
-		iopgt__release_list(dom, list);
+		iopgt__release_by(dom, list, PT_BY_CALLER);
 		return;
 	}
 	b->dom = dom;

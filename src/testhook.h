@@ -37,6 +37,10 @@ enum {
 	PT_HOOK_BREAK_UNLINK_SCAN = 1u << 9, /* without counts, an unlinker
 	                                      * trusts its probe: no scan
 	                                      * under the freeze */
+	PT_HOOK_BREAK_HANDOVER = 1u << 10, /* the worker strategy: a thread
+	                                    * that exits drops its queue's
+	                                    * pages instead of handing them
+	                                    * to the domain */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -82,6 +86,8 @@ enum pt_yield_point {
 	                        * freeze found an entry, before the unfreeze */
 	PT_Y_COALESCE_GAVE_UP, /* coalesce: frozen, the rescan failed, before
 	                        * the unfreeze */
+	PT_Y_WORKER_COLLECT,   /* the worker strategy's thread: woken, before
+	                        * it takes the queues */
 	PT_Y_COUNT
 };
 

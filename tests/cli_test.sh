@@ -247,7 +247,7 @@ fi
 # above used): a short run, no violation, and the strategy reported. A
 # thread that holds up grace periods under QSBR would hang: 60 s at most.
 limit=60
-for strat in after-flush rcu-memb rcu-qsbr rcu-bp; do
+for strat in after-flush worker rcu-memb rcu-qsbr rcu-bp; do
 	ok demo --small --ops 20000 --strategy "$strat" --json || continue
 	[ "$(json_val violations)" = 0 ] ||
 		fail "demo --strategy $strat: violations $(json_val violations)"

@@ -36,7 +36,7 @@ _Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
 		       IOPGT_OPT_NO_COALESCE == 4 && IOPGT_OPT_NO_COUNTS == 8,
 	       "options");
 _Static_assert(IOPGT_STRATEGY_EPOCH == 0 && IOPGT_STRATEGY_AFTER_FLUSH == 1 &&
-		       IOPGT_STRATEGY_RCU == 2,
+		       IOPGT_STRATEGY_RCU == 2 && IOPGT_STRATEGY_WORKER == 3,
 	       "reclaim strategy values are ABI");
 _Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
 	       "call flags");

@@ -40,18 +40,20 @@ typedef int (*sync_fn)(struct iopgt_domain *, struct iopgt_gather *);
 
 static uint64_t g_seed;
 
-/* liburcu is not built for ThreadSanitizer, which then cannot see its
- * grace periods order a reader's loads before the callback thread's free,
- * and reports each as a race: RCU runs in the other builds. */
-static bool rcu_skipped(const struct cli_strategy *s)
+/* Under ThreadSanitizer, strategies that free on a thread of their own
+ * are left out: liburcu is not built for it, so it cannot see a grace
+ * period order a reader's loads before the callback thread's free; and
+ * the worker frees into this file's allocator and event clock, which are
+ * one thread's. stress_concurrent runs the worker under TSan. */
+static bool tsan_skipped(const struct cli_strategy *s)
 {
 	static bool said;
 
-	if (!TSAN || !s->flavor)
+	if (!TSAN || (!s->flavor && s->strategy != IOPGT_STRATEGY_WORKER))
 		return false;
 	if (!said)
-		fprintf(stderr, "test_reclaim: RCU strategies skipped under "
-				"ThreadSanitizer (liburcu is not instrumented)\n");
+		fprintf(stderr, "test_reclaim: RCU and worker strategies "
+				"skipped under ThreadSanitizer\n");
 	said = true;
 	return true;
 }
@@ -471,7 +473,7 @@ static void test_flush_before_free(void **state)
 							flush_strategies[k]);
 					unsigned long frees = 0, v;
 
-					if (rcu_skipped(st))
+					if (tsan_skipped(st))
 						continue;
 					v = flush_violations(&tcfgs[i], st,
 							     &scenarios[s], all,
@@ -490,7 +492,7 @@ static void negative_flush(unsigned hooks, int with_flush_all)
 		const struct cli_strategy *st =
 			cli_strategy_find(flush_strategies[k]);
 
-		if (rcu_skipped(st))
+		if (tsan_skipped(st))
 			continue;
 		for (size_t i = 0; i < n_tcfgs; i++)
 			for (size_t s = 0; s < N_SCENARIOS; s++)
@@ -753,10 +755,11 @@ static int grace_violations(const struct tcfg *c,
 	assert_true(tflush_walk_covers(&tf, ft.span_iova,
 				       ft.span_iova + ft.span - 1, t0,
 				       UINT64_MAX));
-	if (strat->flavor) {
+	if (strat->flavor || strat->strategy == IOPGT_STRATEGY_WORKER) {
 		/* Time for a grace period that does not wait for the walker
 		 * to end, and its callback to run (QSBR: this thread,
-		 * offline, is not the one it waits for). */
+		 * offline, is not the one it waits for), or for the worker
+		 * to free what it should not. */
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 
 		cli_strategy_offline(strat);
@@ -802,6 +805,16 @@ static int grace_violations(const struct tcfg *c,
 	 * for it). */
 	if (use_reclaim) {
 		iopgt_reclaim(gr.dom);
+	} else if (strat->strategy == IOPGT_STRATEGY_WORKER) {
+		/* The worker frees by itself, with no call to wake it. */
+		for (int i = 0; i < 5000; i++) {
+			struct timespec ts = { 0, 1000 * 1000 };
+
+			iopgt_get_stats(gr.dom, &st, sizeof(st));
+			if (!st.table_pages_waiting)
+				break;
+			nanosleep(&ts, NULL);
+		}
 	} else {
 		cli_strategy_barrier(strat);
 		iopgt_gather_init(&g, sizeof(g));
@@ -832,7 +845,7 @@ out:
  * format). */
 static bool grace_strategy(const struct cli_strategy *s)
 {
-	return s->strategy != IOPGT_STRATEGY_AFTER_FLUSH && !rcu_skipped(s);
+	return s->strategy != IOPGT_STRATEGY_AFTER_FLUSH && !tsan_skipped(s);
 }
 
 static bool grace_config(const struct cli_strategy *s, size_t i)
@@ -994,7 +1007,7 @@ static void test_rcu_batches(void **state)
 
 	(void)state;
 	for (unsigned si = 0; si < ns; si++) {
-		if (!ss[si].flavor || rcu_skipped(&ss[si]))
+		if (!ss[si].flavor || tsan_skipped(&ss[si]))
 			continue;
 		for (size_t i = 0; i < n_tcfgs; i++) {
 			if (!grace_config(&ss[si], i))
@@ -1008,6 +1021,131 @@ static void test_rcu_batches(void **state)
 			rcu_batch_case(&tcfgs[i], &ss[si], 0, 1,
 				       RCU_END_DESTROY);
 		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * The worker: a thread that exits hands its queue on
+ */
+
+struct hold {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int at, release;
+	struct iopgt_domain *dom;
+	struct geo geo;
+};
+
+/* The worker's yield point: hold it before it takes the queues. */
+static void hold_worker(void *arg, unsigned point, unsigned level,
+			uint64_t iova)
+{
+	struct hold *h = arg;
+
+	(void)level;
+	(void)iova;
+	if (point != PT_Y_WORKER_COLLECT)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->at = 1;
+	pthread_cond_broadcast(&h->cv);
+	while (!h->release)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* A thread that unmaps three pages (emptying their tables), syncs and
+ * exits while the worker is held before it takes the queues. */
+static void *unmap_and_exit(void *arg)
+{
+	struct hold *h = arg;
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(iopgt_unmap(h->dom, h->geo.sz1 * k,
+					     h->geo.page, &g),
+				 (int64_t)h->geo.page);
+	iopgt_sync(h->dom, &g);
+	/* Exit only once the worker, woken by the sync, is held. */
+	pthread_mutex_lock(&h->mu);
+	while (!h->at)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Returns the table pages beyond the root left after everything was
+ * unmapped and reclaimed: 0 unless the exiting thread's pages were lost. */
+static uint64_t handover_lost(const struct tcfg *c, unsigned hooks)
+{
+	struct talloc ta;
+	struct iopgt_config cfg;
+	struct iopgt_gather g;
+	struct iopgt_stats st;
+	struct hold h;
+	pthread_t th;
+	uint64_t lost;
+
+	memset(&h, 0, sizeof(h));
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	talloc_init(&ta);
+	tcfg_config(c, &cfg);
+	cfg.strategy = IOPGT_STRATEGY_WORKER;
+	cfg.table_cache = 0;
+	talloc_ops(&ta, &cfg.mem);
+	assert_int_equal(iopgt_domain_create(&cfg, &h.dom), 0);
+	iopgt__set_test_hooks(h.dom, hooks);
+	geo_of(h.dom, &h.geo);
+	iopgt_gather_init(&g, sizeof(g));
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(iopgt_map(h.dom, h.geo.sz1 * k,
+					   pa_of(&h.geo, h.geo.sz1 * k),
+					   h.geo.page, IOPGT_PROT_READ, &g),
+				 0);
+	iopgt_sync(h.dom, &g);
+	iopgt__set_yield_hook(h.dom, hold_worker, &h);
+
+	assert_int_equal(pthread_create(&th, NULL, unmap_and_exit, &h), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* The worker was woken by the sync, and is held: the pages are
+	 * still queued, handed on (or dropped) by the thread's exit. */
+	pthread_mutex_lock(&h.mu);
+	h.release = 1;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	assert_int_equal(iopgt_reclaim(h.dom), 0);
+	iopgt__set_yield_hook(h.dom, NULL, NULL);
+	iopgt_get_stats(h.dom, &st, sizeof(st));
+	assert_int_equal(st.table_pages_waiting, 0);
+	lost = st.table_pages_live - 1;
+	if (!lost) {
+		assert_true(st.freed_by_worker >= 3); /* the worker paid */
+		assert_int_equal(st.freed_by_callers, 0);
+	}
+	iopgt_domain_destroy(h.dom);
+	assert_int_equal(ta.live_bytes, 0);
+	talloc_fini(&ta);
+	pthread_mutex_destroy(&h.mu);
+	pthread_cond_destroy(&h.cv);
+	return lost;
+}
+
+static void test_worker_handover(void **state)
+{
+	(void)state;
+	if (tsan_skipped(cli_strategy_find("worker")))
+		skip();
+	if (IOPGT_DEBUG < 1) {
+		fprintf(stderr, "test_reclaim: handover skipped: no yield "
+				"hooks (IOPGT_DEBUG=0)\n");
+		skip();
+	}
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		assert_int_equal(handover_lost(&tcfgs[i], 0), 0);
+		/* Dropped at exit: the pages are never freed. */
+		assert_true(handover_lost(&tcfgs[i], PT_HOOK_BREAK_HANDOVER) > 0);
 	}
 }
 
@@ -1174,6 +1312,7 @@ int main(void)
 		cmocka_unit_test(test_walker_grace),
 		cmocka_unit_test(test_neg_ignore_walkers),
 		cmocka_unit_test(test_rcu_batches),
+		cmocka_unit_test(test_worker_handover),
 		cmocka_unit_test(test_strategy_config),
 		cmocka_unit_test(test_unmap_all_leaves_root),
 		cmocka_unit_test(test_neg_no_reclaim_keeps_tables),

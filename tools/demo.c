@@ -150,6 +150,9 @@ struct demo {
 	uint64_t leaves[8];   /* guest RAM leaves by size index */
 	uint64_t root_pages, root_bytes, after_unmap_pages, after_unmap_bytes;
 	uint64_t reclaim_waits; /* syncs that waited for a grace period */
+	/* who freed table pages: the mapper (caller) or the strategy's
+	 * own thread; pages and nanoseconds */
+	uint64_t freed_by[2], free_ns[2];
 	struct iopgt_sim_stats sst;
 	double t0, seconds, phase_s[4];
 
@@ -752,6 +755,10 @@ static int phase_teardown(struct demo *d)
 	d->after_unmap_pages = st.table_pages_live;
 	d->after_unmap_bytes = st.table_bytes_live;
 	d->reclaim_waits = st.reclaim_waits;
+	d->freed_by[0] = st.freed_by_callers;
+	d->freed_by[1] = st.freed_by_worker;
+	d->free_ns[0] = st.free_ns_callers;
+	d->free_ns[1] = st.free_ns_worker;
 	iopgt_sim_detach(d->sim);
 	iopgt_domain_destroy(d->dom);
 	d->dom = NULL;
@@ -835,6 +842,11 @@ static void print_json(struct demo *d, uint64_t viol)
 	       s->pages_alloc, s->pages_freed, s->bytes_peak,
 	       d->after_unmap_bytes, s->bytes_live);
 	printf(", \"reclaim_waits\": %" PRIu64, d->reclaim_waits);
+	printf(", \"freed_by_callers\": %" PRIu64
+	       ", \"freed_by_worker\": %" PRIu64
+	       ", \"free_ns_callers\": %" PRIu64
+	       ", \"free_ns_worker\": %" PRIu64,
+	       d->freed_by[0], d->freed_by[1], d->free_ns[0], d->free_ns[1]);
 	if (d->dirty_rc)
 		printf(", \"dirty_supported\": false, \"dirty_bytes\": 0");
 	else
@@ -889,7 +901,12 @@ static void print_summary(struct demo *d, uint64_t viol)
 	if (d->strat->strategy == IOPGT_STRATEGY_RCU)
 		printf(", %" PRIu64 " sync%s waited for a grace period",
 		       d->reclaim_waits, d->reclaim_waits == 1 ? "" : "s");
-	printf("\n");
+	/* Who paid for freeing: the mapper's syncs, or the strategy's own
+	 * thread (the worker, RCU's callbacks). */
+	printf("; freed by the mapper %" PRIu64 " pages (%.0f us), by its "
+	       "own thread %" PRIu64 " (%.0f us)\n",
+	       d->freed_by[0], (double)d->free_ns[0] / 1e3, d->freed_by[1],
+	       (double)d->free_ns[1] / 1e3);
 	printf("  table memory  peak %" PRIu64 " bytes (%s), %" PRIu64
 	       " bytes after unmapping everything (%s), final %" PRIu64
 	       " bytes\n",

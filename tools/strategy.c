@@ -16,6 +16,7 @@ extern const struct rcu_flavor_struct urcu_memb_flavor, urcu_mb_flavor,
 static const struct cli_strategy strategies[] = {
 	{ "epoch", IOPGT_STRATEGY_EPOCH, NULL, false },
 	{ "after-flush", IOPGT_STRATEGY_AFTER_FLUSH, NULL, false },
+	{ "worker", IOPGT_STRATEGY_WORKER, NULL, false },
 	{ "rcu-memb", IOPGT_STRATEGY_RCU, &urcu_memb_flavor, false },
 	{ "rcu-mb", IOPGT_STRATEGY_RCU, &urcu_mb_flavor, false },
 	{ "rcu-qsbr", IOPGT_STRATEGY_RCU, &urcu_qsbr_flavor, true },
@@ -46,7 +47,8 @@ int cli_strategy_arg(const char *cmd, const char *val,
 	if (*out)
 		return 0;
 	fprintf(stderr, "%s: bad value for --strategy: '%s' (one of epoch, "
-			"after-flush, rcu, rcu-memb, rcu-mb, rcu-qsbr, rcu-bp)\n",
+			"after-flush, worker, rcu, rcu-memb, rcu-mb, rcu-qsbr, "
+			"rcu-bp)\n",
 		cmd, val);
 	return -1;
 }
@@ -98,7 +100,8 @@ const char *cli_strategy_help(void)
 	return "  --strategy S      how unlinked tables are freed: epoch "
 	       "(default),\n"
 	       "                    after-flush (callers serialize every "
-	       "call), or RCU\n"
+	       "call), worker\n"
+	       "                    (a thread of the domain frees), or RCU\n"
 	       "                    with liburcu's flavor: rcu-memb (or rcu), "
 	       "rcu-mb,\n"
 	       "                    rcu-qsbr, rcu-bp\n";

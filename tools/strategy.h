@@ -2,7 +2,7 @@
 /*
  * The reclaim strategies as the tool and the tests name them, and what a
  * thread that calls the library owes each: `--strategy NAME` takes
- *   epoch (the default), after-flush,
+ *   epoch (the default), after-flush, worker,
  *   rcu-memb, rcu-mb, rcu-qsbr, rcu-bp (rcu: rcu-memb),
  * the last four with liburcu's flavor of that name.
  */
