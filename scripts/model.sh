@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Check the model of the page-table protocol, model/protocol.pml, with spin
-# (docs/protocol.md describes the protocol, the checks and the scenarios).
+# Check the model of the page-table protocol, model/protocol.pml, and of the
+# reclaim strategies that free on a thread of their own, model/reclaim.pml
+# (runs with -DMODEL_RECLAIM), with spin (docs/protocol.md describes the
+# protocol, the checks and the scenarios).
 #
 #   scripts/model.sh [--quick | --full] [-j JOBS] [--trail]
 #   scripts/model.sh --broken NAME|all [-j JOBS] [--trail]
@@ -118,6 +120,10 @@ quick_verify=(
 	"verify|without counts, reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: reclaim-map|-DSCEN=7 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
 	"verify|without counts, coalescing and reclaiming: mixed|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM||"
+	"verify|reclaim strategies: RCU, bound 1|-DMODEL_RECLAIM -DSTRAT=1||"
+	"verify|reclaim strategies: RCU, bound 2 (callbacks only)|-DMODEL_RECLAIM -DSTRAT=1 -DBOUND=2||"
+	"verify|reclaim strategies: worker|-DMODEL_RECLAIM -DSTRAT=2||"
+	"verify|reclaim strategies: worker, two batches a syncer, one walker|-DMODEL_RECLAIM -DSTRAT=2 -DWALKERS=1 -DPER=2||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -156,6 +162,8 @@ full_verify=(
 	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops, waits as loads|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
 	"verify|without counts, coalescing: coalesce-unmap, waits as loads|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DWAIT_STEPS||"
 	"verify|reclaim-map|-DSCEN=7 -DOPS=2 -DLOOKUPS=1||"
+	"verify|reclaim strategies: RCU, two batches a syncer|-DMODEL_RECLAIM -DSTRAT=1 -DPER=2||"
+	"verify|reclaim strategies: RCU, two batches a syncer, bound 2|-DMODEL_RECLAIM -DSTRAT=1 -DPER=2 -DBOUND=2||"
 )
 witnesses=(
 	"witness|W1|-DSCEN=1 -DWITNESS=1|witness|a split finds the level-1 table frozen by a coalescer"
@@ -181,6 +189,11 @@ witnesses=(
 	"witness|W20|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=20|witness|without counts, coalescing and reclaiming, a clear finds its table frozen, then unlinked: the unmap again from the root finds no entry"
 	"witness|W21|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=21|witness|without counts, reclaiming, an unlink cascades: the emptied level-1 table is unlinked from the root"
 	"witness|W22|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWITNESS=22|witness|without counts, coalescing and reclaiming, a map finds its table coalesced and the leaf split again: the map again from the root finds its own leaf"
+	"witness|R1|-DMODEL_RECLAIM -DSTRAT=1 -DWITNESS=1|witness|RCU: a walker reads a table retired under it (its callback waits)"
+	"witness|R2|-DMODEL_RECLAIM -DSTRAT=1 -DWITNESS=2|witness|RCU: a sync over the bound waits for a grace period itself"
+	"witness|R3|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=3|witness|worker: a thread exits with pages on its queue, spliced onto the orphans"
+	"witness|R4|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=4|witness|worker: nothing it holds is due yet (a walker holds the grace period back)"
+	"witness|R5|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=1|witness|worker: a walker reads a table retired under it"
 	"witness|W23|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=23|witness|without counts, reclaiming, a table is freed with a leaf in it: a map stored into it after the unlink (it must be zeroed before reuse)"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
@@ -199,6 +212,10 @@ variants=(
 	"uc-no-check|-DSCEN=6 -DUNCOUNTED -DUC_COALESCE -DUC_NO_CHECK|lost_unmap|without counts, a clear does not read its table's F after its store"
 	"uc-no-map-check|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_NO_MAP_CHECK|lost_map|without counts, reclaiming, a map does not read its table's F after its store"
 	"uc-unlink-no-rescan|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DUC_UNLINK_NO_RESCAN|lost_map|without counts, reclaiming, an unlinker decides from its probe before the freeze, with no scan under it"
+	"rcu-no-grace|-DMODEL_RECLAIM -DSTRAT=1 -DRCU_NO_GRACE|walker_no_freed|RCU: the batch's callback frees without waiting for a grace period"
+	"worker-no-wait|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_NO_WAIT|walker_no_freed|worker: frees what it takes without waiting for walkers"
+	"worker-lost-exit|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_LOST_EXIT|final_freed|worker: a thread that exits drops its queue"
+	"worker-wake-unlocked|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_WAKE_UNLOCKED|deadlock|worker: a sync wakes the worker without the mutex, before its pages are counted (a lost wake-up)"
 	"uc-thaw-give-up|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM -DUC_THAW_GIVE_UP|final_no_empty|without counts, reclaiming, an unlinker whose rescan finds an entry unfreezes and gives up without probing again"
 )
 
@@ -291,10 +308,13 @@ run_one() {
 	# create it again.
 	mkdir "$d" 2>/dev/null || return 0
 	cp "$work"/*.pml "$d/" && cd "$d" || return 0
+	# The reclaim strategies have a model of their own.
+	local model=protocol.pml
+	case " $defs " in *" -DMODEL_RECLAIM "*) model=reclaim.pml ;; esac
 	local opt=-O2
 	[ "$kind" = verify ] || opt=-O0
 	# shellcheck disable=SC2086
-	if ! spin -a $defs protocol.pml >spin.log 2>&1; then
+	if ! spin -a $defs "$model" >spin.log 2>&1; then
 		echo "FAIL|spin -a $defs failed: $(head -n 3 spin.log)" >result
 		return
 	fi
@@ -319,9 +339,9 @@ run_one() {
 	*) check=$first ;;
 	esac
 	depthat=$(sed -n 's/.*(at depth \([0-9]*\)).*/\1/p' <<<"$first")
-	if [ -f protocol.pml.trail ]; then
+	if [ -f "$model.trail" ]; then
 		# shellcheck disable=SC2086
-		spin -t -T $defs protocol.pml >trail.txt 2>&1 || true
+		spin -t -T $defs "$model" >trail.txt 2>&1 || true
 		steps=$(sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' trail.txt)
 	fi
 	local cut=
