@@ -123,7 +123,6 @@ quick_verify=(
 	"verify|reclaim strategies: RCU, bound 1|-DMODEL_RECLAIM -DSTRAT=1||"
 	"verify|reclaim strategies: RCU, bound 2 (callbacks only)|-DMODEL_RECLAIM -DSTRAT=1 -DBOUND=2||"
 	"verify|reclaim strategies: worker|-DMODEL_RECLAIM -DSTRAT=2||"
-	"verify|reclaim strategies: worker, two batches a syncer, one walker|-DMODEL_RECLAIM -DSTRAT=2 -DWALKERS=1 -DPER=2||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -162,6 +161,7 @@ full_verify=(
 	"verify|without counts, coalescing and reclaiming: reclaim-map, 2 ops, waits as loads|-DSCEN=7 -DOPS=2 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DUC_RECLAIM -DWAIT_STEPS||"
 	"verify|without counts, coalescing: coalesce-unmap, waits as loads|-DSCEN=6 -DOPS=1 -DLOOKUPS=1 -DUNCOUNTED -DUC_COALESCE -DWAIT_STEPS||"
 	"verify|reclaim-map|-DSCEN=7 -DOPS=2 -DLOOKUPS=1||"
+	"verify|reclaim strategies: worker, two batches a syncer, one walker|-DMODEL_RECLAIM -DSTRAT=2 -DWALKERS=1 -DPER=2||"
 	"verify|reclaim strategies: RCU, two batches a syncer|-DMODEL_RECLAIM -DSTRAT=1 -DPER=2||"
 	"verify|reclaim strategies: RCU, two batches a syncer, bound 2|-DMODEL_RECLAIM -DSTRAT=1 -DPER=2 -DBOUND=2||"
 )
