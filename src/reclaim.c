@@ -131,7 +131,7 @@ static void epoch_retire(struct iopgt_domain *dom, struct pt_table *list,
 
 	/* Pairs with the fence in pt_walk_enter(). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if ((dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom)) {
+	if (no_walkers(dom)) {
 		iopgt__release_by(dom, list, PT_BY_CALLER);
 		return;
 	}
@@ -159,7 +159,7 @@ void iopgt__reclaim_waiting(struct iopgt_domain *dom)
 	list = atomic_exchange_explicit(&dom->waiting, NULL,
 					memory_order_acquire);
 	atomic_thread_fence(memory_order_seq_cst);
-	all = (dom->hooks & PT_HOOK_IGNORE_WALKERS) || no_walkers(dom);
+	all = no_walkers(dom);
 	g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
 	while (list) {
 		struct pt_table *t = list;

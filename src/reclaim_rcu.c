@@ -82,11 +82,6 @@ static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
 {
 	struct rcu_batch *b = NULL;
 
-	if (dom->hooks & PT_HOOK_IGNORE_WALKERS) {
-		/* Broken on purpose (rule 5): no grace period. */
-		iopgt__release_list(dom, list);
-		return;
-	}
 	if (atomic_load_explicit(&dom->rcu_pending, memory_order_relaxed) + n <=
 	    max_pending(dom))
 		b = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg, sizeof(*b));

@@ -269,7 +269,7 @@ static unsigned long free_due(struct worker *w, struct pt_table **held)
 
 	iopgt__epoch_advance(dom);
 	atomic_thread_fence(memory_order_seq_cst);
-	all = (dom->hooks & PT_HOOK_IGNORE_WALKERS) || iopgt__epoch_quiet(dom);
+	all = iopgt__epoch_quiet(dom);
 	g = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
 	while (t) {
 		struct pt_table *next = t->next;

@@ -12,7 +12,9 @@
 
 enum {
 	PT_HOOK_FREE_BEFORE_FLUSH = 1u << 0, /* reclaim tables before the flush */
-	PT_HOOK_IGNORE_WALKERS = 1u << 1,    /* reclaim while walkers run */
+	PT_HOOK_IGNORE_WALKERS = 1u << 1,    /* reclaim while walkers run:
+	                                      * the domain's strategy with a
+	                                      * retire that frees at once */
 	PT_HOOK_SKIP_FLUSH = 1u << 2,        /* sync issues no flush */
 	PT_HOOK_LEAF_ONLY_FLUSH = 1u << 3,   /* WALK flushes sent as MODIFIED */
 	PT_HOOK_OVERLAP = 1u << 4,  /* the test runs overlapping writers on

@@ -12,9 +12,9 @@
  *     until the walker leaves; the walker sees the old contents or empty
  *     entries. A lookup is held inside a table through the walk hook while
  *     another thread unlinks that table; for every reclaim strategy that
- *     allows concurrent walkers (the epoch, RCU with each liburcu flavor).
- *     Broken with PT_HOOK_IGNORE_WALKERS, which each strategy honours by
- *     freeing at once.
+ *     allows concurrent walkers (the epoch, the worker, RCU with each
+ *     liburcu flavor). Broken with PT_HOOK_IGNORE_WALKERS, which makes the
+ *     domain's strategy free at once (a test-only strategy).
  *   RCU's bound: past rcu_max_pending pages, or without memory for its
  *     batch, a sync waits for a grace period itself and frees directly.
  *   rule 4: after unmapping everything only the root is left. Shown to be
