@@ -359,24 +359,23 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.mask = geo.mask[top];
 		dom->top.uncounted = pt_uncounted_options(dom->cfg.options);
 		dom->top.walk = strat->walk;
-		dom->top.other = strat->walk != PT_WALK_EPOCH ||
-				 dom->cfg.phys_to_virt;
+		dom->top.other = pt_top_other(dom);
 	}
-	if (!dom->root) {
-		domain_free(dom);
-		mem_release(hosted_mem);
-		return -ENOMEM;
-	}
+	r = -ENOMEM;
+	if (!dom->root)
+		goto fail;
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {
 		iopgt__segments_destroy(dom);
 		iopgt__root_free(dom, dom->root);
-		domain_free(dom);
-		mem_release(hosted_mem);
-		return r;
+		goto fail;
 	}
 	*out = dom;
 	return 0;
+fail:
+	domain_free(dom);
+	mem_release(hosted_mem);
+	return r;
 }
 
 /* The descriptor of the table that table entry e of a table at `level`

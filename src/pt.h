@@ -259,7 +259,6 @@ struct iopgt_domain {
 	} walk_call;
 	void *strat_state; /* what the strategy's setup took, or NULL */
 	uint64_t (*clock_ns)(void); /* hosted: a monotonic clock; else NULL */
-	_Atomic uint64_t rcu_pending; /* pages in RCU callbacks not yet run */
 	uintptr_t seg_mask;
 	uintptr_t seg_desc_off;
 	unsigned table_shift;
@@ -289,6 +288,9 @@ struct iopgt_domain {
 	struct {
 		_Atomic uint64_t pages_live, bytes_live, pages_peak, bytes_peak;
 		_Atomic uint64_t pages_alloc, pages_freed;
+		/* Flushed and not yet freed: on the epoch's waiting list,
+		 * in RCU callbacks or on the worker's queues (the strategies
+		 * that free elsewhere wait on this count). */
 		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t coalesced, split, segments;
 		_Atomic uint64_t rcu_waits;
@@ -507,6 +509,11 @@ unsigned long iopgt__release_by(struct iopgt_domain *dom, struct pt_table *t,
  * (after a seq_cst fence of the caller's). */
 void iopgt__epoch_advance(struct iopgt_domain *dom);
 bool iopgt__epoch_quiet(struct iopgt_domain *dom);
+/* Tag every table of list (linked by next) with the epoch, read now (after
+ * the caller's seq_cst fence, which follows the unlinks); returns the
+ * last table. */
+struct pt_table *iopgt__epoch_tag(struct iopgt_domain *dom,
+				  struct pt_table *list);
 
 /* What pt_walk_leave() needs: the address of the counter the walker
  * incremented, | 1 if it incremented the other parity's too (the two are
@@ -691,6 +698,14 @@ static inline bool pt_counted(const struct iopgt_domain *dom)
 	return !dom->top.uncounted;
 }
 
+/* A domain whose hot paths go out of line (dom->top.other): a walker
+ * other than the epoch's, the embedder's phys_to_virt or a test's walk
+ * hook. */
+static inline bool pt_top_other(const struct iopgt_domain *dom)
+{
+	return dom->top.walk != PT_WALK_EPOCH || dom->cfg.phys_to_virt ||
+	       dom->walk_hook;
+}
 
 /* A domain without counts that reclaims emptied tables (above). */
 static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)

@@ -121,27 +121,30 @@ static void wait_list(struct iopgt_domain *dom, struct pt_table *list,
 	pt_stat_add(&dom->st.pages_waiting, n);
 }
 
+struct pt_table *iopgt__epoch_tag(struct iopgt_domain *dom,
+				  struct pt_table *list)
+{
+	uint64_t tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
+
+	for (;; list = list->next) {
+		list->epoch = tag;
+		if (!list->next)
+			return list;
+	}
+}
+
 /* Reclaim tables that were unlinked and whose flush has completed: now if
  * no walker is counted, else once the epoch has advanced twice. */
 static void epoch_retire(struct iopgt_domain *dom, struct pt_table *list,
 			 unsigned long n)
 {
-	struct pt_table *tail = list;
-	uint64_t tag;
-
 	/* Pairs with the fence in pt_walk_enter(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (no_walkers(dom)) {
 		iopgt__release_by(dom, list, PT_BY_CALLER);
 		return;
 	}
-	tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
-	for (;; tail = tail->next) {
-		tail->epoch = tag;
-		if (!tail->next)
-			break;
-	}
-	wait_list(dom, list, tail, n);
+	wait_list(dom, list, iopgt__epoch_tag(dom, list), n);
 	try_advance(dom);
 }
 
@@ -195,19 +198,14 @@ bool iopgt__epoch_quiet(struct iopgt_domain *dom)
 	return no_walkers(dom);
 }
 
-/* Destroy: no call runs any more, so no walker is counted; what waits is
- * freed with the segments. */
-static void epoch_barrier(struct iopgt_domain *dom)
-{
-	iopgt__reclaim_waiting(dom);
-}
-
+/* The barrier (destroy) is a poll: no call runs any more, so no walker
+ * is counted, and what waits is freed. */
 static const struct pt_strategy strategy_epoch = {
 	.name = "epoch",
 	.walk = PT_WALK_EPOCH,
 	.retire = epoch_retire,
 	.poll = iopgt__reclaim_waiting,
-	.barrier = epoch_barrier,
+	.barrier = iopgt__reclaim_waiting,
 };
 
 /* ------------------------------------------------------------------------

@@ -70,11 +70,10 @@ static void rcu_free_batch(struct rcu_head *head)
 
 	iopgt__release_by(dom, b->list, PT_BY_WORKER);
 	dom->cfg.mem.meta_free(dom->cfg.mem.arg, b, sizeof(*b));
-	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
-				  memory_order_relaxed);
 	/* Last: the barrier's caller may destroy the domain once it reads 0
 	 * (the barrier waits for the callback to return in any case). */
-	atomic_fetch_sub_explicit(&dom->rcu_pending, n, memory_order_release);
+	atomic_fetch_sub_explicit(&dom->st.pages_waiting, n,
+				  memory_order_release);
 }
 
 static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
@@ -82,7 +81,10 @@ static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
 {
 	struct rcu_batch *b = NULL;
 
-	if (atomic_load_explicit(&dom->rcu_pending, memory_order_relaxed) + n <=
+	/* The domain's waiting pages are its callbacks' (the epoch's list
+	 * is not used by this strategy). */
+	if (atomic_load_explicit(&dom->st.pages_waiting,
+				 memory_order_relaxed) + n <=
 	    max_pending(dom))
 		b = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg, sizeof(*b));
 	if (!b) {
@@ -96,14 +98,13 @@ static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
 	b->dom = dom;
 	b->list = list;
 	b->n = n;
-	atomic_fetch_add_explicit(&dom->rcu_pending, n, memory_order_relaxed);
 	pt_stat_add(&dom->st.pages_waiting, n);
 	flavor(dom)->update_call_rcu(&b->head, rcu_free_batch);
 }
 
 static void rcu_barrier_all(struct iopgt_domain *dom)
 {
-	if (atomic_load_explicit(&dom->rcu_pending, memory_order_acquire))
+	if (atomic_load_explicit(&dom->st.pages_waiting, memory_order_acquire))
 		flavor(dom)->barrier();
 }
 

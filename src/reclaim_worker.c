@@ -55,7 +55,6 @@ struct worker {
 	pthread_cond_t work, idle;
 	struct wq *queues; /* append only, under mu */
 	_Atomic(struct pt_table *) orphans;
-	_Atomic uint64_t pending; /* pages queued, not yet freed */
 	bool stop;
 	struct worker *next_live; /* the registry */
 };
@@ -78,6 +77,13 @@ static pthread_key_t exit_key;
 static struct worker *worker_of(const struct iopgt_domain *dom)
 {
 	return dom->strat_state;
+}
+
+/* The pages queued and not yet freed: the domain's waiting count, which
+ * no one else changes in a domain of this strategy. */
+static _Atomic uint64_t *pending(struct worker *w)
+{
+	return &w->dom->st.pages_waiting;
 }
 
 /* Push the chain first..last (linked by next) on *head. */
@@ -123,9 +129,7 @@ static void thread_exit(void *arg)
 
 			for (last = first; last->next; last = last->next)
 				n++;
-			atomic_fetch_sub_explicit(&w->dom->st.pages_waiting, n,
-						  memory_order_relaxed);
-			atomic_fetch_sub_explicit(&w->pending, n,
+			atomic_fetch_sub_explicit(pending(w), n,
 						  memory_order_acq_rel);
 		} else if (first) {
 			for (last = first; last->next; last = last->next)
@@ -197,33 +201,21 @@ static void worker_retire(struct iopgt_domain *dom, struct pt_table *list,
 			  unsigned long n)
 {
 	struct worker *w = worker_of(dom);
-	struct pt_table *tail = list;
+	struct pt_table *tail;
 	struct wq *q = my_queue(w);
-	uint64_t tag;
+	uint64_t was;
 
 	/* Pairs with the fence in pt_walk_enter(), as the epoch's retire. */
 	atomic_thread_fence(memory_order_seq_cst);
-	tag = atomic_load_explicit(&dom->epoch, memory_order_seq_cst);
-	for (;; tail = tail->next) {
-		tail->epoch = tag;
-		if (!tail->next)
-			break;
-	}
-	pt_stat_add(&dom->st.pages_waiting, n);
+	tail = iopgt__epoch_tag(dom, list);
 	/* Counted before it is visible, so the worker never frees more than
-	 * pending says. */
-	if (atomic_fetch_add_explicit(&w->pending, n, memory_order_acq_rel)) {
-		if (q) {
-			push_chain(&q->head, list, tail);
-			return;
-		}
-		push_chain(&w->orphans, list, tail); /* no queue: no memory */
+	 * pending says. Without a queue (no memory for one) the orphans take
+	 * the pages. Only the sync that found nothing pending wakes the
+	 * worker. */
+	was = atomic_fetch_add_explicit(pending(w), n, memory_order_acq_rel);
+	push_chain(q ? &q->head : &w->orphans, list, tail);
+	if (was)
 		return;
-	}
-	if (q)
-		push_chain(&q->head, list, tail);
-	else
-		push_chain(&w->orphans, list, tail);
 	pthread_mutex_lock(&w->mu);
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mu);
@@ -307,10 +299,10 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&w->mu);
 		while (!w->stop &&
-		       !atomic_load_explicit(&w->pending, memory_order_acquire))
+		       !atomic_load_explicit(pending(w), memory_order_acquire))
 			pthread_cond_wait(&w->work, &w->mu);
 		if (w->stop &&
-		    !atomic_load_explicit(&w->pending, memory_order_acquire)) {
+		    !atomic_load_explicit(pending(w), memory_order_acquire)) {
 			pthread_mutex_unlock(&w->mu);
 			break;
 		}
@@ -319,9 +311,7 @@ static void *worker_main(void *arg)
 		collect(w, &held);
 		freed = free_due(w, &held);
 		if (freed) {
-			atomic_fetch_sub_explicit(&dom->st.pages_waiting, freed,
-						  memory_order_relaxed);
-			if (atomic_fetch_sub_explicit(&w->pending, freed,
+			if (atomic_fetch_sub_explicit(pending(w), freed,
 						      memory_order_acq_rel) ==
 			    freed) {
 				pthread_mutex_lock(&w->mu);
@@ -345,7 +335,7 @@ static void worker_barrier(struct iopgt_domain *dom)
 	struct worker *w = worker_of(dom);
 
 	pthread_mutex_lock(&w->mu);
-	while (atomic_load_explicit(&w->pending, memory_order_acquire)) {
+	while (atomic_load_explicit(pending(w), memory_order_acquire)) {
 		pthread_cond_signal(&w->work);
 		pthread_cond_wait(&w->idle, &w->mu);
 	}
@@ -362,7 +352,6 @@ static int worker_setup(struct iopgt_domain *dom)
 	pt_memset(w, 0, sizeof(*w));
 	w->dom = dom;
 	atomic_init(&w->orphans, NULL);
-	atomic_init(&w->pending, 0);
 	if (pthread_mutex_init(&w->mu, NULL))
 		goto fail_mu;
 	if (pthread_cond_init(&w->work, NULL))

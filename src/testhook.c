@@ -60,8 +60,7 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
 {
 	dom->walk_hook_arg = arg;
 	dom->walk_hook = fn;
-	dom->top.other = dom->top.walk != PT_WALK_EPOCH ||
-			 dom->cfg.phys_to_virt || fn;
+	dom->top.other = pt_top_other(dom);
 }
 
 void iopgt__set_yield_hook(struct iopgt_domain *dom,
