@@ -291,7 +291,6 @@ static unsigned long free_due(struct worker *w, struct pt_table **held)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct iopgt_domain *dom = w->dom;
 	struct pt_table *held = NULL;
 
 	for (;;) {
@@ -307,7 +306,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&w->mu);
-		PT_YIELD(dom, PT_Y_WORKER_COLLECT, 0, 0);
+		PT_YIELD(w->dom, PT_Y_WORKER_COLLECT, 0, 0);
 		collect(w, &held);
 		freed = free_due(w, &held);
 		if (freed) {
