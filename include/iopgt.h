@@ -83,6 +83,11 @@ enum iopgt_format {
 	 * start level and concatenated root tables as the architecture
 	 * prescribes. */
 	IOPGT_FMT_ARM_S2 = 2,
+	/* Intel VT-d second stage (legacy second-level and scalable-mode
+	 * second-stage tables): 3, 4 or 5 levels for ias 39, 40..48 and
+	 * 49..57; 4K, 2M and 1G leaves; write-only allowed; dirty tracking
+	 * with second-stage A/D enabled. */
+	IOPGT_FMT_VTDSS = 3,
 };
 
 #define IOPGT_SZ_4K   (UINT64_C(1) << 12)
@@ -143,6 +148,8 @@ struct iopgt_format_info {
 enum {
 	/* The hardware sets dirty bits: iopgt_read_and_clear_dirty() works. */
 	IOPGT_FORMAT_DIRTY = 1u << 0,
+	/* Leaves can force snooping: IOPGT_OPT_FORCE_SNOOP is accepted. */
+	IOPGT_FORMAT_SNOOP = 1u << 1,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -216,6 +223,11 @@ enum {
 	 * NO_RECLAIM as well, a map that fails keeps the (empty) tables it
 	 * created. */
 	IOPGT_OPT_NO_COUNTS = 1u << 3,
+	/* Every leaf forces the device's accesses to snoop the processors'
+	 * caches, whatever the request's no-snoop attribute (VT-d second
+	 * stage SNP). -EINVAL at create for a format that cannot express it
+	 * (iopgt_format_info: IOPGT_FORMAT_SNOOP). */
+	IOPGT_OPT_FORCE_SNOOP = 1u << 4,
 };
 
 /* Reclaim strategies: how a table page that unmap or a superpage unlinked

@@ -124,6 +124,11 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 	}
 	if (eng->hw_dirty)
 		info->flags |= IOPGT_FORMAT_DIRTY;
+	{
+		uint64_t attrs;
+		if (!eng->prot_attrs(IOPGT_PROT_READ | PT_PROT_SNOOP, &attrs))
+			info->flags |= IOPGT_FORMAT_SNOOP;
+	}
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }
@@ -280,8 +285,16 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (cfg->options & ~(unsigned)(IOPGT_OPT_CACHING_MODE |
 				       IOPGT_OPT_NO_RECLAIM |
 				       IOPGT_OPT_NO_COALESCE |
-				       IOPGT_OPT_NO_COUNTS))
+				       IOPGT_OPT_NO_COUNTS |
+				       IOPGT_OPT_FORCE_SNOOP))
 		return -EINVAL;
+	if (cfg->options & IOPGT_OPT_FORCE_SNOOP) {
+		uint64_t attrs;
+
+		r = eng->prot_attrs(IOPGT_PROT_READ | PT_PROT_SNOOP, &attrs);
+		if (r)
+			return r; /* the format cannot force snooping */
+	}
 	strat = iopgt__strategy(cfg, &r);
 	if (!strat)
 		return r;
@@ -347,8 +360,12 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->oas_mask = ~((UINT64_C(1) << geo.oas) - 1);
 	for (unsigned prot = 0; prot < 32; prot++) {
 		uint64_t attrs;
-		if (!eng->prot_attrs(prot, &attrs))
-			dom->prot_attrs[prot] = attrs; /* never 0: P or AF */
+		unsigned p = prot;
+
+		if (cfg->options & IOPGT_OPT_FORCE_SNOOP)
+			p |= PT_PROT_SNOOP;
+		if (!eng->prot_attrs(p, &attrs))
+			dom->prot_attrs[prot] = attrs; /* never 0 */
 	}
 	dom->root = iopgt__root_alloc(dom);
 	if (dom->root) {

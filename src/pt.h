@@ -93,6 +93,11 @@ _Static_assert(sizeof(struct pt_table) == 64,
 _Static_assert(sizeof(struct pt_seg) <= sizeof(struct pt_table),
 	       "a segment's header fits in one descriptor");
 
+/* A protection bit the library adds itself, never a caller: the domain
+ * was created with IOPGT_OPT_FORCE_SNOOP. A format that cannot express it
+ * refuses it in fmt_prot_attrs, like any protection it cannot express. */
+#define PT_PROT_SNOOP (1u << 16)
+
 /* Geometry of one domain: fixed at create. */
 struct pt_geo {
 	unsigned levels;      /* root is level levels - 1 */

@@ -117,11 +117,15 @@ static void tcfg_build(void)
 				have_min |= ias == fi.ias_min;
 				tcfg_add(&fi, g, ias, one ? l : 0);
 			}
+			/* The smallest ias, if it walks fewer levels than
+			 * any multiple of 4 (named by its levels, as those
+			 * are) or has the smallest root. */
 			if (!have_min &&
 			    (l = tcfg_probe(fi.format, g, fi.ias_min,
 					    fi.oas_default, &r)) &&
-			    r < min_root)
-				tcfg_add(&fi, g, fi.ias_min, 0);
+			    (l < last || r < min_root))
+				tcfg_add(&fi, g, fi.ias_min,
+					 one && l < last ? l : 0);
 		}
 	}
 }

@@ -10,7 +10,9 @@
  *           PML4E, PDPTE (table or 1G page), PDE (table or 2M page), PTE);
  *   arm_s2: Arm ARM DDI 0487, "Translation table descriptor formats"
  *           (table, block and page descriptors, D8.3) and "Attribute
- *           fields in stage 2 Block and Page descriptors".
+ *           fields in stage 2 Block and Page descriptors";
+ *   vtdss:  Intel VT-d specification, section 9.8 (SS-PML5E, SS-PML4E,
+ *           SS-PDPE, SS-PDE and SS-PTE formats).
  * A new format adds its own known answers here.
  *
  * The registry: every entry iopgt_format_info() lists agrees with what
@@ -30,6 +32,7 @@
  * never renumbered. */
 _Static_assert(IOPGT_FMT_X86_64 == 1, "format value");
 _Static_assert(IOPGT_FMT_ARM_S2 == 2, "format value");
+_Static_assert(IOPGT_FMT_VTDSS == 3, "format value");
 
 #define B(n) (UINT64_C(1) << (n))
 
@@ -279,6 +282,96 @@ static void test_arm_s2_known(void **state)
 	arm_known(16, 44);
 }
 
+/* ---- Intel VT-d second stage ---- */
+
+/* Section 9.8: bit 0 R, 1 W, 2 X, 5:3 EMT (6 write-back, 0 uncacheable),
+ * 6 IPAT, 7 PS (SS-PDPE/SS-PDE: maps a page), 8 A, 9 D, 11 SNP; the
+ * address at 51:12 (table, 4K page), 51:21 (2M), 51:30 (1G). No present
+ * bit: R or W makes an entry present. */
+#define V_R B(0)
+#define V_W B(1)
+#define V_WB (UINT64_C(6) << 3)
+#define V_IPAT B(6)
+#define V_PS B(7)
+#define V_A B(8)
+#define V_SNP B(11)
+
+static void vtdss_known(unsigned ias, unsigned options)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+	/* 4K read/write: an SS-PTE. */
+	const uint64_t i4k = 0x7f0000123000 & (B(ias) - 1),
+		       p4k = 0x000fedcba9876000;
+	/* 2M read-only, MMIO: an SS-PDE with PS. */
+	const uint64_t i2m = 0x7f0000400000 & (B(ias) - 1),
+		       p2m = 0x0000000abc200000;
+	/* 1G write-only: an SS-PDPE with PS. */
+	const uint64_t i1g = 0x7f0040000000 & (B(ias) - 1),
+		       p1g = 0x0000004fc0000000;
+	const uint64_t snp = options & IOPGT_OPT_FORCE_SNOOP ? V_SNP : 0;
+
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_VTDSS);
+	cfg.ias = ias;
+	cfg.options = IOPGT_OPT_NO_COALESCE | options;
+	CTX("create vtdss ias %u options 0x%x", ias, options);
+	EQ(iopgt_domain_create(&cfg, &dom), 0);
+	iopgt_domain_info(dom, &info, sizeof(info));
+	EQ(info.levels, ias > 48 ? 5u : ias > 39 ? 4u : 3u);
+
+	map_ok(dom, i4k, p4k, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, i2m, p2m, B(21), IOPGT_PROT_READ | IOPGT_PROT_MMIO);
+	map_ok(dom, i1g, p1g, B(30), IOPGT_PROT_WRITE);
+
+	CTX("vtdss ias %u: SS-PTE", ias);
+	EQ(raw(dom, 0, i4k), p4k | V_R | V_W | V_WB | V_A | snp);
+	CTX("vtdss ias %u: SS-PDE, 2M page", ias);
+	EQ(raw(dom, 1, i2m), p2m | V_R | V_IPAT | V_PS | V_A | snp);
+	CTX("vtdss ias %u: SS-PDPE, 1G page", ias);
+	EQ(raw(dom, 2, i1g), p1g | V_W | V_WB | V_PS | V_A | snp);
+	/* Tables: R, W and A (ANDed down the walk; A preset), the next
+	 * table's address, never PS or SNP. */
+	for (unsigned l = 1; l < info.levels; l++) {
+		CTX("vtdss ias %u: table entry at level %u", ias, l);
+		EQ(raw(dom, l, i4k), table_pa(dom, l - 1, i4k) | V_R | V_W | V_A);
+	}
+	{
+		struct iopgt_translation tr;
+
+		CTX("vtdss ias %u: lookup", ias);
+		EQ(iopgt_lookup(dom, i2m + 0x1234, &tr), 0);
+		EQ(tr.pa, p2m + 0x1234);
+		EQ(tr.leaf_size, B(21));
+		EQ(tr.prot, IOPGT_PROT_READ | IOPGT_PROT_MMIO);
+		EQ(iopgt_lookup(dom, i1g + 0x12345678, &tr), 0);
+		EQ(tr.pa, p1g + 0x12345678);
+		EQ(tr.prot, IOPGT_PROT_WRITE);
+	}
+	iopgt_domain_destroy(dom);
+}
+
+/* R and W are separate bits (write-only allowed); no user/supervisor
+ * and no execute requests; MMIO through the memory type. */
+static int vtdss_prot_ok(unsigned p)
+{
+	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
+	       !(p & (IOPGT_PROT_USER | IOPGT_PROT_EXEC));
+}
+
+static void test_vtdss_known(void **state)
+{
+	(void)state;
+	CTX("vtdss protections, dirty bit, snoop");
+	EQ(tformat(IOPGT_FMT_VTDSS)->prots, prots_where(vtdss_prot_ok));
+	EXPECT(tformat(IOPGT_FMT_VTDSS)->flags & IOPGT_FORMAT_DIRTY);
+	EXPECT(tformat(IOPGT_FMT_VTDSS)->flags & IOPGT_FORMAT_SNOOP);
+	vtdss_known(39, 0); /* 3 levels: SS-PDPE on top */
+	vtdss_known(48, 0); /* 4 levels: SS-PML4E */
+	vtdss_known(57, 0); /* 5 levels: SS-PML5E */
+	vtdss_known(48, IOPGT_OPT_FORCE_SNOOP);
+}
+
 /* ---- the registry ---- */
 
 static int dirty_cb(void *arg, uint64_t iova, uint64_t size)
@@ -369,6 +462,16 @@ static void test_registry(void **state)
 			}
 		}
 
+		/* IOPGT_OPT_FORCE_SNOOP where the flag says so. */
+		cfg.options = IOPGT_OPT_FORCE_SNOOP;
+		CTX("%s force snoop", fi.name);
+		dom = NULL;
+		EQ(iopgt_domain_create(&cfg, &dom),
+		   fi.flags & IOPGT_FORMAT_SNOOP ? 0 : -EINVAL);
+		if (dom)
+			iopgt_domain_destroy(dom);
+		cfg.options = 0;
+
 		/* The default configuration's leaf sizes and levels. */
 		EQ(iopgt_domain_create(&cfg, &dom), 0);
 		iopgt_domain_info(dom, &info, sizeof(info));
@@ -397,7 +500,7 @@ static void test_registry(void **state)
 		iopgt_domain_destroy(dom);
 	}
 	CTX("registry");
-	EXPECT(n >= 2);
+	EXPECT(n >= 3);
 	EQ(iopgt_format_info(n, &fi, sizeof(fi)), -ENOENT);
 	EQ(iopgt_format_info(UINT32_MAX, &fi, sizeof(fi)), -ENOENT);
 	EQ(iopgt_format_info(0, NULL, sizeof(fi)), -EINVAL);
@@ -418,6 +521,7 @@ static void test_tcfgs(void **state)
 		"arm_s2/4k/ias48", "arm_s2/4k/ias40",  "arm_s2/4k/ias32",
 		"arm_s2/16k/ias48", "arm_s2/16k/ias40", "arm_s2/16k/ias32",
 		"arm_s2/64k/ias48", "arm_s2/64k/ias44", "arm_s2/64k/ias32",
+		"vtdss/5lvl",      "vtdss/4lvl",       "vtdss/3lvl",
 	};
 
 	(void)state;
@@ -432,7 +536,8 @@ static void test_tcfgs(void **state)
 	}
 	CTX("representative configurations");
 	EQ(strcmp(tcfg_representative(), "x86_64/4lvl,arm_s2/4k/ias48,"
-					 "arm_s2/16k/ias40,arm_s2/64k/ias44"),
+					 "arm_s2/16k/ias40,arm_s2/64k/ias44,"
+					 "vtdss/4lvl"),
 	   0);
 	for (size_t k = 0; k < n_tcfgs; k++)
 		for (size_t j = 0; j < k; j++) {
@@ -447,6 +552,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_x86_64_known),
 		cmocka_unit_test(test_arm_s2_known),
+		cmocka_unit_test(test_vtdss_known),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_tcfgs),
 	};

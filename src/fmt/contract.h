@@ -54,8 +54,10 @@
  *       fmt_leaf_span). 0: no leaf at that level. Called with geo filled
  *       by fmt_geometry and pt_geo_finish, level < geo->levels.
  *   bool fmt_is_table(uint64_t e, unsigned level)
- *       e, non-zero, is a table entry (names a table at level - 1).
- *       Never true at level 0.
+ *       e is a table entry (names a table at level - 1). Never true at
+ *       level 0, and never for e == 0: the engine asks about empty
+ *       entries too (a format without a present bit must test for one
+ *       of its permission bits).
  *   uint64_t fmt_make_table(uint64_t pa, unsigned level)
  *       The table entry at `level` that names the table page at hardware
  *       address pa (aligned to the table size) for the level below. It

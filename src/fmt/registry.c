@@ -15,6 +15,7 @@
 #include "../pt.h"
 
 extern const struct pt_engine iopgt__engine_x86_64;
+extern const struct pt_engine iopgt__engine_vtdss;
 extern const struct pt_engine iopgt__engine_arm_s2_4k;
 extern const struct pt_engine iopgt__engine_arm_s2_16k;
 extern const struct pt_engine iopgt__engine_arm_s2_64k;
@@ -45,6 +46,15 @@ const struct pt_format iopgt__formats[] = {
 			      (UINT64_C(1) << 40) | (UINT64_C(1) << 42) |
 			      (UINT64_C(1) << 44) | (UINT64_C(1) << 48),
 		.ias_default = 48, .oas_default = 48,
+	},
+	{
+		.format = IOPGT_FMT_VTDSS,
+		.name = "vtdss",
+		.description = "Intel VT-d second stage, 3, 4 or 5 levels",
+		.granules = { { 12, &iopgt__engine_vtdss } },
+		.ias_min = 39, .ias_max = 57,
+		.oas_min = 32, .oas_max = 52,
+		.ias_default = 48, .oas_default = 52,
 	},
 };
 
