@@ -8,7 +8,9 @@
  *            blocks are poisoned and held in a FIFO quarantine.
  *   walker   translates an IOVA by reading the hardware tables in that
  *            memory, from the root PA down, like the hardware: atomic
- *            loads, accessed/dirty bits set where the format has them,
+ *            loads, entries decoded by the simulator's own code from the
+ *            specifications (never the library's), permissions ANDed down
+ *            the walk, accessed/dirty bits set where the format has them,
  *            faults for non-present entries, permissions, bad entries.
  *   caches   an IOTLB of leaf translations (optionally of non-present
  *            results: caching mode) and a paging-structure cache of table
@@ -88,8 +90,11 @@ void iopgt_sim_flush_ops(struct iopgt_sim *sim, struct iopgt_flush_ops *ops);
  * without the arena knowing). */
 void iopgt_sim_domain_config(struct iopgt_sim *sim, struct iopgt_config *cfg);
 
-/* Give the walker the domain (root PA, format decoding, geometry). -EINVAL
- * if its root is not in the arena, -EBUSY if a domain is attached. Call
+/* Give the walker the domain (root PA, geometry, and which format it is:
+ * the simulator decodes entries with its own code, from the
+ * specifications). -ENOTSUP for a format (or granule) the simulator cannot
+ * decode, -EINVAL if its root is not in the arena or its geometry is not
+ * one the format's hardware walks, -EBUSY if a domain is attached. Call
  * with no translation or device running. */
 int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom);
 
@@ -127,6 +132,9 @@ enum iopgt_sim_fault {
 	IOPGT_SIM_FAULT_RANGE,       /* IOVA beyond the input size */
 	IOPGT_SIM_FAULT_VIOLATION,   /* walk stopped at a rule violation
 	                              * (reported separately) */
+	IOPGT_SIM_FAULT_ACCESS_FLAG, /* ARM: a leaf with the Access flag
+	                              * clear (hardware management of it is
+	                              * off) */
 	IOPGT_SIM_FAULTS
 };
 

@@ -505,6 +505,7 @@ const char *iopgt_sim_fault_name(enum iopgt_sim_fault fault)
 		[IOPGT_SIM_FAULT_RESERVED] = "reserved",
 		[IOPGT_SIM_FAULT_RANGE] = "range",
 		[IOPGT_SIM_FAULT_VIOLATION] = "violation",
+		[IOPGT_SIM_FAULT_ACCESS_FLAG] = "access flag",
 	};
 	return (unsigned)fault < IOPGT_SIM_FAULTS ? names[fault] : "?";
 }

@@ -96,18 +96,36 @@ void iopgt_sim_flush_ops(struct iopgt_sim *sim, struct iopgt_flush_ops *ops)
 
 int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 {
+	const struct sim_fmt *fmt;
 	struct iopgt_info info;
 	int64_t f;
 
 	if (sim->dom)
 		return -EBUSY;
 	iopgt_domain_info(dom, &info, sizeof(info));
+	/* Which format the tables are in is all the simulator takes from the
+	 * library's format code; it decodes entries with its own. A format
+	 * it has no decoder for is not walked at all. */
+	fmt = sim_fmt_find(info.format, info.granule);
+	if (!fmt)
+		return -ENOTSUP;
 	f = sim_frame(sim, info.root_pa);
 	if (f < 0 || !(sim_frame_state(sim, f) & SIM_ALLOCATED) ||
 	    dom->geo.levels < 2 || dom->geo.levels > PT_MAX_LEVELS)
 		return -EINVAL;
-	sim->eng = dom->eng;
+	/* The geometry indexes the tables (and sizes the concatenated
+	 * root); it must be one the hardware walks: the format's table
+	 * size and entries a table, at most its levels. */
+	if (dom->geo.granule != fmt->granule || dom->geo.bits != fmt->bits ||
+	    dom->geo.levels > fmt->max_levels)
+		return -EINVAL;
+	sim->fmt = fmt;
 	sim->geo = dom->geo;
+	sim->leaf_levels = fmt->leaf_levels & ((1u << dom->geo.levels) - 1);
+	sim->max_leaf_level = 0;
+	for (unsigned l = 0; l < dom->geo.levels; l++)
+		if (sim->leaf_levels & (1u << l))
+			sim->max_leaf_level = l;
 	sim->root_pa = info.root_pa;
 	sim->oas = info.oas;
 	sim->format = info.format;

@@ -2,6 +2,8 @@
 /*
  * Internals of the simulated IOMMU, shared by its source files:
  *   mem.c     the arena, its allocator and the page states
+ *   decode.c  the decoding of table entries, per format, from the
+ *             specifications
  *   walk.c    the walker, the IOTLB, the paging-structure cache and the
  *             invalidations
  *   model.c   the reference model and the violation records
@@ -72,6 +74,7 @@ struct sim_psc_ent {
 	uint64_t pa;     /* the table at `level` */
 	uint64_t stamp;
 	uint32_t state;  /* its page's state word when cached */
+	unsigned allow;  /* IOPGT_PROT_* the table entries above it grant */
 	uint8_t valid;
 };
 
@@ -101,6 +104,50 @@ struct sim_model {
 	_Atomic uint64_t seq;
 };
 
+/* ---- the decoder (decode.c) ---- */
+
+/* How the hardware reads the entries of one format and granule, written
+ * from its specification, never from the library's format code. Levels
+ * are the walker's: 0 is the smallest leaf's level. Each function gets
+ * its descriptor first (the ARM granules share functions). */
+struct sim_fmt {
+	enum iopgt_format format;
+	unsigned granule;     /* log2 bytes of a table page and of a level-0
+	                       * leaf */
+	unsigned bits;        /* index bits of a non-root table */
+	unsigned max_levels;  /* the most levels the hardware walks */
+	unsigned leaf_levels; /* bit L: the specification allows a leaf at
+	                       * level L */
+	const char *name;
+	/* The hardware takes e at level as an entry at all; if not, the
+	 * walk faults not present. */
+	bool (*valid)(const struct sim_fmt *f, uint64_t e, unsigned level);
+	/* A valid e sets a bit reserved at level: the walk faults
+	 * reserved. */
+	bool (*reserved)(const struct sim_fmt *f, uint64_t e, unsigned level);
+	/* A valid e names a table of the level below (else it is a leaf). */
+	bool (*is_table)(const struct sim_fmt *f, uint64_t e, unsigned level);
+	uint64_t (*table_pa)(const struct sim_fmt *f, uint64_t e,
+			     unsigned level);
+	/* The IOPGT_PROT_* a table entry leaves to the levels below it (the
+	 * walker ANDs them down the walk, as the hardware does). */
+	unsigned (*table_prot)(const struct sim_fmt *f, uint64_t e,
+			       unsigned level);
+	/* Leaf e: the output address of its first byte, its size and its
+	 * protection. IOPGT_SIM_FAULT_NONE, or the fault it makes. */
+	enum iopgt_sim_fault (*leaf)(const struct sim_fmt *f, uint64_t e,
+				     unsigned level, uint64_t *pa,
+				     uint64_t *size, unsigned *prot);
+	/* The bits the hardware sets in leaf e for an access it allowed
+	 * (IOPGT_SIM_READ or WRITE); 0: none. */
+	uint64_t (*hw_bits)(const struct sim_fmt *f, uint64_t e,
+			    unsigned level, unsigned access);
+};
+
+/* The decoder of format with that granule (log2), or NULL. */
+const struct sim_fmt *sim_fmt_find(enum iopgt_format format,
+				   unsigned granule);
+
 /* ---- the simulator ---- */
 
 struct sim_dev;
@@ -111,8 +158,10 @@ struct iopgt_sim {
 
 	/* The attached domain, as the walker sees it. */
 	struct iopgt_domain *dom;
-	const struct pt_engine *eng;
-	struct pt_geo geo;
+	const struct sim_fmt *fmt; /* the decoder */
+	struct pt_geo geo;         /* levels, shifts, index masks */
+	unsigned leaf_levels;      /* fmt->leaf_levels, within geo.levels */
+	unsigned max_leaf_level;   /* the highest of them */
 	uint64_t root_pa;
 	unsigned oas;
 	enum iopgt_format format;

@@ -3,10 +3,12 @@
  * The walker, the IOTLB, the paging-structure cache and invalidation.
  *
  * The walker reads only the hardware tables in the arena, from the root PA
- * down, with 64-bit acquire loads, and decodes entries with the format's
- * is_table / table_pa / decode_leaf. It never looks at the library's
- * descriptors. Around every entry it reads it checks the state of the
- * page: a read of a page that is not allocated is a use after free.
+ * down, with 64-bit acquire loads, and decodes entries with the
+ * simulator's own decoder (decode.c, written from the specifications),
+ * never with the library's format code, and never looks at the library's
+ * descriptors. Permissions are ANDed down the walk, as the hardware does.
+ * Around every entry it reads it checks the state of the page: a read of a
+ * page that is not allocated is a use after free.
  *
  * IOTLB: sets x ways of leaf translations. An entry is tagged with the
  * leaf's level and iova >> shift[level]; the set is a hash of both. A
@@ -16,11 +18,13 @@
  *
  * Paging-structure cache: per level below the root, a few fully
  * associative entries mapping the IOVA prefix a table covers
- * (iova >> shift[level + 1]) to the table's PA and its page's state word
- * (allocated bit and generation) when it was cached. A walk starts from
- * the deepest hit. Using an entry whose page's state word changed since
- * (freed, or freed and reused) is a stale walk cache: a WALK flush that
- * should have dropped it was missing.
+ * (iova >> shift[level + 1]) to the table's PA, the permissions the table
+ * entries above it grant (as hardware caches them with the pointer: Intel
+ * SDM Vol. 3A, 4.10.3.1 "Caches for Paging Structures") and its page's
+ * state word (allocated bit and generation) when it was cached. A walk
+ * starts from the deepest hit. Using an entry whose page's state word
+ * changed since (freed, or freed and reused) is a stale walk cache: a WALK
+ * flush that should have dropped it was missing.
  *
  * Invalidation takes `inv` exclusively, so it waits for every translation
  * that started before it (translations hold it shared from start to
@@ -103,11 +107,11 @@ static struct sim_tlb_set *tlb_set(struct iopgt_sim *sim, uint64_t tag,
 static bool tlb_lookup(struct iopgt_sim *sim, uint64_t iova,
 		       struct sim_tlb_ent *out)
 {
-	for (unsigned l = 0; l <= sim->geo.max_leaf_level; l++) {
+	for (unsigned l = 0; l <= sim->max_leaf_level; l++) {
 		uint64_t tag = iova >> sim->geo.shift[l];
 		struct sim_tlb_set *s;
 
-		if (!(sim->geo.leaf_levels & (1u << l)))
+		if (!(sim->leaf_levels & (1u << l)))
 			continue;
 		s = tlb_set(sim, tag, l);
 		pthread_mutex_lock(&s->mu);
@@ -178,10 +182,10 @@ static struct sim_psc_ent *psc_level(struct iopgt_sim *sim, unsigned level)
 	return &sim->psc[(size_t)level * sim->cfg.psc_entries];
 }
 
-/* The deepest cached table on iova's path: its level, PA and state word
- * when cached. */
+/* The deepest cached table on iova's path: its level, PA, the permissions
+ * granted above it and its state word when cached. */
 static bool psc_lookup(struct iopgt_sim *sim, uint64_t iova, unsigned *level,
-		       uint64_t *pa, uint32_t *state)
+		       uint64_t *pa, uint32_t *state, unsigned *allow)
 {
 	pthread_mutex_lock(&sim->psc_mu);
 	for (unsigned l = 0; l + 1 < sim->geo.levels; l++) {
@@ -194,6 +198,7 @@ static bool psc_lookup(struct iopgt_sim *sim, uint64_t iova, unsigned *level,
 				*level = l;
 				*pa = c[i].pa;
 				*state = c[i].state;
+				*allow = c[i].allow;
 				pthread_mutex_unlock(&sim->psc_mu);
 				return true;
 			}
@@ -204,7 +209,7 @@ static bool psc_lookup(struct iopgt_sim *sim, uint64_t iova, unsigned *level,
 }
 
 static void psc_insert(struct iopgt_sim *sim, unsigned level, uint64_t iova,
-		       uint64_t pa, uint32_t state)
+		       uint64_t pa, uint32_t state, unsigned allow)
 {
 	struct sim_psc_ent *c = psc_level(sim, level), *victim = NULL;
 	uint64_t prefix = iova >> sim->geo.shift[level + 1];
@@ -222,6 +227,7 @@ static void psc_insert(struct iopgt_sim *sim, unsigned level, uint64_t iova,
 	victim->prefix = prefix;
 	victim->pa = pa;
 	victim->state = state;
+	victim->allow = allow;
 	victim->valid = 1;
 	victim->stamp = ++sim->psc_clock;
 	pthread_mutex_unlock(&sim->psc_mu);
@@ -330,10 +336,12 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		bool peek, struct iopgt_sim_result *res, uint64_t *leaf)
 {
 	const struct pt_geo *geo = &sim->geo;
-	const struct pt_engine *eng = sim->eng;
+	const struct sim_fmt *fmt = sim->fmt;
 	unsigned top = geo->levels - 1, l = top;
 	uint64_t pa = sim->root_pa;
 	uint32_t cached, expect;
+	/* The permissions the table entries walked so far grant. */
+	unsigned allow = ~0u;
 	struct how how;
 
 	/* The state word each table page must still have when the walk
@@ -350,7 +358,7 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 	snprintf(how.s, sizeof(how.s), "the root");
 	if (!peek) {
 		sim_count(&sim->st.walks);
-		if (psc_lookup(sim, iova, &l, &pa, &cached)) {
+		if (psc_lookup(sim, iova, &l, &pa, &cached, &allow)) {
 			int64_t f = sim_frame(sim, pa);
 			uint32_t now = sim_frame_state(sim, f);
 
@@ -381,8 +389,9 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		int64_t f = sim_frame(sim, epa);
 		_Atomic uint64_t *p = sim_entry_ptr(sim, epa);
 		uint32_t s1 = sim_frame_state(sim, f), s2;
-		struct iopgt_translation t;
-		uint64_t e, want;
+		enum iopgt_sim_fault lf;
+		uint64_t e, want, lpa, lsize;
+		unsigned prot;
 
 		if (!(s1 & SIM_ALLOCATED)) {
 			if (!peek)
@@ -424,13 +433,15 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		}
 		if (!peek && l < top) {
 			int64_t fb = sim_frame(sim, pa);
-			psc_insert(sim, l, iova, pa, sim_frame_state(sim, fb));
+			psc_insert(sim, l, iova, pa, sim_frame_state(sim, fb),
+				   allow);
 		}
 
 		/* What the hardware takes for a valid entry is the format's
-		 * (x86 P; ARM bit 0, and 0b11 at the last level); zero, the
-		 * library's only empty value, never is. */
-		if (!eng->entry_valid(e, l)) {
+		 * (x86 P; ARM bit 0, 0b11 at the last level, 0b01 only where
+		 * blocks are allowed); zero, the library's only empty value,
+		 * never is. */
+		if (!fmt->valid(fmt, e, l)) {
 			if (!peek && sim->cfg.caching_mode) {
 				struct sim_tlb_ent n = {
 					.tag = iova >> geo->shift[0],
@@ -441,8 +452,10 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			}
 			return fault(res, IOPGT_SIM_FAULT_NOT_PRESENT, l);
 		}
-		if (eng->is_table(e, l)) {
-			uint64_t tpa = eng->table_pa(e, l);
+		if (fmt->reserved(fmt, e, l))
+			return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
+		if (fmt->is_table(fmt, e, l)) {
+			uint64_t tpa = fmt->table_pa(fmt, e, l);
 
 			if ((tpa & (geo->table_size - 1)) ||
 			    sim_frame(sim, tpa) < 0 ||
@@ -457,33 +470,36 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			if (!peek &&
 			    atomic_load_explicit(p, memory_order_acquire) != e)
 				return -EAGAIN;
+			allow &= fmt->table_prot(fmt, e, l);
 			pa = tpa;
 			l--;
 			continue;
 		}
 
-		/* A leaf. */
-		if (!(geo->leaf_levels & (1u << l)))
+		/* A leaf (the format's valid() and reserved() refused one
+		 * where the specification allows none). */
+		lf = fmt->leaf(fmt, e, l, &lpa, &lsize, &prot);
+		if (lf != IOPGT_SIM_FAULT_NONE)
+			return fault(res, lf, l);
+		if (sim->oas < 64 && ((lpa + lsize - 1) >> sim->oas))
 			return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
-		eng->decode_leaf(e, l, geo, &t);
-		if (sim->oas < 64 && ((t.pa + t.leaf_size - 1) >> sim->oas))
-			return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
-		res->pa = t.pa + (iova & (t.leaf_size - 1));
-		res->leaf_size = t.leaf_size;
-		res->prot = t.prot;
+		prot &= allow;
+		res->pa = lpa + (iova & (lsize - 1));
+		res->leaf_size = lsize;
+		res->prot = prot;
 		res->level = l;
 		*leaf = e;
 		if (peek)
 			return 0;
-		if (!prot_allows(t.prot, access))
+		if (!prot_allows(prot, access))
 			return fault(res, IOPGT_SIM_FAULT_PERMISSION, l);
 
-		/* Accessed on any access, dirty on a write, set atomically
-		 * and only if the leaf is still the one that was read: a
-		 * plain OR into an entry cleared meanwhile would leave a
-		 * non-zero, non-present entry behind. */
-		want = eng->hw_accessed |
-		       (access & IOPGT_SIM_WRITE ? eng->hw_dirty : 0);
+		/* The bits the hardware sets (x86: accessed on any access,
+		 * dirty on a write), set atomically and only if the leaf is
+		 * still the one that was read: a plain OR into an entry
+		 * cleared meanwhile would leave a non-zero, non-present entry
+		 * behind. */
+		want = fmt->hw_bits(fmt, e, l, access);
 		if (want && (e & want) != want) {
 			uint64_t old = e;
 
@@ -496,12 +512,16 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			*leaf = e;
 		}
 		{
+			/* Dirty: a write through it would set nothing more
+			 * (also where the format keeps no dirty state). */
+			uint64_t wbits = fmt->hw_bits(fmt, e, l,
+						      IOPGT_SIM_WRITE);
 			struct sim_tlb_ent n = {
 				.tag = iova >> geo->shift[l],
-				.pa = t.pa,
-				.prot = t.prot,
+				.pa = lpa,
+				.prot = prot,
 				.level = (uint8_t)l,
-				.dirty = !eng->hw_dirty || (e & eng->hw_dirty),
+				.dirty = !(wbits & ~e),
 			};
 			tlb_insert(sim, &n);
 		}

@@ -4,6 +4,8 @@
  * (libiopgt_testhooks), never into libiopgt: a program linked with the
  * library alone cannot turn a hook on.
  */
+#include <errno.h>
+
 #include "pt.h"
 #include "testhook.h"
 
@@ -47,12 +49,158 @@ static const struct pt_strategy *broken_of(const struct pt_strategy *o)
 	return o;
 }
 
+/* PT_HOOK_SWAP_WRITE_BIT is an encoding bug the library's own lookup
+ * cannot see: the domain's tabulated leaf attributes carry write
+ * permission in SWAP_BIT instead of the format's bit, and the domain's
+ * engine becomes a test-only copy of its own whose lookup and decode_leaf
+ * map SWAP_BIT back. Maps, splits and coalescing carry the attributes as
+ * they are; only the hardware, reading the format's bit, sees read-only
+ * leaves. Format-generic: the write bit is what the tabulated attributes
+ * of READ|WRITE and of READ differ by, and bit 58 is ignored by the
+ * hardware in every format the library has (x86-64 paging: bits 58:52;
+ * Arm stage 2: bits 58:55, for software). One copy per engine, made on
+ * first use. */
+#define SWAP_BIT (UINT64_C(1) << 58)
+#define SWAP_SLOTS 8
+
+static struct swapped {
+	struct pt_engine e; /* first: dom->eng points here */
+	const struct pt_engine *orig;
+	uint64_t wbit;
+} swapped[SWAP_SLOTS];
+
+static uint64_t unswap(const struct swapped *s, uint64_t e)
+{
+	return e & SWAP_BIT ? (e & ~SWAP_BIT) | s->wbit : e;
+}
+
+static void swapped_decode(const struct swapped *s, uint64_t e,
+			   unsigned level, const struct pt_geo *geo,
+			   struct iopgt_translation *out)
+{
+	s->orig->decode_leaf(unswap(s, e), level, geo, out);
+}
+
+/* decode_leaf is given no domain, so each copy has one of its own. */
+#define SWAPPED_DECODE(i)                                                   \
+	static void swapped_decode_##i(uint64_t e, unsigned level,          \
+				       const struct pt_geo *geo,            \
+				       struct iopgt_translation *out)       \
+	{                                                                   \
+		swapped_decode(&swapped[i], e, level, geo, out);            \
+	}
+SWAPPED_DECODE(0)
+SWAPPED_DECODE(1)
+SWAPPED_DECODE(2)
+SWAPPED_DECODE(3)
+SWAPPED_DECODE(4)
+SWAPPED_DECODE(5)
+SWAPPED_DECODE(6)
+SWAPPED_DECODE(7)
+
+static void (*const swapped_decodes[SWAP_SLOTS])(
+	uint64_t e, unsigned level, const struct pt_geo *geo,
+	struct iopgt_translation *out) = {
+	swapped_decode_0, swapped_decode_1, swapped_decode_2,
+	swapped_decode_3, swapped_decode_4, swapped_decode_5,
+	swapped_decode_6, swapped_decode_7,
+};
+
+/* The engine's lookup, with the leaf decoded by the copy: the walk of the
+ * hardware (one entry a level), inside the domain's walker. */
+static int swapped_lookup(struct iopgt_domain *dom, uint64_t iova,
+			  struct iopgt_translation *out)
+{
+	const struct swapped *s =
+		(const struct swapped *)(const void *)dom->eng;
+	const struct pt_geo *geo = &dom->geo;
+	const pt_entry_t *va = dom->top.va;
+	unsigned l = geo->levels - 1;
+	pt_walk_t w = pt_walk_enter(dom);
+	uint64_t e;
+
+	for (;;) {
+		e = atomic_load_explicit(&va[pt_index(geo, l, iova)],
+					 memory_order_acquire);
+		if (!e || !s->orig->is_table(e, l))
+			break;
+		va = pt_p2v(dom, s->orig->table_pa(e, l));
+		l--;
+	}
+	pt_walk_leave(dom, w);
+	if (!e)
+		return -ENOENT;
+	swapped_decode(s, e, l, geo, out);
+	out->pa |= iova & (out->leaf_size - 1);
+	return 0;
+}
+
+static struct swapped *swapped_of(const struct pt_engine *eng)
+{
+	for (unsigned i = 0; i < SWAP_SLOTS; i++)
+		if (eng == &swapped[i].e)
+			return &swapped[i];
+	return NULL;
+}
+
+static void swap_write_bit(struct iopgt_domain *dom, bool on)
+{
+	struct swapped *s = swapped_of(dom->eng);
+	const struct pt_engine *o = s ? s->orig : dom->eng;
+	uint64_t wbit = dom->prot_attrs[IOPGT_PROT_READ | IOPGT_PROT_WRITE] ^
+			dom->prot_attrs[IOPGT_PROT_READ];
+	unsigned i;
+
+	if (!on) {
+		if (!s)
+			return;
+		dom->eng = o;
+		for (unsigned p = 0; p < 32; p++) {
+			uint64_t a;
+			dom->prot_attrs[p] = o->prot_attrs(p, &a) ? 0 : a;
+		}
+		return;
+	}
+	if (s)
+		return; /* on already */
+	/* A format whose write permission is not one bit, or that uses
+	 * SWAP_BIT, cannot have this bug: the hook is not installed (and a
+	 * test that checks its effect fails). */
+	if (!dom->prot_attrs[IOPGT_PROT_READ] ||
+	    !dom->prot_attrs[IOPGT_PROT_READ | IOPGT_PROT_WRITE] ||
+	    __builtin_popcountll(wbit) != 1)
+		return;
+	for (unsigned p = 0; p < 32; p++)
+		if (dom->prot_attrs[p] & SWAP_BIT)
+			return;
+	for (i = 0; i < SWAP_SLOTS; i++) {
+		if (swapped[i].orig == o)
+			break;
+		if (!swapped[i].orig) {
+			swapped[i].e = *o;
+			swapped[i].e.lookup = swapped_lookup;
+			swapped[i].e.decode_leaf = swapped_decodes[i];
+			swapped[i].wbit = wbit;
+			swapped[i].orig = o;
+			break;
+		}
+	}
+	if (i == SWAP_SLOTS)
+		return;
+	for (unsigned p = 0; p < 32; p++)
+		if (dom->prot_attrs[p] & wbit)
+			dom->prot_attrs[p] = (dom->prot_attrs[p] & ~wbit) |
+					     SWAP_BIT;
+	dom->eng = &swapped[i].e;
+}
+
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks)
 {
 	const struct pt_strategy *o = original(dom->strat);
 
 	dom->hooks = hooks;
 	dom->strat = (hooks & PT_HOOK_IGNORE_WALKERS) ? broken_of(o) : o;
+	swap_write_bit(dom, (hooks & PT_HOOK_SWAP_WRITE_BIT) != 0);
 }
 
 void iopgt__set_walk_hook(struct iopgt_domain *dom,

@@ -43,6 +43,13 @@ enum {
 	                                    * that exits drops its queue's
 	                                    * pages instead of handing them
 	                                    * to the domain */
+	PT_HOOK_SWAP_WRITE_BIT = 1u << 11, /* leaves encode write permission
+	                                    * in another bit (58, which no
+	                                    * format reads), and the domain's
+	                                    * engine decodes it back: lookup
+	                                    * still says writable, the
+	                                    * hardware reads read-only. Set it
+	                                    * before mapping anything. */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);

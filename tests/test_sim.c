@@ -10,6 +10,10 @@
  *                               paging-structure cache
  *   PT_HOOK_FREE_BEFORE_FLUSH   table freed and reused before its flush
  *   no IOPGT_OPT_CACHING_MODE   cached non-present result never flushed
+ *   PT_HOOK_SWAP_WRITE_BIT      write permission encoded in the wrong bit,
+ *                               consistently in the library's encoder and
+ *                               decoder: seen only by the simulator's own
+ *                               decoding
  *
  * Each broken scenario is driven step by step from the test thread, and
  * the same scenario without the hook must report no violation. Set
@@ -25,6 +29,7 @@
 #include "common.h"
 #include "iopgt_sim.h"
 #include "pt.h"
+#include "sim_int.h"
 #include "testhook.h"
 
 static uint64_t g_seed;
@@ -345,6 +350,246 @@ static void test_dirty_bits(void **state)
 		assert_true(st.ad_updates >= 2);
 		assert_true(st.invalidations[IOPGT_FLUSH_MODIFIED] >= 1);
 		expect_clean(&e);
+		env_fini(&e);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * The simulator's own decoding, entry by entry, against values written
+ * from the specifications (not with the library's format code)
+ */
+
+#define B(n) (UINT64_C(1) << (n))
+
+/* x86-64 paging (Intel SDM Vol. 3A, 4.5, Tables 4-15..4-20; 4.6; 4.8). */
+static void test_decode_x86_64(void **state)
+{
+	const struct sim_fmt *f = sim_fmt_find(IOPGT_FMT_X86_64, 12);
+	const uint64_t PG_P = B(0), PG_RW = B(1), PG_US = B(2), PG_PWT = B(3),
+		       PG_PCD = B(4), PG_A = B(5), PG_D = B(6), PG_PS = B(7),
+		       PG_XD = B(63);
+	uint64_t pa, size;
+	unsigned prot;
+
+	(void)state;
+	assert_non_null(f);
+	assert_null(sim_fmt_find(IOPGT_FMT_X86_64, 14));
+	assert_false(f->valid(f, 0, 0));
+	assert_false(f->valid(f, PG_RW | PG_US | 0x1000, 2)); /* P clear */
+	assert_true(f->valid(f, PG_P, 0));
+	/* A PML4E (level 3) or PML5E (level 4) names a table; PS there is
+	 * reserved. */
+	assert_true(f->is_table(f, 0x5000 | PG_P | PG_RW, 3));
+	assert_false(f->reserved(f, 0x5000 | PG_P | PG_RW, 3));
+	assert_int_equal(f->table_pa(f, 0x5000 | PG_P | PG_RW | PG_XD, 3),
+			 0x5000);
+	assert_true(f->reserved(f, 0x5000 | PG_P | PG_PS, 3));
+	assert_true(f->reserved(f, 0x5000 | PG_P | PG_PS, 4));
+	/* A PTE's bit 7 is PAT: always a leaf. */
+	assert_false(f->is_table(f, 0x5000 | PG_P | PG_PS, 0));
+	assert_false(f->reserved(f, 0x5000 | PG_P | PG_PS, 0));
+	/* A 2M PDE: bit 12 is PAT, bits 20:13 reserved. */
+	assert_false(f->is_table(f, 0x40000000 | PG_P | PG_PS, 1));
+	assert_false(f->reserved(f, 0x40000000 | B(12) | PG_P | PG_PS, 1));
+	assert_true(f->reserved(f, 0x40000000 | B(13) | PG_P | PG_PS, 1));
+	assert_int_equal(f->leaf(f, 0x40000000 | B(12) | PG_P | PG_PS, 1, &pa,
+				 &size, &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(pa, 0x40000000);
+	assert_int_equal(size, IOPGT_SZ_2M);
+	/* A 1G PDPTE: bits 29:13 reserved. */
+	assert_true(f->reserved(f, 0x40000000 | B(29) | PG_P | PG_PS, 2));
+	assert_int_equal(f->leaf(f, 0x40000000 | PG_P | PG_PS, 2, &pa, &size,
+				 &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(size, IOPGT_SZ_1G);
+	/* Protection of a PTE: present reads, R/W, U/S, !XD, PCD. */
+	assert_int_equal(f->leaf(f, 0x7000 | PG_P, 0, &pa, &size, &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(pa, 0x7000);
+	assert_int_equal(size, IOPGT_SZ_4K);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_EXEC);
+	f->leaf(f, 0x7000 | PG_P | PG_RW | PG_US | PG_PCD | PG_PWT | PG_XD, 0,
+		&pa, &size, &prot);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE |
+				       IOPGT_PROT_USER | IOPGT_PROT_MMIO);
+	/* Table entries take away what they do not grant. */
+	assert_int_equal(f->table_prot(f, 0x5000 | PG_P | PG_RW | PG_US, 2) &
+				 (IOPGT_PROT_WRITE | IOPGT_PROT_USER |
+				  IOPGT_PROT_EXEC),
+			 IOPGT_PROT_WRITE | IOPGT_PROT_USER | IOPGT_PROT_EXEC);
+	assert_int_equal(f->table_prot(f, 0x5000 | PG_P | PG_XD, 2) &
+				 (IOPGT_PROT_WRITE | IOPGT_PROT_USER |
+				  IOPGT_PROT_EXEC),
+			 0);
+	/* A on any access, D on a write; bits 58:52 are ignored. */
+	assert_int_equal(f->hw_bits(f, 0x7000 | PG_P, 0, IOPGT_SIM_READ), PG_A);
+	assert_int_equal(f->hw_bits(f, 0x7000 | PG_P, 0, IOPGT_SIM_WRITE),
+			 PG_A | PG_D);
+	assert_false(f->reserved(f, 0x7000 | PG_P | B(58) | B(52), 0));
+}
+
+/* Arm stage 2 (Arm ARM DDI 0487, D8: descriptor formats, S2AP, MemAttr,
+ * XN, AF). */
+static void test_decode_arm_s2(void **state)
+{
+	const struct sim_fmt *f4 = sim_fmt_find(IOPGT_FMT_ARM_S2, 12);
+	const struct sim_fmt *f16 = sim_fmt_find(IOPGT_FMT_ARM_S2, 14);
+	const struct sim_fmt *f64 = sim_fmt_find(IOPGT_FMT_ARM_S2, 16);
+	const uint64_t S2_TABLE = 3, S2_PAGE = 3, S2_BLOCK = 1, S2_R = B(6),
+		       S2_W = B(7), S2_AF = B(10), S2_XN = B(54),
+		       S2_NORMAL = UINT64_C(0xf) << 2,
+		       S2_DEVICE = UINT64_C(0x1) << 2,
+		       S2_SH = UINT64_C(3) << 8;
+	uint64_t pa, size;
+	unsigned prot;
+
+	(void)state;
+	assert_non_null(f4);
+	assert_non_null(f16);
+	assert_non_null(f64);
+	/* Bit 0 clear: invalid. At lookup level 3 (our 0) 0b01 is reserved,
+	 * invalid; 0b11 is a page. */
+	assert_false(f4->valid(f4, 0x5000 | 2, 1));
+	assert_false(f4->valid(f4, 0x5000 | S2_BLOCK | S2_AF, 0));
+	assert_true(f4->valid(f4, 0x5000 | S2_PAGE | S2_AF, 0));
+	assert_false(f4->is_table(f4, 0x5000 | S2_PAGE, 0));
+	/* Blocks: 4K at lookup levels 1 and 2 (our 2, 1), not 0 (our 3);
+	 * 16K and 64K at lookup level 2 only. */
+	assert_true(f4->valid(f4, 0x40000000 | S2_BLOCK | S2_AF, 2));
+	assert_true(f4->valid(f4, 0x200000 | S2_BLOCK | S2_AF, 1));
+	assert_false(f4->valid(f4, S2_BLOCK | S2_AF, 3));
+	assert_true(f16->valid(f16, 0x2000000 | S2_BLOCK | S2_AF, 1));
+	assert_false(f16->valid(f16, S2_BLOCK | S2_AF, 2));
+	assert_true(f64->valid(f64, 0x20000000 | S2_BLOCK | S2_AF, 1));
+	assert_false(f64->valid(f64, S2_BLOCK | S2_AF, 2));
+	/* Tables: bits 47:g; bits g-1:12 and 49:48 RES0. */
+	assert_true(f4->is_table(f4, 0x5000 | S2_TABLE, 1));
+	assert_int_equal(f4->table_pa(f4, 0x5000 | S2_TABLE | B(58), 1),
+			 0x5000);
+	assert_false(f4->reserved(f4, 0x5000 | S2_TABLE, 1));
+	assert_true(f4->reserved(f4, 0x5000 | S2_TABLE | B(48), 1));
+	assert_true(f16->reserved(f16, 0x5000 | S2_TABLE, 1)); /* bit 12 */
+	assert_false(f16->reserved(f16, 0x4000 | S2_TABLE, 1));
+	assert_true(f64->reserved(f64, 0x11000 | S2_TABLE, 1));
+	/* A 2M block: bits 20:12 RES0. */
+	assert_true(f4->reserved(f4, 0x201000 | S2_BLOCK | S2_AF, 1));
+	assert_false(f4->reserved(f4, 0x200000 | S2_BLOCK | S2_AF, 1));
+	assert_int_equal(f4->leaf(f4,
+				  0x200000 | S2_BLOCK | S2_AF | S2_R | S2_W |
+					  S2_NORMAL | S2_SH,
+				  1, &pa, &size, &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(pa, 0x200000);
+	assert_int_equal(size, IOPGT_SZ_2M);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE |
+				       IOPGT_PROT_EXEC);
+	/* S2AP[0] read, S2AP[1] write, XN, Device memory. */
+	f64->leaf(f64, 0x30000 | S2_PAGE | S2_AF | S2_W | S2_XN | S2_DEVICE, 0,
+		  &pa, &size, &prot);
+	assert_int_equal(pa, 0x30000);
+	assert_int_equal(size, IOPGT_SZ_64K);
+	assert_int_equal(prot, IOPGT_PROT_WRITE | IOPGT_PROT_MMIO);
+	f16->leaf(f16, 0x2000000 | S2_BLOCK | S2_AF | S2_R | S2_XN | S2_NORMAL,
+		  1, &pa, &size, &prot);
+	assert_int_equal(size, IOPGT_SZ_32M);
+	assert_int_equal(prot, IOPGT_PROT_READ);
+	/* AF clear: an access flag fault (hardware AF management off). */
+	assert_int_equal(f4->leaf(f4, 0x5000 | S2_PAGE | S2_R | S2_W | S2_NORMAL,
+				  0, &pa, &size, &prot),
+			 IOPGT_SIM_FAULT_ACCESS_FLAG);
+	/* No permissions in table descriptors, no bits set by hardware. */
+	assert_int_equal(f4->table_prot(f4, 0x5000 | S2_TABLE, 1) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	assert_int_equal(f4->hw_bits(f4, 0x5000 | S2_PAGE | S2_AF | S2_W, 0,
+				     IOPGT_SIM_WRITE),
+			 0);
+}
+
+/* A format the simulator has no decoder for is not walked: attach fails
+ * (IOPGT_FMT_VTDSS, 3, is the next one to come). */
+static void test_decode_unknown_format(void **state)
+{
+	enum iopgt_format saved;
+	struct env e;
+
+	(void)state;
+	assert_null(sim_fmt_find((enum iopgt_format)3, 12));
+	assert_null(sim_fmt_find((enum iopgt_format)0, 12));
+	env_init(&e, &tcfgs[0], NULL, 0, 8);
+	iopgt_sim_detach(e.sim);
+	saved = e.dom->cfg.format;
+	e.dom->cfg.format = (enum iopgt_format)3;
+	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), -ENOTSUP);
+	e.dom->cfg.format = saved;
+	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), 0);
+	env_fini(&e);
+}
+
+/* x86: the walker ANDs permissions down the walk. A table entry that
+ * denies writes denies them below it, whatever the leaf says; the
+ * paging-structure cache keeps the rights it combined until an
+ * invalidation (Intel SDM Vol. 3A, 4.10.3.1). */
+static void test_table_entry_permissions(void **state)
+{
+	(void)state;
+	for (size_t ci = 0; ci < n_tcfgs; ci++) {
+		const unsigned rw = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+		struct iopgt_sim_stats st0, st;
+		struct iopgt_flush_ops fo;
+		struct iopgt_sim_result r;
+		struct env e;
+		pt_entry_t *root;
+		unsigned top;
+		uint64_t x;
+
+		if (tcfgs[ci].format != IOPGT_FMT_X86_64)
+			continue;
+		env_init(&e, &tcfgs[ci], NULL, 0, 8);
+		iopgt_sim_flush_ops(e.sim, &fo);
+		x = e.space / 4 + 5 * e.page;
+		assert_int_equal(drv_map(&e, x, 0x200000, 2 * e.page, rw), 0);
+		assert_int_equal(iopgt_sim_translate(e.sim, x, IOPGT_SIM_WRITE,
+						     &r), 0);
+		assert_int_equal(r.prot, rw);
+		expect_clean(&e);
+
+		/* Clear R/W (bit 1) in the root's entry, then invalidate. */
+		top = e.dom->geo.levels - 1;
+		root = &e.dom->top.va[pt_index(&e.dom->geo, top, x)];
+		atomic_fetch_and(root, ~B(1));
+		fo.flush_all(fo.arg);
+		assert_int_equal(iopgt_sim_translate(e.sim, x, IOPGT_SIM_WRITE,
+						     &r), -EFAULT);
+		assert_int_equal(r.fault, IOPGT_SIM_FAULT_PERMISSION);
+		assert_int_equal(iopgt_sim_translate(e.sim, x, IOPGT_SIM_READ,
+						     &r), 0);
+		assert_int_equal(r.prot, IOPGT_PROT_READ);
+		/* The model was told writable: a lost mapping and a wrong
+		 * protection. */
+		assert_int_equal(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING), 1);
+		assert_int_equal(sim_viol(&e, IOPGT_SIM_V_WRONG_TRANSLATION),
+				 1);
+
+		/* R/W back, without an invalidation: a walk for the next page
+		 * (not in the IOTLB) starts from the paging-structure cache,
+		 * which still holds read-only. */
+		atomic_fetch_or(root, B(1));
+		iopgt_sim_get_stats(e.sim, &st0);
+		assert_int_equal(iopgt_sim_translate(e.sim, x + e.page,
+						     IOPGT_SIM_WRITE, &r),
+				 -EFAULT);
+		assert_int_equal(r.fault, IOPGT_SIM_FAULT_PERMISSION);
+		assert_false(r.iotlb_hit);
+		iopgt_sim_get_stats(e.sim, &st);
+		assert_int_equal(st.psc_hits, st0.psc_hits + 1);
+		fo.flush_all(fo.arg);
+		assert_int_equal(iopgt_sim_translate(e.sim, x + e.page,
+						     IOPGT_SIM_WRITE, &r), 0);
+		assert_int_equal(r.prot, rw);
+		assert_int_equal(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING), 2);
+		drv_unmap(&e, x, 2 * e.page);
 		env_fini(&e);
 	}
 }
@@ -774,6 +1019,77 @@ static void test_neg_bad_free(void **state)
 	iopgt_sim_destroy(sim);
 }
 
+/* An encoding bug mirrored in the library's encoder and decoder: with
+ * PT_HOOK_SWAP_WRITE_BIT the leaves keep write permission in a bit the
+ * hardware ignores, and the domain's engine decodes it back, so
+ * iopgt_lookup still reports READ|WRITE. Only a walker that reads entries
+ * as the hardware does sees read-only leaves: the device's write faults
+ * where the model says writable (a lost mapping), and its read translates
+ * with a protection the model does not grant. The hook is set before the
+ * simulator is given the domain, so that a simulator taking the domain's
+ * own decoding at attach would find nothing wrong. */
+static void swap_write_bit(const struct tcfg *c, bool broken)
+{
+	const unsigned rw = IOPGT_PROT_READ | IOPGT_PROT_WRITE;
+	struct iopgt_translation t;
+	struct iopgt_sim_result r;
+	struct env e;
+	uint64_t x, wbit, leaf;
+	int rc;
+
+	env_init(&e, c, NULL, 0, 8);
+	x = iova_x(&e);
+	/* The format's write bit, as the library tabulates it. */
+	wbit = e.dom->prot_attrs[rw] ^ e.dom->prot_attrs[IOPGT_PROT_READ];
+	iopgt_sim_detach(e.sim);
+	if (broken)
+		iopgt__set_test_hooks(e.dom, PT_HOOK_SWAP_WRITE_BIT);
+	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), 0);
+	assert_int_equal(drv_map(&e, x, 0x200000, e.page, rw), 0);
+
+	/* The library sees a writable page either way. */
+	assert_int_equal(iopgt_lookup(e.dom, x, &t), 0);
+	assert_int_equal(t.pa, 0x200000);
+	assert_int_equal(t.prot, rw);
+	/* What the tables hold: the write bit only without the hook. */
+	assert_int_equal(iopgt_sim_peek(e.sim, x, &leaf, NULL), 0);
+	assert_int_equal((leaf & wbit) != 0, !broken);
+
+	/* The device writes, then reads. */
+	rc = iopgt_sim_translate(e.sim, x, IOPGT_SIM_WRITE, &r);
+	if (broken) {
+		assert_int_equal(rc, -EFAULT);
+		assert_int_equal(r.fault, IOPGT_SIM_FAULT_PERMISSION);
+		assert_int_equal(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING), 1);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_int_equal(r.prot, rw);
+	}
+	assert_int_equal(iopgt_sim_translate(e.sim, x + 8, IOPGT_SIM_READ,
+					     &r), 0);
+	assert_int_equal(r.pa, 0x200008);
+	if (broken) {
+		assert_int_equal(r.prot & rw, IOPGT_PROT_READ);
+		assert_int_equal(sim_viol(&e, IOPGT_SIM_V_WRONG_TRANSLATION),
+				 1);
+		assert_true(iopgt_sim_violations(e.sim) > 0);
+	} else {
+		expect_clean(&e);
+	}
+	drv_unmap(&e, x, e.page);
+	iopgt__set_test_hooks(e.dom, 0);
+	env_fini(&e);
+}
+
+static void test_neg_swap_write_bit(void **state)
+{
+	(void)state;
+	for (size_t ci = 0; ci < n_tcfgs; ci++) {
+		swap_write_bit(&tcfgs[ci], false);
+		swap_write_bit(&tcfgs[ci], true);
+	}
+}
+
 /* The model: transitions accept the old and the new state. */
 static void test_model_transitions(void **state)
 {
@@ -836,6 +1152,10 @@ int main(void)
 		cmocka_unit_test(test_translate_matches_lookup),
 		cmocka_unit_test(test_iotlb_and_faults),
 		cmocka_unit_test(test_dirty_bits),
+		cmocka_unit_test(test_decode_x86_64),
+		cmocka_unit_test(test_decode_arm_s2),
+		cmocka_unit_test(test_decode_unknown_format),
+		cmocka_unit_test(test_table_entry_permissions),
 		cmocka_unit_test(test_model_transitions),
 		cmocka_unit_test(test_devices_concurrent),
 		cmocka_unit_test(test_neg_skip_flush),
@@ -845,6 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_neg_caching_mode),
 		cmocka_unit_test(test_neg_walk_reads_freed_root),
 		cmocka_unit_test(test_neg_bad_free),
+		cmocka_unit_test(test_neg_swap_write_bit),
 	};
 
 	g_seed = tseed((uint64_t)time(NULL));

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator's own decoding of table entries, written from the
+ * specifications. Nothing here includes the library's format headers or
+ * calls its format code: the walker must read an entry as the hardware
+ * would, so that a bit the library gets wrong in both its encoder and its
+ * decoder (which its own lookup cannot see) makes the simulator disagree
+ * with the model.
+ *
+ * One descriptor (struct sim_fmt) per format and granule, found by
+ * sim_fmt_find() when a domain is attached. Levels are the walker's: 0 is
+ * the smallest leaf's level, the root is the domain's levels - 1.
+ *
+ * A further format is one more descriptor in fmts[] below, with its own
+ * functions beside it, each bit cited from its specification. Its
+ * descriptor is found by its enum iopgt_format value and granule; a format
+ * with none makes iopgt_sim_attach() fail with -ENOTSUP.
+ */
+#define _GNU_SOURCE
+#include "sim_int.h"
+
+#define BIT(n) (UINT64_C(1) << (n))
+/* Bits hi..lo (inclusive); empty if hi < lo. */
+#define BITS(hi, lo) \
+	((hi) < (lo) ? 0 : (~UINT64_C(0) >> (63 - (hi))) & ~(BIT(lo) - 1))
+
+static const unsigned prot_all = IOPGT_PROT_READ | IOPGT_PROT_WRITE |
+				 IOPGT_PROT_EXEC | IOPGT_PROT_USER |
+				 IOPGT_PROT_MMIO;
+
+/* ------------------------------------------------------------------------
+ * x86-64 paging, as Intel VT-d first-stage translation and AMD IOMMU v2
+ * (guest) tables walk it.
+ *
+ * Intel SDM Vol. 3A, section 4.5 "4-Level Paging and 5-Level Paging",
+ * Tables 4-15 to 4-20 (the formats of PML5E, PML4E, PDPTE, PDE and PTE);
+ * section 4.6 "Access Rights"; section 4.8 "Accessed and Dirty Flags".
+ * Intel VT-d specification, section 9.7 "First-Stage Paging Entries",
+ * which takes the same layout. Levels: 0 PTE, 1 PDE, 2 PDPTE, 3 PML4E,
+ * 4 PML5E.
+ */
+
+#define PG_P BIT(0)    /* present */
+#define PG_RW BIT(1)   /* 0: writes not allowed */
+#define PG_US BIT(2)   /* 0: user-mode accesses not allowed */
+#define PG_PWT BIT(3)  /* page-level write-through (a PAT index bit) */
+#define PG_PCD BIT(4)  /* page-level cache disable (a PAT index bit) */
+#define PG_A BIT(5)    /* accessed */
+#define PG_D BIT(6)    /* dirty (entries that map a page) */
+#define PG_PS BIT(7)   /* page size: maps a page (PDPTE, PDE) */
+#define PG_XD BIT(63)  /* execute-disable */
+/* The address field: bits 51:12 (bits M-1:12 with MAXPHYADDR M, 51:M
+ * reserved; the walker holds the result to oas, the simulated M). */
+#define PG_ADDR BITS(51, 12)
+
+/* Bits 62:52 are ignored in every entry (protection keys, bits 62:59,
+ * apply to user-mode CPU accesses only, not to a device's requests). */
+
+static bool x86_valid(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	(void)level;
+	/* P = 0: not present, whatever the other bits (Tables 4-15..4-20,
+	 * "Present; must be 1 to ..."). */
+	return (e & PG_P) != 0;
+}
+
+static bool x86_reserved(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	/* PS is reserved (must be 0) in a PML5E and a PML4E (Tables 4-15,
+	 * 4-16): neither maps a page. */
+	if (level >= 3)
+		return (e & PG_PS) != 0;
+	/* A PDPTE that maps a 1-GByte page reserves bits 29:13, a PDE that
+	 * maps a 2-MByte page bits 20:13; bit 12 is PAT there (Tables 4-17,
+	 * 4-19). */
+	if (level >= 1 && (e & PG_PS))
+		return (e & BITS(12 + 9 * level - 1, 13)) != 0;
+	return false;
+}
+
+static bool x86_is_table(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	/* A PTE always maps a page (its bit 7 is PAT, Table 4-20); above, PS
+	 * = 0 references the next paging structure. */
+	return level > 0 && !(e & PG_PS);
+}
+
+static uint64_t x86_table_pa(const struct sim_fmt *f, uint64_t e,
+			     unsigned level)
+{
+	(void)f;
+	(void)level;
+	return e & PG_ADDR; /* 4K-aligned next structure, bits 51:12 */
+}
+
+/* Section 4.6.1 "Determination of Access Rights": a write is allowed only
+ * if R/W = 1 in every paging-structure entry that controls the
+ * translation, a user-mode access only if U/S = 1 in every one, and an
+ * instruction fetch only if XD = 0 in every one. PCD and PWT of a table
+ * entry concern the cacheability of the next paging structure only, not
+ * the page's memory type. */
+static unsigned x86_table_prot(const struct sim_fmt *f, uint64_t e,
+			       unsigned level)
+{
+	unsigned allow = prot_all;
+
+	(void)f;
+	(void)level;
+	if (!(e & PG_RW))
+		allow &= ~(unsigned)IOPGT_PROT_WRITE;
+	if (!(e & PG_US))
+		allow &= ~(unsigned)IOPGT_PROT_USER;
+	if (e & PG_XD)
+		allow &= ~(unsigned)IOPGT_PROT_EXEC;
+	return allow;
+}
+
+static enum iopgt_sim_fault x86_leaf(const struct sim_fmt *f, uint64_t e,
+				     unsigned level, uint64_t *pa,
+				     uint64_t *size, unsigned *prot)
+{
+	unsigned p = IOPGT_PROT_READ; /* a present page is readable */
+
+	(void)f;
+	/* 4K (PTE), 2M (PDE) or 1G (PDPTE), aligned to its size: the
+	 * address bits below the size are PAT and reserved bits there. */
+	*size = BIT(12 + 9 * level);
+	*pa = e & PG_ADDR & ~(*size - 1);
+	if (e & PG_RW)
+		p |= IOPGT_PROT_WRITE;
+	if (e & PG_US)
+		p |= IOPGT_PROT_USER;
+	if (!(e & PG_XD))
+		p |= IOPGT_PROT_EXEC;
+	/* The memory type is the PAT entry that PAT:PCD:PWT selects (SDM
+	 * Vol. 3A, "Page Attribute Table (PAT)"). With the PAT's power-up
+	 * value (WB, WT, UC-, UC, WB, WT, UC-, UC) every index with PCD set
+	 * is UC- or UC: uncached, i.e. device memory. */
+	if (e & PG_PCD)
+		p |= IOPGT_PROT_MMIO;
+	*prot = p;
+	return IOPGT_SIM_FAULT_NONE;
+}
+
+/* Section 4.8: the accessed flag is set in an entry that maps a page on
+ * any access through it, the dirty flag on a write (after the access
+ * rights allowed it). Table entries carry A too; the walker leaves those
+ * alone (the library presets A in them, so hardware never writes one). */
+static uint64_t x86_hw_bits(const struct sim_fmt *f, uint64_t e,
+			    unsigned level, unsigned access)
+{
+	(void)f;
+	(void)e;
+	(void)level;
+	return PG_A | (access & IOPGT_SIM_WRITE ? PG_D : 0);
+}
+
+/* ------------------------------------------------------------------------
+ * ARM VMSAv8-64 stage 2, granules 4K, 16K and 64K, 48-bit output
+ * addresses (no FEAT_LPA or FEAT_LPA2).
+ *
+ * Arm Architecture Reference Manual for A-profile (DDI 0487), chapter D8:
+ * "Translation table descriptor formats" (D8.3: invalid, table, block and
+ * page descriptors for each granule), the stage 2 attribute fields of
+ * block and page descriptors ("Stage 2 data access permissions": S2AP;
+ * "Stage 2 memory type and Cacheability attributes when FEAT_S2FWB is
+ * disabled": MemAttr; "Execute-never controls": XN, with FEAT_XNX two
+ * bits), and "The Access flag" / "Hardware management of the Access flag
+ * and dirty state" (FEAT_HAFDBS). Levels: walker level L is lookup level
+ * 3 - L.
+ */
+
+#define S2_VALID BIT(0)
+#define S2_TYPE BIT(1)           /* 1: table (lookup levels 0-2) or page
+                                  * (level 3); 0: block */
+#define S2_MEMATTR_HI BITS(5, 4) /* MemAttr[3:2] (MemAttr is bits 5:2);
+                                  * 0b00: Device memory */
+#define S2_S2AP_R BIT(6)         /* S2AP[0]: reads allowed */
+#define S2_S2AP_W BIT(7)         /* S2AP[1]: writes allowed */
+#define S2_AF BIT(10)            /* Access flag */
+#define S2_XN BITS(54, 53)       /* XN[1:0]; without FEAT_XNX, bit 53 is
+                                  * RES0 and bit 54 is XN */
+/* Output address and next-level table address: bits 47:g for granule g.
+ * Bits 49:48 are RES0 (FEAT_LPA2 makes them address bits for 4K and 16K);
+ * so are bits g-1:12 (for 64K, FEAT_LPA puts address bits 51:48 there). */
+#define S2_ADDR BITS(47, 12)
+#define S2_ADDR_HI_RES0 BITS(49, 48)
+
+/* Is a block descriptor allowed at this level? Lookup level 2 (walker level
+ * 1) for every granule, lookup level 1 (walker level 2) for the 4K granule
+ * only: a 16K or 64K level-1 block, and a 4K level-0 one, need 52-bit
+ * addressing. Elsewhere 0b01 is invalid (a Translation fault). */
+static bool s2_block_level(const struct sim_fmt *f, unsigned level)
+{
+	return (f->leaf_levels & ~1u & (1u << level)) != 0;
+}
+
+static bool s2_valid(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	if (!(e & S2_VALID))
+		return false; /* bit 0 = 0: invalid, a Translation fault */
+	/* At lookup level 3, 0b01 is reserved and behaves as invalid; 0b11
+	 * is a page. Above it 0b11 is a table, 0b01 a block where blocks are
+	 * allowed. */
+	if (level == 0)
+		return (e & S2_TYPE) != 0;
+	return (e & S2_TYPE) || s2_block_level(f, level);
+}
+
+/* The simulator takes a RES0 bit set to 1 in the address fields as a
+ * malformed entry (the strictest reading): a library writing one is then
+ * caught, not excused. */
+static bool s2_reserved(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	unsigned low; /* the bits below this are not address bits */
+
+	if (e & S2_ADDR_HI_RES0)
+		return true;
+	if (level > 0 && !(e & S2_TYPE)) /* a block: bits n-1:g RES0 */
+		low = f->granule + f->bits * level;
+	else /* a table or a page: address bits 47:g, g-1:12 RES0 */
+		low = f->granule;
+	return (e & BITS(low - 1, 12)) != 0;
+}
+
+static bool s2_is_table(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	return level > 0 && (e & S2_TYPE);
+}
+
+static uint64_t s2_table_pa(const struct sim_fmt *f, uint64_t e,
+			    unsigned level)
+{
+	(void)level;
+	return e & S2_ADDR & ~(BIT(f->granule) - 1);
+}
+
+/* Stage 2 table descriptors carry no permissions (the hierarchical
+ * APTable/XNTable controls are stage 1's): the leaf alone decides. */
+static unsigned s2_table_prot(const struct sim_fmt *f, uint64_t e,
+			      unsigned level)
+{
+	(void)f;
+	(void)e;
+	(void)level;
+	return prot_all;
+}
+
+static enum iopgt_sim_fault s2_leaf(const struct sim_fmt *f, uint64_t e,
+				    unsigned level, uint64_t *pa,
+				    uint64_t *size, unsigned *prot)
+{
+	unsigned p = 0;
+
+	/* A page (level 3) or a block: 2^(g + (g - 3) * L) bytes, the output
+	 * address aligned to it. The Contiguous bit (52) is a hint that
+	 * lets a TLB cache a run of entries as one; this walker caches each
+	 * entry alone, as it may, so it does not change the translation. */
+	*size = BIT(f->granule + f->bits * level);
+	*pa = e & S2_ADDR & ~(*size - 1);
+	/* Hardware management of the Access flag is off (VTCR_EL2.HA = 0,
+	 * an SMMU's STE.S2HA = 0), as the library's tables are written for:
+	 * every leaf has AF set by software. A leaf with AF = 0 is then an
+	 * Access flag fault, not a translation. */
+	if (!(e & S2_AF))
+		return IOPGT_SIM_FAULT_ACCESS_FLAG;
+	/* S2AP[0] allows reads, S2AP[1] writes. With hardware management of
+	 * dirty state off (VTCR_EL2.HD = 0) the DBM bit (51) is ignored: a
+	 * write needs S2AP[1]. */
+	if (e & S2_S2AP_R)
+		p |= IOPGT_PROT_READ;
+	if (e & S2_S2AP_W)
+		p |= IOPGT_PROT_WRITE;
+	/* XN[1:0] = 0b00: executable at EL1 and EL0; 0b10 neither. With
+	 * FEAT_XNX, 0b01 and 0b11 make it executable at one of them only:
+	 * the simulator counts execute permission only when both allow it. */
+	if (!(e & S2_XN))
+		p |= IOPGT_PROT_EXEC;
+	/* MemAttr[3:2] = 0b00: Device memory (MemAttr[1:0] its kind, nGnRnE
+	 * to GRE); anything else is Normal memory with the outer and inner
+	 * cacheability of MemAttr[3:2] and [1:0]. */
+	if (!(e & S2_MEMATTR_HI))
+		p |= IOPGT_PROT_MMIO;
+	/* Stage 2 has no user/privileged distinction: never USER. */
+	*prot = p;
+	return IOPGT_SIM_FAULT_NONE;
+}
+
+/* The hardware writes nothing into stage 2 descriptors while HA and HD are
+ * off. With them on (FEAT_HAFDBS) it would set AF on any access and, in a
+ * leaf with DBM = 1 and S2AP[1] = 0 (writable-clean), S2AP[1] on a write
+ * (write permission then being S2AP[1] or DBM): this function and s2_leaf
+ * are where that would go. */
+static uint64_t s2_hw_bits(const struct sim_fmt *f, uint64_t e,
+			   unsigned level, unsigned access)
+{
+	(void)f;
+	(void)e;
+	(void)level;
+	(void)access;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The formats
+ */
+
+#define X86_64_OPS                                                          \
+	.valid = x86_valid, .reserved = x86_reserved,                       \
+	.is_table = x86_is_table, .table_pa = x86_table_pa,                 \
+	.table_prot = x86_table_prot, .leaf = x86_leaf,                     \
+	.hw_bits = x86_hw_bits
+
+#define ARM_S2_OPS                                                          \
+	.valid = s2_valid, .reserved = s2_reserved,                         \
+	.is_table = s2_is_table, .table_pa = s2_table_pa,                   \
+	.table_prot = s2_table_prot, .leaf = s2_leaf, .hw_bits = s2_hw_bits
+
+static const struct sim_fmt fmts[] = {
+	/* 512 entries a table; 4K, 2M and 1G pages (1G where the IOMMU
+	 * reports 1-GByte page support, assumed here); 4 or 5 levels. */
+	{ .format = IOPGT_FMT_X86_64, .granule = 12, .bits = 9,
+	  .max_levels = 5, .leaf_levels = 0x7, .name = "x86-64 paging",
+	  X86_64_OPS },
+	/* Stage 2: at most 4 lookup levels (0-3); pages at level 3, blocks
+	 * as s2_block_level() says. */
+	{ .format = IOPGT_FMT_ARM_S2, .granule = 12, .bits = 9,
+	  .max_levels = 4, .leaf_levels = 0x7, .name = "Arm stage 2, 4K",
+	  ARM_S2_OPS },
+	{ .format = IOPGT_FMT_ARM_S2, .granule = 14, .bits = 11,
+	  .max_levels = 4, .leaf_levels = 0x3, .name = "Arm stage 2, 16K",
+	  ARM_S2_OPS },
+	{ .format = IOPGT_FMT_ARM_S2, .granule = 16, .bits = 13,
+	  .max_levels = 3, .leaf_levels = 0x3, .name = "Arm stage 2, 64K",
+	  ARM_S2_OPS },
+	/*
+	 * Formats to come, each with functions of its own above, written
+	 * from its specification:
+	 *   Intel VT-d second stage (IOPGT_FMT_VTDSS = 3): the VT-d
+	 *     specification's second-stage paging entries (no present bit:
+	 *     R and W decide validity; SP for 2M/1G leaves).
+	 *   AMD IOMMU v1: the AMD I/O Virtualization Technology specification,
+	 *     "I/O Page Tables" (PR, Next Level, IR/IW, the page size
+	 *     encoding for Next Level 7).
+	 */
+};
+
+const struct sim_fmt *sim_fmt_find(enum iopgt_format format, unsigned granule)
+{
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		if (fmts[i].format == format && fmts[i].granule == granule)
+			return &fmts[i];
+	return NULL;
+}
