@@ -306,6 +306,114 @@ static uint64_t s2_hw_bits(const struct sim_fmt *f, uint64_t e,
 }
 
 /* ------------------------------------------------------------------------
+ * Intel VT-d second stage.
+ *
+ * Intel Virtualization Technology for Directed I/O Architecture
+ * Specification, section 3.7 "Second-Stage Translation" (3, 4 or 5 levels
+ * for a 39-, 48- or 57-bit AGAW; 2M and 1G pages; access rights; accessed
+ * and dirty flags with second-stage A/D enabled) and section 9.8
+ * "Second-Stage Paging Entries" (SS-PML5E, SS-PML4E, SS-PDPE, SS-PDE and
+ * SS-PTE). Levels: 0 SS-PTE, 1 SS-PDE, 2 SS-PDPE, 3 SS-PML4E, 4 SS-PML5E.
+ */
+
+#define VT_R BIT(0)               /* reads allowed */
+#define VT_W BIT(1)               /* writes allowed */
+#define VT_EMT BITS(5, 3)         /* extended memory type (pages) */
+#define VT_PS BIT(7)              /* page size: maps a page (SS-PDPE,
+                                   * SS-PDE); ignored in an SS-PTE */
+#define VT_A BIT(8)               /* accessed */
+#define VT_D BIT(9)               /* dirty (pages) */
+#define VT_SNP BIT(11)            /* snoop (pages, with ECAP.SC) */
+#define VT_ADDR BITS(51, 12)
+
+/* No present bit: an entry with R and W both 0 is not present (3.7). */
+static bool vtd_valid(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	(void)level;
+	return (e & (VT_R | VT_W)) != 0;
+}
+
+/* Section 9.8: PS is reserved in an SS-PML5E and an SS-PML4E; bit 11 is
+ * reserved in an entry that references a table (SNP exists in pages
+ * only); a 2M or 1G page reserves its address bits below its size. */
+static bool vtd_reserved(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	if (level >= 3 && (e & VT_PS))
+		return true;
+	if (level > 0 && !(e & VT_PS))
+		return (e & VT_SNP) != 0;
+	if (level > 0)
+		return (e & BITS(12 + 9 * level - 1, 12)) != 0;
+	return false;
+}
+
+static bool vtd_is_table(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	return level > 0 && !(e & VT_PS);
+}
+
+static uint64_t vtd_table_pa(const struct sim_fmt *f, uint64_t e,
+			     unsigned level)
+{
+	(void)f;
+	(void)level;
+	return e & VT_ADDR;
+}
+
+/* Section 3.7, access rights: a read needs R and a write W in every entry
+ * of the walk. There is no user/supervisor distinction, and execute
+ * requests (X, bit 2) are not simulated. */
+static unsigned vtd_table_prot(const struct sim_fmt *f, uint64_t e,
+			       unsigned level)
+{
+	unsigned allow = prot_all;
+
+	(void)f;
+	(void)level;
+	if (!(e & VT_R))
+		allow &= ~(unsigned)IOPGT_PROT_READ;
+	if (!(e & VT_W))
+		allow &= ~(unsigned)IOPGT_PROT_WRITE;
+	return allow;
+}
+
+static enum iopgt_sim_fault vtd_leaf(const struct sim_fmt *f, uint64_t e,
+				     unsigned level, uint64_t *pa,
+				     uint64_t *size, unsigned *prot)
+{
+	unsigned p = 0;
+
+	(void)f;
+	*size = BIT(12 + 9 * level);
+	*pa = e & VT_ADDR & ~(*size - 1);
+	if (e & VT_R)
+		p |= IOPGT_PROT_READ;
+	if (e & VT_W)
+		p |= IOPGT_PROT_WRITE;
+	/* EMT 0 is uncacheable (the memory-type encodings of section 3.7,
+	 * "Memory Type"; IPAT keeps a PAT type from changing it): device
+	 * memory. */
+	if (!(e & VT_EMT))
+		p |= IOPGT_PROT_MMIO;
+	*prot = p;
+	return IOPGT_SIM_FAULT_NONE;
+}
+
+/* With second-stage A/D enabled (the PASID entry's SSADE): A on any
+ * access through a page, D on a write. */
+static uint64_t vtd_hw_bits(const struct sim_fmt *f, uint64_t e,
+			    unsigned level, unsigned access)
+{
+	(void)f;
+	(void)e;
+	(void)level;
+	return VT_A | (access & IOPGT_SIM_WRITE ? VT_D : 0);
+}
+
+/* ------------------------------------------------------------------------
  * The formats
  */
 
@@ -314,6 +422,12 @@ static uint64_t s2_hw_bits(const struct sim_fmt *f, uint64_t e,
 	.is_table = x86_is_table, .table_pa = x86_table_pa,                 \
 	.table_prot = x86_table_prot, .leaf = x86_leaf,                     \
 	.hw_bits = x86_hw_bits
+
+#define VTDSS_OPS                                                           \
+	.valid = vtd_valid, .reserved = vtd_reserved,                       \
+	.is_table = vtd_is_table, .table_pa = vtd_table_pa,                 \
+	.table_prot = vtd_table_prot, .leaf = vtd_leaf,                     \
+	.hw_bits = vtd_hw_bits
 
 #define ARM_S2_OPS                                                          \
 	.valid = s2_valid, .reserved = s2_reserved,                         \
@@ -337,12 +451,14 @@ static const struct sim_fmt fmts[] = {
 	{ .format = IOPGT_FMT_ARM_S2, .granule = 16, .bits = 13,
 	  .max_levels = 3, .leaf_levels = 0x3, .name = "Arm stage 2, 64K",
 	  ARM_S2_OPS },
+	/* 512 entries a table; 4K, 2M and 1G pages (1G where CAP_REG.SLLPS
+	 * says so, assumed here); 3, 4 or 5 levels. */
+	{ .format = IOPGT_FMT_VTDSS, .granule = 12, .bits = 9,
+	  .max_levels = 5, .leaf_levels = 0x7, .name = "VT-d second stage",
+	  VTDSS_OPS },
 	/*
-	 * Formats to come, each with functions of its own above, written
-	 * from its specification:
-	 *   Intel VT-d second stage (IOPGT_FMT_VTDSS = 3): the VT-d
-	 *     specification's second-stage paging entries (no present bit:
-	 *     R and W decide validity; SP for 2M/1G leaves).
+	 * A format to come, with functions of its own above, written from
+	 * its specification:
 	 *   AMD IOMMU v1: the AMD I/O Virtualization Technology specification,
 	 *     "I/O Page Tables" (PR, Next Level, IR/IW, the page size
 	 *     encoding for Next Level 7).

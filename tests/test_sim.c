@@ -507,20 +507,69 @@ static void test_decode_arm_s2(void **state)
 			 0);
 }
 
+/* Intel VT-d second stage (VT-d spec 3.7, 9.8): no present bit. */
+static void test_decode_vtdss(void **state)
+{
+	const struct sim_fmt *f = sim_fmt_find(IOPGT_FMT_VTDSS, 12);
+	const uint64_t V_R = B(0), V_W = B(1), V_WB = UINT64_C(6) << 3,
+		       V_IPAT = B(6), V_PS = B(7), V_A = B(8), V_D = B(9),
+		       V_SNP = B(11);
+	uint64_t pa, size;
+	unsigned prot;
+
+	(void)state;
+	assert_non_null(f);
+	/* R and W both clear: not present, whatever else is set. */
+	assert_false(f->valid(f, 0, 0));
+	assert_false(f->valid(f, 0x5000 | V_A | V_WB, 1));
+	assert_true(f->valid(f, 0x5000 | V_W, 0));
+	/* Tables above level 0 without PS; PS reserved in SS-PML4E/PML5E,
+	 * SNP in table entries. */
+	assert_true(f->is_table(f, 0x5000 | V_R | V_W | V_A, 3));
+	assert_int_equal(f->table_pa(f, 0x5000 | V_R | V_W | V_A, 3), 0x5000);
+	assert_false(f->reserved(f, 0x5000 | V_R | V_W | V_A, 3));
+	assert_true(f->reserved(f, 0x5000 | V_R | V_PS, 3));
+	assert_true(f->reserved(f, 0x5000 | V_R | V_PS, 4));
+	assert_true(f->reserved(f, 0x5000 | V_R | V_SNP, 2));
+	/* An SS-PTE's bit 7 is ignored: a leaf. */
+	assert_false(f->is_table(f, 0x5000 | V_R | V_PS, 0));
+	/* A 2M SS-PDE: bits 20:12 reserved. */
+	assert_true(f->reserved(f, 0x201000 | V_R | V_PS, 1));
+	assert_false(f->reserved(f, 0x200000 | V_R | V_PS | V_SNP, 1));
+	assert_int_equal(f->leaf(f, 0x40200000 | V_R | V_W | V_PS | V_WB, 1,
+				 &pa, &size, &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(pa, 0x40200000);
+	assert_int_equal(size, IOPGT_SZ_2M);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	/* Write-only, uncacheable (EMT 0, IPAT): device memory. */
+	f->leaf(f, 0x40000000 | V_W | V_PS | V_IPAT, 2, &pa, &size, &prot);
+	assert_int_equal(size, IOPGT_SZ_1G);
+	assert_int_equal(prot, IOPGT_PROT_WRITE | IOPGT_PROT_MMIO);
+	/* Table entries take away R or W. */
+	assert_int_equal(f->table_prot(f, 0x5000 | V_R, 2) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 IOPGT_PROT_READ);
+	/* A on any access, D on a write. */
+	assert_int_equal(f->hw_bits(f, 0x7000 | V_R, 0, IOPGT_SIM_READ), V_A);
+	assert_int_equal(f->hw_bits(f, 0x7000 | V_W, 0, IOPGT_SIM_WRITE),
+			 V_A | V_D);
+}
+
 /* A format the simulator has no decoder for is not walked: attach fails
- * (IOPGT_FMT_VTDSS, 3, is the next one to come). */
+ * (format value 4 is the next one to come). */
 static void test_decode_unknown_format(void **state)
 {
 	enum iopgt_format saved;
 	struct env e;
 
 	(void)state;
-	assert_null(sim_fmt_find((enum iopgt_format)3, 12));
+	assert_null(sim_fmt_find((enum iopgt_format)4, 12));
 	assert_null(sim_fmt_find((enum iopgt_format)0, 12));
 	env_init(&e, &tcfgs[0], NULL, 0, 8);
 	iopgt_sim_detach(e.sim);
 	saved = e.dom->cfg.format;
-	e.dom->cfg.format = (enum iopgt_format)3;
+	e.dom->cfg.format = (enum iopgt_format)4;
 	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), -ENOTSUP);
 	e.dom->cfg.format = saved;
 	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), 0);
@@ -1154,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_bits),
 		cmocka_unit_test(test_decode_x86_64),
 		cmocka_unit_test(test_decode_arm_s2),
+		cmocka_unit_test(test_decode_vtdss),
 		cmocka_unit_test(test_decode_unknown_format),
 		cmocka_unit_test(test_table_entry_permissions),
 		cmocka_unit_test(test_model_transitions),

@@ -473,6 +473,11 @@ static int cmd_formats(int argc, char **argv)
 		printf("  dirty        %s\n", f[i].flags & IOPGT_FORMAT_DIRTY
 						   ? "tracked by the hardware"
 						   : "not kept");
+		printf("  snoop        %s\n",
+		       f[i].flags & IOPGT_FORMAT_SNOOP
+			       ? "forced in every leaf on request "
+				 "(IOPGT_OPT_FORCE_SNOOP)"
+			       : "not expressed");
 	}
 	return 0;
 }

@@ -130,9 +130,11 @@
  *       FMT_HW_DIRTY != 0; it clears the state by clearing FMT_HW_DIRTY.
  *   bool fmt_entry_valid(uint64_t e, unsigned level)
  *       The hardware would accept e at `level` as a table or leaf entry
- *       (x86 P set; ARM bit 0 set and, at the last level, type 0b11). Used
- *       by the simulated IOMMU; the engine writes only such entries or
- *       zero. Default: e != 0.
+ *       (x86 P set; ARM bit 0 set and, at the last level, type 0b11; VT-d
+ *       second stage R or W set). The engine writes only such entries or
+ *       zero. The simulated IOMMU does not call it: it decodes entries
+ *       with its own code, written from the specifications. Default:
+ *       e != 0.
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
