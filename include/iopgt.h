@@ -387,6 +387,64 @@ struct iopgt_info {
 int iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info,
 		      size_t size);
 
+/* The values a driver writes into the IOMMU's own structures to point a
+ * device (or a PASID) at this domain's tables, in the positions the
+ * hardware takes them: each word holds the fields the domain decides and
+ * zero elsewhere, for the driver to OR in what it decides itself (present
+ * bits, domain, VMID and ASID numbers, fault handling, dirty tracking
+ * enables). A word that does not apply to the domain's format is zero.
+ * Section numbers are those of the specifications named. */
+struct iopgt_hw_config {
+	enum iopgt_format format;
+	unsigned levels;
+	uint64_t root;   /* the root table's hardware address (as root_pa) */
+
+	/* Intel VT-d (x86_64: first stage; vtdss: second stage). */
+	/* Legacy-mode context entry (VT-d §9.3), vtdss only: [0] SSPTPTR
+	 * (bits 63:12); [1] AW (bits 66:64 of the entry, 2:0 of this word):
+	 * 1 for 3 levels (39-bit AGAW), 2 for 4 (48), 3 for 5 (57). The
+	 * driver adds P, FPD, TT (0b00: untranslated requests translated)
+	 * and DID. */
+	uint64_t vtd_context[2];
+	/* Scalable-mode PASID-table entry (VT-d §9.6), its first four
+	 * 64-bit words. vtdss: [0] SSPTPTR (63:12), PGTT 0b010
+	 * (second-stage only, bits 8:6), AW (4:2). x86_64: [0] PGTT 0b001
+	 * (first-stage only) and AW; [2] FSPTPTR (bits 191:140 of the
+	 * entry, 63:12 of the word) and FSPM (bits 131:130: 0 for 4-level,
+	 * 1 for 5-level paging). The driver adds P, FPD, DID, SSADE (for
+	 * dirty tracking, vtdss), PGSNP, SRE and the rest. */
+	uint64_t vtd_pasid[4];
+
+	/* Arm (arm_s2). */
+	/* VTTBR_EL2 (Arm ARM D17/D19 "VTTBR_EL2"): BADDR, the root (a
+	 * concatenated root is aligned to its whole size). The driver adds
+	 * VMID (bits 63:48) and CnP. */
+	uint64_t arm_vttbr;
+	/* VTCR_EL2: T0SZ (5:0) = 64 - ias, SL0 (7:6) for the start level,
+	 * IRGN0 (9:8) and ORGN0 (11:10) 0b01 (Normal Write-Back
+	 * Read-Allocate Write-Allocate), SH0 (13:12) 0b11 (Inner
+	 * Shareable), TG0 (15:14) the granule (0b00 4K, 0b01 64K, 0b10
+	 * 16K), PS (18:16) the oas (0b000 32 bits ... 0b101 48), bit 31
+	 * RES1. The walk attributes assume tables in Normal Write-Back
+	 * memory and a walker coherent with the CPUs' caches; the library
+	 * does no cache maintenance. */
+	uint64_t arm_vtcr;
+	/* SMMUv3 stream table entry (SMMUv3 §5.2, "Stream Table Entry"),
+	 * its words 2 and 3: [0] S2T0SZ, S2SL0, S2IR0, S2OR0, S2SH0, S2TG
+	 * and S2PS at bits 50:32 (VTCR_EL2's bits 18:0, in the same
+	 * encodings) and S2AA64 (bit 51); [1] S2TTB (bits 51:4). The
+	 * driver adds S2VMID, S2R, S2PTW, S2S, S2HA/S2HD and Config. */
+	uint64_t smmu_ste[2];
+	/* New fields are added here, at the end. */
+};
+
+/* Fill hw, of size bytes (sizeof(*hw) as the caller sees it), for dom:
+ * fields past size are not written, fields the library does not know are
+ * zeroed. Returns 0, -EINVAL for NULL pointers. Thread-safe; the answer
+ * never changes. */
+int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
+		    size_t size);
+
 /* ------------------------------------------------------------------------
  * Gathers
  */

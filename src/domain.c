@@ -636,6 +636,22 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 	return 0;
 }
 
+int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
+		    size_t size)
+{
+	struct iopgt_hw_config v;
+
+	if (!dom || !hw)
+		return -EINVAL;
+	pt_memset(&v, 0, sizeof(v));
+	v.format = dom->cfg.format;
+	v.levels = dom->geo.levels;
+	v.root = dom->root->pa;
+	dom->eng->hw_config(&dom->geo, v.root, &v);
+	copy_out(hw, size, &v, sizeof(v));
+	return 0;
+}
+
 static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 		      uint64_t iova,
 		      int (*fn)(void *, const struct iopgt_table_info *),

@@ -2301,4 +2301,5 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.evict = PT(evict),
 	.hw_accessed = FMT_HW_ACCESSED,
 	.hw_dirty = FMT_HW_DIRTY,
+	.hw_config = fmt_hw_config,
 };

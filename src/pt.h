@@ -197,6 +197,9 @@ struct pt_engine {
 	/* Leaf bits the hardware sets itself (0: none): accessed on any
 	 * access, dirty on a write. For a simulated walker. */
 	uint64_t hw_accessed, hw_dirty;
+	/* fmt_hw_config: the driver-facing values (iopgt_hw_config). */
+	void (*hw_config)(const struct pt_geo *geo, uint64_t root,
+			  struct iopgt_hw_config *hw);
 };
 
 /* The format registry (src/fmt/registry.c): the one table of formats. */

@@ -372,6 +372,109 @@ static void test_vtdss_known(void **state)
 	vtdss_known(48, IOPGT_OPT_FORCE_SNOOP);
 }
 
+/* ---- the values a driver programs (iopgt_hw_config) ---- */
+
+static struct iopgt_hw_config hw_of(enum iopgt_format fmt, unsigned granule,
+				    unsigned ias, unsigned oas,
+				    struct iopgt_info *info)
+{
+	struct iopgt_domain *dom = open_dom(fmt, granule, ias, oas);
+	struct iopgt_hw_config hw;
+
+	memset(&hw, 0xa5, sizeof(hw));
+	EQ(iopgt_hw_config(dom, &hw, sizeof(hw)), 0);
+	iopgt_domain_info(dom, info, sizeof(*info));
+	EQ(hw.format, fmt);
+	EQ(hw.levels, info->levels);
+	EQ(hw.root, info->root_pa);
+	iopgt_domain_destroy(dom);
+	return hw;
+}
+
+/* Each word computed by hand from its specification. */
+static void test_hw_config(void **state)
+{
+	struct iopgt_hw_config hw;
+	struct iopgt_info in;
+	const uint64_t zero2[2] = { 0, 0 }, zero4[4] = { 0, 0, 0, 0 };
+
+	(void)state;
+	/* x86_64: VT-d scalable-mode PASID entry (§9.6) for first-stage
+	 * translation: PGTT 0b001 at 8:6, AW at 4:2 (2: 4-level, 3:
+	 * 5-level); FSPTPTR at 191:140, FSPM at 131:130. */
+	CTX("x86_64 4-level");
+	hw = hw_of(IOPGT_FMT_X86_64, 12, 48, 52, &in);
+	EQ(hw.vtd_pasid[0], 0x48);
+	EQ(hw.vtd_pasid[1], 0);
+	EQ(hw.vtd_pasid[2], in.root_pa);
+	EQ(hw.vtd_pasid[3], 0);
+	EXPECT(!memcmp(hw.vtd_context, zero2, sizeof(zero2)));
+	EQ(hw.arm_vttbr, 0);
+	EQ(hw.arm_vtcr, 0);
+	CTX("x86_64 5-level");
+	hw = hw_of(IOPGT_FMT_X86_64, 12, 57, 52, &in);
+	EQ(hw.vtd_pasid[0], 0x4c);
+	EQ(hw.vtd_pasid[2], in.root_pa | 4);
+
+	/* vtdss: context entry (§9.3) SSPTPTR 63:12, AW 66:64; PASID entry
+	 * SSPTPTR, PGTT 0b010, AW. */
+	CTX("vtdss 3 levels");
+	hw = hw_of(IOPGT_FMT_VTDSS, 12, 39, 52, &in);
+	EQ(hw.vtd_context[0], in.root_pa);
+	EQ(hw.vtd_context[1], 1);
+	EQ(hw.vtd_pasid[0], in.root_pa | 0x84);
+	EQ(hw.vtd_pasid[2], 0);
+	EQ(hw.smmu_ste[0], 0);
+	CTX("vtdss 4 levels");
+	hw = hw_of(IOPGT_FMT_VTDSS, 12, 48, 52, &in);
+	EQ(hw.vtd_context[1], 2);
+	EQ(hw.vtd_pasid[0], in.root_pa | 0x88);
+	CTX("vtdss 5 levels");
+	hw = hw_of(IOPGT_FMT_VTDSS, 12, 57, 40, &in);
+	EQ(hw.vtd_context[1], 3);
+	EQ(hw.vtd_pasid[0], in.root_pa | 0x8c);
+
+	/* arm_s2: VTCR_EL2 T0SZ 5:0, SL0 7:6, IRGN0 9:8 = 01, ORGN0 11:10 =
+	 * 01, SH0 13:12 = 11, TG0 15:14, PS 18:16, RES1 bit 31; the SMMUv3
+	 * STE's word 2 holds the same 19 bits at 50:32 and S2AA64 at 51,
+	 * word 3 S2TTB at 51:4. */
+	CTX("arm_s2 4K ias 48 oas 48: start level 0 (SL0 0b10), PS 0b101");
+	hw = hw_of(IOPGT_FMT_ARM_S2, 12, 48, 48, &in);
+	EQ(hw.arm_vttbr, in.root_pa);
+	EQ(hw.arm_vtcr, UINT64_C(0x80053590));
+	EQ(hw.smmu_ste[0], UINT64_C(0x000d359000000000));
+	EQ(hw.smmu_ste[1], in.root_pa);
+	EXPECT(!memcmp(hw.vtd_pasid, zero4, sizeof(zero4)));
+	CTX("arm_s2 4K ias 40 oas 40: start level 1 (SL0 0b01), 2 tables");
+	hw = hw_of(IOPGT_FMT_ARM_S2, 12, 40, 40, &in);
+	EQ(in.root_tables, 2);
+	EQ(hw.arm_vttbr, in.root_pa);
+	EQ(in.root_pa & 0x1fff, 0); /* aligned to the whole root */
+	EQ(hw.arm_vtcr, UINT64_C(0x80023558));
+	CTX("arm_s2 16K ias 40 oas 40: start level 2 (SL0 0b01), TG0 0b10");
+	hw = hw_of(IOPGT_FMT_ARM_S2, 14, 40, 40, &in);
+	EQ(hw.arm_vtcr, UINT64_C(0x8002b558));
+	EQ(hw.smmu_ste[0], UINT64_C(0x000ab55800000000));
+	CTX("arm_s2 64K ias 48 oas 36: start level 1 (SL0 0b10), TG0 0b01");
+	hw = hw_of(IOPGT_FMT_ARM_S2, 16, 48, 36, &in);
+	EQ(hw.arm_vtcr, UINT64_C(0x80017590));
+
+	CTX("iopgt_hw_config: bad arguments, short structure");
+	{
+		struct iopgt_domain *dom = open_dom(IOPGT_FMT_VTDSS, 12, 48, 52);
+		uint64_t words[2] = { 7, 7 };
+
+		EQ(iopgt_hw_config(NULL, &hw, sizeof(hw)), -EINVAL);
+		EQ(iopgt_hw_config(dom, NULL, sizeof(hw)), -EINVAL);
+		/* Only the first 8 bytes (format and levels) are written. */
+		EQ(iopgt_hw_config(dom, (struct iopgt_hw_config *)words,
+				   sizeof(words[0])),
+		   0);
+		EQ(words[1], 7);
+		iopgt_domain_destroy(dom);
+	}
+}
+
 /* ---- the registry ---- */
 
 static int dirty_cb(void *arg, uint64_t iova, uint64_t size)
@@ -553,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_x86_64_known),
 		cmocka_unit_test(test_arm_s2_known),
 		cmocka_unit_test(test_vtdss_known),
+		cmocka_unit_test(test_hw_config),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_tcfgs),
 	};

@@ -128,6 +128,7 @@ struct demo {
 	struct iopgt_sim *sim;
 	struct iopgt_domain *dom;
 	struct iopgt_info info;
+	struct iopgt_hw_config hw;
 	uint64_t page;       /* smallest leaf */
 	uint64_t leaf_sizes[8];
 	unsigned nleaf;
@@ -351,6 +352,7 @@ static int setup(struct demo *d)
 		return rc;
 	}
 	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
+	iopgt_hw_config(d->dom, &d->hw, sizeof(d->hw));
 	for (unsigned b = 0; b < 64 && d->nleaf < 8; b++)
 		if (d->info.leaf_sizes & (UINT64_C(1) << b))
 			d->leaf_sizes[d->nleaf++] = UINT64_C(1) << b;
@@ -866,6 +868,36 @@ static void print_json(struct demo *d, uint64_t viol)
 	printf("]}\n");
 }
 
+/* What a driver would program (iopgt_hw_config): its non-zero words. */
+static void print_hw(const struct iopgt_hw_config *hw)
+{
+	const struct {
+		const char *name;
+		uint64_t v;
+	} w[] = {
+		{ "VT-d context entry[0]", hw->vtd_context[0] },
+		{ "[1]", hw->vtd_context[1] },
+		{ "VT-d PASID entry[0]", hw->vtd_pasid[0] },
+		{ "[1]", hw->vtd_pasid[1] },
+		{ "[2]", hw->vtd_pasid[2] },
+		{ "[3]", hw->vtd_pasid[3] },
+		{ "VTTBR_EL2", hw->arm_vttbr },
+		{ "VTCR_EL2", hw->arm_vtcr },
+		{ "SMMUv3 STE[2]", hw->smmu_ste[0] },
+		{ "[3]", hw->smmu_ste[1] },
+	};
+	bool any = false;
+
+	printf("  driver values");
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (w[i].v) {
+			printf("%s%s 0x%" PRIx64, any ? ", " : " ", w[i].name,
+			       w[i].v);
+			any = true;
+		}
+	printf("%s\n", any ? "" : " root table alone");
+}
+
 static void print_summary(struct demo *d, uint64_t viol)
 {
 	const struct iopgt_sim_stats *s = &d->sst;
@@ -877,6 +909,7 @@ static void print_summary(struct demo *d, uint64_t viol)
 	       cli_format_desc(&d->cfg), d->info.levels,
 	       bench_size_str(d->page, b1, sizeof(b1)), d->info.ias,
 	       d->info.oas);
+	print_hw(&d->hw);
 	printf("  operations    %" PRIu64 " maps, %" PRIu64 " unmaps, %" PRIu64
 	       " syncs\n",
 	       d->maps, d->unmaps, d->syncs);

@@ -210,4 +210,42 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 }
 #define fmt_geometry fmt_geometry
 
+/* The values a driver programs (iopgt_hw_config), from the Arm ARM's
+ * VTTBR_EL2 and VTCR_EL2 descriptions and the SMMUv3 specification's
+ * Stream Table Entry (section 5.2), whose S2* fields at bits 178:160
+ * repeat VTCR_EL2's bits 18:0:
+ *   T0SZ  = 64 - ias;
+ *   SL0   the start level: 4K granule 0b00 level 2, 0b01 level 1, 0b10
+ *         level 0; 16K and 64K 0b00 level 3, 0b01 level 2, 0b10 level 1;
+ *   IRGN0, ORGN0 = 0b01 (Normal, Write-Back Read-Allocate
+ *         Write-Allocate), SH0 = 0b11 (Inner Shareable): the tables live
+ *         in Normal Write-Back memory and the walker is coherent;
+ *   TG0   0b00 4K, 0b01 64K, 0b10 16K;
+ *   PS    0b000 32 bits, 0b001 36, 0b010 40, 0b011 42, 0b100 44, 0b101 48;
+ *   bit 31 of VTCR_EL2 is RES1; STE.S2AA64 (bit 179) selects the AArch64
+ *   table format; STE.S2TTB (bits 243:196) is the root. */
+static inline void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
+				 struct iopgt_hw_config *hw)
+{
+	uint64_t sl0, tg, ps, vtcr;
+
+	sl0 = (ARM_S2_GRANULE == 12 ? 2 : 3) - geo->start_level;
+	tg = ARM_S2_GRANULE == 12 ? 0 : ARM_S2_GRANULE == 16 ? 1 : 2;
+	switch (geo->oas) {
+	case 32: ps = 0; break;
+	case 36: ps = 1; break;
+	case 40: ps = 2; break;
+	case 42: ps = 3; break;
+	case 44: ps = 4; break;
+	default: ps = 5; break; /* 48: fmt_geometry takes no other */
+	}
+	vtcr = (64 - (uint64_t)geo->ias) | sl0 << 6 | UINT64_C(1) << 8 |
+	       UINT64_C(1) << 10 | UINT64_C(3) << 12 | tg << 14 | ps << 16;
+	hw->arm_vttbr = root;
+	hw->arm_vtcr = vtcr | UINT64_C(1) << 31;
+	hw->smmu_ste[0] = vtcr << 32 | UINT64_C(1) << 51;
+	hw->smmu_ste[1] = root & UINT64_C(0x000ffffffffffff0);
+}
+#define fmt_hw_config fmt_hw_config
+
 #endif /* IOPGT_FMT_ARM_S2_H */

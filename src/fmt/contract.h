@@ -135,6 +135,11 @@
  *       zero. The simulated IOMMU does not call it: it decodes entries
  *       with its own code, written from the specifications. Default:
  *       e != 0.
+ *   void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
+ *                      struct iopgt_hw_config *hw)
+ *       Fill the words of struct iopgt_hw_config that the format's
+ *       hardware takes (root is the root table's hardware address; hw
+ *       arrives zeroed with format, levels and root set). Default: none.
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
@@ -289,6 +294,17 @@ static inline bool fmt_leaf_dirty(uint64_t e, unsigned level)
 	return (e & FMT_HW_DIRTY) != 0;
 }
 #define fmt_leaf_dirty fmt_leaf_dirty
+#endif
+
+#ifndef fmt_hw_config
+static inline void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
+				 struct iopgt_hw_config *hw)
+{
+	(void)geo;
+	(void)root;
+	(void)hw;
+}
+#define fmt_hw_config fmt_hw_config
 #endif
 
 #ifndef fmt_entry_valid

@@ -205,4 +205,21 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 }
 #define fmt_geometry fmt_geometry
 
+/* The values a driver programs (iopgt_hw_config). AW (section 9.3 for the
+ * context entry, 9.6 for the PASID entry): 1 for a 39-bit AGAW (3
+ * levels), 2 for 48 (4), 3 for 57 (5); CAP_REG.SAGAW must list it.
+ * Legacy-mode context entry: SSPTPTR in bits 63:12, AW in bits 66:64.
+ * Scalable-mode PASID entry: SSPTPTR (63:12), PGTT 0b010 (second-stage
+ * only, bits 8:6), AW (4:2). */
+static inline void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
+				 struct iopgt_hw_config *hw)
+{
+	uint64_t aw = geo->levels - 2;
+
+	hw->vtd_context[0] = root;
+	hw->vtd_context[1] = aw;
+	hw->vtd_pasid[0] = root | (UINT64_C(2) << 6) | (aw << 2);
+}
+#define fmt_hw_config fmt_hw_config
+
 #endif /* IOPGT_FMT_VTDSS_H */

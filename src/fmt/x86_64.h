@@ -183,4 +183,19 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 }
 #define fmt_geometry fmt_geometry
 
+/* The values a driver programs (iopgt_hw_config): a VT-d scalable-mode
+ * PASID-table entry for first-stage translation (VT-d §9.6): PGTT 0b001
+ * (first-stage only, bits 8:6), AW (4:2) 2 for 4-level and 3 for 5-level
+ * paging, FSPTPTR (bits 191:140, the root) and FSPM (131:130: 0 4-level,
+ * 1 5-level; 5-level needs CAP_REG.FS5LP). */
+static inline void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
+				 struct iopgt_hw_config *hw)
+{
+	uint64_t five = geo->levels == 5;
+
+	hw->vtd_pasid[0] = (UINT64_C(1) << 6) | ((2 + five) << 2);
+	hw->vtd_pasid[2] = root | (five << 2);
+}
+#define fmt_hw_config fmt_hw_config
+
 #endif /* IOPGT_FMT_X86_64_H */
