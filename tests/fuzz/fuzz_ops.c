@@ -1150,7 +1150,12 @@ static void setup(struct fz *F)
 		F->cfg.options |= 1u << (4 + (b[1] >> 4 & 3));
 	F->cfg.table_cache = b[2] < 128 ? b[2] % 4 : b[2] - 128;
 	F->cfg.leaf_sizes = gen_leaf_sizes(ci, b[3], b[4], &valid);
-	if (F->cfg.options & ~15u)
+	/* Options 0..3 always exist; FORCE_SNOOP where the format can;
+	 * anything else is refused. */
+	if (F->cfg.options &
+	    ~(15u | (tformat(F->c->format)->flags & IOPGT_FORMAT_SNOOP
+			     ? (unsigned)IOPGT_OPT_FORCE_SNOOP
+			     : 0u)))
 		valid = false;
 	talloc_init(&F->ta);
 	talloc_ops(&F->ta, &F->cfg.mem);
