@@ -88,6 +88,11 @@ enum iopgt_format {
 	 * 49..57; 4K, 2M and 1G leaves; write-only allowed; dirty tracking
 	 * with second-stage A/D enabled. */
 	IOPGT_FMT_VTDSS = 3,
+	/* AMD IOMMU v1 (host) tables: 3 to 6 levels (the device table
+	 * entry's Mode) for ias 32..39, 40..48, 49..57, 58..63; 4K, 2M and
+	 * 1G leaves; write-only allowed; dirty tracking with the hardware's
+	 * dirty bit. */
+	IOPGT_FMT_AMDV1 = 4,
 };
 
 #define IOPGT_SZ_4K   (UINT64_C(1) << 12)
