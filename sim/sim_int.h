@@ -54,10 +54,14 @@ struct sim_mem {
 
 struct sim_tlb_ent {
 	uint64_t tag;    /* iova >> shift[level] */
-	uint64_t pa;     /* output address of the leaf's first byte */
+	uint64_t pa;     /* output address of the first byte of the span
+	                  * the tag covers (the leaf's first byte, unless the
+	                  * leaf spans several entries of its level) */
 	uint64_t stamp;  /* LRU */
 	unsigned prot;
 	uint8_t level;
+	uint8_t size_log2; /* log2 of the leaf's size: shift[level], or more
+	                    * for a page that spans several entries */
 	uint8_t valid, neg, dirty; /* neg: cached non-present result;
 	                            * dirty: the leaf's dirty bit is known set
 	                            * (or the format keeps none) */
@@ -134,7 +138,9 @@ struct sim_fmt {
 	unsigned (*table_prot)(const struct sim_fmt *f, uint64_t e,
 			       unsigned level);
 	/* Leaf e: the output address of its first byte, its size and its
-	 * protection. IOPGT_SIM_FAULT_NONE, or the fault it makes. */
+	 * protection. The size may exceed the span of an entry of the
+	 * level: a page written in several entries of it (AMD v1's Next
+	 * Level 7). IOPGT_SIM_FAULT_NONE, or the fault it makes. */
 	enum iopgt_sim_fault (*leaf)(const struct sim_fmt *f, uint64_t e,
 				     unsigned level, uint64_t *pa,
 				     uint64_t *size, unsigned *prot);

@@ -12,9 +12,15 @@
  *
  * IOTLB: sets x ways of leaf translations. An entry is tagged with the
  * leaf's level and iova >> shift[level]; the set is a hash of both. A
- * lookup probes one set per level that may hold leaves (at most three
- * probes), so superpages need no special index. Non-present results
- * (caching mode) are cached as level-0 entries marked negative.
+ * lookup probes one set per level that may hold leaves, so superpages need
+ * no special index. A page larger than an entry of its level (AMD v1's
+ * Next Level 7 pages, one entry replicated in every slot the page covers)
+ * is cached per slot: each IOTLB entry covers one slot's span, with that
+ * slot's output address, and keeps the page's size to report. An
+ * invalidation then drops exactly the slots it overlaps, which is stricter
+ * than a TLB holding the whole page: one that misses part of the page is
+ * caught. Non-present results (caching mode) are cached as level-0 entries
+ * marked negative.
  *
  * Paging-structure cache: per level below the root, a few fully
  * associative entries mapping the IOVA prefix a table covers
@@ -516,11 +522,16 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 			 * (also where the format keeps no dirty state). */
 			uint64_t wbits = fmt->hw_bits(fmt, e, l,
 						      IOPGT_SIM_WRITE);
+			/* The slot's span within the leaf: the whole leaf,
+			 * unless the page spans several entries of its level
+			 * (then this slot's part of it). */
+			uint64_t slot = UINT64_C(1) << geo->shift[l];
 			struct sim_tlb_ent n = {
 				.tag = iova >> geo->shift[l],
-				.pa = lpa,
+				.pa = lpa + (iova & (lsize - 1) & ~(slot - 1)),
 				.prot = prot,
 				.level = (uint8_t)l,
+				.size_log2 = (uint8_t)__builtin_ctzll(lsize),
 				.dirty = !(wbits & ~e),
 			};
 			tlb_insert(sim, &n);
@@ -544,7 +555,7 @@ static int translate(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		}
 		res->pa = te.pa + (iova & ((UINT64_C(1)
 					    << sim->geo.shift[te.level]) - 1));
-		res->leaf_size = UINT64_C(1) << sim->geo.shift[te.level];
+		res->leaf_size = UINT64_C(1) << te.size_log2;
 		res->prot = te.prot;
 		res->level = te.level;
 		if (!prot_allows(te.prot, access)) {
