@@ -414,6 +414,181 @@ static uint64_t vtd_hw_bits(const struct sim_fmt *f, uint64_t e,
 }
 
 /* ------------------------------------------------------------------------
+ * AMD IOMMU v1: the host translation tables.
+ *
+ * AMD I/O Virtualization Technology (IOMMU) Specification (48882), section
+ * 2.2.3 "I/O Page Tables for Host Translations": the I/O page directory
+ * entry (PDE) and I/O page table entry (PTE) formats and their field
+ * tables, the Next Level field, and the page sizes of PTEs with Next Level
+ * 7 (the table of example page size encodings). Section 2.2.2 "Device
+ * Table Entry Format": Mode (bits 11:9; 1 to 6 is the number of levels, 0
+ * disables translation, 7 is reserved), HAD (bits 8:7, the host access
+ * and dirty updates), IR and IW (bits 61, 62).
+ *
+ * The specification counts levels from 1 (4K entries) up to Mode (the
+ * root); walker level L is its level L + 1. An entry at its level N covers
+ * 2^(12 + 9(N - 1)) bytes, 512 entries of 8 bytes a 4K table; the root of a
+ * 6-level table indexes IOVA bits 63:57 (128 entries). The simulated
+ * device table entry has Mode = the domain's levels, IR = IW = 1 (the
+ * tables alone decide) and HAD = 11b (accessed and dirty bits updated).
+ */
+
+#define AMD_PR BIT(0)             /* present */
+#define AMD_A BIT(5)              /* accessed */
+#define AMD_D BIT(6)              /* dirty (a PTE; ignored in a PDE) */
+#define AMD_NL_SHIFT 9
+#define AMD_NL BITS(11, 9)        /* Next Level */
+#define AMD_ADDR BITS(51, 12)     /* next table address, page address */
+#define AMD_PDE_RSVD BITS(60, 52) /* reserved in a PDE */
+#define AMD_PTE_RSVD BITS(58, 52) /* reserved in a PTE */
+#define AMD_U BIT(59)             /* a PTE: not for ATS translation
+                                   * requests (untranslated access only) */
+#define AMD_FC BIT(60)            /* a PTE: force coherent */
+#define AMD_IR BIT(61)            /* reads allowed */
+#define AMD_IW BIT(62)            /* writes allowed */
+/* Bits 4:1 and 63 are ignored, bits 8:7 of a PTE and 8:6 of a PDE. */
+
+/* Next Level: 0 a PTE of the level's size; 1 to 6 a PDE, the level of the
+ * table it points to; 7 a PTE whose size the address field encodes. */
+static unsigned amd_next_level(uint64_t e)
+{
+	return (unsigned)((e & AMD_NL) >> AMD_NL_SHIFT);
+}
+
+/* log2 of the size a Next Level 7 PTE encodes; 0 if it encodes none. The
+ * address field, from bit 12 up, holds t one bits then a zero: the page is
+ * 2^(12 + 1 + t) bytes (bit 12 = 0: 8K; bits 13:12 = 01b: 16K; bits 14:12
+ * = 011b: 32K; ...), and the bits below its size are not address bits. A
+ * field of 40 one bits (51:12) has no zero bit: no size. */
+static unsigned amd_nl7_log2(uint64_t e)
+{
+	uint64_t zeros = ~(e >> 12) & (BIT(40) - 1);
+
+	return zeros ? 13 + (unsigned)__builtin_ctzll(zeros) : 0;
+}
+
+static bool amd_valid(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	(void)f;
+	(void)level;
+	/* PR = 0: not present, whatever the other bits. */
+	return (e & AMD_PR) != 0;
+}
+
+/* A malformed entry makes an IO_PAGE_FAULT event with RZ set (a reserved
+ * bit set, or a Next Level the level cannot have): the walk faults
+ * reserved. */
+static bool amd_reserved(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	unsigned nl = amd_next_level(e), lg = f->granule + f->bits * level;
+
+	if (nl >= 1 && nl <= 6) {
+		/* A PDE: bits 60:52 reserved. Its Next Level names the level
+		 * below (walker level `level`): one equal to or above its
+		 * own is invalid, and so (in the simulator) is a smaller one,
+		 * which the specification allows to skip levels whose IOVA
+		 * bits are zero. The simulator does not walk skipped levels;
+		 * the library's tables have none. At level 1 a PDE can point
+		 * nowhere: 0 and 7 only. */
+		return (e & AMD_PDE_RSVD) || nl != level;
+	}
+	/* A PTE: bits 58:52 reserved. */
+	if (e & AMD_PTE_RSVD)
+		return true;
+	if (nl == 0) {
+		/* The level's size, 4K, 2M, 1G, ...: the simulator takes
+		 * address bits below the page's alignment as malformed (the
+		 * strictest reading), like the other formats' large leaves. */
+		return (e & BITS(lg - 1, 12)) != 0;
+	}
+	/* Next Level 7: a page larger than the level's size and smaller than
+	 * the next level's, replicated in each of the 2 to 256 entries it
+	 * covers (8K to 1M at level 1, 4M to 512M at level 2, 2G to 256G at
+	 * level 3, ...). The level's own size is Next Level 0 (hardware need
+	 * not take 7 for it); a smaller size, or one that would fill the
+	 * whole table, or beyond, has no entries of its own at this level. */
+	{
+		unsigned s = amd_nl7_log2(e);
+
+		return !(s > lg && s < lg + f->bits);
+	}
+}
+
+static bool amd_is_table(const struct sim_fmt *f, uint64_t e, unsigned level)
+{
+	unsigned nl = amd_next_level(e);
+
+	(void)f;
+	(void)level;
+	return nl != 0 && nl != 7;
+}
+
+static uint64_t amd_table_pa(const struct sim_fmt *f, uint64_t e,
+			     unsigned level)
+{
+	(void)f;
+	(void)level;
+	return e & AMD_ADDR; /* 4K-aligned next table, bits 51:12 */
+}
+
+/* Section 2.2.3: the IR and IW bits of the device table entry and of every
+ * PDE and the PTE of the walk are ANDed: a PDE without IW denies writes to
+ * everything below it. There are no execute, user or memory-type controls
+ * in these tables. */
+static unsigned amd_table_prot(const struct sim_fmt *f, uint64_t e,
+			       unsigned level)
+{
+	unsigned allow = prot_all;
+
+	(void)f;
+	(void)level;
+	if (!(e & AMD_IR))
+		allow &= ~(unsigned)IOPGT_PROT_READ;
+	if (!(e & AMD_IW))
+		allow &= ~(unsigned)IOPGT_PROT_WRITE;
+	return allow;
+}
+
+static enum iopgt_sim_fault amd_leaf(const struct sim_fmt *f, uint64_t e,
+				     unsigned level, uint64_t *pa,
+				     uint64_t *size, unsigned *prot)
+{
+	unsigned p = 0;
+
+	/* Next Level 0: the level's size; 7: the encoded size (amd_reserved
+	 * refused sizes that are not the level's to hold). Either way the
+	 * output address is the address field above the size: for 7 that
+	 * drops the encoding's one bits and its zero bit. The page may span
+	 * several entries of the level: the size is the whole page's and the
+	 * address its first byte's, whichever of the replicas was read. */
+	if (amd_next_level(e) == 7)
+		*size = BIT(amd_nl7_log2(e));
+	else
+		*size = BIT(f->granule + f->bits * level);
+	*pa = e & AMD_ADDR & ~(*size - 1);
+	if (e & AMD_IR)
+		p |= IOPGT_PROT_READ;
+	if (e & AMD_IW)
+		p |= IOPGT_PROT_WRITE;
+	/* No memory type (FC only forces the request coherent, U only
+	 * concerns ATS requests): never MMIO, USER or EXEC. */
+	*prot = p;
+	return IOPGT_SIM_FAULT_NONE;
+}
+
+/* With the device table entry's HAD = 11b the hardware sets A in a PTE on
+ * any access through it and D on a write, in the entry it read: of a page
+ * replicated over several entries, only that one. */
+static uint64_t amd_hw_bits(const struct sim_fmt *f, uint64_t e,
+			    unsigned level, unsigned access)
+{
+	(void)f;
+	(void)e;
+	(void)level;
+	return AMD_A | (access & IOPGT_SIM_WRITE ? AMD_D : 0);
+}
+
+/* ------------------------------------------------------------------------
  * The formats
  */
 
@@ -428,6 +603,12 @@ static uint64_t vtd_hw_bits(const struct sim_fmt *f, uint64_t e,
 	.is_table = vtd_is_table, .table_pa = vtd_table_pa,                 \
 	.table_prot = vtd_table_prot, .leaf = vtd_leaf,                     \
 	.hw_bits = vtd_hw_bits
+
+#define AMDV1_OPS                                                           \
+	.valid = amd_valid, .reserved = amd_reserved,                       \
+	.is_table = amd_is_table, .table_pa = amd_table_pa,                 \
+	.table_prot = amd_table_prot, .leaf = amd_leaf,                     \
+	.hw_bits = amd_hw_bits
 
 #define ARM_S2_OPS                                                          \
 	.valid = s2_valid, .reserved = s2_reserved,                         \
@@ -456,13 +637,12 @@ static const struct sim_fmt fmts[] = {
 	{ .format = IOPGT_FMT_VTDSS, .granule = 12, .bits = 9,
 	  .max_levels = 5, .leaf_levels = 0x7, .name = "VT-d second stage",
 	  VTDSS_OPS },
-	/*
-	 * A format to come, with functions of its own above, written from
-	 * its specification:
-	 *   AMD IOMMU v1: the AMD I/O Virtualization Technology specification,
-	 *     "I/O Page Tables" (PR, Next Level, IR/IW, the page size
-	 *     encoding for Next Level 7).
-	 */
+	/* 512 entries a table (128 in the root of 6 levels); 1 to 6 levels
+	 * (the device table entry's Mode; the library uses 3 to 6); a PTE at
+	 * any level, of the level's size or, with Next Level 7, larger. */
+	{ .format = IOPGT_FMT_AMDV1, .granule = 12, .bits = 9,
+	  .max_levels = 6, .leaf_levels = 0x3f, .name = "AMD IOMMU v1",
+	  AMDV1_OPS },
 };
 
 const struct sim_fmt *sim_fmt_find(enum iopgt_format format, unsigned granule)

@@ -360,6 +360,8 @@ static void test_dirty_bits(void **state)
  */
 
 #define B(n) (UINT64_C(1) << (n))
+/* Bits hi..lo (inclusive). */
+#define BITS(hi, lo) ((~UINT64_C(0) >> (63 - (hi))) & ~(B(lo) - 1))
 
 /* x86-64 paging (Intel SDM Vol. 3A, 4.5, Tables 4-15..4-20; 4.6; 4.8). */
 static void test_decode_x86_64(void **state)
@@ -556,20 +558,192 @@ static void test_decode_vtdss(void **state)
 			 V_A | V_D);
 }
 
+/* AMD IOMMU v1 host tables (AMD IOMMU spec 2.2.3: PDE and PTE formats,
+ * Next Level, the page size encoding of Next Level 7; 2.2.2: DTE Mode and
+ * HAD). Walker level L is the specification's level L + 1. */
+static void test_decode_amdv1(void **state)
+{
+	const struct sim_fmt *f = sim_fmt_find(IOPGT_FMT_AMDV1, 12);
+	const uint64_t A_PR = B(0), A_A = B(5), A_D = B(6), A_U = B(59),
+		       A_FC = B(60), A_IR = B(61), A_IW = B(62),
+		       A_IGN = B(63) | B(4) | B(1) | B(8) | B(7);
+#define NL(n) ((uint64_t)(n) << 9)
+	uint64_t pa, size;
+	unsigned prot;
+
+	(void)state;
+	assert_non_null(f);
+	assert_null(sim_fmt_find(IOPGT_FMT_AMDV1, 14));
+	assert_int_equal(f->granule, 12);
+	assert_int_equal(f->bits, 9);
+	assert_int_equal(f->max_levels, 6); /* DTE.Mode 1..6 */
+	assert_int_equal(f->leaf_levels, 0x3f);
+
+	/* PR clear: not present, whatever else is set. */
+	assert_false(f->valid(f, 0, 0));
+	assert_false(f->valid(f, 0x5000 | NL(1) | A_IR | A_IW | A_A, 1));
+	assert_true(f->valid(f, A_PR, 0));
+
+	/* A PDE at each level above the first names the table of the level
+	 * below; ignored bits (63, 8:6, 4:1) change nothing, bits 60:52 are
+	 * reserved (FC and U exist in PTEs only). */
+	for (unsigned l = 1; l < 6; l++) {
+		uint64_t pde = 0x5000 | A_PR | NL(l) | A_IR | A_IW;
+
+		assert_true(f->valid(f, pde, l));
+		assert_false(f->reserved(f, pde, l));
+		assert_false(f->reserved(f, pde | A_IGN | A_A | A_D, l));
+		assert_true(f->is_table(f, pde, l));
+		assert_int_equal(f->table_pa(f, pde | A_IGN, l), 0x5000);
+		assert_true(f->reserved(f, pde | B(52), l));
+		assert_true(f->reserved(f, pde | A_U, l));
+		assert_true(f->reserved(f, pde | A_FC, l));
+		/* Next Level at or above its own level: invalid. */
+		assert_true(f->reserved(f, (pde & ~NL(7)) | NL(l + 1), l));
+	}
+	/* A skipped level (level 4 pointing at level 2) is not walked. */
+	assert_true(f->reserved(f, 0x5000 | A_PR | NL(2) | A_IR | A_IW, 3));
+	/* At level 1 a PDE has nowhere to point. */
+	assert_true(f->reserved(f, 0x5000 | A_PR | NL(1) | A_IR | A_IW, 0));
+
+	/* Next Level 0 at levels 1..3: a 4K, 2M or 1G page; address bits
+	 * below a large page's alignment are malformed. */
+	assert_false(f->is_table(f, 0x7000 | A_PR | A_IR, 0));
+	assert_false(f->reserved(f, 0x7000 | A_PR | A_IR | A_IGN, 0));
+	assert_int_equal(f->leaf(f, 0x7000 | A_PR | A_IR | A_IW, 0, &pa, &size,
+				 &prot),
+			 IOPGT_SIM_FAULT_NONE);
+	assert_int_equal(pa, 0x7000);
+	assert_int_equal(size, IOPGT_SZ_4K);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	assert_false(f->is_table(f, 0x40200000 | A_PR | A_IR, 1));
+	assert_false(f->reserved(f, 0x40200000 | A_PR | A_IR, 1));
+	assert_true(f->reserved(f, 0x40201000 | A_PR | A_IR, 1));
+	f->leaf(f, 0x40200000 | A_PR | A_IR, 1, &pa, &size, &prot);
+	assert_int_equal(pa, 0x40200000);
+	assert_int_equal(size, IOPGT_SZ_2M);
+	assert_int_equal(prot, IOPGT_PROT_READ);
+	assert_false(f->reserved(f, 0x40000000 | A_PR | A_IW, 2));
+	assert_true(f->reserved(f, 0x40000000 | B(29) | A_PR | A_IW, 2));
+	f->leaf(f, 0x40000000 | A_PR | A_IW, 2, &pa, &size, &prot);
+	assert_int_equal(pa, 0x40000000);
+	assert_int_equal(size, IOPGT_SZ_1G);
+	assert_int_equal(prot, IOPGT_PROT_WRITE);
+	/* And at level 4: 512G. */
+	assert_false(f->reserved(f, B(39) | A_PR | A_IR, 3));
+	f->leaf(f, B(39) | A_PR | A_IR, 3, &pa, &size, &prot);
+	assert_int_equal(size, B(39));
+
+	/* Next Level 7: t one bits from address bit 12 up, then a zero, make
+	 * a 2^(13 + t) page; the output address drops them. */
+	/* 8K at level 1: bit 12 = 0 (bit 13 an address bit). */
+	assert_false(f->reserved(f, 0x12345e000 | A_PR | NL(7) | A_IR, 0));
+	f->leaf(f, 0x12345e000 | A_PR | NL(7) | A_IR, 0, &pa, &size, &prot);
+	assert_int_equal(pa, 0x12345e000);
+	assert_int_equal(size, 8192);
+	/* 16K: bits 13:12 = 01b. */
+	f->leaf(f, 0x12345c000 | B(12) | A_PR | NL(7) | A_IR, 0, &pa, &size,
+		&prot);
+	assert_int_equal(pa, 0x12345c000);
+	assert_int_equal(size, IOPGT_SZ_16K);
+	/* 64K: bits 15:12 = 0111b. */
+	assert_false(f->reserved(f, 0x123450000 | 0x7000 | A_PR | NL(7), 0));
+	f->leaf(f, 0x123450000 | 0x7000 | A_PR | NL(7) | A_IR | A_IW, 0, &pa,
+		&size, &prot);
+	assert_int_equal(pa, 0x123450000);
+	assert_int_equal(size, IOPGT_SZ_64K);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	/* 1M, the largest at level 1: bits 19:12 = 0111_1111b. */
+	assert_false(f->reserved(f, 0x123400000 | 0x7f000 | A_PR | NL(7), 0));
+	f->leaf(f, 0x123400000 | 0x7f000 | A_PR | NL(7), 0, &pa, &size, &prot);
+	assert_int_equal(pa, 0x123400000);
+	assert_int_equal(size, B(20));
+	/* 2M would fill the whole level-1 table (a level-2 PTE's size), 4M
+	 * more than it: not at level 1. */
+	assert_true(f->reserved(f, 0x123400000 | 0xff000 | A_PR | NL(7), 0));
+	assert_true(f->reserved(f, 0x123400000 | 0x1ff000 | A_PR | NL(7), 0));
+	/* 4M at level 2: bits 20:12 all ones, bit 21 zero. */
+	assert_false(f->reserved(f, 0x40400000 | 0x1ff000 | A_PR | NL(7), 1));
+	f->leaf(f, 0x40400000 | 0x1ff000 | A_PR | NL(7) | A_IR, 1, &pa, &size,
+		&prot);
+	assert_int_equal(pa, 0x40400000);
+	assert_int_equal(size, B(22));
+	assert_int_equal(prot, IOPGT_PROT_READ);
+	/* Not larger than the level's own size: 8K or 2M (the latter is Next
+	 * Level 0) at level 2. */
+	assert_true(f->reserved(f, 0x40400000 | A_PR | NL(7), 1));
+	assert_true(f->reserved(f, 0x40400000 | 0xff000 | A_PR | NL(7), 1));
+	/* 4G at level 3: bits 30:12 all ones, bit 31 zero; 2G too. */
+	assert_false(f->reserved(f, B(32) | BITS(30, 12) | A_PR | NL(7), 2));
+	f->leaf(f, B(32) | BITS(30, 12) | A_PR | NL(7) | A_IW, 2, &pa, &size,
+		&prot);
+	assert_int_equal(pa, B(32));
+	assert_int_equal(size, B(32));
+	assert_int_equal(prot, IOPGT_PROT_WRITE);
+	assert_false(f->reserved(f, B(31) | BITS(29, 12) | A_PR | NL(7), 2));
+	/* 2^52 at level 5 (bits 50:12 ones); the root of 6 levels holds only
+	 * its own 2^57 entries (no larger size fits the field); a field of
+	 * all ones encodes no size. */
+	assert_false(f->reserved(f, BITS(50, 12) | A_PR | NL(7), 4));
+	f->leaf(f, BITS(50, 12) | A_PR | NL(7), 4, &pa, &size, &prot);
+	assert_int_equal(pa, 0);
+	assert_int_equal(size, B(52));
+	assert_true(f->reserved(f, BITS(50, 12) | A_PR | NL(7), 5));
+	assert_true(f->reserved(f, BITS(51, 12) | A_PR | NL(7), 0));
+
+	/* PTE bits 58:52 are reserved; U (59), FC (60) and 63 are not, and
+	 * make no memory type: never MMIO, USER or EXEC. */
+	assert_true(f->reserved(f, 0x7000 | A_PR | B(52), 0));
+	assert_true(f->reserved(f, 0x7000 | A_PR | B(58), 0));
+	assert_true(f->reserved(f, 0x12345e000 | A_PR | NL(7) | B(55), 0));
+	assert_false(f->reserved(f, 0x7000 | A_PR | A_U | A_FC | B(63), 0));
+	f->leaf(f, 0x7000 | A_PR | A_U | A_FC | A_IR | A_IW, 0, &pa, &size,
+		&prot);
+	assert_int_equal(prot, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	/* IR and IW alone, neither (present, but no access). */
+	f->leaf(f, 0x7000 | A_PR | A_IW, 0, &pa, &size, &prot);
+	assert_int_equal(prot, IOPGT_PROT_WRITE);
+	f->leaf(f, 0x7000 | A_PR, 0, &pa, &size, &prot);
+	assert_int_equal(prot, 0);
+
+	/* A PDE takes away what it does not grant. */
+	assert_int_equal(f->table_prot(f, 0x5000 | A_PR | NL(1) | A_IR | A_IW,
+				       1) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	assert_int_equal(f->table_prot(f, 0x5000 | A_PR | NL(1) | A_IR, 1) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 IOPGT_PROT_READ);
+	assert_int_equal(f->table_prot(f, 0x5000 | A_PR | NL(2) | A_IW, 2) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 IOPGT_PROT_WRITE);
+	assert_int_equal(f->table_prot(f, 0x5000 | A_PR | NL(1), 1) &
+				 (IOPGT_PROT_READ | IOPGT_PROT_WRITE),
+			 0);
+
+	/* HAD = 11b: A on any access, D on a write. */
+	assert_int_equal(f->hw_bits(f, 0x7000 | A_PR | A_IR, 0, IOPGT_SIM_READ),
+			 A_A);
+	assert_int_equal(f->hw_bits(f, 0x7000 | A_PR | A_IW, 0,
+				    IOPGT_SIM_WRITE),
+			 A_A | A_D);
+#undef NL
+}
+
 /* A format the simulator has no decoder for is not walked: attach fails
- * (format value 4 is the next one to come). */
+ * (format value 5 is after the last one). */
 static void test_decode_unknown_format(void **state)
 {
 	enum iopgt_format saved;
 	struct env e;
 
 	(void)state;
-	assert_null(sim_fmt_find((enum iopgt_format)4, 12));
+	assert_null(sim_fmt_find((enum iopgt_format)5, 12));
 	assert_null(sim_fmt_find((enum iopgt_format)0, 12));
 	env_init(&e, &tcfgs[0], NULL, 0, 8);
 	iopgt_sim_detach(e.sim);
 	saved = e.dom->cfg.format;
-	e.dom->cfg.format = (enum iopgt_format)4;
+	e.dom->cfg.format = (enum iopgt_format)5;
 	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), -ENOTSUP);
 	e.dom->cfg.format = saved;
 	assert_int_equal(iopgt_sim_attach(e.sim, e.dom), 0);
@@ -1204,6 +1378,7 @@ int main(void)
 		cmocka_unit_test(test_decode_x86_64),
 		cmocka_unit_test(test_decode_arm_s2),
 		cmocka_unit_test(test_decode_vtdss),
+		cmocka_unit_test(test_decode_amdv1),
 		cmocka_unit_test(test_decode_unknown_format),
 		cmocka_unit_test(test_table_entry_permissions),
 		cmocka_unit_test(test_model_transitions),
