@@ -730,6 +730,156 @@ static void test_decode_amdv1(void **state)
 #undef NL
 }
 
+/* What iopgt_sim_attach sets, for tables written by hand: a 3-level AMD v1
+ * table (DTE.Mode 3, 39-bit IOVA) at root_pa. The library offers no AMD v1
+ * domain to attach yet; `dom` only marks the simulator attached. */
+static void hand_attach_amdv1(struct iopgt_sim *sim, uint64_t root_pa,
+			      struct iopgt_domain *dom)
+{
+	sim->fmt = sim_fmt_find(IOPGT_FMT_AMDV1, 12);
+	assert_non_null(sim->fmt);
+	memset(&sim->geo, 0, sizeof(sim->geo));
+	sim->geo.levels = 3;
+	sim->geo.granule = 12;
+	sim->geo.bits = 9;
+	sim->geo.root_bits = 9;
+	sim->geo.root_tables = 1;
+	sim->geo.ias = 39;
+	sim->geo.oas = 52;
+	sim->geo.table_size = 4096;
+	sim->geo.root_size = 4096;
+	pt_geo_finish(&sim->geo);
+	sim->leaf_levels = sim->fmt->leaf_levels & 7;
+	sim->max_leaf_level = 2;
+	sim->root_pa = root_pa;
+	sim->oas = 52;
+	sim->format = IOPGT_FMT_AMDV1;
+	sim->dom = dom;
+}
+
+static void expect_tr(struct iopgt_sim *sim, uint64_t iova, unsigned access,
+		      uint64_t pa, uint64_t size, bool hit)
+{
+	struct iopgt_sim_result r;
+
+	assert_int_equal(iopgt_sim_translate(sim, iova, access, &r), 0);
+	assert_int_equal(r.pa, pa);
+	assert_int_equal(r.leaf_size, size);
+	assert_int_equal(r.iotlb_hit, hit);
+}
+
+/* The walker over AMD v1 tables written by hand from the specification:
+ * pages that span several entries of their level (Next Level 7) translate
+ * from every slot, from the IOTLB too, which caches them slot by slot (so
+ * an invalidation that misses a slot leaves it stale); A and D go to the
+ * entry walked; a PDE without IW makes writes below it fault. */
+static void test_walk_amdv1_hand_tables(void **state)
+{
+	const uint64_t PR = B(0), A = B(5), D = B(6), IR = B(61), IW = B(62);
+#define NL(n) ((uint64_t)(n) << 9)
+	static struct iopgt_domain fake;
+	struct iopgt_sim_config scfg;
+	struct iopgt_sim_result r;
+	struct iopgt_sim_stats st;
+	struct iopgt_sim *sim;
+	uint64_t pa[4], *t[4]; /* root, level 2, level 1, level 1 read-only */
+
+	(void)state;
+	sim_cfg(&scfg, 64);
+	assert_int_equal(iopgt_sim_create(&scfg, &sim), 0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = sim_table_alloc(sim, 4096, &pa[i]);
+		assert_non_null(t[i]);
+		memset(t[i], 0, 4096);
+	}
+	/* Level 3 -> level 2 -> level 1; the second level-1 table below a
+	 * PDE that grants reads only. */
+	t[0][0] = pa[1] | PR | NL(2) | IR | IW;
+	t[1][0] = pa[2] | PR | NL(1) | IR | IW;
+	t[1][1] = pa[3] | PR | NL(1) | IR;
+	/* 8K at IOVA 0x2000: two level-1 slots. */
+	t[2][2] = t[2][3] = 0x90002000 | PR | NL(7) | IR | IW;
+	/* 64K at 0x10000: sixteen slots, bits 15:12 = 0111b. */
+	for (int i = 16; i < 32; i++)
+		t[2][i] = 0x90010000 | 0x7000 | PR | NL(7) | IR | IW;
+	/* 4M at 0x400000: two level-2 slots, bits 20:12 all ones. */
+	t[1][2] = t[1][3] = 0x80400000 | 0x1ff000 | PR | NL(7) | IR | IW;
+	/* 4K at 0x200000, writable in its PTE only. */
+	t[3][0] = 0x90100000 | PR | IR | IW;
+	hand_attach_amdv1(sim, pa[0], &fake);
+	assert_int_equal(iopgt_sim_model_mapped(sim, 0x2000, 0x2000, 0x90002000,
+					     RW),
+			 0);
+	assert_int_equal(iopgt_sim_model_mapped(sim, 0x10000, 0x10000, 0x90010000,
+					     RW),
+			 0);
+	assert_int_equal(iopgt_sim_model_mapped(sim, 0x400000, 0x400000,
+					     0x80400000, RW),
+			 0);
+	assert_int_equal(iopgt_sim_model_mapped(sim, 0x200000, 0x1000, 0x90100000,
+					     IOPGT_PROT_READ),
+			 0);
+
+	/* Each slot walks once, then hits with its own part of the page. */
+	expect_tr(sim, 0x2010, IOPGT_SIM_READ, 0x90002010, 0x2000, false);
+	expect_tr(sim, 0x3020, IOPGT_SIM_READ, 0x90003020, 0x2000, false);
+	expect_tr(sim, 0x3020, IOPGT_SIM_READ, 0x90003020, 0x2000, true);
+	expect_tr(sim, 0x2010, IOPGT_SIM_READ, 0x90002010, 0x2000, true);
+	expect_tr(sim, 0x1f123, IOPGT_SIM_READ, 0x9001f123, 0x10000, false);
+	expect_tr(sim, 0x1f123, IOPGT_SIM_READ, 0x9001f123, 0x10000, true);
+	expect_tr(sim, 0x10000, IOPGT_SIM_READ, 0x90010000, 0x10000, false);
+	expect_tr(sim, 0x7ff123, IOPGT_SIM_READ, 0x807ff123, 0x400000, false);
+	expect_tr(sim, 0x7ff123, IOPGT_SIM_READ, 0x807ff123, 0x400000, true);
+	expect_tr(sim, 0x400000, IOPGT_SIM_READ, 0x80400000, 0x400000, false);
+
+	/* A in each slot read; a write walks again and sets D in its slot
+	 * only. */
+	assert_true(t[2][2] & A);
+	assert_true(t[2][3] & A);
+	assert_false(t[2][3] & D);
+	expect_tr(sim, 0x3020, IOPGT_SIM_WRITE, 0x90003020, 0x2000, false);
+	assert_true(t[2][3] & D);
+	assert_false(t[2][2] & D);
+	expect_tr(sim, 0x3020, IOPGT_SIM_WRITE, 0x90003020, 0x2000, true);
+
+	/* The PDE's missing IW denies the write its PTE allows. */
+	assert_int_equal(iopgt_sim_translate(sim, 0x200010, IOPGT_SIM_READ, &r),
+			 0);
+	assert_int_equal(r.pa, 0x90100010);
+	assert_int_equal(r.prot, IOPGT_PROT_READ);
+	assert_int_equal(iopgt_sim_translate(sim, 0x200010, IOPGT_SIM_WRITE,
+					     &r),
+			 -EFAULT);
+	assert_int_equal(r.fault, IOPGT_SIM_FAULT_PERMISSION);
+	assert_int_equal(iopgt_sim_violations(sim), 0);
+
+	/* Unmap the 8K page, invalidating its first 4K only: the second slot
+	 * still translates from the IOTLB (stale), until it is flushed. */
+	assert_int_equal(iopgt_sim_model_begin_unmap(sim, 0x2000, 0x2000), 0);
+	t[2][2] = t[2][3] = 0;
+	sim_flush_range(sim, 0x2000, 0x2fff, IOPGT_FLUSH_MODIFIED);
+	assert_int_equal(iopgt_sim_model_end(sim, 0x2000, 0x2000), 0);
+	assert_int_equal(iopgt_sim_translate(sim, 0x2010, IOPGT_SIM_READ, &r),
+			 -EFAULT);
+	assert_int_equal(r.fault, IOPGT_SIM_FAULT_NOT_PRESENT);
+	assert_int_equal(iopgt_sim_translate(sim, 0x3020, IOPGT_SIM_READ, &r),
+			 0);
+	assert_true(r.iotlb_hit);
+	iopgt_sim_get_stats(sim, &st);
+	assert_int_equal(st.violations[IOPGT_SIM_V_STALE_TRANSLATION], 1);
+	sim_flush_range(sim, 0x3000, 0x3fff, IOPGT_FLUSH_MODIFIED);
+	assert_int_equal(iopgt_sim_translate(sim, 0x3020, IOPGT_SIM_READ, &r),
+			 -EFAULT);
+	assert_int_equal(r.fault, IOPGT_SIM_FAULT_NOT_PRESENT);
+	assert_int_equal(iopgt_sim_violations(sim), 1);
+
+	iopgt_sim_detach(sim);
+	for (int i = 0; i < 4; i++)
+		sim_table_free(sim, t[i], pa[i], 4096);
+	iopgt_sim_destroy(sim);
+#undef NL
+}
+
 /* A format the simulator has no decoder for is not walked: attach fails
  * (format value 5 is after the last one). */
 static void test_decode_unknown_format(void **state)
@@ -1379,6 +1529,7 @@ int main(void)
 		cmocka_unit_test(test_decode_arm_s2),
 		cmocka_unit_test(test_decode_vtdss),
 		cmocka_unit_test(test_decode_amdv1),
+		cmocka_unit_test(test_walk_amdv1_hand_tables),
 		cmocka_unit_test(test_decode_unknown_format),
 		cmocka_unit_test(test_table_entry_permissions),
 		cmocka_unit_test(test_model_transitions),
