@@ -89,7 +89,7 @@ enum iopgt_format {
 	 * with second-stage A/D enabled. */
 	IOPGT_FMT_VTDSS = 3,
 	/* AMD IOMMU v1 (host) tables: 3 to 6 levels (the device table
-	 * entry's Mode) for ias 32..39, 40..48, 49..57, 58..63; 4K, 2M and
+	 * entry's Mode) for ias 39, 40..48, 49..57 and 58..63; 4K, 2M and
 	 * 1G leaves; write-only allowed; dirty tracking with the hardware's
 	 * dirty bit. */
 	IOPGT_FMT_AMDV1 = 4,
@@ -419,6 +419,12 @@ struct iopgt_hw_config {
 	 * 1 for 5-level paging). The driver adds P, FPD, DID, SSADE (for
 	 * dirty tracking, vtdss), PGSNP, SRE and the rest. */
 	uint64_t vtd_pasid[4];
+
+	/* AMD IOMMU (amdv1): the device table entry's bits 63:0 (AMD IOMMU
+	 * specification §2.2.2): Mode (11:9) = levels, the page table root
+	 * pointer (51:12). The driver adds V, TV, IR, IW, HAD and the
+	 * rest. */
+	uint64_t amd_dte;
 
 	/* Arm (arm_s2). */
 	/* VTTBR_EL2 (Arm ARM D17/D19 "VTTBR_EL2"): BADDR, the root (a

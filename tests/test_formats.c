@@ -12,7 +12,9 @@
  *           (table, block and page descriptors, D8.3) and "Attribute
  *           fields in stage 2 Block and Page descriptors";
  *   vtdss:  Intel VT-d specification, section 9.8 (SS-PML5E, SS-PML4E,
- *           SS-PDPE, SS-PDE and SS-PTE formats).
+ *           SS-PDPE, SS-PDE and SS-PTE formats);
+ *   amdv1:  AMD IOMMU specification (48882), section 2.2.3 (PDE and PTE
+ *           formats, Next Level) and 2.2.2 (the DTE's Mode and root).
  * A new format adds its own known answers here.
  *
  * The registry: every entry iopgt_format_info() lists agrees with what
@@ -33,6 +35,7 @@
 _Static_assert(IOPGT_FMT_X86_64 == 1, "format value");
 _Static_assert(IOPGT_FMT_ARM_S2 == 2, "format value");
 _Static_assert(IOPGT_FMT_VTDSS == 3, "format value");
+_Static_assert(IOPGT_FMT_AMDV1 == 4, "format value");
 
 #define B(n) (UINT64_C(1) << (n))
 
@@ -372,6 +375,98 @@ static void test_vtdss_known(void **state)
 	vtdss_known(48, IOPGT_OPT_FORCE_SNOOP);
 }
 
+/* ---- AMD IOMMU v1 ---- */
+
+/* Section 2.2.3: bit 0 PR, 5 A, 6 D, 11:9 NextLevel (0: a PTE of the
+ * level's size; 1..6: the level of the table named), 51:12 the address,
+ * 60 FC, 61 IR, 62 IW. The specification's levels count from 1 at the
+ * 4K PTEs. */
+#define A_PR B(0)
+#define A_A B(5)
+#define A_NL(n) ((uint64_t)(n) << 9)
+#define A_FC B(60)
+#define A_IR B(61)
+#define A_IW B(62)
+
+static void amdv1_known(unsigned ias, unsigned options)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+	/* 4K read/write: a level-1 PTE. */
+	const uint64_t i4k = 0x7f0000123000 & (B(ias) - 1),
+		       p4k = 0x000fedcba9876000;
+	/* 2M read-only: a level-2 PTE (NextLevel 0). */
+	const uint64_t i2m = 0x7f0000400000 & (B(ias) - 1),
+		       p2m = 0x0000000abc200000;
+	/* 1G write-only: a level-3 PTE. */
+	const uint64_t i1g = 0x7f0040000000 & (B(ias) - 1),
+		       p1g = 0x0000004fc0000000;
+	const uint64_t fc = options & IOPGT_OPT_FORCE_SNOOP ? A_FC : 0;
+
+	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_AMDV1);
+	cfg.ias = ias;
+	cfg.options = IOPGT_OPT_NO_COALESCE | options;
+	CTX("create amdv1 ias %u options 0x%x", ias, options);
+	EQ(iopgt_domain_create(&cfg, &dom), 0);
+	iopgt_domain_info(dom, &info, sizeof(info));
+	EQ(info.levels, ias > 57 ? 6u : ias > 48 ? 5u : ias > 39 ? 4u : 3u);
+	EQ(info.start_level, info.levels); /* the DTE's Mode */
+
+	map_ok(dom, i4k, p4k, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, i2m, p2m, B(21), IOPGT_PROT_READ);
+	map_ok(dom, i1g, p1g, B(30), IOPGT_PROT_WRITE);
+
+	CTX("amdv1 ias %u: level-1 PTE", ias);
+	EQ(raw(dom, 0, i4k), p4k | A_PR | A_A | A_IR | A_IW | fc);
+	CTX("amdv1 ias %u: level-2 PTE, 2M page", ias);
+	EQ(raw(dom, 1, i2m), p2m | A_PR | A_A | A_IR | fc);
+	CTX("amdv1 ias %u: level-3 PTE, 1G page", ias);
+	EQ(raw(dom, 2, i1g), p1g | A_PR | A_A | A_IW | fc);
+	/* PDEs: PR, A, IR, IW and NextLevel = the specification's level of
+	 * the table named (its library level + 1), never FC. */
+	for (unsigned l = 1; l < info.levels; l++) {
+		CTX("amdv1 ias %u: PDE at level %u", ias, l + 1);
+		EQ(raw(dom, l, i4k), table_pa(dom, l - 1, i4k) | A_PR | A_A |
+					     A_IR | A_IW | A_NL(l));
+	}
+	{
+		struct iopgt_translation tr;
+
+		CTX("amdv1 ias %u: lookup", ias);
+		EQ(iopgt_lookup(dom, i2m + 0x1234, &tr), 0);
+		EQ(tr.pa, p2m + 0x1234);
+		EQ(tr.leaf_size, B(21));
+		EQ(tr.prot, IOPGT_PROT_READ);
+		EQ(iopgt_lookup(dom, i1g + 0x12345678, &tr), 0);
+		EQ(tr.pa, p1g + 0x12345678);
+		EQ(tr.prot, IOPGT_PROT_WRITE);
+	}
+	iopgt_domain_destroy(dom);
+}
+
+/* IR and IW are separate (write-only allowed); no memory type, user or
+ * execute bits. */
+static int amdv1_prot_ok(unsigned p)
+{
+	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
+	       !(p & (IOPGT_PROT_USER | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO));
+}
+
+static void test_amdv1_known(void **state)
+{
+	(void)state;
+	CTX("amdv1 protections, dirty bit, force coherent");
+	EQ(tformat(IOPGT_FMT_AMDV1)->prots, prots_where(amdv1_prot_ok));
+	EXPECT(tformat(IOPGT_FMT_AMDV1)->flags & IOPGT_FORMAT_DIRTY);
+	EXPECT(tformat(IOPGT_FMT_AMDV1)->flags & IOPGT_FORMAT_SNOOP);
+	amdv1_known(39, 0); /* Mode 3 */
+	amdv1_known(48, 0); /* Mode 4 */
+	amdv1_known(57, 0); /* Mode 5 */
+	amdv1_known(63, 0); /* Mode 6: the root indexes bits 62:57 */
+	amdv1_known(48, IOPGT_OPT_FORCE_SNOOP);
+}
+
 /* ---- the values a driver programs (iopgt_hw_config) ---- */
 
 static struct iopgt_hw_config hw_of(enum iopgt_format fmt, unsigned granule,
@@ -458,6 +553,17 @@ static void test_hw_config(void **state)
 	CTX("arm_s2 64K ias 48 oas 36: start level 1 (SL0 0b10), TG0 0b01");
 	hw = hw_of(IOPGT_FMT_ARM_S2, 16, 48, 36, &in);
 	EQ(hw.arm_vtcr, UINT64_C(0x80017590));
+
+	/* amdv1: DTE bits 63:0, Mode (11:9) = levels, root (51:12). */
+	CTX("amdv1 Mode 4 and 6");
+	hw = hw_of(IOPGT_FMT_AMDV1, 12, 48, 52, &in);
+	EQ(hw.amd_dte, in.root_pa | 0x800);
+	EQ(hw.vtd_pasid[0], 0);
+	hw = hw_of(IOPGT_FMT_AMDV1, 12, 63, 52, &in);
+	EQ(hw.amd_dte, in.root_pa | 0xc00);
+	CTX("the other formats leave the DTE word zero");
+	hw = hw_of(IOPGT_FMT_VTDSS, 12, 48, 52, &in);
+	EQ(hw.amd_dte, 0);
 
 	CTX("iopgt_hw_config: bad arguments, short structure");
 	{
@@ -603,7 +709,7 @@ static void test_registry(void **state)
 		iopgt_domain_destroy(dom);
 	}
 	CTX("registry");
-	EXPECT(n >= 3);
+	EXPECT(n >= 4);
 	EQ(iopgt_format_info(n, &fi, sizeof(fi)), -ENOENT);
 	EQ(iopgt_format_info(UINT32_MAX, &fi, sizeof(fi)), -ENOENT);
 	EQ(iopgt_format_info(0, NULL, sizeof(fi)), -EINVAL);
@@ -625,6 +731,8 @@ static void test_tcfgs(void **state)
 		"arm_s2/16k/ias48", "arm_s2/16k/ias40", "arm_s2/16k/ias32",
 		"arm_s2/64k/ias48", "arm_s2/64k/ias44", "arm_s2/64k/ias32",
 		"vtdss/5lvl",      "vtdss/4lvl",       "vtdss/3lvl",
+		"amdv1/6lvl",      "amdv1/5lvl",       "amdv1/4lvl",
+		"amdv1/3lvl",
 	};
 
 	(void)state;
@@ -640,7 +748,7 @@ static void test_tcfgs(void **state)
 	CTX("representative configurations");
 	EQ(strcmp(tcfg_representative(), "x86_64/4lvl,arm_s2/4k/ias48,"
 					 "arm_s2/16k/ias40,arm_s2/64k/ias44,"
-					 "vtdss/4lvl"),
+					 "vtdss/4lvl,amdv1/4lvl"),
 	   0);
 	for (size_t k = 0; k < n_tcfgs; k++)
 		for (size_t j = 0; j < k; j++) {
@@ -656,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_x86_64_known),
 		cmocka_unit_test(test_arm_s2_known),
 		cmocka_unit_test(test_vtdss_known),
+		cmocka_unit_test(test_amdv1_known),
 		cmocka_unit_test(test_hw_config),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_tcfgs),

@@ -16,6 +16,7 @@
 
 extern const struct pt_engine iopgt__engine_x86_64;
 extern const struct pt_engine iopgt__engine_vtdss;
+extern const struct pt_engine iopgt__engine_amdv1;
 extern const struct pt_engine iopgt__engine_arm_s2_4k;
 extern const struct pt_engine iopgt__engine_arm_s2_16k;
 extern const struct pt_engine iopgt__engine_arm_s2_64k;
@@ -53,6 +54,15 @@ const struct pt_format iopgt__formats[] = {
 		.description = "Intel VT-d second stage, 3, 4 or 5 levels",
 		.granules = { { 12, &iopgt__engine_vtdss } },
 		.ias_min = 39, .ias_max = 57,
+		.oas_min = 32, .oas_max = 52,
+		.ias_default = 48, .oas_default = 52,
+	},
+	{
+		.format = IOPGT_FMT_AMDV1,
+		.name = "amdv1",
+		.description = "AMD IOMMU v1 (host) tables, 3 to 6 levels",
+		.granules = { { 12, &iopgt__engine_amdv1 } },
+		.ias_min = 39, .ias_max = 63,
 		.oas_min = 32, .oas_max = 52,
 		.ias_default = 48, .oas_default = 52,
 	},
