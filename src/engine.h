@@ -2301,5 +2301,6 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.evict = PT(evict),
 	.hw_accessed = FMT_HW_ACCESSED,
 	.hw_dirty = FMT_HW_DIRTY,
+	.sw_bits = FMT_SW_BITS,
 	.hw_config = fmt_hw_config,
 };

@@ -197,6 +197,8 @@ struct pt_engine {
 	/* Leaf bits the hardware sets itself (0: none): accessed on any
 	 * access, dirty on a write. For a simulated walker. */
 	uint64_t hw_accessed, hw_dirty;
+	/* FMT_SW_BITS: leaf bits the hardware ignores (test hooks). */
+	uint64_t sw_bits;
 	/* fmt_hw_config: the driver-facing values (iopgt_hw_config). */
 	void (*hw_config)(const struct pt_geo *geo, uint64_t root,
 			  struct iopgt_hw_config *hw);

@@ -51,27 +51,25 @@ static const struct pt_strategy *broken_of(const struct pt_strategy *o)
 
 /* PT_HOOK_SWAP_WRITE_BIT is an encoding bug the library's own lookup
  * cannot see: the domain's tabulated leaf attributes carry write
- * permission in SWAP_BIT instead of the format's bit, and the domain's
- * engine becomes a test-only copy of its own whose lookup and decode_leaf
- * map SWAP_BIT back. Maps, splits and coalescing carry the attributes as
+ * permission in a bit the hardware ignores instead of the format's bit,
+ * and the domain's engine becomes a test-only copy of its own whose lookup
+ * and decode_leaf map it back. Maps, splits and coalescing carry the attributes as
  * they are; only the hardware, reading the format's bit, sees read-only
  * leaves. Format-generic: the write bit is what the tabulated attributes
- * of READ|WRITE and of READ differ by, and bit 58 is ignored by the
- * hardware in every format the library has (x86-64 paging: bits 58:52;
- * Arm stage 2: bits 58:55, for software). One copy per engine, made on
- * first use. */
-#define SWAP_BIT (UINT64_C(1) << 58)
+ * of READ|WRITE and of READ differ by, and the bit it moves to is the
+ * lowest of the format's FMT_SW_BITS, which the hardware ignores. One
+ * copy per engine, made on first use. */
 #define SWAP_SLOTS 8
 
 static struct swapped {
 	struct pt_engine e; /* first: dom->eng points here */
 	const struct pt_engine *orig;
-	uint64_t wbit;
+	uint64_t wbit, sbit; /* the write bit, and where it went */
 } swapped[SWAP_SLOTS];
 
 static uint64_t unswap(const struct swapped *s, uint64_t e)
 {
-	return e & SWAP_BIT ? (e & ~SWAP_BIT) | s->wbit : e;
+	return e & s->sbit ? (e & ~s->sbit) | s->wbit : e;
 }
 
 static void swapped_decode(const struct swapped *s, uint64_t e,
@@ -149,6 +147,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 	const struct pt_engine *o = s ? s->orig : dom->eng;
 	uint64_t wbit = dom->prot_attrs[IOPGT_PROT_READ | IOPGT_PROT_WRITE] ^
 			dom->prot_attrs[IOPGT_PROT_READ];
+	uint64_t sbit = o->sw_bits & -o->sw_bits;
 	unsigned i;
 
 	if (!on) {
@@ -163,15 +162,15 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 	}
 	if (s)
 		return; /* on already */
-	/* A format whose write permission is not one bit, or that uses
-	 * SWAP_BIT, cannot have this bug: the hook is not installed (and a
-	 * test that checks its effect fails). */
-	if (!dom->prot_attrs[IOPGT_PROT_READ] ||
+	/* A format whose write permission is not one bit, or without a bit
+	 * free for software, cannot have this bug: the hook is not
+	 * installed (and a test that checks its effect fails). */
+	if (!sbit || !dom->prot_attrs[IOPGT_PROT_READ] ||
 	    !dom->prot_attrs[IOPGT_PROT_READ | IOPGT_PROT_WRITE] ||
 	    __builtin_popcountll(wbit) != 1)
 		return;
 	for (unsigned p = 0; p < 32; p++)
-		if (dom->prot_attrs[p] & SWAP_BIT)
+		if (dom->prot_attrs[p] & sbit)
 			return;
 	for (i = 0; i < SWAP_SLOTS; i++) {
 		if (swapped[i].orig == o)
@@ -181,6 +180,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 			swapped[i].e.lookup = swapped_lookup;
 			swapped[i].e.decode_leaf = swapped_decodes[i];
 			swapped[i].wbit = wbit;
+			swapped[i].sbit = sbit;
 			swapped[i].orig = o;
 			break;
 		}
@@ -190,7 +190,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 	for (unsigned p = 0; p < 32; p++)
 		if (dom->prot_attrs[p] & wbit)
 			dom->prot_attrs[p] = (dom->prot_attrs[p] & ~wbit) |
-					     SWAP_BIT;
+					     sbit;
 	dom->eng = &swapped[i].e;
 }
 

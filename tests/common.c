@@ -300,6 +300,14 @@ static uint64_t tick(struct talloc *ta)
 	return ta->clock ? ++*ta->clock : ++ta->seq;
 }
 
+void tpoison_freed(void *va, size_t size)
+{
+	uint64_t *w = va;
+
+	for (size_t i = 0; i < size / sizeof(*w); i++)
+		w[i] = TPOISON_FREED;
+}
+
 static void *t_table_alloc(void *arg, size_t size, uint64_t *pa)
 {
 	struct talloc *ta = arg;
@@ -340,7 +348,7 @@ static void t_table_free(void *arg, void *va, uint64_t pa, size_t size)
 			assert_int_equal(p->size, size);
 			assert_int_equal(p->pa, pa);
 			p->freed = 1;
-			memset(va, 0xa5, size);
+			tpoison_freed(va, size);
 			break;
 		}
 	}
@@ -898,7 +906,7 @@ static void ts_table_free(void *arg, void *va, uint64_t pa, size_t size)
 	void *out;
 
 	(void)pa;
-	memset(va, 0xa5, size);
+	tpoison_freed(va, size);
 	pthread_mutex_lock(&ta->mu);
 	ta->table_frees++;
 	ta->live_bytes -= size;

@@ -21,6 +21,16 @@
 
 #include "iopgt.h"
 
+
+/* Fill a freed table page with garbage that a walker still inside it must
+ * not follow into unmapped memory: each word reads as a leaf (or as
+ * invalid) in every format the registry has, never as a table entry: bit
+ * 0 set and bit 1 clear (ARM: a block, or invalid at the last level), bit
+ * 7 set (x86-64 and VT-d second stage: PS, a page), bits 11:9 clear (AMD
+ * v1: NextLevel 0, a page). test_formats holds every format to it. */
+#define TPOISON_FREED UINT64_C(0xa5a5a5a5a5a5a0a5)
+void tpoison_freed(void *va, size_t size);
+
 /* TSAN, ASAN: 1 in a build under that sanitizer (gcc and clang), else 0. */
 #if defined(__SANITIZE_THREAD__)
 #define TSAN 1

@@ -712,7 +712,7 @@ static void sm_table_free(void *arg, void *va, uint64_t pa, size_t size)
 			m->double_frees++;
 			break;
 		}
-		memset(va, 0xa5, size);
+		tpoison_freed(va, size);
 		atomic_store(&p->freed, 1);
 		mprotect(va, size, PROT_NONE);
 		break;

@@ -1739,7 +1739,7 @@ static void ov_table_free(void *arg, void *va, uint64_t pa, size_t size)
 		a->double_frees++;
 	} else {
 		r->freed = 1;
-		memset(va, 0xa5, size);
+		tpoison_freed(va, size);
 		if (a->qn == OV_QUARANTINE) {
 			out = a->q[a->qhead];
 			a->q[a->qhead] = va;

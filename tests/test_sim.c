@@ -880,6 +880,28 @@ static void test_walk_amdv1_hand_tables(void **state)
 #undef NL
 }
 
+/* The tests' poison for freed table pages (TPOISON_FREED) reads, in every
+ * format of the registry, as a leaf or as invalid, never as a table entry
+ * a walker still inside a freed page would follow. */
+static void test_poison_never_a_table(void **state)
+{
+	struct iopgt_format_info fi;
+
+	(void)state;
+	for (unsigned n = 0; !iopgt_format_info(n, &fi, sizeof(fi)); n++)
+		for (unsigned g = 0; g < 64; g++) {
+			const struct sim_fmt *f;
+
+			if (!(fi.granules & (UINT64_C(1) << g)))
+				continue;
+			f = sim_fmt_find(fi.format, g);
+			assert_non_null(f);
+			for (unsigned l = 0; l < f->max_levels; l++)
+				assert_false(f->valid(f, TPOISON_FREED, l) &&
+					     f->is_table(f, TPOISON_FREED, l));
+		}
+}
+
 /* A format the simulator has no decoder for is not walked: attach fails
  * (format value 5 is after the last one). */
 static void test_decode_unknown_format(void **state)
@@ -1528,6 +1550,7 @@ int main(void)
 		cmocka_unit_test(test_decode_x86_64),
 		cmocka_unit_test(test_decode_arm_s2),
 		cmocka_unit_test(test_decode_vtdss),
+		cmocka_unit_test(test_poison_never_a_table),
 		cmocka_unit_test(test_decode_amdv1),
 		cmocka_unit_test(test_walk_amdv1_hand_tables),
 		cmocka_unit_test(test_decode_unknown_format),

@@ -881,6 +881,7 @@ static void print_hw(const struct iopgt_hw_config *hw)
 		{ "[1]", hw->vtd_pasid[1] },
 		{ "[2]", hw->vtd_pasid[2] },
 		{ "[3]", hw->vtd_pasid[3] },
+		{ "AMD DTE[63:0]", hw->amd_dte },
 		{ "VTTBR_EL2", hw->arm_vttbr },
 		{ "VTCR_EL2", hw->arm_vtcr },
 		{ "SMMUv3 STE[2]", hw->smmu_ste[0] },

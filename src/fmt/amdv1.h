@@ -58,6 +58,9 @@
 #define FMT_HW_ACCESSED AMD_A
 #define FMT_HW_DIRTY AMD_D
 
+/* Bit 63 is ignored (section 2.2.3); 58:52 are reserved, not free. */
+#define FMT_SW_BITS (UINT64_C(1) << 63)
+
 /* A PDE is its table's address plus PR, A, IR, IW and the constant
  * NextLevel of its level: fmt_make_table(0, L) + pa, never changed by the
  * hardware (A preset). */

@@ -65,6 +65,10 @@
  * not used, so the hardware changes no leaf bits on its own: FMT_HW_BITS,
  * FMT_HW_ACCESSED and FMT_HW_DIRTY keep their default, 0. */
 
+/* Bits 58:55 of block and page descriptors are reserved for software
+ * use. */
+#define FMT_SW_BITS UINT64_C(0x0780000000000000)
+
 /* A table descriptor is the next table's address plus 0b11, at every level,
  * and the hardware never changes it. */
 #define FMT_TABLE_LINEAR 1

@@ -135,6 +135,10 @@
  *       zero. The simulated IOMMU does not call it: it decodes entries
  *       with its own code, written from the specifications. Default:
  *       e != 0.
+ *   FMT_SW_BITS (0)
+ *       Leaf bits the hardware ignores (available to software). The
+ *       library writes none; a test hook moves a permission bit there to
+ *       make an encoding bug only the hardware's decoding can see.
  *   void fmt_hw_config(const struct pt_geo *geo, uint64_t root,
  *                      struct iopgt_hw_config *hw)
  *       Fill the words of struct iopgt_hw_config that the format's
@@ -232,6 +236,10 @@ _Static_assert(((FMT_HW_ACCESSED | FMT_HW_DIRTY) & ~FMT_HW_BITS) == 0,
 
 #ifndef FMT_INPUT_SIGN_EXTEND
 #define FMT_INPUT_SIGN_EXTEND 0
+#endif
+
+#ifndef FMT_SW_BITS
+#define FMT_SW_BITS UINT64_C(0)
 #endif
 
 #ifndef FMT_LEAF_SPANS

@@ -70,6 +70,9 @@
 #define FMT_HW_ACCESSED VTDSS_A
 #define FMT_HW_DIRTY VTDSS_D
 
+/* Bits 58:52 are ignored (section 9.8: 61:52 in every entry). */
+#define FMT_SW_BITS UINT64_C(0x07f0000000000000)
+
 /* A table entry is the next table's address plus R, W and A at every
  * level, and the hardware never changes it (A is preset). */
 #define FMT_TABLE_LINEAR 1

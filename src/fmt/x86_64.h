@@ -55,6 +55,10 @@
 #define FMT_HW_ACCESSED X86_A
 #define FMT_HW_DIRTY X86_D
 
+/* Bits 58:52 of every entry are ignored by the hardware (SDM Tables
+ * 4-15..4-20; 62:59 are protection keys, for the CPU only). */
+#define FMT_SW_BITS UINT64_C(0x07f0000000000000)
+
 /* A table entry is the next table's address plus constant bits, at every
  * level, and the hardware never changes it (A is preset). */
 #define FMT_TABLE_LINEAR 1
