@@ -808,6 +808,17 @@ retry:
 			goto retry;
 		if (r)
 			return r;
+		/* The leaf took the place of a table entry, which the count
+		 * (or the probe) already held: if t was full but for the
+		 * subtree, it is full of leaves now and may coalesce, as
+		 * if no empty table had stood there. */
+		if (level < geo->levels - 1 &&
+		    (geo->leaf_levels & (2u << level)) &&
+		    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
+		    (counted ? pt_count(t) == pt_nr_entries(geo, level)
+			     : PT(may_be_full)(t->va,
+					       pt_nr_entries(geo, level), idx)))
+			PT(add_cand)(op, level, iova);
 		*done = sz;
 		return 0;
 	}

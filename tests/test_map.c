@@ -990,6 +990,73 @@ static void test_superpage_over_empty_tables(void **state)
 				    IOPGT_OPT_NO_COALESCE);
 }
 
+/* A table kept empty (NO_RECLAIM) under the last entry of a table whose
+ * other entries hold contiguous leaves: the map that puts the last leaf
+ * over the kept subtree fills the table, which then coalesces into the
+ * leaf of the level above, as it does when no empty table stands there.
+ * For each leaf size that has a larger one above it. */
+static void coalesce_over_empty_tables(unsigned options)
+{
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		uint64_t s0, P;
+
+		CTX("%s options 0x%x", c->name, options);
+		topen(&d, c, options, 0, 0);
+		s0 = d.s[0];
+		P = d.pa0;
+		for (unsigned j = 1; j + 1 < d.n; j++) {
+			uint64_t sz = d.s[j], up = d.s[j + 1], E = up / sz;
+			uint64_t B = (2 + 2 * j) * d.top, co, live;
+			struct iopgt_gather g;
+
+			CTX("%s options 0x%x, leaf 0x%" PRIx64 " under 0x%"
+			    PRIx64, c->name, options, sz, up);
+			/* Tables down to level 0 under the last entry, kept
+			 * empty. */
+			tmap_ok(&d, B + up - s0, P + up - s0, s0, RW);
+			tunmap_ok(&d, B + up - s0, s0, s0);
+			co = tstats(&d).coalesced;
+			tmap_ok(&d, B, P, (E - 1) * sz, RW);
+			EQ(tstats(&d).coalesced, co);
+			live = tlive(&d);
+
+			/* The last leaf replaces the kept subtree (j tables)
+			 * and completes the table, which goes too. */
+			iopgt_gather_init(&g, sizeof(g));
+			EQ(tmap_g(&d, B + (E - 1) * sz, P + (E - 1) * sz, sz,
+				  RW, &g, 1),
+			   0);
+			EQ(g.kind, IOPGT_FLUSH_WALK);
+			EQ(g.nr_tables, j + 1);
+			EXPECT(g.iova <= B && g.last >= B + up - 1);
+			tsync(&d, &g);
+			EQ(tstats(&d).coalesced, co + 1);
+			EQ(tlive(&d), live - (j + 1));
+			EXPECT(tflush_walk_covers(&d.tf, B, B + up - 1, 0,
+						  UINT64_MAX));
+			EXPECT_TR(&d, B, P, up, RW);
+			EXPECT_TR(&d, B + up - 1, P + up - 1, up, RW);
+			{
+				uint64_t w[8] = { 0 };
+				w[j + 1] = 1;
+				expect_leaves_at(&d, w, __LINE__);
+			}
+			tunmap_ok(&d, B, up, up);
+		}
+		tclose(&d);
+	}
+}
+
+static void test_coalesce_over_empty_tables(void **state)
+{
+	(void)state;
+	coalesce_over_empty_tables(IOPGT_OPT_NO_RECLAIM);
+	/* Without counts, a probe stands for the count. */
+	coalesce_over_empty_tables(IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COUNTS);
+}
+
 struct st_arg {
 	struct iopgt_domain *dom;
 	bool written;
@@ -1766,6 +1833,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_coalesce),
 		cmocka_unit_test(test_superpage_over_empty_tables),
+		cmocka_unit_test(test_coalesce_over_empty_tables),
 		cmocka_unit_test(test_uncounted),
 		cmocka_unit_test(test_reclaim),
 		cmocka_unit_test(test_top_of_range),
