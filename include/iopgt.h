@@ -174,7 +174,11 @@ struct iopgt_flush_ops {
 
 /* Table memory. table_alloc returns size bytes aligned to size and
  * contiguous in hardware addresses, and stores the address the hardware
- * sees in *pa; the memory need not be zeroed. It is asked for the root (one
+ * sees in *pa; the memory need not be zeroed. The hardware walks the
+ * tables with addresses of at most cfg.oas bits: memory at or above
+ * 2^oas (any byte of it) is given back to table_free, and the call that
+ * asked for it fails (iopgt_domain_create: -ERANGE for the root; a map or
+ * a split: -ENOMEM, as when table_alloc returns NULL). It is asked for the root (one
  * table page, or the concatenated root tables) and for segments of
  * cfg.segment_size bytes, out of which the library carves table pages and
  * keeps, in a segment's last pages, 64 bytes of bookkeeping per page. The
@@ -287,7 +291,11 @@ struct iopgt_config {
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
 	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
 	                               * allocator (aligned memory from mmap,
-	                               * pa = va; a domain's segments after
+	                               * pa = va, below 2^oas: placed low
+	                               * when oas is smaller than the
+	                               * process's address space, -ENOMEM
+	                               * when no room is left there; a
+	                               * domain's segments after
 	                               * its first are advised for
 	                               * transparent huge pages, so that a
 	                               * large domain's lookups hit the TLB);
@@ -341,7 +349,10 @@ struct iopgt_domain;
  * a configuration the format cannot honour (or one not filled by
  * iopgt_config_init(): its size is below the first version's or above
  * 4096), -E2BIG if cfg has non-zero fields this library does not know,
- * -ENOMEM if the root cannot be allocated. Thread-safe (touches
+ * -ENOMEM if the root cannot be allocated, -ERANGE if table_alloc gave a
+ * root the hardware cannot reach (any byte at or above 2^oas), -EINVAL if
+ * it gave one not aligned to its whole size (a concatenated root: to all
+ * its tables). Nothing is kept from a failed call. Thread-safe (touches
  * nothing shared). */
 int iopgt_domain_create(const struct iopgt_config *cfg,
 			struct iopgt_domain **out);
@@ -419,7 +430,8 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot, NULL dom
  * or g, g holding state of another domain), -ERANGE
  * (beyond the input or output address size), -EEXIST (some part is already
- * mapped), -ENOMEM (table allocation failed).
+ * mapped), -ENOMEM (table allocation failed, or table_alloc returned
+ * memory at or above 2^oas, which is given back).
  * On error the tables are as before the call (a domain without counts,
  * NO_RECLAIM and NO_COALESCE both set, keeps the empty tables the call
  * created; the mappings are as before); the gather may have grown
@@ -432,7 +444,8 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Returns the number of bytes unmapped (>= 0), -EINVAL for an unaligned,
  * empty or wrapping request (or NULL dom or g, or g of another domain),
  * -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
- * its table, in which case nothing was unmapped.
+ * its table (or table_alloc returned memory at or above 2^oas), in which
+ * case nothing was unmapped.
  *
  * Overlapping writers. A map and an unmap (or two unmaps) whose ranges
  * overlap must not run at once: the library does not detect it, and what

@@ -122,8 +122,9 @@ enum iopgt_sim_fault {
 	IOPGT_SIM_FAULT_PERMISSION,  /* the leaf forbids the access */
 	IOPGT_SIM_FAULT_RESERVED,    /* malformed entry: a leaf where the
 	                              * level allows none, an output address
-	                              * beyond oas, a table address outside
-	                              * the arena or misaligned */
+	                              * beyond oas, a table address beyond
+	                              * oas, outside the arena or
+	                              * misaligned */
 	IOPGT_SIM_FAULT_RANGE,       /* IOVA beyond the input size */
 	IOPGT_SIM_FAULT_VIOLATION,   /* walk stopped at a rule violation
 	                              * (reported separately) */

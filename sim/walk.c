@@ -444,7 +444,11 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		if (eng->is_table(e, l)) {
 			uint64_t tpa = eng->table_pa(e, l);
 
+			/* Beyond the output size: an Address size fault on
+			 * ARM, reserved bits set on x86. */
 			if ((tpa & (geo->table_size - 1)) ||
+			    (sim->oas < 64 &&
+			     ((tpa + geo->table_size - 1) >> sim->oas)) ||
 			    sim_frame(sim, tpa) < 0 ||
 			    sim_frame(sim, tpa + geo->table_size - 1) < 0)
 				return fault(res, IOPGT_SIM_FAULT_RESERVED, l);

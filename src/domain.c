@@ -210,11 +210,13 @@ static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
 /* Fill in the allocators the caller left NULL; *hosted_mem receives the
  * built-in table allocator's state, if used. A freestanding build has no
  * built-in allocators: the caller must give them. */
-static int mem_defaults(struct iopgt_mem_ops *mem, void **hosted_mem)
+static int mem_defaults(struct iopgt_mem_ops *mem, void **hosted_mem,
+			unsigned oas)
 {
 #if __STDC_HOSTED__
-	return iopgt__mem_defaults(mem, hosted_mem);
+	return iopgt__mem_defaults(mem, hosted_mem, oas);
 #else
+	(void)oas;
 	*hosted_mem = NULL;
 	return mem->table_alloc && mem->table_free && mem->meta_alloc &&
 		       mem->meta_free
@@ -311,7 +313,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (!cfg->mem.table_alloc != !cfg->mem.table_free ||
 	    !cfg->mem.meta_alloc != !cfg->mem.meta_free)
 		return -EINVAL;
-	r = mem_defaults(&cfg->mem, &hosted_mem);
+	r = mem_defaults(&cfg->mem, &hosted_mem, geo.oas);
 	if (r)
 		return r;
 	dom = domain_alloc(&cfg->mem);
@@ -350,7 +352,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		if (!eng->prot_attrs(prot, &attrs))
 			dom->prot_attrs[prot] = attrs; /* never 0: P or AF */
 	}
-	dom->root = iopgt__root_alloc(dom);
+	dom->root = iopgt__root_alloc(dom, &r);
 	if (dom->root) {
 		unsigned top = geo.levels - 1;
 		dom->top.va = dom->root->va;
@@ -361,7 +363,6 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.walk = strat->walk;
 		dom->top.other = pt_top_other(dom);
 	}
-	r = -ENOMEM;
 	if (!dom->root)
 		goto fail;
 	r = strat->setup ? strat->setup(dom) : 0;

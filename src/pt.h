@@ -992,8 +992,10 @@ void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
  * Call only once the flush and walker rules allow reuse. */
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
 /* Allocate / free the root, whose descriptor is dom->root_desc; the root
- * also fixes dom->va_off. */
-struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom);
+ * also fixes dom->va_off. NULL with *err: -ENOMEM (table_alloc failed),
+ * -EINVAL (not aligned to the root's whole size), -ERANGE (beyond the
+ * output address size). */
+struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom, int *err);
 void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t);
 /* Return the segments with no page in use to table_free. */
 void iopgt__cache_trim(struct iopgt_domain *dom);
@@ -1002,10 +1004,12 @@ void iopgt__segments_destroy(struct iopgt_domain *dom);
 /* Usable pages in the segments kept with no page in use. */
 uint64_t iopgt__pages_cached(struct iopgt_domain *dom);
 /* Hosted builds (hosted.c): fill in the built-in allocators where mem has
- * none. If the table callbacks are the built-in ones, *table_arg receives
- * their state, to be given to iopgt__mem_release() once every table page
- * is back; else it is NULL. -ENOMEM if that state cannot be allocated. */
-int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg);
+ * none (the table allocator's memory below 2^oas). If the table callbacks
+ * are the built-in ones, *table_arg receives their state, to be given to
+ * iopgt__mem_release() once every table page is back; else it is NULL.
+ * -ENOMEM if that state cannot be allocated. */
+int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg,
+			unsigned oas);
 /* A monotonic clock in nanoseconds (hosted builds). */
 uint64_t iopgt__clock_ns(void);
 void iopgt__mem_release(void *table_arg);

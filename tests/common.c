@@ -316,6 +316,11 @@ static void *t_table_alloc(void *arg, size_t size, uint64_t *pa)
 	p->pa = (uint64_t)(uintptr_t)p->va;
 	if (ta->remap) /* freed pages stay allocated: no pa is reused */
 		p->pa ^= (1 + ta->table_allocs % 3) << 44;
+	if (ta->pa_next) {
+		p->pa = ((ta->pa_next + size - 1) & ~(uint64_t)(size - 1)) +
+			ta->pa_skew;
+		ta->pa_next = p->pa + size;
+	}
 	p->next = ta->pages;
 	ta->pages = p;
 	*pa = p->pa;

@@ -1709,6 +1709,9 @@ static int try_create(const struct iopgt_config *cfg)
 
 	talloc_init(&ta);
 	talloc_ops(&ta, &c.mem);
+	/* Table memory every oas reaches. */
+	ta.pa_next = UINT64_C(1) << 32;
+	c.phys_to_virt = talloc_p2v;
 	r = iopgt_domain_create(&c, &dom);
 	if (r) {
 		EXPECT(dom == NULL);
