@@ -94,8 +94,10 @@ enum iopgt_format {
 #define IOPGT_SZ_1G   (UINT64_C(1) << 30)
 
 /* Protection bits for iopgt_map(). READ or WRITE (or both) is required.
- * x86-64 cannot express write-only; ARM stage 2 cannot express USER. A
- * combination the format cannot express is -EINVAL, never silently widened. */
+ * x86-64 cannot express write-only; ARM stage 2 cannot express USER, nor
+ * EXEC with MMIO (Device memory must be execute-never). A combination the
+ * format cannot express is -EINVAL, never silently widened
+ * (iopgt_format_info().prots lists those it can). */
 enum {
 	IOPGT_PROT_READ = 1u << 0,
 	IOPGT_PROT_WRITE = 1u << 1,

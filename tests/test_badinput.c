@@ -447,6 +447,9 @@ static void test_bad_prot(void **state)
 		IOPGT_PROT_READ | IOPGT_PROT_USER, /* ARM S2: no user bit */
 		RW | IOPGT_PROT_USER,
 		RW | IOPGT_PROT_USER | IOPGT_PROT_EXEC,
+		/* ARM S2: Device memory is never executable */
+		IOPGT_PROT_READ | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO,
+		RW | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO,
 	};
 	unsigned bad[sizeof(maybe) / sizeof(maybe[0])];
 	unsigned ok[sizeof(maybe) / sizeof(maybe[0])];

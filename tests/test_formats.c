@@ -226,7 +226,8 @@ static void arm_known(unsigned g, unsigned ias)
 	/* A page: read/write, no exec, normal memory. */
 	uint64_t ip = B(ias - 1) + 5 * page, pp = UINT64_C(0x0000fedc00000000) +
 						  7 * page;
-	/* A level-1 block (2M, 32M, 512M): read + exec, device memory. */
+	/* A level-1 block (2M, 32M, 512M): read, device memory (never
+	 * executable). */
 	uint64_t ib = B(ias - 1) + 3 * block, pb = UINT64_C(0x0000123400000000) +
 						  block;
 	/* A level-2 block, 4K granule only (1G): write-only, no exec. */
@@ -234,13 +235,12 @@ static void arm_known(unsigned g, unsigned ias)
 
 	iopgt_domain_info(dom, &info, sizeof(info));
 	map_ok(dom, ip, pp, page, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
-	map_ok(dom, ib, pb, block,
-	       IOPGT_PROT_READ | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO);
+	map_ok(dom, ib, pb, block, IOPGT_PROT_READ | IOPGT_PROT_MMIO);
 	CTX("arm_s2 %uk ias %u: page descriptor", 1u << (g - 10), ias);
 	EQ(raw(dom, 0, ip),
 	   pp | S2_PAGE | S2_NORMAL | S2_R | S2_W | S2_ISH | S2_AF | S2_XN);
 	CTX("arm_s2 %uk ias %u: level-2 block descriptor", 1u << (g - 10), ias);
-	EQ(raw(dom, 1, ib), pb | S2_BLOCK | S2_DEVICE | S2_R | S2_AF);
+	EQ(raw(dom, 1, ib), pb | S2_BLOCK | S2_DEVICE | S2_R | S2_AF | S2_XN);
 	if (g == 12 && info.levels > 2) {
 		map_ok(dom, ig, pg, B(30), IOPGT_PROT_WRITE);
 		CTX("arm_s2 4k ias %u: level-1 block descriptor", ias);
@@ -257,11 +257,16 @@ static void arm_known(unsigned g, unsigned ias)
 }
 
 /* Stage 2: S2AP has separate read and write bits (write-only allowed),
- * no user/privileged distinction; XN and MemAttr express the rest. */
+ * no user/privileged distinction; XN and MemAttr express the rest, but
+ * Device memory must be execute-never (Arm ARM DDI 0487, B2.7.2 "Device
+ * memory": a Device location not marked execute-never is a programming
+ * error). */
 static int arm_s2_prot_ok(unsigned p)
 {
 	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-	       !(p & IOPGT_PROT_USER);
+	       !(p & IOPGT_PROT_USER) &&
+	       (p & (IOPGT_PROT_MMIO | IOPGT_PROT_EXEC)) !=
+		       (IOPGT_PROT_MMIO | IOPGT_PROT_EXEC);
 }
 
 static void test_arm_s2_known(void **state)

@@ -22,7 +22,8 @@
  *   47:g       output address (g = granule bits); for a table, the next
  *              table's address
  *   52         Contiguous hint (never set here)
- *   54         XN (XN[1]; XN[0] = bit 53 only with FEAT_XNX, left 0)
+ *   54         XN (XN[1]; XN[0] = bit 53 only with FEAT_XNX, left 0);
+ *              always set with Device memory (B2.7.2 "Device memory")
  *
  * Levels here count up from the leaf: our level 0 is architecture level 3.
  * Blocks: 4K granule at levels 1 and 2 (1G, 2M), 16K at level 2 (32M), 64K
@@ -130,6 +131,17 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 			       IOPGT_PROT_EXEC | IOPGT_PROT_MMIO))
 		return -EINVAL; /* includes USER: stage 2 has no such bit */
 	if (!(prot & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)))
+		return -EINVAL;
+	/* Device memory is never executable: Arm ARM DDI 0487, B2.7.2
+	 * "Device memory": hardware does not stop (speculative) instruction
+	 * fetches from a Device location unless it is execute-never, so
+	 * every Device location must be marked execute-never, and leaving
+	 * one executable is a programming error. (An instruction fetch that
+	 * reaches stage 2 Device memory is not even a fault: the stage 2
+	 * translation pseudocode, AArch64.S2Translate, treats the memory as
+	 * Normal Non-cacheable for it.) So Device-nGnRE is refused with
+	 * EXEC, as KVM's stage 2 refuses an executable device mapping. */
+	if ((prot & IOPGT_PROT_MMIO) && (prot & IOPGT_PROT_EXEC))
 		return -EINVAL;
 	if (prot & IOPGT_PROT_READ)
 		a |= S2_AP_R;
