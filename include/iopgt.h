@@ -126,7 +126,9 @@ struct iopgt_format_info {
 	const char *description; /* one line of text; static */
 	uint64_t granules;       /* granules offered: bit g for 2^g bytes
 	                          * (bit 12: 4K) */
-	unsigned ias_min, ias_max; /* input address bits accepted */
+	unsigned ias_min, ias_max; /* input address bits accepted (with
+	                            * IOPGT_FORMAT_IAS_WITHIN_OAS, up to
+	                            * oas) */
 	unsigned oas_min, oas_max; /* output address bits accepted... */
 	uint64_t oas_values;     /* ...exactly these: bit n for oas n (ARM
 	                          * stage 2 takes its VTCR_EL2.PS sizes
@@ -145,6 +147,10 @@ struct iopgt_format_info {
 enum {
 	/* The hardware sets dirty bits: iopgt_read_and_clear_dirty() works. */
 	IOPGT_FORMAT_DIRTY = 1u << 0,
+	/* The input address size may not exceed the output address size:
+	 * only configurations with ias <= oas are accepted (ARM stage 2, whose
+	 * IPA size the architecture bounds by the PA size). */
+	IOPGT_FORMAT_IAS_WITHIN_OAS = 1u << 1,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -348,7 +354,8 @@ int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 struct iopgt_domain;
 
 /* Create a domain. On success stores it in *out and returns 0; -EINVAL for
- * a configuration the format cannot honour (or one not filled by
+ * a configuration the format cannot honour (an ias above the oas where
+ * the format has IOPGT_FORMAT_IAS_WITHIN_OAS, ...; or one not filled by
  * iopgt_config_init(): its size is below the first version's or above
  * 4096), -E2BIG if cfg has non-zero fields this library does not know,
  * -ENOMEM if the root cannot be allocated, -ERANGE if table_alloc gave a

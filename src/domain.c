@@ -124,6 +124,8 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 	}
 	if (eng->hw_dirty)
 		info->flags |= IOPGT_FORMAT_DIRTY;
+	if (eng->ias_within_oas)
+		info->flags |= IOPGT_FORMAT_IAS_WITHIN_OAS;
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }

@@ -2279,8 +2279,11 @@ static uint64_t PT(table_pa)(uint64_t e, unsigned level)
 /* fmt_geometry, held to the engine's compile-time constants. */
 static int PT(geometry)(const struct iopgt_config *cfg, struct pt_geo *geo)
 {
-	int r = fmt_geometry(cfg, geo);
+	int r;
 
+	if (FMT_IAS_WITHIN_OAS && cfg->ias > cfg->oas)
+		return -EINVAL;
+	r = fmt_geometry(cfg, geo);
 	if (r)
 		return r;
 	pt_assert("fmt_geometry gives the engine's FMT_GRANULE and FMT_BITS",
@@ -2312,4 +2315,5 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.evict = PT(evict),
 	.hw_accessed = FMT_HW_ACCESSED,
 	.hw_dirty = FMT_HW_DIRTY,
+	.ias_within_oas = FMT_IAS_WITHIN_OAS,
 };

@@ -192,6 +192,8 @@ struct pt_engine {
 	/* Leaf bits the hardware sets itself (0: none): accessed on any
 	 * access, dirty on a write. For a simulated walker. */
 	uint64_t hw_accessed, hw_dirty;
+	/* FMT_IAS_WITHIN_OAS: the ias may not exceed the oas. */
+	bool ias_within_oas;
 };
 
 /* The format registry (src/fmt/registry.c): the one table of formats. */

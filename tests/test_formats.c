@@ -196,9 +196,15 @@ static void test_x86_64_known(void **state)
 	CTX("x86_64 protections and dirty bit");
 	EQ(tformat(IOPGT_FMT_X86_64)->prots, prots_where(x86_prot_ok));
 	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_DIRTY);
+	/* Linear addresses and physical addresses are sized apart. */
+	EXPECT(!(tformat(IOPGT_FMT_X86_64)->flags &
+		 IOPGT_FORMAT_IAS_WITHIN_OAS));
 	x86_known(48); /* 4-level: PML4E, PDPTE, PDE, PTE */
 	x86_known(57); /* 5-level: PML5E on top */
 }
+
+static int try_create(enum iopgt_format fmt, unsigned g, unsigned ias,
+		      unsigned oas);
 
 /* ---- ARM stage 2 ---- */
 
@@ -275,6 +281,17 @@ static void test_arm_s2_known(void **state)
 	CTX("arm_s2 protections, no dirty state (DBM unused)");
 	EQ(tformat(IOPGT_FMT_ARM_S2)->prots, prots_where(arm_s2_prot_ok));
 	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_DIRTY));
+	/* The IPA size is bounded by the PA size (AArch64.S2MinTxSZ: the
+	 * smallest T0SZ is 64 - PAMax; SMMUv3: stage 2 takes at most IAS =
+	 * OAS bits): ias > oas is refused, ias == oas taken. */
+	CTX("arm_s2 ias within oas");
+	EXPECT(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_IAS_WITHIN_OAS);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 48, 40), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 41, 40), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 16, 33, 32), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 40, 40), 0);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 14, 36, 40), 0);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 16, 32, 32), 0);
 	arm_known(12, 48); /* start level 0 */
 	arm_known(12, 40); /* start level 1, 2 concatenated tables */
 	arm_known(12, 32); /* start level 2, 4 concatenated tables */
@@ -343,7 +360,9 @@ static void test_registry(void **state)
 		EQ(cfg.oas, fi.oas_default);
 
 		/* Every granule accepts the whole ias range and every oas
-		 * value, and nothing outside. */
+		 * value, and nothing outside; where the format bounds the
+		 * ias by the oas (IOPGT_FORMAT_IAS_WITHIN_OAS), every pair
+		 * with ias <= oas and none with ias > oas. */
 		for (unsigned gr = 0; gr < 64; gr++) {
 			if (!(fi.granules & B(gr))) {
 				if (gr >= 10 && gr <= 20) {
@@ -367,10 +386,24 @@ static void test_registry(void **state)
 			}
 			for (unsigned oas = fi.oas_min - 1;
 			     oas <= fi.oas_max + 1; oas++) {
-				CTX("%s granule %u oas %u", fi.name, gr, oas);
-				EQ(try_create(fi.format, gr, fi.ias_default,
-					      oas),
+				const bool within =
+					fi.flags & IOPGT_FORMAT_IAS_WITHIN_OAS;
+				unsigned ias = fi.ias_default;
+
+				if (within && ias > oas && oas >= fi.ias_min)
+					ias = oas;
+				CTX("%s granule %u ias %u oas %u", fi.name, gr,
+				    ias, oas);
+				EQ(try_create(fi.format, gr, ias, oas),
 				   fi.oas_values & B(oas) ? 0 : -EINVAL);
+				if (!(fi.oas_values & B(oas)) ||
+				    oas + 1 < fi.ias_min ||
+				    oas + 1 > fi.ias_max)
+					continue;
+				CTX("%s granule %u ias %u oas %u", fi.name, gr,
+				    oas + 1, oas);
+				EQ(try_create(fi.format, gr, oas + 1, oas),
+				   within ? -EINVAL : 0);
 			}
 		}
 

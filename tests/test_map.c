@@ -1755,7 +1755,10 @@ static void test_bad_config(void **state)
 	cfg.oas = 52;
 	EQ(try_create(&cfg), -EINVAL);
 	cfg.oas = 40;
+	EQ(try_create(&cfg), -EINVAL); /* ias 48 beyond oas 40 */
+	cfg.ias = 40;
 	EQ(try_create(&cfg), 0);
+	cfg.ias = 48;
 	cfg.oas = 48;
 	cfg.ias = 31;
 	EQ(try_create(&cfg), -EINVAL);

@@ -453,8 +453,11 @@ static int cmd_formats(int argc, char **argv)
 		printf("  granules     %s (default %uk)\n",
 		       lg2_set(f[i].granules, g, sizeof(g)),
 		       (1u << f[i].granule_default) >> 10);
-		printf("  ias          %u..%u (default %u)\n", f[i].ias_min,
-		       f[i].ias_max, f[i].ias_default);
+		printf("  ias          %u..%u (default %u)%s\n", f[i].ias_min,
+		       f[i].ias_max, f[i].ias_default,
+		       f[i].flags & IOPGT_FORMAT_IAS_WITHIN_OAS
+			       ? ", at most the oas"
+			       : "");
 		at = 0;
 		g[0] = 0;
 		for (unsigned b = 0; b < 64 && at < sizeof(g); b++)

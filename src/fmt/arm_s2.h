@@ -70,6 +70,21 @@
  * and the hardware never changes it. */
 #define FMT_TABLE_LINEAR 1
 
+/* The input (IPA) size may not exceed the output size. The Arm ARM bounds
+ * the stage 2 IPA by the PA size the implementation supports: the smallest
+ * VTCR_EL2.T0SZ is 64 - PAMax (pseudocode AArch64.S2MinTxSZ, PAMax from
+ * ID_AA64MMFR0_EL1.PARange; only an AArch32 EL1 may use 40 bits over a
+ * smaller PA size), and a smaller T0SZ either faults at level 0 or is
+ * taken as that minimum (AArch64.S2TxSZFaults, CONSTRAINED UNPREDICTABLE).
+ * The start level depends on it too: starting at level 0 with the 4K
+ * granule, or at level 1 with 16K or 64K, is invalid below a 44-bit (16K:
+ * 42-bit) PAMax (AArch64.S2InvalidSL). An SMMUv3 likewise takes stage 2
+ * inputs of at most IAS bits, which is OAS for the AArch64 table format
+ * (SMMUv3 specification, IHI 0070, 3.4 "Address sizes"). VTCR_EL2.PS may
+ * be set below PARange, but the library knows only oas and takes it as
+ * the PA size (as KVM does: PS from PARange, no IPA size above it). */
+#define FMT_IAS_WITHIN_OAS 1
+
 /* Blocks at levels 1 and 2 (4K granule: 2M and 1G) or at level 1 (16K,
  * 64K: 32M, 512M); pages at level 0. The contiguous hint (a run of 16, 32
  * or 128 entries) is not used. */
@@ -189,7 +204,8 @@ static inline bool fmt_entry_valid(uint64_t e, unsigned level)
  *        32 -> level 2, 4 tables.
  *   16K: ias 48 -> level 1, 2 tables;  40 -> level 2, 16 tables.
  *   64K: ias 48 -> level 1, 64 entries;  44 -> level 2, 4 tables.
- * oas must be one of the VTCR_EL2.PS sizes: 32, 36, 40, 42, 44, 48.
+ * oas must be one of the VTCR_EL2.PS sizes: 32, 36, 40, 42, 44, 48, and
+ * at least ias (FMT_IAS_WITHIN_OAS, which the engine checks).
  */
 static inline int fmt_geometry(const struct iopgt_config *cfg,
 			       struct pt_geo *geo)

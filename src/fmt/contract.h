@@ -131,6 +131,11 @@
  *       (x86 P set; ARM bit 0 set and, at the last level, type 0b11). Used
  *       by the simulated IOMMU; the engine writes only such entries or
  *       zero. Default: e != 0.
+ *   FMT_IAS_WITHIN_OAS (0)
+ *       1 if the input address size may not exceed the output address
+ *       size (ARM stage 2: the IPA is bounded by the PA size). The engine
+ *       then refuses such a configuration before fmt_geometry sees it, and
+ *       iopgt_format_info() says so (IOPGT_FORMAT_IAS_WITHIN_OAS).
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
@@ -223,6 +228,13 @@ _Static_assert(((FMT_HW_ACCESSED | FMT_HW_DIRTY) & ~FMT_HW_BITS) == 0,
 
 #ifndef FMT_INPUT_SIGN_EXTEND
 #define FMT_INPUT_SIGN_EXTEND 0
+#endif
+
+#ifndef FMT_IAS_WITHIN_OAS
+#define FMT_IAS_WITHIN_OAS 0
+#endif
+#if FMT_IAS_WITHIN_OAS != 0 && FMT_IAS_WITHIN_OAS != 1
+#error "format header: FMT_IAS_WITHIN_OAS must be 0 or 1"
 #endif
 
 #ifndef FMT_LEAF_SPANS
