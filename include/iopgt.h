@@ -77,7 +77,9 @@ const char *iopgt_version_string(void);
 
 enum iopgt_format {
 	/* x86-64 paging (Intel VT-d first stage, AMD IOMMU v2): 4 levels for
-	 * ias <= 48, 5 levels for ias 49..57; 4K, 2M and 1G leaves. */
+	 * ias <= 48, 5 levels for ias 49..57; 4K, 2M and 1G leaves. IOVAs
+	 * are canonical, sign-extended from bit ias - 1: with ias 48, below
+	 * 0x800000000000 and from 0xffff800000000000 up. */
 	IOPGT_FMT_X86_64 = 1,
 	/* ARM VMSAv8-64 LPAE stage 2: 4K, 16K or 64K granule, ias 32..48,
 	 * start level and concatenated root tables as the architecture
@@ -151,6 +153,12 @@ enum {
 	 * only configurations with ias <= oas are accepted (ARM stage 2, whose
 	 * IPA size the architecture bounds by the PA size). */
 	IOPGT_FORMAT_IAS_WITHIN_OAS = 1u << 1,
+	/* Input addresses are sign-extended from bit ias - 1 (x86-64:
+	 * canonical addresses): a domain takes the IOVAs below 2^(ias-1) and
+	 * those from 2^64 - 2^(ias-1) up (the upper half); the ones between
+	 * are -ERANGE, and no range may cross from one half to the other.
+	 * iopgt_info.iova_last and iova_upper give the two parts. */
+	IOPGT_FORMAT_SIGN_EXTEND = 1u << 2,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -385,6 +393,13 @@ struct iopgt_info {
 	uint64_t leaf_sizes;   /* leaf sizes in use */
 	unsigned options;      /* as configured */
 	unsigned strategy;     /* enum iopgt_strategy, as configured */
+	/* The IOVAs the domain takes: [0, iova_last] and, if iova_upper is
+	 * not 0, [iova_upper, 2^64 - 1] too. iova_last is 2^ias - 1, or,
+	 * where the format sign-extends its input
+	 * (IOPGT_FORMAT_SIGN_EXTEND), 2^(ias-1) - 1, with the upper half
+	 * from iova_upper = 2^64 - 2^(ias-1). */
+	uint64_t iova_last;
+	uint64_t iova_upper;
 	/* New fields are added here, at the end. */
 };
 
@@ -431,6 +446,12 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * once, with no lock: the library coordinates on the tables they share. Two
  * calls whose ranges overlap must be serialized by the caller. Neither call
  * ever flushes: each adds to the caller's gather, to be synced once.
+ *
+ * The input space. An IOVA range must lie below 2^ias or, where the format
+ * sign-extends its input (IOPGT_FORMAT_SIGN_EXTEND: x86-64), in one half
+ * of it: wholly below 2^(ias-1) or wholly at or above 2^64 - 2^(ias-1)
+ * (iopgt_info.iova_last, iova_upper). Anything else is -ERANGE, for every
+ * call below that takes an IOVA.
  */
 
 /* Map [iova, iova + size) to [pa, pa + size) with prot. iova, pa and size
@@ -438,7 +459,8 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * PA and the remaining length allow is used, re-chosen along the range.
  * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot, NULL dom
  * or g, g holding state of another domain), -ERANGE
- * (beyond the input or output address size), -EEXIST (some part is already
+ * (outside the input space, above, or beyond the output address size),
+ * -EEXIST (some part is already
  * mapped), -ENOMEM (table allocation failed, or table_alloc returned
  * memory at or above 2^oas, which is given back).
  * On error the tables are as before the call (a domain without counts,
@@ -452,7 +474,7 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * superpage that lies partly inside is split so that the rest stays mapped.
  * Returns the number of bytes unmapped (>= 0), -EINVAL for an unaligned,
  * empty or wrapping request (or NULL dom or g, or g of another domain),
- * -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
+ * -ERANGE outside the input space, or -ENOMEM if a split could not allocate
  * its table (or table_alloc returned memory at or above 2^oas), in which
  * case nothing was unmapped.
  *
@@ -475,7 +497,8 @@ struct iopgt_translation {
 };
 
 /* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped,
- * -ERANGE if iova is beyond ias, -EINVAL for NULL pointers. Lock-free: may
+ * -ERANGE if iova is outside the input space (beyond ias, or not
+ * canonical), -EINVAL for NULL pointers. Lock-free: may
  * run concurrently with map, unmap and sync of any range (except with the
  * after-flush strategy, whose caller serializes every call); the answer is
  * the state before or after each concurrent change to iova's own range. */

@@ -125,7 +125,10 @@ enum iopgt_sim_fault {
 	                              * beyond oas, a table address beyond
 	                              * oas, outside the arena or
 	                              * misaligned */
-	IOPGT_SIM_FAULT_RANGE,       /* IOVA beyond the input size */
+	IOPGT_SIM_FAULT_RANGE,       /* IOVA outside the input space: beyond
+	                              * the input size, or not canonical
+	                              * where the format sign-extends (x86:
+	                              * bits 63:ias-1 not all equal) */
 	IOPGT_SIM_FAULT_VIOLATION,   /* walk stopped at a rule violation
 	                              * (reported separately) */
 	IOPGT_SIM_FAULTS

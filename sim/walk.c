@@ -561,7 +561,9 @@ int iopgt_sim_translate(struct iopgt_sim *sim, uint64_t iova,
 	if (!sim->dom)
 		return -ENODEV;
 	sim_count(&sim->st.translations);
-	if (sim->geo.ias < 64 && (iova >> sim->geo.ias)) {
+	/* Beyond the input size, or, where the format sign-extends (x86),
+	 * not canonical: the hardware faults before it walks. */
+	if ((iova + sim->in_bias) & sim->ias_mask) {
 		sim_count(&sim->st.faults[IOPGT_SIM_FAULT_RANGE]);
 		return fault(res, IOPGT_SIM_FAULT_RANGE, sim->geo.levels - 1);
 	}
@@ -585,7 +587,7 @@ int iopgt_sim_peek(struct iopgt_sim *sim, uint64_t iova, uint64_t *entry,
 	memset(&res, 0, sizeof(res));
 	if (!sim->dom)
 		return -ENODEV;
-	if (sim->geo.ias < 64 && (iova >> sim->geo.ias))
+	if ((iova + sim->in_bias) & sim->ias_mask)
 		return -ENOENT;
 	rc = walk(sim, iova, IOPGT_SIM_READ, true, &res, &leaf);
 	if (rc)

@@ -126,6 +126,8 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 		info->flags |= IOPGT_FORMAT_DIRTY;
 	if (eng->ias_within_oas)
 		info->flags |= IOPGT_FORMAT_IAS_WITHIN_OAS;
+	if (eng->input_sign_extend)
+		info->flags |= IOPGT_FORMAT_SIGN_EXTEND;
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }
@@ -349,6 +351,17 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->granule_mask = (UINT64_C(1) << geo.granule) - 1;
 	dom->ias_mask = ~((UINT64_C(1) << geo.ias) - 1);
 	dom->oas_mask = ~((UINT64_C(1) << geo.oas) - 1);
+	if (eng->input_sign_extend) {
+		/* The root spans the hardware's walk width, of which the ias
+		 * takes the sign-extended part (fmt_geometry, contract.h). */
+		unsigned width = geo.shift[geo.levels - 1] + geo.root_bits;
+
+		pt_assert("a sign-extending format's root spans at least the "
+			  "ias",
+			  width >= geo.ias && width <= 64);
+		dom->in_bias = UINT64_C(1) << (geo.ias - 1);
+		dom->in_sext = 64 - width;
+	}
 	for (unsigned prot = 0; prot < 32; prot++) {
 		uint64_t attrs;
 		if (!eng->prot_attrs(prot, &attrs))
@@ -459,6 +472,10 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
 			info->leaf_sizes |= UINT64_C(1) << pt_shift(&dom->geo, l);
 	info->options = dom->cfg.options;
 	info->strategy = dom->cfg.strategy;
+	/* The lower part ends below 2^ias, or 2^(ias-1) when the format
+	 * sign-extends; the upper half starts 2^(ias-1) below 2^64. */
+	info->iova_last = (UINT64_C(1) << dom->geo.ias) - dom->in_bias - 1;
+	info->iova_upper = dom->in_bias ? 0 - dom->in_bias : 0;
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }
@@ -467,16 +484,26 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
  * The checks in front of the engine
  */
 
-/* [iova, iova + size) as iova/last inside the input space. */
-static int check_range(const struct iopgt_domain *dom, uint64_t iova,
-		       uint64_t size, uint64_t *last)
+/* [iova, iova + size) as iova/last inside the input space: below 2^ias,
+ * or, where the format sign-extends, canonical and within one half. In
+ * line: map and unmap are hot. */
+static inline __attribute__((always_inline)) int
+check_range(const struct iopgt_domain *dom, uint64_t iova, uint64_t size,
+	    uint64_t *last)
 {
+	uint64_t bl;
+
 	if (!size || ((iova | size) & dom->granule_mask))
 		return -EINVAL;
 	*last = iova + (size - 1);
 	if (*last < iova)
 		return -EINVAL; /* wraps around */
-	if (*last & dom->ias_mask)
+	/* pt_in_space(dom, iova, *last), written for the hot path: the
+	 * biased last lies below 2^ias, and the biased range does not wrap
+	 * (its last is at least its length less one), which one across
+	 * the hole between the halves would. */
+	bl = *last + dom->in_bias;
+	if ((bl & dom->ias_mask) || bl < size - 1)
 		return -ERANGE;
 	return 0;
 }
@@ -549,8 +576,8 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 {
 	if (!dom || !out)
 		return -EINVAL;
-	if (iova & dom->ias_mask)
-		return -ERANGE;
+	if ((iova + dom->in_bias) & dom->ias_mask)
+		return -ERANGE; /* beyond the input size, or not canonical */
 	return dom->eng->lookup(dom, iova, out);
 }
 
@@ -646,8 +673,9 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 		uint64_t e = pt_load(t, i);
 		if (dom->eng->is_table(e, t->level) &&
 		    (r = each_table(dom, child_of(dom, e, t->level),
-				    iova + ((uint64_t)i << t->shift), fn,
-				    arg)))
+				    pt_sext(dom, iova + ((uint64_t)i
+							 << t->shift)),
+				    fn, arg)))
 			return r;
 	}
 	return 0;

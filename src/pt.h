@@ -194,6 +194,9 @@ struct pt_engine {
 	uint64_t hw_accessed, hw_dirty;
 	/* FMT_IAS_WITHIN_OAS: the ias may not exceed the oas. */
 	bool ias_within_oas;
+	/* FMT_INPUT_SIGN_EXTEND: input addresses are sign-extended from bit
+	 * ias - 1 (an upper half at the top of the 64-bit space). */
+	bool input_sign_extend;
 };
 
 /* The format registry (src/fmt/registry.c): the one table of formats. */
@@ -317,8 +320,17 @@ struct iopgt_domain {
 	 * so map does not convert on every call. */
 	uint64_t prot_attrs[32];
 	uint64_t granule_mask; /* bytes of the smallest leaf, minus 1 */
-	uint64_t ias_mask;     /* IOVA bits at or above ias */
+	/* The input space: an IOVA is taken if iova + in_bias has no bit
+	 * of ias_mask (the bits at or above ias) set. in_bias is 0, or, for
+	 * a format that sign-extends its input from bit ias - 1, 2^(ias-1):
+	 * that moves both halves, [0, 2^(ias-1)) and [2^64 - 2^(ias-1),
+	 * 2^64), into [0, 2^ias) with one addition, the hole out of it. */
+	uint64_t ias_mask;
+	uint64_t in_bias;
 	uint64_t oas_mask;     /* output address bits at or above oas */
+	/* 64 minus the bits the root's entries span (the hardware's walk
+	 * width) if the format sign-extends its input, else 0: pt_sext(). */
+	unsigned in_sext;
 
 	/* Tables in gathers not yet synced: counted in debug builds only,
 	 * to catch a destroy with a gather still holding tables. */
@@ -955,6 +967,25 @@ static inline uint32_t pt_used(const struct iopgt_domain *dom,
 	for (unsigned i = 0; i <= t->mask; i++)
 		k += atomic_load_explicit(&t->va[i], memory_order_relaxed) != 0;
 	return k;
+}
+
+/* a sign-extended from the top bit of the root's span, in a domain whose
+ * format sign-extends its input; a itself otherwise. The first IOVA of
+ * entry i of the root is pt_sext(dom, i << shift); any IOVA the domain
+ * takes is its own pt_sext. */
+static inline uint64_t pt_sext(const struct iopgt_domain *dom, uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << dom->in_sext) >> dom->in_sext);
+}
+
+/* Whether [iova, last] (iova <= last) lies in the domain's input space,
+ * within one half of it where the format sign-extends (pt.h, in_bias). */
+static inline bool pt_in_space(const struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t last)
+{
+	uint64_t bi = iova + dom->in_bias, bl = last + dom->in_bias;
+
+	return !(bl & dom->ias_mask) && bi <= bl;
 }
 
 /* The CPU address of the table page at hardware address pa. */

@@ -296,7 +296,11 @@ struct tdom {
 	uint64_t s[8];  /* leaf sizes in use, smallest first (s[i]: level i) */
 	unsigned n;
 	uint64_t top;   /* largest leaf size */
-	uint64_t end;   /* 2^ias */
+	uint64_t end;   /* the end of the lower part of the input space:
+	                 * 2^ias, or 2^(ias-1) where the format sign-extends
+	                 * (info.iova_last + 1) */
+	uint64_t upper; /* the first IOVA of the upper half where the format
+	                 * sign-extends (info.iova_upper), else 0 */
 	uint64_t pa0;   /* a PA aligned to top, high bits set */
 };
 

@@ -281,7 +281,9 @@ static void test_bad_range(void **state)
 		P = tpa_for(&d, 0);
 		O = UINT64_C(1) << c->oas;
 
-		/* IOVA beyond the input size. */
+		/* IOVA beyond the input size (T: 2^ias), or beyond its lower
+		 * half where the format sign-extends (T: 2^(ias-1), the
+		 * first non-canonical IOVA). */
 		CTX("%s beyond ias", c->name);
 		BAD_MAP(&d, T, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, T - s0, P, 2 * s0, RW, -ERANGE);
@@ -289,18 +291,48 @@ static void test_bad_range(void **state)
 		BAD_MAP(&d, 0, P, T + s0, RW, -ERANGE);
 		BAD_MAP(&d, L.A, P, T, RW, -ERANGE);
 		BAD_MAP(&d, UINT64_C(1) << 63, P, s0, RW, -ERANGE);
-		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, 2 * T, P, T, RW, -ERANGE);
 		BAD_UNMAP(&d, T, s0, -ERANGE);
 		BAD_UNMAP(&d, T - s0, 2 * s0, -ERANGE);
 		BAD_UNMAP(&d, 0, T + s0, -ERANGE);
 		BAD_UNMAP(&d, L.C1, T, -ERANGE);
-		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
 		EXPECT_ERR(&d, T, -ERANGE);
 		EXPECT_ERR(&d, T + L.A, -ERANGE);
 		EXPECT_ERR(&d, UINT64_C(1) << 63, -ERANGE);
-		EXPECT_ERR(&d, UINT64_MAX, -ERANGE);
 		EXPECT_ERR(&d, T - 1, -ENOENT);
+		if (!d.upper) {
+			/* Nothing at the top of the 64-bit space. */
+			BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
+			BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
+			EXPECT_ERR(&d, UINT64_MAX, -ERANGE);
+			EXPECT_ERR(&d, UINT64_MAX - T + 1, -ERANGE);
+		} else {
+			/* The upper half: canonical from d.upper on; below
+			 * it, down to T, the hole; no range crosses it. */
+			CTX("%s the hole below the upper half", c->name);
+			EQ(d.upper, 0 - T); /* 2^64 - 2^(ias-1) */
+			BAD_MAP(&d, d.upper - s0, P, s0, RW, -ERANGE);
+			BAD_MAP(&d, d.upper - s0, P, 2 * s0, RW, -ERANGE);
+			BAD_MAP(&d, d.upper - d.top, P, d.top, RW, -ERANGE);
+			BAD_MAP(&d, T - s0, P, d.upper - T + 2 * s0, RW,
+				-ERANGE);
+			BAD_MAP(&d, 0, P, d.upper + s0, RW, -ERANGE);
+			BAD_MAP(&d, UINT64_C(1) << 62, P, s0, RW, -ERANGE);
+			BAD_MAP(&d, T + (UINT64_C(1) << 62), P, s0, RW,
+				-ERANGE);
+			BAD_UNMAP(&d, d.upper - s0, s0, -ERANGE);
+			BAD_UNMAP(&d, d.upper - s0, 2 * s0, -ERANGE);
+			BAD_UNMAP(&d, T - s0, d.upper - T + 2 * s0, -ERANGE);
+			BAD_UNMAP(&d, 0, d.upper + s0, -ERANGE);
+			EXPECT_ERR(&d, d.upper - 1, -ERANGE);
+			EXPECT_ERR(&d, d.upper - T, -ERANGE);
+			EXPECT_ERR(&d, d.upper, -ENOENT);
+			EXPECT_ERR(&d, UINT64_MAX, -ENOENT);
+			EXPECT_ERR(&d, 0 - L.A, -ENOENT);
+			/* Wrapping past 2^64 stays -EINVAL. */
+			BAD_MAP(&d, UINT64_MAX - s0 + 1, P, 2 * s0, RW,
+				-EINVAL);
+		}
 		/* The IOVA aliased below 2^ias is mapped; the one above is
 		 * still out of range. */
 		EXPECT_TR(&d, L.A, tpa_for(&d, L.A), s0, RW);
@@ -673,7 +705,8 @@ static int topen_at(struct tdom *d, const struct tcfg *c, uint64_t pa,
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
 	EXPECT(d->n >= 1);
 	d->top = d->s[d->n - 1];
-	d->end = UINT64_C(1) << c->ias;
+	d->end = d->info.iova_last + 1;
+	d->upper = d->info.iova_upper;
 	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
 	EQ(tcheck_counts(d->dom), 0);
 	return 0;

@@ -171,6 +171,52 @@ static void x86_known(unsigned ias)
 	iopgt_domain_destroy(dom);
 }
 
+/* Canonical input addresses (SDM Vol. 3A 4.5; VT-d 3.6): bits 63:ias-1
+ * equal. The walk indexes the PML4 (PML5) with bits 47:39 (56:48) whatever
+ * the ias, so the upper half's first IOVA, 2^64 - 2^(ias-1), lies in root
+ * entry 512 - 2^(ias-1 - rootshift): 256 at ias 48 and 57, 511 at ias 40;
+ * the top of the 64-bit space in entry 511. Between the halves: -ERANGE. */
+static void x86_upper_known(unsigned ias)
+{
+	struct iopgt_domain *dom = open_dom(IOPGT_FMT_X86_64, 12, ias, 52);
+	unsigned top = ias > 48 ? 4 : 3, rs = 12 + 9 * top;
+	uint64_t lo = B(ias - 1), iu = 0 - lo, ih = 0 - B(12);
+	const uint64_t pu = 0x0000000123456000, ph = 0x00000000fedcb000;
+	const uint64_t *root;
+	struct iopgt_translation tr;
+	struct iopgt_table_info t;
+	struct iopgt_info info;
+
+	CTX("x86_64 ias %u: the upper half", ias);
+	iopgt_domain_info(dom, &info, sizeof(info));
+	EQ(info.iova_last, lo - 1);
+	EQ(info.iova_upper, iu);
+	map_ok(dom, iu, pu, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, ih, ph, B(12), IOPGT_PROT_READ);
+	root = table_at(dom, top, 0).va;
+	/* The root is a full 4K table whatever the ias. */
+	EQ(table_at(dom, top, 0).entries, 512);
+	t = table_at(dom, top - 1, iu);
+	EQ(t.iova, iu);
+	EQ(root[512 - (lo >> rs)], t.pa | X_P | X_RW | X_US | X_A);
+	EQ(root[511], table_at(dom, top - 1, ih).pa | X_P | X_RW | X_US | X_A);
+	EQ(table_at(dom, 0, ih).iova, 0 - B(21));
+	EQ(raw(dom, 0, iu), pu | X_P | X_RW | X_A | X_XD);
+	EQ(raw(dom, 0, ih), ph | X_P | X_A | X_XD);
+	/* Nothing else in the root: the lower half's entries are free. */
+	for (unsigned i = 0; i < 512; i++)
+		if (i != 511 && i != 512 - (lo >> rs))
+			EQ(root[i], 0);
+	EQ(iopgt_lookup(dom, iu + 0x123, &tr), 0);
+	EQ(tr.pa, pu + 0x123);
+	EQ(iopgt_lookup(dom, UINT64_MAX, &tr), 0);
+	EQ(tr.pa, ph + 0xfff);
+	EQ(iopgt_lookup(dom, iu - 1, &tr), -ERANGE);
+	EQ(iopgt_lookup(dom, lo, &tr), -ERANGE);
+	EQ(iopgt_lookup(dom, lo - 1, &tr), -ENOENT);
+	iopgt_domain_destroy(dom);
+}
+
 /* The protections a format expresses, from the specifications: the
  * registry's prots (which iopgt_map() follows) must be exactly these. */
 static uint32_t prots_where(int (*ok)(unsigned p))
@@ -201,6 +247,10 @@ static void test_x86_64_known(void **state)
 		 IOPGT_FORMAT_IAS_WITHIN_OAS));
 	x86_known(48); /* 4-level: PML4E, PDPTE, PDE, PTE */
 	x86_known(57); /* 5-level: PML5E on top */
+	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_SIGN_EXTEND);
+	x86_upper_known(48); /* PML4E 256: 0xffff800000000000 */
+	x86_upper_known(57); /* PML5E 256: 0xff00000000000000 */
+	x86_upper_known(40); /* PML4E 511: 0xffffff8000000000 */
 }
 
 static int try_create(enum iopgt_format fmt, unsigned g, unsigned ias,
@@ -281,6 +331,8 @@ static void test_arm_s2_known(void **state)
 	CTX("arm_s2 protections, no dirty state (DBM unused)");
 	EQ(tformat(IOPGT_FMT_ARM_S2)->prots, prots_where(arm_s2_prot_ok));
 	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_DIRTY));
+	/* VTTBR_EL2 translates IPAs from 0 up: no upper half. */
+	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_SIGN_EXTEND));
 	/* The IPA size is bounded by the PA size (AArch64.S2MinTxSZ: the
 	 * smallest T0SZ is 64 - PAMax; SMMUv3: stage 2 takes at most IAS =
 	 * OAS bits): ias > oas is refused, ias == oas taken. */

@@ -139,9 +139,15 @@
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
- *       the upper half of the input space then lives at the top of the
- *       64-bit space. Declared for the formats to come; the engine accepts
- *       inputs below 2^ias only, as with 0.
+ *       the input space is then [0, 2^(ias-1)) and the upper half
+ *       [2^64 - 2^(ias-1), 2^64); everything between is refused (-ERANGE)
+ *       and no range may cross from one half to the other. fmt_geometry
+ *       must then give a root that indexes the hardware's whole walk
+ *       width (shift of the root plus root_bits: 48 for x86 4-level),
+ *       whatever the ias, so that an upper-half IOVA indexes the entry
+ *       the hardware reads; the first IOVA of root entry i is then i's
+ *       offset sign-extended from that width (pt_sext). 0: inputs below
+ *       2^ias.
  */
 #ifndef IOPGT_FMT_CONTRACT_H
 #define IOPGT_FMT_CONTRACT_H
