@@ -350,7 +350,7 @@ int bench_lookup_main(int argc, char **argv)
 	double map_s;
 	bool json = false, dependent = false, have_set = false;
 	bool valgrind = RUNNING_ON_VALGRIND, late_usage = false;
-	unsigned wbits;
+	unsigned wbits, ibits;
 	char b0[24], b1[24], b2[24];
 	int ret = 1, r, opt, err = 0;
 
@@ -449,7 +449,10 @@ int bench_lookup_main(int argc, char **argv)
 		wpages = pow2_at_least(L.pages * spread);
 		wbits = log2_of(wpages);
 	}
-	if (wbits + info.granule > info.ias ||
+	/* The window lies in the input space, in its lower half where the
+	 * format sign-extends: ibits bits. */
+	ibits = 64 - (unsigned)__builtin_clzll(info.iova_last);
+	if (wbits + info.granule > ibits ||
 	    wbits + info.granule > info.oas) {
 		fprintf(stderr, "%s: --set %s x --spread %" PRIu64 " does not "
 				"fit the %u-bit input or the %u-bit output "
@@ -462,7 +465,7 @@ int bench_lookup_main(int argc, char **argv)
 	window = UINT64_C(1) << (wbits + info.granule);
 	seeds = seed;
 	{
-		unsigned free_bits = info.ias - wbits - info.granule;
+		unsigned free_bits = ibits - wbits - info.granule;
 		uint64_t idx = bench_splitmix(&seeds);
 
 		idx = free_bits ? idx & ((UINT64_C(1) << free_bits) - 1) : 0;

@@ -111,7 +111,8 @@ struct bgeo {
 	unsigned granule;    /* log2 of the smallest leaf */
 	unsigned bits;       /* index bits of a non-root table */
 	uint64_t leaf_sizes; /* from iopgt_domain_info */
-	uint64_t top;        /* 2^ias */
+	uint64_t top;        /* end of the lower input space: 2^ias, or
+	                      * 2^(ias-1) where the format sign-extends */
 	size_t table_size;
 	uint64_t next;       /* region allocator: first free IOVA */
 };
@@ -597,7 +598,9 @@ int bench_ops_main(int argc, char **argv)
 	g.granule = info.granule;
 	g.bits = info.granule - 3;
 	g.leaf_sizes = info.leaf_sizes;
-	g.top = info.ias >= 64 ? UINT64_MAX : UINT64_C(1) << info.ias;
+	/* The input space, or its lower half where the format sign-extends
+	 * (iova_last: 2^ias - 1 or 2^(ias-1) - 1). */
+	g.top = info.iova_last == UINT64_MAX ? UINT64_MAX : info.iova_last + 1;
 	g.table_size = (size_t)1 << info.granule;
 	if (g.levels < 3) {
 		fprintf(stderr, "iopgt bench ops: %s has %u levels; the "

@@ -5,7 +5,8 @@
  *
  * Layout
  *   One region of one leaf table's span (2 MiB with 4K pages; 32 MiB, 512
- *   MiB with the 16K, 64K granules) at IOVA 2^(ias-1). Thread t of N owns
+ *   MiB with the 16K, 64K granules) at the middle of the input space (of
+ *   its lower half where IOVAs are sign-extended). Thread t of N owns
  *   pages t, t + N, t + 2N, ... of it (E / N pages of the E entries), so
  *   neighbours' entries sit side by side in the same cache lines of the
  *   same leaf table, under the same upper tables. One page of the next
@@ -66,7 +67,8 @@ static const char writers_usage[] =
 	"second together, and the scaling against 1 thread measured in the same\n"
 	"run, round by round.\n"
 	"\n"
-	"Layout: one leaf table's span (2M with 4K pages) at IOVA 2^(ias-1);\n"
+	"Layout: one leaf table's span (2M with 4K pages) at the middle of the\n"
+	"input space (of its lower half where IOVAs are sign-extended);\n"
 	"thread t owns its pages t, t+N, t+2N, ..., so neighbours' entries share\n"
 	"cache lines, the leaf table and every table above it. A page of the next\n"
 	"leaf table stays mapped, so the upper tables never empty: with reclaim\n"
@@ -480,7 +482,9 @@ int bench_writers_main(int argc, char **argv)
 		iopgt_domain_info(confs[k].dom, &info, sizeof(info));
 		page = UINT64_C(1) << info.granule;
 		entries = 1u << (info.granule - 3);
-		base = UINT64_C(1) << (info.ias - 1);
+		/* The middle of the input space (of its lower half where
+		 * the format sign-extends). */
+		base = (info.iova_last >> 1) + 1;
 		if (info.levels < 3 || threads > entries) {
 			fprintf(stderr, "%s: %s has too few levels or entries "
 					"for the layout\n",

@@ -77,7 +77,9 @@ const char *iopgt_version_string(void);
 
 enum iopgt_format {
 	/* x86-64 paging (Intel VT-d first stage, AMD IOMMU v2): 4 levels for
-	 * ias <= 48, 5 levels for ias 49..57; 4K, 2M and 1G leaves. */
+	 * ias <= 48, 5 levels for ias 49..57; 4K, 2M and 1G leaves. IOVAs
+	 * are canonical, sign-extended from bit ias - 1: with ias 48, below
+	 * 0x800000000000 and from 0xffff800000000000 up. */
 	IOPGT_FMT_X86_64 = 1,
 	/* ARM VMSAv8-64 LPAE stage 2: 4K, 16K or 64K granule, ias 32..48,
 	 * start level and concatenated root tables as the architecture
@@ -104,8 +106,10 @@ enum iopgt_format {
 #define IOPGT_SZ_1G   (UINT64_C(1) << 30)
 
 /* Protection bits for iopgt_map(). READ or WRITE (or both) is required.
- * x86-64 cannot express write-only; ARM stage 2 cannot express USER. A
- * combination the format cannot express is -EINVAL, never silently widened. */
+ * x86-64 cannot express write-only; ARM stage 2 cannot express USER, nor
+ * EXEC with MMIO (Device memory must be execute-never). A combination the
+ * format cannot express is -EINVAL, never silently widened
+ * (iopgt_format_info().prots lists those it can). */
 enum {
 	IOPGT_PROT_READ = 1u << 0,
 	IOPGT_PROT_WRITE = 1u << 1,
@@ -134,7 +138,9 @@ struct iopgt_format_info {
 	const char *description; /* one line of text; static */
 	uint64_t granules;       /* granules offered: bit g for 2^g bytes
 	                          * (bit 12: 4K) */
-	unsigned ias_min, ias_max; /* input address bits accepted */
+	unsigned ias_min, ias_max; /* input address bits accepted (with
+	                            * IOPGT_FORMAT_IAS_WITHIN_OAS, up to
+	                            * oas) */
 	unsigned oas_min, oas_max; /* output address bits accepted... */
 	uint64_t oas_values;     /* ...exactly these: bit n for oas n (ARM
 	                          * stage 2 takes its VTCR_EL2.PS sizes
@@ -153,8 +159,18 @@ struct iopgt_format_info {
 enum {
 	/* The hardware sets dirty bits: iopgt_read_and_clear_dirty() works. */
 	IOPGT_FORMAT_DIRTY = 1u << 0,
+	/* The input address size may not exceed the output address size:
+	 * only configurations with ias <= oas are accepted (ARM stage 2, whose
+	 * IPA size the architecture bounds by the PA size). */
+	IOPGT_FORMAT_IAS_WITHIN_OAS = 1u << 1,
+	/* Input addresses are sign-extended from bit ias - 1 (x86-64:
+	 * canonical addresses): a domain takes the IOVAs below 2^(ias-1) and
+	 * those from 2^64 - 2^(ias-1) up (the upper half); the ones between
+	 * are -ERANGE, and no range may cross from one half to the other.
+	 * iopgt_info.iova_last and iova_upper give the two parts. */
+	IOPGT_FORMAT_SIGN_EXTEND = 1u << 2,
 	/* Leaves can force snooping: IOPGT_OPT_FORCE_SNOOP is accepted. */
-	IOPGT_FORMAT_SNOOP = 1u << 1,
+	IOPGT_FORMAT_SNOOP = 1u << 3,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -186,7 +202,11 @@ struct iopgt_flush_ops {
 
 /* Table memory. table_alloc returns size bytes aligned to size and
  * contiguous in hardware addresses, and stores the address the hardware
- * sees in *pa; the memory need not be zeroed. It is asked for the root (one
+ * sees in *pa; the memory need not be zeroed. The hardware walks the
+ * tables with addresses of at most cfg.oas bits: memory at or above
+ * 2^oas (any byte of it) is given back to table_free, and the call that
+ * asked for it fails (iopgt_domain_create: -ERANGE for the root; a map or
+ * a split: -ENOMEM, as when table_alloc returns NULL). It is asked for the root (one
  * table page, or the concatenated root tables) and for segments of
  * cfg.segment_size bytes, out of which the library carves table pages and
  * keeps, in a segment's last pages, 64 bytes of bookkeeping per page. The
@@ -304,7 +324,11 @@ struct iopgt_config {
 	struct iopgt_flush_ops flush; /* NULL callbacks: no-ops */
 	struct iopgt_mem_ops mem;     /* NULL table callbacks: the built-in
 	                               * allocator (aligned memory from mmap,
-	                               * pa = va; a domain's segments after
+	                               * pa = va, below 2^oas: placed low
+	                               * when oas is smaller than the
+	                               * process's address space, -ENOMEM
+	                               * when no room is left there; a
+	                               * domain's segments after
 	                               * its first are advised for
 	                               * transparent huge pages, so that a
 	                               * large domain's lookups hit the TLB);
@@ -355,10 +379,14 @@ int iopgt_config_init(struct iopgt_config *cfg, size_t size,
 struct iopgt_domain;
 
 /* Create a domain. On success stores it in *out and returns 0; -EINVAL for
- * a configuration the format cannot honour (or one not filled by
+ * a configuration the format cannot honour (an ias above the oas where
+ * the format has IOPGT_FORMAT_IAS_WITHIN_OAS, ...; or one not filled by
  * iopgt_config_init(): its size is below the first version's or above
  * 4096), -E2BIG if cfg has non-zero fields this library does not know,
- * -ENOMEM if the root cannot be allocated. Thread-safe (touches
+ * -ENOMEM if the root cannot be allocated, -ERANGE if table_alloc gave a
+ * root the hardware cannot reach (any byte at or above 2^oas), -EINVAL if
+ * it gave one not aligned to its whole size (a concatenated root: to all
+ * its tables). Nothing is kept from a failed call. Thread-safe (touches
  * nothing shared). */
 int iopgt_domain_create(const struct iopgt_config *cfg,
 			struct iopgt_domain **out);
@@ -382,6 +410,13 @@ struct iopgt_info {
 	uint64_t leaf_sizes;   /* leaf sizes in use */
 	unsigned options;      /* as configured */
 	unsigned strategy;     /* enum iopgt_strategy, as configured */
+	/* The IOVAs the domain takes: [0, iova_last] and, if iova_upper is
+	 * not 0, [iova_upper, 2^64 - 1] too. iova_last is 2^ias - 1, or,
+	 * where the format sign-extends its input
+	 * (IOPGT_FORMAT_SIGN_EXTEND), 2^(ias-1) - 1, with the upper half
+	 * from iova_upper = 2^64 - 2^(ias-1). */
+	uint64_t iova_last;
+	uint64_t iova_upper;
 	/* New fields are added here, at the end. */
 };
 
@@ -492,6 +527,12 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * once, with no lock: the library coordinates on the tables they share. Two
  * calls whose ranges overlap must be serialized by the caller. Neither call
  * ever flushes: each adds to the caller's gather, to be synced once.
+ *
+ * The input space. An IOVA range must lie below 2^ias or, where the format
+ * sign-extends its input (IOPGT_FORMAT_SIGN_EXTEND: x86-64), in one half
+ * of it: wholly below 2^(ias-1) or wholly at or above 2^64 - 2^(ias-1)
+ * (iopgt_info.iova_last, iova_upper). Anything else is -ERANGE, for every
+ * call below that takes an IOVA.
  */
 
 /* Map [iova, iova + size) to [pa, pa + size) with prot. iova, pa and size
@@ -499,8 +540,10 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * PA and the remaining length allow is used, re-chosen along the range.
  * Errors: -EINVAL (unaligned, empty, wrapping past 2^64, bad prot, NULL dom
  * or g, g holding state of another domain), -ERANGE
- * (beyond the input or output address size), -EEXIST (some part is already
- * mapped), -ENOMEM (table allocation failed).
+ * (outside the input space, above, or beyond the output address size),
+ * -EEXIST (some part is already
+ * mapped), -ENOMEM (table allocation failed, or table_alloc returned
+ * memory at or above 2^oas, which is given back).
  * On error the tables are as before the call (a domain without counts,
  * NO_RECLAIM and NO_COALESCE both set, keeps the empty tables the call
  * created; the mappings are as before); the gather may have grown
@@ -512,8 +555,9 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * superpage that lies partly inside is split so that the rest stays mapped.
  * Returns the number of bytes unmapped (>= 0), -EINVAL for an unaligned,
  * empty or wrapping request (or NULL dom or g, or g of another domain),
- * -ERANGE beyond the input size, or -ENOMEM if a split could not allocate
- * its table, in which case nothing was unmapped.
+ * -ERANGE outside the input space, or -ENOMEM if a split could not allocate
+ * its table (or table_alloc returned memory at or above 2^oas), in which
+ * case nothing was unmapped.
  *
  * Overlapping writers. A map and an unmap (or two unmaps) whose ranges
  * overlap must not run at once: the library does not detect it, and what
@@ -534,7 +578,8 @@ struct iopgt_translation {
 };
 
 /* Translate iova as the hardware would. Returns 0, -ENOENT if unmapped,
- * -ERANGE if iova is beyond ias, -EINVAL for NULL pointers. Lock-free: may
+ * -ERANGE if iova is outside the input space (beyond ias, or not
+ * canonical), -EINVAL for NULL pointers. Lock-free: may
  * run concurrently with map, unmap and sync of any range (except with the
  * after-flush strategy, whose caller serializes every call); the answer is
  * the state before or after each concurrent change to iova's own range. */

@@ -127,9 +127,13 @@ enum iopgt_sim_fault {
 	IOPGT_SIM_FAULT_PERMISSION,  /* the leaf forbids the access */
 	IOPGT_SIM_FAULT_RESERVED,    /* malformed entry: a leaf where the
 	                              * level allows none, an output address
-	                              * beyond oas, a table address outside
-	                              * the arena or misaligned */
-	IOPGT_SIM_FAULT_RANGE,       /* IOVA beyond the input size */
+	                              * beyond oas, a table address beyond
+	                              * oas, outside the arena or
+	                              * misaligned */
+	IOPGT_SIM_FAULT_RANGE,       /* IOVA outside the input space: beyond
+	                              * the input size, or not canonical
+	                              * where the format sign-extends (x86:
+	                              * bits 63:ias-1 not all equal) */
 	IOPGT_SIM_FAULT_VIOLATION,   /* walk stopped at a rule violation
 	                              * (reported separately) */
 	IOPGT_SIM_FAULT_ACCESS_FLAG, /* ARM: a leaf with the Access flag

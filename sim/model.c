@@ -371,9 +371,9 @@ uint64_t sim_model_sample(struct iopgt_sim *sim, uint64_t *rng,
 {
 	struct sim_model *m = &sim->model;
 	uint64_t r = sim_rand(rng), r2 = sim_rand(rng), iova;
-	uint64_t space_mask = sim->geo.ias >= 64
-				      ? UINT64_MAX
-				      : (UINT64_C(1) << sim->geo.ias) - 1;
+	/* Into the input space: below 2^ias, or, where the format
+	 * sign-extends, into a half of it (biased, masked, unbiased). */
+	uint64_t space_mask = ~sim->ias_mask;
 
 	pthread_rwlock_rdlock(&m->lock);
 	if (!m->n) {
@@ -392,7 +392,7 @@ uint64_t sim_model_sample(struct iopgt_sim *sim, uint64_t *rng,
 		}
 	}
 	pthread_rwlock_unlock(&m->lock);
-	return iova & space_mask;
+	return ((iova + sim->in_bias) & space_mask) - sim->in_bias;
 }
 
 /* ------------------------------------------------------------------------

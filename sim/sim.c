@@ -129,6 +129,10 @@ int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 	sim->root_pa = info.root_pa;
 	sim->oas = info.oas;
 	sim->format = info.format;
+	/* The lower part ends at iova_last; an upper half, where the format
+	 * sign-extends, starts at iova_upper = -in_bias. */
+	sim->in_bias = 0 - info.iova_upper;
+	sim->ias_mask = info.ias >= 64 ? 0 : ~((UINT64_C(1) << info.ias) - 1);
 	sim_caches_drop_all(sim);
 	sim->dom = dom;
 	return 0;

@@ -171,6 +171,9 @@ struct iopgt_sim {
 	uint64_t root_pa;
 	unsigned oas;
 	enum iopgt_format format;
+	/* The input space, as the domain's (pt_in_space): an IOVA is taken
+	 * if iova + in_bias has no bit of ias_mask set. */
+	uint64_t in_bias, ias_mask;
 
 	pthread_rwlock_t inv;
 	struct sim_tlb_set *tlb;

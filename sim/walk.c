@@ -463,7 +463,11 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 		if (fmt->is_table(fmt, e, l)) {
 			uint64_t tpa = fmt->table_pa(fmt, e, l);
 
+			/* Beyond the output size: an Address size fault on
+			 * ARM, reserved bits set on x86. */
 			if ((tpa & (geo->table_size - 1)) ||
+			    (sim->oas < 64 &&
+			     ((tpa + geo->table_size - 1) >> sim->oas)) ||
 			    sim_frame(sim, tpa) < 0 ||
 			    sim_frame(sim, tpa + geo->table_size - 1) < 0)
 				return fault(res, IOPGT_SIM_FAULT_RESERVED, l);
@@ -588,7 +592,9 @@ int iopgt_sim_translate(struct iopgt_sim *sim, uint64_t iova,
 	if (!sim->dom)
 		return -ENODEV;
 	sim_count(&sim->st.translations);
-	if (sim->geo.ias < 64 && (iova >> sim->geo.ias)) {
+	/* Beyond the input size, or, where the format sign-extends (x86),
+	 * not canonical: the hardware faults before it walks. */
+	if ((iova + sim->in_bias) & sim->ias_mask) {
 		sim_count(&sim->st.faults[IOPGT_SIM_FAULT_RANGE]);
 		return fault(res, IOPGT_SIM_FAULT_RANGE, sim->geo.levels - 1);
 	}
@@ -612,7 +618,7 @@ int iopgt_sim_peek(struct iopgt_sim *sim, uint64_t iova, uint64_t *entry,
 	memset(&res, 0, sizeof(res));
 	if (!sim->dom)
 		return -ENODEV;
-	if (sim->geo.ias < 64 && (iova >> sim->geo.ias))
+	if ((iova + sim->in_bias) & sim->ias_mask)
 		return -ENOENT;
 	rc = walk(sim, iova, IOPGT_SIM_READ, true, &res, &leaf);
 	if (rc)

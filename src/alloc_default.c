@@ -47,6 +47,12 @@
  *    the one that comes back second unmaps its own and takes a slot from
  *    the other.
  *
+ *  - Reach: pa = va, so a domain whose output address size lies below the
+ *    process's address space (oas 32 to 46 on x86-64) needs its table
+ *    pages below 2^oas. The allocator is created with that limit; as long
+ *    as mmap's own choice lies below it, nothing changes; once it does
+ *    not, mappings are placed by hint from 1 GiB up (map_low()).
+ *
  * Under AddressSanitizer a freed slot is poisoned until handed out again,
  * as the heap allocator would, so use-after-free of a table page is still
  * reported.
@@ -111,6 +117,10 @@ struct iopgt__chunks {
 	struct size_class cls[NR_CLASSES];
 	alignas(64) _Atomic size_t mapped; /* bytes: chunks and large pages */
 	_Atomic size_t large_mapped;       /* bytes: large pages alone */
+	uint64_t limit;       /* every mapping ends at or below it; 0: none */
+	_Atomic bool low;     /* mmap's choice went beyond limit: place by
+	                       * hint (map_low) */
+	_Atomic uintptr_t hint; /* where map_low tries first */
 };
 
 static void list_init(struct link *h)
@@ -148,8 +158,8 @@ static bool chunk_has_room(const struct chunk *ch)
 }
 
 /* A fresh mapping of size bytes aligned to align (a power of two, at least
- * 4K); NULL if out of memory. */
-static void *map_aligned(size_t size, size_t align)
+ * 4K), wherever mmap puts it; NULL if out of memory. */
+static void *map_anywhere(size_t size, size_t align)
 {
 	const int prot = PROT_READ | PROT_WRITE;
 	const int flags = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -181,6 +191,82 @@ static void *map_aligned(size_t size, size_t align)
 	return (void *)a;
 }
 
+/* map_low() starts at 1 GiB: below 2 GiB, which stays application memory
+ * under the sanitizers (AddressSanitizer's shadow begins just under 2^31
+ * on x86-64), and above the first 16 MiB, where a program linked at a
+ * fixed address and its heap lie. */
+#define LOW_START ((uintptr_t)1 << 30)
+#define LOW_FLOOR ((uintptr_t)1 << 24)
+#define LOW_TRIES 64
+
+static bool below_limit(const struct iopgt__chunks *c, const void *m,
+			size_t size)
+{
+	return !c->limit || (uint64_t)(uintptr_t)m + size <= c->limit;
+}
+
+/* A mapping of size bytes aligned to align that ends at or below
+ * c->limit, placed by hint: from where the last one ended, stepping over
+ * what is taken by growing strides, starting again from the floor when
+ * past the limit. NULL after LOW_TRIES attempts. A hint never replaces
+ * an existing mapping (MAP_FIXED_NOREPLACE, or a plain hint where that is
+ * unknown: the kernel then places it elsewhere, and it is given back). */
+static void *map_low(struct iopgt__chunks *c, size_t size, size_t align)
+{
+	const int prot = PROT_READ | PROT_WRITE;
+#ifdef MAP_FIXED_NOREPLACE
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+#else
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#endif
+	uint64_t top = c->limit;
+	uintptr_t a = atomic_load_explicit(&c->hint, memory_order_relaxed);
+	uint64_t step = size;
+
+	if (top > (uint64_t)UINTPTR_MAX)
+		top = (uint64_t)UINTPTR_MAX;
+	if (!a)
+		a = LOW_START;
+	for (unsigned i = 0; i < LOW_TRIES; i++) {
+		void *m;
+
+		a = (a + align - 1) & ~(uintptr_t)(align - 1);
+		if (a < LOW_FLOOR || (uint64_t)a + size > top) {
+			a = (LOW_FLOOR + align - 1) & ~(uintptr_t)(align - 1);
+			step = size;
+			if ((uint64_t)a + size > top)
+				return NULL;
+		}
+		m = mmap((void *)a, size, prot, flags, -1, 0);
+		if (m == (void *)a) {
+			atomic_store_explicit(&c->hint, a + size,
+					      memory_order_relaxed);
+			return m;
+		}
+		if (m != MAP_FAILED)
+			munmap(m, size);
+		a += (uintptr_t)step;
+		if (step < ((uint64_t)1 << 30))
+			step *= 2;
+	}
+	return NULL;
+}
+
+/* A fresh mapping of size bytes aligned to align, below c->limit. */
+static void *map_aligned(struct iopgt__chunks *c, size_t size, size_t align)
+{
+	void *m;
+
+	if (!atomic_load_explicit(&c->low, memory_order_relaxed)) {
+		m = map_anywhere(size, align);
+		if (!m || below_limit(c, m, size))
+			return m;
+		munmap(m, size);
+		atomic_store_explicit(&c->low, true, memory_order_relaxed);
+	}
+	return map_low(c, size, align);
+}
+
 static void unmap(struct iopgt__chunks *c, void *va, size_t size)
 {
 	unpoison(va, size);
@@ -190,7 +276,7 @@ static void unmap(struct iopgt__chunks *c, void *va, size_t size)
 
 static struct chunk *chunk_new(struct iopgt__chunks *c, unsigned shift)
 {
-	struct chunk *ch = map_aligned(CHUNK_SIZE, CHUNK_SIZE);
+	struct chunk *ch = map_aligned(c, CHUNK_SIZE, CHUNK_SIZE);
 
 	if (!ch)
 		return NULL;
@@ -220,7 +306,7 @@ static unsigned size_shift(size_t size)
 	return 0;
 }
 
-struct iopgt__chunks *iopgt__chunks_create(void)
+struct iopgt__chunks *iopgt__chunks_create(uint64_t limit)
 {
 	struct iopgt__chunks *c = aligned_alloc(alignof(struct iopgt__chunks),
 						sizeof(*c));
@@ -238,6 +324,7 @@ struct iopgt__chunks *iopgt__chunks_create(void)
 		list_init(&sc->full);
 	}
 	atomic_init(&c->mapped, 0);
+	c->limit = limit;
 	return c;
 fail:
 	while (k--)
@@ -406,7 +493,7 @@ void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa)
 	if (shift < LARGE_SHIFT) {
 		va = class_alloc(c, shift);
 	} else {
-		va = map_aligned(size, size);
+		va = map_aligned(c, size, size);
 		if (va) {
 			atomic_fetch_add_explicit(&c->mapped, size,
 						  memory_order_relaxed);

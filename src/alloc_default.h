@@ -14,8 +14,9 @@
 /* Allocator state, one per domain. */
 struct iopgt__chunks;
 
-/* A new, empty allocator; NULL if out of memory. */
-struct iopgt__chunks *iopgt__chunks_create(void);
+/* A new, empty allocator whose memory ends at or below limit (pa = va:
+ * 2^oas for a domain's tables; 0: anywhere); NULL if out of memory. */
+struct iopgt__chunks *iopgt__chunks_create(uint64_t limit);
 
 /* Unmap everything and free c. Call once every page was freed; NULL is
  * ignored. */
@@ -23,7 +24,8 @@ void iopgt__chunks_destroy(struct iopgt__chunks *c);
 
 /* arg: the struct iopgt__chunks. size: a power of two, at least 4096.
  * Returns memory aligned to size, not necessarily zeroed, and sets
- * *pa = (uint64_t)(uintptr_t)va; NULL if out of memory (or a bad size).
+ * *pa = (uint64_t)(uintptr_t)va; NULL if out of memory, of address space
+ * below the limit, or a bad size.
  * Thread-safe. */
 void *iopgt__chunks_alloc(void *arg, size_t size, uint64_t *pa);
 

@@ -124,6 +124,10 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 	}
 	if (eng->hw_dirty)
 		info->flags |= IOPGT_FORMAT_DIRTY;
+	if (eng->ias_within_oas)
+		info->flags |= IOPGT_FORMAT_IAS_WITHIN_OAS;
+	if (eng->input_sign_extend)
+		info->flags |= IOPGT_FORMAT_SIGN_EXTEND;
 	{
 		uint64_t attrs;
 		if (!eng->prot_attrs(IOPGT_PROT_READ | PT_PROT_SNOOP, &attrs))
@@ -215,11 +219,13 @@ static int config_copy(struct iopgt_config *c, const struct iopgt_config *cfg)
 /* Fill in the allocators the caller left NULL; *hosted_mem receives the
  * built-in table allocator's state, if used. A freestanding build has no
  * built-in allocators: the caller must give them. */
-static int mem_defaults(struct iopgt_mem_ops *mem, void **hosted_mem)
+static int mem_defaults(struct iopgt_mem_ops *mem, void **hosted_mem,
+			unsigned oas)
 {
 #if __STDC_HOSTED__
-	return iopgt__mem_defaults(mem, hosted_mem);
+	return iopgt__mem_defaults(mem, hosted_mem, oas);
 #else
+	(void)oas;
 	*hosted_mem = NULL;
 	return mem->table_alloc && mem->table_free && mem->meta_alloc &&
 		       mem->meta_free
@@ -324,7 +330,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if (!cfg->mem.table_alloc != !cfg->mem.table_free ||
 	    !cfg->mem.meta_alloc != !cfg->mem.meta_free)
 		return -EINVAL;
-	r = mem_defaults(&cfg->mem, &hosted_mem);
+	r = mem_defaults(&cfg->mem, &hosted_mem, geo.oas);
 	if (r)
 		return r;
 	dom = domain_alloc(&cfg->mem);
@@ -358,6 +364,17 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	dom->granule_mask = (UINT64_C(1) << geo.granule) - 1;
 	dom->ias_mask = ~((UINT64_C(1) << geo.ias) - 1);
 	dom->oas_mask = ~((UINT64_C(1) << geo.oas) - 1);
+	if (eng->input_sign_extend) {
+		/* The root spans the hardware's walk width, of which the ias
+		 * takes the sign-extended part (fmt_geometry, contract.h). */
+		unsigned width = geo.shift[geo.levels - 1] + geo.root_bits;
+
+		pt_assert("a sign-extending format's root spans at least the "
+			  "ias",
+			  width >= geo.ias && width <= 64);
+		dom->in_bias = UINT64_C(1) << (geo.ias - 1);
+		dom->in_sext = 64 - width;
+	}
 	for (unsigned prot = 0; prot < 32; prot++) {
 		uint64_t attrs;
 		unsigned p = prot;
@@ -367,7 +384,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		if (!eng->prot_attrs(p, &attrs))
 			dom->prot_attrs[prot] = attrs; /* never 0 */
 	}
-	dom->root = iopgt__root_alloc(dom);
+	dom->root = iopgt__root_alloc(dom, &r);
 	if (dom->root) {
 		unsigned top = geo.levels - 1;
 		dom->top.va = dom->root->va;
@@ -378,7 +395,6 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		dom->top.walk = strat->walk;
 		dom->top.other = pt_top_other(dom);
 	}
-	r = -ENOMEM;
 	if (!dom->root)
 		goto fail;
 	r = strat->setup ? strat->setup(dom) : 0;
@@ -473,6 +489,10 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
 			info->leaf_sizes |= UINT64_C(1) << pt_shift(&dom->geo, l);
 	info->options = dom->cfg.options;
 	info->strategy = dom->cfg.strategy;
+	/* The lower part ends below 2^ias, or 2^(ias-1) when the format
+	 * sign-extends; the upper half starts 2^(ias-1) below 2^64. */
+	info->iova_last = (UINT64_C(1) << dom->geo.ias) - dom->in_bias - 1;
+	info->iova_upper = dom->in_bias ? 0 - dom->in_bias : 0;
 	copy_out(user_info, size, info, sizeof(*info));
 	return 0;
 }
@@ -481,16 +501,26 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
  * The checks in front of the engine
  */
 
-/* [iova, iova + size) as iova/last inside the input space. */
-static int check_range(const struct iopgt_domain *dom, uint64_t iova,
-		       uint64_t size, uint64_t *last)
+/* [iova, iova + size) as iova/last inside the input space: below 2^ias,
+ * or, where the format sign-extends, canonical and within one half. In
+ * line: map and unmap are hot. */
+static inline __attribute__((always_inline)) int
+check_range(const struct iopgt_domain *dom, uint64_t iova, uint64_t size,
+	    uint64_t *last)
 {
+	uint64_t bl;
+
 	if (!size || ((iova | size) & dom->granule_mask))
 		return -EINVAL;
 	*last = iova + (size - 1);
 	if (*last < iova)
 		return -EINVAL; /* wraps around */
-	if (*last & dom->ias_mask)
+	/* pt_in_space(dom, iova, *last), written for the hot path: the
+	 * biased last lies below 2^ias, and the biased range does not wrap
+	 * (its last is at least its length less one), which one across
+	 * the hole between the halves would. */
+	bl = *last + dom->in_bias;
+	if ((bl & dom->ias_mask) || bl < size - 1)
 		return -ERANGE;
 	return 0;
 }
@@ -563,8 +593,8 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 {
 	if (!dom || !out)
 		return -EINVAL;
-	if (iova & dom->ias_mask)
-		return -ERANGE;
+	if ((iova + dom->in_bias) & dom->ias_mask)
+		return -ERANGE; /* beyond the input size, or not canonical */
 	return dom->eng->lookup(dom, iova, out);
 }
 
@@ -676,8 +706,9 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 		uint64_t e = pt_load(t, i);
 		if (dom->eng->is_table(e, t->level) &&
 		    (r = each_table(dom, child_of(dom, e, t->level),
-				    iova + ((uint64_t)i << t->shift), fn,
-				    arg)))
+				    pt_sext(dom, iova + ((uint64_t)i
+							 << t->shift)),
+				    fn, arg)))
 			return r;
 	}
 	return 0;

@@ -55,7 +55,7 @@ static int dump_table(void *arg, const struct iopgt_table_info *ti)
 		return r;
 	for (unsigned i = 0; i < ti->entries; i++) {
 		uint64_t e = atomic_load_explicit(&va[i], memory_order_relaxed);
-		uint64_t iova = ti->iova + i * esz;
+		uint64_t iova = pt_sext(dc->dom, ti->iova + i * esz);
 
 		if (!e)
 			continue;

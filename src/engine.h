@@ -37,6 +37,18 @@ static inline struct pt_table *PT(child)(const struct iopgt_domain *dom,
 	return pt_desc(dom, pt_p2v(dom, fmt_table_pa(e, level)));
 }
 
+/* The first IOVA of entry i of table t: its span's start plus i entries,
+ * sign-extended where the format sign-extends its input (the root's
+ * entries of the upper half; a no-op below the root). */
+static inline uint64_t PT(entry_iova)(const struct iopgt_domain *dom,
+				      const struct pt_table *t, unsigned i)
+{
+	uint64_t a = t->iova + ((uint64_t)i << t->shift);
+
+	(void)dom;
+	return FMT_INPUT_SIGN_EXTEND ? pt_sext(dom, a) : a;
+}
+
 /* ------------------------------------------------------------------------
  * The cursor: every descent of every operation goes through it. It stands
  * on one table (va, at level) and remembers the tables it came through.
@@ -808,6 +820,17 @@ retry:
 			goto retry;
 		if (r)
 			return r;
+		/* The leaf took the place of a table entry, which the count
+		 * (or the probe) already held: if t was full but for the
+		 * subtree, it is full of leaves now and may coalesce, as
+		 * if no empty table had stood there. */
+		if (level < geo->levels - 1 &&
+		    (geo->leaf_levels & (2u << level)) &&
+		    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
+		    (counted ? pt_count(t) == pt_nr_entries(geo, level)
+			     : PT(may_be_full)(t->va,
+					       pt_nr_entries(geo, level), idx)))
+			PT(add_cand)(op, level, iova);
 		*done = sz;
 		return 0;
 	}
@@ -1385,11 +1408,9 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	 * section; and so on. In prune mode leaves are kept. */
 	/* Only the range's first and last entries can hold a leaf that
 	 * sticks out of it. */
-	const unsigned out_lo = base + ((uint64_t)i << shift) < iova ? i
-								     : ~0u;
+	const unsigned out_lo = PT(entry_iova)(op->dom, t, i) < iova ? i : ~0u;
 	const unsigned out_hi =
-		base + ((uint64_t)end << shift) + (sz - 1) > last ? end
-								   : ~0u;
+		PT(entry_iova)(op->dom, t, end) + (sz - 1) > last ? end : ~0u;
 	const bool prune = op->prune;
 	while (i <= end) {
 		pt_entry_t *p = t->va;
@@ -1452,16 +1473,17 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			st = 1; /* no count: never "emptied" */
 		if (k) {
 			*bytes += k * sz;
-			pt_gather_range(op->g, base + first * sz,
-					    base + (lastc + 1) * sz - 1,
-					    IOPGT_FLUSH_MODIFIED);
+			pt_gather_range(op->g, PT(entry_iova)(op->dom, t, first),
+					PT(entry_iova)(op->dom, t, lastc) +
+						(sz - 1),
+					IOPGT_FLUSH_MODIFIED);
 		}
 		if (straddle)
 			return -EAGAIN; /* a leaf the ends' split missed */
 		if (i > end)
 			break;
 		c = PT(child)(op->dom, e, lvl);
-		s = base + ((uint64_t)i << shift);
+		s = PT(entry_iova)(op->dom, t, i);
 		r = PT(unmap_table)(op, c, s < iova ? iova : s,
 				    last - s < sz - 1 ? last : s + (sz - 1),
 				    bytes, &ce);
@@ -1635,9 +1657,12 @@ static void PT(free_spares)(struct pt_op *op)
  * that an allocation failure changes nothing. */
 static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 {
-	const struct pt_geo *geo = &op->dom->geo;
+	const struct iopgt_domain *dom = op->dom;
 	unsigned need[PT_MAX_LEVELS] = { 0 };
-	bool top = last == (UINT64_C(1) << geo->ias) - 1;
+	/* last + 1 lies beyond the input space (or its lower half, or
+	 * wraps): no leaf can straddle it. */
+	bool top = last == UINT64_MAX ||
+		   ((last + 1 + dom->in_bias) & dom->ias_mask);
 	int r;
 
 	if (!PT(count_split2)(op, iova, last + 1, !top, need))
@@ -2159,7 +2184,11 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 	int r;
 
 	for (; i <= end; i++) {
+		/* Sign-extended: the root's entries of an upper half. */
 		uint64_t s = base + ((uint64_t)i << shift);
+
+		if (FMT_INPUT_SIGN_EXTEND)
+			s = pt_sext(d->dom, s);
 		uint64_t e = atomic_load_explicit(&va[i], memory_order_acquire);
 
 		if (!e)
@@ -2268,8 +2297,11 @@ static uint64_t PT(table_pa)(uint64_t e, unsigned level)
 /* fmt_geometry, held to the engine's compile-time constants. */
 static int PT(geometry)(const struct iopgt_config *cfg, struct pt_geo *geo)
 {
-	int r = fmt_geometry(cfg, geo);
+	int r;
 
+	if (FMT_IAS_WITHIN_OAS && cfg->ias > cfg->oas)
+		return -EINVAL;
+	r = fmt_geometry(cfg, geo);
 	if (r)
 		return r;
 	pt_assert("fmt_geometry gives the engine's FMT_GRANULE and FMT_BITS",
@@ -2303,4 +2335,6 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.hw_dirty = FMT_HW_DIRTY,
 	.sw_bits = FMT_SW_BITS,
 	.hw_config = fmt_hw_config,
+	.ias_within_oas = FMT_IAS_WITHIN_OAS,
+	.input_sign_extend = FMT_INPUT_SIGN_EXTEND,
 };

@@ -29,7 +29,8 @@ static void default_meta_free(void *arg, void *ptr, size_t size)
 /* Table pages come from the domain's own chunk allocator (alloc_default.c):
  * page-aligned pages carved from mmap'd chunks cost their own size in
  * memory, where aligned_alloc(4096, 4096) costs about twice that. */
-int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg)
+int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg,
+			unsigned oas)
 {
 	*table_arg = NULL;
 	if (!mem->meta_alloc || !mem->meta_free) {
@@ -37,7 +38,9 @@ int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg)
 		mem->meta_free = default_meta_free;
 	}
 	if (!mem->table_alloc || !mem->table_free) {
-		*table_arg = iopgt__chunks_create();
+		/* pa = va: the tables must lie below 2^oas. */
+		*table_arg = iopgt__chunks_create(
+			oas < 64 ? UINT64_C(1) << oas : 0);
 		if (!*table_arg)
 			return -ENOMEM;
 		mem->table_alloc = iopgt__chunks_alloc;

@@ -202,6 +202,11 @@ struct pt_engine {
 	/* fmt_hw_config: the driver-facing values (iopgt_hw_config). */
 	void (*hw_config)(const struct pt_geo *geo, uint64_t root,
 			  struct iopgt_hw_config *hw);
+	/* FMT_IAS_WITHIN_OAS: the ias may not exceed the oas. */
+	bool ias_within_oas;
+	/* FMT_INPUT_SIGN_EXTEND: input addresses are sign-extended from bit
+	 * ias - 1 (an upper half at the top of the 64-bit space). */
+	bool input_sign_extend;
 };
 
 /* The format registry (src/fmt/registry.c): the one table of formats. */
@@ -325,8 +330,17 @@ struct iopgt_domain {
 	 * so map does not convert on every call. */
 	uint64_t prot_attrs[32];
 	uint64_t granule_mask; /* bytes of the smallest leaf, minus 1 */
-	uint64_t ias_mask;     /* IOVA bits at or above ias */
+	/* The input space: an IOVA is taken if iova + in_bias has no bit
+	 * of ias_mask (the bits at or above ias) set. in_bias is 0, or, for
+	 * a format that sign-extends its input from bit ias - 1, 2^(ias-1):
+	 * that moves both halves, [0, 2^(ias-1)) and [2^64 - 2^(ias-1),
+	 * 2^64), into [0, 2^ias) with one addition, the hole out of it. */
+	uint64_t ias_mask;
+	uint64_t in_bias;
 	uint64_t oas_mask;     /* output address bits at or above oas */
+	/* 64 minus the bits the root's entries span (the hardware's walk
+	 * width) if the format sign-extends its input, else 0: pt_sext(). */
+	unsigned in_sext;
 
 	/* Tables in gathers not yet synced: counted in debug builds only,
 	 * to catch a destroy with a gather still holding tables. */
@@ -965,6 +979,25 @@ static inline uint32_t pt_used(const struct iopgt_domain *dom,
 	return k;
 }
 
+/* a sign-extended from the top bit of the root's span, in a domain whose
+ * format sign-extends its input; a itself otherwise. The first IOVA of
+ * entry i of the root is pt_sext(dom, i << shift); any IOVA the domain
+ * takes is its own pt_sext. */
+static inline uint64_t pt_sext(const struct iopgt_domain *dom, uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << dom->in_sext) >> dom->in_sext);
+}
+
+/* Whether [iova, last] (iova <= last) lies in the domain's input space,
+ * within one half of it where the format sign-extends (pt.h, in_bias). */
+static inline bool pt_in_space(const struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t last)
+{
+	uint64_t bi = iova + dom->in_bias, bl = last + dom->in_bias;
+
+	return !(bl & dom->ias_mask) && bi <= bl;
+}
+
 /* The CPU address of the table page at hardware address pa. */
 static inline pt_entry_t *pt_p2v(const struct iopgt_domain *dom, uint64_t pa)
 {
@@ -1002,8 +1035,10 @@ void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
  * Call only once the flush and walker rules allow reuse. */
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
 /* Allocate / free the root, whose descriptor is dom->root_desc; the root
- * also fixes dom->va_off. */
-struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom);
+ * also fixes dom->va_off. NULL with *err: -ENOMEM (table_alloc failed),
+ * -EINVAL (not aligned to the root's whole size), -ERANGE (beyond the
+ * output address size). */
+struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom, int *err);
 void iopgt__root_free(struct iopgt_domain *dom, struct pt_table *t);
 /* Return the segments with no page in use to table_free. */
 void iopgt__cache_trim(struct iopgt_domain *dom);
@@ -1012,10 +1047,12 @@ void iopgt__segments_destroy(struct iopgt_domain *dom);
 /* Usable pages in the segments kept with no page in use. */
 uint64_t iopgt__pages_cached(struct iopgt_domain *dom);
 /* Hosted builds (hosted.c): fill in the built-in allocators where mem has
- * none. If the table callbacks are the built-in ones, *table_arg receives
- * their state, to be given to iopgt__mem_release() once every table page
- * is back; else it is NULL. -ENOMEM if that state cannot be allocated. */
-int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg);
+ * none (the table allocator's memory below 2^oas). If the table callbacks
+ * are the built-in ones, *table_arg receives their state, to be given to
+ * iopgt__mem_release() once every table page is back; else it is NULL.
+ * -ENOMEM if that state cannot be allocated. */
+int iopgt__mem_defaults(struct iopgt_mem_ops *mem, void **table_arg,
+			unsigned oas);
 /* A monotonic clock in nanoseconds (hosted builds). */
 uint64_t iopgt__clock_ns(void);
 void iopgt__mem_release(void *table_arg);

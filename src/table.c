@@ -110,10 +110,22 @@ static void avail_del(struct iopgt_domain *dom, struct pt_seg *s)
 	s->on_avail = 0;
 }
 
+/* Whether the hardware can walk to size bytes at pa: they lie below
+ * 2^oas, the domain's output address size (an ARM walk to a table beyond
+ * it is an Address size fault; an x86 table address above MAXPHYADDR sets
+ * reserved bits). */
+static bool reachable(const struct iopgt_domain *dom, uint64_t pa, size_t size)
+{
+	uint64_t last = pa + (size - 1);
+
+	return last >= pa && !(last & dom->oas_mask);
+}
+
 /* A new segment from table_alloc, its descriptor pages zeroed and its
  * header set up; NULL if the allocation failed or the memory is unusable
- * (misaligned, beyond what an entry can hold, or at another CPU-to-
- * hardware offset than the rest while there is no phys_to_virt). */
+ * (beyond the output address size, which the allocator may not know of;
+ * or, breaking its contract, misaligned or at another CPU-to-hardware
+ * offset than the rest while there is no phys_to_virt). */
 static struct pt_seg *seg_new(struct iopgt_domain *dom)
 {
 	struct iopgt_mem_ops *mem = &dom->cfg.mem;
@@ -124,9 +136,12 @@ static struct pt_seg *seg_new(struct iopgt_domain *dom)
 
 	if (!va)
 		return NULL;
+	if (!reachable(dom, pa, size)) {
+		mem->table_free(dom->table_arg, va, pa, size);
+		return NULL;
+	}
 	if (((uintptr_t)va & dom->seg_mask) ||
 	    (pa & (dom->geo.table_size - 1)) ||
-	    ((pa + size - 1) >> dom->eng->max_oas) ||
 	    (!dom->cfg.phys_to_virt &&
 	     (uintptr_t)va - pa != dom->va_off)) {
 		pt_assert("table_alloc returned memory the library can use "
@@ -336,7 +351,7 @@ uint64_t iopgt__pages_cached(struct iopgt_domain *dom)
 	return (uint64_t)n * seg_tables(dom);
 }
 
-struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom)
+struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom, int *err)
 {
 	struct iopgt_mem_ops *mem = &dom->cfg.mem;
 	struct pt_table *t = &dom->root_desc;
@@ -345,10 +360,19 @@ struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom)
 	void *va = mem->table_alloc(dom->table_arg, size, &pa);
 	unsigned top = dom->geo.levels - 1;
 
+	*err = -ENOMEM;
 	if (!va)
 		return NULL;
-	if (((uintptr_t)va & (size - 1)) || (pa & (size - 1)) ||
-	    ((pa + size - 1) >> dom->eng->max_oas)) {
+	/* The whole root aligned to its size: a concatenated root is one
+	 * block of root_tables pages, aligned to all of them (the base
+	 * register holds its address with the bits below that size zero). */
+	if (((uintptr_t)va & (size - 1)) || (pa & (size - 1)))
+		*err = -EINVAL;
+	else if (!reachable(dom, pa, size))
+		*err = -ERANGE;
+	else
+		*err = 0;
+	if (*err) {
 		mem->table_free(dom->table_arg, va, pa, size);
 		return NULL;
 	}

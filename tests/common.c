@@ -17,8 +17,9 @@
  *      at which the domain walks fewer levels than every one chosen so
  *      far: every level count the format and granule support, each at
  *      its largest (multiple of 4) ias;
- *   2. ias_min, if not chosen yet and its root holds fewer entries than
- *      every root chosen so far (a root of a few entries).
+ *   2. ias_min, if not chosen yet and its input space takes fewer root
+ *      entries than every configuration chosen so far (a root of a few
+ *      entries, or, where the format sign-extends, a few at each end).
  * oas is the format's default. Names (IOPGT_TEST_CFG, stress_concurrent's
  * --configs): the format, then "/<granule>" ("/16k") if the format offers
  * several granules, then "/ias<N>"; a format with one granule names the
@@ -35,14 +36,9 @@ static char tcfg_names[TCFG_MAX][48];
 static size_t tcfg_n;
 static pthread_once_t tcfg_once = PTHREAD_ONCE_INIT;
 
-static int root_entries_of(void *arg, const struct iopgt_table_info *t)
-{
-	*(unsigned *)arg = t->entries; /* the root comes first */
-	return 1;
-}
-
-/* Levels and root entries of a domain of this configuration; 0 levels if
- * the library refuses it. */
+/* Levels, and root entries the input space takes (2^ias over one root
+ * entry's span), of a domain of this configuration; 0 levels if the
+ * library refuses it. */
 static unsigned tcfg_probe(enum iopgt_format format, unsigned granule,
 			   unsigned ias, unsigned oas, unsigned *root_entries)
 {
@@ -58,8 +54,8 @@ static unsigned tcfg_probe(enum iopgt_format format, unsigned granule,
 	if (iopgt_domain_create(&cfg, &dom))
 		return 0;
 	iopgt_domain_info(dom, &info, sizeof(info));
-	*root_entries = 0;
-	iopgt_for_each_table(dom, root_entries_of, root_entries);
+	*root_entries = 1u << (info.ias - info.granule -
+			       (info.granule - 3) * (info.levels - 1));
 	iopgt_domain_destroy(dom);
 	return info.levels;
 }
@@ -328,6 +324,11 @@ static void *t_table_alloc(void *arg, size_t size, uint64_t *pa)
 	p->pa = (uint64_t)(uintptr_t)p->va;
 	if (ta->remap) /* freed pages stay allocated: no pa is reused */
 		p->pa ^= (1 + ta->table_allocs % 3) << 44;
+	if (ta->pa_next) {
+		p->pa = ((ta->pa_next + size - 1) & ~(uint64_t)(size - 1)) +
+			ta->pa_skew;
+		ta->pa_next = p->pa + size;
+	}
 	p->next = ta->pages;
 	ta->pages = p;
 	*pa = p->pa;
@@ -994,7 +995,8 @@ void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
 	EXPECT(d->n >= 1);
 	d->top = d->s[d->n - 1];
-	d->end = UINT64_C(1) << c->ias;
+	d->end = d->info.iova_last + 1;
+	d->upper = d->info.iova_upper;
 	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
 	EQ(tcheck_counts(d->dom), 0);
 }

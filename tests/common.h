@@ -110,6 +110,11 @@ struct talloc {
 	 * its va plus a constant (each one's moves by a different multiple
 	 * of 2^44), and the domain needs cfg.phys_to_virt = talloc_p2v. */
 	bool remap;
+	/* If pa_next is not 0, a table allocation's pa is pa_next rounded up
+	 * to the allocation's size, plus pa_skew, and pa_next moves past it:
+	 * hardware addresses chosen by the test (never reused), which need
+	 * cfg.phys_to_virt = talloc_p2v. */
+	uint64_t pa_next, pa_skew;
 	/* Called on every table_free (after the page is poisoned). */
 	void (*on_free)(void *arg, uint64_t pa, size_t size, uint64_t when);
 	void *on_free_arg;
@@ -301,7 +306,11 @@ struct tdom {
 	uint64_t s[8];  /* leaf sizes in use, smallest first (s[i]: level i) */
 	unsigned n;
 	uint64_t top;   /* largest leaf size */
-	uint64_t end;   /* 2^ias */
+	uint64_t end;   /* the end of the lower part of the input space:
+	                 * 2^ias, or 2^(ias-1) where the format sign-extends
+	                 * (info.iova_last + 1) */
+	uint64_t upper; /* the first IOVA of the upper half where the format
+	                 * sign-extends (info.iova_upper), else 0 */
 	uint64_t pa0;   /* a PA aligned to top, high bits set */
 };
 

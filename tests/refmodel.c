@@ -194,17 +194,28 @@ void rm_work_init(struct rm_work *W, const struct tcfg *c,
 	W->gran = W->sizes[0];
 	W->s1 = W->sizes[1];
 	W->top = W->sizes[W->nsizes - 1];
-	W->ias_end = UINT64_C(1) << c->ias;
+	{
+		struct iopgt_info info;
+
+		iopgt_domain_info(dom, &info, sizeof(info));
+		W->lo_end = info.iova_last + 1;
+		W->hi_base = info.iova_upper;
+	}
 	W->oas_end = UINT64_C(1) << c->oas;
-	/* Two windows where ranges collide often: one across the middle of
+	/* Windows where ranges collide often: one across the middle of
 	 * the input space (a boundary at every level, and between
-	 * concatenated root tables), one at its top. */
+	 * concatenated root tables), one at its top; where the format
+	 * sign-extends, those of the lower half and a third at the bottom
+	 * of the upper half (the root's upper entries). */
 	w = UINT64_C(4) << 30;
-	if (w > W->ias_end / 4)
-		w = W->ias_end / 4;
+	if (w > W->lo_end / 4)
+		w = W->lo_end / 4;
 	W->win_size = w;
-	W->win_base[0] = W->ias_end / 2 - w / 2;
-	W->win_base[1] = W->ias_end - w;
+	W->win_base[0] = W->lo_end / 2 - w / 2;
+	W->win_base[1] = W->lo_end - w;
+	W->nwin = 2;
+	if (W->hi_base)
+		W->win_base[W->nwin++] = W->hi_base;
 	/* Every valid protection of the format, as the registry lists them
 	 * (test_badinput and test_formats check them against the specs). */
 	W->nprots = 0;
@@ -280,7 +291,8 @@ static uint64_t gen_size(struct rm_work *W)
 /* A random iova for size bytes in one of the windows. */
 static uint64_t gen_iova(struct rm_work *W, uint64_t size)
 {
-	uint64_t g = W->gran, align, base = W->win_base[rm_below(W, 2)], off;
+	uint64_t g = W->gran, align, base = W->win_base[rm_below(W, W->nwin)];
+	uint64_t off;
 	unsigned k = (unsigned)rm_below(W, 100);
 	uint64_t skew = 0;
 
@@ -302,7 +314,7 @@ static uint64_t gen_iova(struct rm_work *W, uint64_t size)
 
 static int which_window(const struct rm_work *W, uint64_t iova)
 {
-	for (int w = 0; w < 2; w++)
+	for (int w = 0; w < (int)W->nwin; w++)
 		if (iova >= W->win_base[w] &&
 		    iova - W->win_base[w] < W->win_size)
 			return w;
@@ -424,7 +436,7 @@ const char *rm_gen_unmap(struct rm_work *W, uint64_t *iova, uint64_t *size)
 		*iova = gen_iova(W, *size);
 		return "random";
 	} else {
-		unsigned w = (unsigned)rm_below(W, 2);
+		unsigned w = (unsigned)rm_below(W, W->nwin);
 		*iova = W->win_base[w];
 		*size = W->win_size;
 		return "a whole window";
@@ -437,7 +449,7 @@ uint64_t rm_gen_point(struct rm_work *W, unsigned pct)
 
 	if (r && rm_chance(W, pct))
 		return r->iova + rm_below(W, r->size);
-	return W->win_base[rm_below(W, 2)] + rm_below(W, W->win_size);
+	return W->win_base[rm_below(W, W->nwin)] + rm_below(W, W->win_size);
 }
 
 bool rm_gen_hole(struct rm_work *W, struct rm_range *piece)
@@ -593,9 +605,9 @@ void rm_check_unmapped(struct rm_work *W, uint64_t iova, uint64_t size)
 	rm_check_lookup(W, iova, "after unmap (first byte)");
 	rm_check_lookup(W, iova + size - 1, "after unmap (last byte)");
 	rm_check_lookup(W, iova + rm_below(W, size), "after unmap");
-	if (iova)
+	if (iova && rm_in_space(W, iova - 1))
 		rm_check_lookup(W, iova - 1, "after unmap (byte before)");
-	if (iova + size < W->ias_end)
+	if (rm_in_space(W, iova + size))
 		rm_check_lookup(W, iova + size, "after unmap (byte after)");
 }
 
@@ -630,10 +642,10 @@ void rm_compare_domain(struct rm_work *W)
 		rm_check_lookup(W, rm_end(r) - 1, "full compare (last byte)");
 		rm_check_lookup(W, r->iova + r->size / 2,
 				"full compare (middle)");
-		if (r->iova)
+		if (r->iova && rm_in_space(W, r->iova - 1))
 			rm_check_lookup(W, r->iova - 1,
 					"full compare (byte before)");
-		if (rm_end(r) < W->ias_end)
+		if (rm_in_space(W, rm_end(r)))
 			rm_check_lookup(W, rm_end(r),
 					"full compare (byte after)");
 	}

@@ -105,12 +105,24 @@ struct rm_work {
 	uint64_t sizes[8];
 	unsigned nsizes;
 	uint64_t gran, s1, top; /* smallest, second and largest leaf */
-	uint64_t win_base[2], win_size;
-	uint64_t ias_end, oas_end; /* 2^ias, 2^oas */
+	/* Where ranges are made: nwin windows of win_size bytes. */
+	uint64_t win_base[3], win_size;
+	unsigned nwin;
+	/* The input space: [0, lo_end) and, if hi_base is not 0 (a format
+	 * that sign-extends its input), [hi_base, 2^64). */
+	uint64_t lo_end, hi_base;
+	uint64_t oas_end; /* 2^oas */
 	unsigned prots[32], nprots;
 
 	unsigned long lookups; /* made by the checks */
 };
+
+/* Whether a lies in the domain's input space (a lookup of it answers
+ * -ENOENT or a translation, never -ERANGE). */
+static inline bool rm_in_space(const struct rm_work *W, uint64_t a)
+{
+	return a < W->lo_end || (W->hi_base && a >= W->hi_base);
+}
 
 /* A leaf that may read dirty with no device access: a superpage over
  * writable leaves that coalesced starts dirty (the library cannot know

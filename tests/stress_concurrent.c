@@ -849,7 +849,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	R->n0 = 1u << (info.granule - 3);
 	R->sz1 = R->page * R->n0;
 	R->sz2 = R->sz1 * R->n0;
-	R->space = UINT64_C(1) << info.ias;
+	R->space = info.iova_last + 1; /* the lower part of the input space */
 	R->pa_mask = (UINT64_C(1) << (info.ias < info.oas ? info.ias : info.oas)) - 1;
 
 	/* A: two leaf tables of interleaved chunks, 128 chunks a table. */
@@ -1358,7 +1358,7 @@ static void run_edge(const struct tcfg *c)
 	E->leaf = sizes[E->L];
 	E->span = sizes[E->L + 1];
 	E->n0 = (unsigned)(E->span / E->leaf);
-	E->base = 2 * E->span <= (UINT64_C(1) << info.ias) ? E->span : 0;
+	E->base = 2 * E->span <= info.iova_last + 1 ? E->span : 0;
 	E->pa_mask = (UINT64_C(1) << (info.ias < info.oas ? info.ias : info.oas)) - 1;
 	E->hw_bits = E->dom->eng->hw_accessed | E->dom->eng->hw_dirty;
 	E->ops = opt.ops;
@@ -1454,7 +1454,7 @@ static void run_edge(const struct tcfg *c)
 		die("the run never coalesced or never split: it proves little");
 
 	/* Unmap everything: the root alone remains; nothing leaks. */
-	unmap_everything(E->dom, UINT64_C(1) << info.ias, &g, false);
+	unmap_everything(E->dom, info.iova_last + 1, &g, false);
 	iopgt_domain_destroy(E->dom);
 	check_no_leak(&ta);
 	tsalloc_fini(&ta);

@@ -3,7 +3,8 @@
  * The default table allocator (src/alloc_default.c), driven directly:
  * alignment of every size, no overlap, reuse of freed slots, chunks given
  * back when all their slots are free, threads allocating and freeing each
- * other's pages, destroy, and the huge-page advice for segments.
+ * other's pages, destroy, the huge-page advice for segments, and the
+ * limit below which a domain's tables must lie.
  */
 #define _DEFAULT_SOURCE /* mincore */
 #include <stdatomic.h>
@@ -41,7 +42,7 @@ static void free_page(struct iopgt__chunks *c, void *va, size_t size)
 
 static void test_alignment(void **state)
 {
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 	void *va[3];
 
 	(void)state;
@@ -68,7 +69,7 @@ static void test_alignment(void **state)
 static void test_bad_sizes(void **state)
 {
 	static const size_t bad[] = { 0, 1, 2048, 4095, 6144, 12288, 65535 };
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 	uint64_t pa = 7;
 
 	(void)state;
@@ -123,7 +124,7 @@ static void test_overlap_and_reuse(void **state)
 	enum { N = 1800 };
 	static const size_t sizes[] = { 4096, 4096, 4096, 8192, 16384,
 					32768, 4096, 16384, 65536 };
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 	struct page *pg = calloc(N, sizeof(*pg));
 	struct page *sorted = calloc(N, sizeof(*sorted));
 	uintptr_t *freed = calloc(N, sizeof(*freed));
@@ -203,7 +204,7 @@ static size_t resident_pages(uintptr_t addr, size_t len)
 static void test_chunk_returned(void **state)
 {
 	enum { MAX = 4096 };
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 	uintptr_t *va = calloc(MAX, sizeof(*va));
 	uintptr_t first, second;
 	unsigned n = 0;
@@ -346,7 +347,7 @@ static void test_threads(void **state)
 
 	(void)state;
 	memset(&sh, 0, sizeof(sh));
-	sh.c = iopgt__chunks_create();
+	sh.c = iopgt__chunks_create(0);
 	assert_non_null(sh.c);
 	for (unsigned t = 0; t < NTHREADS; t++) {
 		wk[t].sh = &sh;
@@ -401,7 +402,7 @@ static void vm_flags(const void *va, char *out, size_t n)
  * that a large domain's lookups do not miss the TLB on every table. */
 static void test_huge_advice(void **state)
 {
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 	char fa[256], fb[256];
 	void *root, *a, *b;
 
@@ -437,7 +438,7 @@ static void test_huge_advice(void **state)
  * rules, but harmlessly) pages never freed. */
 static void test_destroy(void **state)
 {
-	struct iopgt__chunks *c = iopgt__chunks_create();
+	struct iopgt__chunks *c = iopgt__chunks_create(0);
 
 	(void)state;
 	assert_non_null(c);
@@ -447,6 +448,40 @@ static void test_destroy(void **state)
 	alloc_ok(c, K4);
 	alloc_ok(c, 16384);
 	iopgt__chunks_destroy(c);
+}
+
+/* An allocator with a limit (a domain's 2^oas, since pa = va) places
+ * everything below it, chunks and large pages alike, even where mmap's
+ * own choice lies above it. */
+static void test_limit(void **state)
+{
+	static const unsigned lims[] = { 32, 36, 40 };
+
+	(void)state;
+	for (unsigned k = 0; k < sizeof(lims) / sizeof(lims[0]); k++) {
+		const uint64_t limit = UINT64_C(1) << lims[k];
+		struct iopgt__chunks *c = iopgt__chunks_create(limit);
+		void *va[6][5]; /* 4K, 16K, ... 4M */
+		unsigned n = 0;
+
+		assert_non_null(c);
+		for (size_t size = K4; size <= ((size_t)4 << 20); size <<= 2) {
+			for (unsigned i = 0; i < 5; i++) {
+				va[n][i] = alloc_ok(c, size);
+				assert_true((uint64_t)(uintptr_t)va[n][i] + size <=
+					    limit);
+				memset(va[n][i], 0x33, size);
+			}
+			n++;
+		}
+		n = 0;
+		for (size_t size = K4; size <= ((size_t)4 << 20); size <<= 2) {
+			for (unsigned i = 0; i < 5; i++)
+				free_page(c, va[n][i], size);
+			n++;
+		}
+		iopgt__chunks_destroy(c);
+	}
 }
 
 int main(void)
@@ -459,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_destroy),
 		cmocka_unit_test(test_huge_advice),
+		cmocka_unit_test(test_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

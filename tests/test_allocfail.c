@@ -51,7 +51,8 @@ struct env {
 	uint64_t sz[8];
 	unsigned n;
 	uint64_t gran, s1, top;
-	uint64_t mid;   /* the middle of the input space */
+	uint64_t mid;   /* the middle of the input space (of its lower
+	                 * half where the format sign-extends) */
 	uint64_t pbase; /* output address congruent with mid */
 	struct iopgt_stats st0; /* before the operation */
 	unsigned tables0;       /* tables in the tree before it */
@@ -102,7 +103,14 @@ static void env_open(struct env *e, const struct tcfg *c, unsigned options)
 	e->gran = e->sz[0];
 	e->s1 = e->sz[1];
 	e->top = e->sz[e->n - 1];
-	e->mid = UINT64_C(1) << (c->ias - 1);
+	{
+		struct iopgt_info info;
+
+		/* The middle of the lower part of the input space (all of
+		 * it, unless the format sign-extends). */
+		iopgt_domain_info(e->dom, &info, sizeof(info));
+		e->mid = (info.iova_last >> 1) + 1;
+	}
 	e->pbase = UINT64_C(1) << (c->oas - 2);
 }
 

@@ -281,7 +281,9 @@ static void test_bad_range(void **state)
 		P = tpa_for(&d, 0);
 		O = UINT64_C(1) << c->oas;
 
-		/* IOVA beyond the input size. */
+		/* IOVA beyond the input size (T: 2^ias), or beyond its lower
+		 * half where the format sign-extends (T: 2^(ias-1), the
+		 * first non-canonical IOVA). */
 		CTX("%s beyond ias", c->name);
 		BAD_MAP(&d, T, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, T - s0, P, 2 * s0, RW, -ERANGE);
@@ -289,18 +291,48 @@ static void test_bad_range(void **state)
 		BAD_MAP(&d, 0, P, T + s0, RW, -ERANGE);
 		BAD_MAP(&d, L.A, P, T, RW, -ERANGE);
 		BAD_MAP(&d, UINT64_C(1) << 63, P, s0, RW, -ERANGE);
-		BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
 		BAD_MAP(&d, 2 * T, P, T, RW, -ERANGE);
 		BAD_UNMAP(&d, T, s0, -ERANGE);
 		BAD_UNMAP(&d, T - s0, 2 * s0, -ERANGE);
 		BAD_UNMAP(&d, 0, T + s0, -ERANGE);
 		BAD_UNMAP(&d, L.C1, T, -ERANGE);
-		BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
 		EXPECT_ERR(&d, T, -ERANGE);
 		EXPECT_ERR(&d, T + L.A, -ERANGE);
 		EXPECT_ERR(&d, UINT64_C(1) << 63, -ERANGE);
-		EXPECT_ERR(&d, UINT64_MAX, -ERANGE);
 		EXPECT_ERR(&d, T - 1, -ENOENT);
+		if (!d.upper) {
+			/* Nothing at the top of the 64-bit space. */
+			BAD_MAP(&d, UINT64_MAX - s0 + 1, P, s0, RW, -ERANGE);
+			BAD_UNMAP(&d, UINT64_MAX - s0 + 1, s0, -ERANGE);
+			EXPECT_ERR(&d, UINT64_MAX, -ERANGE);
+			EXPECT_ERR(&d, UINT64_MAX - T + 1, -ERANGE);
+		} else {
+			/* The upper half: canonical from d.upper on; below
+			 * it, down to T, the hole; no range crosses it. */
+			CTX("%s the hole below the upper half", c->name);
+			EQ(d.upper, 0 - T); /* 2^64 - 2^(ias-1) */
+			BAD_MAP(&d, d.upper - s0, P, s0, RW, -ERANGE);
+			BAD_MAP(&d, d.upper - s0, P, 2 * s0, RW, -ERANGE);
+			BAD_MAP(&d, d.upper - d.top, P, d.top, RW, -ERANGE);
+			BAD_MAP(&d, T - s0, P, d.upper - T + 2 * s0, RW,
+				-ERANGE);
+			BAD_MAP(&d, 0, P, d.upper + s0, RW, -ERANGE);
+			BAD_MAP(&d, UINT64_C(1) << 62, P, s0, RW, -ERANGE);
+			BAD_MAP(&d, T + (UINT64_C(1) << 62), P, s0, RW,
+				-ERANGE);
+			BAD_UNMAP(&d, d.upper - s0, s0, -ERANGE);
+			BAD_UNMAP(&d, d.upper - s0, 2 * s0, -ERANGE);
+			BAD_UNMAP(&d, T - s0, d.upper - T + 2 * s0, -ERANGE);
+			BAD_UNMAP(&d, 0, d.upper + s0, -ERANGE);
+			EXPECT_ERR(&d, d.upper - 1, -ERANGE);
+			EXPECT_ERR(&d, d.upper - T, -ERANGE);
+			EXPECT_ERR(&d, d.upper, -ENOENT);
+			EXPECT_ERR(&d, UINT64_MAX, -ENOENT);
+			EXPECT_ERR(&d, 0 - L.A, -ENOENT);
+			/* Wrapping past 2^64 stays -EINVAL. */
+			BAD_MAP(&d, UINT64_MAX - s0 + 1, P, 2 * s0, RW,
+				-EINVAL);
+		}
 		/* The IOVA aliased below 2^ias is mapped; the one above is
 		 * still out of range. */
 		EXPECT_TR(&d, L.A, tpa_for(&d, L.A), s0, RW);
@@ -447,6 +479,9 @@ static void test_bad_prot(void **state)
 		IOPGT_PROT_READ | IOPGT_PROT_USER, /* ARM S2: no user bit */
 		RW | IOPGT_PROT_USER,
 		RW | IOPGT_PROT_USER | IOPGT_PROT_EXEC,
+		/* ARM S2: Device memory is never executable */
+		IOPGT_PROT_READ | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO,
+		RW | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO,
 	};
 	unsigned bad[sizeof(maybe) / sizeof(maybe[0])];
 	unsigned ok[sizeof(maybe) / sizeof(maybe[0])];
@@ -632,6 +667,198 @@ static void test_rollback_no_reclaim(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * Table memory the hardware cannot reach
+ */
+
+/* topen() with table memory at hardware addresses the test chooses
+ * (talloc's pa_next, from pa on): returns what iopgt_domain_create
+ * returned; on success d is open as topen leaves it. */
+static int topen_at(struct tdom *d, const struct tcfg *c, uint64_t pa,
+		    uint64_t skew)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->c = c;
+	tcfg_config(c, &d->cfg);
+	d->cfg.table_cache = 0;
+	talloc_init(&d->ta);
+	d->ta.pa_next = pa;
+	d->ta.pa_skew = skew;
+	talloc_ops(&d->ta, &d->cfg.mem);
+	d->cfg.phys_to_virt = talloc_p2v;
+	tflush_init(&d->tf, NULL);
+	tflush_ops(&d->tf, &d->cfg.flush);
+	r = iopgt_domain_create(&d->cfg, &d->dom);
+	if (r) {
+		EXPECT(d->dom == NULL);
+		/* Whatever create took, it gave back. */
+		EQ(d->ta.table_allocs, d->ta.table_frees);
+		EQ(d->ta.meta_allocs, d->ta.meta_frees);
+		EQ(d->ta.live_bytes, 0);
+		talloc_fini(&d->ta);
+		tflush_fini(&d->tf);
+		return r;
+	}
+	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
+	d->n = tcfg_leaf_sizes(d->dom, d->s);
+	EXPECT(d->n >= 1);
+	d->top = d->s[d->n - 1];
+	d->end = d->info.iova_last + 1;
+	d->upper = d->info.iova_upper;
+	d->pa0 = (UINT64_C(1) << (c->oas - 2)) + 5 * d->top;
+	EQ(tcheck_counts(d->dom), 0);
+	return 0;
+}
+
+/* The end of the highest table (arg: uint64_t, the largest so far). */
+static int highest_table(void *arg, const struct iopgt_table_info *t)
+{
+	uint64_t *end = arg, e = t->pa + (uint64_t)t->entries * 8;
+
+	if (e > *end)
+		*end = e;
+	return 0;
+}
+
+/* Table pages the hardware could not walk to: at or above 2^oas (the
+ * domain's output size, not the format's widest), or a root that is not
+ * aligned to its whole size (a concatenated root to all its tables).
+ * create refuses such a root (-ERANGE, -EINVAL); a map or an unmap
+ * whose new table lies there fails with -ENOMEM and changes nothing,
+ * and the page goes back. Every format, with a small oas. */
+static void test_table_beyond_oas(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct iopgt_format_info *fi = tformat(tcfgs[k].format);
+		struct tcfg c = tcfgs[k];
+		uint64_t O, s0, s1, A, root, low;
+		struct iopgt_gather g;
+		struct tdom d;
+		struct snap s;
+
+		/* The smallest oas of at least 36 bits the format offers,
+		 * with an ias it takes beside it. */
+		c.oas = 36;
+		while (c.oas < 64 && !(fi->oas_values & (UINT64_C(1) << c.oas)))
+			c.oas++;
+		if (c.oas > fi->oas_max)
+			c.oas = fi->oas_max;
+		if (c.ias > c.oas && c.oas >= fi->ias_min)
+			c.ias = c.oas;
+		O = UINT64_C(1) << c.oas;
+
+		CTX("%s oas %u ias %u: root at 2^oas", c.name, c.oas, c.ias);
+		EQ(topen_at(&d, &c, O, 0), -ERANGE);
+		EQ(d.ta.table_allocs, 1);
+
+		/* The root just below 2^oas is fine; then every table page
+		 * offered lies above it. */
+		CTX("%s oas %u ias %u: root below 2^oas", c.name, c.oas, c.ias);
+		EQ(topen_at(&d, &c, O / 2, 0), 0);
+		root = d.info.root_pa;
+		EXPECT(root >= O / 2 && root < O);
+		tclose(&d);
+		EQ(topen_at(&d, &c, O - ((uint64_t)d.info.root_tables
+					 << d.info.granule),
+			    0),
+		   0);
+		EXPECT(d.info.root_pa < O);
+		s0 = d.s[0];
+		s1 = d.n > 1 ? d.s[1] : 0;
+		A = 3 * d.top;
+		d.ta.pa_next = O;
+
+		CTX("%s oas %u ias %u: map, table at 2^oas", c.name, c.oas,
+		    c.ias);
+		snap_take(&d, &s);
+		iopgt_gather_init(&g, sizeof(g));
+		EQ(iopgt_map(d.dom, A, tpa_for(&d, A), s0, RW, &g), -ENOMEM);
+		EQ(g.nr_tables, 0);
+		iopgt_sync(d.dom, &g);
+		snap_check(&d, &s, __LINE__);
+		snap_free(&s);
+		EXPECT(d.ta.table_allocs > 1);
+		EQ(d.ta.table_allocs, d.ta.table_frees + 1); /* the root */
+		EXPECT_NOENT(&d, A);
+
+		/* Below it again: the same map succeeds. */
+		CTX("%s oas %u ias %u: map, tables below", c.name, c.oas,
+		    c.ias);
+		d.ta.pa_next = O / 4;
+		if (s1) {
+			tmap_ok(&d, A, tpa_for(&d, A), s1, RW);
+			EXPECT_TR(&d, A + s0, tpa_for(&d, A + s0), s1, RW);
+
+			/* An unmap that must split the superpage, with its
+			 * new table above 2^oas: nothing changes. */
+			CTX("%s oas %u ias %u: split, table at 2^oas", c.name,
+			    c.oas, c.ias);
+			low = d.ta.pa_next;
+			d.ta.pa_next = O;
+			snap_take(&d, &s);
+			iopgt_gather_init(&g, sizeof(g));
+			EQ(iopgt_unmap(d.dom, A + s0, s0, &g), -ENOMEM);
+			EQ(g.kind, IOPGT_FLUSH_NONE);
+			iopgt_sync(d.dom, &g);
+			snap_check(&d, &s, __LINE__);
+			snap_free(&s);
+			EXPECT_TR(&d, A + s0, tpa_for(&d, A + s0), s1, RW);
+			d.ta.pa_next = low; /* no pa twice */
+			tunmap_ok(&d, A + s0, s0, s0);
+			tunmap_ok(&d, A, s1, s1 - s0);
+		} else {
+			tmap_ok(&d, A, tpa_for(&d, A), s0, RW);
+			EXPECT_TR(&d, A, tpa_for(&d, A), s0, RW);
+			tunmap_ok(&d, A, s0, s0);
+		}
+		tclose(&d);
+
+		/* The built-in allocator (pa = va) keeps its tables below
+		 * 2^oas too. */
+		CTX("%s oas %u ias %u: built-in allocator", c.name, c.oas,
+		    c.ias);
+		{
+			struct iopgt_config cfg;
+			struct iopgt_domain *dom;
+			struct iopgt_info info;
+			uint64_t reach = 0;
+
+			tcfg_config(&c, &cfg);
+			EQ(iopgt_domain_create(&cfg, &dom), 0);
+			iopgt_domain_info(dom, &info, sizeof(info));
+			iopgt_gather_init(&g, sizeof(g));
+			for (uint64_t i = 0; i < 4; i++)
+				EQ(iopgt_map(dom, (2 * i + 1) * d.top + s0,
+					     O / 2 + i * d.top, s0, RW, &g),
+				   0);
+			EQ(iopgt_sync(dom, &g), 0);
+			EQ(iopgt_for_each_table(dom, highest_table, &reach), 0);
+			EXPECT(reach > info.root_pa && reach <= O);
+			iopgt_domain_destroy(dom);
+		}
+
+		/* A root aligned to one table but not to its whole size
+		 * (concatenated), or to nothing. */
+		c = tcfgs[k];
+		CTX("%s: root misaligned", c.name);
+		EQ(topen_at(&d, &c, UINT64_C(1) << 32, 0), 0);
+		root = (uint64_t)d.info.root_tables << d.info.granule;
+		tclose(&d);
+		if (root > (UINT64_C(1) << c.granule)) {
+			CTX("%s: concatenated root aligned to one table",
+			    c.name);
+			EQ(topen_at(&d, &c, UINT64_C(1) << 32,
+				    UINT64_C(1) << c.granule),
+			   -EINVAL);
+		}
+		CTX("%s: root aligned to half its size", c.name);
+		EQ(topen_at(&d, &c, UINT64_C(1) << 32, root / 2), -EINVAL);
+	}
+}
+
 /* An optional argument selects tests by name (cmocka's filter). */
 int main(int argc, char **argv)
 {
@@ -645,6 +872,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unmap_hole),
 		cmocka_unit_test(test_enomem_rollback),
 		cmocka_unit_test(test_rollback_no_reclaim),
+		cmocka_unit_test(test_table_beyond_oas),
 	};
 
 	if (argc > 1)

@@ -177,6 +177,52 @@ static void x86_known(unsigned ias)
 	iopgt_domain_destroy(dom);
 }
 
+/* Canonical input addresses (SDM Vol. 3A 4.5; VT-d 3.6): bits 63:ias-1
+ * equal. The walk indexes the PML4 (PML5) with bits 47:39 (56:48) whatever
+ * the ias, so the upper half's first IOVA, 2^64 - 2^(ias-1), lies in root
+ * entry 512 - 2^(ias-1 - rootshift): 256 at ias 48 and 57, 511 at ias 40;
+ * the top of the 64-bit space in entry 511. Between the halves: -ERANGE. */
+static void x86_upper_known(unsigned ias)
+{
+	struct iopgt_domain *dom = open_dom(IOPGT_FMT_X86_64, 12, ias, 52);
+	unsigned top = ias > 48 ? 4 : 3, rs = 12 + 9 * top;
+	uint64_t lo = B(ias - 1), iu = 0 - lo, ih = 0 - B(12);
+	const uint64_t pu = 0x0000000123456000, ph = 0x00000000fedcb000;
+	const uint64_t *root;
+	struct iopgt_translation tr;
+	struct iopgt_table_info t;
+	struct iopgt_info info;
+
+	CTX("x86_64 ias %u: the upper half", ias);
+	iopgt_domain_info(dom, &info, sizeof(info));
+	EQ(info.iova_last, lo - 1);
+	EQ(info.iova_upper, iu);
+	map_ok(dom, iu, pu, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
+	map_ok(dom, ih, ph, B(12), IOPGT_PROT_READ);
+	root = table_at(dom, top, 0).va;
+	/* The root is a full 4K table whatever the ias. */
+	EQ(table_at(dom, top, 0).entries, 512);
+	t = table_at(dom, top - 1, iu);
+	EQ(t.iova, iu);
+	EQ(root[512 - (lo >> rs)], t.pa | X_P | X_RW | X_US | X_A);
+	EQ(root[511], table_at(dom, top - 1, ih).pa | X_P | X_RW | X_US | X_A);
+	EQ(table_at(dom, 0, ih).iova, 0 - B(21));
+	EQ(raw(dom, 0, iu), pu | X_P | X_RW | X_A | X_XD);
+	EQ(raw(dom, 0, ih), ph | X_P | X_A | X_XD);
+	/* Nothing else in the root: the lower half's entries are free. */
+	for (unsigned i = 0; i < 512; i++)
+		if (i != 511 && i != 512 - (lo >> rs))
+			EQ(root[i], 0);
+	EQ(iopgt_lookup(dom, iu + 0x123, &tr), 0);
+	EQ(tr.pa, pu + 0x123);
+	EQ(iopgt_lookup(dom, UINT64_MAX, &tr), 0);
+	EQ(tr.pa, ph + 0xfff);
+	EQ(iopgt_lookup(dom, iu - 1, &tr), -ERANGE);
+	EQ(iopgt_lookup(dom, lo, &tr), -ERANGE);
+	EQ(iopgt_lookup(dom, lo - 1, &tr), -ENOENT);
+	iopgt_domain_destroy(dom);
+}
+
 /* The protections a format expresses, from the specifications: the
  * registry's prots (which iopgt_map() follows) must be exactly these. */
 static uint32_t prots_where(int (*ok)(unsigned p))
@@ -202,9 +248,19 @@ static void test_x86_64_known(void **state)
 	CTX("x86_64 protections and dirty bit");
 	EQ(tformat(IOPGT_FMT_X86_64)->prots, prots_where(x86_prot_ok));
 	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_DIRTY);
+	/* Linear addresses and physical addresses are sized apart. */
+	EXPECT(!(tformat(IOPGT_FMT_X86_64)->flags &
+		 IOPGT_FORMAT_IAS_WITHIN_OAS));
 	x86_known(48); /* 4-level: PML4E, PDPTE, PDE, PTE */
 	x86_known(57); /* 5-level: PML5E on top */
+	EXPECT(tformat(IOPGT_FMT_X86_64)->flags & IOPGT_FORMAT_SIGN_EXTEND);
+	x86_upper_known(48); /* PML4E 256: 0xffff800000000000 */
+	x86_upper_known(57); /* PML5E 256: 0xff00000000000000 */
+	x86_upper_known(40); /* PML4E 511: 0xffffff8000000000 */
 }
+
+static int try_create(enum iopgt_format fmt, unsigned g, unsigned ias,
+		      unsigned oas);
 
 /* ---- ARM stage 2 ---- */
 
@@ -232,7 +288,8 @@ static void arm_known(unsigned g, unsigned ias)
 	/* A page: read/write, no exec, normal memory. */
 	uint64_t ip = B(ias - 1) + 5 * page, pp = UINT64_C(0x0000fedc00000000) +
 						  7 * page;
-	/* A level-1 block (2M, 32M, 512M): read + exec, device memory. */
+	/* A level-1 block (2M, 32M, 512M): read, device memory (never
+	 * executable). */
 	uint64_t ib = B(ias - 1) + 3 * block, pb = UINT64_C(0x0000123400000000) +
 						  block;
 	/* A level-2 block, 4K granule only (1G): write-only, no exec. */
@@ -240,13 +297,12 @@ static void arm_known(unsigned g, unsigned ias)
 
 	iopgt_domain_info(dom, &info, sizeof(info));
 	map_ok(dom, ip, pp, page, IOPGT_PROT_READ | IOPGT_PROT_WRITE);
-	map_ok(dom, ib, pb, block,
-	       IOPGT_PROT_READ | IOPGT_PROT_EXEC | IOPGT_PROT_MMIO);
+	map_ok(dom, ib, pb, block, IOPGT_PROT_READ | IOPGT_PROT_MMIO);
 	CTX("arm_s2 %uk ias %u: page descriptor", 1u << (g - 10), ias);
 	EQ(raw(dom, 0, ip),
 	   pp | S2_PAGE | S2_NORMAL | S2_R | S2_W | S2_ISH | S2_AF | S2_XN);
 	CTX("arm_s2 %uk ias %u: level-2 block descriptor", 1u << (g - 10), ias);
-	EQ(raw(dom, 1, ib), pb | S2_BLOCK | S2_DEVICE | S2_R | S2_AF);
+	EQ(raw(dom, 1, ib), pb | S2_BLOCK | S2_DEVICE | S2_R | S2_AF | S2_XN);
 	if (g == 12 && info.levels > 2) {
 		map_ok(dom, ig, pg, B(30), IOPGT_PROT_WRITE);
 		CTX("arm_s2 4k ias %u: level-1 block descriptor", ias);
@@ -263,11 +319,16 @@ static void arm_known(unsigned g, unsigned ias)
 }
 
 /* Stage 2: S2AP has separate read and write bits (write-only allowed),
- * no user/privileged distinction; XN and MemAttr express the rest. */
+ * no user/privileged distinction; XN and MemAttr express the rest, but
+ * Device memory must be execute-never (Arm ARM DDI 0487, B2.7.2 "Device
+ * memory": a Device location not marked execute-never is a programming
+ * error). */
 static int arm_s2_prot_ok(unsigned p)
 {
 	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-	       !(p & IOPGT_PROT_USER);
+	       !(p & IOPGT_PROT_USER) &&
+	       (p & (IOPGT_PROT_MMIO | IOPGT_PROT_EXEC)) !=
+		       (IOPGT_PROT_MMIO | IOPGT_PROT_EXEC);
 }
 
 static void test_arm_s2_known(void **state)
@@ -276,6 +337,19 @@ static void test_arm_s2_known(void **state)
 	CTX("arm_s2 protections, no dirty state (DBM unused)");
 	EQ(tformat(IOPGT_FMT_ARM_S2)->prots, prots_where(arm_s2_prot_ok));
 	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_DIRTY));
+	/* VTTBR_EL2 translates IPAs from 0 up: no upper half. */
+	EXPECT(!(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_SIGN_EXTEND));
+	/* The IPA size is bounded by the PA size (AArch64.S2MinTxSZ: the
+	 * smallest T0SZ is 64 - PAMax; SMMUv3: stage 2 takes at most IAS =
+	 * OAS bits): ias > oas is refused, ias == oas taken. */
+	CTX("arm_s2 ias within oas");
+	EXPECT(tformat(IOPGT_FMT_ARM_S2)->flags & IOPGT_FORMAT_IAS_WITHIN_OAS);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 48, 40), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 41, 40), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 16, 33, 32), -EINVAL);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 12, 40, 40), 0);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 14, 36, 40), 0);
+	EQ(try_create(IOPGT_FMT_ARM_S2, 16, 32, 32), 0);
 	arm_known(12, 48); /* start level 0 */
 	arm_known(12, 40); /* start level 1, 2 concatenated tables */
 	arm_known(12, 32); /* start level 2, 4 concatenated tables */
@@ -550,9 +624,9 @@ static void test_hw_config(void **state)
 	hw = hw_of(IOPGT_FMT_ARM_S2, 14, 40, 40, &in);
 	EQ(hw.arm_vtcr, UINT64_C(0x8002b558));
 	EQ(hw.smmu_ste[0], UINT64_C(0x000ab55800000000));
-	CTX("arm_s2 64K ias 48 oas 36: start level 1 (SL0 0b10), TG0 0b01");
-	hw = hw_of(IOPGT_FMT_ARM_S2, 16, 48, 36, &in);
-	EQ(hw.arm_vtcr, UINT64_C(0x80017590));
+	CTX("arm_s2 64K ias 36 oas 36: start level 2 (SL0 0b01), TG0 0b01");
+	hw = hw_of(IOPGT_FMT_ARM_S2, 16, 36, 36, &in);
+	EQ(hw.arm_vtcr, UINT64_C(0x8001755c));
 
 	/* amdv1: DTE bits 63:0, Mode (11:9) = levels, root (51:12). */
 	CTX("amdv1 Mode 4 and 6");
@@ -640,7 +714,9 @@ static void test_registry(void **state)
 		EQ(cfg.oas, fi.oas_default);
 
 		/* Every granule accepts the whole ias range and every oas
-		 * value, and nothing outside. */
+		 * value, and nothing outside; where the format bounds the
+		 * ias by the oas (IOPGT_FORMAT_IAS_WITHIN_OAS), every pair
+		 * with ias <= oas and none with ias > oas. */
 		for (unsigned gr = 0; gr < 64; gr++) {
 			if (!(fi.granules & B(gr))) {
 				if (gr >= 10 && gr <= 20) {
@@ -664,10 +740,24 @@ static void test_registry(void **state)
 			}
 			for (unsigned oas = fi.oas_min - 1;
 			     oas <= fi.oas_max + 1; oas++) {
-				CTX("%s granule %u oas %u", fi.name, gr, oas);
-				EQ(try_create(fi.format, gr, fi.ias_default,
-					      oas),
+				const bool within =
+					fi.flags & IOPGT_FORMAT_IAS_WITHIN_OAS;
+				unsigned ias = fi.ias_default;
+
+				if (within && ias > oas && oas >= fi.ias_min)
+					ias = oas;
+				CTX("%s granule %u ias %u oas %u", fi.name, gr,
+				    ias, oas);
+				EQ(try_create(fi.format, gr, ias, oas),
 				   fi.oas_values & B(oas) ? 0 : -EINVAL);
+				if (!(fi.oas_values & B(oas)) ||
+				    oas + 1 < fi.ias_min ||
+				    oas + 1 > fi.ias_max)
+					continue;
+				CTX("%s granule %u ias %u oas %u", fi.name, gr,
+				    oas + 1, oas);
+				EQ(try_create(fi.format, gr, oas + 1, oas),
+				   within ? -EINVAL : 0);
 			}
 		}
 

@@ -305,7 +305,7 @@ static void finish_run(struct run *R)
 	unsigned empty, tables;
 
 	/* Unmap everything. */
-	for (int w = 0; w < 2; w++)
+	for (unsigned w = 0; w < R->w.nwin; w++)
 		do_unmap(R, R->w.win_base[w], R->w.win_size,
 			 "final, whole window");
 	CHECK_EQ(R->w.m.n, 0, "model ranges left");

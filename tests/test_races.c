@@ -104,7 +104,7 @@ static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
 	d->levels = info.levels;
 	d->page = UINT64_C(1) << info.granule;
 	d->n0 = 1u << (info.granule - 3);
-	d->space = UINT64_C(1) << info.ias;
+	d->space = info.iova_last + 1; /* the lower part of the input space */
 	d->pa_base = UINT64_C(1) << (info.oas - 2);
 	d->hw_dirty = d->dom->eng->hw_dirty;
 	d->root_pa = info.root_pa;
@@ -2026,7 +2026,7 @@ static void overlap_on(const struct tcfg *c, uint64_t seed, unsigned cache,
 	R.s1 = sizes[1];
 	R.n0 = 1u << (info.granule - 3);
 	R.pa_base = UINT64_C(1) << (info.oas - 2);
-	space = UINT64_C(1) << info.ias;
+	space = info.iova_last + 1; /* the lower part of the input space */
 	span1 = R.s1 * R.n0; /* a level-1 table's span */
 	/* Four level-1 entries, across a level-1 table boundary if the
 	 * space has one. */

@@ -63,7 +63,9 @@ struct geo {
 	uint64_t page, sz1, sz2; /* sizes of a level 0, 1 and 2 entry */
 	unsigned n0;             /* entries of a non-root table */
 	unsigned nsizes;         /* leaf sizes offered */
-	uint64_t space;          /* 2^ias */
+	uint64_t space;          /* the lower part of the input space:
+	                          * 2^ias, or 2^(ias-1) where the format
+	                          * sign-extends */
 	uint64_t pa_mask;        /* keeps an identity PA inside oas */
 	unsigned levels;
 };
@@ -80,7 +82,7 @@ static void geo_of(struct iopgt_domain *dom, struct geo *g)
 	g->n0 = 1u << (info.granule - 3);
 	g->sz1 = g->page * g->n0;
 	g->sz2 = g->sz1 * g->n0;
-	g->space = UINT64_C(1) << info.ias;
+	g->space = info.iova_last + 1;
 	m = info.ias < info.oas ? info.ias : info.oas;
 	g->pa_mask = (UINT64_C(1) << m) - 1;
 	g->levels = info.levels;

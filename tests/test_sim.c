@@ -42,7 +42,8 @@ struct env {
 	uint64_t sizes[8];
 	unsigned nsizes;
 	uint64_t page;     /* smallest leaf */
-	uint64_t space;    /* 2^ias */
+	uint64_t space;    /* the lower part of the input space: 2^ias, or
+	                    * 2^(ias-1) where the format sign-extends */
 	uint64_t pa_limit; /* 2^oas */
 };
 
@@ -65,7 +66,7 @@ static void env_init(struct env *e, const struct tcfg *c,
 	iopgt_domain_info(e->dom, &e->info, sizeof(e->info));
 	e->nsizes = tcfg_leaf_sizes(e->dom, e->sizes);
 	e->page = e->sizes[0];
-	e->space = UINT64_C(1) << e->info.ias;
+	e->space = e->info.iova_last + 1;
 	e->pa_limit = UINT64_C(1) << e->info.oas;
 }
 
@@ -232,14 +233,62 @@ static void test_translate_matches_lookup(void **state)
 		assert_true(st.faults[IOPGT_SIM_FAULT_NOT_PRESENT] > 0);
 		expect_clean(&e);
 
-		/* Beyond the input size. */
-		if (e.info.ias < 64) {
+		/* Beyond the input size, or, where the format sign-extends,
+		 * not canonical: a range fault before any walk. The upper
+		 * half translates, through the root's upper entries, as the
+		 * library looks it up. */
+		{
 			struct iopgt_sim_result r;
-			assert_int_equal(iopgt_sim_translate(e.sim, e.space,
-							     IOPGT_SIM_READ, &r),
-					 -EFAULT);
-			assert_int_equal(r.fault, IOPGT_SIM_FAULT_RANGE);
+			uint64_t U = e.info.iova_upper, walks;
+			uint64_t bad[4] = { e.space, UINT64_C(1) << 63,
+					    U ? U - e.page : UINT64_MAX,
+					    U ? 0 - 2 * U : e.space * 2 - 1 };
+
+			iopgt_sim_get_stats(e.sim, &st);
+			walks = st.walks;
+			for (unsigned i = 0; i < 4; i++) {
+				assert_int_equal(
+					iopgt_sim_translate(e.sim, bad[i],
+							    IOPGT_SIM_READ, &r),
+					-EFAULT);
+				assert_int_equal(r.fault,
+						 IOPGT_SIM_FAULT_RANGE);
+			}
+			iopgt_sim_get_stats(e.sim, &st);
+			assert_int_equal(st.walks, walks);
+			if (U) {
+				uint64_t big = e.sizes[e.nsizes - 1];
+
+				assert_int_equal(
+					drv_map(&e, U, big, e.page,
+						IOPGT_PROT_READ |
+							IOPGT_PROT_WRITE),
+					0);
+				assert_int_equal(
+					drv_map(&e, 0 - big, 2 * big, big,
+						IOPGT_PROT_READ),
+					0);
+				compare_one(&e, U, IOPGT_SIM_WRITE);
+				compare_one(&e, U + e.page - 1, IOPGT_SIM_READ);
+				compare_one(&e, U + e.page, IOPGT_SIM_READ);
+				compare_one(&e, 0 - big, IOPGT_SIM_READ);
+				compare_one(&e, UINT64_MAX, IOPGT_SIM_READ);
+				compare_one(&e, UINT64_MAX, IOPGT_SIM_WRITE);
+				assert_int_equal(
+					iopgt_sim_translate(e.sim, UINT64_MAX,
+							    IOPGT_SIM_READ,
+							    &r),
+					0);
+				assert_int_equal(r.pa, 3 * big - 1);
+				assert_int_equal(drv_unmap(&e, U, e.page),
+						 (int64_t)e.page);
+				assert_int_equal(drv_unmap(&e, 0 - big, big),
+						 (int64_t)big);
+				compare_one(&e, U, IOPGT_SIM_READ);
+				compare_one(&e, UINT64_MAX, IOPGT_SIM_READ);
+			}
 		}
+		expect_clean(&e);
 		env_fini(&e);
 	}
 }
@@ -1110,9 +1159,12 @@ static uint64_t iova_x(const struct env *e)
 	return e->space / 4 + 5 * e->page;
 }
 
-/* Far from iova_x: another entry of the root. */
+/* Far from iova_x: another entry of the root (in the upper half where
+ * the input is sign-extended: the lower one may be a single root entry). */
 static uint64_t iova_y(const struct env *e)
 {
+	if (e->info.iova_upper)
+		return e->info.iova_upper + 9 * e->page;
 	return e->space / 2 + 9 * e->page;
 }
 

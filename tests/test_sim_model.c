@@ -296,9 +296,9 @@ static void xlate_range(struct run *R, uint64_t iova, uint64_t size,
 	check_xlate(R, iova + size - 1, where);
 	for (int i = 2; i < XLATE_POINTS; i++)
 		check_xlate(R, iova + rm_below(&R->w, size), where);
-	if (iova)
+	if (iova && rm_in_space(&R->w, iova - 1))
 		check_xlate(R, iova - 1, where);
-	if (iova + size < R->w.ias_end)
+	if (rm_in_space(&R->w, iova + size))
 		check_xlate(R, iova + size, where);
 }
 
@@ -544,7 +544,7 @@ static void finish_run(struct run *R, double t0, uint64_t dev0)
 
 	/* Unmap everything; with no device left, the test thread's
 	 * translations still go through the checker. */
-	for (int w = 0; w < 2; w++)
+	for (unsigned w = 0; w < R->w.nwin; w++)
 		do_unmap(R, R->w.win_base[w], R->w.win_size,
 			 "final, whole window");
 	sync_batch(R);

@@ -111,7 +111,9 @@ const char *cli_format_help(void)
 			 "  --levels N        levels walked: the largest --ias that "
 			 "gives N levels\n"
 			 "  --ias N, --oas N  input / output address bits (format "
-			 "defaults)\n");
+			 "defaults; where the\n"
+			 "                    ias may not exceed the oas, --oas "
+			 "alone lowers it)\n");
 	return help;
 }
 
@@ -302,8 +304,10 @@ int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 		}
 		cfg->granule = (unsigned)granule_opt;
 	}
+	if (oas_opt)
+		cfg->oas = (unsigned)oas_opt;
 	if (levels_opt) {
-		/* The largest ias with that many levels. */
+		/* The largest ias with that many levels (and that oas). */
 		unsigned ias, have = 0, lo = 64, hi = 0;
 		for (ias = f->ias_max; ias >= f->ias_min; ias--) {
 			unsigned l;
@@ -333,8 +337,9 @@ int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 	}
 	if (ias_opt)
 		cfg->ias = (unsigned)ias_opt;
-	if (oas_opt)
-		cfg->oas = (unsigned)oas_opt;
+	else if (!levels_opt && (f->flags & IOPGT_FORMAT_IAS_WITHIN_OAS) &&
+		 cfg->ias > cfg->oas && cfg->oas >= f->ias_min)
+		cfg->ias = cfg->oas; /* the default ias, bounded by --oas */
 	return 0;
 }
 

@@ -63,8 +63,10 @@ static const char demo_usage[] =
 	"     from 4G; host PA = guest address + 2G);\n"
 	"  2. a NIC: an RX ring kept full (device writes) and a bursty TX ring\n"
 	"     (device reads) of page-sized buffers at the middle of the IOVA\n"
-	"     space, unmapped and mapped again in batches of 32 with one sync\n"
-	"     per batch, while the devices stream DMA to them and to guest RAM;\n"
+	"     space (at the start of its upper half where IOVAs are\n"
+	"     sign-extended: x86_64), unmapped and mapped again in batches of\n"
+	"     32 with one sync per batch, while the devices stream DMA to them\n"
+	"     and to guest RAM;\n"
 	"  3. dirty tracking: read and clear the dirty bits of guest RAM a few\n"
 	"     times while the devices write (formats whose hardware keeps dirty\n"
 	"     state: see iopgt formats);\n"
@@ -318,7 +320,7 @@ static int setup(struct demo *d)
 {
 	struct iopgt_sim_config sc;
 	struct iopgt_stats st;
-	uint64_t oas_top, ias_top, window;
+	uint64_t oas_top, rings, rings_last, ram_end, window;
 	int rc;
 
 	iopgt_sim_config_init(&sc);
@@ -377,16 +379,28 @@ static int setup(struct demo *d)
 	}
 	d->ram_top = d->slot[d->nslots - 1].iova + d->slot[d->nslots - 1].size;
 
-	/* The rings, from the middle of the IOVA space up. */
-	ias_top = d->info.ias >= 64 ? UINT64_MAX : UINT64_C(1) << d->info.ias;
+	/* The rings: at the start of the upper half of the IOVA space where
+	 * the format sign-extends its input (x86: the first canonical IOVA
+	 * above the hole, 0xffff800000000000 at ias 48), else from the
+	 * middle of the IOVA space up; guest RAM below them. */
+	if (d->info.iova_upper) {
+		rings = d->info.iova_upper;
+		rings_last = UINT64_MAX;
+		ram_end = d->info.iova_last + 1;
+	} else {
+		rings = (d->info.iova_last >> 1) + 1;
+		rings_last = d->info.iova_last;
+		ram_end = rings;
+	}
 	window = (d->nring * d->page + GiB - 1) & ~(GiB - 1);
-	d->rx = (struct ring){ .iova = ias_top / 2,
+	d->rx = (struct ring){ .iova = rings,
 			       .prot = IOPGT_PROT_READ | IOPGT_PROT_WRITE,
 			       .n = d->nring };
-	d->tx = (struct ring){ .iova = ias_top / 2 + window,
+	d->tx = (struct ring){ .iova = rings + window,
 			       .prot = IOPGT_PROT_READ, .n = d->nring };
-	if (d->ram_top > ias_top / 2 || d->tx.iova + window > ias_top ||
-	    d->tx.iova + window < d->tx.iova) {
+	if (d->ram_top > ram_end || d->tx.iova < rings ||
+	    d->tx.iova + (window - 1) > rings_last ||
+	    d->tx.iova + (window - 1) < d->tx.iova) {
 		fprintf(stderr, "iopgt demo: guest RAM (ending at 0x%" PRIx64
 				") and the rings do not fit in a %u-bit IOVA "
 				"space; use a smaller --ram or --ring\n",

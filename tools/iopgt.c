@@ -84,7 +84,8 @@ static const char dump_usage[] =
 	"--demo: instead of OPs, build a small state of 'iopgt demo' on the\n"
 	"simulated IOMMU and print its tables: guest RAM of 1G+4M at IOVA 0\n"
 	"mapped with superpages, 8 RX and 3 TX ring buffers of one page each\n"
-	"at the middle of the IOVA space. Table addresses are simulated PAs.\n"
+	"at the middle of the IOVA space (at the start of its upper half where\n"
+	"IOVAs are sign-extended). Table addresses are simulated PAs.\n"
 	"\n"
 	"options:\n"
 	"  --entries         also print every non-empty entry\n"
@@ -453,8 +454,11 @@ static int cmd_formats(int argc, char **argv)
 		printf("  granules     %s (default %uk)\n",
 		       lg2_set(f[i].granules, g, sizeof(g)),
 		       (1u << f[i].granule_default) >> 10);
-		printf("  ias          %u..%u (default %u)\n", f[i].ias_min,
-		       f[i].ias_max, f[i].ias_default);
+		printf("  ias          %u..%u (default %u)%s\n", f[i].ias_min,
+		       f[i].ias_max, f[i].ias_default,
+		       f[i].flags & IOPGT_FORMAT_IAS_WITHIN_OAS
+			       ? ", at most the oas"
+			       : "");
 		at = 0;
 		g[0] = 0;
 		for (unsigned b = 0; b < 64 && at < sizeof(g); b++)

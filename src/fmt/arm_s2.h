@@ -22,7 +22,8 @@
  *   47:g       output address (g = granule bits); for a table, the next
  *              table's address
  *   52         Contiguous hint (never set here)
- *   54         XN (XN[1]; XN[0] = bit 53 only with FEAT_XNX, left 0)
+ *   54         XN (XN[1]; XN[0] = bit 53 only with FEAT_XNX, left 0);
+ *              always set with Device memory (B2.7.2 "Device memory")
  *
  * Levels here count up from the leaf: our level 0 is architecture level 3.
  * Blocks: 4K granule at levels 1 and 2 (1G, 2M), 16K at level 2 (32M), 64K
@@ -72,6 +73,21 @@
 /* A table descriptor is the next table's address plus 0b11, at every level,
  * and the hardware never changes it. */
 #define FMT_TABLE_LINEAR 1
+
+/* The input (IPA) size may not exceed the output size. The Arm ARM bounds
+ * the stage 2 IPA by the PA size the implementation supports: the smallest
+ * VTCR_EL2.T0SZ is 64 - PAMax (pseudocode AArch64.S2MinTxSZ, PAMax from
+ * ID_AA64MMFR0_EL1.PARange; only an AArch32 EL1 may use 40 bits over a
+ * smaller PA size), and a smaller T0SZ either faults at level 0 or is
+ * taken as that minimum (AArch64.S2TxSZFaults, CONSTRAINED UNPREDICTABLE).
+ * The start level depends on it too: starting at level 0 with the 4K
+ * granule, or at level 1 with 16K or 64K, is invalid below a 44-bit (16K:
+ * 42-bit) PAMax (AArch64.S2InvalidSL). An SMMUv3 likewise takes stage 2
+ * inputs of at most IAS bits, which is OAS for the AArch64 table format
+ * (SMMUv3 specification, IHI 0070, 3.4 "Address sizes"). VTCR_EL2.PS may
+ * be set below PARange, but the library knows only oas and takes it as
+ * the PA size (as KVM does: PS from PARange, no IPA size above it). */
+#define FMT_IAS_WITHIN_OAS 1
 
 /* Blocks at levels 1 and 2 (4K granule: 2M and 1G) or at level 1 (16K,
  * 64K: 32M, 512M); pages at level 0. The contiguous hint (a run of 16, 32
@@ -135,6 +151,17 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 		return -EINVAL; /* includes USER: stage 2 has no such bit */
 	if (!(prot & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)))
 		return -EINVAL;
+	/* Device memory is never executable: Arm ARM DDI 0487, B2.7.2
+	 * "Device memory": hardware does not stop (speculative) instruction
+	 * fetches from a Device location unless it is execute-never, so
+	 * every Device location must be marked execute-never, and leaving
+	 * one executable is a programming error. (An instruction fetch that
+	 * reaches stage 2 Device memory is not even a fault: the stage 2
+	 * translation pseudocode, AArch64.S2Translate, treats the memory as
+	 * Normal Non-cacheable for it.) So Device-nGnRE is refused with
+	 * EXEC, as KVM's stage 2 refuses an executable device mapping. */
+	if ((prot & IOPGT_PROT_MMIO) && (prot & IOPGT_PROT_EXEC))
+		return -EINVAL;
 	if (prot & IOPGT_PROT_READ)
 		a |= S2_AP_R;
 	if (prot & IOPGT_PROT_WRITE)
@@ -181,7 +208,8 @@ static inline bool fmt_entry_valid(uint64_t e, unsigned level)
  *        32 -> level 2, 4 tables.
  *   16K: ias 48 -> level 1, 2 tables;  40 -> level 2, 16 tables.
  *   64K: ias 48 -> level 1, 64 entries;  44 -> level 2, 4 tables.
- * oas must be one of the VTCR_EL2.PS sizes: 32, 36, 40, 42, 44, 48.
+ * oas must be one of the VTCR_EL2.PS sizes: 32, 36, 40, 42, 44, 48, and
+ * at least ias (FMT_IAS_WITHIN_OAS, which the engine checks).
  */
 static inline int fmt_geometry(const struct iopgt_config *cfg,
 			       struct pt_geo *geo)

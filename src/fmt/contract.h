@@ -144,12 +144,23 @@
  *       Fill the words of struct iopgt_hw_config that the format's
  *       hardware takes (root is the root table's hardware address; hw
  *       arrives zeroed with format, levels and root set). Default: none.
+ *   FMT_IAS_WITHIN_OAS (0)
+ *       1 if the input address size may not exceed the output address
+ *       size (ARM stage 2: the IPA is bounded by the PA size). The engine
+ *       then refuses such a configuration before fmt_geometry sees it, and
+ *       iopgt_format_info() says so (IOPGT_FORMAT_IAS_WITHIN_OAS).
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
- *       the upper half of the input space then lives at the top of the
- *       64-bit space. Declared for the formats to come; the engine accepts
- *       inputs below 2^ias only, as with 0.
+ *       the input space is then [0, 2^(ias-1)) and the upper half
+ *       [2^64 - 2^(ias-1), 2^64); everything between is refused (-ERANGE)
+ *       and no range may cross from one half to the other. fmt_geometry
+ *       must then give a root that indexes the hardware's whole walk
+ *       width (shift of the root plus root_bits: 48 for x86 4-level),
+ *       whatever the ias, so that an upper-half IOVA indexes the entry
+ *       the hardware reads; the first IOVA of root entry i is then i's
+ *       offset sign-extended from that width (pt_sext). 0: inputs below
+ *       2^ias.
  */
 #ifndef IOPGT_FMT_CONTRACT_H
 #define IOPGT_FMT_CONTRACT_H
@@ -240,6 +251,13 @@ _Static_assert(((FMT_HW_ACCESSED | FMT_HW_DIRTY) & ~FMT_HW_BITS) == 0,
 
 #ifndef FMT_SW_BITS
 #define FMT_SW_BITS UINT64_C(0)
+#endif
+
+#ifndef FMT_IAS_WITHIN_OAS
+#define FMT_IAS_WITHIN_OAS 0
+#endif
+#if FMT_IAS_WITHIN_OAS != 0 && FMT_IAS_WITHIN_OAS != 1
+#error "format header: FMT_IAS_WITHIN_OAS must be 0 or 1"
 #endif
 
 #ifndef FMT_LEAF_SPANS

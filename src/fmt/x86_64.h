@@ -63,8 +63,13 @@
  * level, and the hardware never changes it (A is preset). */
 #define FMT_TABLE_LINEAR 1
 
-/* Inputs are canonical: sign-extended from bit 47 (4-level) or 56
- * (5-level). Only the lower half is offered today. */
+/* Inputs are canonical: sign-extended from bit ias - 1 (47 with 4-level
+ * paging at ias 48, 56 with 5-level at 57): VT-d first-stage translation
+ * requires canonical input addresses (VT-d specification, 3.6
+ * "First-Stage Translation"), and AMD IOMMU v2 tables, as the CPU's,
+ * sign-extend, so PML4E 256 maps 0xffff800000000000. The walk indexes the
+ * full 48 or 57 bits whatever the ias (fmt_geometry), so a smaller ias
+ * takes the low and high entries of the root. */
 #define FMT_INPUT_SIGN_EXTEND 1
 
 /* Leaves: PTE (4K), PDE with PS (2M), PDPTE with PS (1G); one size each. */
@@ -167,8 +172,11 @@ static inline bool fmt_entry_valid(uint64_t e, unsigned level)
 }
 #define fmt_entry_valid fmt_entry_valid
 
-/* Geometry: 4-level paging for ias 40..48 (the root index uses the top
- * ias - 39 bits), 5-level for ias 49..57. One 4K root, 512 entries a table. */
+/* Geometry: 4-level paging for ias 40..48, 5-level for ias 49..57. One 4K
+ * root, 512 entries a table. The root indexes all 9 bits of the walk
+ * (47:39 or 56:48) whatever the ias: the input is sign-extended, so with
+ * ias below 48 (57) the lower half takes the root's first 2^(ias-40)
+ * (2^(ias-49)) entries and the upper half its last ones. */
 static inline int fmt_geometry(const struct iopgt_config *cfg,
 			       struct pt_geo *geo)
 {
@@ -178,7 +186,7 @@ static inline int fmt_geometry(const struct iopgt_config *cfg,
 	geo->granule = 12;
 	geo->bits = 9;
 	geo->levels = cfg->ias > 48 ? 5 : 4;
-	geo->root_bits = cfg->ias - (12 + 9 * (geo->levels - 1));
+	geo->root_bits = 9;
 	geo->root_tables = 1;
 	geo->start_level = geo->levels; /* PML4 = 4, PML5 = 5 */
 	geo->table_size = 4096;
