@@ -188,6 +188,37 @@ const char *tcfg_representative(void)
 	return tcfg_rep;
 }
 
+/* Whether name is one of list's comma-separated items, or contains one
+ * (each item a substring). */
+static bool tcfg_in_list(const char *name, const char *list)
+{
+	while (*list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		char item[64];
+
+		if (n && n < sizeof(item)) {
+			memcpy(item, list, n);
+			item[n] = 0;
+			if (!strcmp(item, "representative")
+				    ? tcfg_in_list(name, tcfg_representative())
+				    : strstr(name, item) != NULL)
+				return true;
+		}
+		if (!end)
+			break;
+		list = end + 1;
+	}
+	return false;
+}
+
+bool tcfg_wanted(const struct tcfg *c)
+{
+	const char *only = getenv("IOPGT_TEST_CFG");
+
+	return !only || !*only || tcfg_in_list(c->name, only);
+}
+
 const struct iopgt_format_info *tformat(enum iopgt_format format)
 {
 	static struct iopgt_format_info fi[TCFG_MAX];

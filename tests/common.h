@@ -72,6 +72,10 @@ size_t tcfg_count(void);
  * arm_s2/16k/ias40,arm_s2/64k/ias44" today). The concurrency tests' default
  * selection. */
 const char *tcfg_representative(void);
+/* Whether IOPGT_TEST_CFG selects configuration c: unset or empty, every
+ * one; else a comma-separated list of substrings of names, where the word
+ * "representative" stands for tcfg_representative()'s list. */
+bool tcfg_wanted(const struct tcfg *c);
 /* The configurations, as an array, and how many. */
 #define tcfgs (tcfg_table())
 #define n_tcfgs (tcfg_count())

@@ -586,8 +586,7 @@ static void run_scenario(const struct tcfg *c, const struct scen *s)
 
 static bool selected(const struct tcfg *c)
 {
-	const char *only = getenv("IOPGT_TEST_CFG");
-	return !only || !*only || strstr(c->name, only);
+	return tcfg_wanted(c);
 }
 
 static void test_scenarios(void **state)

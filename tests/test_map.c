@@ -221,6 +221,58 @@ static void test_leaf_each_size(void **state)
 	}
 }
 
+/* Output addresses 0 and the highest the domain's oas reaches, for every
+ * leaf size and protection: the address field's lowest and highest bits
+ * round-trip through the format's encoding. */
+static void test_leaf_pa_extremes(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < n_tcfgs; k++) {
+		const struct tcfg *c = &tcfgs[k];
+		struct tdom d;
+		size_t np;
+		const unsigned *prots = fmt_prots(c, &np);
+
+		CTX("%s", c->name);
+		topen(&d, c, 0, 0, 0);
+		for (unsigned i = 0; i < d.n; i++) {
+			uint64_t sz = d.s[i], iova = 3 * sz;
+			const uint64_t pas[2] = {
+				0, (UINT64_C(1) << d.info.oas) - sz
+			};
+
+			for (size_t p = 0; p < np; p++)
+				for (int x = 0; x < 2; x++) {
+					struct iopgt_gather g;
+
+					CTX("%s leaf 0x%" PRIx64 " pa 0x%" PRIx64
+					    " prot 0x%x",
+					    c->name, sz, pas[x], prots[p]);
+					tmap_ok(&d, iova, pas[x], sz, prots[p]);
+					EXPECT_TR(&d, iova, pas[x], sz, prots[p]);
+					EXPECT_TR(&d, iova + sz - 1,
+						  pas[x] + sz - 1, sz,
+						  prots[p]);
+					iopgt_gather_init(&g, sizeof(g));
+					EQ(tunmap_g(&d, iova, sz, &g), sz);
+					tsync(&d, &g);
+					EXPECT_NOENT(&d, iova);
+					d.tf.n = 0;
+				}
+		}
+		/* One past the highest output address: -ERANGE. */
+		{
+			struct iopgt_gather g;
+
+			iopgt_gather_init(&g, sizeof(g));
+			EQ(tmap_g(&d, 0, UINT64_C(1) << d.info.oas, d.s[0],
+				  IOPGT_PROT_READ | IOPGT_PROT_WRITE, &g, 0),
+			   -ERANGE);
+		}
+		tclose(&d);
+	}
+}
+
 /* ------------------------------------------------------------------------
  * 2. Superpage selection
  */
@@ -2022,6 +2074,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_leaf_each_size),
+		cmocka_unit_test(test_leaf_pa_extremes),
 		cmocka_unit_test(test_superpage_selection),
 		cmocka_unit_test(test_leaf_sizes_config),
 		cmocka_unit_test(test_split),

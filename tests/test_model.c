@@ -26,7 +26,7 @@
  * Environment: IOPGT_SEED (base seed, printed on failure), IOPGT_TEST_ITERS
  * (operations per configuration and variant; default UNIT_ITERS times
  * IOPGT_TEST_SCALE, see titers()), IOPGT_TEST_CFG (run only the
- * configurations whose name contains this string).
+ * configurations it selects: tcfg_wanted()).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -385,14 +385,12 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 static void run_variant(unsigned options, const char *variant, unsigned vi,
 			bool p2v)
 {
-	const char *only = getenv("IOPGT_TEST_CFG");
-
 	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
 		      "%ld operations per configuration\n",
 		      tseed(DEFAULT_SEED), titers("IOPGT_TEST_ITERS",
 						  UNIT_ITERS));
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		if (only && *only && !strstr(tcfgs[i].name, only))
+		if (!tcfg_wanted(&tcfgs[i]))
 			continue;
 		run_one(&tcfgs[i], i, options, variant, vi, p2v);
 	}

@@ -37,8 +37,8 @@
  *
  * Environment: IOPGT_SEED (base seed, printed on failure), IOPGT_TEST_ITERS
  * (operations per configuration; default UNIT_ITERS times IOPGT_TEST_SCALE,
- * see titers()), IOPGT_TEST_CFG (run only configurations
- * whose name contains this string), IOPGT_SIM_DEVICES (device threads,
+ * see titers()), IOPGT_TEST_CFG (run only the configurations it
+ * selects: tcfg_wanted()), IOPGT_SIM_DEVICES (device threads,
  * default 2).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -632,15 +632,13 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 
 static void test_sim_model(void **state)
 {
-	const char *only = getenv("IOPGT_TEST_CFG");
-
 	(void)state;
 	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
 		      "%ld operations per configuration\n",
 		      tseed(DEFAULT_SEED), titers("IOPGT_TEST_ITERS",
 						  UNIT_ITERS));
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		if (only && *only && !strstr(tcfgs[i].name, only))
+		if (!tcfg_wanted(&tcfgs[i]))
 			continue;
 		run_one(&tcfgs[i], i, false,
 			i % 3 == 2 ? "caching" : "default", 0);
