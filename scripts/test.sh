@@ -94,7 +94,7 @@ demo() {
 step "the demo on the simulated IOMMU, under ASan+UBSan and TSan"
 # The formats come from the library's registry: every granule and level
 # count of each format under ASan, each format's defaults under TSan, a
-# third of the full demo's map and unmap calls each (scripts/main.sh runs
+# sixth of the full demo's map and unmap calls each (scripts/main.sh runs
 # the whole demo).
 mapfile -t configs < <("$ci/asan/iopgt" formats --configs)
 mapfile -t defaults < <("$ci/asan/iopgt" formats --defaults)
@@ -102,11 +102,11 @@ mapfile -t defaults < <("$ci/asan/iopgt" formats --defaults)
 	{ echo "FAILED: iopgt formats listed no format"; exit 1; }
 for fmt in "${configs[@]}"; do
 	# shellcheck disable=SC2086
-	demo "$ci/asan" --small --ops 100000 $fmt
+	demo "$ci/asan" --small --ops 50000 $fmt
 done
 for fmt in "${defaults[@]}"; do
 	# shellcheck disable=SC2086
-	demo "$ci/tsan" --small --ops 100000 $fmt
+	demo "$ci/tsan" --small --ops 50000 $fmt
 done
 # The other reclaim strategies, under ASan (liburcu is not built for TSan,
 # which would take its grace periods for races).
