@@ -79,12 +79,14 @@ static inline uint64_t fmt_leaf_sizes(unsigned level, const struct pt_geo *geo)
 }
 #define fmt_leaf_sizes fmt_leaf_sizes
 
-/* A present entry above level 0 whose NextLevel names a table (1..6). */
+/* A present entry above level 0 whose NextLevel names a table (1..6):
+ * PR and NextLevel together are PR + (n << 9), so one subtraction and one
+ * unsigned comparison test both (PR clear, or n 0 or 7, falls outside). */
 static inline bool fmt_is_table(uint64_t e, unsigned level)
 {
-	uint64_t nl = e & AMD_NL_MASK;
-
-	return level > 0 && (e & AMD_PR) && nl && nl != AMD_NL_MASK;
+	return level > 0 &&
+	       (e & (AMD_PR | AMD_NL_MASK)) - (AMD_PR | UINT64_C(1) << AMD_NL_SHIFT) <
+		       UINT64_C(6) << AMD_NL_SHIFT;
 }
 #define fmt_is_table fmt_is_table
 
