@@ -308,9 +308,13 @@ struct iopgt_config {
 	unsigned ias;        /* IOVA bits */
 	unsigned oas;        /* output address bits */
 	unsigned granule;    /* log2 of the smallest page: 12, 14 or 16 */
-	uint64_t leaf_sizes; /* OR of IOPGT_SZ_*; 0: all the format offers.
-	                      * Must be every size from the granule up to the
-	                      * largest one wanted, without gaps. */
+	uint64_t leaf_sizes; /* OR of byte sizes (IOPGT_SZ_*); 0: all the
+	                      * format offers. Must hold the one-entry size of
+	                      * every level from the granule up to the largest
+	                      * level wanted, without gaps; a size of several
+	                      * entries of a level (AMD v1's 8K..1M, 4M..512M,
+	                      * 2G..256G) only with that level's one-entry
+	                      * size. -EINVAL otherwise. */
 	unsigned options;    /* IOPGT_OPT_* */
 	unsigned table_cache; /* tables kept for reuse (default 8, at most
 	                       * 32): up to this many tables that unmap
@@ -714,7 +718,8 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
 
 /* Describe the table tree as text: one line per table (level, span,
  * occupancy) and, with IOPGT_DUMP_ENTRIES, one per non-empty entry (raw
- * value, decoded). Each line, ending in a newline, goes to out(arg, line);
+ * value, decoded; a leaf written in several entries is decoded at its
+ * first, and each other entry names its place in it). Each line, ending in a newline, goes to out(arg, line);
  * a non-zero return from out stops the dump and is returned. Returns 0,
  * -EINVAL for NULL dom or out or unknown flags, -EIO if a line does not
  * fit the library's line buffer, or -EOPNOTSUPP in a

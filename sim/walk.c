@@ -16,10 +16,12 @@
  * no special index. A page larger than an entry of its level (AMD v1's
  * Next Level 7 pages, one entry replicated in every slot the page covers)
  * is cached per slot: each IOTLB entry covers one slot's span, with that
- * slot's output address, and keeps the page's size to report. An
- * invalidation then drops exactly the slots it overlaps, which is stricter
- * than a TLB holding the whole page: one that misses part of the page is
- * caught. Non-present results (caching mode) are cached as level-0 entries
+ * slot's output address, and keeps the page's size to report; a walk
+ * through any one entry of the page caches all its slots. An invalidation
+ * then drops exactly the slots it overlaps, which is stricter than a TLB
+ * holding the whole page (one that misses part of the page is caught), and
+ * a slot cleared while another entry still names the page is translated
+ * from the cache (caught too). Non-present results (caching mode) are cached as level-0 entries
  * marked negative.
  *
  * Paging-structure cache: per level below the root, a few fully
@@ -528,8 +530,15 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 						      IOPGT_SIM_WRITE);
 			/* The slot's span within the leaf: the whole leaf,
 			 * unless the page spans several entries of its level
-			 * (then this slot's part of it). */
+			 * (then this slot's part of it). A walk through one
+			 * entry of such a page caches every slot of the page,
+			 * as an IOTLB holding the whole page would: a slot
+			 * whose own entry was cleared while another entry
+			 * still names the page is then translated from the
+			 * cache, and the model calls that stale. */
 			uint64_t slot = UINT64_C(1) << geo->shift[l];
+			uint64_t first = (iova & ~(lsize - 1)) >> geo->shift[l];
+			uint64_t nslots = lsize > slot ? lsize / slot : 1;
 			struct sim_tlb_ent n = {
 				.tag = iova >> geo->shift[l],
 				.pa = lpa + (iova & (lsize - 1) & ~(slot - 1)),
@@ -538,7 +547,13 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 				.size_log2 = (uint8_t)__builtin_ctzll(lsize),
 				.dirty = !(wbits & ~e),
 			};
-			tlb_insert(sim, &n);
+			for (uint64_t j = 0; j < nslots; j++) {
+				if (nslots > 1) {
+					n.tag = first + j;
+					n.pa = lpa + j * slot;
+				}
+				tlb_insert(sim, &n);
+			}
 		}
 		return 0;
 	}

@@ -137,23 +137,41 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 	return 0;
 }
 
+/* The sizes a leaf at level may have, if that level has leaves at all: its
+ * entry size, and spans of 2^k entries short of the table's size (fewer
+ * index bits in a partial root). */
+static uint64_t level_sizes(const struct pt_geo *geo, unsigned level)
+{
+	unsigned b = level == geo->levels - 1 && geo->root_bits < geo->bits
+			     ? geo->root_bits
+			     : geo->bits;
+	unsigned sh = pt_shift(geo, level);
+
+	return ((UINT64_C(1) << b) - 1) << sh;
+}
+
 /* The leaf sizes a geometry offers: one-item leaves of each level whose
- * fmt_leaf_sizes holds the level's entry size. Multi-item sizes (leaf
- * spans) are not created by the engine yet and not offered. */
+ * fmt_leaf_sizes holds the level's entry size, and the multi-item sizes
+ * (leaf spans) of those levels: a span is split into smaller spans and
+ * single items, so a level offers spans only with its one-item leaf. */
 static uint64_t offered_sizes(const struct pt_engine *eng,
 			      const struct pt_geo *geo)
 {
 	uint64_t sizes = 0;
 
 	for (unsigned level = 0; level < geo->levels; level++) {
-		uint64_t sz = UINT64_C(1) << pt_shift(geo, level);
-		sizes |= eng->leaf_sizes(level, geo) & sz;
+		uint64_t at = eng->leaf_sizes(level, geo) &
+			      level_sizes(geo, level);
+
+		if (at & (UINT64_C(1) << pt_shift(geo, level)))
+			sizes |= at;
 	}
 	return sizes;
 }
 
 /* Leaf levels from cfg->leaf_sizes: sizes the format offers at levels that
- * exist, every level from 0 up to the largest, no gaps. */
+ * exist, every level from 0 up to the largest, no gaps; and the spans
+ * chosen at each of those levels. */
 static int pick_leaf_levels(const struct pt_engine *eng,
 			    const struct iopgt_config *cfg, struct pt_geo *geo)
 {
@@ -162,12 +180,22 @@ static int pick_leaf_levels(const struct pt_engine *eng,
 	uint64_t sizes = cfg->leaf_sizes, known = 0;
 
 	for (level = 0; level < geo->levels; level++) {
-		uint64_t sz = UINT64_C(1) << pt_shift(geo, level);
+		unsigned sh = pt_shift(geo, level);
+		uint64_t sz = UINT64_C(1) << sh;
+		uint64_t at = offered & level_sizes(geo, level);
+
+		geo->spans[level] = 0;
 		if (!(offered & sz))
 			continue;
-		known |= sz;
-		if (!sizes || (sizes & sz))
-			mask |= 1u << level;
+		known |= at;
+		if (sizes && !(sizes & sz)) {
+			if (sizes & at)
+				return -EINVAL; /* a span without its item */
+			continue;
+		}
+		mask |= 1u << level;
+		geo->spans[level] =
+			(unsigned)(((sizes ? sizes : offered) & at) >> sh) & ~1u;
 	}
 	if (sizes & ~known)
 		return -EINVAL; /* a size this format cannot hold */
@@ -486,7 +514,9 @@ int iopgt_domain_info(const struct iopgt_domain *dom,
 	info->root_pa = dom->root->pa;
 	for (unsigned l = 0; l < dom->geo.levels; l++)
 		if (dom->geo.leaf_levels & (1u << l))
-			info->leaf_sizes |= UINT64_C(1) << pt_shift(&dom->geo, l);
+			info->leaf_sizes |=
+				(uint64_t)(dom->geo.spans[l] | 1u)
+				<< pt_shift(&dom->geo, l);
 	info->options = dom->cfg.options;
 	info->strategy = dom->cfg.strategy;
 	/* The lower part ends below 2^ias, or 2^(ias-1) when the format

@@ -72,6 +72,26 @@ static int dump_table(void *arg, const struct iopgt_table_info *ti)
 
 			dc->dom->eng->decode_leaf(e, ti->level, geo, &tr);
 			prot_str(tr.prot, p);
+			if (tr.leaf_size > esz && (iova & (tr.leaf_size - 1))) {
+				/* A leaf of several items is written in each
+				 * entry of its group: it is listed at the
+				 * first, and each other entry by its place. */
+				n = snprintf(line, sizeof(line),
+					     "%*s  [%4u] 0x%016" PRIx64
+					     " iova 0x%016" PRIx64
+					     " item %" PRIu64 " of the 0x%" PRIx64
+					     " leaf at [%4u]\n",
+					     depth, "", i, e, iova,
+					     (iova & (tr.leaf_size - 1)) / esz,
+					     tr.leaf_size,
+					     i - (unsigned)((iova &
+							     (tr.leaf_size - 1)) /
+							    esz));
+				r = emit(dc, line, n, sizeof(line));
+				if (r)
+					return r;
+				continue;
+			}
 			n = snprintf(line, sizeof(line),
 				     "%*s  [%4u] 0x%016" PRIx64
 				     " iova 0x%016" PRIx64 " leaf 0x%" PRIx64

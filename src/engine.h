@@ -228,9 +228,7 @@ static inline struct pt_table *PT(cur_table)(const struct iopgt_domain *dom,
 
 /* The largest allowed leaf level that iova, pa and the length allow. A
  * level's alignment implies every lower one's, so stop at the first that
- * fails. Leaf spans: a format whose fmt_leaf_sizes offers multi-item sizes
- * would pick the largest size here (level and span k), and map_run would
- * fill each group with fmt_make_leaf_span and fmt_span_step. */
+ * fails. */
 static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 				      uint64_t pa, uint64_t last)
 {
@@ -243,6 +241,87 @@ static inline unsigned PT(pick_level)(const struct pt_geo *geo, uint64_t iova,
 		level++;
 	}
 	return level;
+}
+
+/* At the level pick_level chose, the largest leaf span in use (2^k items,
+ * k >= 1) that iova, pa and the length allow; 0: one item. A span is
+ * smaller than one item of the level above, so the level comes first. */
+static inline unsigned PT(pick_span)(const struct pt_geo *geo, unsigned level,
+				     uint64_t iova, uint64_t pa, uint64_t last)
+{
+	unsigned set = FMT_LEAF_SPANS ? geo->spans[level] : 0;
+
+	while (set) {
+		unsigned k = 31u - (unsigned)__builtin_clz(set);
+		uint64_t mask = ((geo->leaf_mask[level] + 1) << k) - 1;
+
+		if (!((iova | pa) & mask) && last - iova >= mask)
+			return k;
+		set &= ~(1u << k);
+	}
+	return 0;
+}
+
+/* The largest leaf that fits at item pos of a group, len items long: 2^s
+ * items with pos aligned to them, s a span in use at level or 0. */
+static inline unsigned PT(span_fit)(const struct pt_geo *geo, unsigned level,
+				    unsigned pos, unsigned len)
+{
+	unsigned s = 31u - (unsigned)__builtin_clz(len);
+
+	if (pos && (unsigned)__builtin_ctz(pos) < s)
+		s = (unsigned)__builtin_ctz(pos);
+	while (s && !(geo->spans[level] & (1u << s)))
+		s--;
+	return s;
+}
+
+/* Does leaf e (at lvl, where addr's walk ends) span several items with
+ * addr inside it, not on its edge? Splitting at addr then rewrites its
+ * group (PT(span_split)). Never for formats without leaf spans. */
+static inline bool PT(span_cut)(const struct iopgt_domain *dom, uint64_t e,
+				unsigned lvl, uint64_t addr)
+{
+	unsigned k = fmt_leaf_span(e, lvl);
+
+	(void)dom; /* for the hook alone */
+	return k && (addr & (((dom->geo.leaf_mask[lvl] + 1) << k) - 1)) &&
+	       !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT);
+}
+
+/* Write the leaves of gn items at level lvl that map pa0 on into va[0]
+ * .. va[gn - 1]: the largest aligned spans in use that do not cross item
+ * cut or cut2 (cut <= cut2 <= gn), and single items; each with hw. xchg:
+ * the entries are live (exchanged; returns the hardware bits found in
+ * them); else stores into a table no one can see yet. */
+static uint64_t PT(write_pieces)(const struct pt_geo *geo, pt_entry_t *va,
+				 unsigned gn, unsigned lvl, uint64_t pa0,
+				 uint64_t attrs, uint64_t hw, unsigned cut,
+				 unsigned cut2, bool xchg)
+{
+	const unsigned sh = pt_shift(geo, lvl);
+	uint64_t found = 0;
+
+	for (unsigned pos = 0; pos < gn;) {
+		const unsigned lim = pos < cut ? cut : pos < cut2 ? cut2 : gn;
+		const unsigned s = PT(span_fit)(geo, lvl, pos, lim - pos);
+		const uint64_t pa = pa0 + ((uint64_t)pos << sh);
+		uint64_t ne = (s ? fmt_make_leaf_span(pa, lvl, s, attrs)
+				 : fmt_make_leaf(pa, lvl, attrs)) |
+			      hw;
+		const uint64_t st = s ? fmt_span_step(lvl, s) : 0;
+
+		for (unsigned j = 0; j < 1u << s; j++, ne += st) {
+			if (xchg)
+				found |= atomic_exchange_explicit(
+					&va[pos + j], ne, memory_order_relaxed);
+			else
+				atomic_store_explicit(&va[pos + j], ne,
+						      memory_order_relaxed);
+		}
+		pos += 1u << s;
+	}
+	return found & FMT_HW_BITS;
 }
 
 /* May this call unlink the empty table t? A failed map undoing itself
@@ -698,10 +777,77 @@ static uint64_t PT(own_leaf)(const struct pt_op *op, uint64_t e,
 						       : op->redo_last - iova + 1;
 }
 
-/* Map one run of leaves at `level` starting at iova, within one table.
- * *done receives the bytes mapped. */
+/* Fill the entries idx.. of t, at most n (a multiple of 2^k, idx aligned
+ * to it), group by group with leaves of 2^k items mapping pa on, stopping
+ * at the first group with an entry in use (own: but for entries of this
+ * very leaf, which took empty tables' places, PT(map_run)). Inside a section the caller opened (it owns these
+ * slots, as for pt_fill). Returns how many entries it covered; *added,
+ * how many of them were empty. A walk may meet a group half written: the
+ * entries written translate as the whole leaf does, the others are
+ * empty. */
+static unsigned PT(fill_spans)(struct pt_table *t, unsigned idx, unsigned n,
+			       uint64_t pa, unsigned level, unsigned k,
+			       uint64_t attrs, bool own, unsigned *added)
+{
+	const unsigned gn = 1u << k;
+	const uint64_t step = fmt_span_step(level, k);
+	const uint64_t gsz = UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level + k);
+	pt_entry_t *p = t->va + idx;
+	unsigned i, j, a = 0;
+
+	for (i = 0; i < n; i += gn, pa += gsz) {
+		const uint64_t e0 = fmt_make_leaf_span(pa, level, k, attrs);
+		uint64_t e = e0;
+		unsigned empty = 0;
+
+		for (j = 0; j < gn; j++, e += step) {
+			uint64_t x = atomic_load_explicit(&p[i + j],
+							  memory_order_relaxed);
+			if (!x)
+				empty++;
+			else if (!own || ((x ^ e) & ~FMT_HW_BITS))
+				goto out;
+		}
+		for (j = 0, e = e0; j < gn; j++, e += step)
+			if (!atomic_load_explicit(&p[i + j],
+						  memory_order_relaxed))
+				atomic_store_explicit(&p[i + j], e,
+						      memory_order_relaxed);
+		a += empty;
+	}
+out:
+	*added = a;
+	return i;
+}
+
+/* Clear the entries idx .. idx + n - 1 of t that hold e0 + j * step (hardware
+ * bits aside): items of a group that a failed map had put in the places of
+ * empty tables, so that those tables can be linked back. */
+static void PT(clear_items)(struct iopgt_domain *dom, struct pt_table *t,
+			    unsigned idx, unsigned n, uint64_t e0, uint64_t step)
+{
+	uint32_t k = 0;
+
+	while (!pt_open_excl(t))
+		PT_WAIT_FROZEN(dom, t->level, t->iova);
+	for (unsigned j = 0; j < n; j++) {
+		uint64_t x = pt_load(t, idx + j);
+
+		if (x && !((x ^ (e0 + j * step)) & ~FMT_HW_BITS)) {
+			atomic_store_explicit(&t->va[idx + j], 0,
+					      memory_order_relaxed);
+			k++;
+		}
+	}
+	pt_close_excl(t, pt_counted(dom) ? k : 0);
+}
+
+/* Map one run of leaves at `level` starting at iova, within one table:
+ * leaves of one item, or (k >= 1) of 2^k items. *done receives the bytes
+ * mapped. */
 static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
-		       uint64_t last, unsigned level, uint64_t *done)
+		       uint64_t last, unsigned level, unsigned k,
+		       uint64_t *done)
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
@@ -709,7 +855,8 @@ static int PT(map_run)(struct pt_op *op, uint64_t iova, uint64_t pa,
 	const bool counted = pt_counted(dom);
 	struct pt_table *t;
 	struct pt_cur cur;
-	unsigned idx, n, i;
+	unsigned idx, n, i, added;
+	bool own = false; /* the first group's items replaced empty tables */
 	uint64_t st;
 	int r;
 
@@ -762,13 +909,34 @@ retry:
 	/* Whole leaves left: last - iova + 1 cannot wrap (ias <= 57). */
 	if ((uint64_t)n > (last - iova + 1) >> pt_shift(geo, level))
 		n = (unsigned)((last - iova + 1) >> pt_shift(geo, level));
+	if (FMT_LEAF_SPANS && geo->spans[level]) {
+		/* Whole groups: at least one (pick_span), idx aligned to
+		 * it. */
+		const unsigned more = geo->spans[level] & ~((2u << k) - 1);
+
+		n &= ~((1u << k) - 1);
+		if (own)
+			n = 1u << k; /* that group alone */
+		/* Up to where a larger span may start, if iova and pa can
+		 * both be aligned to it: the next run picks again. */
+		if (more) {
+			const uint64_t m = (sz << __builtin_ctz(more)) - 1;
+
+			if (!((iova ^ pa) & m) &&
+			    (uint64_t)n > ((iova | m) - iova + 1) / sz)
+				n = (unsigned)(((iova | m) - iova + 1) / sz);
+		}
+	}
 	/* Fill what is empty, up to the first entry that is not; the next
 	 * run starts there. */
 	/* Without counts, leaves above level 0 go in inside the table's
 	 * exclusive section (counting nothing), which keeps an overlapping
 	 * caller's install out between pt_fill's check and its store, so no
 	 * table entry is overwritten and its table lost; level 0 holds no
-	 * table entries. */
+	 * table entries. Groups of a leaf span go in inside it at level 0
+	 * too, so that a group is never half written when an unlinker or
+	 * a coalescer scans. */
+	const bool excl = !counted && (level || (FMT_LEAF_SPANS && k));
 	if (counted) {
 		if (!pt_open(t, n)) {
 			/* Frozen: being unlinked or coalesced. */
@@ -776,17 +944,23 @@ retry:
 			goto retry;
 		}
 		PT_YIELD(dom, PT_Y_FILL_RESERVED, level, t->iova);
-	} else if (level && !pt_open_excl(t)) {
+	} else if (excl && !pt_open_excl(t)) {
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		goto retry;
 	}
 	/* Consecutive leaves differ by fmt_leaf_step, not by the size. */
-	i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs),
-		    fmt_leaf_step(level));
-	if (counted) {
-		st = pt_close(t, n - i);
+	if (FMT_LEAF_SPANS && k) {
+		i = PT(fill_spans)(t, idx, n, pa, level, k, op->attrs, own,
+				   &added);
 	} else {
-		if (level)
+		i = pt_fill(t, idx, n, fmt_make_leaf(pa, level, op->attrs),
+			    fmt_leaf_step(level));
+		added = i;
+	}
+	if (counted) {
+		st = pt_close(t, n - added);
+	} else {
+		if (excl)
 			pt_close_excl(t, 0);
 		else if (i && pt_uc_reclaim(dom) &&
 			 PT(fill_check)(dom, t, iova)) {
@@ -803,6 +977,47 @@ retry:
 						     idx + i - 1)
 			     ? pt_nr_entries(geo, level)
 			     : 0;
+	}
+	if (!i && FMT_LEAF_SPANS && k) {
+		/* An entry of the first group is in use. Kept empty tables:
+		 * the leaf takes their places, one by one (replace_subtree),
+		 * and the fill then completes the group. A leaf: map the
+		 * group item by item, which fails on it (or finds it this
+		 * map's own, PT(own_leaf)). */
+		const uint64_t step = fmt_span_step(level, k);
+		const uint64_t e0 = fmt_make_leaf_span(pa, level, k, op->attrs);
+		bool leaf = false;
+		unsigned j;
+
+		for (j = 0; j < 1u << k && !leaf; j++) {
+			e = pt_load(t, idx + j);
+			leaf = e && !fmt_is_table(e, level) &&
+			       (!own || ((e ^ (e0 + j * step)) & ~FMT_HW_BITS));
+		}
+		for (j = 0; j < 1u << k && !leaf; j++) {
+			e = pt_load(t, idx + j);
+			if (!e || !fmt_is_table(e, level))
+				continue;
+			r = PT(replace_subtree)(op, t, idx + j, e,
+						e0 + j * step);
+			if (r && r != -EAGAIN) {
+				/* A leaf in that subtree: clear the items
+				 * put in the tables' places so far (the
+				 * failed map links the tables back). */
+				PT(clear_items)(op->dom, t, idx, 1u << k, e0,
+						step);
+				return r;
+			}
+			if (r)
+				goto retry;
+			own = true;
+		}
+		if (!leaf)
+			goto retry;
+		uint64_t gl = iova + ((sz << k) - 1);
+
+		return PT(map_run)(op, iova, pa, gl < last ? gl : last, level,
+				   0, done);
 	}
 	if (!i) {
 		PT_YIELD(dom, PT_Y_FILL_BLOCKED, level, t->iova);
@@ -871,12 +1086,15 @@ again:
 	if (base & (PT(size)(geo, L + 1) - 1))
 		goto fail;
 	key = fmt_leaf_attrs(e, L);
-	/* Leaf spans: a table of multi-item leaves coalesces the same way
-	 * (each entry's own item is base + i * sz), once the spans decode. */
+	/* Each entry's own item is base + i * sz: for an entry of a leaf of
+	 * 2^k items, its leaf's start plus its place in the group. */
 	for (unsigned i = 0; i < n; i++) {
 		e = pt_load(t, i);
 		if (!e || fmt_is_table(e, L) ||
-		    fmt_leaf_pa(e, L) != base + i * sz ||
+		    fmt_leaf_pa(e, L) +
+				    (i & ((1u << fmt_leaf_span(e, L)) - 1)) *
+					    sz !=
+			    base + i * sz ||
 		    fmt_leaf_attrs(e, L) != key)
 			goto fail;
 		hw |= e & FMT_HW_BITS;
@@ -927,6 +1145,104 @@ fail:
 		pt_unfreeze(t);
 	}
 	return false;
+}
+
+/* Does the aligned group of gn entries from g0 of t (level L) map one
+ * contiguous run of output, aligned to the whole group, with equal
+ * attributes? *base: its first byte; *key: the attributes; *hw: the
+ * hardware bits of its entries, OR-ed. */
+static bool PT(group_contig)(const struct pt_table *t, unsigned g0,
+			     unsigned gn, uint64_t sz, uint64_t *base,
+			     uint64_t *key, uint64_t *hw)
+{
+	const unsigned L = t->level;
+	uint64_t e = pt_load(t, g0), h = 0;
+
+	if (!e || fmt_is_table(e, L))
+		return false;
+	*base = fmt_leaf_pa(e, L);
+	*key = fmt_leaf_attrs(e, L);
+	if (*base & (gn * sz - 1))
+		return false;
+	for (unsigned j = 0; j < gn; j++) {
+		e = pt_load(t, g0 + j);
+		if (!e || fmt_is_table(e, L) ||
+		    fmt_leaf_pa(e, L) +
+				    ((g0 + j) & ((1u << fmt_leaf_span(e, L)) - 1)) *
+					    sz !=
+			    *base + j * sz ||
+		    fmt_leaf_attrs(e, L) != *key)
+			return false;
+		h |= e & FMT_HW_BITS;
+	}
+	*hw = h;
+	return true;
+}
+
+/* Coalescing within a table (leaf spans): make the leaf holding entry idx
+ * of t one of the largest span in use whose aligned group maps one
+ * contiguous, aligned run with equal attributes, if that is larger than
+ * it is. A group that fails fails every larger one holding it, so the
+ * sizes are tried upward. Inside t's exclusive section, which keeps every
+ * other writer out (with counts, each writer of t opens a section; without
+ * them, clears of smallest pages take none, so a domain without counts
+ * does not coalesce within tables). Translations do not change: nothing
+ * to flush. Hardware bits set meanwhile in a replaced entry go into every
+ * entry of the new leaf, as for a split. */
+static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
+			    unsigned idx)
+{
+	const struct pt_geo *geo = &op->dom->geo;
+	const unsigned L = t->level;
+	const uint64_t sz = PT(size)(geo, L);
+	unsigned set = geo->spans[L], best = 0, k;
+	uint64_t base = 0, key = 0, hw = 0, b, kk, h, e, extra;
+
+	if (!pt_open_excl(t))
+		return; /* frozen: being unlinked or coalesced */
+	e = pt_load(t, idx);
+	if (!e || fmt_is_table(e, L))
+		goto out;
+	set &= ~((2u << fmt_leaf_span(e, L)) - 1);
+	for (; set; set &= set - 1) {
+		k = (unsigned)__builtin_ctz(set);
+		if ((1u << k) > t->mask + 1u ||
+		    !PT(group_contig)(t, idx & ~((1u << k) - 1), 1u << k, sz,
+				      &b, &kk, &h))
+			break;
+		best = k;
+		base = b;
+		key = kk;
+		hw = h;
+	}
+	if (best) {
+		const unsigned gn = 1u << best, g0 = idx & ~(gn - 1);
+
+		extra = PT(write_pieces)(geo, t->va + g0, gn, L, base, key, hw,
+					 gn, gn, true) &
+			~hw;
+		for (unsigned j = 0; extra && j < gn; j++)
+			atomic_fetch_or_explicit(&t->va[g0 + j], extra,
+						 memory_order_relaxed);
+		pt_stat_add(&op->dom->st.coalesced, 1);
+	}
+out:
+	pt_close_excl(t, 0);
+}
+
+/* Coalesce within the table that holds the leaf at iova (leaf spans), if
+ * its level has spans in use. */
+static void PT(merge_at)(struct pt_op *op, uint64_t iova)
+{
+	struct iopgt_domain *dom = op->dom;
+	struct pt_cur cur;
+	uint64_t e;
+
+	PT(cur_root)(dom, &cur);
+	e = PT(cur_seek)(dom, &cur, iova, 0);
+	if (e && !fmt_is_table(e, cur.level) && dom->geo.spans[cur.level])
+		PT(merge_spans)(op, PT(cur_table)(dom, &cur, cur.level),
+				cur.idx);
 }
 
 /* Coalesce a filled table, then its parents while each one succeeds. */
@@ -1011,6 +1327,12 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		return 0;
 	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
+	/* With leaf spans, a page whose neighbour in its pair is mapped may
+	 * coalesce with it: the general path does that. */
+	if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
+	    atomic_load_explicit(&cur.va[cur.idx ^ 1], memory_order_relaxed) &&
+	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+		return 1;
 	if (!pt_open(t, 1))
 		return 1;
 	/* The slot is this call's (writers' ranges are disjoint). */
@@ -1041,8 +1363,11 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	op.redo_last = last;
 	for (;;) {
 		uint64_t cpa = pa + (cur - iova);
-		r = PT(map_run)(&op, cur, cpa, last,
-				PT(pick_level)(geo, cur, cpa, last), &done);
+		unsigned level = PT(pick_level)(geo, cur, cpa, last);
+
+		r = PT(map_run)(&op, cur, cpa, last, level,
+				PT(pick_span)(geo, level, cur, cpa, last),
+				&done);
 		if (r || done > last - cur)
 			break;
 		cur += done;
@@ -1069,6 +1394,13 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (!r && !(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 		for (unsigned k = 0; k < op.ncand; k++)
 			PT(coalesce_cand)(&op, &op.cand[k]);
+		/* Within tables, the range's ends only: inside it, the map
+		 * chose the largest leaves the range allows. */
+		if (FMT_LEAF_SPANS && pt_counted(dom)) {
+			PT(merge_at)(&op, iova);
+			if ((last ^ iova) > dom->granule_mask)
+				PT(merge_at)(&op, last);
+		}
 	}
 	return r;
 }
@@ -1291,6 +1623,20 @@ static inline bool PT(clear_met)(const struct iopgt_domain *dom,
 	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
 
+/* Is entry idx of t an item of a leaf spanning several items that
+ * reaches past it: below it (hi false), or above it (hi true)? */
+static inline bool PT(span_out)(const struct pt_table *t, unsigned idx,
+				bool hi)
+{
+	uint64_t e = pt_load(t, idx);
+	unsigned k, m;
+
+	if (!e || fmt_is_table(e, t->level) || !(k = fmt_leaf_span(e, t->level)))
+		return false;
+	m = (1u << k) - 1;
+	return hi ? (idx & m) != m : (idx & m) != 0;
+}
+
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -1307,6 +1653,15 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	const bool counted = pt_counted(op->dom);
 	int r;
 
+	/* A leaf of several items at either end must lie wholly inside too:
+	 * clearing part of its group would leave replicas that map what was
+	 * unmapped. The ends' split rewrote such a group; one found here
+	 * (inside the exclusive section, where no coalescing within t can
+	 * make one) is one made since (start again, and split). */
+	const bool spans = FMT_LEAF_SPANS && !op->prune &&
+			   op->dom->geo.spans[lvl] &&
+			   !PT_BROKEN(op->dom, PT_HOOK_BREAK_SPAN_CUT);
+
 	if (!lvl) {
 		/* Only leaves here, each inside the range: one pass inside the
 		 * exclusive section clears what is present. */
@@ -1319,6 +1674,12 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			return 0;
 		if (counted && !pt_open_excl(t)) {
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
+			return -EAGAIN;
+		}
+		if (spans &&
+		    (PT(span_out)(t, i, false) || PT(span_out)(t, end, true))) {
+			if (counted)
+				pt_close_excl(t, 0);
 			return -EAGAIN;
 		}
 		/* The first and the last entry present, then everything
@@ -1432,6 +1793,11 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 			return -EAGAIN;
 		}
+		if (spans && ((i == i0 && PT(span_out)(t, i0, false)) ||
+			      PT(span_out)(t, end0, true))) {
+			pt_close_excl(t, 0);
+			return -EAGAIN;
+		}
 		for (; i <= end; i++) {
 			e = atomic_load_explicit(&p[i], memory_order_relaxed);
 			if (!e)
@@ -1513,6 +1879,56 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	return 0;
 }
 
+/* Rewrite the leaf of 2^k items that e (at lvl, entry idx of t) belongs to
+ * as smaller leaves none of which straddles addr: the largest aligned
+ * spans in use, and single items; the item holding addr alone if addr is
+ * not on an item's edge (the caller then splits that item into a table).
+ * Inside t's exclusive section, which keeps other writers out of t (an
+ * unmap of another part of the same leaf waits, then finds it rewritten).
+ * Every address translates as before, so nothing is flushed. The hardware
+ * may set A/D in any replica until the rewrite: each bit set in one goes
+ * into every new leaf (a dirty bit is reported at worst too often, never
+ * lost). 0; -EAGAIN if the group changed (look again); -ESTALE if t is
+ * frozen. */
+static int PT(span_split)(struct pt_op *op, struct pt_table *t, unsigned idx,
+			  uint64_t e, unsigned lvl, uint64_t addr)
+{
+	const struct pt_geo *geo = &op->dom->geo;
+	const unsigned k = fmt_leaf_span(e, lvl), gn = 1u << k;
+	const unsigned g0 = idx & ~(gn - 1), sh = pt_shift(geo, lvl);
+	const uint64_t pa0 = fmt_leaf_pa(e, lvl), attrs = fmt_leaf_attrs(e, lvl);
+	const uint64_t want = fmt_make_leaf_span(pa0, lvl, k, attrs) &
+			      ~FMT_HW_BITS;
+	const uint64_t step = fmt_span_step(lvl, k);
+	/* The new leaves' edges: the item holding addr starts at cut; cut2
+	 * is its end if addr is inside it, else cut again. */
+	const unsigned cut = (unsigned)(addr >> sh) & (gn - 1);
+	const unsigned cut2 = (addr & ((UINT64_C(1) << sh) - 1)) ? cut + 1 : cut;
+	uint64_t hw = 0, extra;
+	unsigned j;
+
+	if (!pt_open_excl(t))
+		return -ESTALE;
+	for (j = 0; j < gn; j++) {
+		uint64_t x = pt_load(t, g0 + j);
+
+		if ((x & ~FMT_HW_BITS) != ((want + j * step) & ~FMT_HW_BITS)) {
+			pt_close_excl(t, 0);
+			return -EAGAIN;
+		}
+		hw |= x & FMT_HW_BITS;
+	}
+	extra = PT(write_pieces)(geo, t->va + g0, gn, lvl, pa0, attrs, hw, cut,
+				 cut2, true) &
+		~hw;
+	for (j = 0; extra && j < gn; j++)
+		atomic_fetch_or_explicit(&t->va[g0 + j], extra,
+					 memory_order_relaxed);
+	pt_close_excl(t, 0);
+	pt_stat_add(&op->dom->st.split, 1);
+	return 0;
+}
+
 /* Split leaves so that none straddles addr. Spare tables come from op. */
 static int PT(split_at)(struct pt_op *op, uint64_t addr)
 {
@@ -1527,9 +1943,23 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		struct pt_table *c, *t;
 		int r;
 
-		/* Empty, or a level-0 leaf (addr is granule aligned, so one
+		if (!e)
+			return 0;
+		/* A leaf of several items with addr inside: rewrite its group
+		 * first, then look again (at the item holding addr, if addr
+		 * is not on an item's edge). */
+		if (FMT_LEAF_SPANS && PT(span_cut)(dom, e, lvl, addr)) {
+			r = PT(span_split)(op, PT(cur_table)(dom, &cur, lvl),
+					   cur.idx, e, lvl, addr);
+			if (r == -ESTALE) {
+				PT_WAIT_FROZEN(dom, lvl, addr);
+				PT(cur_root)(dom, &cur);
+			}
+			continue;
+		}
+		/* A level-0 leaf of one item (addr is granule aligned, so one
 		 * never straddles it). */
-		if (!e || !lvl)
+		if (!lvl)
 			return 0;
 		sz = PT(size)(geo, lvl);
 		if (!(addr & (sz - 1)))
@@ -1542,13 +1972,31 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		c->next = NULL;
 		c->iova = addr & ~(sz - 1);
 		n = pt_nr_entries(geo, lvl - 1);
-		/* Leaf spans: a multi-item leaf would split its whole group
-		 * (every item's entry), here at lvl. */
-		pt_init_run(c, 0, n,
-			    fmt_make_leaf(fmt_leaf_pa(e, lvl), lvl - 1,
-					  fmt_leaf_attrs(e, lvl)) |
-				    (e & FMT_HW_BITS),
-			    fmt_leaf_step(lvl - 1), pt_counted(dom) ? n : 0);
+		if (FMT_LEAF_SPANS && geo->spans[lvl - 1]) {
+			/* As large leaves as the level's spans allow around
+			 * addr (and the item holding it, if it is inside
+			 * one). */
+			const unsigned sh = pt_shift(geo, lvl - 1);
+			const unsigned cut = (unsigned)(addr >> sh) & (n - 1);
+
+			PT(write_pieces)(geo, c->va, n, lvl - 1,
+					 fmt_leaf_pa(e, lvl),
+					 fmt_leaf_attrs(e, lvl),
+					 e & FMT_HW_BITS, cut,
+					 addr & ((UINT64_C(1) << sh) - 1)
+						 ? cut + 1
+						 : cut,
+					 false);
+			atomic_store_explicit(&c->st, pt_counted(dom) ? n : 0,
+					      memory_order_relaxed);
+		} else {
+			pt_init_run(c, 0, n,
+				    fmt_make_leaf(fmt_leaf_pa(e, lvl), lvl - 1,
+						  fmt_leaf_attrs(e, lvl)) |
+					    (e & FMT_HW_BITS),
+				    fmt_leaf_step(lvl - 1),
+				    pt_counted(dom) ? n : 0);
+		}
 		t = PT(cur_table)(dom, &cur, lvl);
 		old = e;
 		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa, lvl));
@@ -1582,18 +2030,23 @@ static inline void PT(count_split_leaf)(const struct pt_geo *geo, unsigned lvl,
 }
 
 /* How many tables per level splitting at addr needs, walking on from the
- * cursor; read-only. */
+ * cursor; read-only. *cut: a leaf of several items must be rewritten. */
 static void PT(count_split)(struct pt_op *op, struct pt_cur cur, uint64_t addr,
-			    unsigned need[PT_MAX_LEVELS])
+			    unsigned need[PT_MAX_LEVELS], bool *cut)
 {
-	if (PT(cur_seek)(op->dom, &cur, addr, 0))
+	uint64_t e = PT(cur_seek)(op->dom, &cur, addr, 0);
+
+	if (e) {
+		*cut |= PT(span_cut)(op->dom, e, cur.level, addr);
 		PT(count_split_leaf)(&op->dom->geo, cur.level, addr, need);
+	}
 }
 
 /* count_split for both a and b (a < b), sharing the walk while their paths
  * do. Returns the total number of tables needed. */
 static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
-				 bool has_b, unsigned need[PT_MAX_LEVELS])
+				 bool has_b, unsigned need[PT_MAX_LEVELS],
+				 bool *cut)
 {
 	const struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
@@ -1606,9 +2059,9 @@ static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 		uint64_t e;
 
 		if (!has_b || pt_index(geo, lvl, b) != pt_index(geo, lvl, a)) {
-			PT(count_split)(op, cur, a, need);
+			PT(count_split)(op, cur, a, need, cut);
 			if (has_b)
-				PT(count_split)(op, cur, b, need);
+				PT(count_split)(op, cur, b, need, cut);
 			break;
 		}
 		e = PT(cur_load)(dom, &cur, a);
@@ -1618,6 +2071,8 @@ static unsigned PT(count_split2)(struct pt_op *op, uint64_t a, uint64_t b,
 			/* One leaf holds both ends: they share each table
 			 * its split needs while they lie in the same entry
 			 * of the level above. */
+			*cut |= PT(span_cut)(dom, e, lvl, a) ||
+				PT(span_cut)(dom, e, lvl, b);
 			while (lvl > 0) {
 				uint64_t m = PT(size)(geo, lvl) - 1;
 				bool na = a & m, nb = b & m;
@@ -1663,9 +2118,10 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 	 * wraps): no leaf can straddle it. */
 	bool top = last == UINT64_MAX ||
 		   ((last + 1 + dom->in_bias) & dom->ias_mask);
+	bool cut = false;
 	int r;
 
-	if (!PT(count_split2)(op, iova, last + 1, !top, need))
+	if (!PT(count_split2)(op, iova, last + 1, !top, need, &cut) && !cut)
 		return 0; /* no leaf straddles either end */
 	if (!op->spares) {
 		pt_memset(op->spare, 0, sizeof(op->spare));
@@ -1713,21 +2169,25 @@ static bool PT(descend_range)(struct pt_op *op, uint64_t iova, uint64_t last,
 			continue;
 		}
 		/* One leaf holds the whole range: it must lie inside it. */
-		sz = PT(size)(geo, cur->level);
+		sz = PT(size)(geo, cur->level) << fmt_leaf_span(e, cur->level);
 		*need_split = (iova & (sz - 1)) || ((last + 1) & (sz - 1));
 		return true;
 	}
-	if (cur->level > 0) {
+	if (cur->level > 0 || FMT_LEAF_SPANS) {
 		/* The ends lie in different entries of the table: a leaf
 		 * straddles one if the entry holding it is a leaf larger than
-		 * the alignment of that end. */
+		 * the alignment of that end (at level 0, only a leaf of
+		 * several items can). */
 		unsigned need[PT_MAX_LEVELS] = { 0 };
 		uint64_t span = pt_table_span(geo, cur->level);
-		PT(count_split)(op, *cur, iova, need);
+		bool cut = false;
+
+		PT(count_split)(op, *cur, iova, need, &cut);
 		if (!span || (last | (span - 1)) != last)
-			PT(count_split)(op, *cur, last + 1, need);
+			PT(count_split)(op, *cur, last + 1, need, &cut);
 		for (unsigned l = 0; l < cur->level; l++)
 			*need_split |= need[l] != 0;
+		*need_split |= cut;
 	}
 	return true;
 }
@@ -1825,6 +2285,27 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	}
 }
 
+/* pt_clear_run of the one entry idx of t, for formats with leaf spans:
+ * false, with nothing cleared, if t is frozen or the entry is an item of a
+ * leaf of several items (coalescing within t made it one after the walk
+ * read it; the general path splits it). */
+static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
+				  uint64_t *st)
+{
+	uint64_t x;
+
+	if (!pt_open_excl(t))
+		return false;
+	x = pt_load(t, idx);
+	if (x && fmt_leaf_span(x, t->level)) {
+		pt_close_excl(t, 0);
+		return false;
+	}
+	atomic_store_explicit(&t->va[idx], 0, memory_order_relaxed);
+	*st = pt_close_excl(t, x != 0);
+	return true;
+}
+
 /* Unmap exactly one leaf, of any size, or nothing: the common cases, kept
  * short. [iova, last] must be one leaf's span: what iova's walk reaches
  * is then either an empty entry whose span holds the whole range (nothing
@@ -1848,8 +2329,9 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	}
 	if (granule) {
 		/* the constant case: a level-0 leaf, never in the root */
-		if (cur.level)
-			return -1; /* a superpage: split it */
+		if (cur.level || (fmt_leaf_span(cur.e, 0) &&
+				  !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT)))
+			return -1; /* a superpage, or a group: split it */
 		span = dom->granule_mask + 1;
 		t = pt_desc(dom, cur.va);
 	} else {
@@ -1886,7 +2368,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
-	if (!pt_clear_run(t, cur.idx, 1, NULL, &st))
+	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st)
+			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
 	/* Emptied: the caller parks or unlinks it (out of line), unless
@@ -2203,10 +2686,31 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 				return r;
 			continue;
 		}
-		/* Leaf spans: the hardware may set dirty in any item of a
-		 * group, so a group would be dirty if any item is, and
-		 * cleared in every item. */
-		if (!fmt_leaf_dirty(e, level))
+		/* A leaf of 2^k items: the hardware sets D in the replica it
+		 * read, so the leaf is dirty if any of its group is, and is
+		 * reported once, whole, and cleared in every replica. */
+		uint64_t lsz = sz;
+		unsigned g0 = i, gn = 1, k;
+		bool dirty;
+
+		if (FMT_LEAF_SPANS && (k = fmt_leaf_span(e, level))) {
+			gn = 1u << k;
+			g0 = i & ~(gn - 1);
+			lsz = sz << k;
+			s = base + ((uint64_t)g0 << shift);
+			if (FMT_INPUT_SIGN_EXTEND)
+				s = pt_sext(d->dom, s);
+			dirty = false;
+			for (unsigned j = 0; j < gn; j++)
+				dirty |= fmt_leaf_dirty(
+					atomic_load_explicit(&va[g0 + j],
+							     memory_order_relaxed),
+					level);
+			i = g0 + gn - 1;
+		} else {
+			dirty = fmt_leaf_dirty(e, level);
+		}
+		if (!dirty)
 			continue;
 		/* Report the run so far before touching this leaf: if the
 		 * callback stops the walk, nothing it was not given has been
@@ -2220,13 +2724,15 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 		if (!(d->flags & IOPGT_DIRTY_NO_CLEAR)) {
 			/* The hardware may be setting bits meanwhile: clear
 			 * only the dirty bit, atomically. */
-			atomic_fetch_and_explicit(&va[i], ~FMT_HW_DIRTY,
-						  memory_order_relaxed);
-			pt_gather_range(d->g, s, s + (sz - 1),
+			for (unsigned j = 0; j < gn; j++)
+				atomic_fetch_and_explicit(&va[g0 + j],
+							  ~FMT_HW_DIRTY,
+							  memory_order_relaxed);
+			pt_gather_range(d->g, s, s + (lsz - 1),
 					IOPGT_FLUSH_MODIFIED);
 			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, level, base);
 		}
-		d->run_end = s + sz;
+		d->run_end = s + lsz;
 	}
 	return 0;
 }

@@ -109,6 +109,10 @@ struct pt_geo {
 	unsigned ias, oas;
 	unsigned leaf_levels; /* bit L: one-item leaves at level L in use */
 	unsigned max_leaf_level;
+	/* Per level, the multi-item leaves in use (leaf spans): bit k set
+	 * means a leaf of 2^k items (k >= 1) of that level's tables. Only at
+	 * levels of leaf_levels; 0 for formats without them. */
+	unsigned spans[PT_MAX_LEVELS];
 	size_t table_size;    /* bytes of a non-root table */
 	size_t root_size;     /* bytes of the root allocation */
 	/* Per level, derived from the above by pt_geo_finish(): the shift of

@@ -50,6 +50,11 @@ enum {
 	                                    * still says writable, the
 	                                    * hardware reads read-only. Set it
 	                                    * before mapping anything. */
+	PT_HOOK_BREAK_SPAN_CUT = 1u << 12, /* an unmap that cuts a leaf of
+	                                    * several items (AMD v1 NextLevel
+	                                    * 7) clears its own entries of the
+	                                    * group and leaves the others
+	                                    * naming the whole leaf */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);

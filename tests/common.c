@@ -262,18 +262,62 @@ uint64_t theld_bytes(struct iopgt_domain *dom)
 	       st.segment_bytes_live;
 }
 
+uint64_t tcfg_item_sizes(const struct tcfg *c)
+{
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+	struct iopgt_info info;
+	uint64_t sizes = 0;
+
+	iopgt_config_init(&cfg, sizeof(cfg), c->format);
+	cfg.ias = c->ias;
+	cfg.oas = c->oas;
+	cfg.granule = c->granule;
+	if (iopgt_domain_create(&cfg, &dom))
+		return 0;
+	iopgt_domain_info(dom, &info, sizeof(info));
+	for (unsigned l = 0; l < info.levels; l++) {
+		unsigned b = info.granule + (info.granule - 3) * l;
+
+		if (b < 64 && (info.leaf_sizes & (UINT64_C(1) << b)))
+			sizes |= UINT64_C(1) << b;
+	}
+	iopgt_domain_destroy(dom);
+	return sizes;
+}
+
 void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg)
 {
 	iopgt_config_init(cfg, sizeof(*cfg), c->format);
 	cfg->ias = c->ias;
 	cfg->oas = c->oas;
 	cfg->granule = c->granule;
+	/* One-item leaves only: the tests that expect given leaves derive
+	 * them from the levels. Those of every size (leaf spans included)
+	 * set leaf_sizes to 0 (TSIZES_ALL for topen). */
+	cfg->leaf_sizes = tcfg_item_sizes(c);
 	/* One table page a segment: the recording allocators then see every
 	 * table page come and go (tests of larger segments set their own). */
 	cfg->segment_size = UINT64_C(2) << c->granule;
 }
 
 unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8])
+{
+	struct iopgt_info info;
+	unsigned n = 0;
+
+	iopgt_domain_info(dom, &info, sizeof(info));
+	for (unsigned l = 0; l < info.levels && n < 8; l++) {
+		unsigned b = info.granule + (info.granule - 3) * l;
+
+		if (b < 64 && (info.leaf_sizes & (UINT64_C(1) << b)))
+			sizes[n++] = UINT64_C(1) << b;
+	}
+	return n;
+}
+
+unsigned tcfg_all_sizes(struct iopgt_domain *dom,
+			uint64_t sizes[TCFG_MAX_SIZES])
 {
 	struct iopgt_info info;
 	unsigned n = 0;
@@ -1015,7 +1059,8 @@ void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 	d->cfg.options = options;
 	if (table_cache != CACHE_DEFAULT)
 		d->cfg.table_cache = (unsigned)table_cache;
-	d->cfg.leaf_sizes = leaf_sizes;
+	if (leaf_sizes)
+		d->cfg.leaf_sizes = leaf_sizes == TSIZES_ALL ? 0 : leaf_sizes;
 	talloc_init(&d->ta);
 	talloc_ops(&d->ta, &d->cfg.mem);
 	tflush_init(&d->tf, NULL);

@@ -85,16 +85,28 @@ bool tcfg_wanted(const struct tcfg *c);
 const struct iopgt_format_info *tformat(enum iopgt_format format);
 
 /* Fill cfg from c with defaults for the rest: one table page a segment,
- * so that the recording allocators see each table page come and go. */
+ * so that the recording allocators see each table page come and go, and
+ * leaf_sizes the one-item sizes (tcfg_item_sizes). */
 void tcfg_config(const struct tcfg *c, struct iopgt_config *cfg);
 
 /* The bytes dom should hold from its table allocator: the root and its
  * segments. */
 uint64_t theld_bytes(struct iopgt_domain *dom);
 
-/* Leaf sizes the format offers in this configuration, smallest first;
- * returns how many (from iopgt_domain_info of a created domain). */
+/* The one-item leaf sizes of the domain, smallest first: sizes[i] is the
+ * size of an entry at level i; returns how many (from iopgt_domain_info
+ * of a created domain). Multi-item sizes (leaf spans) are left out. */
 unsigned tcfg_leaf_sizes(struct iopgt_domain *dom, uint64_t sizes[8]);
+
+/* The one-item leaf sizes of c's domains (each level's entry size, where
+ * it is a leaf size): what tcfg_config puts in leaf_sizes. */
+uint64_t tcfg_item_sizes(const struct tcfg *c);
+
+/* Every leaf size the domain uses, spans included, smallest first (at
+ * most 64); returns how many. */
+#define TCFG_MAX_SIZES 64
+unsigned tcfg_all_sizes(struct iopgt_domain *dom,
+			uint64_t sizes[TCFG_MAX_SIZES]);
 
 /* ---- recording table allocator ----
  * Pages come from aligned_alloc; a freed page is filled with 0xA5 and kept
@@ -319,8 +331,10 @@ struct tdom {
 };
 
 /* Create the domain of configuration c with these options, table_cache
- * (CACHE_DEFAULT: the library's) and leaf_sizes (0: all); every count is
- * right from the start. */
+ * (CACHE_DEFAULT: the library's) and leaf_sizes (0: every level's one-item
+ * leaf, tcfg_item_sizes; TSIZES_ALL: every size, leaf spans included);
+ * every count is right from the start. */
+#define TSIZES_ALL UINT64_MAX
 void topen(struct tdom *d, const struct tcfg *c, unsigned options,
 	   int table_cache, uint64_t leaf_sizes);
 /* Destroy it; every count was right and nothing leaks. */

@@ -189,10 +189,15 @@ void rm_work_init(struct rm_work *W, const struct tcfg *c,
 
 	W->rng = seed;
 	W->dom = dom;
-	W->nsizes = tcfg_leaf_sizes(dom, W->sizes);
-	CHECK(W->nsizes >= 2, "expected superpages in %s", c->name);
+	{
+		uint64_t lv[8];
+
+		CHECK(tcfg_leaf_sizes(dom, lv) >= 2,
+		      "expected superpages in %s", c->name);
+		W->s1 = lv[1];
+	}
+	W->nsizes = tcfg_all_sizes(dom, W->sizes);
 	W->gran = W->sizes[0];
-	W->s1 = W->sizes[1];
 	W->top = W->sizes[W->nsizes - 1];
 	{
 		struct iopgt_info info;

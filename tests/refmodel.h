@@ -102,9 +102,9 @@ struct rm_work {
 			    and is exactly the largest that range allows */
 	bool clean;      /* no device: nothing may be dirty */
 
-	uint64_t sizes[8];
+	uint64_t sizes[TCFG_MAX_SIZES]; /* every leaf size, spans included */
 	unsigned nsizes;
-	uint64_t gran, s1, top; /* smallest, second and largest leaf */
+	uint64_t gran, s1, top; /* smallest, level 1's and largest leaf */
 	/* Where ranges are made: nwin windows of win_size bytes. */
 	uint64_t win_base[3], win_size;
 	unsigned nwin;

@@ -802,8 +802,8 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	struct iopgt_stats st;
 	struct iopgt_gather g;
 	struct watchdog wd;
-	uint64_t sizes[8];
-	unsigned nsizes, levels;
+
+	unsigned levels;
 	unsigned long ops = 0, garbage;
 	time_t t0 = time(NULL);
 
@@ -825,6 +825,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	 * negative run keeps them all, and the descriptors too. */
 	tsalloc_init(&ta, m->negative ? 0 : 4096);
 	tcfg_config(c, &cfg);
+	cfg.leaf_sizes = 0; /* every size, leaf spans included */
 	cfg.table_cache = table_cache;
 	cfg.options = m->options;
 	cli_strategy_apply(opt.strat, &cfg);
@@ -841,9 +842,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	if (m->slow_readers)
 		iopgt__set_walk_hook(R->dom, slow_hook, NULL);
 	iopgt_domain_info(R->dom, &info, sizeof(info));
-	nsizes = tcfg_leaf_sizes(R->dom, sizes);
-	for (unsigned i = 0; i < nsizes; i++)
-		R->leaf_sizes |= sizes[i];
+	R->leaf_sizes = info.leaf_sizes; /* spans included */
 	levels = info.levels;
 	R->page = UINT64_C(1) << info.granule;
 	R->n0 = 1u << (info.granule - 3);
@@ -1333,6 +1332,7 @@ static void run_edge(const struct tcfg *c)
 	E->c = c;
 	tsalloc_init(&ta, 4096);
 	tcfg_config(c, &cfg);
+	cfg.leaf_sizes = 0; /* every size, leaf spans included */
 	cfg.table_cache = (c - tcfgs) % 2 ? 0 : 8;
 	cli_strategy_apply(opt.strat, &cfg);
 	if (opt.strat->flavor && !cfg.table_cache)
@@ -1342,8 +1342,7 @@ static void run_edge(const struct tcfg *c)
 		die("domain create");
 	iopgt_domain_info(E->dom, &info, sizeof(info));
 	nsizes = tcfg_leaf_sizes(E->dom, sizes);
-	for (unsigned i = 0; i < nsizes; i++)
-		E->leaf_sizes |= sizes[i];
+	E->leaf_sizes = info.leaf_sizes; /* spans included */
 	if (nsizes < 2 || sizes[nsizes - 1] <= (UINT64_C(2) << 20)) {
 		printf("%-18s edge: skipped (no leaf above 2M)\n", c->name);
 		iopgt_domain_destroy(E->dom);

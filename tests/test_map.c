@@ -419,6 +419,15 @@ static void test_superpage_selection(void **state)
 	}
 }
 
+static uint64_t all_items(const uint64_t *s, unsigned n)
+{
+	uint64_t all = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		all |= s[i];
+	return all;
+}
+
 static void test_leaf_sizes_config(void **state)
 {
 	(void)state;
@@ -446,20 +455,41 @@ static void test_leaf_sizes_config(void **state)
 			tclose(&d);
 		}
 
+		/* Every size, leaf spans included (TSIZES_ALL: 0); a span
+		 * (2 items of level 0) is offered iff the format has one. */
+		topen(&d, c, 0, 0, TSIZES_ALL);
+		const uint64_t every = d.info.leaf_sizes;
+		const bool span0 = (every & (s[0] << 1)) != 0;
+		EXPECT((every & all_items(s, n)) == all_items(s, n));
+		tclose(&d);
+
 		/* Invalid sets. */
 		tcfg_config(c, &cfg);
-		cfg.leaf_sizes = s[0] << 1; /* never a leaf size */
+		cfg.leaf_sizes = s[0] >> 1; /* never a leaf size */
 		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
 		EXPECT(dom == NULL);
 		cfg.leaf_sizes = s[0] | (s[0] << 1);
-		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
+		if (span0) {
+			/* The smallest leaf and its 2-item span. */
+			topen(&d, c, 0, 0, s[0] | (s[0] << 1));
+			EQ(d.info.leaf_sizes, s[0] | (s[0] << 1));
+			tclose(&d);
+		} else {
+			EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
+		}
+		if (n > 1 && (every & (s[1] << 1))) {
+			/* A span without its level's one-item leaf. */
+			cfg.leaf_sizes = s[0] | (s[1] << 1);
+			EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
+		}
 		/* The size one level above the largest is not offered. */
 		cfg.leaf_sizes = s[0] | (n > 1 ? s[1] : 0) | (s[n - 1] << bits);
 		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
-		/* A size of another granule. */
+		/* A size of another granule (unless it is a span here). */
 		cfg.leaf_sizes = s[0] | (c->granule == 12 ? IOPGT_SZ_16K
 							  : IOPGT_SZ_4K);
-		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
+		if (!(every & cfg.leaf_sizes & ~s[0]))
+			EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
 		if (n >= 2) {
 			cfg.leaf_sizes = s[1]; /* no smallest size */
 			EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);

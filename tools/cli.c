@@ -113,11 +113,16 @@ const char *cli_format_help(void)
 			 "  --ias N, --oas N  input / output address bits (format "
 			 "defaults; where the\n"
 			 "                    ias may not exceed the oas, --oas "
-			 "alone lowers it)\n");
+			 "alone lowers it)\n"
+			 "  --leaf-sizes L    the leaf sizes to use, e.g. "
+			 "4k,2M,1G (default: all the\n"
+			 "                    format offers; 'iopgt formats' "
+			 "lists them)\n");
 	return help;
 }
 
 static int levels_opt, ias_opt, oas_opt, granule_opt;
+static uint64_t leaf_sizes_opt;
 
 void cli_opts_begin(void)
 {
@@ -200,6 +205,7 @@ void cli_format_begin(struct iopgt_config *cfg)
 	if (cli_formats(&f))
 		iopgt_config_init(cfg, sizeof(*cfg), f[0].format);
 	levels_opt = ias_opt = oas_opt = granule_opt = 0;
+	leaf_sizes_opt = 0;
 }
 
 static int bad(const char *cmd, const char *opt, const char *val,
@@ -248,6 +254,30 @@ int cli_format_opt(const char *cmd, int opt, const char *val,
 			return bad(cmd, "--granule", val,
 				   lg2_list(all, g, sizeof(g)));
 		granule_opt = __builtin_ctzll(v);
+		break;
+	}
+	case CLI_OPT_LEAF_SIZES: {
+		/* A comma-separated list of powers of two. */
+		char buf[256], *tok, *comma;
+		uint64_t all = 0;
+
+		if (!val || strlen(val) >= sizeof(buf))
+			return bad(cmd, "--leaf-sizes", val,
+				   "a list such as 4k,2M,1G");
+		strcpy(buf, val);
+		for (tok = buf; tok; tok = comma ? comma + 1 : NULL) {
+			if ((comma = strchr(tok, ',')))
+				*comma = 0;
+			if (!cli_parse_size(tok, &v) || !v || (v & (v - 1)))
+				return bad(cmd, "--leaf-sizes", val,
+					   "each size a power of two, such as "
+					   "4k,2M,1G");
+			all |= v;
+		}
+		if (!all)
+			return bad(cmd, "--leaf-sizes", val,
+				   "a list such as 4k,2M,1G");
+		leaf_sizes_opt = all;
 		break;
 	}
 	case CLI_OPT_IAS:
@@ -306,6 +336,7 @@ int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 	}
 	if (oas_opt)
 		cfg->oas = (unsigned)oas_opt;
+	cfg->leaf_sizes = leaf_sizes_opt;
 	if (levels_opt) {
 		/* The largest ias with that many levels (and that oas). */
 		unsigned ias, have = 0, lo = 64, hi = 0;

@@ -25,6 +25,7 @@ enum {
 	CLI_OPT_GRANULE,
 	CLI_OPT_IAS,
 	CLI_OPT_OAS,
+	CLI_OPT_LEAF_SIZES,
 	CLI_OPT_CMD,
 };
 
@@ -34,7 +35,8 @@ enum {
 	{ "levels", required_argument, NULL, CLI_OPT_LEVELS },          \
 	{ "granule", required_argument, NULL, CLI_OPT_GRANULE },        \
 	{ "ias", required_argument, NULL, CLI_OPT_IAS },                \
-	{ "oas", required_argument, NULL, CLI_OPT_OAS }
+	{ "oas", required_argument, NULL, CLI_OPT_OAS },                \
+	{ "leaf-sizes", required_argument, NULL, CLI_OPT_LEAF_SIZES }
 #define CLI_OPTIONS_END { NULL, 0, NULL, 0 }
 
 /* Start parsing a command's argv: resets getopt_long()'s state in full
@@ -66,7 +68,8 @@ unsigned cli_levels(const struct iopgt_config *cfg);
 /* The format options every command takes, all checked against the
  * library's format registry:
  *   --format NAME   --granule G   --levels N (the largest ias that walks
- *   N levels)   --ias N   --oas N
+ *   N levels)   --ias N   --oas N   --leaf-sizes LIST (cfg.leaf_sizes,
+ *   which the library checks when the domain is created)
  * Call cli_format_begin() first, cli_format_opt() with each option
  * cli_getopt() returns (1: it was a format option and is applied; 0: it is
  * not one; -1: bad value, reported) and cli_format_end() after the last

@@ -132,7 +132,7 @@ struct demo {
 	struct iopgt_info info;
 	struct iopgt_hw_config hw;
 	uint64_t page;       /* smallest leaf */
-	uint64_t leaf_sizes[8];
+	uint64_t leaf_sizes[64];
 	unsigned nleaf;
 	bool devices_on;
 
@@ -150,7 +150,7 @@ struct demo {
 	uint64_t dirty_bytes;
 	uint64_t dirty_pass[MAX_PASSES]; /* bytes found by each pass */
 	int dirty_rc;         /* 0, or -EOPNOTSUPP */
-	uint64_t leaves[8];   /* guest RAM leaves by size index */
+	uint64_t leaves[64];  /* guest RAM leaves by size index */
 	uint64_t root_pages, root_bytes, after_unmap_pages, after_unmap_bytes;
 	uint64_t reclaim_waits; /* syncs that waited for a grace period */
 	/* who freed table pages: the mapper (caller) or the strategy's
@@ -355,7 +355,7 @@ static int setup(struct demo *d)
 	}
 	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
 	iopgt_hw_config(d->dom, &d->hw, sizeof(d->hw));
-	for (unsigned b = 0; b < 64 && d->nleaf < 8; b++)
+	for (unsigned b = 0; b < 64; b++)
 		if (d->info.leaf_sizes & (UINT64_C(1) << b))
 			d->leaf_sizes[d->nleaf++] = UINT64_C(1) << b;
 	d->page = d->leaf_sizes[0];

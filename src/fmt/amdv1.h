@@ -15,7 +15,7 @@
  *   11:9       NextLevel: in a PDE, the level of the table it points to
  *                    (1..6); 0 in a PTE, whose page then has its level's
  *                    size; 7 in a PTE whose page size is encoded in the
- *                    address (not written here)
+ *                    address (below)
  *   51:12      address of the next table or of the page
  *   58:52      reserved, zero
  *   bit 59     U     (ATS: untranslated accesses only; never set here)
@@ -30,6 +30,15 @@
  * skipped. Permissions IR and IW are ANDed down the walk, so PDEs grant
  * both and the leaf decides. PDEs carry A already set, so the IOMMU never
  * has to write one.
+ *
+ * Page sizes (section 2.2.3, "Example Page Size Encodings"): a PTE with
+ * NextLevel 0 maps its level's size (4K, 2M, 1G); one with NextLevel 7
+ * maps any larger power of two: the address field, from bit 12 up, holds
+ * t one bits and then a zero, and the page is 2^(13 + t) bytes (bit 12
+ * clear: 8K; bits 13:12 = 01b: 16K; ...). Such a page sits in the table
+ * whose entries are the largest not above its size, and its PTE is
+ * repeated in each of the 2 to 256 entries it covers: the engine's leaf
+ * spans, k = 13 + t - (12 + 9 * level) items of 2^k.
  */
 #ifndef IOPGT_FMT_AMDV1_H
 #define IOPGT_FMT_AMDV1_H
@@ -69,15 +78,55 @@
 /* Host translation input addresses are not sign-extended. */
 #define FMT_INPUT_SIGN_EXTEND 0
 
-/* Leaves: PTEs with NextLevel 0 at the specification's levels 1, 2 and 3
- * (4K, 2M, 1G). Larger level-default pages exist (512G at level 4), but
- * implementations have errata there and common drivers do not use it. */
+/* Leaves at the specification's levels 1, 2 and 3: every power of two
+ * from 4K to 256G, the level's own size with NextLevel 0 and the 8 sizes
+ * above it with NextLevel 7. A 512G page (a level-4 entry) is not offered:
+ * implementations have an erratum there, and common drivers do not use
+ * it; nor are the sizes above it, which would be groups in a level-4
+ * table whose one-entry size is missing. */
 static inline uint64_t fmt_leaf_sizes(unsigned level, const struct pt_geo *geo)
 {
 	(void)geo;
-	return level < 3 ? UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level) : 0;
+	return level < 3 ? UINT64_C(0x1ff) << (FMT_GRANULE + FMT_BITS * level)
+			 : 0;
 }
 #define fmt_leaf_sizes fmt_leaf_sizes
+
+#define FMT_LEAF_SPANS 1
+
+/* log2 of the entries a NextLevel-7 PTE at level is repeated in: the
+ * page's log2 size, 13 plus the one bits from bit 12 up, less the level's
+ * entry size; 0 for NextLevel 0. */
+static inline unsigned fmt_leaf_span(uint64_t e, unsigned level)
+{
+	if ((e & AMD_NL_MASK) != AMD_NL_MASK)
+		return 0;
+	return 13u + (unsigned)__builtin_ctzll(~(e >> 12)) -
+	       (FMT_GRANULE + FMT_BITS * level);
+}
+#define fmt_leaf_span fmt_leaf_span
+
+/* A page of 2^k entries at level: NextLevel 7, and below the page's size
+ * the encoding's one bits from bit 12 up to the bit below its top, whose
+ * zero ends them (pa is aligned to the page, so those bits were 0). */
+static inline uint64_t fmt_make_leaf_span(uint64_t pa, unsigned level,
+					  unsigned k, uint64_t attrs)
+{
+	unsigned lg = FMT_GRANULE + FMT_BITS * level + k;
+
+	return pa | (((UINT64_C(1) << (lg - 1)) - 1) & ~UINT64_C(0xfff)) |
+	       AMD_NL_MASK | attrs;
+}
+#define fmt_make_leaf_span fmt_make_leaf_span
+
+/* Every entry of the group holds the same PTE. */
+static inline uint64_t fmt_span_step(unsigned level, unsigned k)
+{
+	(void)level;
+	(void)k;
+	return 0;
+}
+#define fmt_span_step fmt_span_step
 
 /* A present entry above level 0 whose NextLevel names a table (1..6):
  * PR and NextLevel together are PR + (n << 9), so one subtraction and one
@@ -104,10 +153,16 @@ static inline uint64_t fmt_make_table(uint64_t pa, unsigned level)
 }
 #define fmt_make_table fmt_make_table
 
+/* NextLevel 0: the address field above the level's size. NextLevel 7:
+ * the address field without the encoding, whose one bits from bit 12 up
+ * x & (x + 4K) clears (its zero bit is clear already). */
 static inline uint64_t fmt_leaf_pa(uint64_t e, unsigned level)
 {
-	return e & AMD_ADDR &
-	       ~((UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level)) - 1);
+	uint64_t x = e & AMD_ADDR;
+
+	if ((e & AMD_NL_MASK) == AMD_NL_MASK)
+		return x & (x + 0x1000);
+	return x & ~((UINT64_C(1) << (FMT_GRANULE + FMT_BITS * level)) - 1);
 }
 #define fmt_leaf_pa fmt_leaf_pa
 

@@ -105,8 +105,8 @@
  *       entry size (the address sits in place). RISC-V: size >> 2.
  *   unsigned fmt_leaf_span(uint64_t e, unsigned level)      (default 0)
  *       log2 of the items leaf e spans (AMD v1 NextLevel=7 sizes, ARM's
- *       contiguous hint, RISC-V Svnapot). Lookup and decode already size
- *       the leaf with it.
+ *       contiguous hint, RISC-V Svnapot): a leaf of 2^k items of one table
+ *       is written in each of its 2^k entries (a group, aligned to 2^k).
  *   FMT_LEAF_SPANS (0)
  *       1 if the format offers multi-item leaves; it then defines
  *       uint64_t fmt_make_leaf_span(uint64_t pa, unsigned level,
@@ -115,10 +115,13 @@
  *       to the whole span), and uint64_t fmt_span_step(unsigned level,
  *       unsigned k), what each following item's entry adds (0: identical
  *       replicas, AMD and RISC-V; the item size: ARM, whose output address
- *       increments). The default fmt_make_leaf_span returns 0 (not
- *       supported). The engine does not create such leaves yet: where it
- *       will is marked "leaf spans" in engine.h (pick_level, map_run's
- *       fill, split_at, try_coalesce, dirty_table).
+ *       increments). fmt_leaf_attrs must drop the span's encoding, so that
+ *       a span and a one-item leaf of equal permissions compare equal.
+ *       The engine then maps a range with the largest spans that fit
+ *       (within the sizes in use), rewrites a span in place into smaller
+ *       spans and items when an unmap cuts it, coalesces a table full of
+ *       them into the next level's leaf, and reports and clears dirty
+ *       state per span. A level offers spans only with its one-item leaf.
  *   FMT_HW_BITS (0), FMT_HW_ACCESSED (0), FMT_HW_DIRTY (0)
  *       Leaf bits the hardware may set on its own: ignored when comparing
  *       leaves, carried into splits and coalesced superpages, and, for a

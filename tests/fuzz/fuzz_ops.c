@@ -1109,6 +1109,7 @@ static uint64_t offered_sizes(size_t ci)
 		return cfg_offered[ci];
 	talloc_init(&ta);
 	tcfg_config(&tcfgs[ci], &cfg);
+	cfg.leaf_sizes = 0;
 	talloc_ops(&ta, &cfg.mem);
 	CHECK_EQ(iopgt_domain_create(&cfg, &dom), 0, "create, all sizes");
 	iopgt_domain_info(dom, &info, sizeof(info));
@@ -1141,20 +1142,30 @@ static uint64_t gen_leaf_sizes(size_t ci, unsigned b3, unsigned b4,
 		if (!(off & extra))
 			*valid = false;
 	}
-	/* The smallest size, then every next one up to the largest wanted,
-	 * without a gap. */
+	/* Per level, its one-item size (an entry's size) and its spans
+	 * (the sizes above it, up to the next level's): the smallest level's
+	 * item, then every next level's up to the largest wanted, without a
+	 * gap; a span only with its level's item. */
 	if (want && *valid) {
+		const unsigned g = tcfgs[ci].granule, bits = g - 3;
 		bool gap = false;
 
-		for (unsigned b = 0; b < 64; b++) {
-			uint64_t sz = UINT64_C(1) << b;
+		for (unsigned l = 0; g + bits * l < 64; l++) {
+			uint64_t item = UINT64_C(1) << (g + bits * l);
+			uint64_t level = (g + bits * (l + 1) < 64
+						  ? (UINT64_C(1) << (g + bits * (l + 1)))
+						  : 0) -
+					 item;
 
-			if (!(off & sz))
+			if (!(off & item))
 				continue;
-			if (!(want & sz))
+			if (!(want & item)) {
 				gap = true;
-			else if (gap)
+				if (want & level)
+					*valid = false;
+			} else if (gap) {
 				*valid = false;
+			}
 		}
 		if (!(want & off & -off))
 			*valid = false;
@@ -1228,7 +1239,7 @@ static void setup(struct fz *F)
 	/* The geometry, as the domain reports it. */
 	F->w.rng = b[5];
 	F->w.dom = F->dom;
-	F->w.nsizes = tcfg_leaf_sizes(F->dom, F->w.sizes);
+	F->w.nsizes = tcfg_all_sizes(F->dom, F->w.sizes);
 	CHECK(F->w.nsizes >= 1, "no leaf size");
 	CHECK(!F->cfg.leaf_sizes || F->info.leaf_sizes == F->cfg.leaf_sizes,
 	      "leaf sizes 0x%" PRIx64 " in use, 0x%" PRIx64 " asked for",
@@ -1237,7 +1248,11 @@ static void setup(struct fz *F)
 	      F->info.options == F->cfg.options,
 	      "domain_info does not give the configuration");
 	F->w.gran = F->w.sizes[0];
-	F->w.s1 = F->w.sizes[F->w.nsizes > 1];
+	{
+		uint64_t lv[8];
+
+		F->w.s1 = tcfg_leaf_sizes(F->dom, lv) > 1 ? lv[1] : lv[0];
+	}
 	F->w.top = F->w.sizes[F->w.nsizes - 1];
 	/* The input space: [0, lo_end), and the upper half from hi_base
 	 * where the format sign-extends. */
