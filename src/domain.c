@@ -179,6 +179,7 @@ static int pick_leaf_levels(const struct pt_engine *eng,
 	unsigned mask = 0, level;
 	uint64_t sizes = cfg->leaf_sizes, known = 0;
 
+	geo->span_levels = 0;
 	for (level = 0; level < geo->levels; level++) {
 		unsigned sh = pt_shift(geo, level);
 		uint64_t sz = UINT64_C(1) << sh;
@@ -196,6 +197,8 @@ static int pick_leaf_levels(const struct pt_engine *eng,
 		mask |= 1u << level;
 		geo->spans[level] =
 			(unsigned)(((sizes ? sizes : offered) & at) >> sh) & ~1u;
+		if (geo->spans[level])
+			geo->span_levels |= 1u << level;
 	}
 	if (sizes & ~known)
 		return -EINVAL; /* a size this format cannot hold */

@@ -800,6 +800,41 @@ static unsigned PT(fill_spans)(struct pt_table *t, unsigned idx, unsigned n,
 		uint64_t e = e0;
 		unsigned empty = 0;
 
+		if (!own) {
+			/* All empty, or stop: one test for the group (gn is
+			 * a power of two, at least 2), then the stores. */
+			pt_entry_t *q = p + i, *const qe = q + gn;
+			uint64_t any = 0;
+
+#define PT_LD(x) atomic_load_explicit(&q[x], memory_order_relaxed)
+#define PT_ST(x, v) atomic_store_explicit(&q[x], (v), memory_order_relaxed)
+			if (gn == 2) {
+				any = PT_LD(0) | PT_LD(1);
+			} else {
+				for (; q < qe; q += 4)
+					any |= PT_LD(0) | PT_LD(1) | PT_LD(2) |
+					       PT_LD(3);
+				q = p + i;
+			}
+			if (any)
+				break;
+			if (gn == 2) {
+				PT_ST(0, e);
+				PT_ST(1, e + step);
+			} else {
+				for (; q < qe; q += 4, e += 4 * step) {
+					PT_ST(0, e);
+					PT_ST(1, e + step);
+					PT_ST(2, e + 2 * step);
+					PT_ST(3, e + 3 * step);
+				}
+			}
+#undef PT_LD
+#undef PT_ST
+			a += gn;
+			continue;
+		}
+
 		for (j = 0; j < gn; j++, e += step) {
 			uint64_t x = atomic_load_explicit(&p[i + j],
 							  memory_order_relaxed);
@@ -1214,6 +1249,16 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 		base = b;
 		key = kk;
 		hw = h;
+		/* The next size's group holds this one: a map that left
+		 * its other half empty (the common case) fails at once. */
+		if (set & (set - 1)) {
+			unsigned kn = (unsigned)__builtin_ctz(set & (set - 1));
+
+			if (!pt_load(t, (idx & ~((1u << kn) - 1)) +
+					   (((idx >> k) & 1) ? 0
+							     : (1u << k))))
+				break;
+		}
 	}
 	if (best) {
 		const unsigned gn = 1u << best, g0 = idx & ~(gn - 1);
@@ -1258,13 +1303,20 @@ static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 	PT(cur_seek)(dom, &cur, cand->iova, cand->level);
 	if (cur.level != cand->level)
 		return; /* changed meanwhile: nothing to do */
-	for (unsigned l = cand->level; l < top; l++) {
+	unsigned l;
+
+	for (l = cand->level; l < top; l++) {
 		if (!(geo->leaf_levels & (2u << l)) ||
 		    !PT(try_coalesce)(op, PT(cur_table)(dom, &cur, l),
 				      PT(cur_table)(dom, &cur, l + 1),
 				      cur.upidx[l + 1]))
 			break;
 	}
+	/* The superpage made may coalesce within its own table (leaf
+	 * spans). */
+	if (FMT_LEAF_SPANS && l > cand->level && pt_counted(dom) &&
+	    (geo->span_levels >> l & 1))
+		PT(merge_at)(op, cand->iova);
 }
 
 static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last);
@@ -1327,12 +1379,6 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		return 0;
 	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
-	/* With leaf spans, a page whose neighbour in its pair is mapped may
-	 * coalesce with it: the general path does that. */
-	if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
-	    atomic_load_explicit(&cur.va[cur.idx ^ 1], memory_order_relaxed) &&
-	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
-		return 1;
 	if (!pt_open(t, 1))
 		return 1;
 	/* The slot is this call's (writers' ranges are disjoint). */
@@ -1343,6 +1389,35 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		pt_gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED);
 	*follow = pt_st_count(st) == t->mask + 1;
+	/* With leaf spans, a page whose neighbour in its pair is mapped may
+	 * coalesce with it within the table: tagged 4 with t (descriptors
+	 * are 64-byte aligned), for PT(map_merge). */
+	if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
+	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE) &&
+	    atomic_load_explicit(&cur.va[cur.idx ^ 1], memory_order_relaxed))
+		*follow |= (uintptr_t)t | 4;
+	return 0;
+}
+
+static int PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
+			    uint64_t iova);
+
+/* The single page at iova, just mapped into the level-0 table t inside
+ * the walker section w, has its pair's other page mapped: coalesce within
+ * t (PT(merge_spans)), leave, and coalesce t itself if the page filled it
+ * (full). */
+static __attribute__((noinline)) int
+PT(map_merge)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
+	      uintptr_t follow, pt_walk_t w)
+{
+	struct pt_table *t = (struct pt_table *)(follow & ~(uintptr_t)63);
+	struct pt_op op;
+
+	PT(op_init)(&op, dom, g);
+	PT(merge_spans)(&op, t, pt_tindex(t, iova));
+	pt_walk_leave(dom, w);
+	if ((follow & 1) && (dom->geo.leaf_levels & 2))
+		return PT(coalesce_page)(dom, g, iova);
 	return 0;
 }
 
@@ -1396,7 +1471,8 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			PT(coalesce_cand)(&op, &op.cand[k]);
 		/* Within tables, the range's ends only: inside it, the map
 		 * chose the largest leaves the range allows. */
-		if (FMT_LEAF_SPANS && pt_counted(dom)) {
+		if (FMT_LEAF_SPANS && dom->geo.span_levels &&
+		    pt_counted(dom)) {
 			PT(merge_at)(&op, iova);
 			if ((last ^ iova) > dom->granule_mask)
 				PT(merge_at)(&op, last);
@@ -1500,6 +1576,8 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
+	if (FMT_LEAF_SPANS && __builtin_expect(follow & 4, 0))
+		return PT(map_merge)(dom, g, iova, follow, w);
 	/* follow: 1, the page filled its table (counted); else the table
 	 * written, for the probe of a domain without counts, or, tagged
 	 * with bit 1, found frozen after the store */
@@ -2290,7 +2368,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * leaf of several items (coalescing within t made it one after the walk
  * read it; the general path splits it). */
 static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
-				  uint64_t *st)
+				  uint64_t *st, uint64_t *old)
 {
 	uint64_t x;
 
@@ -2303,6 +2381,7 @@ static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
 	}
 	atomic_store_explicit(&t->va[idx], 0, memory_order_relaxed);
 	*st = pt_close_excl(t, x != 0);
+	*old = x;
 	return true;
 }
 
@@ -2320,8 +2399,9 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 {
 	struct pt_table *t;
 	struct pt_cur cur;
-	uint64_t st, span;
+	uint64_t st, span, was;
 
+	(void)was; /* for leaf spans alone */
 	PT(cur_root)(dom, &cur);
 	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v)) {
 		/* An empty entry: nothing mapped in its span */
@@ -2329,11 +2409,18 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	}
 	if (granule) {
 		/* the constant case: a level-0 leaf, never in the root */
-		if (cur.level || (fmt_leaf_span(cur.e, 0) &&
-				  !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT)))
-			return -1; /* a superpage, or a group: split it */
+		if (cur.level)
+			return -1; /* a superpage: split it */
 		span = dom->granule_mask + 1;
 		t = pt_desc(dom, cur.va);
+		if (FMT_LEAF_SPANS && fmt_leaf_span(cur.e, 0) &&
+		    !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT)) {
+			/* An item of a group: PT(unmap_item), with counts */
+			if (!pt_counted(dom))
+				return -1;
+			*follow = t;
+			return -2;
+		}
 	} else {
 		span = UINT64_C(1) << cur.shift;
 		if (last - iova != span - 1 ||
@@ -2368,7 +2455,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
-	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st)
+	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was)
 			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
@@ -2442,6 +2529,41 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return r;
 }
 
+/* The smallest page at iova is an item of a group in the level-0 table t
+ * (a counted domain, inside the walker section w): rewrite the group so
+ * that the item stands alone (PT(span_split) at its two edges), clear it,
+ * and unlink t if that emptied it, without the general path's walks. If t
+ * is frozen, or coalescing made the item part of a group again before the
+ * clear, the general path does it. */
+static __attribute__((noinline)) int64_t
+PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
+	       uint64_t iova, uint64_t last, struct pt_table *t, pt_walk_t w)
+{
+	const unsigned idx = pt_tindex(t, iova);
+	struct pt_op op;
+	uint64_t e, st, old;
+
+	PT(op_init)(&op, dom, g);
+	while ((e = pt_load(t, idx)) && fmt_leaf_span(e, 0)) {
+		const unsigned g0 = idx & ~((1u << fmt_leaf_span(e, 0)) - 1);
+
+		/* The cut below the item, or, where the group starts at it,
+		 * the cut above it. */
+		if (PT(span_split)(&op, t, idx, e, 0,
+				   g0 == idx ? last + 1 : iova) == -ESTALE)
+			return PT(unmap_range)(dom, iova, last, g, w);
+	}
+	if (!PT(clear_item)(t, idx, &st, &old))
+		return PT(unmap_range)(dom, iova, last, g, w);
+	if (old) {
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+		if (!st && !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
+			PT(unlink_up)(dom, g, iova, t);
+	}
+	pt_walk_leave(dom, w);
+	return old ? (int64_t)(last - iova + 1) : 0;
+}
+
 /* One leaf's unmap (granule: the smallest), inside a walker section of
  * its own. Like map, the single-leaf path makes no call but tail calls,
  * which take its walker section with them; may_p2v as for map. */
@@ -2455,6 +2577,8 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
 				  may_p2v);
 
+	if (FMT_LEAF_SPANS && __builtin_expect(r == -2, 0))
+		return PT(unmap_item)(dom, g, iova, last, follow, w);
 	if (__builtin_expect(follow != NULL, 0)) {
 		if ((uintptr_t)follow & 2)
 			return PT(unmap_probe)(dom, g, iova, follow, w, r);

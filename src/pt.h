@@ -113,6 +113,7 @@ struct pt_geo {
 	 * means a leaf of 2^k items (k >= 1) of that level's tables. Only at
 	 * levels of leaf_levels; 0 for formats without them. */
 	unsigned spans[PT_MAX_LEVELS];
+	unsigned span_levels; /* bit L: spans[L] is not 0 */
 	size_t table_size;    /* bytes of a non-root table */
 	size_t root_size;     /* bytes of the root allocation */
 	/* Per level, derived from the above by pt_geo_finish(): the shift of
