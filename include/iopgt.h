@@ -673,7 +673,8 @@ struct iopgt_stats {
 	                             * slots read 0 */
 	uint64_t flush_all;         /* flush_all calls */
 	uint64_t coalesced;         /* tables replaced by a superpage */
-	uint64_t split;             /* superpages split */
+	uint64_t split;             /* superpages split (and leaves of
+	                             * several entries cut in place) */
 	uint64_t segment_bytes_live; /* segments held from table_alloc */
 	uint64_t reclaim_waits;     /* syncs that waited for a grace period
 	                             * themselves (RCU: over rcu_max_pending,

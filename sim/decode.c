@@ -318,6 +318,9 @@ static uint64_t s2_hw_bits(const struct sim_fmt *f, uint64_t e,
 
 #define VT_R BIT(0)               /* reads allowed */
 #define VT_W BIT(1)               /* writes allowed */
+#define VT_X BIT(2)               /* execute requests allowed (with
+                                   * ECAP.ERS and the PASID entry's SSEE;
+                                   * the simulator takes them enabled) */
 #define VT_EMT BITS(5, 3)         /* extended memory type (pages) */
 #define VT_PS BIT(7)              /* page size: maps a page (SS-PDPE,
                                    * SS-PDE); ignored in an SS-PTE */
@@ -363,9 +366,9 @@ static uint64_t vtd_table_pa(const struct sim_fmt *f, uint64_t e,
 	return e & VT_ADDR;
 }
 
-/* Section 3.7, access rights: a read needs R and a write W in every entry
- * of the walk. There is no user/supervisor distinction, and execute
- * requests (X, bit 2) are not simulated. */
+/* Section 3.7, access rights: a read needs R, a write W and an execute
+ * request X in every entry of the walk (Figure 9-8, with execute requests
+ * enabled). There is no user/supervisor distinction. */
 static unsigned vtd_table_prot(const struct sim_fmt *f, uint64_t e,
 			       unsigned level)
 {
@@ -377,6 +380,8 @@ static unsigned vtd_table_prot(const struct sim_fmt *f, uint64_t e,
 		allow &= ~(unsigned)IOPGT_PROT_READ;
 	if (!(e & VT_W))
 		allow &= ~(unsigned)IOPGT_PROT_WRITE;
+	if (!(e & VT_X))
+		allow &= ~(unsigned)IOPGT_PROT_EXEC;
 	return allow;
 }
 
@@ -393,6 +398,8 @@ static enum iopgt_sim_fault vtd_leaf(const struct sim_fmt *f, uint64_t e,
 		p |= IOPGT_PROT_READ;
 	if (e & VT_W)
 		p |= IOPGT_PROT_WRITE;
+	if (e & VT_X)
+		p |= IOPGT_PROT_EXEC;
 	/* EMT 0 is uncacheable (the memory-type encodings of section 3.7,
 	 * "Memory Type"; IPAT keeps a PAT type from changing it): device
 	 * memory. */

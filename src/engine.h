@@ -1269,7 +1269,8 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 		for (unsigned j = 0; extra && j < gn; j++)
 			atomic_fetch_or_explicit(&t->va[g0 + j], extra,
 						 memory_order_relaxed);
-		pt_stat_add(&op->dom->st.coalesced, 1);
+		/* (Not counted in coalesced: that counts tables replaced,
+		 * each with its WALK flush.) */
 	}
 out:
 	pt_close_excl(t, 0);

@@ -368,6 +368,7 @@ static void test_arm_s2_known(void **state)
 #define V_R B(0)
 #define V_W B(1)
 #define V_WB (UINT64_C(6) << 3)
+#define V_X B(2)
 #define V_IPAT B(6)
 #define V_PS B(7)
 #define V_A B(8)
@@ -387,6 +388,8 @@ static void vtdss_known(unsigned ias, unsigned options)
 	/* 1G write-only: an SS-PDPE with PS. */
 	const uint64_t i1g = 0x7f0040000000 & (B(ias) - 1),
 		       p1g = 0x0000004fc0000000;
+	/* 4K read and execute: an SS-PTE with X (Figure 9-8, bit 2). */
+	const uint64_t ix = i4k + B(12), px = 0x0000000123456000;
 	const uint64_t snp = options & IOPGT_OPT_FORCE_SNOOP ? V_SNP : 0;
 
 	iopgt_config_init(&cfg, sizeof(cfg), IOPGT_FMT_VTDSS);
@@ -400,18 +403,21 @@ static void vtdss_known(unsigned ias, unsigned options)
 	map_ok(dom, i4k, p4k, B(12), IOPGT_PROT_READ | IOPGT_PROT_WRITE);
 	map_ok(dom, i2m, p2m, B(21), IOPGT_PROT_READ | IOPGT_PROT_MMIO);
 	map_ok(dom, i1g, p1g, B(30), IOPGT_PROT_WRITE);
+	map_ok(dom, ix, px, B(12), IOPGT_PROT_READ | IOPGT_PROT_EXEC);
 
 	CTX("vtdss ias %u: SS-PTE", ias);
 	EQ(raw(dom, 0, i4k), p4k | V_R | V_W | V_WB | V_A | snp);
+	EQ(raw(dom, 0, ix), px | V_R | V_X | V_WB | V_A | snp);
 	CTX("vtdss ias %u: SS-PDE, 2M page", ias);
 	EQ(raw(dom, 1, i2m), p2m | V_R | V_IPAT | V_PS | V_A | snp);
 	CTX("vtdss ias %u: SS-PDPE, 1G page", ias);
 	EQ(raw(dom, 2, i1g), p1g | V_W | V_WB | V_PS | V_A | snp);
-	/* Tables: R, W and A (ANDed down the walk; A preset), the next
+	/* Tables: R, W, X and A (ANDed down the walk; A preset), the next
 	 * table's address, never PS or SNP. */
 	for (unsigned l = 1; l < info.levels; l++) {
 		CTX("vtdss ias %u: table entry at level %u", ias, l);
-		EQ(raw(dom, l, i4k), table_pa(dom, l - 1, i4k) | V_R | V_W | V_A);
+		EQ(raw(dom, l, i4k),
+		   table_pa(dom, l - 1, i4k) | V_R | V_W | V_X | V_A);
 	}
 	{
 		struct iopgt_translation tr;
@@ -424,16 +430,20 @@ static void vtdss_known(unsigned ias, unsigned options)
 		EQ(iopgt_lookup(dom, i1g + 0x12345678, &tr), 0);
 		EQ(tr.pa, p1g + 0x12345678);
 		EQ(tr.prot, IOPGT_PROT_WRITE);
+		EQ(iopgt_lookup(dom, ix + 0x10, &tr), 0);
+		EQ(tr.pa, px + 0x10);
+		EQ(tr.prot, IOPGT_PROT_READ | IOPGT_PROT_EXEC);
 	}
 	iopgt_domain_destroy(dom);
 }
 
-/* R and W are separate bits (write-only allowed); no user/supervisor
- * and no execute requests; MMIO through the memory type. */
+/* R and W are separate bits (write-only allowed), one of them needed for
+ * the entry to be present; X for execute; no user/supervisor; MMIO through
+ * the memory type. */
 static int vtdss_prot_ok(unsigned p)
 {
 	return (p & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)) &&
-	       !(p & (IOPGT_PROT_USER | IOPGT_PROT_EXEC));
+	       !(p & IOPGT_PROT_USER);
 }
 
 static void test_vtdss_known(void **state)

@@ -12,8 +12,10 @@
  *
  *   bit 0      R     reads allowed
  *   bit 1      W     writes allowed
- *   bit 2      X     execute requests (only with execute requests enabled;
- *                    never set here)
+ *   bit 2      X     execute requests allowed (Figure 9-8 note: ignored by
+ *                    the hardware unless ECAP.ERS is set and the
+ *                    scalable-mode PASID entry has SSEE = 1; with it
+ *                    ignored, an execute request needs R only)
  *   5:3        EMT   extended memory type (leaves; used when the PASID
  *                    entry enables it, ignored otherwise): 6 write-back,
  *                    0 uncacheable
@@ -37,7 +39,7 @@
  *
  * Levels here: 0 = SS-PTE, 1 = SS-PDE, 2 = SS-PDPE, 3 = SS-PML4E,
  * 4 = SS-PML5E. Permissions are ANDed down the walk, so table entries grant
- * R and W and the leaf decides. Table entries and leaves carry A already
+ * R, W and X and the leaf decides. Table entries and leaves carry A already
  * set, so the hardware never has to write a table entry or a leaf on a
  * read, and only D on a write.
  */
@@ -53,6 +55,7 @@
 
 #define VTDSS_R (UINT64_C(1) << 0)
 #define VTDSS_W (UINT64_C(1) << 1)
+#define VTDSS_X (UINT64_C(1) << 2)
 #define VTDSS_EMT_SHIFT 3
 #define VTDSS_EMT_MASK (UINT64_C(7) << VTDSS_EMT_SHIFT)
 #define VTDSS_EMT_UC (UINT64_C(0) << VTDSS_EMT_SHIFT)
@@ -108,7 +111,7 @@ static inline uint64_t fmt_table_pa(uint64_t e, unsigned level)
 static inline uint64_t fmt_make_table(uint64_t pa, unsigned level)
 {
 	(void)level;
-	return pa | VTDSS_R | VTDSS_W | VTDSS_A;
+	return pa | VTDSS_R | VTDSS_W | VTDSS_X | VTDSS_A;
 }
 #define fmt_make_table fmt_make_table
 
@@ -136,13 +139,15 @@ static inline uint64_t fmt_leaf_attrs(uint64_t e, unsigned level)
 /* R and W are separate bits, so write-only is exact. Normal memory is
  * write-back; IOPGT_PROT_MMIO is uncacheable with IPAT, so that no PAT
  * type can make it cacheable. PT_PROT_SNOOP (IOPGT_OPT_FORCE_SNOOP) sets
- * SNP. Execute requests and user/supervisor are not expressed. */
+ * SNP. IOPGT_PROT_EXEC sets X (with R or W: an entry with both clear is
+ * not present). There is no user/supervisor bit: USER is -EINVAL. */
 static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 {
 	uint64_t a = VTDSS_A;
 
 	if (prot & ~(unsigned)(IOPGT_PROT_READ | IOPGT_PROT_WRITE |
-			       IOPGT_PROT_MMIO | PT_PROT_SNOOP))
+			       IOPGT_PROT_EXEC | IOPGT_PROT_MMIO |
+			       PT_PROT_SNOOP))
 		return -EINVAL;
 	if (!(prot & (IOPGT_PROT_READ | IOPGT_PROT_WRITE)))
 		return -EINVAL;
@@ -150,6 +155,8 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 		a |= VTDSS_R;
 	if (prot & IOPGT_PROT_WRITE)
 		a |= VTDSS_W;
+	if (prot & IOPGT_PROT_EXEC)
+		a |= VTDSS_X;
 	if (prot & IOPGT_PROT_MMIO)
 		a |= VTDSS_EMT_UC | VTDSS_IPAT;
 	else
@@ -161,8 +168,9 @@ static inline int fmt_prot_attrs(unsigned prot, uint64_t *attrs)
 }
 #define fmt_prot_attrs fmt_prot_attrs
 
-/* R and W are bits 0 and 1 like IOPGT_PROT_READ and IOPGT_PROT_WRITE;
- * MMIO is EMT uncacheable (the library writes write-back otherwise). */
+/* R and W are bits 0 and 1 like IOPGT_PROT_READ and IOPGT_PROT_WRITE; X
+ * is EXEC; MMIO is EMT uncacheable (the library writes write-back
+ * otherwise). */
 static inline unsigned fmt_leaf_prot(uint64_t e, unsigned level)
 {
 	_Static_assert(IOPGT_PROT_READ == VTDSS_R &&
@@ -170,6 +178,7 @@ static inline unsigned fmt_leaf_prot(uint64_t e, unsigned level)
 		       "protection bits no longer line up with VT-d bits");
 	(void)level;
 	return (unsigned)(e & (VTDSS_R | VTDSS_W)) |
+	       (e & VTDSS_X ? IOPGT_PROT_EXEC : 0) |
 	       ((e & VTDSS_EMT_MASK) == VTDSS_EMT_UC ? IOPGT_PROT_MMIO : 0);
 }
 #define fmt_leaf_prot fmt_leaf_prot
