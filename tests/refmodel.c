@@ -481,8 +481,9 @@ uint64_t rm_best_leaf(const struct rm_work *W, uint64_t x, uint64_t iova,
 {
 	for (unsigned i = W->nsizes; i-- > 0;) {
 		uint64_t s = W->sizes[i], b = x & ~(s - 1);
+		/* (b - iova + s, not b + s: the range may end at 2^64.) */
 		if (((pa ^ iova) & (s - 1)) == 0 && b >= iova &&
-		    b + s <= iova + size)
+		    b - iova + s <= size)
 			return s;
 	}
 	return 0; /* not reached: the smallest size always fits */
