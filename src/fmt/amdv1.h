@@ -119,14 +119,8 @@ static inline uint64_t fmt_make_leaf_span(uint64_t pa, unsigned level,
 }
 #define fmt_make_leaf_span fmt_make_leaf_span
 
-/* Every entry of the group holds the same PTE. */
-static inline uint64_t fmt_span_step(unsigned level, unsigned k)
-{
-	(void)level;
-	(void)k;
-	return 0;
-}
-#define fmt_span_step fmt_span_step
+/* Every entry of the group holds the same PTE: fmt_span_step is the
+ * contract's default, 0. */
 
 /* A present entry above level 0 whose NextLevel names a table (1..6):
  * PR and NextLevel together are PR + (n << 9), so one subtraction and one

@@ -112,10 +112,10 @@
  *       uint64_t fmt_make_leaf_span(uint64_t pa, unsigned level,
  *                                   unsigned k, uint64_t attrs)
  *       the entry of the first item of a leaf of 2^k items at pa (aligned
- *       to the whole span), and uint64_t fmt_span_step(unsigned level,
- *       unsigned k), what each following item's entry adds (0: identical
- *       replicas, AMD and RISC-V; the item size: ARM, whose output address
- *       increments). fmt_leaf_attrs must drop the span's encoding, so that
+ *       to the whole span), and may define uint64_t fmt_span_step(unsigned
+ *       level, unsigned k), what each following item's entry adds (default
+ *       0: identical replicas, AMD and RISC-V; the item size: ARM, whose
+ *       output address increments). fmt_leaf_attrs must drop the span's encoding, so that
  *       a span and a one-item leaf of equal permissions compare equal.
  *       The engine then maps a range with the largest spans that fit
  *       (within the sizes in use), rewrites a span in place into smaller
@@ -289,9 +289,6 @@ static inline unsigned fmt_leaf_span(uint64_t e, unsigned level)
 #ifndef fmt_make_leaf_span
 #error "format header: FMT_LEAF_SPANS is 1 but fmt_make_leaf_span(pa, level, k, attrs) is missing, or its marker"
 #endif
-#ifndef fmt_span_step
-#error "format header: FMT_LEAF_SPANS is 1 but fmt_span_step(level, k) is missing, or its marker"
-#endif
 #else
 #ifdef fmt_make_leaf_span
 #error "format header: fmt_make_leaf_span defined but FMT_LEAF_SPANS is not 1"
@@ -307,6 +304,10 @@ static inline uint64_t fmt_make_leaf_span(uint64_t pa, unsigned level,
 	return 0;
 }
 #define fmt_make_leaf_span fmt_make_leaf_span
+#endif
+
+#ifndef fmt_span_step
+/* Identical replicas (AMD v1, RISC-V Svnapot). */
 static inline uint64_t fmt_span_step(unsigned level, unsigned k)
 {
 	(void)level;
