@@ -13,7 +13,7 @@
 #
 # The tests run at the unit tier's size (labels unit and stress, not long;
 # tests/CMakeLists.txt): every check, configuration and option set, with
-# fewer random operations, and the stress test for at most 3 s per
+# fewer random operations, and the stress test for at most 2 s per
 # configuration. Each takes under a third of its CTest timeout, even with a
 # second copy of this script running beside it.
 set -euo pipefail
@@ -35,7 +35,7 @@ configure() {
 }
 
 # The CI slice, whatever the caller's environment says.
-export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=3
+export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=2
 unset IOPGT_TEST_ITERS IOPGT_STRESS_OPS IOPGT_STRESS_CONFIGS
 
 step "gcc, ASan+UBSan, expensive assertions: all tests"
