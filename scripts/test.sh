@@ -58,8 +58,9 @@ step "gcc, TSan: the tests that run threads"
 # walker-grace tests and the simulator's (device threads beside the
 # mapper). Not the tests labelled no_tsan: the stress tests under an RCU
 # flavor (liburcu is not built for TSan, which would take its call_rcu
-# thread's frees for races with the readers) and, for time, the worker's
-# coalesce-split run; the ASan step above runs them.
+# thread's frees for races with the readers) and, for time, the
+# coalesce-split runs (stress_concurrent's default mode coalesces and
+# splits under TSan too); the ASan step above runs them.
 configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
 (cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" -LE 'long|no_tsan' \
 	-R '^(stress_.*|races_.*|test_alloc|test_reclaim|test_sim|test_sim_model)$')
