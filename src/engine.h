@@ -284,7 +284,6 @@ static inline bool PT(span_cut)(const struct iopgt_domain *dom, uint64_t e,
 {
 	unsigned k = fmt_leaf_span(e, lvl);
 
-	(void)dom; /* for the hook alone */
 	return k && (addr & (((dom->geo.leaf_mask[lvl] + 1) << k) - 1)) &&
 	       !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT);
 }
@@ -292,9 +291,10 @@ static inline bool PT(span_cut)(const struct iopgt_domain *dom, uint64_t e,
 /* Write the leaves of gn items at level lvl that map pa0 on into va[0]
  * .. va[gn - 1]: the largest aligned spans in use that do not cross item
  * cut or cut2 (cut <= cut2 <= gn), and single items; each with hw. xchg:
- * the entries are live (exchanged; returns the hardware bits found in
- * them); else stores into a table no one can see yet. */
-static uint64_t PT(write_pieces)(const struct pt_geo *geo, pt_entry_t *va,
+ * the entries are live (exchanged, and any hardware bit found in one that
+ * hw lacks goes into every entry); else stores into a table no one can
+ * see yet. */
+static void PT(write_pieces)(const struct pt_geo *geo, pt_entry_t *va,
 				 unsigned gn, unsigned lvl, uint64_t pa0,
 				 uint64_t attrs, uint64_t hw, unsigned cut,
 				 unsigned cut2, bool xchg)
@@ -321,7 +321,11 @@ static uint64_t PT(write_pieces)(const struct pt_geo *geo, pt_entry_t *va,
 		}
 		pos += 1u << s;
 	}
-	return found & FMT_HW_BITS;
+	/* A bit the hardware set in a replaced entry, not in hw: into every
+	 * new entry (the caller took hw from a read before the rewrite). */
+	found &= FMT_HW_BITS & ~hw;
+	for (unsigned j = 0; found && j < gn; j++)
+		atomic_fetch_or_explicit(&va[j], found, memory_order_relaxed);
 }
 
 /* May this call unlink the empty table t? A failed map undoing itself
@@ -840,7 +844,7 @@ static unsigned PT(fill_spans)(struct pt_table *t, unsigned idx, unsigned n,
 							  memory_order_relaxed);
 			if (!x)
 				empty++;
-			else if (!own || ((x ^ e) & ~FMT_HW_BITS))
+			else if ((x ^ e) & ~FMT_HW_BITS)
 				goto out;
 		}
 		for (j = 0, e = e0; j < gn; j++, e += step)
@@ -1231,7 +1235,7 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 	const unsigned L = t->level;
 	const uint64_t sz = PT(size)(geo, L);
 	unsigned set = geo->spans[L], best = 0, k;
-	uint64_t base = 0, key = 0, hw = 0, b, kk, h, e, extra;
+	uint64_t base = 0, key = 0, hw = 0, b, kk, h, e;
 
 	if (!pt_open_excl(t))
 		return; /* frozen: being unlinked or coalesced */
@@ -1263,12 +1267,8 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 	if (best) {
 		const unsigned gn = 1u << best, g0 = idx & ~(gn - 1);
 
-		extra = PT(write_pieces)(geo, t->va + g0, gn, L, base, key, hw,
-					 gn, gn, true) &
-			~hw;
-		for (unsigned j = 0; extra && j < gn; j++)
-			atomic_fetch_or_explicit(&t->va[g0 + j], extra,
-						 memory_order_relaxed);
+		PT(write_pieces)(geo, t->va + g0, gn, L, base, key, hw, gn, gn,
+				 true);
 		/* (Not counted in coalesced: that counts tables replaced,
 		 * each with its WALK flush.) */
 	}
@@ -1983,7 +1983,7 @@ static int PT(span_split)(struct pt_op *op, struct pt_table *t, unsigned idx,
 	 * is its end if addr is inside it, else cut again. */
 	const unsigned cut = (unsigned)(addr >> sh) & (gn - 1);
 	const unsigned cut2 = (addr & ((UINT64_C(1) << sh) - 1)) ? cut + 1 : cut;
-	uint64_t hw = 0, extra;
+	uint64_t hw = 0;
 	unsigned j;
 
 	if (!pt_open_excl(t))
@@ -1997,12 +1997,8 @@ static int PT(span_split)(struct pt_op *op, struct pt_table *t, unsigned idx,
 		}
 		hw |= x & FMT_HW_BITS;
 	}
-	extra = PT(write_pieces)(geo, t->va + g0, gn, lvl, pa0, attrs, hw, cut,
-				 cut2, true) &
-		~hw;
-	for (j = 0; extra && j < gn; j++)
-		atomic_fetch_or_explicit(&t->va[g0 + j], extra,
-					 memory_order_relaxed);
+	PT(write_pieces)(geo, t->va + g0, gn, lvl, pa0, attrs, hw, cut, cut2,
+			 true);
 	pt_close_excl(t, 0);
 	pt_stat_add(&op->dom->st.split, 1);
 	return 0;
