@@ -171,6 +171,11 @@ enum {
 	IOPGT_FORMAT_SIGN_EXTEND = 1u << 2,
 	/* Leaves can force snooping: IOPGT_OPT_FORCE_SNOOP is accepted. */
 	IOPGT_FORMAT_SNOOP = 1u << 3,
+	/* A domain's root level can grow while it is in use: the hardware
+	 * takes the root and the number of levels in one write (AMD v1: the
+	 * device table entry's Mode and root). iopgt_config.ias_max is
+	 * accepted. */
+	IOPGT_FORMAT_GROWS = 1u << 4,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -301,6 +306,8 @@ enum iopgt_strategy {
 struct rcu_flavor_struct;
 
 /* Fill with iopgt_config_init(), then change what you need. */
+struct iopgt_hw_config;
+
 struct iopgt_config {
 	uint32_t size;       /* sizeof(struct iopgt_config) of the caller;
 	                      * set by iopgt_config_init() */
@@ -363,6 +370,31 @@ struct iopgt_config {
 	 * batch. */
 	const struct rcu_flavor_struct *rcu_flavor;
 	uint64_t rcu_max_pending;
+	/* A root level that grows (formats with IOPGT_FORMAT_GROWS: AMD
+	 * v1). ias_max 0: the domain takes IOVAs below 2^ias for its whole
+	 * life. Else the largest ias it may grow to, above ias and at most
+	 * the format's ias_max: the domain takes IOVAs below 2^ias_max, and
+	 * starts with the levels that ias needs, which must fill them (AMD
+	 * v1: ias 39, 48 or 57; else -EINVAL). A map that reaches above
+	 * what the levels walked cover first grows the domain: it adds the
+	 * roots needed above the current one (entry 0 of each names the
+	 * one below, so every translation stays as it was) and calls grow
+	 * with the values for the new root (iopgt_hw_config: levels, root,
+	 * amd_dte). Only once grow has returned 0 do the library's walks
+	 * start from the new root, so no map into the new range returns
+	 * before the hardware can walk it. grow must point the hardware at
+	 * the new root: for AMD v1, write the device table entry's Mode and
+	 * root (one 64-bit store) and invalidate the entry
+	 * (INVALIDATE_DEVTAB_ENTRY, AMD IOMMU specification §2.4.2); no
+	 * IOTLB flush, since no translation changed. A non-zero return
+	 * (a negative errno) fails the map with it, with nothing changed.
+	 * Maps that need to grow the domain wait while one grows it, so grow
+	 * is called by one thread at a time; it may not call this domain's
+	 * functions. grow is required with ias_max, and must be NULL
+	 * without (-EINVAL). arg: grow_arg. */
+	unsigned ias_max;
+	int (*grow)(void *arg, const struct iopgt_hw_config *hw);
+	void *grow_arg;
 	/* New fields are added here, at the end. */
 };
 
@@ -421,13 +453,18 @@ struct iopgt_info {
 	 * from iova_upper = 2^64 - 2^(ias-1). */
 	uint64_t iova_last;
 	uint64_t iova_upper;
+	/* A growing domain (iopgt_config.ias_max): ias_max as configured;
+	 * ias, levels, start_level and root_pa are those of the root walks
+	 * start from at the time of the call, and iova_last is
+	 * 2^ias_max - 1. Else 0. */
+	unsigned ias_max;
 	/* New fields are added here, at the end. */
 };
 
 /* Describe the domain in info, of size bytes (sizeof(*info) as the caller
  * sees it): fields past size are not written, fields the library does not
  * know are zeroed. Returns 0, or -EINVAL for NULL pointers. Thread-safe;
- * the answer never changes. */
+ * the answer never changes, but for a growing domain's root (above). */
 int iopgt_domain_info(const struct iopgt_domain *dom, struct iopgt_info *info,
 		      size_t size);
 
@@ -491,7 +528,8 @@ struct iopgt_hw_config {
 /* Fill hw, of size bytes (sizeof(*hw) as the caller sees it), for dom:
  * fields past size are not written, fields the library does not know are
  * zeroed. Returns 0, -EINVAL for NULL pointers. Thread-safe; the answer
- * never changes. */
+ * never changes, but for a growing domain, whose grow callback is given
+ * the values of each new root (iopgt_config.ias_max). */
 int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
 		    size_t size);
 

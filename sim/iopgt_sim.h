@@ -98,6 +98,17 @@ void iopgt_sim_domain_config(struct iopgt_sim *sim, struct iopgt_config *cfg);
  * with no translation or device running. */
 int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom);
 
+/* The driver pointed the device at another root of the attached domain
+ * (a growing domain's grow callback: for AMD v1, the device table entry's
+ * Mode and root written in one store and the entry invalidated): walks
+ * that start after this call start from hw->root with hw->levels levels.
+ * The caches stay: the new root translates as the old one did. Safe with
+ * translations and devices running. -EINVAL if hw is not for the attached
+ * domain's format, its levels exceed the domain's geometry, or its root
+ * is not an allocated table page of the arena. */
+int iopgt_sim_set_root(struct iopgt_sim *sim,
+		       const struct iopgt_hw_config *hw);
+
 /* Forget the domain and empty the caches; stops the devices. Call before
  * destroying the domain if the simulator is to be reused. */
 void iopgt_sim_detach(struct iopgt_sim *sim);

@@ -308,9 +308,13 @@ void sim_model_check(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 	const char *via = res->iotlb_hit ? "the IOTLB" : "a walk";
 	size_t i;
 
-	if (rc && (res->fault == IOPGT_SIM_FAULT_VIOLATION ||
-		   res->fault == IOPGT_SIM_FAULT_RANGE))
-		return; /* already reported, or not a translation */
+	/* A violation was reported already. A range fault reaches here only
+	 * from a walk (iopgt_sim_translate refuses the IOVAs beyond the
+	 * domain before): the root the device was given has too few levels
+	 * for an IOVA the domain may map, which is a lost mapping if the
+	 * model says mapped. */
+	if (rc && res->fault == IOPGT_SIM_FAULT_VIOLATION)
+		return;
 	pthread_rwlock_rdlock(&m->lock);
 	i = seg_find(m, iova);
 	if (i < m->n && m->segs[i].iova <= iova)

@@ -111,7 +111,8 @@ int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 		return -ENOTSUP;
 	f = sim_frame(sim, info.root_pa);
 	if (f < 0 || !(sim_frame_state(sim, f) & SIM_ALLOCATED) ||
-	    dom->geo.levels < 2 || dom->geo.levels > PT_MAX_LEVELS)
+	    dom->geo.levels < 2 || dom->geo.levels > PT_MAX_LEVELS ||
+	    (info.root_pa & 0xfff))
 		return -EINVAL;
 	/* The geometry indexes the tables (and sizes the concatenated
 	 * root); it must be one the hardware walks: the format's table
@@ -126,15 +127,35 @@ int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 	for (unsigned l = 0; l < dom->geo.levels; l++)
 		if (sim->leaf_levels & (1u << l))
 			sim->max_leaf_level = l;
-	sim->root_pa = info.root_pa;
+	atomic_store_explicit(&sim->root, info.root_pa | info.levels,
+			      memory_order_relaxed);
 	sim->oas = info.oas;
 	sim->format = info.format;
 	/* The lower part ends at iova_last; an upper half, where the format
 	 * sign-extends, starts at iova_upper = -in_bias. */
 	sim->in_bias = 0 - info.iova_upper;
-	sim->ias_mask = info.ias >= 64 ? 0 : ~((UINT64_C(1) << info.ias) - 1);
+	sim->ias_mask = info.ias_max	  ? ~info.iova_last
+			: info.ias >= 64 ? 0
+					 : ~((UINT64_C(1) << info.ias) - 1);
 	sim_caches_drop_all(sim);
 	sim->dom = dom;
+	return 0;
+}
+
+int iopgt_sim_set_root(struct iopgt_sim *sim,
+		       const struct iopgt_hw_config *hw)
+{
+	int64_t f;
+
+	if (!sim->dom || !hw)
+		return -EINVAL;
+	f = sim_frame(sim, hw->root);
+	if (hw->format != sim->format || hw->levels < 1 ||
+	    hw->levels > sim->geo.levels || (hw->root & 0xfff) || f < 0 ||
+	    !(sim_frame_state(sim, f) & SIM_ALLOCATED))
+		return -EINVAL;
+	atomic_store_explicit(&sim->root, hw->root | hw->levels,
+			      memory_order_release);
 	return 0;
 }
 

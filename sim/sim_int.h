@@ -168,7 +168,11 @@ struct iopgt_sim {
 	struct pt_geo geo;         /* levels, shifts, index masks */
 	unsigned leaf_levels;      /* fmt->leaf_levels, within geo.levels */
 	unsigned max_leaf_level;   /* the highest of them */
-	uint64_t root_pa;
+	/* Where walks start, as the device table entry (or base register)
+	 * gives it, read once a walk: the root's hardware address | the
+	 * levels walked (the root is 4K-aligned at least). A growing
+	 * domain's driver rewrites it (iopgt_sim_set_root). */
+	_Atomic uint64_t root;
 	unsigned oas;
 	enum iopgt_format format;
 	/* The input space, as the domain's (pt_in_space): an IOVA is taken

@@ -345,9 +345,19 @@ static int walk(struct iopgt_sim *sim, uint64_t iova, unsigned access,
 {
 	const struct pt_geo *geo = &sim->geo;
 	const struct sim_fmt *fmt = sim->fmt;
-	unsigned top = geo->levels - 1, l = top;
-	uint64_t pa = sim->root_pa;
+	uint64_t root = atomic_load_explicit(&sim->root, memory_order_acquire);
+	unsigned top = (unsigned)(root & 0xfff) - 1, l = top;
+	uint64_t pa = root & ~(uint64_t)0xfff;
 	uint32_t cached, expect;
+
+	/* Fewer levels than the domain's most (a growing domain's root):
+	 * the hardware faults on an input its levels do not reach (AMD:
+	 * the address bits above those Mode translates must be zero,
+	 * section 2.2.2.1), so no walk reads the root's index from the
+	 * bits it cannot see. */
+	if (top < geo->levels - 1 &&
+	    iova >> (geo->shift[top] + geo->bits))
+		return fault(res, IOPGT_SIM_FAULT_RANGE, top);
 	/* The permissions the table entries walked so far grant. */
 	unsigned allow = ~0u;
 	struct how how;

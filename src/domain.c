@@ -128,6 +128,8 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 		info->flags |= IOPGT_FORMAT_IAS_WITHIN_OAS;
 	if (eng->input_sign_extend)
 		info->flags |= IOPGT_FORMAT_SIGN_EXTEND;
+	if (eng->grows)
+		info->flags |= IOPGT_FORMAT_GROWS;
 	{
 		uint64_t attrs;
 		if (!eng->prot_attrs(IOPGT_PROT_READ | PT_PROT_SNOOP, &attrs))
@@ -299,6 +301,16 @@ static void domain_free(struct iopgt_domain *dom)
 		      sizeof(struct iopgt_domain) + 64 + sizeof(void *));
 }
 
+/* The last IOVA under a root at level top (a growing domain's roots below
+ * its largest fill their tables). */
+static uint64_t top_last(const struct iopgt_domain *dom, unsigned top)
+{
+	if (top < dom->geo.levels - 1)
+		return (UINT64_C(1) << (dom->geo.shift[top] + dom->geo.bits)) - 1;
+	return dom->geo.ias >= 64 ? UINT64_MAX
+				 : (UINT64_C(1) << dom->geo.ias) - 1;
+}
+
 int iopgt_domain_create(const struct iopgt_config *user_cfg,
 			struct iopgt_domain **out)
 {
@@ -308,6 +320,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	struct iopgt_config c, *cfg = &c;
 	void *hosted_mem = NULL;
 	struct pt_geo geo;
+	unsigned top;
 	int r;
 
 	if (!user_cfg || !out)
@@ -339,7 +352,24 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	r = eng->geometry(cfg, &geo);
 	if (r)
 		return r;
-	geo.ias = cfg->ias;
+	top = geo.levels - 1;
+	if (cfg->ias_max || cfg->grow || cfg->grow_arg) {
+		/* A growing domain: the geometry of its largest input size,
+		 * of which it first walks the levels that ias fills. */
+		struct iopgt_config mc = *cfg;
+
+		if (!eng->grows || !cfg->grow || cfg->ias_max <= cfg->ias ||
+		    geo.root_bits != geo.bits || geo.root_tables != 1)
+			return -EINVAL;
+		mc.ias = cfg->ias_max;
+		pt_memset(&geo, 0, sizeof(geo));
+		r = eng->geometry(&mc, &geo);
+		if (r)
+			return r;
+		geo.ias = cfg->ias_max;
+	} else {
+		geo.ias = cfg->ias;
+	}
 	geo.oas = cfg->oas;
 	pt_geo_finish(&geo);
 	r = pick_leaf_levels(eng, cfg, &geo);
@@ -415,23 +445,40 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		if (!eng->prot_attrs(p, &attrs))
 			dom->prot_attrs[prot] = attrs; /* never 0 */
 	}
-	dom->root = iopgt__root_alloc(dom, &r);
-	if (dom->root) {
-		unsigned top = geo.levels - 1;
-		dom->top.va = dom->root->va;
-		dom->top.level = top;
-		dom->top.shift = geo.shift[top];
-		dom->top.mask = geo.mask[top];
-		dom->top.uncounted = pt_uncounted_options(dom->cfg.options);
-		dom->top.walk = strat->walk;
-		dom->top.other = pt_top_other(dom);
+	dom->ias_max = cfg->ias_max;
+	dom->top.uncounted = pt_uncounted_options(dom->cfg.options);
+	dom->top.walk = strat->walk;
+	if (dom->ias_max) {
+		/* A table page of a segment (whose first fixes va_off), so
+		 * that it is found like any other once a grown root links
+		 * it; reachable and aligned as every segment is. */
+		dom->root = iopgt__table_alloc(dom, top, 0);
+		if (dom->root)
+			dom->root->flags = PT_F_PINNED;
+		r = -ENOMEM;
+	} else {
+		dom->root = iopgt__root_alloc(dom, &r);
 	}
-	if (!dom->root)
+	if (!dom->root) {
+		iopgt__segments_destroy(dom);
 		goto fail;
+	}
+	dom->tops[top] = (struct pt_topv){
+		.va = dom->root->va,
+		.level = top,
+		.shift = geo.shift[top],
+		.mask = geo.mask[top],
+		.t = dom->root,
+		.last = top_last(dom, top),
+	};
+	atomic_store_explicit(&dom->top.v, &dom->tops[top],
+			      memory_order_relaxed);
+	dom->top.other = pt_top_other(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {
 		iopgt__segments_destroy(dom);
-		iopgt__root_free(dom, dom->root);
+		if (!dom->ias_max)
+			iopgt__root_free(dom, dom->root);
 		goto fail;
 	}
 	*out = dom;
@@ -484,7 +531,7 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 		  atomic_load_explicit(&dom->gathered, memory_order_relaxed) ==
 			  0);
 	if (IOPGT_DEBUG >= 2 && !(dom->hooks & PT_HOOK_OVERLAP))
-		check_counts(dom, dom->root);
+		check_counts(dom, pt_top(dom)->t);
 	/* Tables the strategy still holds elsewhere (RCU callbacks) come
 	 * back first; then every table page, in the tree or waiting, lies in
 	 * a segment. */
@@ -492,29 +539,136 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
 	if (dom->strat->teardown)
 		dom->strat->teardown(dom);
 	atomic_store_explicit(&dom->waiting, NULL, memory_order_relaxed);
-	iopgt__segments_destroy(dom);
-	iopgt__root_free(dom, dom->root);
+	iopgt__segments_destroy(dom); /* a growing domain's roots too */
+	if (!dom->ias_max)
+		iopgt__root_free(dom, dom->root);
 	hosted_mem = dom->hosted_mem;
 	domain_free(dom);
 	mem_release(hosted_mem); /* every table page is back */
+}
+
+/* Grow the domain until its root's span holds last (iopgt_config.ias_max):
+ * make the roots needed above the current one, entry 0 of each naming the
+ * one below, so that the new root translates exactly as the old one did
+ * and a walk or writer still going down from the old root works on the
+ * same tree; hand the new root to the hardware (the grow callback); and
+ * only then let walks start from it (dom->top.v, release: its entries
+ * before it). One thread grows at a time (grow_lock); the others that
+ * need a larger root wait for it and find it grown. The roots passed over
+ * stay pinned (never unlinked, coalesced or freed before destroy): a walk
+ * that started from one may still be in it. */
+int iopgt__grow(struct iopgt_domain *dom, uint64_t last)
+{
+	struct pt_table *made[PT_MAX_LEVELS];
+	const struct pt_topv *tv, *below;
+	struct iopgt_hw_config hw;
+	unsigned n = 0, l;
+	int r = 0;
+
+	while (atomic_exchange_explicit(&dom->grow_lock, 1,
+					memory_order_acquire))
+		pt_relax();
+	tv = pt_top(dom);
+	if (last <= tv->last)
+		goto out; /* grown meanwhile */
+	below = tv;
+	for (l = tv->level + 1; l < dom->geo.levels; l++) {
+		struct pt_table *t = iopgt__table_alloc(dom, l, 0);
+
+		if (!t) {
+			r = -ENOMEM;
+			goto undo;
+		}
+		made[n++] = t;
+		t->flags = PT_F_PINNED | PT_F_DIRTY;
+		atomic_store_explicit(&t->st, pt_counted(dom) ? 1 : 0,
+				      memory_order_relaxed);
+		if (n > 1 || !PT_BROKEN(dom, PT_HOOK_BREAK_GROW_LINK))
+			atomic_store_explicit(
+				&t->va[0],
+				dom->eng->make_table(below->t->pa, l),
+				memory_order_release);
+		dom->tops[l] = (struct pt_topv){
+			.va = t->va,
+			.level = l,
+			.shift = dom->geo.shift[l],
+			.mask = dom->geo.mask[l],
+			.t = t,
+			.last = top_last(dom, l),
+		};
+		below = &dom->tops[l];
+		if (last <= below->last)
+			break;
+	}
+	pt_assert("a map within ias_max finds a root that holds it",
+		  n && last <= below->last);
+	if (PT_BROKEN(dom, PT_HOOK_BREAK_GROW_ORDER))
+		atomic_store_explicit(&dom->top.v, below, memory_order_release);
+	PT_YIELD(dom, PT_Y_GROW_CALL, below->level, 0);
+	iopgt__hw_config(dom, below, &hw);
+	r = dom->cfg.grow(dom->cfg.grow_arg, &hw);
+	if (PT_BROKEN(dom, PT_HOOK_BREAK_GROW_LINK))
+		atomic_store_explicit(&made[0]->va[0],
+				      dom->eng->make_table(tv->t->pa,
+							   tv->level + 1),
+				      memory_order_release);
+	if (r) {
+		if (r > 0)
+			r = -EIO; /* not a negative errno: still a failure */
+		atomic_store_explicit(&dom->top.v, tv, memory_order_relaxed);
+		goto undo;
+	}
+	atomic_store_explicit(&dom->top.v, below, memory_order_release);
+	goto out;
+undo:
+	while (n--) {
+		atomic_store_explicit(&made[n]->va[0], 0, memory_order_relaxed);
+		atomic_store_explicit(&made[n]->st, 0, memory_order_relaxed);
+		iopgt__table_free_unpublished(dom, made[n]);
+	}
+out:
+	atomic_store_explicit(&dom->grow_lock, 0, memory_order_release);
+	return r;
+}
+
+/* The geometry the hardware walks with the root tv: the domain's, or, in
+ * a growing domain, that of the input size tv's levels cover. */
+static void walked_geo(const struct iopgt_domain *dom,
+		       const struct pt_topv *tv, struct pt_geo *g)
+{
+	struct iopgt_config c = dom->cfg;
+
+	*g = dom->geo;
+	if (!dom->ias_max || tv->level == dom->geo.levels - 1)
+		return;
+	c.ias = tv->shift + dom->geo.bits;
+	pt_assert("a grown root's input size has a geometry",
+		  dom->eng->geometry(&c, g) == 0 && g->levels == tv->level + 1);
+	g->ias = c.ias;
+	g->oas = dom->geo.oas;
 }
 
 int iopgt_domain_info(const struct iopgt_domain *dom,
 		      struct iopgt_info *user_info, size_t size)
 {
 	struct iopgt_info i, *info = &i;
+	const struct pt_topv *tv;
+	struct pt_geo g;
 
 	if (!dom || !user_info)
 		return -EINVAL;
+	tv = pt_top(dom);
+	walked_geo(dom, tv, &g);
 	pt_memset(info, 0, sizeof(*info));
 	info->format = dom->cfg.format;
-	info->ias = dom->geo.ias;
+	info->ias = g.ias;
 	info->oas = dom->geo.oas;
 	info->granule = dom->geo.granule;
-	info->levels = dom->geo.levels;
-	info->start_level = dom->geo.start_level;
+	info->levels = g.levels;
+	info->start_level = g.start_level;
 	info->root_tables = dom->geo.root_tables;
-	info->root_pa = dom->root->pa;
+	info->root_pa = tv->t->pa;
+	info->ias_max = dom->ias_max;
 	for (unsigned l = 0; l < dom->geo.levels; l++)
 		if (dom->geo.leaf_levels & (1u << l))
 			info->leaf_sizes |=
@@ -706,13 +860,22 @@ int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
 
 	if (!dom || !hw)
 		return -EINVAL;
-	pt_memset(&v, 0, sizeof(v));
-	v.format = dom->cfg.format;
-	v.levels = dom->geo.levels;
-	v.root = dom->root->pa;
-	dom->eng->hw_config(&dom->geo, v.root, &v);
+	iopgt__hw_config(dom, pt_top(dom), &v);
 	copy_out(hw, size, &v, sizeof(v));
 	return 0;
+}
+
+void iopgt__hw_config(const struct iopgt_domain *dom, const struct pt_topv *tv,
+		  struct iopgt_hw_config *v)
+{
+	struct pt_geo g;
+
+	walked_geo(dom, tv, &g);
+	pt_memset(v, 0, sizeof(*v));
+	v->format = dom->cfg.format;
+	v->levels = g.levels;
+	v->root = tv->t->pa;
+	dom->eng->hw_config(&g, v->root, v);
 }
 
 static int each_table(struct iopgt_domain *dom, struct pt_table *t,
@@ -726,8 +889,8 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	ti.level = t->level;
 	ti.iova = iova;
 	ti.span = pt_table_span(&dom->geo, t->level);
-	if (t == dom->root)
-		ti.span = UINT64_C(1) << dom->geo.ias;
+	if (t == pt_top(dom)->t)
+		ti.span = pt_top(dom)->last + 1; /* 0 for 2^64 */
 	ti.pa = t->pa;
 	ti.va = (const void *)t->va;
 	ti.entries = pt_nr_entries(&dom->geo, t->level);
@@ -753,7 +916,7 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
 {
 	if (!dom || !fn)
 		return -EINVAL;
-	return each_table(dom, dom->root, 0, fn, arg);
+	return each_table(dom, pt_top(dom)->t, 0, fn, arg);
 }
 
 #if !__STDC_HOSTED__

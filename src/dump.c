@@ -114,14 +114,18 @@ int iopgt_dump(struct iopgt_domain *dom,
 	char line[256];
 	int n, r;
 
+	struct iopgt_info info;
+
 	if (!dom || !out || (flags & ~(unsigned)IOPGT_DUMP_ENTRIES))
 		return -EINVAL;
+	iopgt_domain_info(dom, &info, sizeof(info));
 	n = snprintf(line, sizeof(line),
 		     "domain %s ias %u oas %u granule %u levels %u start_level "
-		     "%u root_tables %u root_pa 0x%" PRIx64 "\n",
-		     iopgt_format_name(dom->cfg.format), dom->geo.ias, dom->geo.oas,
-		     dom->geo.granule, dom->geo.levels, dom->geo.start_level,
-		     dom->geo.root_tables, dom->root->pa);
+		     "%u root_tables %u root_pa 0x%" PRIx64 "%s\n",
+		     iopgt_format_name(dom->cfg.format), info.ias, info.oas,
+		     info.granule, info.levels, info.start_level,
+		     info.root_tables, info.root_pa,
+		     info.ias_max ? " (grows)" : "");
 	r = emit(&dc, line, n, sizeof(line));
 	if (r)
 		return r;

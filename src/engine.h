@@ -67,6 +67,9 @@ struct pt_cur {
 	 * across the acquire loads of a walk. */
 	uintptr_t off;
 	void *(*p2v)(void *arg, uint64_t pa);
+	/* The root the walk started from (a growing domain's may have grown
+	 * since: the tree below it is the same). */
+	const struct pt_topv *top;
 	pt_entry_t *up[PT_MAX_LEVELS];   /* up[l]: the table at level l > level */
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
@@ -74,10 +77,13 @@ struct pt_cur {
 static inline void PT(cur_root)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
-	c->level = dom->top.level;
-	c->shift = dom->top.shift;
-	c->mask = dom->top.mask;
-	c->va = dom->top.va;
+	const struct pt_topv *tv = pt_top(dom);
+
+	c->top = tv;
+	c->level = tv->level;
+	c->shift = tv->shift;
+	c->mask = tv->mask;
+	c->va = tv->va;
 	c->off = dom->va_off;
 	c->p2v = dom->cfg.phys_to_virt;
 }
@@ -221,8 +227,8 @@ static inline struct pt_table *PT(cur_table)(const struct iopgt_domain *dom,
 					     const struct pt_cur *c,
 					     unsigned level)
 {
-	if (level == dom->geo.levels - 1)
-		return dom->root;
+	if (level == c->top->level)
+		return c->top->t;
 	return pt_desc(dom, level == c->level ? c->va : c->up[level]);
 }
 
@@ -342,6 +348,8 @@ static inline bool PT(may_reclaim)(const struct pt_op *op,
 	if (!pt_counted(op->dom) &&
 	    (op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
 		return false;
+	if (pt_pinned(t))
+		return false; /* a root (a growing domain's too) */
 	if (op->rollback)
 		return op->owner && t->owner == op->owner;
 	return !(op->dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
@@ -543,7 +551,7 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 		pt_fence_sc(); /* as after any clear: pairs with a neighbour
 				* clearing t, so one of the two probes sees
 				* both clears */
-		*st = t != op->dom->root &&
+		*st = !pt_pinned(t) &&
 				      PT(may_be_empty)(t->va, t->mask + 1u, idx,
 						       idx)
 			      ? 0
@@ -565,10 +573,10 @@ static void PT(evict_key)(struct pt_op *op, uint64_t key)
 
 	PT(cur_root)(dom, &cur);
 	PT(cur_seek)(dom, &cur, iova, level);
-	if (cur.level != level || level >= dom->geo.levels - 1)
+	if (cur.level != level || level >= cur.top->level)
 		return; /* gone meanwhile */
 	t = PT(cur_table)(dom, &cur, level);
-	for (unsigned l = level + 1; l < dom->geo.levels; l++) {
+	for (unsigned l = level + 1; l <= cur.top->level; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		uint64_t st = 1;
 
@@ -1115,7 +1123,8 @@ static bool PT(try_coalesce)(struct pt_op *op, struct pt_table *t,
 	 * the scans decide). */
 	const uint64_t want = pt_counted(dom) ? n : 0;
 
-	if (atomic_load_explicit(&t->st, memory_order_relaxed) != want)
+	if (atomic_load_explicit(&t->st, memory_order_relaxed) != want ||
+	    pt_pinned(t))
 		return false;
 again:
 	e = pt_load(t, 0);
@@ -1296,11 +1305,12 @@ static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
-	unsigned top = geo->levels - 1;
+	unsigned top;
 	struct pt_cur cur;
 
 	/* Find the table again, recording the walk to it. */
 	PT(cur_root)(dom, &cur);
+	top = cur.top->level;
 	PT(cur_seek)(dom, &cur, cand->iova, cand->level);
 	if (cur.level != cand->level)
 		return; /* changed meanwhile: nothing to do */
@@ -1628,6 +1638,12 @@ static inline int PT(map_other)(struct iopgt_domain *dom, uint64_t iova,
 				uint64_t pa, uint64_t last, uint64_t attrs,
 				struct iopgt_gather *g)
 {
+	if (dom->ias_max && last > pt_top(dom)->last) {
+		int r = iopgt__grow(dom, last);
+
+		if (r)
+			return r;
+	}
 	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
 		return PT(map_any)(dom, iova, pa, last, attrs, g);
 	if (dom->top.walk == PT_WALK_NONE)
@@ -1951,7 +1967,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	/* Without counts, st says nothing (1) but after an unlink: the
 	 * table may be empty once its range is unmapped, and a probe tells. */
 	if (!counted && !*emptied && pt_uc_reclaim(op->dom) &&
-	    t != op->dom->root) {
+	    !pt_pinned(t)) {
 		pt_fence_sc(); /* as after any clear (above) */
 		*emptied = PT(may_be_empty)(t->va, t->mask + 1u, i0, end0);
 	}
@@ -2272,7 +2288,6 @@ static bool PT(descend_range)(struct pt_op *op, uint64_t iova, uint64_t last,
 static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 {
 	struct iopgt_domain *dom = op->dom;
-	const struct pt_geo *geo = &dom->geo;
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t bytes = 0;
@@ -2282,8 +2297,8 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 	if (op->prune) {
 		/* Rare (a failed map): walk the whole range from the root. */
 		do {
-			r = PT(unmap_table)(op, op->dom->root, iova, last,
-					    &bytes, &emptied);
+			r = PT(unmap_table)(op, pt_top(op->dom)->t, iova,
+					    last, &bytes, &emptied);
 		} while (r == -EAGAIN);
 		return r;
 	}
@@ -2308,16 +2323,17 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 		/* Unlink the tables this call emptied, upward. (A table left
 		 * empty by an earlier attempt that had to start again counts:
 		 * the freeze at zero decides.) */
-		if (!emptied && t != op->dom->root && !op->prune &&
+		if (!emptied && !pt_pinned(t) && !op->prune &&
 		    pt_counted(dom))
 			emptied = !atomic_load_explicit(&t->st,
 							memory_order_relaxed);
-		if (emptied && t != dom->root) {
+		if (emptied && !pt_pinned(t)) {
 			PT_YIELD(dom, PT_Y_CLEAR_PROBED, t->level, t->iova);
 			if (PT(park)(op, t))
 				emptied = false;
 		}
-		for (unsigned l = t->level + 1; emptied && l < geo->levels; l++) {
+		for (unsigned l = t->level + 1; emptied && l <= cur.top->level;
+		     l++) {
 			uint64_t st = 1;
 			struct pt_table *p = PT(cur_table)(dom, &cur, l);
 			PT(unlink_empty)(op, p, cur.upidx[l], t, &st);
@@ -2352,7 +2368,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	PT(cur_seek)(dom, &cur, iova, t->level);
 	if (cur.level != t->level || pt_desc(dom, cur.va) != t)
 		return;
-	for (unsigned l = t->level + 1; !st && l < dom->geo.levels; l++) {
+	for (unsigned l = t->level + 1; !st && l <= cur.top->level; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		st = 1;
 		PT(unlink_empty)(&op, p, cur.upidx[l], t, &st);
@@ -2423,8 +2439,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		if (last - iova != span - 1 ||
 		    fmt_leaf_span(cur.e, cur.level))
 			return -1; /* a superpage to split, smaller leaves */
-		t = cur.level == dom->geo.levels - 1 ? dom->root
-						     : pt_desc(dom, cur.va);
+		t = PT(cur_table)(dom, &cur, cur.level);
 	}
 	if (__builtin_expect(!pt_counted(dom), 0)) {
 		/* No section, no count: the leaf is this call's. Level 0
@@ -2441,7 +2456,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
-		if (t == dom->root)
+		if (pt_pinned(t))
 			return (int64_t)span; /* never frozen nor unlinked */
 		/* A coalescer froze t meanwhile, or t may be empty now (in a
 		 * domain that reclaims): the caller follows up, out of line
@@ -2458,7 +2473,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
 	/* Emptied: the caller parks or unlinks it (out of line), unless
 	 * emptied tables stay where they are. */
-	if (__builtin_expect(!st, 0) && t != dom->root &&
+	if (__builtin_expect(!st, 0) && !pt_pinned(t) &&
 	    !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
 		*follow = t;
 	return (int64_t)span;
@@ -2628,6 +2643,15 @@ PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
 				      uint64_t last, struct iopgt_gather *g)
 {
+	if (dom->ias_max) {
+		/* Nothing is mapped above the root's span. */
+		uint64_t top_last = pt_top(dom)->last;
+
+		if (iova > top_last)
+			return 0;
+		if (last > top_last)
+			last = top_last;
+	}
 	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
 		return PT(unmap_any)(dom, iova, last, g);
 	if (dom->top.walk == PT_WALK_NONE)
@@ -2736,7 +2760,10 @@ PT(lookup_call)(struct iopgt_domain *dom, uint64_t iova,
 static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
 				   struct iopgt_translation *out)
 {
-	if (dom->walk_hook || dom->cfg.phys_to_virt)
+	if (dom->ias_max && iova > pt_top(dom)->last)
+		return -ENOENT; /* above the root's span: nothing mapped */
+	if (dom->walk_hook || dom->cfg.phys_to_virt ||
+	    dom->top.walk == PT_WALK_EPOCH)
 		return PT(lookup_general)(dom, iova, out);
 	if (dom->top.walk == PT_WALK_NONE)
 		return PT(lookup_none)(dom, iova, out);
@@ -2864,14 +2891,24 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     void *arg, struct iopgt_gather *g)
 {
 	struct pt_dirty d = { dom, fn, arg, flags, g, 0, 0 };
+	const struct pt_topv *tv;
 	pt_walk_t w;
 	int r;
 
 	if (FMT_HW_DIRTY == 0) /* the format keeps no dirty state */
 		return -EOPNOTSUPP;
 	w = pt_walk_enter(dom);
-	r = PT(dirty_table)(&d, dom->root->va, dom->geo.levels - 1, 0, iova,
-			    last);
+	tv = pt_top(dom);
+	if (dom->ias_max) {
+		/* Nothing is mapped above a growing domain's root's span. */
+		if (iova > tv->last) {
+			pt_walk_leave(dom, w);
+			return 0;
+		}
+		if (last > tv->last)
+			last = tv->last;
+	}
+	r = PT(dirty_table)(&d, tv->va, tv->level, 0, iova, last);
 	if (!r)
 		r = PT(dirty_flush)(&d);
 	pt_walk_leave(dom, w);
@@ -2921,6 +2958,11 @@ static uint64_t PT(table_pa)(uint64_t e, unsigned level)
 	return fmt_table_pa(e, level);
 }
 
+static uint64_t PT(make_table)(uint64_t pa, unsigned level)
+{
+	return fmt_make_table(pa, level);
+}
+
 /* fmt_geometry, held to the engine's compile-time constants. */
 static int PT(geometry)(const struct iopgt_config *cfg, struct pt_geo *geo)
 {
@@ -2964,4 +3006,6 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.hw_config = fmt_hw_config,
 	.ias_within_oas = FMT_IAS_WITHIN_OAS,
 	.input_sign_extend = FMT_INPUT_SIGN_EXTEND,
+	.grows = FMT_GROWS,
+	.make_table = PT(make_table),
 };

@@ -55,7 +55,12 @@ typedef _Atomic uint64_t pt_entry_t;
 enum {
 	PT_F_DIRTY = 1u << 0, /* entries may be non-zero: zero the page
 	                       * before it is reused */
+	PT_F_PINNED = 1u << 1, /* a root: the domain's, or one that a
+	                        * growing domain's walks started from
+	                        * before it grew (pt_grow). Never unlinked,
+	                        * coalesced or freed before destroy. */
 };
+
 
 /* The descriptor of a table page: 64 bytes in its segment's descriptor
  * pages (table.c), found from the page's CPU address by pt_desc(). Only
@@ -87,6 +92,11 @@ struct pt_seg {
 	uint32_t nfree;             /* pages on free */
 	uint8_t on_avail;
 };
+
+static inline bool pt_pinned(const struct pt_table *t)
+{
+	return t->flags & PT_F_PINNED;
+}
 
 _Static_assert(sizeof(struct pt_table) == 64,
 	       "a table page's bookkeeping is 64 bytes");
@@ -212,6 +222,10 @@ struct pt_engine {
 	/* FMT_INPUT_SIGN_EXTEND: input addresses are sign-extended from bit
 	 * ias - 1 (an upper half at the top of the 64-bit space). */
 	bool input_sign_extend;
+	/* FMT_GROWS: the root level may grow (pt_grow); make_table is then
+	 * fmt_make_table, for the entry that links the old root. */
+	bool grows;
+	uint64_t (*make_table)(uint64_t pa, unsigned level);
 };
 
 /* The format registry (src/fmt/registry.c): the one table of formats. */
@@ -239,6 +253,20 @@ const struct pt_format *iopgt__format(enum iopgt_format fmt);
 /* The engine of fmt with that granule, or NULL. */
 const struct pt_engine *iopgt__engine(enum iopgt_format fmt, unsigned granule);
 
+/* A root that walks start from (iopgt_domain.top): its CPU address,
+ * level, the shift and index mask of its entries, its descriptor and the
+ * last IOVA under it. */
+struct pt_topv {
+	pt_entry_t *va;
+	unsigned level, shift, mask;
+	struct pt_table *t;
+	uint64_t last;
+};
+
+/* The root walks start from now. Acquire: its entries, written before it
+ * was published (pt_grow). */
+#define pt_top(dom) atomic_load_explicit(&(dom)->top.v, memory_order_acquire)
+
 /* Counters that every operation writes, one line per shard (see
  * iopgt_domain.shards). */
 struct pt_shard {
@@ -250,18 +278,21 @@ struct iopgt_domain {
 	const struct pt_engine *eng;
 	struct pt_geo geo;
 	struct iopgt_config cfg;
-	struct pt_table *root; /* &root_desc */
+	/* The root the domain was created with: &root_desc, or, in a
+	 * growing domain, a table page of a segment (so that pt_desc()
+	 * finds it once a grown root links it). Pinned. */
+	struct pt_table *root;
 	/* Table memory: CPU address = hardware address + va_off, unless
 	 * cfg.phys_to_virt is given; segments of seg_mask + 1 bytes with
 	 * seg_pages pages of 2^table_shift bytes, the last seg_meta_pages of
 	 * which (from seg_desc_off on) hold the descriptors. */
 	uintptr_t va_off;
-	/* Where every walk starts, in one line: the root's CPU address and
-	 * level, the shift and index mask of its entries; and whether the
-	 * domain keeps no counts (pt_counted), which every writer asks. */
+	/* Where every walk starts: the root (tops[]) that v names; and
+	 * whether the domain keeps no counts (pt_counted), which every
+	 * writer asks. v changes only in a growing domain (pt_grow), to a
+	 * root whose entry 0 names the one before. */
 	struct {
-		pt_entry_t *va;
-		unsigned level, shift, mask;
+		_Atomic(const struct pt_topv *) v;
 		bool uncounted;
 		uint8_t walk; /* enum pt_walk_kind: the strategy's walker */
 		/* Not the common case: a walker other than the epoch's, the
@@ -269,6 +300,14 @@ struct iopgt_domain {
 		 * the hot paths sends all three out of line. */
 		bool other;
 	} top;
+	/* The roots by level: the domain's own, and in a growing domain
+	 * those above it (each written once, before v names it). */
+	struct pt_topv tops[PT_MAX_LEVELS];
+	/* Growing domains: held by the one thread that grows the domain
+	 * (pt_grow); ias_max as configured, 0 for a domain that does not
+	 * grow. */
+	_Atomic unsigned grow_lock;
+	unsigned ias_max;
 	/* The reclaim strategy (reclaim.c) and its state: a walker that
 	 * calls the strategy calls these (RCU: the flavor's read_lock and
 	 * read_unlock, set by the strategy's setup). */
@@ -558,6 +597,13 @@ typedef uintptr_t pt_walk_t;
 #define PT_WALK_T_CALL ((pt_walk_t)3)
 
 pt_walk_t iopgt__walk_enter_call(struct iopgt_domain *dom);
+
+/* Growing domains (domain.c): grow until the root holds last; 0, or
+ * -ENOMEM, or the grow callback's error, with nothing changed. */
+int iopgt__grow(struct iopgt_domain *dom, uint64_t last);
+/* The driver-facing values for the root tv (iopgt_hw_config()). */
+void iopgt__hw_config(const struct iopgt_domain *dom,
+		      const struct pt_topv *tv, struct iopgt_hw_config *v);
 void iopgt__walk_leave_slow(struct iopgt_domain *dom, pt_walk_t w);
 
 /* Enter as a walker of kind k, a constant: the hot paths, compiled once
@@ -733,7 +779,7 @@ static inline bool pt_counted(const struct iopgt_domain *dom)
 static inline bool pt_top_other(const struct iopgt_domain *dom)
 {
 	return dom->top.walk != PT_WALK_EPOCH || dom->cfg.phys_to_virt ||
-	       dom->walk_hook;
+	       dom->walk_hook || dom->ias_max;
 }
 
 /* A domain without counts that reclaims emptied tables (above). */

@@ -140,6 +140,10 @@ static struct pt_seg *seg_new(struct iopgt_domain *dom)
 		mem->table_free(dom->table_arg, va, pa, size);
 		return NULL;
 	}
+	/* A growing domain's root is a segment's page: its first segment,
+	 * made before the domain has a root, fixes the offset. */
+	if (!dom->root && !dom->seg_all)
+		dom->va_off = (uintptr_t)va - pa;
 	if (((uintptr_t)va & dom->seg_mask) ||
 	    (pa & (dom->geo.table_size - 1)) ||
 	    (!dom->cfg.phys_to_virt &&

@@ -112,8 +112,9 @@ static int swapped_lookup(struct iopgt_domain *dom, uint64_t iova,
 	const struct swapped *s =
 		(const struct swapped *)(const void *)dom->eng;
 	const struct pt_geo *geo = &dom->geo;
-	const pt_entry_t *va = dom->top.va;
-	unsigned l = geo->levels - 1;
+	const struct pt_topv *tv = pt_top(dom);
+	const pt_entry_t *va = tv->va;
+	unsigned l = tv->level;
 	pt_walk_t w = pt_walk_enter(dom);
 	uint64_t e;
 

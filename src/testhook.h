@@ -55,6 +55,15 @@ enum {
 	                                    * 7) clears its own entries of the
 	                                    * group and leaves the others
 	                                    * naming the whole leaf */
+	PT_HOOK_BREAK_GROW_LINK = 1u << 13, /* a growing domain hands the
+	                                     * new root to the grow callback
+	                                     * before its entry 0 links the
+	                                     * old root */
+	PT_HOOK_BREAK_GROW_ORDER = 1u << 14, /* a growing domain's walks
+	                                      * start from the new root
+	                                      * before the grow callback
+	                                      * has pointed the hardware
+	                                      * at it */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -100,6 +109,8 @@ enum pt_yield_point {
 	                        * freeze found an entry, before the unfreeze */
 	PT_Y_COALESCE_GAVE_UP, /* coalesce: frozen, the rescan failed, before
 	                        * the unfreeze */
+	PT_Y_GROW_CALL,        /* grow: the new root made, before the grow
+	                        * callback (level: the new root's) */
 	PT_Y_WORKER_COLLECT,   /* the worker strategy's thread: woken, before
 	                        * it takes the queues */
 	PT_Y_COUNT

@@ -83,6 +83,7 @@ static const char *const point_names[SCHED_NPOINTS] = {
 	[PT_Y_CLEAR_PROBED] = "PT_Y_CLEAR_PROBED",
 	[PT_Y_UNLINK_THAW] = "PT_Y_UNLINK_THAW",
 	[PT_Y_COALESCE_GAVE_UP] = "PT_Y_COALESCE_GAVE_UP",
+	[PT_Y_GROW_CALL] = "PT_Y_GROW_CALL",
 	[PT_Y_WORKER_COLLECT] = "PT_Y_WORKER_COLLECT",
 	[SCHED_P_WALK] = "walk (lookup inside a table)",
 	[SCHED_P_TRAP] = "trap (table page access)",

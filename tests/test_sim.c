@@ -807,7 +807,7 @@ static void hand_attach_amdv1(struct iopgt_sim *sim, uint64_t root_pa,
 	pt_geo_finish(&sim->geo);
 	sim->leaf_levels = sim->fmt->leaf_levels & 7;
 	sim->max_leaf_level = 2;
-	sim->root_pa = root_pa;
+	atomic_store(&sim->root, root_pa | 3);
 	sim->oas = 52;
 	sim->format = IOPGT_FMT_AMDV1;
 	sim->dom = dom;
@@ -1009,8 +1009,8 @@ static void test_table_entry_permissions(void **state)
 		expect_clean(&e);
 
 		/* Clear R/W (bit 1) in the root's entry, then invalidate. */
-		top = e.dom->geo.levels - 1;
-		root = &e.dom->top.va[pt_index(&e.dom->geo, top, x)];
+		top = pt_top(e.dom)->level;
+		root = &pt_top(e.dom)->va[pt_index(&e.dom->geo, top, x)];
 		atomic_fetch_and(root, ~B(1));
 		fo.flush_all(fo.arg);
 		assert_int_equal(iopgt_sim_translate(e.sim, x, IOPGT_SIM_WRITE,

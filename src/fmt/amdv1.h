@@ -78,6 +78,13 @@
 /* Host translation input addresses are not sign-extended. */
 #define FMT_INPUT_SIGN_EXTEND 0
 
+/* The device table entry holds the root pointer (51:12) and Mode (11:9),
+ * the number of levels, in one 64-bit word (section 2.2.2.1), and a PDE
+ * names a table of any lower level by its NextLevel (section 2.2.3): a
+ * domain can grow by a root above the old one, pointing the DTE at it
+ * with one store and an INVALIDATE_DEVTAB_ENTRY (section 2.4.2). */
+#define FMT_GROWS 1
+
 /* Leaves at the specification's levels 1, 2 and 3: every power of two
  * from 4K to 256G, the level's own size with NextLevel 0 and the 8 sizes
  * above it with NextLevel 7. A 512G page (a level-4 entry) is not offered:

@@ -152,6 +152,15 @@
  *       size (ARM stage 2: the IPA is bounded by the PA size). The engine
  *       then refuses such a configuration before fmt_geometry sees it, and
  *       iopgt_format_info() says so (IOPGT_FORMAT_IAS_WITHIN_OAS).
+ *   FMT_GROWS (0)
+ *       1 if a domain's root level may grow while the hardware walks it:
+ *       the hardware takes the root and its level in one write (AMD v1:
+ *       the device table entry's Mode and root), so that a new root
+ *       whose entry 0 names the old one can take over with no flush.
+ *       Such a format's fmt_geometry must give full non-root tables at
+ *       every level up to its most levels; it may not sign-extend. The
+ *       domain then accepts iopgt_config.ias_max (iopgt_format_info():
+ *       IOPGT_FORMAT_GROWS).
  *   FMT_INPUT_SIGN_EXTEND (0)
  *       1 if the hardware sign-extends input addresses from bit ias - 1
  *       (x86 canonical addresses, RISC-V Sv39/48/57 first stage, ARM TTB1):
@@ -250,6 +259,13 @@ _Static_assert(((FMT_HW_ACCESSED | FMT_HW_DIRTY) & ~FMT_HW_BITS) == 0,
 
 #ifndef FMT_INPUT_SIGN_EXTEND
 #define FMT_INPUT_SIGN_EXTEND 0
+#endif
+
+#ifndef FMT_GROWS
+#define FMT_GROWS 0
+#endif
+#if FMT_GROWS && FMT_INPUT_SIGN_EXTEND
+#error "format header: a format that grows may not sign-extend its input"
 #endif
 
 #ifndef FMT_SW_BITS
