@@ -115,6 +115,22 @@ for s in after-flush worker rcu-memb rcu-mb rcu-qsbr rcu-bp; do
 	demo "$ci/asan" --small --ops 50000 --strategy "$s"
 done
 demo "$ci/tsan" --small --ops 50000 --strategy worker
+# A root that grows while the devices translate (every format that can),
+# under both.
+mapfile -t growing < <("$ci/asan/iopgt" formats --growing)
+for fmt in "${growing[@]}"; do
+	# shellcheck disable=SC2086
+	if ! out=$("$ci/asan/iopgt" demo --json --small --ops 50000 $fmt) ||
+		[ "$(json_num violations <<<"$out")" != 0 ] ||
+		[ "$(json_num grown <<<"$out")" -lt 1 ]; then
+		echo "$out"
+		echo "FAILED: $ci/asan/iopgt demo $fmt did not grow without violations"
+		exit 1
+	fi
+	echo "$ci/asan/iopgt demo --small --ops 50000 $fmt: grew $(json_num grown <<<"$out") times, 0 violations"
+	# shellcheck disable=SC2086
+	demo "$ci/tsan" --small --ops 50000 $fmt
+done
 # The check has teeth: with the library's flushes skipped on purpose, the
 # same run must report violations and exit 1.
 if out=$("$ci/asan/iopgt" demo --json --small --break skip-flush) ||

@@ -194,6 +194,25 @@ usage_error "--threads: '65'" bench writers --threads=65
 usage_error "--seconds: 'x'" bench writers --seconds x
 usage_error "--seconds: '0'" bench writers --seconds 0
 usage_error "--seconds: '-1'" bench writers --seconds -1
+usage_error "--ias-max: '57' (this format's root cannot grow)" \
+	dump --format x86_64 --ias-max 57
+usage_error "--ias-max: '57' (the ias (40) must fill its levels to grow)" \
+	dump --format amdv1 --ias 40 --ias-max 57
+usage_error "--ias-max: '39' (above the ias (39)" \
+	dump --format amdv1 --ias 39 --ias-max 39
+
+# A root that grows: the map above 2^39 adds a level, and the formats that
+# can grow are listed.
+if ok dump --format amdv1 --ias 39 --ias-max 48 map:0x8000000000:0:4k; then
+	has "$out" "ias 48 oas 52 granule 12 levels 4 start_level 4" ||
+		fail "dump --ias-max: not grown to 4 levels: $out"
+	has "$out" "(grows)" || fail "dump --ias-max: no (grows): $out"
+fi
+if ok formats --growing; then
+	has "$out" "--format amdv1 --ias 39 --ias-max 63" ||
+		fail "formats --growing: $out"
+	has "$out" "x86_64" && fail "formats --growing lists x86_64: $out"
+fi
 
 # --opt=value and --opt value are the same.
 a='' b=''

@@ -258,7 +258,8 @@ uint64_t theld_bytes(struct iopgt_domain *dom)
 
 	iopgt_domain_info(dom, &info, sizeof(info));
 	iopgt_get_stats(dom, &st, sizeof(st));
-	return ((uint64_t)info.root_tables << info.granule) +
+	/* A growing domain's roots are pages of its segments. */
+	return (info.ias_max ? 0 : (uint64_t)info.root_tables << info.granule) +
 	       st.segment_bytes_live;
 }
 

@@ -221,6 +221,17 @@ void rm_work_init(struct rm_work *W, const struct tcfg *c,
 	W->nwin = 2;
 	if (W->hi_base)
 		W->win_base[W->nwin++] = W->hi_base;
+	/* A domain that grows (iopgt_config.ias_max): the two above are
+	 * beyond its first root; a third at the bottom lies under it, so
+	 * that ranges mapped there before the domain grows are walked and
+	 * changed through the roots added above it. */
+	{
+		struct iopgt_info info;
+
+		iopgt_domain_info(dom, &info, sizeof(info));
+		if (info.ias_max)
+			W->win_base[W->nwin++] = 0;
+	}
 	/* Every valid protection of the format, as the registry lists them
 	 * (test_badinput and test_formats check them against the specs). */
 	W->nprots = 0;

@@ -41,7 +41,8 @@ _Static_assert(IOPGT_STRATEGY_EPOCH == 0 && IOPGT_STRATEGY_AFTER_FLUSH == 1 &&
 _Static_assert(IOPGT_DIRTY_NO_CLEAR == 1 && IOPGT_DUMP_ENTRIES == 1,
 	       "call flags");
 _Static_assert(IOPGT_FORMAT_DIRTY == 1 && IOPGT_FORMAT_IAS_WITHIN_OAS == 2 &&
-		       IOPGT_FORMAT_SIGN_EXTEND == 4,
+		       IOPGT_FORMAT_SIGN_EXTEND == 4 &&
+		       IOPGT_FORMAT_SNOOP == 8 && IOPGT_FORMAT_GROWS == 16,
 	       "format flags");
 _Static_assert(sizeof(((struct iopgt_stats *)0)->flushes) == 8 * 8,
 	       "room for flush kinds");

@@ -54,6 +54,8 @@ struct run {
 	const struct tcfg *c;
 	const char *variant;
 	bool p2v; /* table pa is not va plus a constant: phys_to_virt */
+	bool grow; /* up to the format's largest ias (iopgt_config.ias_max) */
+	unsigned levels0, grows; /* levels at first, growth calls */
 	unsigned options;
 	uint64_t base_seed, seed;
 	long iters;       /* operations to run */
@@ -122,9 +124,10 @@ static void check_full(struct run *R)
 	/* Up to table_cache emptied tables stay linked for reuse until
 	 * iopgt_reclaim (check_final reclaims and expects none). */
 	if (!(R->options & IOPGT_OPT_NO_RECLAIM))
-		CHECK(empty <= R->idle_max, "empty tables left in the tree: "
-		      "%u, more than the %u kept for reuse", empty,
-		      R->idle_max);
+		CHECK(empty <= R->idle_max + R->grows,
+		      "empty tables left in the tree: %u, more than the %u "
+		      "kept for reuse and the %u roots a growth passed over",
+		      empty, R->idle_max, R->grows);
 	CHECK_EQ(tcheck_counts(R->dom), 0, "tables whose count is wrong");
 	check_cheap(R);
 }
@@ -293,6 +296,21 @@ static void op_remap(struct run *R)
  * The driver
  */
 
+/* The grow callback: no hardware to point; count the calls, which must
+ * name ever more levels. */
+static int grow_cb(void *arg, const struct iopgt_hw_config *hw)
+{
+	struct run *R = arg;
+
+	rm_step(&R->log, R->op, "grown to %u levels, root 0x%" PRIx64,
+		hw->levels, hw->root);
+	CHECK(hw->levels > R->levels0 + R->grows,
+	      "grown to %u levels after %u growths from %u", hw->levels,
+	      R->grows, R->levels0);
+	R->grows = hw->levels - R->levels0;
+	return 0;
+}
+
 static void setup_run(struct run *R)
 {
 	struct iopgt_config cfg;
@@ -306,8 +324,19 @@ static void setup_run(struct run *R)
 		R->ta.remap = true;
 		cfg.phys_to_virt = talloc_p2v;
 	}
+	if (R->grow) {
+		cfg.ias_max = tformat(R->c->format)->ias_max;
+		cfg.grow = grow_cb;
+		cfg.grow_arg = R;
+	}
 	R->idle_max = cfg.table_cache < 32 ? cfg.table_cache : 32;
 	CHECK_EQ(iopgt_domain_create(&cfg, &R->dom), 0, "domain create");
+	{
+		struct iopgt_info info;
+
+		iopgt_domain_info(R->dom, &info, sizeof(info));
+		R->levels0 = info.levels;
+	}
 	iopgt_gather_init(&R->g, sizeof(R->g));
 	rm_work_init(&R->w, R->c, R->dom, R->seed);
 	R->w.one_range = (R->options & IOPGT_OPT_NO_COALESCE) != 0;
@@ -335,7 +364,8 @@ static void finish_run(struct run *R)
 			 "tables live after unmapping everything (NO_RECLAIM: "
 			 "the tables in the tree)");
 	else
-		CHECK_EQ(st.table_pages_live, 1,
+		/* The root, and any a growing domain added above it. */
+		CHECK_EQ(st.table_pages_live, 1 + R->grows,
 			 "tables live after unmapping everything");
 	CHECK_EQ(st.table_pages_cached, 0, "cached tables after reclaim");
 	CHECK_EQ(st.table_pages_waiting, 0, "waiting tables after reclaim");
@@ -349,6 +379,8 @@ static void finish_run(struct run *R)
 		      R->unmaps, R->unmapped >> 20, R->remaps, R->w.lookups,
 		      R->fulls, st.split, st.coalesced, st.table_pages_peak);
 	/* The workload did exercise what it is meant to. */
+	if (R->grow)
+		CHECK(R->grows > 0, "the domain never grew");
 	if (R->op >= 500) {
 		CHECK(R->eexist > 0, "no map collided");
 		CHECK(st.split > 0, "no superpage was split");
@@ -371,7 +403,7 @@ static void (*const ops[])(struct run *R) = {
 };
 
 static void run_one(const struct tcfg *c, size_t ci, unsigned options,
-		    const char *variant, unsigned vi, bool p2v)
+		    const char *variant, unsigned vi, bool p2v, bool grow)
 {
 	struct run *R = calloc(1, sizeof(*R));
 	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
@@ -382,6 +414,7 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 	R->options = options;
 	R->variant = variant;
 	R->p2v = p2v;
+	R->grow = grow;
 	R->iters = iters;
 	R->base_seed = tseed(DEFAULT_SEED);
 	R->seed = rm_config_seed(R->base_seed, ci, vi);
@@ -408,7 +441,7 @@ static void run_variant(unsigned options, const char *variant, unsigned vi,
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!tcfg_wanted(&tcfgs[i]))
 			continue;
-		run_one(&tcfgs[i], i, options, variant, vi, p2v);
+		run_one(&tcfgs[i], i, options, variant, vi, p2v, false);
 	}
 }
 
@@ -455,6 +488,41 @@ static void test_model_no_counts(void **state)
 	run_variant(IOPGT_OPT_NO_COUNTS, "no_counts", 7, false);
 }
 
+/* A domain that grows, on the first configuration of each format that
+ * grows whose ias fills its levels: from there to the
+ * format's largest ias, the windows of the workload at the bottom (under
+ * the first root), in the middle and at the top of that space. */
+static void test_model_grow(void **state)
+{
+	enum iopgt_format done[32];
+	unsigned n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+		const struct iopgt_format_info *f = tformat(c->format);
+		struct iopgt_config cfg;
+		struct iopgt_domain *dom;
+		bool seen = false;
+
+		if (!(f->flags & IOPGT_FORMAT_GROWS))
+			continue;
+		for (unsigned j = 0; j < n; j++)
+			seen |= done[j] == c->format;
+		tcfg_config(c, &cfg);
+		cfg.ias_max = f->ias_max;
+		cfg.grow = grow_cb;
+		if (seen || c->ias >= f->ias_max ||
+		    iopgt_domain_create(&cfg, &dom))
+			continue;
+		iopgt_domain_destroy(dom);
+		done[n++] = c->format;
+		if (tcfg_wanted(c))
+			run_one(c, i, 0, "grow", 8, false, true);
+	}
+	assert_true(n > 0); /* AMD v1 is in every run's configurations */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_model_uncounted),
 		cmocka_unit_test(test_model_phys_to_virt),
 		cmocka_unit_test(test_model_no_counts),
+		cmocka_unit_test(test_model_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

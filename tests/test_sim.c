@@ -38,6 +38,10 @@
 
 static uint64_t g_seed;
 static bool g_all_sizes; /* env_init: every leaf size, spans included */
+/* env_init: a growing domain (up to the format's largest ias) whose grow
+ * callback is this, with this arg. */
+static int (*g_grow)(void *arg, const struct iopgt_hw_config *hw);
+static void *g_grow_arg;
 
 struct env {
 	const struct tcfg *c;
@@ -66,6 +70,11 @@ static void env_init(struct env *e, const struct tcfg *c,
 		cfg.leaf_sizes = 0;
 	cfg.options = options;
 	cfg.table_cache = table_cache;
+	if (g_grow) {
+		cfg.ias_max = tformat(c->format)->ias_max;
+		cfg.grow = g_grow;
+		cfg.grow_arg = g_grow_arg;
+	}
 	iopgt_sim_mem_ops(e->sim, &cfg.mem);
 	iopgt_sim_flush_ops(e->sim, &cfg.flush);
 	assert_int_equal(iopgt_domain_create(&cfg, &e->dom), 0);
@@ -1617,6 +1626,169 @@ static void test_neg_span_cut(void **state)
 	assert_true(n > 0);
 }
 
+/* ------------------------------------------------------------------------
+ * A root that grows (AMD v1): the device walks each new root once the
+ * driver's grow callback points it there, and both rules of a growth
+ * have a negative twin: the new root links the old one before the
+ * hardware is given it (else what was mapped is lost the moment the
+ * device walks the new root), and walks start from the new root only
+ * after that (else a map into the new range returns while the device
+ * still walks the old root, and faults there).
+ */
+
+enum grow_mode { GROW_OK, GROW_BREAK_LINK, GROW_BREAK_ORDER, GROW_NO_DTE };
+
+struct grow_drv {
+	struct env *e;
+	enum grow_mode mode;
+	uint64_t old;     /* mapped before the growth */
+	uint64_t early;   /* what the yield hook maps, into the new range */
+	unsigned calls;
+	int old_rc;       /* the device's translation of old in the call */
+	bool hook_ran, hook_mapped;
+};
+
+static int sim_grow_cb(void *arg, const struct iopgt_hw_config *hw)
+{
+	struct grow_drv *gd = arg;
+	struct iopgt_sim_result r;
+
+	gd->calls++;
+	/* The driver: the DTE's Mode and root, in one store, and the
+	 * entry's invalidation. */
+	if (gd->mode != GROW_NO_DTE)
+		assert_int_equal(iopgt_sim_set_root(gd->e->sim, hw), 0);
+	/* A device access meanwhile, through the new root. */
+	gd->old_rc = iopgt_sim_translate(gd->e->sim, gd->old, IOPGT_SIM_READ,
+					 &r);
+	return 0;
+}
+
+/* At PT_Y_GROW_CALL, just before the callback: if walks already start
+ * from the new root, another thread's map into the new range finds no
+ * need to grow and completes, and its device then accesses it. */
+static void grow_yield(void *arg, unsigned point, unsigned level,
+		       uint64_t iova)
+{
+	struct grow_drv *gd = arg;
+	struct iopgt_sim_result r;
+	struct iopgt_info info;
+
+	(void)iova;
+	if (point != PT_Y_GROW_CALL || gd->hook_ran)
+		return;
+	gd->hook_ran = true;
+	iopgt_domain_info(gd->e->dom, &info, sizeof(info));
+	if (info.levels != level + 1)
+		return; /* the old root still: such a map would wait */
+	gd->hook_mapped = true;
+	assert_int_equal(drv_map(gd->e, gd->early, 0x400000, gd->e->page,
+				 IOPGT_PROT_READ), 0);
+	iopgt_sim_translate(gd->e->sim, gd->early, IOPGT_SIM_READ, &r);
+}
+
+/* One growth by one level in mode; false if c does not grow. */
+static bool grow_run(const struct tcfg *c, enum grow_mode mode)
+{
+	struct grow_drv gd = { .mode = mode };
+	struct iopgt_sim_result r;
+	struct iopgt_info info;
+	struct env e;
+	uint64_t hi;
+
+	if (!(tformat(c->format)->flags & IOPGT_FORMAT_GROWS))
+		return false;
+	g_grow = sim_grow_cb;
+	g_grow_arg = &gd;
+	{
+		/* Only configurations whose ias fills its levels grow. */
+		struct iopgt_config cfg;
+		struct iopgt_domain *dom;
+
+		tcfg_config(c, &cfg);
+		cfg.ias_max = tformat(c->format)->ias_max;
+		cfg.grow = sim_grow_cb;
+		if (cfg.ias_max <= c->ias || iopgt_domain_create(&cfg, &dom)) {
+			g_grow = NULL;
+			return false;
+		}
+		iopgt_domain_destroy(dom);
+	}
+	env_init(&e, c, NULL, 0, 8);
+	g_grow = NULL;
+	gd.e = &e;
+	if (mode == GROW_BREAK_LINK)
+		iopgt__set_test_hooks(e.dom, PT_HOOK_BREAK_GROW_LINK);
+	if (mode == GROW_BREAK_ORDER)
+		iopgt__set_test_hooks(e.dom, PT_HOOK_BREAK_GROW_ORDER);
+	iopgt__set_yield_hook(e.dom, grow_yield, &gd);
+	hi = UINT64_C(1) << c->ias; /* the first IOVA the root cannot hold */
+	gd.old = 5 * e.page;
+	gd.early = hi + 64 * e.page;
+	assert_int_equal(drv_map(&e, gd.old, 0x200000, e.page,
+				 IOPGT_PROT_READ), 0);
+	/* Beyond the root's levels: the device faults, and nothing says
+	 * mapped there. */
+	assert_int_equal(iopgt_sim_translate(e.sim, hi, IOPGT_SIM_READ, &r),
+			 -EFAULT);
+	assert_int_equal(r.fault, IOPGT_SIM_FAULT_RANGE);
+	expect_clean(&e);
+
+	assert_int_equal(drv_map(&e, hi, 0x300000, e.page, IOPGT_PROT_READ),
+			 0);
+	assert_int_equal(gd.calls, 1);
+	assert_true(gd.hook_ran);
+	iopgt_domain_info(e.dom, &info, sizeof(info));
+	assert_int_equal(info.levels, e.info.levels + 1);
+	iopgt_sim_translate(e.sim, hi, IOPGT_SIM_READ, &r);
+	iopgt_sim_translate(e.sim, gd.old, IOPGT_SIM_READ, &r);
+	switch (mode) {
+	case GROW_OK:
+		assert_int_equal(gd.old_rc, 0);
+		assert_false(gd.hook_mapped);
+		expect_clean(&e);
+		break;
+	case GROW_BREAK_LINK:
+		/* The device walked the new root before its entry 0 named
+		 * the old one: a mapping lost, for as long as that lasted. */
+		assert_int_equal(gd.old_rc, -EFAULT);
+		assert_true(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING) >= 1);
+		break;
+	case GROW_BREAK_ORDER:
+		/* A map into the new range returned while the device still
+		 * walked the old root: its access faulted. */
+		assert_true(gd.hook_mapped);
+		assert_true(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING) >= 1);
+		break;
+	case GROW_NO_DTE:
+		/* A driver that never points the device at the new root:
+		 * the new range stays out of reach. */
+		assert_true(sim_viol(&e, IOPGT_SIM_V_LOST_MAPPING) >= 1);
+		break;
+	}
+	iopgt__set_test_hooks(e.dom, 0);
+	iopgt__set_yield_hook(e.dom, NULL, NULL);
+	drv_unmap(&e, 0, e.space);
+	env_fini(&e);
+	return true;
+}
+
+static void test_grow(void **state)
+{
+	unsigned n = 0;
+
+	(void)state;
+	for (size_t ci = 0; ci < n_tcfgs; ci++) {
+		if (!grow_run(&tcfgs[ci], GROW_OK))
+			continue;
+		assert_true(grow_run(&tcfgs[ci], GROW_BREAK_LINK));
+		assert_true(grow_run(&tcfgs[ci], GROW_BREAK_ORDER));
+		assert_true(grow_run(&tcfgs[ci], GROW_NO_DTE));
+		n++;
+	}
+	assert_true(n > 0); /* AMD v1 is in every run's configurations */
+}
+
 /* The model: transitions accept the old and the new state. */
 static void test_model_transitions(void **state)
 {
@@ -1698,6 +1870,7 @@ int main(void)
 		cmocka_unit_test(test_neg_bad_free),
 		cmocka_unit_test(test_neg_swap_write_bit),
 		cmocka_unit_test(test_neg_span_cut),
+		cmocka_unit_test(test_grow),
 	};
 
 	g_seed = tseed((uint64_t)time(NULL));

@@ -117,11 +117,17 @@ const char *cli_format_help(void)
 			 "  --leaf-sizes L    the leaf sizes to use, e.g. "
 			 "4k,2M,1G (default: all the\n"
 			 "                    format offers; 'iopgt formats' "
-			 "lists them)\n");
+			 "lists them)\n"
+			 "  --ias-max N       a root that grows, as maps need, "
+			 "up to N input bits\n"
+			 "                    (formats that grow: 'iopgt "
+			 "formats' says so); the ias\n"
+			 "                    must fill its levels (amdv1: 39, "
+			 "48 or 57)\n");
 	return help;
 }
 
-static int levels_opt, ias_opt, oas_opt, granule_opt;
+static int levels_opt, ias_opt, oas_opt, granule_opt, ias_max_opt;
 static uint64_t leaf_sizes_opt;
 
 void cli_opts_begin(void)
@@ -204,7 +210,7 @@ void cli_format_begin(struct iopgt_config *cfg)
 	/* The registry's first format is the default. */
 	if (cli_formats(&f))
 		iopgt_config_init(cfg, sizeof(*cfg), f[0].format);
-	levels_opt = ias_opt = oas_opt = granule_opt = 0;
+	levels_opt = ias_opt = oas_opt = granule_opt = ias_max_opt = 0;
 	leaf_sizes_opt = 0;
 }
 
@@ -280,6 +286,11 @@ int cli_format_opt(const char *cmd, int opt, const char *val,
 		leaf_sizes_opt = all;
 		break;
 	}
+	case CLI_OPT_IAS_MAX:
+		if (cli_count_arg(cmd, "--ias-max", val, 1, 64, &v))
+			return -1;
+		ias_max_opt = (int)v;
+		break;
 	case CLI_OPT_IAS:
 	case CLI_OPT_OAS:
 		if (cli_count_arg(cmd, opt == CLI_OPT_IAS ? "--ias" : "--oas",
@@ -371,6 +382,38 @@ int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 	else if (!levels_opt && (f->flags & IOPGT_FORMAT_IAS_WITHIN_OAS) &&
 		 cfg->ias > cfg->oas && cfg->oas >= f->ias_min)
 		cfg->ias = cfg->oas; /* the default ias, bounded by --oas */
+	if (ias_max_opt) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", ias_max_opt);
+		if (!(f->flags & IOPGT_FORMAT_GROWS))
+			return bad(cmd, "--ias-max", v,
+				   "this format's root cannot grow");
+		if ((unsigned)ias_max_opt <= cfg->ias ||
+		    (unsigned)ias_max_opt > f->ias_max) {
+			snprintf(why, sizeof(why),
+				 "above the ias (%u), at most %u", cfg->ias,
+				 f->ias_max);
+			return bad(cmd, "--ias-max", v, why);
+		}
+		if (cfg->ias != cfg->granule + (cfg->granule - 3) *
+						    cli_levels(cfg)) {
+			snprintf(why, sizeof(why),
+				 "the ias (%u) must fill its levels to grow",
+				 cfg->ias);
+			return bad(cmd, "--ias-max", v, why);
+		}
+		cfg->ias_max = (unsigned)ias_max_opt;
+		cfg->grow = cli_grow_none;
+		cfg->grow_arg = NULL;
+	}
+	return 0;
+}
+
+int cli_grow_none(void *arg, const struct iopgt_hw_config *hw)
+{
+	(void)arg;
+	(void)hw;
 	return 0;
 }
 

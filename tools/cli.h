@@ -26,6 +26,7 @@ enum {
 	CLI_OPT_IAS,
 	CLI_OPT_OAS,
 	CLI_OPT_LEAF_SIZES,
+	CLI_OPT_IAS_MAX,
 	CLI_OPT_CMD,
 };
 
@@ -36,7 +37,8 @@ enum {
 	{ "granule", required_argument, NULL, CLI_OPT_GRANULE },        \
 	{ "ias", required_argument, NULL, CLI_OPT_IAS },                \
 	{ "oas", required_argument, NULL, CLI_OPT_OAS },                \
-	{ "leaf-sizes", required_argument, NULL, CLI_OPT_LEAF_SIZES }
+	{ "leaf-sizes", required_argument, NULL, CLI_OPT_LEAF_SIZES },  \
+	{ "ias-max", required_argument, NULL, CLI_OPT_IAS_MAX }
 #define CLI_OPTIONS_END { NULL, 0, NULL, 0 }
 
 /* Start parsing a command's argv: resets getopt_long()'s state in full
@@ -69,7 +71,9 @@ unsigned cli_levels(const struct iopgt_config *cfg);
  * library's format registry:
  *   --format NAME   --granule G   --levels N (the largest ias that walks
  *   N levels)   --ias N   --oas N   --leaf-sizes LIST (cfg.leaf_sizes,
- *   which the library checks when the domain is created)
+ *   which the library checks when the domain is created)   --ias-max N
+ *   (a growing root: cfg.ias_max, with cli_grow_none as its callback,
+ *   which a command with hardware to point replaces)
  * Call cli_format_begin() first, cli_format_opt() with each option
  * cli_getopt() returns (1: it was a format option and is applied; 0: it is
  * not one; -1: bad value, reported) and cli_format_end() after the last
@@ -79,6 +83,11 @@ void cli_format_begin(struct iopgt_config *cfg);
 int cli_format_opt(const char *cmd, int opt, const char *val,
 		   struct iopgt_config *cfg);
 int cli_format_end(const char *cmd, struct iopgt_config *cfg);
+
+/* The grow callback of a domain with no hardware to point at its new
+ * root (--ias-max outside the demo): accepts every growth. */
+struct iopgt_hw_config;
+int cli_grow_none(void *arg, const struct iopgt_hw_config *hw);
 
 /* "4k", "2M", "1G", "1T", "0x1000", "4096" -> bytes; false if malformed,
  * negative or 2^64 or more. */

@@ -332,13 +332,14 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const char formats_usage[] =
-	"usage: iopgt formats [--configs | --defaults]\n"
+	"usage: iopgt formats [--configs | --defaults | --growing]\n"
 	"\n"
 	"List the formats the library offers, from its format registry\n"
 	"(iopgt_format_info()): name, granules, input and output address\n"
 	"sizes with their defaults, the leaf sizes and levels of the default\n"
 	"configuration, the protections iopgt_map() accepts (r read, w write,\n"
-	"x exec, u user, m mmio) and whether the hardware keeps dirty state.\n"
+	"x exec, u user, m mmio), whether the hardware keeps dirty state and\n"
+	"whether a domain's root can grow (--ias-max).\n"
 	"\n"
 	"options:\n"
 	"  --configs         instead, one line of format options per granule\n"
@@ -348,6 +349,9 @@ static const char formats_usage[] =
 	"                    over configurations\n"
 	"  --defaults        instead, one line of format options per format, at\n"
 	"                    its defaults\n"
+	"  --growing         instead, one line of format options per format\n"
+	"                    whose root can grow: from the fewest levels to\n"
+	"                    the largest ias\n"
 	"  -h, --help        this text\n";
 
 /* "4k, 16k, 64k" from a bitmap of log2 sizes. */
@@ -363,6 +367,26 @@ static const char *lg2_set(uint64_t set, char *buf, size_t len)
 				buf + at, len - at, "%s%u%c", at ? ", " : "",
 				1u << (b % 10), b < 10 ? ' ' : suffix[b / 10 - 1]);
 	return buf;
+}
+
+/* The option line of `iopgt formats --growing` for one format, if its
+ * root can grow: its default granule, the fewest levels, up to its
+ * largest ias. */
+static void print_growing(const struct iopgt_format_info *f)
+{
+	struct iopgt_config cfg;
+
+	if (!(f->flags & IOPGT_FORMAT_GROWS))
+		return;
+	iopgt_config_init(&cfg, sizeof(cfg), f->format);
+	for (unsigned ias = f->ias_min; ias < f->ias_max; ias++) {
+		cfg.ias = ias;
+		if (ias == cfg.granule + (cfg.granule - 3) * cli_levels(&cfg)) {
+			printf("--format %s --ias %u --ias-max %u\n", f->name,
+			       ias, f->ias_max);
+			return;
+		}
+	}
 }
 
 /* The option lines of `iopgt formats --configs` for one format. */
@@ -394,11 +418,12 @@ static void print_configs(const struct iopgt_format_info *f)
 
 static int cmd_formats(int argc, char **argv)
 {
-	enum { OPT_CONFIGS = CLI_OPT_CMD, OPT_DEFAULTS };
+	enum { OPT_CONFIGS = CLI_OPT_CMD, OPT_DEFAULTS, OPT_GROWING };
 	static const struct option longopts[] = {
 		CLI_OPTION_HELP,
 		{ "configs", no_argument, NULL, OPT_CONFIGS },
 		{ "defaults", no_argument, NULL, OPT_DEFAULTS },
+		{ "growing", no_argument, NULL, OPT_GROWING },
 		CLI_OPTIONS_END,
 	};
 	const struct iopgt_format_info *f;
@@ -412,11 +437,11 @@ static int cmd_formats(int argc, char **argv)
 			fputs(formats_usage, stdout);
 			return 0;
 		}
-		if (c != OPT_CONFIGS && c != OPT_DEFAULTS)
+		if (c != OPT_CONFIGS && c != OPT_DEFAULTS && c != OPT_GROWING)
 			return cli_usage_error("iopgt formats");
 		if (mode && mode != c) {
-			fprintf(stderr, "iopgt formats: --configs and "
-					"--defaults exclude each other\n");
+			fprintf(stderr, "iopgt formats: --configs, --defaults "
+					"and --growing exclude each other\n");
 			return cli_usage_error("iopgt formats");
 		}
 		mode = c;
@@ -437,6 +462,10 @@ static int cmd_formats(int argc, char **argv)
 		}
 		if (mode == OPT_DEFAULTS) {
 			printf("--format %s\n", f[i].name);
+			continue;
+		}
+		if (mode == OPT_GROWING) {
+			print_growing(&f[i]);
 			continue;
 		}
 		p[0] = 0;
@@ -482,6 +511,11 @@ static int cmd_formats(int argc, char **argv)
 			       ? "forced in every leaf on request "
 				 "(IOPGT_OPT_FORCE_SNOOP)"
 			       : "not expressed");
+		printf("  grows        %s\n",
+		       f[i].flags & IOPGT_FORMAT_GROWS
+			       ? "the root, as maps need (--ias-max, "
+				 "iopgt_config.ias_max)"
+			       : "no: the levels are fixed");
 	}
 	return 0;
 }
