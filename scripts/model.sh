@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Check the model of the page-table protocol, model/protocol.pml, and of the
+# Check the model of the page-table protocol, model/protocol.pml, of the
 # reclaim strategies that free on a thread of their own, model/reclaim.pml
-# (runs with -DMODEL_RECLAIM), with spin (docs/protocol.md describes the
+# (runs with -DMODEL_RECLAIM), and of a growing root, model/grow.pml (runs
+# with -DMODEL_GROW), with spin (docs/protocol.md describes the
 # protocol, the checks and the scenarios).
 #
 #   scripts/model.sh [--quick | --full] [-j JOBS] [--trail]
@@ -123,6 +124,7 @@ quick_verify=(
 	"verify|reclaim strategies: RCU, bound 1|-DMODEL_RECLAIM -DSTRAT=1||"
 	"verify|reclaim strategies: RCU, bound 2 (callbacks only)|-DMODEL_RECLAIM -DSTRAT=1 -DBOUND=2||"
 	"verify|reclaim strategies: worker|-DMODEL_RECLAIM -DSTRAT=2||"
+	"verify|a root that grows|-DMODEL_GROW||"
 )
 # COARSE_EPOCH: the writers' enter and sync in one step each (the epoch
 # protocol itself is checked step by step in the other runs), to reach
@@ -194,6 +196,7 @@ witnesses=(
 	"witness|R3|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=3|witness|worker: a thread exits with pages on its queue, spliced onto the orphans"
 	"witness|R4|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=4|witness|worker: nothing it holds is due yet (a walker holds the grace period back)"
 	"witness|R5|-DMODEL_RECLAIM -DSTRAT=2 -DWITNESS=1|witness|worker: a walker reads a table retired under it"
+	"witness|G1|-DMODEL_GROW -DWITNESS=1|witness|a growing root: a mapper that waited for the lock finds the root grown meanwhile"
 	"witness|W23|-DSCEN=7 -DUNCOUNTED -DUC_RECLAIM -DWITNESS=23|witness|without counts, reclaiming, a table is freed with a leaf in it: a map stored into it after the unlink (it must be zeroed before reuse)"
 )
 # Broken variants: name|scenario defines|the consequence the end-to-end run
@@ -216,6 +219,8 @@ variants=(
 	"worker-no-wait|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_NO_WAIT|walker_no_freed|worker: frees what it takes without waiting for walkers"
 	"worker-lost-exit|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_LOST_EXIT|final_freed|worker: a thread that exits drops its queue"
 	"worker-wake-unlocked|-DMODEL_RECLAIM -DSTRAT=2 -DWORKER_WAKE_UNLOCKED|deadlock|worker: a sync wakes the worker without the mutex, before its pages are counted (a lost wake-up)"
+	"grow-link-late|-DMODEL_GROW -DLINK_LATE|lost_map|a growing root: the new root's entry 0 is written after the hardware is given it"
+	"grow-publish-early|-DMODEL_GROW -DPUBLISH_EARLY|lost_map|a growing root: walks start from the new root before the hardware is given it"
 	"uc-thaw-give-up|-DSCEN=4 -DOPS=2 -DLOOKUPS=0 -DUNCOUNTED -DUC_RECLAIM -DUC_THAW_GIVE_UP|final_no_empty|without counts, reclaiming, an unlinker whose rescan finds an entry unfreezes and gives up without probing again"
 )
 
@@ -311,6 +316,7 @@ run_one() {
 	# The reclaim strategies have a model of their own.
 	local model=protocol.pml
 	case " $defs " in *" -DMODEL_RECLAIM "*) model=reclaim.pml ;; esac
+	case " $defs " in *" -DMODEL_GROW "*) model=grow.pml ;; esac
 	local opt=-O2
 	[ "$kind" = verify ] || opt=-O0
 	# shellcheck disable=SC2086

@@ -555,8 +555,10 @@ void iopgt_domain_destroy(struct iopgt_domain *dom)
  * only then let walks start from it (dom->top.v, release: its entries
  * before it). One thread grows at a time (grow_lock); the others that
  * need a larger root wait for it and find it grown. The roots passed over
- * stay pinned (never unlinked, coalesced or freed before destroy): a walk
- * that started from one may still be in it. */
+ * stay pinned (never unlinked, coalesced or freed before destroy): a
+ * cursor that started from one takes it as the top of its path
+ * (docs/design.md, "A root that grows"; model/grow.pml checks the
+ * order). */
 int iopgt__grow(struct iopgt_domain *dom, uint64_t last)
 {
 	struct pt_table *made[PT_MAX_LEVELS];
