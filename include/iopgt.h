@@ -382,16 +382,24 @@ struct iopgt_config {
 	 * with the values for the new root (iopgt_hw_config: levels, root,
 	 * amd_dte). Only once grow has returned 0 do the library's walks
 	 * start from the new root, so no map into the new range returns
-	 * before the hardware can walk it. grow must point the hardware at
-	 * the new root: for AMD v1, write the device table entry's Mode and
-	 * root (one 64-bit store) and invalidate the entry
-	 * (INVALIDATE_DEVTAB_ENTRY, AMD IOMMU specification §2.4.2); no
-	 * IOTLB flush, since no translation changed. A non-zero return
-	 * (a negative errno) fails the map with it, with nothing changed.
-	 * Maps that need to grow the domain wait while one grows it, so grow
-	 * is called by one thread at a time; it may not call this domain's
-	 * functions. grow is required with ias_max, and must be NULL
-	 * without (-EINVAL). arg: grow_arg. */
+	 * before the hardware can walk it. grow must point every device
+	 * attached to the domain at the new root: for AMD v1, write each
+	 * device table entry's Mode and root (one 64-bit store) and
+	 * invalidate the entry (INVALIDATE_DEVTAB_ENTRY, AMD IOMMU
+	 * specification §2.4.2); no IOTLB flush, since no translation
+	 * changed. A non-zero return (a negative errno) fails the map with
+	 * it and frees the new roots at once: it must mean that no hardware
+	 * walks them (grow pointed none at them, or pointed every one back
+	 * and invalidated it). Maps that need to grow the domain wait while
+	 * one grows it, so grow is called by one thread at a time; it may
+	 * not call this domain's functions. A driver attaching a device
+	 * while the domain may grow holds the lock its grow takes across
+	 * iopgt_hw_config(), the device's entry write and adding the device
+	 * to what grow updates, so that no device is left on an old root.
+	 * grow is required with ias_max; grow and grow_arg must be NULL
+	 * without it (-EINVAL). A growing domain's root pages come from its
+	 * segments: a root table_alloc gave beyond 2^oas or misaligned is
+	 * -ENOMEM at create, like no memory. arg: grow_arg. */
 	unsigned ias_max;
 	int (*grow)(void *arg, const struct iopgt_hw_config *hw);
 	void *grow_arg;
@@ -585,10 +593,13 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size);
  * (outside the input space, above, or beyond the output address size),
  * -EEXIST (some part is already
  * mapped), -ENOMEM (table allocation failed, or table_alloc returned
- * memory at or above 2^oas, which is given back).
+ * memory at or above 2^oas, which is given back); in a growing domain
+ * (iopgt_config.ias_max), the grow callback's error (a positive return:
+ * -EIO).
  * On error the tables are as before the call (a domain without counts,
  * NO_RECLAIM and NO_COALESCE both set, keeps the empty tables the call
- * created; the mappings are as before); the gather may have grown
+ * created; a growing domain keeps a growth that succeeded before the map
+ * failed; the mappings are as before); the gather may have grown
  * (entries written and then rolled back must still be flushed). */
 int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t size, unsigned prot, struct iopgt_gather *g);

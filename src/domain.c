@@ -375,6 +375,10 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	r = pick_leaf_levels(eng, cfg, &geo);
 	if (r)
 		return r;
+	/* A growing domain's first root must never be replaced by a leaf
+	 * of the root above it (it is pinned): no leaves above its level. */
+	if (cfg->ias_max && (geo.leaf_levels >> (top + 1)))
+		return -EINVAL;
 
 	/* Segments: two table pages at least (one for the descriptors). */
 	if (!cfg->segment_size) {
@@ -454,7 +458,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		 * it; reachable and aligned as every segment is. */
 		dom->root = iopgt__table_alloc(dom, top, 0);
 		if (dom->root)
-			dom->root->flags = PT_F_PINNED;
+			dom->root->pinned = 1;
 		r = -ENOMEM;
 	} else {
 		dom->root = iopgt__root_alloc(dom, &r);
@@ -463,7 +467,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		iopgt__segments_destroy(dom);
 		goto fail;
 	}
-	dom->tops[top] = (struct pt_topv){
+	dom->top.first = (struct pt_topv){
 		.va = dom->root->va,
 		.level = top,
 		.shift = geo.shift[top],
@@ -471,7 +475,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		.t = dom->root,
 		.last = top_last(dom, top),
 	};
-	atomic_store_explicit(&dom->top.v, &dom->tops[top],
+	atomic_store_explicit(&dom->top.v, &dom->top.first,
 			      memory_order_relaxed);
 	dom->top.other = pt_top_other(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
@@ -582,7 +586,8 @@ int iopgt__grow(struct iopgt_domain *dom, uint64_t last)
 			goto undo;
 		}
 		made[n++] = t;
-		t->flags = PT_F_PINNED | PT_F_DIRTY;
+		t->flags = PT_F_DIRTY;
+		t->pinned = 1;
 		atomic_store_explicit(&t->st, pt_counted(dom) ? 1 : 0,
 				      memory_order_relaxed);
 		if (n > 1 || !PT_BROKEN(dom, PT_HOOK_BREAK_GROW_LINK))
@@ -884,8 +889,8 @@ void iopgt__hw_config(const struct iopgt_domain *dom, const struct pt_topv *tv,
 	dom->eng->hw_config(&g, v->root, v);
 }
 
-static int each_table(struct iopgt_domain *dom, struct pt_table *t,
-		      uint64_t iova,
+static int each_table(struct iopgt_domain *dom, const struct pt_topv *tv,
+		      struct pt_table *t, uint64_t iova,
 		      int (*fn)(void *, const struct iopgt_table_info *),
 		      void *arg)
 {
@@ -895,8 +900,8 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	ti.level = t->level;
 	ti.iova = iova;
 	ti.span = pt_table_span(&dom->geo, t->level);
-	if (t == pt_top(dom)->t)
-		ti.span = pt_top(dom)->last + 1; /* 0 for 2^64 */
+	if (t == tv->t)
+		ti.span = tv->last + 1; /* 0 for 2^64 */
 	ti.pa = t->pa;
 	ti.va = (const void *)t->va;
 	ti.entries = pt_nr_entries(&dom->geo, t->level);
@@ -907,7 +912,7 @@ static int each_table(struct iopgt_domain *dom, struct pt_table *t,
 	for (unsigned i = 0; i < ti.entries; i++) {
 		uint64_t e = pt_load(t, i);
 		if (dom->eng->is_table(e, t->level) &&
-		    (r = each_table(dom, child_of(dom, e, t->level),
+		    (r = each_table(dom, tv, child_of(dom, e, t->level),
 				    pt_sext(dom, iova + ((uint64_t)i
 							 << t->shift)),
 				    fn, arg)))
@@ -920,9 +925,13 @@ int iopgt_for_each_table(struct iopgt_domain *dom,
 			 int (*fn)(void *arg, const struct iopgt_table_info *t),
 			 void *arg)
 {
+	const struct pt_topv *tv;
+
 	if (!dom || !fn)
 		return -EINVAL;
-	return each_table(dom, pt_top(dom)->t, 0, fn, arg);
+	tv = pt_top(dom); /* read once: a growth meanwhile changes nothing
+			   * below this root */
+	return each_table(dom, tv, tv->t, 0, fn, arg);
 }
 
 #if !__STDC_HOSTED__

@@ -14,6 +14,7 @@ struct dump_ctx {
 	int (*out)(void *arg, const char *line);
 	void *arg;
 	unsigned flags;
+	unsigned top; /* the root's level, at depth 0 */
 };
 
 /* Send one formatted line; -EIO if it does not fit the buffer. */
@@ -39,7 +40,7 @@ static int dump_table(void *arg, const struct iopgt_table_info *ti)
 {
 	const struct dump_ctx *dc = arg;
 	const struct pt_geo *geo = &dc->dom->geo;
-	int depth = (int)(geo->levels - 1 - ti->level) * 2;
+	int depth = ((int)dc->top - (int)ti->level) * 2;
 	const pt_entry_t *va = ti->va;
 	uint64_t esz = UINT64_C(1) << pt_shift(geo, ti->level);
 	char line[256];
@@ -110,7 +111,7 @@ int iopgt_dump(struct iopgt_domain *dom,
 	       int (*out)(void *arg, const char *line), void *arg,
 	       unsigned flags)
 {
-	struct dump_ctx dc = { dom, out, arg, flags };
+	struct dump_ctx dc = { dom, out, arg, flags, 0 };
 	char line[256];
 	int n, r;
 
@@ -119,6 +120,7 @@ int iopgt_dump(struct iopgt_domain *dom,
 	if (!dom || !out || (flags & ~(unsigned)IOPGT_DUMP_ENTRIES))
 		return -EINVAL;
 	iopgt_domain_info(dom, &info, sizeof(info));
+	dc.top = info.levels - 1;
 	n = snprintf(line, sizeof(line),
 		     "domain %s ias %u oas %u granule %u levels %u start_level "
 		     "%u root_tables %u root_pa 0x%" PRIx64 "%s\n",

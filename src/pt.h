@@ -55,10 +55,6 @@ typedef _Atomic uint64_t pt_entry_t;
 enum {
 	PT_F_DIRTY = 1u << 0, /* entries may be non-zero: zero the page
 	                       * before it is reused */
-	PT_F_PINNED = 1u << 1, /* a root: the domain's, or one that a
-	                        * growing domain's walks started from
-	                        * before it grew (pt_grow). Never unlinked,
-	                        * coalesced or freed before destroy. */
 };
 
 
@@ -70,7 +66,12 @@ struct pt_table {
 	uint8_t level;
 	uint8_t flags;
 	uint8_t shift;  /* of an entry's IOVA span: geo.shift[level] */
-	uint8_t resv;
+	/* A root: the domain's, or one that a growing domain's walks
+	 * started from before it grew (iopgt__grow). Never unlinked,
+	 * coalesced or freed before destroy. Written before the table is
+	 * published, never after (so read without a section), and not a
+	 * bit of flags, which writers change in their sections. */
+	uint8_t pinned;
 	uint32_t mask;  /* index mask: geo.mask[level] */
 	uint64_t pa;
 	pt_entry_t *va;
@@ -95,7 +96,7 @@ struct pt_seg {
 
 static inline bool pt_pinned(const struct pt_table *t)
 {
-	return t->flags & PT_F_PINNED;
+	return t->pinned;
 }
 
 _Static_assert(sizeof(struct pt_table) == 64,
@@ -293,15 +294,19 @@ struct iopgt_domain {
 	 * root whose entry 0 names the one before. */
 	struct {
 		_Atomic(const struct pt_topv *) v;
+		/* The root the domain was created with, which v names
+		 * unless the domain grew: in the same line as v, so that a
+		 * walk's start reads one line. */
+		struct pt_topv first;
 		bool uncounted;
 		uint8_t walk; /* enum pt_walk_kind: the strategy's walker */
 		/* Not the common case: a walker other than the epoch's, the
 		 * embedder's phys_to_virt or a test's walk hook. One test on
 		 * the hot paths sends all three out of line. */
 		bool other;
-	} top;
-	/* The roots by level: the domain's own, and in a growing domain
-	 * those above it (each written once, before v names it). */
+	} top __attribute__((aligned(64)));
+	/* A growing domain's roots above the first, by level (each written
+	 * once, before v names it). */
 	struct pt_topv tops[PT_MAX_LEVELS];
 	/* Growing domains: held by the one thread that grows the domain
 	 * (pt_grow); ias_max as configured, 0 for a domain that does not

@@ -243,6 +243,7 @@ struct pt_table *iopgt__table_alloc(struct iopgt_domain *dom, unsigned level,
 	t->mask = dom->geo.mask[level];
 	t->owner = owner;
 	t->flags = 0;
+	t->pinned = 0;
 	t->next = NULL;
 	t->iova = 0;
 	t->epoch = 0;
@@ -382,6 +383,7 @@ struct pt_table *iopgt__root_alloc(struct iopgt_domain *dom, int *err)
 	}
 	pt_memset(va, 0, size);
 	pt_memset(t, 0, sizeof(*t));
+	t->pinned = 1; /* never unlinked, parked or coalesced */
 	t->va = va;
 	t->pa = pa;
 	t->level = (uint8_t)top;

@@ -158,7 +158,9 @@
  *       the device table entry's Mode and root), so that a new root
  *       whose entry 0 names the old one can take over with no flush.
  *       Such a format's fmt_geometry must give full non-root tables at
- *       every level up to its most levels; it may not sign-extend. The
+ *       every level up to its most levels; it may not sign-extend; and a
+ *       growing domain whose leaves reach above its first root's level is
+ *       refused (a pinned root is never replaced by a leaf). The
  *       domain then accepts iopgt_config.ias_max (iopgt_format_info():
  *       IOPGT_FORMAT_GROWS).
  *   FMT_INPUT_SIGN_EXTEND (0)
