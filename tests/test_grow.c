@@ -7,7 +7,8 @@
  * grow callback is given (the new root's entry 0 names the old root, as
  * the hardware reads it), what is unchanged by a failed growth (callback
  * error, allocation failure), and writers and readers racing a growth.
- * Formats without it refuse ias_max. The simulator's side (walks through
+ * Formats without it refuse ias_max. And every root, growing or not, is
+ * pinned: never parked for reuse nor unlinked when emptied. The simulator's side (walks through
  * the new root, the negative twins of the growth's two ordering rules) is
  * in test_sim.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "pt.h" /* the descriptors and idle slots, for test_roots_pinned */
 
 /* What the grow callback saw, and what it answers. */
 struct grow_rec {
@@ -476,6 +478,71 @@ static void test_grow_race(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * Every root is pinned, growing or not: an unmap that empties the root
+ * (counted or not) never parks it in the idle slots nor takes it for a
+ * table it could unlink; nor does one that empties a growing domain's
+ * first root, below the current one.
+ */
+
+static bool idle_holds(struct iopgt_domain *dom, uint64_t key)
+{
+	for (unsigned i = 0; i < PT_IDLE_SLOTS; i++)
+		if (atomic_load(&dom->idle[i]) == key)
+			return true;
+	return false;
+}
+
+static void test_roots_pinned(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+
+		for (unsigned v = 0; v < 2; v++) {
+			const unsigned opt = v ? IOPGT_OPT_NO_COUNTS : 0;
+			struct grow_rec g;
+			struct tdom d;
+			const struct pt_table *root;
+			uint64_t key, s0;
+
+			CTX("%s roots pinned, options 0x%x", c->name, opt);
+			if (grows(c)) {
+				gopen(&d, c, tformat(c->format)->ias_max, &g,
+				      false);
+			} else {
+				topen(&d, c, opt, CACHE_DEFAULT, 0);
+			}
+			s0 = d.s[0];
+			root = pt_top(d.dom)->t;
+			EXPECT(root->pinned);
+			key = root->iova | (root->level + 1u);
+			/* Two pages in the root's first and last entries, then
+			 * all of it unmapped at once, then each alone. */
+			tmap_ok(&d, 0, tpa_for(&d, 0), s0, RW);
+			tmap_ok(&d, d.end - s0, tpa_for(&d, d.end - s0), s0, RW);
+			tunmap_ok(&d, 0, d.end, 2 * s0);
+			EXPECT(!idle_holds(d.dom, key));
+			tmap_ok(&d, 0, tpa_for(&d, 0), s0, RW);
+			tunmap_ok(&d, 0, s0, s0);
+			EXPECT(!idle_holds(d.dom, key));
+			if (d.cfg.ias_max) {
+				/* The growing domain's first root, emptied
+				 * below its grown one, stays linked. */
+				EXPECT(pt_top(d.dom)->t != root);
+				EXPECT(root->pinned);
+				EXPECT(!idle_holds(d.dom, key));
+				iopgt_reclaim(d.dom);
+				EXPECT(tcount_tables(d.dom, NULL) ==
+				       ginfo(&d).levels - d.info.levels + 1);
+			}
+			tclose(&d);
+			if (d.cfg.ias_max)
+				break; /* one growing run a configuration */
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_grow_map),
 		cmocka_unit_test(test_grow_fail),
 		cmocka_unit_test(test_grow_race),
+		cmocka_unit_test(test_roots_pinned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
