@@ -251,6 +251,40 @@ size_t tcfg_count(void)
 	return tcfg_n;
 }
 
+int tgrow_none(void *arg, const struct iopgt_hw_config *hw)
+{
+	(void)arg;
+	(void)hw;
+	return 0;
+}
+
+bool tcfg_grows(const struct tcfg *c)
+{
+	const struct iopgt_format_info *f = tformat(c->format);
+	struct iopgt_config cfg;
+	struct iopgt_domain *dom;
+
+	if (!(f->flags & IOPGT_FORMAT_GROWS) || c->ias >= f->ias_max)
+		return false;
+	tcfg_config(c, &cfg);
+	cfg.ias_max = f->ias_max;
+	cfg.grow = tgrow_none;
+	if (iopgt_domain_create(&cfg, &dom))
+		return false; /* an ias that does not fill its levels */
+	iopgt_domain_destroy(dom);
+	return true;
+}
+
+bool tcfg_grows_first(size_t i)
+{
+	if (!tcfg_grows(&tcfgs[i]))
+		return false;
+	for (size_t j = 0; j < i; j++)
+		if (tcfgs[j].format == tcfgs[i].format && tcfg_grows(&tcfgs[j]))
+			return false;
+	return true;
+}
+
 uint64_t theld_bytes(struct iopgt_domain *dom)
 {
 	struct iopgt_info info;

@@ -66,6 +66,17 @@ struct tcfg {
 
 const struct tcfg *tcfg_table(void);
 size_t tcfg_count(void);
+/* Whether configuration c can start a growing domain (iopgt_config.ias_max
+ * up to its format's largest ias): its format grows (IOPGT_FORMAT_GROWS)
+ * and its ias fills its levels. */
+bool tcfg_grows(const struct tcfg *c);
+/* Whether tcfgs[i] is the first configuration of its format that
+ * tcfg_grows(): the randomized tests run a growing domain once a
+ * format. */
+bool tcfg_grows_first(size_t i);
+/* A grow callback that accepts every growth (no hardware to point). */
+int tgrow_none(void *arg, const struct iopgt_hw_config *hw);
+
 /* The names, comma-separated, of one configuration per format and
  * granule: the format's defaults, and for each other granule the one with
  * the most concatenated root tables ("x86_64/4lvl,arm_s2/4k/ias48,

@@ -76,33 +76,15 @@ static unsigned width(const struct iopgt_info *info, unsigned levels)
 	return info->granule + (info->granule - 3) * levels;
 }
 
-/* Whether configuration c can start a growing domain: its format grows
- * and its input size fills its levels. */
-static bool grows(const struct tcfg *c)
-{
-	struct iopgt_config cfg;
-	struct iopgt_domain *dom;
-	struct iopgt_info info;
-	bool r;
-
-	if (!(tformat(c->format)->flags & IOPGT_FORMAT_GROWS))
-		return false;
-	tcfg_config(c, &cfg);
-	if (iopgt_domain_create(&cfg, &dom))
-		return false;
-	iopgt_domain_info(dom, &info, sizeof(info));
-	r = info.ias == width(&info, info.levels) &&
-	    info.ias < tformat(c->format)->ias_max;
-	iopgt_domain_destroy(dom);
-	return r;
-}
-
 /* topen (common.c) for a growing domain up to ias_max, the callback
- * recording into g; for threads, without the flush recorder (which is
- * not thread-safe): no-op flushes. */
+ * recording into g; for threads (ts not NULL), on ts, the thread-safe
+ * allocator, and without the flush recorder (which is not thread-safe
+ * either): no-op flushes; close it with gclose_ts. */
 static void gopen(struct tdom *d, const struct tcfg *c, unsigned ias_max,
-		  struct grow_rec *g, bool threads)
+		  struct grow_rec *g, struct tsalloc *ts)
 {
+	const bool threads = ts != NULL;
+
 	memset(d, 0, sizeof(*d));
 	memset(g, 0, sizeof(*g));
 	d->c = c;
@@ -112,10 +94,14 @@ static void gopen(struct tdom *d, const struct tcfg *c, unsigned ias_max,
 	d->cfg.grow = grow_cb;
 	d->cfg.grow_arg = g;
 	talloc_init(&d->ta);
-	talloc_ops(&d->ta, &d->cfg.mem);
 	tflush_init(&d->tf, NULL);
-	if (!threads)
+	if (threads) {
+		tsalloc_init(ts, 0);
+		tsalloc_ops(ts, &d->cfg.mem);
+	} else {
+		talloc_ops(&d->ta, &d->cfg.mem);
 		tflush_ops(&d->tf, &d->cfg.flush);
+	}
 	EQ(iopgt_domain_create(&d->cfg, &d->dom), 0);
 	iopgt_domain_info(d->dom, &d->info, sizeof(d->info));
 	d->n = tcfg_leaf_sizes(d->dom, d->s);
@@ -137,6 +123,20 @@ static int gmap(struct tdom *d, uint64_t iova, uint64_t pa, uint64_t size)
 	r = tmap_g(d, iova, pa, size, RW, &g, 1);
 	tsync(d, &g);
 	return r;
+}
+
+/* tclose for a domain of gopen(..., ts): nothing leaks from ts. */
+static void gclose_ts(struct tdom *d, struct tsalloc *ts)
+{
+	EQ(tcheck_counts(d->dom), 0);
+	iopgt_domain_destroy(d->dom);
+	d->dom = NULL;
+	EQ(ts->table_allocs, ts->table_frees);
+	EQ(ts->meta_allocs, ts->meta_frees);
+	EQ(ts->live_bytes, 0);
+	tsalloc_fini(ts);
+	talloc_fini(&d->ta);
+	tflush_fini(&d->tf);
 }
 
 static struct iopgt_info ginfo(const struct tdom *d)
@@ -186,7 +186,7 @@ static void test_grow_config(void **state)
 		cfg.ias_max = f->ias_max + 1;
 		EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
 		cfg.ias_max = f->ias_max;
-		if (!grows(c)) {
+		if (!tcfg_grows(c)) {
 			/* A root whose levels the ias does not fill, or
 			 * nothing to grow to. */
 			EQ(iopgt_domain_create(&cfg, &dom), -EINVAL);
@@ -229,10 +229,10 @@ static void test_grow_map(void **state)
 		struct iopgt_info info, before;
 		uint64_t s0, s1, hi, lvl0, root0;
 
-		if (!grows(c))
+		if (!tcfg_grows(c))
 			continue;
 		CTX("%s grow by one", c->name);
-		gopen(&d, c, ias_max, &g, false);
+		gopen(&d, c, ias_max, &g, NULL);
 		s0 = d.s[0];
 		s1 = d.s[1];
 		lvl0 = d.info.levels;
@@ -319,10 +319,10 @@ static void test_grow_fail(void **state)
 		struct iopgt_info info;
 		uint64_t hi, live, s0;
 
-		if (!grows(c))
+		if (!tcfg_grows(c))
 			continue;
 		CTX("%s grow fails", c->name);
-		gopen(&d, c, tformat(c->format)->ias_max, &g, false);
+		gopen(&d, c, tformat(c->format)->ias_max, &g, NULL);
 		s0 = d.s[0];
 		hi = d.end - s0;
 		tmap_ok(&d, 0, tpa_for(&d, 0), s0, RW);
@@ -424,15 +424,16 @@ static void test_grow_race(void **state)
 		struct tdom d;
 		struct race r = { .d = &d };
 		struct warg wa[GW];
+		struct tsalloc ts;
 		pthread_t w[GW], rd;
 		struct iopgt_info info;
 
-		if (!grows(c))
+		if (!tcfg_grows(c))
 			continue;
 		/* Each round is a new domain: the growth races anew. */
 		for (unsigned round = 0; round < (TSAN ? 4u : 20u); round++) {
 			CTX("%s race, round %u", c->name, round);
-			gopen(&d, c, tformat(c->format)->ias_max, &g, true);
+			gopen(&d, c, tformat(c->format)->ias_max, &g, &ts);
 			r.s0 = d.s[0];
 			r.rounds = 50;
 			atomic_store(&r.bad, 0);
@@ -473,7 +474,7 @@ static void test_grow_race(void **state)
 			tunmap_ok(&d, r.fixed, r.s0, r.s0);
 			iopgt_reclaim(d.dom);
 			EQ(tlive(&d), info.levels - d.info.levels + 1);
-			tclose(&d);
+			gclose_ts(&d, &ts);
 		}
 	}
 }
@@ -507,9 +508,9 @@ static void test_roots_pinned(void **state)
 			uint64_t key, s0;
 
 			CTX("%s roots pinned, options 0x%x", c->name, opt);
-			if (grows(c)) {
+			if (tcfg_grows(c)) {
 				gopen(&d, c, tformat(c->format)->ias_max, &g,
-				      false);
+				      NULL);
 			} else {
 				topen(&d, c, opt, CACHE_DEFAULT, 0);
 			}

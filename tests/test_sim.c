@@ -1696,24 +1696,10 @@ static bool grow_run(const struct tcfg *c, enum grow_mode mode)
 	struct env e;
 	uint64_t hi;
 
-	if (!(tformat(c->format)->flags & IOPGT_FORMAT_GROWS))
+	if (!tcfg_grows(c))
 		return false;
 	g_grow = sim_grow_cb;
 	g_grow_arg = &gd;
-	{
-		/* Only configurations whose ias fills its levels grow. */
-		struct iopgt_config cfg;
-		struct iopgt_domain *dom;
-
-		tcfg_config(c, &cfg);
-		cfg.ias_max = tformat(c->format)->ias_max;
-		cfg.grow = sim_grow_cb;
-		if (cfg.ias_max <= c->ias || iopgt_domain_create(&cfg, &dom)) {
-			g_grow = NULL;
-			return false;
-		}
-		iopgt_domain_destroy(dom);
-	}
 	env_init(&e, c, NULL, 0, 8);
 	g_grow = NULL;
 	gd.e = &e;
