@@ -74,11 +74,19 @@ struct pt_cur {
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
 
-static inline void PT(cur_root)(const struct iopgt_domain *dom,
-				struct pt_cur *c)
+/* Start at the root. fixed (a constant): the caller is a hot path compiled
+ * for the epoch's walker alone (PT_WALK_EPOCH), which only domains that
+ * never grow take (a growing domain is dom->top.other, pt.h), so its root
+ * is the first one: read in place, not through the published pointer,
+ * which would cost the lookup five instructions. */
+static inline __attribute__((always_inline)) void
+PT(cur_root_k)(const struct iopgt_domain *dom, struct pt_cur *c,
+	       const bool fixed)
 {
-	const struct pt_topv *tv = pt_top(dom);
+	const struct pt_topv *tv = fixed ? &dom->top.first : pt_top(dom);
 
+	pt_assert("a growing domain takes the out-of-line paths",
+		  !fixed || !dom->ias_max);
 	c->top = tv;
 	c->level = tv->level;
 	c->shift = tv->shift;
@@ -86,6 +94,12 @@ static inline void PT(cur_root)(const struct iopgt_domain *dom,
 	c->va = tv->va;
 	c->off = dom->va_off;
 	c->p2v = dom->cfg.phys_to_virt;
+}
+
+static inline void PT(cur_root)(const struct iopgt_domain *dom,
+				struct pt_cur *c)
+{
+	PT(cur_root_k)(dom, c, false);
 }
 
 /* Load the entry for iova in the cursor's table. Acquire: a table entry
@@ -1357,13 +1371,14 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
  * for the caller's probe (PT(map_probe)). */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v)
+	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v,
+	    const bool fixed)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st;
 
-	PT(cur_root)(dom, &cur);
+	PT(cur_root_k)(dom, &cur, fixed);
 	if (PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
@@ -1584,7 +1599,8 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
-	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v,
+			walk == PT_WALK_EPOCH);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	if (FMT_LEAF_SPANS && __builtin_expect(follow & 4, 0))
@@ -2408,14 +2424,14 @@ static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	      uint64_t last, const bool granule, struct pt_table **follow,
-	      const bool may_p2v)
+	      const bool may_p2v, const bool fixed)
 {
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st, span, was;
 
 	(void)was; /* for leaf spans alone */
-	PT(cur_root)(dom, &cur);
+	PT(cur_root_k)(dom, &cur, fixed);
 	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v)) {
 		/* An empty entry: nothing mapped in its span */
 		return !granule && (iova ^ last) >> cur.shift ? -1 : 0;
@@ -2587,7 +2603,7 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	struct pt_table *follow = NULL;
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
-				  may_p2v);
+				  may_p2v, walk == PT_WALK_EPOCH);
 
 	if (FMT_LEAF_SPANS && __builtin_expect(r == -2, 0))
 		return PT(unmap_item)(dom, g, iova, last, follow, w);
@@ -2675,7 +2691,8 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
  * it, so the hook costs nothing per level in normal use. */
 static inline __attribute__((always_inline)) int
 PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
-		struct iopgt_translation *out, bool hooked, const bool fast)
+		struct iopgt_translation *out, bool hooked, const bool fast,
+		const bool fixed)
 {
 	struct pt_cur cur;
 	unsigned shift;
@@ -2684,7 +2701,7 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	/* The hardware's own walk: one entry a level, nothing else read. A
 	 * table unlinked meanwhile still holds its old (or emptied) entries,
 	 * which were a state of the tree during this call. */
-	PT(cur_root)(dom, &cur);
+	PT(cur_root_k)(dom, &cur, fixed);
 	if (!hooked) {
 		e = PT(cur_leaf_p2v)(dom, &cur, iova, !fast);
 	} else {
@@ -2721,9 +2738,9 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 	int r;
 
 	if (dom->walk_hook)
-		r = PT(lookup_walk)(dom, iova, out, true, false);
+		r = PT(lookup_walk)(dom, iova, out, true, false, false);
 	else
-		r = PT(lookup_walk)(dom, iova, out, false, false);
+		r = PT(lookup_walk)(dom, iova, out, false, false, false);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -2734,7 +2751,8 @@ PT(lookup_fast)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out, const unsigned walk)
 {
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
-	int r = PT(lookup_walk)(dom, iova, out, false, true);
+	int r = PT(lookup_walk)(dom, iova, out, false, true,
+				walk == PT_WALK_EPOCH);
 
 	pt_walk_leave_k(dom, w, walk);
 	return r;
