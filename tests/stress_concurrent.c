@@ -42,6 +42,16 @@
  *                               rcu-memb (or rcu), rcu-mb, rcu-qsbr,
  *                               rcu-bp; not after-flush, whose callers
  *                               serialize every call
+ *   -y N  IOPGT_STRESS_YIELD    percent of the passes through the
+ *                               engine's named race points (src/
+ *                               testhook.h, PT_Y_*: the writers' install,
+ *                               fill, freeze, coalesce, unlink, thaw and
+ *                               clear windows, the walker's entry, the
+ *                               dirty scan, the worker's collection) at
+ *                               which the thread yields its CPU (2; 0:
+ *                               none), so that the other threads run
+ *                               inside those windows, whatever the
+ *                               strategy
  * IOPGT_TEST_SCALE (the long tier) multiplies the default operations and
  * seconds. A failure prints the configuration, the strategy and the seed.
  *
@@ -85,6 +95,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +125,35 @@ static struct {
 	const char *mode;
 	const struct cli_strategy *strat;
 	int seconds_set, configs_set;
+	unsigned yield_pct;
 } opt;
+
+/* Yields injected at the engine's race points (IOPGT_STRESS_YIELD). */
+static atomic_ulong yields;
+
+static void yield_hook(void *arg, unsigned point, unsigned level,
+		       uint64_t iova)
+{
+	static _Thread_local uint64_t rng;
+
+	(void)arg;
+	(void)point;
+	(void)level;
+	(void)iova;
+	if (!rng)
+		rng = (uint64_t)(uintptr_t)&rng | 1; /* one stream a thread */
+	if (trand(&rng) % 100 < opt.yield_pct) {
+		atomic_fetch_add_explicit(&yields, 1, memory_order_relaxed);
+		sched_yield();
+	}
+}
+
+/* Every domain of the run yields at the race points, if asked. */
+static void set_yields(struct iopgt_domain *dom)
+{
+	if (opt.yield_pct)
+		iopgt__set_yield_hook(dom, yield_hook, NULL);
+}
 
 /* One configuration's run. */
 struct run {
@@ -839,6 +878,7 @@ static unsigned long run_config(const struct tcfg *c, const struct mode *m)
 	if (iopgt_domain_create(&cfg, &R->dom))
 		die("domain create");
 	iopgt__set_test_hooks(R->dom, m->hooks);
+	set_yields(R->dom);
 	if (m->slow_readers)
 		iopgt__set_walk_hook(R->dom, slow_hook, NULL);
 	iopgt_domain_info(R->dom, &info, sizeof(info));
@@ -1340,6 +1380,7 @@ static void run_edge(const struct tcfg *c)
 	tsalloc_ops(&ta, &cfg.mem);
 	if (iopgt_domain_create(&cfg, &E->dom))
 		die("domain create");
+	set_yields(E->dom);
 	iopgt_domain_info(E->dom, &info, sizeof(info));
 	nsizes = tcfg_leaf_sizes(E->dom, sizes);
 	E->leaf_sizes = info.leaf_sizes; /* spans included */
@@ -1539,12 +1580,14 @@ int main(int argc, char **argv)
 				"negative");
 	opt.seed = tseed(0x5eed5eed);
 	opt.mode = env_or("IOPGT_STRESS_MODE", "default");
+	opt.yield_pct = (unsigned)num(env_or("IOPGT_STRESS_YIELD", "2"),
+				      "yield");
 	strat_name = env_or("IOPGT_STRESS_STRATEGY", "epoch");
 	opt.seconds_set = getenv("IOPGT_STRESS_SECONDS") &&
 			  *getenv("IOPGT_STRESS_SECONDS");
 	opt.configs_set = getenv("IOPGT_STRESS_CONFIGS") &&
 			  *getenv("IOPGT_STRESS_CONFIGS");
-	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:m:S:")) != -1) {
+	while ((ch = getopt(argc, argv, "w:r:i:d:c:s:t:n:m:S:y:")) != -1) {
 		switch (ch) {
 		case 'w': opt.writers = (unsigned)num(optarg, "writers"); break;
 		case 'r': opt.readers = (unsigned)num(optarg, "readers"); break;
@@ -1562,18 +1605,19 @@ int main(int argc, char **argv)
 		case 'n': opt.negative = (int)num(optarg, "negative"); break;
 		case 'm': opt.mode = optarg; break;
 		case 'S': strat_name = optarg; break;
+		case 'y': opt.yield_pct = (unsigned)num(optarg, "yield"); break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-w writers] [-r readers] [-i ops] "
 				"[-d seconds] [-c configs|all] [-s seed] "
 				"[-t stall-seconds] [-n 0|1] [-m default|edge] "
-				"[-S strategy]\n",
+				"[-S strategy] [-y yield-percent]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (!opt.writers || opt.writers > MAX_WRITERS || !opt.stall ||
-	    !opt.readers) {
+	    !opt.readers || opt.yield_pct > 100) {
 		fprintf(stderr, "stress_concurrent: 1..%d writers, 1 or more "
 				"readers\n",
 			MAX_WRITERS);
@@ -1676,6 +1720,8 @@ out:
 			opt.configs);
 		return 2;
 	}
-	printf("stress_concurrent: OK\n");
+	printf("stress_concurrent: OK (%lu yields injected at the race "
+	       "points, %u%% of passes)\n",
+	       atomic_load(&yields), opt.yield_pct);
 	return 0;
 }
