@@ -305,9 +305,9 @@ enum iopgt_strategy {
  * &urcu_qsbr_flavor, &urcu_mb_flavor, &urcu_bp_flavor, ... */
 struct rcu_flavor_struct;
 
-/* Fill with iopgt_config_init(), then change what you need. */
 struct iopgt_hw_config;
 
+/* Fill with iopgt_config_init(), then change what you need. */
 struct iopgt_config {
 	uint32_t size;       /* sizeof(struct iopgt_config) of the caller;
 	                      * set by iopgt_config_init() */

@@ -68,8 +68,9 @@ struct pt_cur {
 	uintptr_t off;
 	void *(*p2v)(void *arg, uint64_t pa);
 	/* The root the walk started from (a growing domain's may have grown
-	 * since: the tree below it is the same). */
-	const struct pt_topv *top;
+	 * since: the tree below it is the same): its level and descriptor. */
+	unsigned top;
+	struct pt_table *topt;
 	pt_entry_t *up[PT_MAX_LEVELS];   /* up[l]: the table at level l > level */
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
@@ -87,7 +88,8 @@ PT(cur_root_k)(const struct iopgt_domain *dom, struct pt_cur *c,
 
 	pt_assert("a growing domain takes the out-of-line paths",
 		  !fixed || !dom->ias_max);
-	c->top = tv;
+	c->top = tv->level;
+	c->topt = tv->t;
 	c->level = tv->level;
 	c->shift = tv->shift;
 	c->mask = tv->mask;
@@ -241,8 +243,8 @@ static inline struct pt_table *PT(cur_table)(const struct iopgt_domain *dom,
 					     const struct pt_cur *c,
 					     unsigned level)
 {
-	if (level == c->top->level)
-		return c->top->t;
+	if (level == c->top)
+		return c->topt;
 	return pt_desc(dom, level == c->level ? c->va : c->up[level]);
 }
 
@@ -587,10 +589,10 @@ static void PT(evict_key)(struct pt_op *op, uint64_t key)
 
 	PT(cur_root)(dom, &cur);
 	PT(cur_seek)(dom, &cur, iova, level);
-	if (cur.level != level || level >= cur.top->level)
+	if (cur.level != level || level >= cur.top)
 		return; /* gone meanwhile */
 	t = PT(cur_table)(dom, &cur, level);
-	for (unsigned l = level + 1; l <= cur.top->level; l++) {
+	for (unsigned l = level + 1; l <= cur.top; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		uint64_t st = 1;
 
@@ -1123,13 +1125,17 @@ retry:
 
 /* Replace the full table t (level L, entry pidx of p) by one superpage if
  * its leaves form one aligned, contiguous run with equal attributes. */
+static bool PT(group_contig)(const struct pt_table *t, unsigned g0,
+			     unsigned gn, uint64_t sz, uint64_t *base,
+			     uint64_t *key, uint64_t *hw);
+
 static bool PT(try_coalesce)(struct pt_op *op, struct pt_table *t,
 			     struct pt_table *p, unsigned pidx)
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
 	unsigned L = t->level, n = pt_nr_entries(geo, L);
-	uint64_t sz = PT(size)(geo, L), base, key, hw = 0, e, old, leaf;
+	uint64_t sz = PT(size)(geo, L), base, key, hw, old, leaf;
 	bool frozen = false;
 	int r;
 
@@ -1141,26 +1147,11 @@ static bool PT(try_coalesce)(struct pt_op *op, struct pt_table *t,
 	    pt_pinned(t))
 		return false;
 again:
-	e = pt_load(t, 0);
-	if (!e || fmt_is_table(e, L))
+	/* The whole table as one group: leaves mapping one contiguous run,
+	 * aligned to the next level's size, with equal attributes; the
+	 * hardware bits of all of them. */
+	if (!PT(group_contig)(t, 0, n, sz, &base, &key, &hw))
 		goto fail;
-	base = fmt_leaf_pa(e, L);
-	if (base & (PT(size)(geo, L + 1) - 1))
-		goto fail;
-	key = fmt_leaf_attrs(e, L);
-	/* Each entry's own item is base + i * sz: for an entry of a leaf of
-	 * 2^k items, its leaf's start plus its place in the group. */
-	for (unsigned i = 0; i < n; i++) {
-		e = pt_load(t, i);
-		if (!e || fmt_is_table(e, L) ||
-		    fmt_leaf_pa(e, L) +
-				    (i & ((1u << fmt_leaf_span(e, L)) - 1)) *
-					    sz !=
-			    base + i * sz ||
-		    fmt_leaf_attrs(e, L) != key)
-			goto fail;
-		hw |= e & FMT_HW_BITS;
-	}
 	if (!frozen) {
 		/* Freeze, then look again: the first scan raced with writers;
 		 * once frozen, no entry of t changes any more. */
@@ -1173,7 +1164,6 @@ again:
 		if (!want)
 			atomic_thread_fence(memory_order_seq_cst);
 		frozen = true;
-		hw = 0;
 		goto again;
 	}
 	PT_YIELD(dom, PT_Y_COALESCE_FROZEN, L, t->iova);
@@ -1324,7 +1314,7 @@ static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 
 	/* Find the table again, recording the walk to it. */
 	PT(cur_root)(dom, &cur);
-	top = cur.top->level;
+	top = cur.top;
 	PT(cur_seek)(dom, &cur, cand->iova, cand->level);
 	if (cur.level != cand->level)
 		return; /* changed meanwhile: nothing to do */
@@ -2348,7 +2338,7 @@ static int64_t PT(unmap_walk)(struct pt_op *op, uint64_t iova, uint64_t last)
 			if (PT(park)(op, t))
 				emptied = false;
 		}
-		for (unsigned l = t->level + 1; emptied && l <= cur.top->level;
+		for (unsigned l = t->level + 1; emptied && l <= cur.top;
 		     l++) {
 			uint64_t st = 1;
 			struct pt_table *p = PT(cur_table)(dom, &cur, l);
@@ -2384,7 +2374,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	PT(cur_seek)(dom, &cur, iova, t->level);
 	if (cur.level != t->level || pt_desc(dom, cur.va) != t)
 		return;
-	for (unsigned l = t->level + 1; !st && l <= cur.top->level; l++) {
+	for (unsigned l = t->level + 1; !st && l <= cur.top; l++) {
 		struct pt_table *p = PT(cur_table)(dom, &cur, l);
 		st = 1;
 		PT(unlink_empty)(&op, p, cur.upidx[l], t, &st);
