@@ -1581,7 +1581,7 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 static inline __attribute__((always_inline)) int
 PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
-	     const bool may_p2v, const unsigned walk)
+	     const bool may_p2v, const unsigned walk, const bool fixed)
 {
 	uintptr_t follow = 0;
 	int r;
@@ -1589,8 +1589,7 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
-	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v,
-			walk == PT_WALK_EPOCH);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v, fixed);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	if (FMT_LEAF_SPANS && __builtin_expect(follow & 4, 0))
@@ -1623,21 +1622,33 @@ static __attribute__((noinline)) int
 PT(map_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
-	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE,
+			    false);
 }
 
 static __attribute__((noinline)) int
 PT(map_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
-	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL,
+			    false);
 }
 
 static __attribute__((noinline)) int
 PT(map_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	    uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
-	return PT(map_body)(dom, iova, pa, last, attrs, g, true, PT_WALK_ANY);
+	return PT(map_body)(dom, iova, pa, last, attrs, g, true, PT_WALK_ANY,
+			    false);
+}
+
+/* The epoch's walker, from the published root: a growing domain's. */
+static __attribute__((noinline)) int
+PT(map_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
+			    PT_WALK_EPOCH, false);
 }
 
 static inline int PT(map_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -1650,8 +1661,10 @@ static inline int PT(map_other)(struct iopgt_domain *dom, uint64_t iova,
 		if (r)
 			return r;
 	}
-	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
+	if (dom->cfg.phys_to_virt)
 		return PT(map_any)(dom, iova, pa, last, attrs, g);
+	if (dom->top.walk == PT_WALK_EPOCH) /* growing, or a test's hook */
+		return PT(map_epoch)(dom, iova, pa, last, attrs, g);
 	if (dom->top.walk == PT_WALK_NONE)
 		return PT(map_none)(dom, iova, pa, last, attrs, g);
 	return PT(map_call)(dom, iova, pa, last, attrs, g);
@@ -1667,7 +1680,7 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (__builtin_expect(dom->top.other, 0))
 		return PT(map_other)(dom, iova, pa, last, attrs, g);
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH);
+			    PT_WALK_EPOCH, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -2588,12 +2601,12 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool granule, const bool may_p2v,
-	       const unsigned walk)
+	       const unsigned walk, const bool fixed)
 {
 	struct pt_table *follow = NULL;
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
-				  may_p2v, walk == PT_WALK_EPOCH);
+				  may_p2v, fixed);
 
 	if (FMT_LEAF_SPANS && __builtin_expect(r == -2, 0))
 		return PT(unmap_item)(dom, g, iova, last, follow, w);
@@ -2611,16 +2624,16 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool may_p2v,
-	       const unsigned walk)
+	       const unsigned walk, const bool fixed)
 {
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
 	if (last - iova == dom->granule_mask)
 		return PT(unmap_leaf)(dom, iova, last, g, true, may_p2v,
-				      walk);
+				      walk, fixed);
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
 		return PT(unmap_leaf)(dom, iova, last, g, false, may_p2v,
-				      walk);
+				      walk, fixed);
 	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
@@ -2629,21 +2642,28 @@ static __attribute__((noinline)) int64_t
 PT(unmap_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	      struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY);
+	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, false);
+}
+
+static __attribute__((noinline)) int64_t
+PT(unmap_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, false);
 }
 
 static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -2658,8 +2678,10 @@ static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
 		if (last > top_last)
 			last = top_last;
 	}
-	if (dom->cfg.phys_to_virt || dom->top.walk == PT_WALK_EPOCH)
+	if (dom->cfg.phys_to_virt)
 		return PT(unmap_any)(dom, iova, last, g);
+	if (dom->top.walk == PT_WALK_EPOCH) /* growing, or a test's hook */
+		return PT(unmap_epoch)(dom, iova, last, g);
 	if (dom->top.walk == PT_WALK_NONE)
 		return PT(unmap_none)(dom, iova, last, g);
 	return PT(unmap_call)(dom, iova, last, g);
@@ -2670,7 +2692,7 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 {
 	if (__builtin_expect(dom->top.other, 0))
 		return PT(unmap_other)(dom, iova, last, g);
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -2738,11 +2760,11 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 /* The lookup of the hot path, with a walker of kind walk (a constant). */
 static inline __attribute__((always_inline)) int
 PT(lookup_fast)(struct iopgt_domain *dom, uint64_t iova,
-		struct iopgt_translation *out, const unsigned walk)
+		struct iopgt_translation *out, const unsigned walk,
+		const bool fixed)
 {
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
-	int r = PT(lookup_walk)(dom, iova, out, false, true,
-				walk == PT_WALK_EPOCH);
+	int r = PT(lookup_walk)(dom, iova, out, false, true, fixed);
 
 	pt_walk_leave_k(dom, w, walk);
 	return r;
@@ -2755,14 +2777,21 @@ static __attribute__((noinline)) int
 PT(lookup_none)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, false);
 }
 
 static __attribute__((noinline)) int
 PT(lookup_call)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_CALL);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_CALL, false);
+}
+
+static __attribute__((noinline)) int
+PT(lookup_epoch)(struct iopgt_domain *dom, uint64_t iova,
+		 struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, false);
 }
 
 static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -2770,9 +2799,10 @@ static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
 {
 	if (dom->ias_max && iova > pt_top(dom)->last)
 		return -ENOENT; /* above the root's span: nothing mapped */
-	if (dom->walk_hook || dom->cfg.phys_to_virt ||
-	    dom->top.walk == PT_WALK_EPOCH)
+	if (dom->walk_hook || dom->cfg.phys_to_virt)
 		return PT(lookup_general)(dom, iova, out);
+	if (dom->top.walk == PT_WALK_EPOCH) /* growing */
+		return PT(lookup_epoch)(dom, iova, out);
 	if (dom->top.walk == PT_WALK_NONE)
 		return PT(lookup_none)(dom, iova, out);
 	return PT(lookup_call)(dom, iova, out);
@@ -2783,7 +2813,7 @@ static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 {
 	if (__builtin_expect(dom->top.other, 0))
 		return PT(lookup_other)(dom, iova, out);
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, true);
 }
 
 /* ------------------------------------------------------------------------
