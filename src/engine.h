@@ -1309,18 +1309,16 @@ static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 {
 	struct iopgt_domain *dom = op->dom;
 	const struct pt_geo *geo = &dom->geo;
-	unsigned top;
 	struct pt_cur cur;
 
 	/* Find the table again, recording the walk to it. */
 	PT(cur_root)(dom, &cur);
-	top = cur.top;
 	PT(cur_seek)(dom, &cur, cand->iova, cand->level);
 	if (cur.level != cand->level)
 		return; /* changed meanwhile: nothing to do */
 	unsigned l;
 
-	for (l = cand->level; l < top; l++) {
+	for (l = cand->level; l < cur.top; l++) {
 		if (!(geo->leaf_levels & (2u << l)) ||
 		    !PT(try_coalesce)(op, PT(cur_table)(dom, &cur, l),
 				      PT(cur_table)(dom, &cur, l + 1),
@@ -2669,15 +2667,10 @@ PT(unmap_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
 				      uint64_t last, struct iopgt_gather *g)
 {
-	if (dom->ias_max) {
-		/* Nothing is mapped above the root's span. */
-		uint64_t top_last = pt_top(dom)->last;
-
-		if (iova > top_last)
-			return 0;
-		if (last > top_last)
-			last = top_last;
-	}
+	/* (The walks below read the root again: grown meanwhile, it holds
+	 * more.) */
+	if (!pt_cut_to_root(dom, pt_top(dom), iova, &last))
+		return 0;
 	if (dom->cfg.phys_to_virt)
 		return PT(unmap_any)(dom, iova, last, g);
 	if (dom->top.walk == PT_WALK_EPOCH) /* growing, or a test's hook */
@@ -2937,14 +2930,9 @@ static int PT(dirty)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		return -EOPNOTSUPP;
 	w = pt_walk_enter(dom);
 	tv = pt_top(dom);
-	if (dom->ias_max) {
-		/* Nothing is mapped above a growing domain's root's span. */
-		if (iova > tv->last) {
-			pt_walk_leave(dom, w);
-			return 0;
-		}
-		if (last > tv->last)
-			last = tv->last;
+	if (!pt_cut_to_root(dom, tv, iova, &last)) {
+		pt_walk_leave(dom, w);
+		return 0;
 	}
 	r = PT(dirty_table)(&d, tv->va, tv->level, 0, iova, last);
 	if (!r)

@@ -787,6 +787,22 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
 	       dom->walk_hook || dom->ias_max;
 }
 
+/* A growing domain maps nothing above the span of its root tv: cut
+ * [iova, *last] to that span; false if nothing of it is left. A domain
+ * that does not grow: true, nothing cut (its input checks come first). */
+static inline bool pt_cut_to_root(const struct iopgt_domain *dom,
+				  const struct pt_topv *tv, uint64_t iova,
+				  uint64_t *last)
+{
+	if (!dom->ias_max)
+		return true;
+	if (iova > tv->last)
+		return false;
+	if (*last > tv->last)
+		*last = tv->last;
+	return true;
+}
+
 /* A domain without counts that reclaims emptied tables (above). */
 static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)
 {
