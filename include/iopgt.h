@@ -242,7 +242,10 @@ enum {
 	 * ranges that share tables do not slow each other down (installing
 	 * a table, splitting a leaf, filling or range-unmapping larger
 	 * leaves, unlinking and coalescing still take the table's state word
-	 * briefly). A probe of a few entries stands in for the count, and a
+	 * briefly, and so do the unmaps of any leaf of a table level whose
+	 * leaves may also span several entries, AMD v1's sizes between its
+	 * levels, unless NO_COALESCE: those are coalesced within their table
+	 * in place). A probe of a few entries stands in for the count, and a
 	 * scan decides: unless NO_COALESCE, a table that may have become
 	 * full (its first, middle and last entries and the new entry's
 	 * neighbours present) is scanned and coalesced; unless NO_RECLAIM, a

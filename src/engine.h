@@ -1236,9 +1236,11 @@ static bool PT(group_contig)(const struct pt_table *t, unsigned g0,
  * contiguous, aligned run with equal attributes, if that is larger than
  * it is. A group that fails fails every larger one holding it, so the
  * sizes are tried upward. Inside t's exclusive section, which keeps every
- * other writer out (with counts, each writer of t opens a section; without
- * them, clears of smallest pages take none, so a domain without counts
- * does not coalesce within tables). Translations do not change: nothing
+ * other writer that rewrites or clears an entry out (with counts, each
+ * writer of t opens a section; without them, the clears of a level with
+ * spans take the exclusive one, pt_uc_excl; a fill without a section
+ * writes an empty entry, and a group holds none). Translations do not
+ * change: nothing
  * to flush. Hardware bits set meanwhile in a replaced entry go into every
  * entry of the new leaf, as for a split. */
 static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
@@ -1279,6 +1281,8 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 	}
 	if (best) {
 		const unsigned gn = 1u << best, g0 = idx & ~(gn - 1);
+
+		PT_YIELD(op->dom, PT_Y_MERGE_SCANNED, L, t->iova);
 
 		PT(write_pieces)(geo, t->va + g0, gn, L, base, key, hw, gn, gn,
 				 true);
@@ -1327,7 +1331,7 @@ static void PT(coalesce_cand)(struct pt_op *op, const struct pt_cand *cand)
 	}
 	/* The superpage made may coalesce within its own table (leaf
 	 * spans). */
-	if (FMT_LEAF_SPANS && l > cand->level && pt_counted(dom) &&
+	if (FMT_LEAF_SPANS && l > cand->level &&
 	    (geo->span_levels >> l & 1))
 		PT(merge_at)(op, cand->iova);
 }
@@ -1387,9 +1391,16 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			*follow = (uintptr_t)cur.va | 2;
 			return 0;
 		}
-		/* The probe for a full table, out of line (PT(map_probe)). */
-		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+		/* The probe for a full table, out of line (PT(map_probe)),
+		 * after coalescing within it if the page's pair is mapped
+		 * (PT(map_merge)). */
+		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 			*follow = (uintptr_t)cur.va;
+			if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
+			    atomic_load_explicit(&cur.va[cur.idx ^ 1],
+						 memory_order_relaxed))
+				*follow = (uintptr_t)pt_desc(dom, cur.va) | 4;
+		}
 		return 0;
 	}
 	t = pt_desc(dom, cur.va); /* level 0 is never the root */
@@ -1419,18 +1430,22 @@ static int PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
 /* The single page at iova, just mapped into the level-0 table t inside
  * the walker section w, has its pair's other page mapped: coalesce within
  * t (PT(merge_spans)), leave, and coalesce t itself if the page filled it
- * (full). */
+ * (full; without counts, if the probe says it may be full). */
 static __attribute__((noinline)) int
 PT(map_merge)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	      uintptr_t follow, pt_walk_t w)
 {
 	struct pt_table *t = (struct pt_table *)(follow & ~(uintptr_t)63);
 	struct pt_op op;
+	bool full = follow & 1;
 
 	PT(op_init)(&op, dom, g);
 	PT(merge_spans)(&op, t, pt_tindex(t, iova));
+	if (!pt_counted(dom))
+		full = PT(may_be_full)(t->va, t->mask + 1u,
+				       pt_tindex(t, iova));
 	pt_walk_leave(dom, w);
-	if ((follow & 1) && (dom->geo.leaf_levels & 2))
+	if (full && (dom->geo.leaf_levels & 2))
 		return PT(coalesce_page)(dom, g, iova);
 	return 0;
 }
@@ -1485,8 +1500,7 @@ PT(map_range)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			PT(coalesce_cand)(&op, &op.cand[k]);
 		/* Within tables, the range's ends only: inside it, the map
 		 * chose the largest leaves the range allows. */
-		if (FMT_LEAF_SPANS && dom->geo.span_levels &&
-		    pt_counted(dom)) {
+		if (FMT_LEAF_SPANS && dom->geo.span_levels) {
 			PT(merge_at)(&op, iova);
 			if ((last ^ iova) > dom->granule_mask)
 				PT(merge_at)(&op, last);
@@ -1763,6 +1777,13 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	const unsigned i0 = i, end0 = end;
 	uint64_t st = UINT64_MAX; /* t's state after this call's last change */
 	const bool counted = pt_counted(op->dom);
+	/* Level 0's clears take t's exclusive section with counts, and
+	 * without them where coalescing within t rewrites groups of it
+	 * (pt_uc_excl). */
+	const bool excl = counted || (FMT_LEAF_SPANS && !lvl &&
+				      pt_uc_excl(op->dom, 0) &&
+				      !PT_BROKEN(op->dom,
+						 PT_HOOK_BREAK_UC_CLEAR_EXCL));
 	int r;
 
 	/* A leaf of several items at either end must lie wholly inside too:
@@ -1784,13 +1805,13 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		*emptied = false;
 		if (op->prune)
 			return 0;
-		if (counted && !pt_open_excl(t)) {
+		if (excl && !pt_open_excl(t)) {
 			PT_WAIT_FROZEN(op->dom, t->level, t->iova);
 			return -EAGAIN;
 		}
 		if (spans &&
 		    (PT(span_out)(t, i, false) || PT(span_out)(t, end, true))) {
-			if (counted)
+			if (excl)
 				pt_close_excl(t, 0);
 			return -EAGAIN;
 		}
@@ -1849,7 +1870,9 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			}
 			k += k1 + k2 + k3;
 		}
-		st = counted ? pt_close_excl(t, k) : 1;
+		st = counted ? pt_close_excl(t, k)
+		     : excl  ? (pt_close_excl(t, 0), 1)
+			     : 1;
 		if (k) {
 			*bytes += k * sz;
 			pt_gather_range(op->g, base + first * sz,
@@ -2398,7 +2421,7 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * leaf of several items (coalescing within t made it one after the walk
  * read it; the general path splits it). */
 static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
-				  uint64_t *st, uint64_t *old)
+				  uint64_t *st, uint64_t *old, bool counted)
 {
 	uint64_t x;
 
@@ -2410,7 +2433,7 @@ static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
 		return false;
 	}
 	atomic_store_explicit(&t->va[idx], 0, memory_order_relaxed);
-	*st = pt_close_excl(t, x != 0);
+	*st = pt_close_excl(t, counted && x != 0);
 	*old = x;
 	return true;
 }
@@ -2465,7 +2488,15 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * the leaf (a table entry) is never overwritten and lost. */
 		uint64_t old = cur.e;
 
-		if (granule)
+		if (FMT_LEAF_SPANS && pt_uc_excl(dom, cur.level) &&
+		    !PT_BROKEN(dom, PT_HOOK_BREAK_UC_CLEAR_EXCL)) {
+			/* Coalescing within t rewrites groups in place,
+			 * inside its exclusive section: so does this clear
+			 * (pt_uc_excl); a leaf merged meanwhile is an item of
+			 * a group now, for the general path. */
+			if (!PT(clear_item)(t, cur.idx, &st, &was, false))
+				return -1;
+		} else if (granule)
 			atomic_store_explicit(&cur.va[cur.idx], 0,
 					      memory_order_relaxed);
 		else if (!atomic_compare_exchange_strong_explicit(
@@ -2484,7 +2515,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
-	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was)
+	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was, true)
 			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
@@ -2582,7 +2613,7 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 				   g0 == idx ? last + 1 : iova) == -ESTALE)
 			return PT(unmap_range)(dom, iova, last, g, w);
 	}
-	if (!PT(clear_item)(t, idx, &st, &old))
+	if (!PT(clear_item)(t, idx, &st, &old, true))
 		return PT(unmap_range)(dom, iova, last, g, w);
 	if (old) {
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);

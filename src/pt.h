@@ -803,6 +803,18 @@ static inline bool pt_cut_to_root(const struct iopgt_domain *dom,
 	return true;
 }
 
+/* A domain without counts that coalesces within its tables at level (its
+ * leaves there may span several items): a merge rewrites a group of
+ * entries in place inside the table's exclusive section
+ * (PT(merge_spans)), so every clear of a leaf at that level takes the
+ * exclusive section too, as with counts; elsewhere a clear without counts
+ * takes none. */
+static inline bool pt_uc_excl(const struct iopgt_domain *dom, unsigned level)
+{
+	return !pt_counted(dom) && dom->geo.spans[level] &&
+	       !(dom->cfg.options & IOPGT_OPT_NO_COALESCE);
+}
+
 /* A domain without counts that reclaims emptied tables (above). */
 static inline bool pt_uc_reclaim(const struct iopgt_domain *dom)
 {

@@ -64,6 +64,12 @@ enum {
 	                                      * before the grow callback
 	                                      * has pointed the hardware
 	                                      * at it */
+	PT_HOOK_BREAK_UC_CLEAR_EXCL = 1u << 15, /* a domain without counts
+	                                         * that coalesces within
+	                                         * tables clears a leaf of a
+	                                         * level with spans outside
+	                                         * the table's exclusive
+	                                         * section */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -113,6 +119,9 @@ enum pt_yield_point {
 	                        * callback (level: the new root's) */
 	PT_Y_WORKER_COLLECT,   /* the worker strategy's thread: woken, before
 	                        * it takes the queues */
+	PT_Y_MERGE_SCANNED,    /* coalesce within a table: a group seen
+	                        * contiguous inside the exclusive section,
+	                        * before it is rewritten as one leaf */
 	PT_Y_COUNT
 };
 

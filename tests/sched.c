@@ -84,6 +84,7 @@ static const char *const point_names[SCHED_NPOINTS] = {
 	[PT_Y_UNLINK_THAW] = "PT_Y_UNLINK_THAW",
 	[PT_Y_COALESCE_GAVE_UP] = "PT_Y_COALESCE_GAVE_UP",
 	[PT_Y_GROW_CALL] = "PT_Y_GROW_CALL",
+	[PT_Y_MERGE_SCANNED] = "PT_Y_MERGE_SCANNED",
 	[PT_Y_WORKER_COLLECT] = "PT_Y_WORKER_COLLECT",
 	[SCHED_P_WALK] = "walk (lookup inside a table)",
 	[SCHED_P_TRAP] = "trap (table page access)",
@@ -383,6 +384,11 @@ static void *thread_main(void *arg)
 	cur = NULL;
 	atomic_store(&t->state, SCHED_DONE);
 	return NULL;
+}
+
+enum sched_state sched_state(const struct sched_thread *t)
+{
+	return (enum sched_state)atomic_load(&t->state);
 }
 
 void sched_start(struct sched_thread *t)

@@ -98,6 +98,8 @@ void sched_stop_at(struct sched_thread *t, unsigned point, int level,
 void sched_stop_in_table(struct sched_thread *t, uint64_t pa,
 			 unsigned occurrence);
 void sched_start(struct sched_thread *t);
+/* The thread's state now, without waiting. */
+enum sched_state sched_state(const struct sched_thread *t);
 
 /* Wait until the thread's state is one of mask (enum sched_state bits) and
  * return it. A timeout is a hang: reported, recovered if it can be (every

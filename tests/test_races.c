@@ -85,8 +85,8 @@ struct rdom {
 
 /* table_cache 0 unless a scenario needs emptied tables kept for reuse:
  * then every table reclaimed is really freed. */
-static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
-		       unsigned options)
+static void ropen_sizes(struct rdom *d, const struct tcfg *c, unsigned cache,
+			unsigned options, uint64_t leaf_sizes)
 {
 	struct iopgt_config cfg;
 	struct iopgt_info info;
@@ -97,6 +97,8 @@ static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
 	tcfg_config(c, &cfg);
 	cfg.table_cache = cache;
 	cfg.options = options;
+	if (leaf_sizes)
+		cfg.leaf_sizes = leaf_sizes == TSIZES_ALL ? 0 : leaf_sizes;
 	smem_ops(d->m, &cfg.mem);
 	assert_int_equal(iopgt_domain_create(&cfg, &d->dom), 0);
 	iopgt_domain_info(d->dom, &info, sizeof(info));
@@ -108,6 +110,22 @@ static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
 	d->pa_base = UINT64_C(1) << (info.oas - 2);
 	d->hw_dirty = d->dom->eng->hw_dirty;
 	d->root_pa = info.root_pa;
+}
+
+/* One-item leaves (the levels' sizes) only. */
+static void ropen_opts(struct rdom *d, const struct tcfg *c, unsigned cache,
+		       unsigned options)
+{
+	ropen_sizes(d, c, cache, options, 0);
+}
+
+/* Does d's domain map leaves of two smallest pages? */
+static bool rpairs(struct rdom *d)
+{
+	uint64_t sz[TCFG_MAX_SIZES];
+	unsigned n = tcfg_all_sizes(d->dom, sz);
+
+	return n >= 2 && sz[1] == 2 * d->page;
 }
 
 /* A scenario that the configuration cannot run: free the domain; no
@@ -759,6 +777,120 @@ static void test_map_unlink_uncounted(void **state)
 				"must be\n",
 			tcfgs[i].name);
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * 1c'. Coalescing within a table without counts meets a clear
+ *
+ * A domain created with NO_COUNTS whose smallest pages pair up into a leaf
+ * of two items (AMD v1's 8K, or any format with a leaf size of twice the
+ * granule) coalesces within a table: a map whose page completes a
+ * contiguous pair rewrites both entries as one leaf, inside the table's
+ * exclusive section (PT(merge_spans)), and a clear of a page of that
+ * level takes the section too (pt_uc_excl). Page A (entry 0 of the leaf
+ * table at B) is mapped; thread M maps page A + 1 page, with the output
+ * address that makes the pair contiguous, and stops once it has seen the
+ * pair contiguous, before the rewrite (PT_Y_MERGE_SCANNED); thread U
+ * unmaps A. U must wait for M's section: it cannot finish while M is
+ * stopped there; once M has rewritten the pair, U finds A an item of a
+ * group, splits it and clears A. Twin: with U's clear taking no section
+ * (PT_HOOK_BREAK_UC_CLEAR_EXCL), U clears A while M is stopped and M's
+ * rewrite maps A again: "a lost unmap", which the check must report.
+ */
+static unsigned long merge_clear_uc_on(const struct tcfg *c, unsigned hooks)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop uo, mo;
+	struct sched_thread *U, *M;
+	uint64_t B;
+
+	ropen_sizes(&d, c, 0, IOPGT_OPT_NO_COUNTS, TSIZES_ALL);
+	if (!rpairs(&d))
+		return rdrop(&d); /* no leaf of two pages */
+	if (hooks)
+		iopgt__set_test_hooks(d.dom, hooks);
+	s = sched_new(d.dom, "merge_clear_uc %s%s", c->name,
+		      hooks ? " (broken twin: the clear takes no section)"
+			    : "");
+	B = d.page * d.n0;
+	rmap(&d, B, d.page);
+	uo = rop(&d, ROP_UNMAP, B, d.page);
+	mo = rop(&d, ROP_MAP, B + d.page, d.page);
+	U = sched_thread(s, "U (unmap of page A)", rop_run, &uo);
+	M = sched_thread(s, "M (map of A's pair)", rop_run, &mo);
+	sched_stop_at(M, PT_Y_MERGE_SCANNED, 0, B, 1);
+	sched_start(M);
+	if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "M never saw the pair contiguous (map "
+				   "returned %" PRId64 ")",
+				mo.ret);
+		sched_start(U);
+		sched_join(U);
+	} else {
+		sched_start(U);
+		if (hooks) {
+			/* The twin's clear needs nothing of M. */
+			sched_wait(U, SCHED_DONE);
+		} else {
+			/* U waits for M's section: give it time to get there
+			 * (it cannot get further). */
+			for (int k = 0; k < 50 && sched_state(U) != SCHED_DONE;
+			     k++)
+				usleep(2000);
+			if (sched_state(U) == SCHED_DONE)
+				sched_violation(s, "U's clear finished inside "
+						   "M's exclusive section");
+		}
+		sched_release(M);
+		sched_join(M);
+		sched_join(U);
+	}
+	if (uo.ret != (int64_t)d.page)
+		sched_violation(s, "U's unmap returned %" PRId64, uo.ret);
+	if (mo.ret != 0)
+		sched_violation(s, "M's map returned %" PRId64, mo.ret);
+	rexpect(s, &d, B, 0, 0,
+		"U's unmap returned while M rewrote the pair with it: a lost "
+		"unmap");
+	rexpect(s, &d, B + d.page, 1, d.page, "M's page, alone again");
+	return rclose(s, &d);
+}
+
+static void test_merge_clear_uncounted(void **state)
+{
+	unsigned ran = 0;
+
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		struct rdom d;
+		unsigned long v;
+		bool pairs;
+
+		ropen_sizes(&d, &tcfgs[i], 0, IOPGT_OPT_NO_COUNTS,
+			    TSIZES_ALL);
+		pairs = rpairs(&d);
+		rdrop(&d);
+		if (!pairs)
+			continue;
+		v = merge_clear_uc_on(&tcfgs[i], 0);
+		SCENARIO_END(v);
+		/* The twin: the same interleaving with the clear outside the
+		 * section must be caught. */
+		v = merge_clear_uc_on(&tcfgs[i], PT_HOOK_BREAK_UC_CLEAR_EXCL);
+		if (!v) {
+			fprintf(stderr, "%s: the broken twin went unnoticed\n",
+				tcfgs[i].name);
+			fail();
+		}
+		fprintf(stderr, "%s: the broken twin was caught, as it must "
+				"be\n",
+			tcfgs[i].name);
+		ran++;
+	}
+	if (!ran)
+		skip(); /* no configuration with a leaf of two pages */
 }
 
 /* ------------------------------------------------------------------------
@@ -2240,6 +2372,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_map_unlink_uncounted),
 		cmocka_unit_test(test_unlink_thaw_uncounted),
 		cmocka_unit_test(test_map_redo_own_uncounted),
+		cmocka_unit_test(test_merge_clear_uncounted),
 		cmocka_unit_test(test_freed_entry),
 		cmocka_unit_test(test_freed_entry_trap),
 		cmocka_unit_test(test_freed_entry_frozen),
