@@ -51,10 +51,10 @@
 
 static const char ops_usage[] =
 	"usage: iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
-	"                       [--no-counts] [--strategy S]\n"
+	"                       [--counts] [--strategy S]\n"
 	"                       [--reps N] [--json]\n"
 	"       iopgt bench ops [FORMAT OPTIONS] [--no-reclaim] [--no-coalesce]\n"
-	"                       [--no-counts] [--strategy S]\n"
+	"                       [--counts] [--strategy S]\n"
 	"                       --callgrind-op OP [--iters N]\n"
 	"\n"
 	"Median nanoseconds of map and unmap (each followed by iopgt_sync) of one\n"
@@ -85,8 +85,10 @@ static const char ops_usage[] =
 	"                    (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce     the domain never coalesces (IOPGT_OPT_NO_COALESCE);\n"
 	"                    with --no-reclaim it keeps no entry counts\n"
-	"  --no-counts       the domain keeps no entry counts, but coalesces and\n"
-	"                    reclaims, by probes and scans (IOPGT_OPT_NO_COUNTS)\n"
+	"  --counts          the domain keeps entry counts (IOPGT_OPT_COUNTS);\n"
+	"                    by default it keeps none, and coalesces and\n"
+	"                    reclaims by probes and scans\n"
+	"  --no-counts       the default, named (IOPGT_OPT_NO_COUNTS)\n"
 	"  --strategy S      the domain's reclaim strategy (below); under\n"
 	"                    rcu-qsbr a quiescent state is announced once a\n"
 	"                    round, outside the timed calls\n"
@@ -471,6 +473,7 @@ enum {
 	OPT_NO_RECLAIM,
 	OPT_NO_COALESCE,
 	OPT_NO_COUNTS,
+	OPT_COUNTS,
 	OPT_STRATEGY
 };
 
@@ -485,6 +488,7 @@ int bench_ops_main(int argc, char **argv)
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
+		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -528,6 +532,9 @@ int bench_ops_main(int argc, char **argv)
 			break;
 		case OPT_NO_COUNTS:
 			options |= IOPGT_OPT_NO_COUNTS;
+			break;
+		case OPT_COUNTS:
+			options |= IOPGT_OPT_COUNTS;
 			break;
 		case OPT_STRATEGY:
 			if (cli_strategy_arg(cmd, optarg, &strat))
@@ -762,8 +769,8 @@ int bench_ops_main(int argc, char **argv)
 			printf(", no reclaim");
 		if (options & IOPGT_OPT_NO_COALESCE)
 			printf(", no coalesce");
-		if (options & IOPGT_OPT_NO_COUNTS)
-			printf(", no counts");
+		if (options & IOPGT_OPT_COUNTS)
+			printf(", counts");
 		printf(", strategy %s", strat->name);
 		printf(", %lu rounds; median ns per call (map/unmap include "
 		       "their iopgt_sync)\n",

@@ -58,7 +58,7 @@
 
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
-	"                           [--no-coalesce] [--no-counts] [FORMAT OPTIONS]\n"
+	"                           [--no-coalesce] [--counts] [FORMAT OPTIONS]\n"
 	"                           [--strategy S] [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
@@ -98,8 +98,10 @@ static const char writers_usage[] =
 	"  --no-reclaim   keep emptied tables (IOPGT_OPT_NO_RECLAIM)\n"
 	"  --no-coalesce  never coalesce (IOPGT_OPT_NO_COALESCE); with\n"
 	"                 --no-reclaim the domain keeps no entry counts\n"
-	"  --no-counts    keep no entry counts, but coalesce and reclaim, by\n"
-	"                 probes and scans (IOPGT_OPT_NO_COUNTS)\n"
+	"  --counts       keep entry counts (IOPGT_OPT_COUNTS); by default the\n"
+	"                 domains keep none, and coalesce and reclaim by probes\n"
+	"                 and scans\n"
+	"  --no-counts    the default, named (IOPGT_OPT_NO_COUNTS)\n"
 	"  --strategy S   the domains' reclaim strategy (below). after-flush\n"
 	"                 requires the caller to serialize its calls: each op\n"
 	"                 (map, unmap, sync) then holds a mutex of the\n"
@@ -369,6 +371,7 @@ enum {
 	OPT_NO_RECLAIM,
 	OPT_NO_COALESCE,
 	OPT_NO_COUNTS,
+	OPT_COUNTS,
 	OPT_STRATEGY
 };
 
@@ -381,6 +384,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "no-reclaim", no_argument, NULL, OPT_NO_RECLAIM },
 		{ "no-coalesce", no_argument, NULL, OPT_NO_COALESCE },
 		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
+		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
@@ -394,7 +398,7 @@ int bench_writers_main(int argc, char **argv)
 	uint64_t threads = 2, page = 0, base = 0, round_ns;
 	double seconds = 1;
 	bool json = false, no_reclaim = false, no_coalesce = false;
-	bool no_counts = false;
+	bool no_counts = false, counts = false;
 	unsigned nconf, rounds, entries = 0;
 	char b0[24], b1[24];
 	int ret = 1, r, opt;
@@ -424,6 +428,9 @@ int bench_writers_main(int argc, char **argv)
 		case OPT_NO_COUNTS:
 			no_counts = true;
 			break;
+		case OPT_COUNTS:
+			counts = true;
+			break;
 		case OPT_NO_RECLAIM:
 			no_reclaim = true;
 			break;
@@ -443,6 +450,8 @@ int bench_writers_main(int argc, char **argv)
 		cfg.options |= IOPGT_OPT_NO_COALESCE;
 	if (no_counts)
 		cfg.options |= IOPGT_OPT_NO_COUNTS;
+	if (counts)
+		cfg.options |= IOPGT_OPT_COUNTS;
 	cli_strategy_apply(strat, &cfg);
 
 	/* N threads, 1 thread; the same with table_cache = 0. */
@@ -561,9 +570,9 @@ int bench_writers_main(int argc, char **argv)
 			       iopgt_format_name(info.format), info.levels, page,
 			       n->threads, no_reclaim ? "false" : "true",
 			       no_coalesce ? "false" : "true",
-			       no_counts || (no_reclaim && no_coalesce)
-				       ? "false"
-				       : "true",
+			       counts && !(no_reclaim && no_coalesce)
+				       ? "true"
+				       : "false",
 			       strat->name, seconds, rounds,
 			       entries / n->threads, n->ops,
 			       n->ops_per_second, per_op(n->allocs, n->ops),
@@ -594,7 +603,7 @@ int bench_writers_main(int argc, char **argv)
 			       cli_format_desc(&cfg),
 			       no_reclaim ? "no reclaim" : "reclaim",
 			       no_coalesce ? ", no coalesce" : "",
-			       no_counts ? ", no counts" : "", strat->name,
+			       counts ? ", counts" : "", strat->name,
 			       strat->strategy == IOPGT_STRATEGY_AFTER_FLUSH
 				       ? " (ops serialized by a mutex)"
 				       : "",

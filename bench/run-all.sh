@@ -18,8 +18,9 @@
 # ops and callgrind: every format, granule and level count (iopgt formats
 # --configs). lookup: bench lookup --set $SET, independent and --dependent,
 # each format at its defaults. writers: bench writers --threads 1 and 2,
-# with counts and reclaim, with --no-reclaim, with --no-reclaim
-# --no-coalesce (no counts), and with --no-counts (no counts, coalescing),
+# at the defaults (no counts, reclaim, coalescing), with --no-reclaim,
+# with --no-reclaim --no-coalesce, and with --counts (counts, reclaim,
+# coalescing),
 # each format at its defaults. cachesim: the lookups of `lookup`
 # under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
 # per lookup from the dump (bench/callgrind-l1.sh). `peer` (or --peer, added
@@ -167,7 +168,7 @@ lookup() {
 writers() {
 	for f in $LOOKUP_FORMATS; do
 		for t in 1 2; do
-			for rec in "" --no-reclaim "--no-reclaim --no-coalesce" --no-counts; do
+			for rec in "" --no-reclaim "--no-reclaim --no-coalesce" --counts; do
 				# shellcheck disable=SC2046,SC2086
 				run "$IOPGT" bench writers --threads "$t" \
 					--seconds "$WRITERS_SECONDS" \

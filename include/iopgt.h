@@ -236,12 +236,14 @@ enum {
 	IOPGT_OPT_NO_RECLAIM = 1u << 1,
 	/* Never replace a full, contiguous table by a superpage. */
 	IOPGT_OPT_NO_COALESCE = 1u << 2,
-	/* Keep no per-table entry counts (as do NO_RECLAIM and NO_COALESCE
-	 * together). Single-page maps and unmaps, and every fill of smallest
-	 * pages, then write nothing but entries, so writers of disjoint
-	 * ranges that share tables do not slow each other down (installing
-	 * a table, splitting a leaf, filling or range-unmapping larger
-	 * leaves, unlinking and coalescing still take the table's state word
+	/* The default: a domain keeps no per-table entry counts unless it
+	 * asks for them (IOPGT_OPT_COUNTS); this names the default, which
+	 * callers written when counts were the default ask for. Without
+	 * counts, single-page maps and unmaps, and every fill of smallest
+	 * pages, write nothing but entries, so writers of disjoint ranges
+	 * that share tables do not slow each other down (installing a table,
+	 * splitting a leaf, filling or range-unmapping larger leaves,
+	 * unlinking and coalescing still take the table's state word
 	 * briefly, and so do the unmaps of any leaf of a table level whose
 	 * leaves may also span several entries, AMD v1's sizes between its
 	 * levels, unless NO_COALESCE: those are coalesced within their table
@@ -251,16 +253,28 @@ enum {
 	 * neighbours present) is scanned and coalesced; unless NO_RECLAIM, a
 	 * table that may have become empty (its first, middle and last
 	 * entries and the cleared entry's line of eight empty) is kept for
-	 * reuse or unlinked after a scan, as with counts. A map then pays a
-	 * fence after its store, and a table that empties a scan. With
-	 * NO_RECLAIM as well, a map that fails keeps the (empty) tables it
-	 * created. */
+	 * reuse or unlinked after a scan. A map pays a fence after its
+	 * store, and a table that empties a scan. With NO_RECLAIM as well, a
+	 * map that fails keeps the (empty) tables it created, until a
+	 * superpage is mapped over them or the domain is destroyed.
+	 * -EINVAL together with IOPGT_OPT_COUNTS. */
 	IOPGT_OPT_NO_COUNTS = 1u << 3,
 	/* Every leaf forces the device's accesses to snoop the processors'
 	 * caches, whatever the request's no-snoop attribute (VT-d second
 	 * stage SNP). -EINVAL at create for a format that cannot express it
 	 * (iopgt_format_info: IOPGT_FORMAT_SNOOP). */
 	IOPGT_OPT_FORCE_SNOOP = 1u << 4,
+	/* Keep a count of the entries in use in each table, in its state
+	 * word, updated by every map and unmap (two atomic read-modify-writes
+	 * for a single page): emptied tables are found without a probe or a
+	 * scan, and a map that fails returns the empty tables it created
+	 * even with NO_RECLAIM. It suits a single writer that empties tables
+	 * often and keeps none for reuse (table_cache 0). Writers of
+	 * disjoint ranges that share a table then take turns owning its
+	 * state word's line, and two run slower than one. No effect in a
+	 * domain with both NO_RECLAIM and NO_COALESCE, which needs no
+	 * counts. */
+	IOPGT_OPT_COUNTS = 1u << 5,
 };
 
 /* Reclaim strategies: how a table page that unmap or a superpage unlinked

@@ -95,7 +95,8 @@ done
 # map into a table that another writer's unmap empties and unlinks); OPS
 # operations per writer, LOOKUPS by the walker. UNCOUNTED: a domain
 # without counts; UC_COALESCE: one that coalesces; UC_RECLAIM: one that
-# reclaims emptied tables (IOPGT_OPT_NO_COUNTS: both); WAIT_STEPS: their
+# reclaims emptied tables (the default domain, without counts: both);
+# WAIT_STEPS: their
 # waits after a single page's store as loops of loads.
 quick_verify=(
 	"verify|coalesce-split|-DSCEN=1 -DOPS=1 -DLOOKUPS=1||"

@@ -336,7 +336,11 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 				       IOPGT_OPT_NO_RECLAIM |
 				       IOPGT_OPT_NO_COALESCE |
 				       IOPGT_OPT_NO_COUNTS |
-				       IOPGT_OPT_FORCE_SNOOP))
+				       IOPGT_OPT_FORCE_SNOOP |
+				       IOPGT_OPT_COUNTS))
+		return -EINVAL;
+	if ((cfg->options & IOPGT_OPT_COUNTS) &&
+	    (cfg->options & IOPGT_OPT_NO_COUNTS))
 		return -EINVAL;
 	if (cfg->options & IOPGT_OPT_FORCE_SNOOP) {
 		uint64_t attrs;

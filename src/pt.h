@@ -729,8 +729,8 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  */
 
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
- * domain that asks for none (IOPGT_OPT_NO_COUNTS) or neither reclaims nor
- * coalesces keeps none: its writers fill smallest pages, and clear single
+ * domain that does not ask for them (IOPGT_OPT_COUNTS), or that neither
+ * reclaims nor coalesces, keeps none: its writers fill smallest pages, and clear single
  * leaves, without a section and touch no state word, only their entries,
  * so writers of disjoint ranges under one table share no line they write
  * (the state word would be written by every map and unmap). A table entry
@@ -768,7 +768,7 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
  * clear and their probe, so at least one of them finds it empty. */
 static inline bool pt_uncounted_options(unsigned options)
 {
-	return (options & IOPGT_OPT_NO_COUNTS) ||
+	return !(options & IOPGT_OPT_COUNTS) ||
 	       (options & (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)) ==
 		       (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
 }

@@ -347,20 +347,39 @@ if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
 	[ "$(json_val counts)" = false ] ||
 		fail "bench writers --no-coalesce: counts $(json_val counts)"
 fi
-if ok bench writers --threads 2 --seconds 0.02 --no-counts --json; then
-	[ "$(json_val counts)" = false ] && [ "$(json_val reclaim)" = true ] &&
-		[ "$(json_val coalesce)" = true ] ||
-		fail "bench writers --no-counts: counts $(json_val counts)," \
-			"reclaim $(json_val reclaim), coalesce $(json_val coalesce)"
-	positive "$(json_val ops)" ||
-		fail "bench writers --no-counts: ops $(json_val ops)"
+# Counts are asked for (--counts); the default keeps none, and
+# --no-counts names the default.
+for c in "" --no-counts --counts; do
+	want=false
+	[ "$c" = --counts ] && want=true
+	if ok bench writers --threads 2 --seconds 0.02 $c --json; then
+		[ "$(json_val counts)" = $want ] &&
+			[ "$(json_val reclaim)" = true ] &&
+			[ "$(json_val coalesce)" = true ] ||
+			fail "bench writers $c: counts $(json_val counts)," \
+				"reclaim $(json_val reclaim)," \
+				"coalesce $(json_val coalesce)"
+		positive "$(json_val ops)" ||
+			fail "bench writers $c: ops $(json_val ops)"
+	fi
+done
+for c in "0 " "8 --no-counts" "32 --counts"; do
+	if ok bench ops ${c#* } --reps 3 --json; then
+		[ "$(json_val options)" = "${c%% *}" ] ||
+			fail "bench ops ${c#* }: options $(json_val options)"
+		[ "$(json_val strategy)" = '"epoch"' ] ||
+			fail "bench ops: default strategy $(json_val strategy)"
+	fi
+done
+if ok demo --small --ops 2000 --counts --json; then
+	[ "$(json_val counts)" = true ] && [ "$(json_num violations)" = 0 ] ||
+		fail "demo --counts: counts $(json_val counts)," \
+			"violations $(json_val violations)"
 fi
-if ok bench ops --no-counts --reps 3 --json; then
-	[ "$(json_val options)" = 8 ] ||
-		fail "bench ops --no-counts: options $(json_val options)"
-	[ "$(json_val strategy)" = '"epoch"' ] ||
-		fail "bench ops: default strategy $(json_val strategy)"
-fi
+# Counts and none at once: the library refuses the domain.
+run bench writers --threads 1 --seconds 0.02 --counts --no-counts
+[ "$rc" != 0 ] && has "$err" "Invalid argument" ||
+	fail "bench writers --counts --no-counts (exit $rc): $err"
 
 # The benchmarks under other strategies: writer threads registered with
 # QSBR (a thread that holds up grace periods would hang the run), and a

@@ -151,7 +151,7 @@ struct talloc {
  * library decides: NO_COUNTS, or both NO_RECLAIM and NO_COALESCE). */
 static inline bool toptions_uncounted(unsigned options)
 {
-	return (options & IOPGT_OPT_NO_COUNTS) ||
+	return !(options & IOPGT_OPT_COUNTS) ||
 	       (options & (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE)) ==
 		       (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
 }

@@ -85,7 +85,9 @@
  * lookups must agree, during the run and at the end, when every leaf of
  * the span is also checked against the models (a lost unmap anywhere shows
  * there). Then: unmapping everything leaves the root alone, nothing leaks,
- * and no progress for the stall time is a hang. Configurations: all
+ * and no progress for the stall time is a hang. Every other configuration
+ * keeps counts (IOPGT_OPT_COUNTS, with a table cache of 8); the others keep
+ * none (the default, and no table cache). Configurations: all
  * (every one has a leaf above 2M; the level is derived from
  * iopgt_domain_info's leaf sizes, never from the format), IOPGT_STRESS_
  * SECONDS (default 1, scaled) each.
@@ -1374,6 +1376,9 @@ static void run_edge(const struct tcfg *c)
 	tcfg_config(c, &cfg);
 	cfg.leaf_sizes = 0; /* every size, leaf spans included */
 	cfg.table_cache = (c - tcfgs) % 2 ? 0 : 8;
+	/* With counts where tables are kept, without (the default) where
+	 * every emptied table is unlinked: both protocols race here. */
+	cfg.options = (c - tcfgs) % 2 ? 0 : IOPGT_OPT_COUNTS;
 	cli_strategy_apply(opt.strat, &cfg);
 	if (opt.strat->flavor && !cfg.table_cache)
 		cfg.rcu_max_pending = TIGHT_RCU_PENDING;
@@ -1680,12 +1685,13 @@ int main(int argc, char **argv)
 			m.rcu_max_pending = TIGHT_RCU_PENDING;
 		ran++;
 		run_config(&tcfgs[i], &m);
-		/* The same without counts (no reclaim, no coalescing): page
-		 * maps and unmaps and leaf fills open no section; installs
-		 * and splits still race by compare-and-swap. And with
-		 * NO_COUNTS, which coalesces and reclaims: clears without a
-		 * section meet the coalescer's freeze, and fills the
-		 * unlinker's, by a pair of fences. */
+		/* The default keeps no counts: clears without a section meet
+		 * the coalescer's freeze, and fills the unlinker's, by a pair
+		 * of fences. The same with neither reclaim nor coalescing:
+		 * page maps and unmaps and leaf fills open no section;
+		 * installs and splits still race by compare-and-swap. And
+		 * with counts (IOPGT_OPT_COUNTS): every map and unmap in a
+		 * section of its table. */
 		{
 			struct mode u = m;
 
@@ -1693,7 +1699,7 @@ int main(int argc, char **argv)
 				    IOPGT_OPT_NO_COALESCE;
 			u.seconds = short_run;
 			run_config(&tcfgs[i], &u);
-			u.options = IOPGT_OPT_NO_COUNTS;
+			u.options = IOPGT_OPT_COUNTS;
 			run_config(&tcfgs[i], &u);
 		}
 		/* Rule 5 with readers that linger in each table while a

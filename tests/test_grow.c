@@ -501,7 +501,7 @@ static void test_roots_pinned(void **state)
 		const struct tcfg *c = &tcfgs[i];
 
 		for (unsigned v = 0; v < 2; v++) {
-			const unsigned opt = v ? IOPGT_OPT_NO_COUNTS : 0;
+			const unsigned opt = v ? IOPGT_OPT_COUNTS : 0;
 			struct grow_rec g;
 			struct tdom d;
 			const struct pt_table *root;

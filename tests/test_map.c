@@ -1162,31 +1162,33 @@ static bool some_state_word_written(struct tdom *d)
 	return a.written;
 }
 
-/* A domain that neither reclaims nor coalesces, or one created with
- * NO_COUNTS (which still coalesces, and reclaims unless NO_RECLAIM),
- * keeps no counts: its maps and unmaps write no table's state word (so
- * writers of disjoint ranges under one table share no written line but
- * their entries), but for the freeze of a table it unlinks or coalesces.
- * Twin: the same operations on a counted domain (NO_RECLAIM alone) do
- * write them, so the check can fail. Also: a failed map leaves the
+/* A domain that does not ask for counts (the default; NO_COUNTS names
+ * it), which still coalesces, and reclaims unless NO_RECLAIM, or one that
+ * neither reclaims nor coalesces, keeps no counts: its maps and unmaps
+ * write no table's state word (so writers of disjoint ranges under one
+ * table share no written line but their entries), but for the freeze of a
+ * table it unlinks or coalesces. Twin: the same operations on a counted
+ * domain (IOPGT_OPT_COUNTS with NO_RECLAIM) do write them, so the check
+ * can fail. Also: a failed map leaves the
  * mappings as they were and, without counts and without reclaim, the
  * tables it created in place, empty (nothing tells them from a
  * neighbour's, whose fills do not check for an unlink there); with
  * reclaim it unlinks them, as with counts. Nothing leaks. */
 static void test_uncounted(void **state)
 {
-	const unsigned opts[4] = {
+	const unsigned opts[5] = {
 		IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE,
-		IOPGT_OPT_NO_RECLAIM, /* the twin */
+		IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_COUNTS, /* the twin */
 		IOPGT_OPT_NO_COUNTS | IOPGT_OPT_NO_RECLAIM,
 		IOPGT_OPT_NO_COUNTS,
+		0,
 	};
 
 	(void)state;
 	for (size_t k = 0; k < n_tcfgs; k++) {
 		const struct tcfg *c = &tcfgs[k];
 
-		for (unsigned o = 0; o < 4; o++) {
+		for (unsigned o = 0; o < 5; o++) {
 			const bool twin = o == 1;
 			/* a failed map keeps the tables it created */
 			const bool keeps = !twin &&
@@ -2064,12 +2066,20 @@ static void test_bad_config(void **state)
 
 	CTX("bad options / format");
 	for (unsigned b = 4; b < 32; b++) {
+		if ((1u << b) == IOPGT_OPT_COUNTS)
+			continue;
 		cfg.options = 1u << b;
 		EQ(try_create(&cfg), -EINVAL);
 	}
 	cfg.options = IOPGT_OPT_CACHING_MODE | IOPGT_OPT_NO_RECLAIM |
 		      IOPGT_OPT_NO_COALESCE | IOPGT_OPT_NO_COUNTS;
 	EQ(try_create(&cfg), 0);
+	cfg.options = IOPGT_OPT_CACHING_MODE | IOPGT_OPT_NO_RECLAIM |
+		      IOPGT_OPT_NO_COALESCE | IOPGT_OPT_COUNTS;
+	EQ(try_create(&cfg), 0);
+	/* Counts and none at once: a contradiction. */
+	cfg.options = IOPGT_OPT_COUNTS | IOPGT_OPT_NO_COUNTS;
+	EQ(try_create(&cfg), -EINVAL);
 	cfg.options = 0;
 	cfg.format = (enum iopgt_format)0;
 	EQ(try_create(&cfg), -EINVAL);

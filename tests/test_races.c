@@ -137,9 +137,10 @@ static unsigned long rdrop(struct rdom *d)
 	return 0;
 }
 
+/* The scenarios of the counted protocol: counts asked for. */
 static void ropen_cache(struct rdom *d, const struct tcfg *c, unsigned cache)
 {
-	ropen_opts(d, c, cache, 0);
+	ropen_opts(d, c, cache, IOPGT_OPT_COUNTS);
 }
 
 static void ropen(struct rdom *d, const struct tcfg *c)
@@ -2347,10 +2348,11 @@ static void test_overlap_stress(void **state)
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!tname_in_list(configs, tcfgs[i].name))
 			continue;
-		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0, 0);
-		/* And a domain without counts, where no section keeps an
-		 * overlapping writer out and only the compare-and-swap of
-		 * table entries does. */
+		overlap_on(&tcfgs[i], seed + i, ran % 2 ? 8 : 0,
+			   IOPGT_OPT_COUNTS);
+		/* And domains without counts (the default), where no
+		 * section keeps an overlapping writer out and only the
+		 * compare-and-swap of table entries does. */
 		overlap_on(&tcfgs[i], seed + i, 8,
 			   IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE);
 		overlap_on(&tcfgs[i], seed + i, 8, IOPGT_OPT_NO_COUNTS);

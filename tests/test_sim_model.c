@@ -83,6 +83,7 @@ struct run {
 	const char *variant;
 	bool broken;      /* PT_HOOK_SKIP_FLUSH: violations expected */
 	bool caching;     /* caching mode in the simulator and the domain */
+	bool counts;      /* IOPGT_OPT_COUNTS */
 	bool spans;       /* the domain has leaves of several items */
 	bool grow;        /* grows up to the format's largest ias */
 	unsigned levels0, grows; /* its levels at first, levels grown */
@@ -113,11 +114,13 @@ static void print_context(FILE *out, void *arg)
 	struct run *R = arg;
 
 	fprintf(out,
-		"  config %s, variant %s, base seed 0x%" PRIx64
+		"  config %s, variant %s%s%s, base seed 0x%" PRIx64
 		", config seed 0x%" PRIx64 ", %u device threads\n"
 		"  replay: IOPGT_SEED=0x%" PRIx64 " IOPGT_TEST_ITERS=%ld"
 		" IOPGT_SIM_DEVICES=%u IOPGT_TEST_CFG=%s test_sim_model\n",
-		R->c->name, R->variant, R->base_seed, R->seed, R->ndev,
+		R->c->name, R->variant, R->counts ? ", counts" : "",
+		R->caching ? ", caching mode" : "", R->base_seed, R->seed,
+		R->ndev,
 		R->base_seed, R->iters, R->ndev, R->c->name);
 	rm_log_print(&R->log, out);
 	if (R->sim && iopgt_sim_violations(R->sim))
@@ -483,7 +486,8 @@ static void setup_run(struct run *R)
 	CHECK_EQ(rc, 0, "sim create");
 	tcfg_config(R->c, &cfg);
 	cfg.leaf_sizes = 0; /* every size, leaf spans included */
-	cfg.options = R->caching ? IOPGT_OPT_CACHING_MODE : 0;
+	cfg.options = (R->caching ? IOPGT_OPT_CACHING_MODE : 0) |
+		      (R->counts ? IOPGT_OPT_COUNTS : 0);
 	cfg.table_cache = 0; /* every reclaimed table goes to the arena */
 	if (R->grow) {
 		cfg.ias_max = tformat(R->c->format)->ias_max;
@@ -655,9 +659,11 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 	/* Half the configurations reuse freed table pages at once (the
 	 * generation check then catches a stale walk cache), the other
 	 * half after a quarantine; every third one caches non-present
-	 * results (caching mode, ADDED invalidations). */
+	 * results (caching mode, ADDED invalidations); in two of every
+	 * four the domain keeps counts (in the others, by default, none). */
 	R->quarantine = ci % 2 ? 16 : 0;
 	R->caching = ci % 3 == 2;
+	R->counts = ci % 4 >= 2;
 	setup_run(R);
 
 	memset(&p, 0, sizeof(p));

@@ -90,6 +90,8 @@ static const char demo_usage[] =
 	"                    0..2^64-1 (default 1)\n"
 	"  --caching-mode    the IOMMU caches non-present entries: maps need\n"
 	"                    ADDED flushes\n"
+	"  --counts          the domain keeps entry counts in its tables\n"
+	"                    (IOPGT_OPT_COUNTS; by default it keeps none)\n"
 	"  --break WHAT      break a safety rule on purpose, to see the simulator\n"
 	"                    catch it: skip-flush (sync issues no invalidation)\n"
 	"                    or leaf-only-flush (WALK flushes sent as MODIFIED)\n"
@@ -123,7 +125,7 @@ struct demo {
 	uint64_t ram, ops, seed;
 	unsigned nring, devices;
 	unsigned dirty_passes, dirty_ms;
-	bool json, caching_mode, quiet;
+	bool json, caching_mode, counts, quiet;
 	unsigned hooks;      /* --break: PT_HOOK_* */
 	const struct cli_strategy *strat; /* in cfg; what this thread owes */
 
@@ -367,6 +369,8 @@ static int setup(struct demo *d)
 	d->cfg.table_cache = 0;
 	if (d->caching_mode)
 		d->cfg.options |= IOPGT_OPT_CACHING_MODE;
+	if (d->counts)
+		d->cfg.options |= IOPGT_OPT_COUNTS;
 	iopgt_sim_domain_config(d->sim, &d->cfg);
 	if (d->cfg.ias_max) {
 		d->cfg.grow = demo_grow;
@@ -865,9 +869,11 @@ static void print_json(struct demo *d, uint64_t viol)
 		printf(", \"ias_max\": %u, \"grown\": %u", d->cfg.ias_max,
 		       d->grown);
 	printf(", \"ram_bytes\": %" PRIu64 ", \"ring\": %u, \"devices\": %u"
-	       ", \"seed\": %" PRIu64 ", \"caching_mode\": %s",
+	       ", \"seed\": %" PRIu64 ", \"caching_mode\": %s"
+	       ", \"counts\": %s",
 	       d->ram, d->nring, d->devices, d->seed,
-	       d->caching_mode ? "true" : "false");
+	       d->caching_mode ? "true" : "false",
+	       d->counts ? "true" : "false");
 	printf(", \"maps\": %" PRIu64 ", \"unmaps\": %" PRIu64
 	       ", \"syncs\": %" PRIu64,
 	       d->maps, d->unmaps, d->syncs);
@@ -1118,6 +1124,7 @@ enum {
 	OPT_JSON = CLI_OPT_CMD,
 	OPT_BREAK,
 	OPT_CACHING_MODE,
+	OPT_COUNTS,
 	OPT_SMALL,
 	OPT_RAM,
 	OPT_RING,
@@ -1134,6 +1141,7 @@ int demo_main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "break", required_argument, NULL, OPT_BREAK },
 		{ "caching-mode", no_argument, NULL, OPT_CACHING_MODE },
+		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "small", no_argument, NULL, OPT_SMALL },
 		{ "ram", required_argument, NULL, OPT_RAM },
 		{ "ring", required_argument, NULL, OPT_RING },
@@ -1197,6 +1205,9 @@ int demo_main(int argc, char **argv)
 		}
 		case OPT_CACHING_MODE:
 			d.caching_mode = true;
+			break;
+		case OPT_COUNTS:
+			d.counts = true;
 			break;
 		case OPT_SMALL:
 			small = true;
