@@ -478,9 +478,12 @@ static inline bool PT(line_used)(const pt_entry_t *p)
 
 /* Without counts: may the table of n entries at va, in which entries
  * lo..hi were just cleared, be empty? Its first, middle and last entries,
- * and the lines of eight that hold lo and hi, are. Cheap, and false at
- * once while other entries of the lines are in use; the unlink's scan
- * decides. */
+ * the lines of eight that hold lo and hi, and the lines on either side of
+ * those, are. Cheap, and false at once while other entries of the lines
+ * are in use; the unlink's scan decides. The lines beside the cleared run
+ * are where a neighbour's mappings most often are: without them a run
+ * cleared up to a line short of a neighbour's page sent the table to a
+ * scan (512 loads at a 4K granule) that found it in use. */
 static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 				    unsigned lo, unsigned hi)
 {
@@ -493,7 +496,10 @@ static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 	if (PT(line_used)(va + a) ||
 	    (PT_LOAD(va, 0) | PT_LOAD(va, n / 2) | PT_LOAD(va, n - 1)))
 		return false;
-	return b == a || !PT(line_used)(va + b);
+	if (b != a && PT(line_used)(va + b))
+		return false;
+	return !(a && PT(line_used)(va + a - 8)) &&
+	       !(b + 8 < n && PT(line_used)(va + b + 8));
 #undef PT_LOAD
 }
 
@@ -2468,8 +2474,9 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		t = pt_desc(dom, cur.va);
 		if (FMT_LEAF_SPANS && fmt_leaf_span(cur.e, 0) &&
 		    !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT)) {
-			/* An item of a group: PT(unmap_item), with counts */
-			if (!pt_counted(dom))
+			/* An item of a group: PT(unmap_item), with counts or
+			 * where the clears take the exclusive section */
+			if (!pt_counted(dom) && !pt_uc_excl(dom, 0))
 				return -1;
 			*follow = t;
 			return -2;
@@ -2590,10 +2597,12 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 }
 
 /* The smallest page at iova is an item of a group in the level-0 table t
- * (a counted domain, inside the walker section w): rewrite the group so
- * that the item stands alone (PT(span_split) at its two edges), clear it,
- * and unlink t if that emptied it, without the general path's walks. If t
- * is frozen, or coalescing made the item part of a group again before the
+ * (a counted domain, or one without counts whose clears there take the
+ * exclusive section, pt_uc_excl; inside the walker section w): rewrite
+ * the group so that the item stands alone (PT(span_split) at its two
+ * edges), clear it, and unlink t if that emptied it (without counts, if
+ * the probe says it may have), without the general path's walks. If t is
+ * frozen, or coalescing made the item part of a group again before the
  * clear, the general path does it. */
 static __attribute__((noinline)) int64_t
 PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
@@ -2613,11 +2622,23 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 				   g0 == idx ? last + 1 : iova) == -ESTALE)
 			return PT(unmap_range)(dom, iova, last, g, w);
 	}
-	if (!PT(clear_item)(t, idx, &st, &old, true))
+	if (!PT(clear_item)(t, idx, &st, &old, pt_counted(dom)))
 		return PT(unmap_range)(dom, iova, last, g, w);
 	if (old) {
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
-		if (!st && !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
+		if (!pt_counted(dom)) {
+			/* The clear was inside the section, so no freezer
+			 * came between it and here; the fence lets one of two
+			 * clearers emptying t together see the other's clear
+			 * in its probe (pt.h). */
+			if (pt_uc_reclaim(dom)) {
+				atomic_thread_fence(memory_order_seq_cst);
+				return PT(unmap_probe)(
+					dom, g, iova,
+					(struct pt_table *)((uintptr_t)t | 2),
+					w, (int64_t)(last - iova + 1));
+			}
+		} else if (!st && !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
 			PT(unlink_up)(dom, g, iova, t);
 	}
 	pt_walk_leave(dom, w);

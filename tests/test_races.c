@@ -621,7 +621,7 @@ static void test_lost_unmap_uncounted(void **state)
  * stores, fences and reads the table's F; the unlinker freezes, fences and
  * scans (pt.h). The leaf table L at B (one leaf table's span) holds one
  * page, its first; a page of the leaf table at 0, under the same parent,
- * keeps the upper tables. Thread U unmaps L's page; thread M maps page 9
+ * keeps the upper tables. Thread U unmaps L's page; thread M maps page 17
  * of L (outside the lines U's probe reads).
  *   UNLINK_FROZEN: U stops after its freeze and scan found L empty. M
  *     stores into L, finds F set and waits (PT_Y_WAIT_FROZEN); U unlinks
@@ -661,13 +661,13 @@ static unsigned long map_unlink_uc_on(const struct tcfg *c, unsigned point,
 		      : hooks ? " (broken twin: no scan under the freeze)"
 			      : "");
 	B = d.page * d.n0;
-	P = B + 9 * d.page;
+	P = B + 17 * d.page;
 	rmap(&d, 0, d.page);
 	rmap(&d, B, d.page);
 	uo = rop(&d, ROP_UNMAP, B, d.page);
 	mo = rop(&d, ROP_MAP, P, d.page);
 	U = sched_thread(s, "U (unmap of L's only page)", rop_run, &uo);
-	M = sched_thread(s, "M (map of L's page 9)", rop_run, &mo);
+	M = sched_thread(s, "M (map of L's page 17)", rop_run, &mo);
 	if (point == PT_Y_UNLINK_FROZEN) {
 		sched_stop_at(U, point, 0, B, 1);
 		sched_start(U);
@@ -898,11 +898,11 @@ static void test_merge_clear_uncounted(void **state)
  * 1d. An unlink without counts meets a clear that empties its table
  *
  * NO_COUNTS, table_cache 0. The leaf table L at B (one leaf table's span)
- * holds its first page and the `vn` pages from page 9 on (outside the
+ * holds its first page and the `vn` pages from page 17 on (outside the
  * lines the first page's probe reads); a page of the leaf table at 0 keeps
  * the upper tables. Thread U unmaps L's first page: its probe reads L
- * empty, it freezes L, its scan finds page 9, and it stops before it
- * unfreezes (PT_Y_UNLINK_THAW). Thread V unmaps the pages from 9 on
+ * empty, it freezes L, its scan finds page 17, and it stops before it
+ * unfreezes (PT_Y_UNLINK_THAW). Thread V unmaps the pages from 17 on
  * (vn = 1: the single-leaf path; 2: the general one).
  *   NO_COALESCE: V's probe reads L empty, but its freeze fails (U holds
  *     L), so it leaves L to U. U goes on: it unfreezes L, reads it again,
@@ -937,18 +937,18 @@ static unsigned long unlink_thaw_uc_on(const struct tcfg *c, unsigned options,
 		      c->name, coalescing ? "coalescing" : "NO_COALESCE", vn,
 		      hooks ? " (with ways back broken on purpose)" : "");
 	B = d.page * d.n0;
-	P = B + 9 * d.page;
+	P = B + 17 * d.page;
 	rmap(&d, 0, d.page);
 	rmap(&d, B, d.page);
 	rmap(&d, P, vn * d.page);
 	uo = rop(&d, ROP_UNMAP, B, d.page);
 	vo = rop(&d, ROP_UNMAP, P, vn * d.page);
 	U = sched_thread(s, "U (unmap of L's first page)", rop_run, &uo);
-	V = sched_thread(s, "V (unmap from page 9)", rop_run, &vo);
+	V = sched_thread(s, "V (unmap from page 17)", rop_run, &vo);
 	sched_stop_at(U, PT_Y_UNLINK_THAW, 0, B, 1);
 	sched_start(U);
 	if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
-		sched_violation(s, "U's scan never found page 9 under its "
+		sched_violation(s, "U's scan never found page 17 under its "
 				   "freeze (unmap returned %" PRId64 ")",
 				uo.ret);
 		sched_start(V);
@@ -972,7 +972,7 @@ static unsigned long unlink_thaw_uc_on(const struct tcfg *c, unsigned options,
 				   "kept for good",
 				f.pa, f.used);
 	rexpect(s, &d, B, 0, 0, "L's first page, unmapped by U");
-	rexpect(s, &d, P, 0, 0, "page 9, unmapped by V");
+	rexpect(s, &d, P, 0, 0, "page 17, unmapped by V");
 	rexpect(s, &d, 0, 1, d.page, "the page that keeps the upper tables");
 	return rclose(s, &d);
 }
