@@ -65,6 +65,7 @@ static struct iopgt_domain *open_dom(void)
 
 	tcfg_config(&tcfgs[0], &cfg);
 	cfg.table_cache = 0; /* an emptied table is unlinked at once */
+	cfg.options = IOPGT_OPT_COUNTS; /* for the count's check */
 	if (iopgt_domain_create(&cfg, &dom))
 		abort();
 	return dom;
