@@ -725,7 +725,7 @@ const char *tcheck_kept_tables(const char *before, const char *after,
 
 const struct pt_table *tdesc(struct iopgt_domain *dom, const void *va)
 {
-	return va == (const void *)&dom->root_desc.va[0] && !dom->ias_max
+	return va == (const void *)dom->root_desc.va && !dom->ias_max
 		       ? dom->root
 		       : pt_desc(dom, (pt_entry_t *)(uintptr_t)va);
 }
