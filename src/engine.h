@@ -478,12 +478,16 @@ static inline bool PT(line_used)(const pt_entry_t *p)
 
 /* Without counts: may the table of n entries at va, in which entries
  * lo..hi were just cleared, be empty? Its first, middle and last entries,
- * the lines of eight that hold lo and hi, and the lines on either side of
- * those, are. Cheap, and false at once while other entries of the lines
- * are in use; the unlink's scan decides. The lines beside the cleared run
- * are where a neighbour's mappings most often are: without them a run
- * cleared up to a line short of a neighbour's page sent the table to a
- * scan (512 loads at a 4K granule) that found it in use. */
+ * the lines of eight that hold lo and hi, and, for a run of more than one
+ * line, the lines on either side of it, are. Cheap, and false at once
+ * while other entries of the lines are in use; the unlink's scan decides.
+ * The lines beside a cleared run are where a neighbour's mappings most
+ * often are: without them a run cleared up to a line short of a
+ * neighbour's page sent the table to a scan (512 loads at a 4K granule)
+ * that found it in use. A single entry's clear does not read them: its
+ * own line holds its nearest neighbours, and two writers of interleaved
+ * pages of one table, each of whose unmaps may empty it, lost a third of
+ * their speed to the reads of each other's lines. */
 static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 				    unsigned lo, unsigned hi)
 {
@@ -496,9 +500,9 @@ static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
 	if (PT(line_used)(va + a) ||
 	    (PT_LOAD(va, 0) | PT_LOAD(va, n / 2) | PT_LOAD(va, n - 1)))
 		return false;
-	if (b != a && PT(line_used)(va + b))
-		return false;
-	return !(a && PT(line_used)(va + a - 8)) &&
+	if (b == a)
+		return true;
+	return !PT(line_used)(va + b) && !(a && PT(line_used)(va + a - 8)) &&
 	       !(b + 8 < n && PT(line_used)(va + b + 8));
 #undef PT_LOAD
 }
