@@ -1403,13 +1403,18 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		}
 		/* The probe for a full table, out of line (PT(map_probe)),
 		 * after coalescing within it if the page's pair is mapped
-		 * (PT(map_merge)). */
+		 * (PT(map_merge)). The probe's first read is here: with the
+		 * next entry empty the table is not full, and the call is
+		 * saved (a table filled in order always stops here). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
-			*follow = (uintptr_t)cur.va;
 			if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
 			    atomic_load_explicit(&cur.va[cur.idx ^ 1],
 						 memory_order_relaxed))
 				*follow = (uintptr_t)pt_desc(dom, cur.va) | 4;
+			else if (atomic_load_explicit(
+					 &cur.va[(cur.idx + 1) & cur.mask],
+					 memory_order_relaxed))
+				*follow = (uintptr_t)cur.va;
 		}
 		return 0;
 	}
@@ -2519,10 +2524,15 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			return (int64_t)span; /* never frozen nor unlinked */
 		/* A coalescer froze t meanwhile, or t may be empty now (in a
 		 * domain that reclaims): the caller follows up, out of line
-		 * (PT(unmap_follow)). */
+		 * (PT(unmap_follow)). The probe's first read is here, after
+		 * the fence of clear_met: with the entry after the cleared
+		 * one in use, t is not empty, and the call is saved. */
 		if (PT(clear_met)(dom, t))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
-		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM))
+		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+			 !atomic_load_explicit(
+				 &cur.va[(cur.idx + 1) & cur.mask],
+				 memory_order_relaxed))
 			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
