@@ -1250,9 +1250,8 @@ static bool PT(group_contig)(const struct pt_table *t, unsigned g0,
  * writer of t opens a section; without them, the clears of a level with
  * spans take the exclusive one, pt_uc_excl; a fill without a section
  * writes an empty entry, and a group holds none). Translations do not
- * change: nothing
- * to flush. Hardware bits set meanwhile in a replaced entry go into every
- * entry of the new leaf, as for a split. */
+ * change: nothing to flush. Hardware bits set meanwhile in a replaced
+ * entry go into every entry of the new leaf, as for a split. */
 static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 			    unsigned idx)
 {
@@ -1764,6 +1763,16 @@ static inline bool PT(clear_met)(const struct iopgt_domain *dom,
 	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
 
+/* Does a clear at level without counts take the table's exclusive
+ * section (pt_uc_excl)? Not in the broken twin of
+ * races_merge_clear_uncounted. */
+static inline bool PT(uc_clear_excl)(const struct iopgt_domain *dom,
+				     unsigned level)
+{
+	return FMT_LEAF_SPANS && pt_uc_excl(dom, level) &&
+	       !PT_BROKEN(dom, PT_HOOK_BREAK_UC_CLEAR_EXCL);
+}
+
 /* Is entry idx of t an item of a leaf spanning several items that
  * reaches past it: below it (hi false), or above it (hi true)? */
 static inline bool PT(span_out)(const struct pt_table *t, unsigned idx,
@@ -1795,10 +1804,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 	/* Level 0's clears take t's exclusive section with counts, and
 	 * without them where coalescing within t rewrites groups of it
 	 * (pt_uc_excl). */
-	const bool excl = counted || (FMT_LEAF_SPANS && !lvl &&
-				      pt_uc_excl(op->dom, 0) &&
-				      !PT_BROKEN(op->dom,
-						 PT_HOOK_BREAK_UC_CLEAR_EXCL));
+	const bool excl = counted || (!lvl && PT(uc_clear_excl)(op->dom, 0));
 	int r;
 
 	/* A leaf of several items at either end must lie wholly inside too:
@@ -2504,8 +2510,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * the leaf (a table entry) is never overwritten and lost. */
 		uint64_t old = cur.e;
 
-		if (FMT_LEAF_SPANS && pt_uc_excl(dom, cur.level) &&
-		    !PT_BROKEN(dom, PT_HOOK_BREAK_UC_CLEAR_EXCL)) {
+		if (PT(uc_clear_excl)(dom, cur.level)) {
 			/* Coalescing within t rewrites groups in place,
 			 * inside its exclusive section: so does this clear
 			 * (pt_uc_excl); a leaf merged meanwhile is an item of

@@ -730,8 +730,9 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
 
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
  * domain that does not ask for them (IOPGT_OPT_COUNTS), or that neither
- * reclaims nor coalesces, keeps none: its writers fill smallest pages, and clear single
- * leaves, without a section and touch no state word, only their entries,
+ * reclaims nor coalesces, keeps none: its writers fill smallest pages,
+ * and clear single leaves (but where pt_uc_excl says otherwise), without
+ * a section and touch no state word, only their entries,
  * so writers of disjoint ranges under one table share no line they write
  * (the state word would be written by every map and unmap). A table entry
  * still changes only by compare-and-swap inside a section that reserves
