@@ -128,6 +128,69 @@ enum iopgt_flush_kind {
 };
 #define IOPGT_FLUSH_KINDS 4
 
+/* One range of a gather, as iopgt_sync() hands it to flush_ranges (or, a
+ * range at a time, to flush_range) and as iopgt_inval_encode() takes it.
+ * Its size is fixed: later versions fill the reserved fields, whose zero
+ * means what this version means. */
+struct iopgt_flush_range {
+	uint64_t iova;       /* first byte to invalidate */
+	uint64_t last;       /* last byte to invalidate (inclusive) */
+	/* OR of the byte sizes of the leaf entries that were written or
+	 * cleared in the range: the sizes of translations a TLB may hold
+	 * for it (a superpage split by an unmap counts with its own size).
+	 * 0: not known, any size (WALK ranges, whose tables' leaves may be
+	 * cached at any size they held). */
+	uint64_t leaf_sizes;
+	uint32_t kind;       /* enum iopgt_flush_kind: ADDED, MODIFIED or
+	                      * WALK (never NONE) */
+	uint32_t flags;      /* IOPGT_RANGE_* */
+	/* WALK: bit l set when a table whose entries are at level l was
+	 * unlinked (level 0: the table of smallest pages; iopgt_info.levels
+	 * counts the levels). Its paging-structure cache entries, and those
+	 * of the tables above it for the range, must go. 0 otherwise. */
+	uint32_t walk_levels;
+	uint32_t reserved32;
+	uint64_t reserved[2];
+};
+
+/* iopgt_flush_range.flags */
+enum {
+	/* Only leaf entries changed in the range (no table entry was
+	 * written, cleared or installed): paging-structure caches may be
+	 * kept (VT-d IH=1, AMD PDE=0, SMMUv3 Leaf=1). */
+	IOPGT_RANGE_LEAF_ONLY = 1u << 0,
+};
+
+/* How a gather keeps what a batch changed (iopgt_config.gather_policy;
+ * the tool's --gather-policy). Every policy reports every byte changed,
+ * with its kind; they differ in what else they report and when. */
+enum iopgt_gather_policy {
+	/* Up to IOPGT_GATHER_RANGES ranges: a change that overlaps or
+	 * touches a range of the same kind widens it, any other takes a
+	 * range of its own; when all are taken, the two ranges of the same
+	 * kind class (ADDED apart from MODIFIED and WALK) whose merge adds
+	 * the fewest bytes are merged. ADDED ranges are never merged with
+	 * the others. Nothing is flushed before sync. The default. */
+	IOPGT_GATHER_MERGE = 0,
+	/* One range, the union of everything, and the highest kind: the
+	 * policy of earlier versions, and of a gather whose caller's
+	 * structure has no ranges (sized before they existed). */
+	IOPGT_GATHER_UNION = 1,
+	/* As MERGE, but instead of merging, a full gather is flushed at once
+	 * (its ranges go to the flush callbacks from inside the map, unmap
+	 * or dirty call that filled it; its tables still wait for sync).
+	 * No byte is reported that the batch did not change, at the cost
+	 * of more flush calls. */
+	IOPGT_GATHER_EARLY = 2,
+	/* One range; a change that neither overlaps nor touches it, or of
+	 * another kind, first flushes it (as EARLY, from inside the call):
+	 * the rule of Linux's iommu_iotlb_gather_is_disjoint(). */
+	IOPGT_GATHER_DISJOINT = 3,
+};
+#define IOPGT_GATHER_POLICIES 4
+/* Ranges a gather holds. */
+#define IOPGT_GATHER_RANGES 8
+
 /* The formats this library offers, as its format registry lists them:
  * everything a tool needs to list them, parse a format name and choose a
  * configuration, without knowing the formats in advance. */
@@ -420,6 +483,18 @@ struct iopgt_config {
 	unsigned ias_max;
 	int (*grow)(void *arg, const struct iopgt_hw_config *hw);
 	void *grow_arg;
+	/* enum iopgt_gather_policy (default IOPGT_GATHER_MERGE); -EINVAL
+	 * past the last. */
+	unsigned gather_policy;
+	/* Invalidate the nr ranges of a gather (arg: flush.arg), all before
+	 * returning: a sync calls it once with every range it holds, so that
+	 * a driver can queue the commands for all of them and wait once
+	 * (iopgt_inval_encode() writes them). NULL: flush_range is called
+	 * once per range instead. Called as flush_range is (same threads,
+	 * same rules), and with the EARLY and DISJOINT policies from inside
+	 * map, unmap and read_and_clear_dirty as well. */
+	void (*flush_ranges)(void *arg, const struct iopgt_flush_range *r,
+			     unsigned nr);
 	/* New fields are added here, at the end. */
 };
 
@@ -570,9 +645,10 @@ int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
  * all zero (a debug build stops with a message instead); other garbage is
  * undefined behaviour. */
 struct iopgt_gather {
-	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none */
+	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none
+	                 * (the union of the ranges below) */
 	uint64_t last;  /* last byte to invalidate (inclusive) */
-	enum iopgt_flush_kind kind;
+	enum iopgt_flush_kind kind; /* the highest kind of the ranges */
 	unsigned long nr_tables; /* unlinked tables awaiting reclaim */
 	/* The library's; do not touch. */
 	uint32_t size;           /* sizeof(*g) given to iopgt_gather_init */
@@ -580,6 +656,11 @@ struct iopgt_gather {
 	void *tables;            /* the unlinked tables */
 	const struct iopgt_domain *dom; /* the domain it holds state of */
 	uint64_t priv[5];        /* room to grow without changing the size */
+	/* The first version ended here; a gather of that size keeps the
+	 * union above only (IOPGT_GATHER_UNION). */
+	unsigned nr_ranges;      /* ranges[0 .. nr_ranges - 1] in use */
+	uint32_t priv2;
+	struct iopgt_flush_range ranges[IOPGT_GATHER_RANGES];
 };
 
 /* Empty a gather before first use; size is sizeof(*g) as the caller sees
@@ -683,8 +764,12 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
  * Flushing and reclaim
  */
 
-/* Issue the flush g needs through flush_range, once, then reclaim the
- * tables g holds, and empty g. A table page is returned to table_free (or to
+/* Issue the flushes g needs, then reclaim the tables g holds, and empty g.
+ * The flushes: one flush_ranges call with every range g holds, or without
+ * that callback one flush_range call per range (a gather of the first
+ * version's size: one, over the union). They cover every byte the batch
+ * changed, with its kind; the gather policy decides what else. Tables
+ * unlinked by the batch are covered by WALK ranges over their spans. A table page is returned to table_free (or to
  * the table cache) only after the flush that covers its whole span has
  * completed and no walker that may have loaded a pointer to it is still
  * running; how that is known is the domain's strategy (enum
@@ -713,6 +798,117 @@ int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
  * dom. May run concurrently with any other call but destroy (with
  * after-flush, with none). */
 int iopgt_reclaim(struct iopgt_domain *dom);
+
+/* ------------------------------------------------------------------------
+ * Invalidation commands
+ *
+ * iopgt_inval_encode() turns a gather's ranges into the invalidation
+ * commands of one IOMMU, written as that IOMMU's command queue takes them,
+ * so that a driver copies them into its queue, adds its own completion
+ * wait (VT-d Invalidation Wait, AMD COMPLETION_WAIT, SMMUv3 CMD_SYNC,
+ * RISC-V IOFENCE.C) and waits once.
+ */
+
+enum iopgt_iommu {
+	/* Intel VT-d: page-selective IOTLB invalidation (second stage,
+	 * descriptor type 2) or PASID-based IOTLB invalidation (first stage,
+	 * type 6), with address mask and IH; domain-selective (or all of the
+	 * PASID) when the hardware has no page-selective invalidation or
+	 * the commands would exceed max_commands. */
+	IOPGT_IOMMU_VTD = 1,
+	/* AMD IOMMU: INVALIDATE_IOMMU_PAGES with the S (size) and PDE bits
+	 * (GN for a guest PASID's tables). */
+	IOPGT_IOMMU_AMD = 2,
+	/* Arm SMMUv3: CMD_TLBI_S2_IPA (stage 2) or CMD_TLBI_NH_VA (stage 1)
+	 * with Leaf and TTL, as ranges (TG, SCALE, NUM) where the SMMU has
+	 * range invalidation, else one command per leaf; CMD_TLBI_S12_VMALL
+	 * or CMD_TLBI_NH_ASID for everything. */
+	IOPGT_IOMMU_SMMUV3 = 3,
+	/* RISC-V IOMMU: IOTINVAL.GVMA (second stage) or IOTINVAL.VMA (first
+	 * stage) by address, or for the whole address space. */
+	IOPGT_IOMMU_RISCV = 4,
+};
+
+/* iopgt_inval_config.flags */
+enum {
+	/* The tables are a first-stage (stage 1) table: VT-d PASID-based
+	 * IOTLB invalidation, AMD GN=1 with pasid, SMMUv3 CMD_TLBI_NH_VA
+	 * with the ASID, RISC-V IOTINVAL.VMA with the PSCID. Else second
+	 * stage: VT-d IOTLB invalidation, SMMUv3 CMD_TLBI_S2_IPA, RISC-V
+	 * IOTINVAL.GVMA. */
+	IOPGT_INVAL_FIRST_STAGE = 1u << 0,
+	/* VT-d: the hardware has page-selective invalidation (CAP_REG.PSI).
+	 * SMMUv3: range invalidation (SMMU_IDR3.RIL). RISC-V: the IOMMU
+	 * takes the non-leaf bit of IOTINVAL (NL) and address ranges (S).
+	 * Without it: VT-d invalidates the whole domain (or PASID); SMMUv3
+	 * sends one command per leaf; RISC-V one per page, and the whole
+	 * space for a WALK range. */
+	IOPGT_INVAL_RANGES = 1u << 1,
+	/* SMMUv3 stage 2 with a stage 1 above it (nested): a stage-2
+	 * invalidation leaves stage-1 and combined entries, which are then
+	 * invalidated with CMD_TLBI_NH_ALL. */
+	IOPGT_INVAL_NESTED = 1u << 2,
+};
+
+struct iopgt_inval_config {
+	uint32_t size;          /* sizeof(*c): set by iopgt_inval_config_init */
+	enum iopgt_iommu iommu;
+	unsigned flags;         /* IOPGT_INVAL_* */
+	unsigned granule;       /* log2 of the smallest page: 12, 14 or 16 */
+	unsigned levels;        /* levels the domain walks (SMMUv3 TTL) */
+	unsigned max_addr_mask; /* VT-d: CAP_REG.MAMV, the largest address
+	                         * mask (log2 pages) a command may carry */
+	uint32_t domain_id;     /* VT-d DID, AMD DomainID, SMMUv3 VMID,
+	                         * RISC-V GSCID */
+	uint32_t pasid;         /* VT-d and AMD PASID, SMMUv3 ASID, RISC-V
+	                         * PSCID (first stage) */
+	/* Bytes each range's commands may invalidate beyond the range, to
+	 * use fewer commands (an address mask or a range that covers more
+	 * than asked). 0: exactly the range where the IOMMU can express it. */
+	uint64_t slack;
+	/* Past this many commands for one call, a single command for the
+	 * whole domain (or PASID, ASID, VMID) is written instead. 0: 64. */
+	unsigned max_commands;
+	/* New fields are added here, at the end. */
+};
+
+/* One command, as the IOMMU's queue takes it: VT-d a 128-bit descriptor
+ * (dw[0] bits 63:0, dw[1] bits 127:64; a 256-bit queue takes it with
+ * the upper half zero), AMD a 128-bit command (dw[0] holds its first two
+ * 32-bit words, word 0 in bits 31:0), SMMUv3 and RISC-V 128-bit commands
+ * (dw[0] first). iova and last are the bytes it invalidates (all of
+ * 0..UINT64_MAX for a command without an address). */
+struct iopgt_inval_cmd {
+	uint64_t dw[2];
+	uint64_t iova;
+	uint64_t last;
+};
+
+/* Fill c, of size bytes (sizeof(*c) as the caller sees it), for commands
+ * that invalidate dom's translations on iommu: its granule and levels,
+ * flags for the stage the format is (x86_64 is a first-stage table;
+ * vtdss, amdv1 and arm_s2 are second stage to their IOMMUs), range or
+ * page-selective invalidation on, max_addr_mask 9 (a 2M block at 4K:
+ * raise it to what the hardware reports), ids 0, slack 0. Returns 0, or
+ * -EINVAL for NULL pointers, a size too small, or an iommu this library
+ * does not know. Thread-safe. */
+int iopgt_inval_config_init(const struct iopgt_domain *dom,
+			    enum iopgt_iommu iommu,
+			    struct iopgt_inval_config *c, size_t size);
+
+/* Write into out[0 .. max - 1] the commands that invalidate the nr ranges
+ * r (a gather's, as flush_ranges receives them) on the IOMMU c describes:
+ * for each range, the fewest commands that cover it and invalidate at most
+ * c->slack bytes beyond it, with the hints it carries (leaf-only, leaf
+ * size) where the IOMMU takes them. Returns the number of commands (with
+ * out NULL and max 0, the number needed), -ENOSPC if they do not fit in
+ * max (out then holds the first max), or -EINVAL (NULL c or r with nr,
+ * a range with last < iova or kind NONE, a c the IOMMU cannot take: an
+ * unknown iommu, a granule it has not, an id wider than its field).
+ * Pure and thread-safe. */
+int iopgt_inval_encode(const struct iopgt_inval_config *c,
+		       const struct iopgt_flush_range *r, unsigned nr,
+		       struct iopgt_inval_cmd *out, unsigned max);
 
 /* ------------------------------------------------------------------------
  * Statistics and inspection
