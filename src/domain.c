@@ -342,6 +342,8 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	if ((cfg->options & IOPGT_OPT_COUNTS) &&
 	    (cfg->options & IOPGT_OPT_NO_COUNTS))
 		return -EINVAL;
+	if (cfg->gather_policy >= IOPGT_GATHER_POLICIES)
+		return -EINVAL;
 	if (cfg->options & IOPGT_OPT_FORCE_SNOOP) {
 		uint64_t attrs;
 

@@ -29,6 +29,14 @@ static inline uint64_t PT(size)(const struct pt_geo *geo, unsigned level)
 	return UINT64_C(1) << pt_shift(geo, level);
 }
 
+/* The leaf size a flush range reports for the leaves of level it changed
+ * (iopgt_flush_range.leaf_sizes): 0, any, where leaves of that level may
+ * span several entries, so that a TLB may hold them at a larger size. */
+static inline uint64_t PT(hint_size)(const struct pt_geo *geo, unsigned level)
+{
+	return FMT_LEAF_SPANS && geo->spans[level] ? 0 : PT(size)(geo, level);
+}
+
 /* The descriptor of the table that table entry e (at level) names: the
  * entry alone gives it (pt_p2v, pt_desc). */
 static inline struct pt_table *PT(child)(const struct iopgt_domain *dom,
@@ -956,6 +964,9 @@ retry:
 		r = pt_set_table(dom, t, cur.idx,
 				 fmt_make_table(c->pa, cur.level), &e);
 		if (!r) {
+			/* In caching mode the empty entry may have been cached:
+			 * the ADDED ranges of this batch are not leaf-only. */
+			op->g->priv_flags |= PT_G_INSTALLED;
 			PT_YIELD(dom, PT_Y_INSTALL_DONE, c->level, c->iova);
 			cur.e = fmt_make_table(c->pa, cur.level);
 			PT(cur_down)(dom, &cur);
@@ -1108,6 +1119,12 @@ retry:
 			goto retry;
 		if (r)
 			return r;
+		/* Its WALK comes once the map succeeds; the leaf is an
+		 * entry added as well. */
+		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
+			pt_gather_range(op->g, iova, iova + sz - 1,
+					IOPGT_FLUSH_ADDED,
+					PT(hint_size)(geo, level));
 		/* The leaf took the place of a table entry, which the count
 		 * (or the probe) already held: if t was full but for the
 		 * subtree, it is full of leaves now and may coalesce, as
@@ -1124,7 +1141,7 @@ retry:
 	}
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(op->g, iova, iova + i * sz - 1,
-				IOPGT_FLUSH_ADDED);
+				IOPGT_FLUSH_ADDED, PT(hint_size)(geo, level));
 	if (pt_st_count(st) == pt_nr_entries(geo, level) &&
 	    level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
@@ -1361,6 +1378,8 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->redo = false;
 	op->ncand = 0;
 	op->replaced = NULL;
+	op->cut_iova = 1;
+	op->cut_last = 0;
 }
 
 /* Map one smallest page where its tables exist already: the common case,
@@ -1391,7 +1410,8 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				      memory_order_relaxed);
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
-					IOPGT_FLUSH_ADDED);
+					IOPGT_FLUSH_ADDED,
+					PT(hint_size)(&dom->geo, 0));
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
@@ -1426,7 +1446,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(g, iova, iova + dom->granule_mask,
-				IOPGT_FLUSH_ADDED);
+				IOPGT_FLUSH_ADDED, PT(hint_size)(&dom->geo, 0));
 	*follow = pt_st_count(st) == t->mask + 1;
 	/* With leaf spans, a page whose neighbour in its pair is mapped may
 	 * coalesce with it within the table: tagged 4 with t (descriptors
@@ -1787,6 +1807,59 @@ static inline bool PT(span_out)(const struct pt_table *t, unsigned idx,
 	return hi ? (idx & m) != m : (idx & m) != 0;
 }
 
+/* The runs of entries an unmap cleared in one table, between the holes
+ * it passed over, so that the gather gets the entries changed and not
+ * the empty ones between (gathered after the table's section closes, so
+ * that a policy that flushes at once never does it inside one). Past
+ * PT_RUNS runs the last one is widened over the holes. */
+#define PT_RUNS 32
+struct pt_runs {
+	unsigned n;
+	unsigned open; /* first entry of the run being cleared; ~0u: none */
+	unsigned lo[PT_RUNS], hi[PT_RUNS];
+};
+
+static inline void pt_runs_init(struct pt_runs *r)
+{
+	r->n = 0;
+	r->open = ~0u;
+}
+
+/* Entry idx was empty: the run before it ends there. */
+static inline void pt_runs_hole(struct pt_runs *r, unsigned idx)
+{
+	if (r->open == ~0u)
+		return;
+	if (r->n < PT_RUNS) {
+		r->lo[r->n] = r->open;
+		r->hi[r->n++] = idx - 1;
+	} else {
+		r->hi[PT_RUNS - 1] = idx - 1;
+	}
+	r->open = ~0u;
+}
+
+/* Entry idx was present and is cleared. */
+static inline void pt_runs_leaf(struct pt_runs *r, unsigned idx)
+{
+	if (r->open == ~0u)
+		r->open = idx;
+}
+
+/* Gather the runs of t's entries (each of sz bytes) up to entry last as
+ * MODIFIED ranges with leaves of size hint. */
+static void PT(gather_runs)(struct pt_op *op, struct pt_runs *r,
+			    const struct pt_table *t, uint64_t sz,
+			    unsigned last, uint64_t hint)
+{
+	pt_runs_hole(r, last + 1);
+	for (unsigned j = 0; j < r->n; j++)
+		pt_gather_range(op->g, PT(entry_iova)(op->dom, t, r->lo[j]),
+				PT(entry_iova)(op->dom, t, r->hi[j]) +
+					(sz - 1),
+				IOPGT_FLUSH_MODIFIED, hint);
+}
+
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
  * caller split the ends first); a leaf that does not is -EAGAIN, and so is
  * a table frozen under us by a coalesce. *emptied: this call brought t's
@@ -1821,6 +1894,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		 * exclusive section clears what is present. */
 		pt_entry_t *p = t->va;
 		unsigned first = 0, lastc = 0;
+		struct pt_runs runs;
 		uint32_t k = 0;
 
 		*emptied = false;
@@ -1853,9 +1927,12 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			end--;
 		first = i;
 		lastc = end;
+		pt_runs_init(&runs);
 		if (i <= end) {
 			pt_entry_t *q = p + i, *qe = p + end;
 			uint32_t k1 = 0, k2 = 0, k3 = 0;
+
+			runs.open = i;
 
 			/* Four at a time, into four counts: one count would be
 			 * a chain of dependent adds, one cycle an entry, that
@@ -1881,6 +1958,26 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				k1 += e1 != 0;
 				k2 += e2 != 0;
 				k3 += e3 != 0;
+				/* A hole among the four, or after a hole: the
+				 * runs around it (rare in unmaps of what was
+				 * mapped). */
+				if (__builtin_expect(!e0 || !e1 || !e2 || !e3 ||
+							     runs.open == ~0u,
+						     0)) {
+					const uint64_t e4[4] = { e0, e1, e2,
+								 e3 };
+					const unsigned at =
+						(unsigned)(q - p);
+
+					for (unsigned j = 0; j < 4; j++) {
+						if (e4[j])
+							pt_runs_leaf(&runs,
+								     at + j);
+						else
+							pt_runs_hole(&runs,
+								     at + j);
+					}
+				}
 			}
 			for (; q <= qe; q++) {
 				uint64_t e = atomic_load_explicit(
@@ -1888,6 +1985,10 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				atomic_store_explicit(q, 0,
 						      memory_order_relaxed);
 				k += e != 0;
+				if (e)
+					pt_runs_leaf(&runs, (unsigned)(q - p));
+				else
+					pt_runs_hole(&runs, (unsigned)(q - p));
 			}
 			k += k1 + k2 + k3;
 		}
@@ -1896,9 +1997,8 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			     : 1;
 		if (k) {
 			*bytes += k * sz;
-			pt_gather_range(op->g, base + first * sz,
-					    base + (lastc + 1) * sz - 1,
-					    IOPGT_FLUSH_MODIFIED);
+			PT(gather_runs)(op, &runs, t, sz, lastc,
+					PT(hint_size)(&op->dom->geo, 0));
 			/* Without counts: the clearer's half of the Dekker
 			 * pair with a coalescer, then the probe for an
 			 * emptied table (pt.h). */
@@ -1936,6 +2036,9 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		struct pt_table *c;
 		uint64_t e = 0, s;
 		bool ce = false, straddle = false;
+		struct pt_runs runs;
+
+		pt_runs_init(&runs);
 
 		/* The exclusive section, with or without counts: it keeps
 		 * installs and splits (shared sections) out while leaves are
@@ -1970,17 +2073,22 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			 * the last one (or the one before, if that one may
 			 * stick out) need no check but "a table entry?". */
 			const unsigned stop = out_hi == end ? end - 1 : end;
-			first = i;
+			if (first > end)
+				first = i;
+			pt_runs_leaf(&runs, i);
 			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
 			k++;
 			lastc = i;
 			for (i++; i <= stop; i++) {
 				e = atomic_load_explicit(&p[i],
 							 memory_order_relaxed);
-				if (!e)
+				if (!e) {
+					pt_runs_hole(&runs, i);
 					continue;
+				}
 				if (fmt_is_table(e, lvl))
 					break;
+				pt_runs_leaf(&runs, i);
 				atomic_store_explicit(&p[i], 0,
 						      memory_order_relaxed);
 				k++;
@@ -1995,10 +2103,8 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			st = 1; /* no count: never "emptied" */
 		if (k) {
 			*bytes += k * sz;
-			pt_gather_range(op->g, PT(entry_iova)(op->dom, t, first),
-					PT(entry_iova)(op->dom, t, lastc) +
-						(sz - 1),
-					IOPGT_FLUSH_MODIFIED);
+			PT(gather_runs)(op, &runs, t, sz, lastc,
+					PT(hint_size)(&op->dom->geo, lvl));
 		}
 		if (straddle)
 			return -EAGAIN; /* a leaf the ends' split missed */
@@ -2082,6 +2188,20 @@ static int PT(span_split)(struct pt_op *op, struct pt_table *t, unsigned idx,
 }
 
 /* Split leaves so that none straddles addr. Spare tables come from op. */
+/* A leaf of size bytes at base was split (or its group rewritten) by an
+ * unmap: the part of it the unmap clears may be cached at that size, so
+ * it joins the gather with it (hint: the size, or 0 for any). */
+static void PT(gather_cut)(struct pt_op *op, uint64_t base, uint64_t size,
+			   uint64_t hint)
+{
+	uint64_t lo = base > op->cut_iova ? base : op->cut_iova;
+	uint64_t hi = base + (size - 1) < op->cut_last ? base + (size - 1)
+						       : op->cut_last;
+
+	if (lo <= hi)
+		pt_gather_range(op->g, lo, hi, IOPGT_FLUSH_MODIFIED, hint);
+}
+
 static int PT(split_at)(struct pt_op *op, uint64_t addr)
 {
 	struct iopgt_domain *dom = op->dom;
@@ -2101,8 +2221,13 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 		 * first, then look again (at the item holding addr, if addr
 		 * is not on an item's edge). */
 		if (FMT_LEAF_SPANS && PT(span_cut)(dom, e, lvl, addr)) {
+			const uint64_t gsz = PT(size)(geo, lvl)
+					     << fmt_leaf_span(e, lvl);
+
 			r = PT(span_split)(op, PT(cur_table)(dom, &cur, lvl),
 					   cur.idx, e, lvl, addr);
+			if (!r)
+				PT(gather_cut)(op, addr & ~(gsz - 1), gsz, 0);
 			if (r == -ESTALE) {
 				PT_WAIT_FROZEN(dom, lvl, addr);
 				PT(cur_root)(dom, &cur);
@@ -2166,6 +2291,7 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			continue;
 		}
 		pt_stat_add(&dom->st.split, 1);
+		PT(gather_cut)(op, addr & ~(sz - 1), sz, sz);
 		cur.e = fmt_make_table(c->pa, lvl);
 		PT(cur_down)(dom, &cur);
 	}
@@ -2290,9 +2416,13 @@ static int PT(split_ends)(struct pt_op *op, uint64_t iova, uint64_t last)
 			op->spare[l] = c;
 		}
 	}
+	op->cut_iova = iova;
+	op->cut_last = last;
 	r = PT(split_at)(op, iova);
 	if (!r && !top)
 		r = PT(split_at)(op, last + 1);
+	op->cut_iova = 1;
+	op->cut_last = 0;
 	return r;
 }
 
@@ -2524,7 +2654,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 &cur.va[cur.idx], &old, 0,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
-		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, span);
 		if (pt_pinned(t))
 			return (int64_t)span; /* never frozen nor unlinked */
 		/* A coalescer froze t meanwhile, or t may be empty now (in a
@@ -2544,7 +2674,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was, true)
 			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
-	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, span);
 	/* Emptied: the caller parks or unlinks it (out of line), unless
 	 * emptied tables stay where they are. */
 	if (__builtin_expect(!st, 0) && !pt_pinned(t) &&
@@ -2644,7 +2774,9 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (!PT(clear_item)(t, idx, &st, &old, pt_counted(dom)))
 		return PT(unmap_range)(dom, iova, last, g, w);
 	if (old) {
-		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED);
+		/* The item was part of a larger leaf until the split: any
+		 * size may be cached. */
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, 0);
 		if (!pt_counted(dom)) {
 			/* The clear was inside the section, so no freezer
 			 * came between it and here; the fence lets one of two
@@ -2979,7 +3111,7 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 							  ~FMT_HW_DIRTY,
 							  memory_order_relaxed);
 			pt_gather_range(d->g, s, s + (lsz - 1),
-					IOPGT_FLUSH_MODIFIED);
+					IOPGT_FLUSH_MODIFIED, lsz);
 			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, level, base);
 		}
 		d->run_end = s + lsz;

@@ -25,13 +25,23 @@ int iopgt_gather_init(struct iopgt_gather *g, size_t size)
 	return 0;
 }
 
-/* Empty g after its sync. It stays bound to its domain; being empty, it
- * may be bound to another by its next use. */
-static inline void gather_reset(struct iopgt_gather *g)
+/* Forget g's ranges once flushed (its tables stay). */
+static inline void ranges_reset(struct iopgt_gather *g)
 {
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	g->kind = IOPGT_FLUSH_NONE;
+	if (g->priv_flags & PT_G_RANGES) {
+		g->nr_ranges = 0;
+		g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
+	}
+}
+
+/* Empty g after its sync. It stays bound to its domain; being empty, it
+ * may be bound to another by its next use. */
+static inline void gather_reset(struct iopgt_gather *g)
+{
+	ranges_reset(g);
 	g->nr_tables = 0;
 	g->tables = NULL;
 }
@@ -47,7 +57,185 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 	if (g->dom != PT_UNBOUND && (g->tables || g->iova != UINT64_MAX))
 		return -EINVAL; /* holds another domain's state */
 	g->dom = dom;
+	g->priv_flags = 0;
+	if (g->size >= PT_GATHER_SIZE_V2) {
+		g->priv_flags = PT_G_RANGES |
+				dom->cfg.gather_policy << PT_G_POLICY_SHIFT;
+		g->nr_ranges = 0;
+	}
 	return 0;
+}
+
+/* The ranges a gather of this policy holds. */
+static unsigned policy_ranges(unsigned policy)
+{
+	return policy == IOPGT_GATHER_UNION || policy == IOPGT_GATHER_DISJOINT
+		       ? 1
+		       : IOPGT_GATHER_RANGES;
+}
+
+/* ADDED ranges stay apart from MODIFIED and WALK ones. */
+static bool same_class(const struct iopgt_flush_range *a,
+		       const struct iopgt_flush_range *b)
+{
+	return (a->kind == IOPGT_FLUSH_ADDED) == (b->kind == IOPGT_FLUSH_ADDED);
+}
+
+/* Widen a to cover b too, with the hints of both: leaf sizes OR'd (0, any
+ * size, wins), leaf-only only if both were, the highest kind. */
+static void range_merge(struct iopgt_flush_range *a,
+			const struct iopgt_flush_range *b)
+{
+	if (b->iova < a->iova)
+		a->iova = b->iova;
+	if (b->last > a->last)
+		a->last = b->last;
+	a->leaf_sizes = a->leaf_sizes && b->leaf_sizes
+				? a->leaf_sizes | b->leaf_sizes
+				: 0;
+	a->flags &= b->flags;
+	a->walk_levels |= b->walk_levels;
+	if (b->kind > a->kind)
+		a->kind = b->kind;
+}
+
+/* The bytes between a and b that merging them would add (0 if they
+ * overlap or touch). */
+static uint64_t range_gap(const struct iopgt_flush_range *a,
+			  const struct iopgt_flush_range *b)
+{
+	if (b->iova > a->last)
+		return b->iova - a->last - 1;
+	if (a->iova > b->last)
+		return a->iova - b->last - 1;
+	return 0;
+}
+
+/* The union of g's ranges, as the first fields report it. */
+static void ranges_union(struct iopgt_gather *g)
+{
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	g->kind = IOPGT_FLUSH_NONE;
+	for (unsigned i = 0; i < g->nr_ranges; i++) {
+		const struct iopgt_flush_range *r = &g->ranges[i];
+
+		if (r->iova < g->iova)
+			g->iova = r->iova;
+		if (r->last > g->last)
+			g->last = r->last;
+		if (r->kind > g->kind)
+			g->kind = r->kind;
+	}
+}
+
+static void flush_ranges(struct iopgt_domain *dom, struct iopgt_gather *g);
+
+void iopgt__gather_add(struct iopgt_gather *g,
+		       const struct iopgt_flush_range *x)
+{
+	const unsigned policy =
+		(g->priv_flags & PT_G_POLICY_MASK) >> PT_G_POLICY_SHIFT;
+	const unsigned cap = policy_ranges(policy);
+	struct iopgt_flush_range *r = g->ranges;
+	unsigned n = g->nr_ranges, bi = 0, bj = 0;
+	uint64_t best = UINT64_MAX;
+	struct iopgt_flush_range y;
+
+	/* Inside a range of its class whose kind includes x's (a MODIFIED
+	 * clear inside an unlinked table's WALK): nothing to add but the
+	 * hints. A range x holds the same way goes into x. Neither changes
+	 * a byte of what is flushed. */
+	for (unsigned i = 0; i < n; i++) {
+		if (!same_class(&r[i], x))
+			continue;
+		if (r[i].kind > x->kind && r[i].iova <= x->iova &&
+		    r[i].last >= x->last) {
+			range_merge(&r[i], x);
+			return;
+		}
+		if (x->kind > r[i].kind && x->iova <= r[i].iova &&
+		    x->last >= r[i].last) {
+			y = *x;
+			range_merge(&y, &r[i]);
+			r[i] = r[--n];
+			g->nr_ranges = n;
+			x = &y;
+			i--;
+		}
+	}
+
+	/* Widen a range of the same kind that x touches, then fold in any
+	 * other that the widened one now touches. The hints of both then
+	 * hold for the whole: touching ranges cost one command where two
+	 * sets of hints would cost two. */
+	for (unsigned i = 0; i < n; i++) {
+		if (r[i].kind != x->kind ||
+		    !pt_touch(r[i].iova, r[i].last, x->iova, x->last))
+			continue;
+		range_merge(&r[i], x);
+		for (unsigned j = 0; j < n; j++) {
+			if (j == i || r[j].kind != r[i].kind ||
+			    !pt_touch(r[i].iova, r[i].last, r[j].iova,
+				      r[j].last))
+				continue;
+			range_merge(&r[i], &r[j]);
+			r[j] = r[--n];
+			if (i == n)
+				i = j;
+			j = (unsigned)-1; /* look at all again */
+		}
+		g->nr_ranges = n;
+		return;
+	}
+	if (n < cap) {
+		r[n] = *x;
+		g->nr_ranges = n + 1;
+		return;
+	}
+	switch (policy) {
+	case IOPGT_GATHER_UNION:
+		range_merge(&r[0], x);
+		return;
+	case IOPGT_GATHER_EARLY:
+	case IOPGT_GATHER_DISJOINT:
+		/* The union already took x in: flush what g held, then hold
+		 * x alone. */
+		flush_ranges((struct iopgt_domain *)g->dom, g);
+		r[0] = *x;
+		g->nr_ranges = 1;
+		g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
+		ranges_union(g);
+		return;
+	default:
+		break;
+	}
+	/* MERGE: of the ranges and x, merge the two of one class whose merge
+	 * adds the fewest bytes (x is index n). With two classes among nine,
+	 * some class has two. */
+	for (unsigned i = 0; i <= n; i++) {
+		const struct iopgt_flush_range *a = i < n ? &r[i] : x;
+
+		for (unsigned j = i + 1; j <= n; j++) {
+			const struct iopgt_flush_range *b = j < n ? &r[j] : x;
+			uint64_t gap;
+
+			if (!same_class(a, b))
+				continue;
+			gap = range_gap(a, b);
+			if (gap < best || (gap == best && a->kind == b->kind)) {
+				best = gap;
+				bi = i;
+				bj = j;
+			}
+		}
+	}
+	if (bj == n) {
+		range_merge(&r[bi], x);
+	} else {
+		range_merge(&r[bi], &r[bj]);
+		r[bj] = *x;
+	}
 }
 
 void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
@@ -56,7 +244,17 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 	uint64_t span = pt_table_span(&dom->geo, t->level);
 
 	pt_assert("a root is never unlinked", !pt_pinned(t));
-	pt_gather_range(g, t->iova, t->iova + span - 1, IOPGT_FLUSH_WALK);
+	if (t->iova < g->iova)
+		g->iova = t->iova;
+	if (t->iova + span - 1 > g->last)
+		g->last = t->iova + span - 1;
+	g->kind = IOPGT_FLUSH_WALK;
+	if (g->priv_flags & PT_G_RANGES)
+		iopgt__gather_add(g, &(struct iopgt_flush_range){
+					     .iova = t->iova,
+					     .last = t->iova + span - 1,
+					     .kind = IOPGT_FLUSH_WALK,
+					     .walk_levels = 1u << t->level });
 	if (IOPGT_DEBUG)
 		atomic_fetch_add_explicit(&dom->gathered, 1,
 					  memory_order_relaxed);
@@ -65,10 +263,67 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 	g->nr_tables++;
 }
 
+/* Hand the n ranges r to the flush callbacks, and count them. */
+static void issue_ranges(struct iopgt_domain *dom,
+			 const struct iopgt_flush_range *r, unsigned n)
+{
+	struct pt_shard *sh = pt_shard(dom);
+
+	if (dom->cfg.flush_ranges) {
+		dom->cfg.flush_ranges(dom->cfg.flush.arg, r, n);
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			dom->cfg.flush.flush_range(dom->cfg.flush.arg,
+						   r[i].iova, r[i].last,
+						   (enum iopgt_flush_kind)r[i]
+							   .kind);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pt_stat_add(&sh->flushes[r[i].kind], 1);
+}
+
+/* The test hooks' flushes: none, or every WALK narrowed to a leaf-only
+ * MODIFIED (broken on purpose: rules 1 and 2). */
+static __attribute__((noinline)) void
+issue_hooked(struct iopgt_domain *dom, const struct iopgt_flush_range *r,
+	     unsigned n)
+{
+	struct iopgt_flush_range narrowed[IOPGT_GATHER_RANGES];
+
+	if (dom->hooks & PT_HOOK_SKIP_FLUSH)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		narrowed[i] = r[i];
+		if (narrowed[i].kind > IOPGT_FLUSH_MODIFIED) {
+			narrowed[i].kind = IOPGT_FLUSH_MODIFIED;
+			narrowed[i].flags |= IOPGT_RANGE_LEAF_ONLY;
+			narrowed[i].walk_levels = 0;
+		}
+	}
+	issue_ranges(dom, narrowed, n);
+}
+
+/* Flush g's ranges (a gather that keeps them), count them, and forget
+ * them. */
+static void flush_ranges(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	const unsigned n = g->nr_ranges;
+
+	if (n) {
+		if (dom->hooks & (PT_HOOK_SKIP_FLUSH | PT_HOOK_LEAF_ONLY_FLUSH))
+			issue_hooked(dom, g->ranges, n);
+		else
+			issue_ranges(dom, g->ranges, n);
+	}
+	ranges_reset(g);
+}
+
 static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
 {
 	enum iopgt_flush_kind kind = g->kind;
 
+	if (!all && (g->priv_flags & PT_G_RANGES))
+		return flush_ranges(dom, g);
 	if (dom->hooks & PT_HOOK_SKIP_FLUSH)
 		return;
 	if ((dom->hooks & PT_HOOK_LEAF_ONLY_FLUSH) &&
@@ -127,14 +382,25 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 {
 	enum iopgt_flush_kind kind = g->kind;
 
-	if (g->iova <= g->last) {
-		dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova, g->last,
-					   kind);
-		pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
+	/* One range (or a gather without ranges): the union is it, and
+	 * flush_range takes it unless flush_ranges is given. */
+	if ((g->priv_flags & PT_G_RANGES) &&
+	    (g->nr_ranges > 1 || dom->cfg.flush_ranges)) {
+		flush_ranges(dom, g);
+	} else {
+		if (g->iova <= g->last) {
+			dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,
+						   g->last, kind);
+			pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
+		}
+		g->kind = IOPGT_FLUSH_NONE;
+		g->iova = UINT64_MAX;
+		g->last = 0;
+		if (g->priv_flags & PT_G_RANGES) {
+			g->nr_ranges = 0;
+			g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
+		}
 	}
-	g->kind = IOPGT_FLUSH_NONE;
-	g->iova = UINT64_MAX;
-	g->last = 0;
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
 	return 0;
@@ -181,7 +447,7 @@ static void evict_idle(struct iopgt_domain *dom)
 	struct iopgt_gather g;
 
 	iopgt_gather_init(&g, sizeof(g));
-	g.dom = dom;
+	iopgt__gather_bind(dom, &g);
 	for (unsigned i = 0; i < dom->cache_limit; i++) {
 		uint64_t key = atomic_exchange_explicit(&dom->idle[i], 0,
 							memory_order_relaxed);

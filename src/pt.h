@@ -459,6 +459,10 @@ struct pt_op {
 	bool spares;     /* spare[] is initialised */
 	bool redo;       /* a map redone from the root up to redo_last */
 	uint64_t redo_last;
+	/* The range an unmap splits the ends of (empty otherwise): a split
+	 * leaf's part inside it is gathered with the leaf's size, which the
+	 * TLB may hold for it. */
+	uint64_t cut_iova, cut_last;
 	struct pt_table *spare[PT_MAX_LEVELS]; /* preallocated split tables */
 	unsigned ncand;
 	struct pt_cand cand[2]; /* filled tables at the ends of a map */
@@ -1155,6 +1159,25 @@ void iopgt__mem_release(void *table_arg);
 	(offsetof(struct iopgt_gather, priv) +                              \
 	 sizeof(((struct iopgt_gather *)0)->priv))
 
+/* The size of the second version, which keeps ranges (struct
+ * iopgt_flush_range): a gather at least this large has them. */
+#define PT_GATHER_SIZE_V2                                                   \
+	(offsetof(struct iopgt_gather, ranges) +                            \
+	 sizeof(((struct iopgt_gather *)0)->ranges))
+
+/* iopgt_gather.priv_flags, set when the gather is bound to a domain. */
+enum {
+	/* The gather keeps ranges (it has the second version's size). */
+	PT_G_RANGES = 1u << 0,
+	/* A table was installed since the last flush: an ADDED range may
+	 * cover a table entry that was empty (and, in caching mode, cached
+	 * as such), so it is not leaf-only. */
+	PT_G_INSTALLED = 1u << 1,
+	/* enum iopgt_gather_policy, in bits 5:4. */
+	PT_G_POLICY_SHIFT = 4,
+	PT_G_POLICY_MASK = 3u << 4,
+};
+
 /* The domain of a gather that never held anything: never NULL, so that a
  * gather iopgt_gather_init never saw (zero) is caught on the slow path. */
 extern const char iopgt__unbound;
@@ -1184,17 +1207,68 @@ static inline int pt_gather_use(const struct iopgt_domain *dom,
 	return pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
 }
 
-/* Widen g's range to [iova, last] and its flush kind to at least kind
- * (inline: every unmap and every caching-mode map calls it). */
-static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
-				   uint64_t last, enum iopgt_flush_kind kind)
+/* Whether [a, b] and [c, d] overlap or touch (without overflow). */
+static inline bool pt_touch(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
+	return !(c > b && c - b > 1) && !(a > d && a - d > 1);
+}
+
+/* Add r to g's ranges, when the last range cannot simply be widened:
+ * merging, taking a new range, or, full, applying g's policy (which may
+ * flush g's ranges at once). */
+void iopgt__gather_add(struct iopgt_gather *g,
+		       const struct iopgt_flush_range *r);
+
+/* Add [iova, last], changed as kind (ADDED or MODIFIED) in leaves of
+ * leaf_size bytes, to g: its union and, if it keeps them, its ranges
+ * (inline: every unmap and every caching-mode map calls it; the first
+ * range of a batch and a range that widens the last one stay inline). */
+static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
+				   uint64_t last, enum iopgt_flush_kind kind,
+				   uint64_t leaf_size)
+{
+	struct iopgt_flush_range *r;
+	uint32_t flags;
+	unsigned n;
+
 	if (iova < g->iova)
 		g->iova = iova;
 	if (last > g->last)
 		g->last = last;
 	if (kind > g->kind)
 		g->kind = kind;
+	if (!(g->priv_flags & PT_G_RANGES))
+		return;
+	flags = kind == IOPGT_FLUSH_ADDED && (g->priv_flags & PT_G_INSTALLED)
+			? 0
+			: IOPGT_RANGE_LEAF_ONLY;
+	n = g->nr_ranges;
+	r = &g->ranges[n ? n - 1 : 0];
+	if (!n) {
+		*r = (struct iopgt_flush_range){ .iova = iova,
+						 .last = last,
+						 .leaf_sizes = leaf_size,
+						 .kind = kind,
+						 .flags = flags };
+		g->nr_ranges = 1;
+	} else if (r->kind == kind && pt_touch(r->iova, r->last, iova, last)) {
+		r->flags &= flags;
+		if (iova < r->iova)
+			r->iova = iova;
+		if (last > r->last)
+			r->last = last;
+		/* 0, any size, stays 0 */
+		r->leaf_sizes = r->leaf_sizes && leaf_size
+					? r->leaf_sizes | leaf_size
+					: 0;
+	} else {
+		iopgt__gather_add(g, &(struct iopgt_flush_range){
+					     .iova = iova,
+					     .last = last,
+					     .leaf_sizes = leaf_size,
+					     .kind = kind,
+					     .flags = flags });
+	}
 }
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
  * joins the range with a WALK flush. */

@@ -259,7 +259,9 @@ static void test_null_args(void **state)
 	(void)state;
 	topen(&d, &tcfgs[0], 0, CACHE_DEFAULT, 0);
 	assert_int_equal(iopgt_gather_init(NULL, sizeof(g)), -EINVAL);
-	assert_int_equal(iopgt_gather_init(&g, sizeof(g) - 8), -EINVAL);
+	assert_int_equal(iopgt_gather_init(&g, offsetof(struct iopgt_gather,
+							nr_ranges) - 8),
+			 -EINVAL);
 	assert_int_equal(iopgt_gather_init(&g, sizeof(g)), 0);
 
 	assert_int_equal(iopgt_map(NULL, 0, 0, d.s[0], RW, &g), -EINVAL);
@@ -370,6 +372,38 @@ static void test_gather_domain(void **state)
 	}
 }
 
+/* A caller built against the first version of struct iopgt_gather (no
+ * ranges): the union and the highest kind, one flush_range call, and
+ * nothing written past the size it gave. */
+static void test_gather_v1(void **state)
+{
+	const size_t v1 = offsetof(struct iopgt_gather, nr_ranges);
+	union {
+		struct iopgt_gather g;
+		unsigned char raw[sizeof(struct iopgt_gather)];
+	} u;
+	struct tdom d;
+	uint64_t p;
+
+	(void)state;
+	topen(&d, &tcfgs[0], IOPGT_OPT_CACHING_MODE, CACHE_DEFAULT, 0);
+	p = d.s[0];
+	memset(&u, 0xa5, sizeof(u));
+	assert_int_equal(iopgt_gather_init(&u.g, v1), 0);
+	assert_int_equal(iopgt_map(d.dom, 8 * p, 0, p, RW, &u.g), 0);
+	assert_int_equal(iopgt_map(d.dom, 64 * p, 0, p, RW, &u.g), 0);
+	assert_int_equal(iopgt_unmap(d.dom, 8 * p, p, &u.g), (int64_t)p);
+	assert_int_equal(iopgt_sync(d.dom, &u.g), 0);
+	assert_int_equal(d.tf.n, 1);
+	assert_int_equal(d.tf.recs[0].iova, 8 * p);
+	assert_int_equal(d.tf.recs[0].last, 65 * p - 1);
+	assert_int_equal(d.tf.recs[0].kind, IOPGT_FLUSH_MODIFIED);
+	for (size_t i = v1; i < sizeof(u); i++)
+		assert_int_equal(u.raw[i], 0xa5);
+	tunmap_ok(&d, 64 * p, p, p);
+	tclose(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_gather_domain),
+		cmocka_unit_test(test_gather_v1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
