@@ -867,7 +867,8 @@ struct iopgt_inval_config {
 	 * than asked). 0: exactly the range where the IOMMU can express it. */
 	uint64_t slack;
 	/* Past this many commands for one call, a single command for the
-	 * whole domain (or PASID, ASID, VMID) is written instead. 0: 64. */
+	 * whole domain (or PASID, ASID, VMID) is written instead. 0: 64;
+	 * values above 2^20 count as 2^20. */
 	unsigned max_commands;
 	/* New fields are added here, at the end. */
 };

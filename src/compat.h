@@ -37,6 +37,7 @@
 #define ENOMEM 12
 #define EEXIST 17
 #define EINVAL 22
+#define ENOSPC 28
 #define ERANGE 34
 #define EOPNOTSUPP 95
 #define ESTALE 116

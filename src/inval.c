@@ -11,6 +11,10 @@
 	(offsetof(struct iopgt_inval_config, max_commands) +                \
 	 sizeof(((struct iopgt_inval_config *)0)->max_commands))
 
+/* The most commands one call writes (max_commands above it is taken as
+ * this), so that the count always fits the int returned. */
+#define INVAL_MAX_COMMANDS (1u << 20)
+
 static pt_inval_encoder *const encoders[] = {
 	[IOPGT_IOMMU_VTD] = iopgt__inval_vtd,
 	[IOPGT_IOMMU_AMD] = iopgt__inval_amd,
@@ -72,6 +76,8 @@ int iopgt_inval_encode(const struct iopgt_inval_config *c,
 	if (err)
 		return err;
 	limit = c->max_commands ? c->max_commands : 64;
+	if (limit > INVAL_MAX_COMMANDS)
+		limit = INVAL_MAX_COMMANDS;
 	all = o.n > limit;
 	o = (struct pt_inval_out){ out, max, 0 };
 	err = enc(c, r, nr, all, &o);
