@@ -15,7 +15,9 @@
  *   caches   an IOTLB of leaf translations (optionally of non-present
  *            results: caching mode) and a paging-structure cache of table
  *            pointers per level; both are dropped only by the domain's
- *            flush callbacks, which the simulator provides.
+ *            flush callbacks, which the simulator provides: abstract
+ *            ranges, or one IOMMU's invalidation commands, decoded by
+ *            the simulator's own code.
  *   checker  a reference model of what is mapped, kept by the driver (the
  *            code calling map/unmap/sync); every translation is checked
  *            against it, and every table read against the page states.
@@ -112,6 +114,75 @@ int iopgt_sim_set_root(struct iopgt_sim *sim,
 /* Forget the domain and empty the caches; stops the devices. Call before
  * destroying the domain if the simulator is to be reused. */
 void iopgt_sim_detach(struct iopgt_sim *sim);
+
+/* ------------------------------------------------------------------------
+ * IOMMU invalidation commands
+ *
+ * The simulator executes the invalidation commands of the IOMMUs that
+ * iopgt_inval_encode() writes for (enum iopgt_iommu), decoded from the
+ * command words by its own code, written from each specification (never
+ * by the library's encoder, never from cmd->iova and cmd->last), under
+ * that IOMMU's caching rules (docs/sim.md, "Invalidation commands"): the
+ * IOTLB entries and paging-structure entries a command drops are the ones
+ * its fields name, no more, so that a wrong field, a missing non-leaf
+ * flag or a range that misses a page leaves a translation stale.
+ */
+
+/* Execute the n commands cmd[0 .. n - 1] of the IOMMU c->iommu against
+ * the caches, in order, as one batch followed by a completion wait: the
+ * call returns once every translation that started before it has ended,
+ * and none that starts after it can use what the commands dropped. c
+ * describes the attached domain as the IOMMU knows it: its ids (a command
+ * for another domain id, PASID, ASID, VMID, GSCID or PSCID has no
+ * effect), its stage (IOPGT_INVAL_FIRST_STAGE: which commands reach its
+ * tables), its capabilities (IOPGT_INVAL_RANGES: the fields that are
+ * otherwise reserved), max_addr_mask (VT-d), granule and levels (0: the
+ * attached domain's). A malformed command (unknown opcode or
+ * granularity, a reserved bit set, an address not aligned to its mask, a
+ * size no encoding gives) is a violation (IOPGT_SIM_V_BAD_COMMAND) and
+ * has no effect. Each well-formed command is counted (stats
+ * inval_commands). Returns 0, -EINVAL for NULL c (or cmd with n), an
+ * unknown IOMMU, or ids wider than the IOMMU's fields, or -ENODEV if no
+ * domain is attached and c leaves granule or levels 0. Thread-safe: any
+ * number of translations and devices may run; invalidations are
+ * serialized. */
+int iopgt_sim_invalidate(struct iopgt_sim *sim,
+			 const struct iopgt_inval_config *c,
+			 const struct iopgt_inval_cmd *cmd, unsigned n);
+
+/* Configure a domain so that its syncs reach the simulator as commands of
+ * the IOMMU *c: cfg->flush_ranges (every range of a sync, written by
+ * iopgt_inval_encode() and executed by iopgt_sim_invalidate() as one
+ * batch), cfg->flush.flush_range (one range, as a flush_ranges range
+ * with leaf sizes unknown, no flags and, for WALK, every level below the
+ * root in walk_levels) and cfg->flush.flush_all (the IOMMU's command for
+ * everything of the domain: the encoder's commands for one WALK range
+ * over the whole space with max_commands 1); cfg->flush.arg is sim. Call
+ * after iopgt_sim_domain_config() (or iopgt_sim_flush_ops()) and before
+ * iopgt_domain_create. The simulator keeps a copy of *c (c->size bytes
+ * of it, as iopgt_inval_config_init sets size). Its granule and levels
+ * may be 0: they are then taken from the domain at iopgt_sim_attach
+ * (iopgt_inval_config_init needs a domain, which does not exist yet);
+ * if given, they must match
+ * the domain, or iopgt_sim_attach fails with -EINVAL. A sync before the
+ * attach issues no command (nothing is cached then). An encoder error,
+ * or commands that do not decode, are violations
+ * (IOPGT_SIM_V_BAD_COMMAND). The flush hook, if set, is called for each
+ * range before its commands are written. The callbacks are
+ * thread-safe. */
+void iopgt_sim_inval_ops(struct iopgt_sim *sim,
+			 const struct iopgt_inval_config *c,
+			 struct iopgt_config *cfg);
+
+/* Called by the callbacks of iopgt_sim_inval_ops on the commands written
+ * for a sync (or a flush_all), before they execute: fn may rewrite them
+ * and lower *n (to leave the last ones out), never raise it. For tests
+ * that corrupt the commands on purpose. NULL: none. Call with nothing
+ * running. */
+void iopgt_sim_set_cmd_hook(struct iopgt_sim *sim,
+			    void (*fn)(void *arg, struct iopgt_inval_cmd *cmd,
+				       unsigned *n),
+			    void *arg);
 
 /* Called at the start of every invalidation, before it takes effect, with
  * its range and kind (IOPGT_FLUSH_KINDS for flush_all). For tests that
@@ -228,6 +299,10 @@ enum iopgt_sim_violation_kind {
 	IOPGT_SIM_V_STALE_WALK_CACHE,
 	/* table_free of a page not allocated, or with a wrong size. */
 	IOPGT_SIM_V_BAD_FREE,
+	/* An invalidation command that does not decode (iopgt_sim_invalidate:
+	 * unknown opcode, reserved bits set, a misaligned address mask, ...),
+	 * or commands the encoder could not write for a sync. */
+	IOPGT_SIM_V_BAD_COMMAND,
 	IOPGT_SIM_V_KINDS
 };
 
@@ -271,6 +346,9 @@ struct iopgt_sim_stats {
 	uint64_t pages_freed;     /* table_free calls */
 	uint64_t pages_live, pages_peak;
 	uint64_t bytes_live, bytes_peak;
+	uint64_t inval_commands;  /* well-formed IOMMU commands executed
+	                           * (iopgt_sim_invalidate), whether or not
+	                           * they named this domain */
 };
 
 /* Read the counters; not a snapshot while devices run. Thread-safe. */

@@ -410,6 +410,7 @@ static const unsigned rule_of[IOPGT_SIM_V_KINDS] = {
 	[IOPGT_SIM_V_USE_AFTER_FREE] = 2,
 	[IOPGT_SIM_V_STALE_WALK_CACHE] = 2,
 	[IOPGT_SIM_V_BAD_FREE] = 0,
+	[IOPGT_SIM_V_BAD_COMMAND] = 0,
 };
 
 static void print_one(FILE *out, const struct iopgt_sim_violation *v)
@@ -496,6 +497,7 @@ const char *iopgt_sim_violation_name(enum iopgt_sim_violation_kind kind)
 		[IOPGT_SIM_V_USE_AFTER_FREE] = "use after free",
 		[IOPGT_SIM_V_STALE_WALK_CACHE] = "stale walk cache",
 		[IOPGT_SIM_V_BAD_FREE] = "bad free",
+		[IOPGT_SIM_V_BAD_COMMAND] = "bad command",
 	};
 	return (unsigned)kind < IOPGT_SIM_V_KINDS ? names[kind] : "?";
 }

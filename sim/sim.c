@@ -137,6 +137,8 @@ int iopgt_sim_attach(struct iopgt_sim *sim, struct iopgt_domain *dom)
 	sim->ias_mask = info.ias_max	  ? ~info.iova_last
 			: info.ias >= 64 ? 0
 					 : ~((UINT64_C(1) << info.ias) - 1);
+	if (sim_inval_attach(sim))
+		return -EINVAL;
 	sim_caches_drop_all(sim);
 	sim->dom = dom;
 	return 0;
@@ -206,6 +208,7 @@ void iopgt_sim_get_stats(const struct iopgt_sim *sim,
 	st->pages_peak = LD(sim->st.pages_peak);
 	st->bytes_live = LD(sim->st.bytes_live);
 	st->bytes_peak = LD(sim->st.bytes_peak);
+	st->inval_commands = LD(sim->st.inval_cmds);
 }
 
 void iopgt_sim_print_stats(const struct iopgt_sim *sim, FILE *out)
@@ -227,7 +230,8 @@ void iopgt_sim_print_stats(const struct iopgt_sim *sim, FILE *out)
 	for (unsigned i = 0; i < IOPGT_FLUSH_KINDS; i++)
 		fprintf(out, " %s %" PRIu64, iopgt_flush_kind_name(i),
 			st.invalidations[i]);
-	fprintf(out, " all %" PRIu64 "\nviolations:", st.invalidate_all);
+	fprintf(out, " all %" PRIu64 " commands %" PRIu64 "\nviolations:",
+		st.invalidate_all, st.inval_commands);
 	for (unsigned i = 0; i < IOPGT_SIM_V_KINDS; i++)
 		fprintf(out, " %s %" PRIu64, iopgt_sim_violation_name(i),
 			st.violations[i]);

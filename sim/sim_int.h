@@ -6,6 +6,8 @@
  *             specifications
  *   walk.c    the walker, the IOTLB, the paging-structure cache and the
  *             invalidations
+ *   inval.c   the IOMMUs' invalidation commands, decoded from the
+ *             specifications, and the flush callbacks that send them
  *   model.c   the reference model and the violation records
  *   device.c  the device threads
  *   sim.c     creation, attach, statistics
@@ -190,6 +192,14 @@ struct iopgt_sim {
 			   unsigned kind);
 	void *flush_hook_arg;
 
+	/* The IOMMU whose commands the domain's flushes become
+	 * (iopgt_sim_inval_ops): as given, and as used (granule and levels,
+	 * where given as 0, from the domain attached). */
+	struct iopgt_inval_config inval_given, inval;
+	bool inval_on;
+	void (*cmd_hook)(void *arg, struct iopgt_inval_cmd *cmd, unsigned *n);
+	void *cmd_hook_arg;
+
 	struct sim_model model;
 
 	pthread_mutex_t rep_mu;
@@ -206,6 +216,7 @@ struct iopgt_sim {
 		_Atomic uint64_t viol[IOPGT_SIM_V_KINDS];
 		_Atomic uint64_t pages_alloc, pages_freed, pages_live;
 		_Atomic uint64_t pages_peak, bytes_live, bytes_peak;
+		_Atomic uint64_t inval_cmds;
 	} st;
 };
 
@@ -247,6 +258,20 @@ void sim_caches_drop_all(struct iopgt_sim *sim);
 void sim_flush_range(void *arg, uint64_t iova, uint64_t last,
 		     enum iopgt_flush_kind kind);
 void sim_flush_all(void *arg);
+/* Drop IOTLB entries overlapping [iova, last] whose level is in levels
+ * (bit l: level l; negative entries count as level 0), paging-structure
+ * entries whose table's span overlaps it, or everything. Call with inv
+ * held exclusively. */
+void sim_drop_iotlb(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
+		    unsigned levels);
+void sim_drop_psc(struct iopgt_sim *sim, uint64_t iova, uint64_t last);
+void sim_drop_everything(struct iopgt_sim *sim);
+
+/* inval.c */
+/* At attach: complete the invalidation configuration from the domain's
+ * geometry (granule and levels given as 0), or refuse one that does not
+ * match it (-EINVAL). */
+int sim_inval_attach(struct iopgt_sim *sim);
 
 /* model.c */
 int sim_model_init(struct iopgt_sim *sim);

@@ -159,10 +159,11 @@ static void tlb_insert(struct iopgt_sim *sim, const struct sim_tlb_ent *n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Drop the entries overlapping [iova, last]; all if all. Called with inv
- * held exclusively. */
-static void tlb_drop(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
-		     bool all)
+/* Drop the entries overlapping [iova, last] whose level is in levels (bit
+ * l: level l; a negative entry counts as level 0); all if all. Called
+ * with inv held exclusively. */
+static void tlb_drop_levels(struct iopgt_sim *sim, uint64_t iova,
+			    uint64_t last, bool all, unsigned levels)
 {
 	for (unsigned i = 0; i < sim->cfg.iotlb_sets; i++) {
 		struct sim_tlb_set *s = &sim->tlb[i];
@@ -174,11 +175,18 @@ static void tlb_drop(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
 			uint64_t start = e->tag << sh;
 			uint64_t end = start + ((UINT64_C(1) << sh) - 1);
 
-			if (e->valid && (all || (start <= last && iova <= end)))
+			if (e->valid && (levels & (1u << e->level)) &&
+			    (all || (start <= last && iova <= end)))
 				e->valid = 0;
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
+}
+
+static void tlb_drop(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
+		     bool all)
+{
+	tlb_drop_levels(sim, iova, last, all, ~0u);
 }
 
 /* ------------------------------------------------------------------------
@@ -268,6 +276,23 @@ void sim_caches_drop_all(struct iopgt_sim *sim)
 	tlb_drop(sim, 0, UINT64_MAX, true);
 	psc_drop(sim, 0, UINT64_MAX, true);
 	pthread_rwlock_unlock(&sim->inv);
+}
+
+void sim_drop_iotlb(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
+		    unsigned levels)
+{
+	tlb_drop_levels(sim, iova, last, false, levels);
+}
+
+void sim_drop_psc(struct iopgt_sim *sim, uint64_t iova, uint64_t last)
+{
+	psc_drop(sim, iova, last, false);
+}
+
+void sim_drop_everything(struct iopgt_sim *sim)
+{
+	tlb_drop(sim, 0, UINT64_MAX, true);
+	psc_drop(sim, 0, UINT64_MAX, true);
 }
 
 /* ------------------------------------------------------------------------
