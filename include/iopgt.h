@@ -135,11 +135,13 @@ enum iopgt_flush_kind {
 struct iopgt_flush_range {
 	uint64_t iova;       /* first byte to invalidate */
 	uint64_t last;       /* last byte to invalidate (inclusive) */
-	/* OR of the byte sizes of the leaf entries that were written or
+	/* OR of the byte sizes of the leaf entries that were changed or
 	 * cleared in the range: the sizes of translations a TLB may hold
 	 * for it (a superpage split by an unmap counts with its own size).
-	 * 0: not known, any size (WALK ranges, whose tables' leaves may be
-	 * cached at any size they held). */
+	 * 0: not known, any size: WALK ranges (their tables' leaves may be
+	 * cached at any size they held) and ADDED ranges (what caching mode
+	 * caches is a non-present result, of the size of whatever empty
+	 * entry the walk stopped at). */
 	uint64_t leaf_sizes;
 	uint32_t kind;       /* enum iopgt_flush_kind: ADDED, MODIFIED or
 	                      * WALK (never NONE) */

@@ -1123,8 +1123,7 @@ retry:
 		 * entry added as well. */
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(op->g, iova, iova + sz - 1,
-					IOPGT_FLUSH_ADDED,
-					PT(hint_size)(geo, level));
+					IOPGT_FLUSH_ADDED, 0);
 		/* The leaf took the place of a table entry, which the count
 		 * (or the probe) already held: if t was full but for the
 		 * subtree, it is full of leaves now and may coalesce, as
@@ -1141,7 +1140,7 @@ retry:
 	}
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(op->g, iova, iova + i * sz - 1,
-				IOPGT_FLUSH_ADDED, PT(hint_size)(geo, level));
+				IOPGT_FLUSH_ADDED, 0);
 	if (pt_st_count(st) == pt_nr_entries(geo, level) &&
 	    level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
@@ -1410,8 +1409,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				      memory_order_relaxed);
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
-					IOPGT_FLUSH_ADDED,
-					PT(hint_size)(&dom->geo, 0));
+					IOPGT_FLUSH_ADDED, 0);
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
@@ -1446,7 +1444,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(g, iova, iova + dom->granule_mask,
-				IOPGT_FLUSH_ADDED, PT(hint_size)(&dom->geo, 0));
+				IOPGT_FLUSH_ADDED, 0);
 	*follow = pt_st_count(st) == t->mask + 1;
 	/* With leaf spans, a page whose neighbour in its pair is mapped may
 	 * coalesce with it within the table: tagged 4 with t (descriptors

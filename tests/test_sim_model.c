@@ -84,6 +84,10 @@ struct run {
 	bool broken;      /* PT_HOOK_SKIP_FLUSH: violations expected */
 	bool caching;     /* caching mode in the simulator and the domain */
 	bool counts;      /* IOPGT_OPT_COUNTS */
+	/* Flushes as an IOMMU's commands (iopgt_sim_inval_ops), with these
+	 * IOPGT_INVAL_* flags; 0: the simulator's abstract flushes. */
+	enum iopgt_iommu iommu;
+	unsigned iflags;
 	bool spans;       /* the domain has leaves of several items */
 	bool grow;        /* grows up to the format's largest ias */
 	unsigned levels0, grows; /* its levels at first, levels grown */
@@ -113,6 +117,9 @@ static void print_context(FILE *out, void *arg)
 {
 	struct run *R = arg;
 
+	if (R->iommu)
+		fprintf(out, "  flushes as commands of IOMMU %u, flags %#x\n",
+			(unsigned)R->iommu, R->iflags);
 	fprintf(out,
 		"  config %s, variant %s%s%s, base seed 0x%" PRIx64
 		", config seed 0x%" PRIx64 ", %u device threads\n"
@@ -496,6 +503,16 @@ static void setup_run(struct run *R)
 	}
 	iopgt_sim_mem_ops(R->sim, &cfg.mem);
 	iopgt_sim_flush_ops(R->sim, &cfg.flush);
+	if (R->iommu) {
+		struct iopgt_inval_config ic;
+
+		memset(&ic, 0, sizeof(ic));
+		ic.size = sizeof(ic);
+		ic.iommu = R->iommu;
+		ic.flags = R->iflags;
+		ic.max_addr_mask = 18; /* granule and levels: at attach */
+		iopgt_sim_inval_ops(R->sim, &ic, &cfg);
+	}
 	rc = iopgt_domain_create(&cfg, &R->dom);
 	CHECK_EQ(rc, 0, "domain create");
 	{
@@ -664,6 +681,38 @@ static void run_one(const struct tcfg *c, size_t ci, bool broken,
 	R->quarantine = ci % 2 ? 16 : 0;
 	R->caching = ci % 3 == 2;
 	R->counts = ci % 4 >= 2;
+	/* In every other configuration the flushes reach the simulator as
+	 * the commands of an IOMMU that takes the granule, the IOMMUs taking
+	 * turns, with and without ranges (VT-d: page-selective; SMMUv3:
+	 * range invalidation; RISC-V: NL and NAPOT ranges), first stage and
+	 * second: the encoders then meet every gather the workload makes,
+	 * and the simulator holds their commands to each IOMMU's rules. */
+	if (ci % 2) {
+		static const enum iopgt_iommu at4k[] = {
+			IOPGT_IOMMU_SMMUV3, IOPGT_IOMMU_VTD, IOPGT_IOMMU_AMD,
+			IOPGT_IOMMU_RISCV,
+		};
+		const unsigned k = (unsigned)(ci / 2);
+
+		const struct iopgt_format_info *f = tformat(c->format);
+		/* The highest IOVA the domain takes. */
+		const unsigned ias = grow ? f->ias_max : c->ias;
+		const uint64_t top = (f->flags & IOPGT_FORMAT_SIGN_EXTEND) ||
+					     ias >= 64
+				     ? UINT64_MAX
+				     : (UINT64_C(1) << ias) - 1;
+
+		R->iommu = c->granule == 12 ? at4k[k % 4] : IOPGT_IOMMU_SMMUV3;
+		R->iflags = (k / 4 % 2 ? 0 : IOPGT_INVAL_RANGES) |
+			    (k % 3 == 1 ? IOPGT_INVAL_FIRST_STAGE : 0);
+		/* An SMMUv3 stage-2 IPA has 52 bits, a RISC-V IOTINVAL
+		 * address 56: wider spaces take the stage-1 command (whose
+		 * VA field has 64), or VT-d. */
+		if (R->iommu == IOPGT_IOMMU_SMMUV3 && top >> 52)
+			R->iflags |= IOPGT_INVAL_FIRST_STAGE;
+		if (R->iommu == IOPGT_IOMMU_RISCV && top >> 56)
+			R->iommu = IOPGT_IOMMU_VTD;
+	}
 	setup_run(R);
 
 	memset(&p, 0, sizeof(p));
