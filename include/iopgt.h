@@ -217,6 +217,9 @@ struct iopgt_format_info {
 	uint32_t prots;           /* bit p set: iopgt_map() accepts prot p
 	                           * (0..31); others are -EINVAL */
 	unsigned flags;           /* IOPGT_FORMAT_* */
+	/* The IOMMU whose table format this is (enum iopgt_iommu; 0 for
+	 * none): iopgt_inval_config_init() writes its commands by default. */
+	unsigned iommu;
 	/* New fields are added here, at the end. */
 };
 
@@ -241,6 +244,9 @@ enum {
 	 * device table entry's Mode and root). iopgt_config.ias_max is
 	 * accepted. */
 	IOPGT_FORMAT_GROWS = 1u << 4,
+	/* A first-stage (stage 1) table of its IOMMU: its invalidations are
+	 * that IOMMU's first-stage commands (IOPGT_INVAL_FIRST_STAGE). */
+	IOPGT_FORMAT_FIRST_STAGE = 1u << 5,
 };
 
 /* Describe the index-th format of this library (0, 1, ... in the
@@ -889,7 +895,7 @@ struct iopgt_inval_cmd {
 
 /* Fill c, of size bytes (sizeof(*c) as the caller sees it), for commands
  * that invalidate dom's translations on iommu: its granule and levels,
- * flags for the stage the format is (x86_64 is a first-stage table;
+ * flags for the stage the format is (IOPGT_FORMAT_FIRST_STAGE: x86_64;
  * vtdss, amdv1 and arm_s2 are second stage to their IOMMUs), range or
  * page-selective invalidation on, max_addr_mask 9 (a 2M block at 4K:
  * raise it to what the hardware reports), ids 0, slack 0. Returns 0, or
@@ -1004,6 +1010,11 @@ const char *iopgt_flush_kind_name(enum iopgt_flush_kind kind);
 /* Name of a reclaim strategy ("epoch", "after-flush", "rcu", "worker";
  * "unknown" otherwise). Pure. */
 const char *iopgt_strategy_name(enum iopgt_strategy s);
+/* Name of a gather policy ("merge", "union", "early", "disjoint") or of
+ * an IOMMU ("vtd", "amd", "smmuv3", "riscv"); "unknown" otherwise.
+ * Pure. */
+const char *iopgt_gather_policy_name(enum iopgt_gather_policy p);
+const char *iopgt_iommu_name(enum iopgt_iommu iommu);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

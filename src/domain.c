@@ -130,6 +130,9 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *user_info,
 		info->flags |= IOPGT_FORMAT_SIGN_EXTEND;
 	if (eng->grows)
 		info->flags |= IOPGT_FORMAT_GROWS;
+	if (f->first_stage)
+		info->flags |= IOPGT_FORMAT_FIRST_STAGE;
+	info->iommu = f->iommu;
 	{
 		uint64_t attrs;
 		if (!eng->prot_attrs(IOPGT_PROT_READ | PT_PROT_SNOOP, &attrs))

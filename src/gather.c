@@ -430,6 +430,14 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 	return 0;
 }
 
+const char *iopgt_gather_policy_name(enum iopgt_gather_policy p)
+{
+	static const char *const names[] = { "merge", "union", "early",
+					     "disjoint" };
+
+	return (unsigned)p < IOPGT_GATHER_POLICIES ? names[p] : "unknown";
+}
+
 int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	int r = pt_gather_use(dom, g);

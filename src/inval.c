@@ -29,6 +29,16 @@ static pt_inval_encoder *encoder(enum iopgt_iommu iommu)
 		       : NULL;
 }
 
+const char *iopgt_iommu_name(enum iopgt_iommu iommu)
+{
+	static const char *const names[] = {
+		[IOPGT_IOMMU_VTD] = "vtd", [IOPGT_IOMMU_AMD] = "amd",
+		[IOPGT_IOMMU_SMMUV3] = "smmuv3", [IOPGT_IOMMU_RISCV] = "riscv",
+	};
+
+	return encoder(iommu) ? names[iommu] : "unknown";
+}
+
 int iopgt_inval_config_init(const struct iopgt_domain *dom,
 			    enum iopgt_iommu iommu,
 			    struct iopgt_inval_config *c, size_t size)
@@ -40,10 +50,9 @@ int iopgt_inval_config_init(const struct iopgt_domain *dom,
 	c->size = (uint32_t)size;
 	c->iommu = iommu;
 	c->flags = IOPGT_INVAL_RANGES;
-	/* x86_64 is the CPU's 4-level/5-level format: VT-d's first-stage
-	 * and AMD's guest (v2) table. The others are second stage to the
-	 * IOMMU they belong to. */
-	if (dom->cfg.format == IOPGT_FMT_X86_64)
+	/* The registry says which stage the format is (x86_64: VT-d's first
+	 * stage, and AMD's guest tables; the others second stage). */
+	if (iopgt__format(dom->cfg.format)->first_stage)
 		c->flags |= IOPGT_INVAL_FIRST_STAGE;
 	c->granule = dom->geo.granule;
 	c->levels = dom->geo.levels;

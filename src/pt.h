@@ -245,6 +245,11 @@ struct pt_format {
 	                          * [oas_min, oas_max] */
 	/* What iopgt_config_init() fills in for the format. */
 	unsigned ias_default, oas_default;
+	/* The IOMMU whose table it is (enum iopgt_iommu), and whether it is
+	 * a first-stage table there: the defaults of
+	 * iopgt_inval_config_init() and iopgt_format_info(). */
+	unsigned iommu;
+	bool first_stage;
 };
 
 extern const struct pt_format iopgt__formats[];

@@ -112,6 +112,8 @@ for cmd in demo "bench ops" "bench iova-stress" "bench lookup" \
 	if ! has "$out" "--strategy S" || ! has "$out" rcu-qsbr; then
 		fail "$cmd --help (does not document --strategy)"
 	fi
+	has "$out" "--gather-policy P" ||
+		fail "$cmd --help (does not document --gather-policy)"
 done
 if ok version && [[ $out != "iopgt "[0-9]* ]]; then
 	fail "version: $out"
@@ -275,6 +277,36 @@ for strat in after-flush worker rcu-memb rcu-qsbr rcu-bp; do
 	[ "$(json_val strategy)" = "\"$strat\"" ] ||
 		fail "demo --strategy $strat: strategy $(json_val strategy)"
 done
+# Each gather policy and each IOMMU's commands: no violation, and the
+# JSON names them and has the invalidation figures.
+for pol in merge union early disjoint; do
+	ok demo --small --ops 5000 --gather-policy "$pol" --json || continue
+	[ "$(json_val violations)" = 0 ] ||
+		fail "demo --gather-policy $pol: violations $(json_val violations)"
+	[ "$(json_val gather_policy)" = "\"$pol\"" ] ||
+		fail "demo --gather-policy $pol: $(json_val gather_policy)"
+	positive "$(json_val over_invalidation)" ||
+		fail "demo --gather-policy $pol: over_invalidation" \
+			"$(json_val over_invalidation)"
+	positive "$(json_val commands_per_sync)" ||
+		fail "demo --gather-policy $pol: commands_per_sync" \
+			"$(json_val commands_per_sync)"
+done
+for io in vtd amd riscv smmuv3 none; do
+	ok demo --small --ops 5000 --iommu "$io" --caching-mode --json ||
+		continue
+	[ "$(json_val violations)" = 0 ] ||
+		fail "demo --iommu $io: violations $(json_val violations)"
+	[ "$(json_val iommu)" = "\"$io\"" ] ||
+		fail "demo --iommu $io: iommu $(json_val iommu)"
+done
+usage_error "bad value for --gather-policy: 'bogus'" \
+	demo --gather-policy bogus
+usage_error "bad value for --iommu: 'bogus'" demo --iommu bogus
+run demo --small --format arm_s2 --granule 16k --iommu vtd
+[ "$rc" = 1 ] && has "$err" "no vtd commands" ||
+	fail "demo --granule 16k --iommu vtd (exit $rc): $err"
+
 # "rcu" is rcu-memb; the summary's header names the strategy.
 if ok demo --small --ops 1000 --strategy rcu; then
 	has "$out" "strategy rcu-memb" ||

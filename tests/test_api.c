@@ -47,6 +47,21 @@ _Static_assert(IOPGT_FORMAT_DIRTY == 1 && IOPGT_FORMAT_IAS_WITHIN_OAS == 2 &&
 	       "format flags");
 _Static_assert(sizeof(((struct iopgt_stats *)0)->flushes) == 8 * 8,
 	       "room for flush kinds");
+_Static_assert(IOPGT_FORMAT_FIRST_STAGE == 32, "format flags");
+_Static_assert(IOPGT_GATHER_MERGE == 0 && IOPGT_GATHER_UNION == 1 &&
+		       IOPGT_GATHER_EARLY == 2 && IOPGT_GATHER_DISJOINT == 3 &&
+		       IOPGT_GATHER_POLICIES == 4 && IOPGT_GATHER_RANGES == 8,
+	       "gather policies");
+_Static_assert(IOPGT_RANGE_LEAF_ONLY == 1 &&
+		       sizeof(struct iopgt_flush_range) == 56,
+	       "flush ranges: fixed size, filled through reserved fields");
+_Static_assert(IOPGT_IOMMU_VTD == 1 && IOPGT_IOMMU_AMD == 2 &&
+		       IOPGT_IOMMU_SMMUV3 == 3 && IOPGT_IOMMU_RISCV == 4,
+	       "IOMMUs");
+_Static_assert(IOPGT_INVAL_FIRST_STAGE == 1 && IOPGT_INVAL_RANGES == 2 &&
+		       IOPGT_INVAL_NESTED == 4 &&
+		       sizeof(struct iopgt_inval_cmd) == 32,
+	       "invalidation commands");
 
 /* ---- growable structures ---- */
 

@@ -693,6 +693,51 @@ static int try_create(enum iopgt_format fmt, unsigned g, unsigned ias,
 	return r;
 }
 
+/* Each format names the IOMMU whose table it is, and the invalidation
+ * configuration of a domain of it follows: its stage, granule and levels,
+ * and one page's commands. */
+static void test_registry_iommu(void **state)
+{
+	struct iopgt_format_info fi;
+
+	(void)state;
+	for (unsigned n = 0; !iopgt_format_info(n, &fi, sizeof(fi)); n++) {
+		struct iopgt_config cfg;
+		struct iopgt_domain *dom;
+		struct iopgt_info info;
+		struct iopgt_inval_config ic;
+		const struct iopgt_flush_range r = {
+			.iova = 0,
+			.last = B(fi.granule_default) - 1,
+			.kind = IOPGT_FLUSH_MODIFIED,
+		};
+
+		CTX("format %s", fi.name);
+		EXPECT(strcmp(iopgt_iommu_name((enum iopgt_iommu)fi.iommu),
+			      "unknown"));
+		EQ(iopgt_config_init(&cfg, sizeof(cfg), fi.format), 0);
+		EQ(iopgt_domain_create(&cfg, &dom), 0);
+		iopgt_domain_info(dom, &info, sizeof(info));
+		EQ(iopgt_inval_config_init(dom, (enum iopgt_iommu)fi.iommu, &ic,
+					   sizeof(ic)),
+		   0);
+		EQ(ic.iommu, fi.iommu);
+		EQ(!!(ic.flags & IOPGT_INVAL_FIRST_STAGE),
+		   !!(fi.flags & IOPGT_FORMAT_FIRST_STAGE));
+		EQ(ic.granule, info.granule);
+		EQ(ic.levels, info.levels);
+		EQ(iopgt_inval_encode(&ic, &r, 1, NULL, 0), 1);
+		EQ(iopgt_inval_config_init(dom, (enum iopgt_iommu)0, &ic,
+					   sizeof(ic)),
+		   -EINVAL);
+		EQ(iopgt_inval_config_init(dom, (enum iopgt_iommu)fi.iommu, &ic,
+					   offsetof(struct iopgt_inval_config,
+						    max_commands)),
+		   -EINVAL);
+		iopgt_domain_destroy(dom);
+	}
+}
+
 static void test_registry(void **state)
 {
 	struct iopgt_format_info fi;
@@ -867,6 +912,7 @@ int main(void)
 		cmocka_unit_test(test_amdv1_known),
 		cmocka_unit_test(test_hw_config),
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_registry_iommu),
 		cmocka_unit_test(test_tcfgs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

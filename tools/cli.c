@@ -88,7 +88,7 @@ static const char *names_list(bool bar, char *buf, size_t len)
 
 const char *cli_format_help(void)
 {
-	static char help[1024];
+	static char help[2048];
 	const struct iopgt_format_info *f;
 	unsigned n = cli_formats(&f);
 	char names[256], g[64];
@@ -123,12 +123,21 @@ const char *cli_format_help(void)
 			 "                    (formats that grow: 'iopgt "
 			 "formats' says so); the ias\n"
 			 "                    must fill its levels (amdv1: 39, "
-			 "48 or 57)\n");
+			 "48 or 57)\n"
+			 "  --gather-policy P what a gather keeps: merge (up to "
+			 "8 ranges, the closest\n"
+			 "                    merged when full; default), union "
+			 "(one range), early\n"
+			 "                    (8 ranges, flushed when full) or "
+			 "disjoint (one range,\n"
+			 "                    flushed when a change is "
+			 "disjoint from it)\n");
 	return help;
 }
 
 static int levels_opt, ias_opt, oas_opt, granule_opt, ias_max_opt;
 static uint64_t leaf_sizes_opt;
+static int gather_policy_opt; /* policy + 1; 0: not given */
 
 void cli_opts_begin(void)
 {
@@ -212,6 +221,7 @@ void cli_format_begin(struct iopgt_config *cfg)
 		iopgt_config_init(cfg, sizeof(*cfg), f[0].format);
 	levels_opt = ias_opt = oas_opt = granule_opt = ias_max_opt = 0;
 	leaf_sizes_opt = 0;
+	gather_policy_opt = 0;
 }
 
 static int bad(const char *cmd, const char *opt, const char *val,
@@ -228,6 +238,18 @@ int cli_format_opt(const char *cmd, int opt, const char *val,
 	uint64_t v;
 
 	switch (opt) {
+	case CLI_OPT_GATHER_POLICY: {
+		unsigned p;
+
+		for (p = 0; p < IOPGT_GATHER_POLICIES; p++)
+			if (val && !strcmp(val, iopgt_gather_policy_name(p)))
+				break;
+		if (p == IOPGT_GATHER_POLICIES)
+			return bad(cmd, "--gather-policy", val,
+				   "merge, union, early or disjoint");
+		gather_policy_opt = (int)p + 1;
+		break;
+	}
 	case CLI_OPT_FORMAT: {
 		const struct iopgt_format_info *f;
 		unsigned n = cli_formats(&f), i;
@@ -348,6 +370,8 @@ int cli_format_end(const char *cmd, struct iopgt_config *cfg)
 	if (oas_opt)
 		cfg->oas = (unsigned)oas_opt;
 	cfg->leaf_sizes = leaf_sizes_opt;
+	if (gather_policy_opt)
+		cfg->gather_policy = (unsigned)gather_policy_opt - 1;
 	if (levels_opt) {
 		/* The largest ias with that many levels (and that oas). */
 		unsigned ias, have = 0, lo = 64, hi = 0;

@@ -27,6 +27,7 @@ enum {
 	CLI_OPT_OAS,
 	CLI_OPT_LEAF_SIZES,
 	CLI_OPT_IAS_MAX,
+	CLI_OPT_GATHER_POLICY,
 	CLI_OPT_CMD,
 };
 
@@ -38,7 +39,8 @@ enum {
 	{ "ias", required_argument, NULL, CLI_OPT_IAS },                \
 	{ "oas", required_argument, NULL, CLI_OPT_OAS },                \
 	{ "leaf-sizes", required_argument, NULL, CLI_OPT_LEAF_SIZES },  \
-	{ "ias-max", required_argument, NULL, CLI_OPT_IAS_MAX }
+	{ "ias-max", required_argument, NULL, CLI_OPT_IAS_MAX },        \
+	{ "gather-policy", required_argument, NULL, CLI_OPT_GATHER_POLICY }
 #define CLI_OPTIONS_END { NULL, 0, NULL, 0 }
 
 /* Start parsing a command's argv: resets getopt_long()'s state in full
@@ -73,7 +75,8 @@ unsigned cli_levels(const struct iopgt_config *cfg);
  *   N levels)   --ias N   --oas N   --leaf-sizes LIST (cfg.leaf_sizes,
  *   which the library checks when the domain is created)   --ias-max N
  *   (a growing root: cfg.ias_max, with cli_grow_none as its callback,
- *   which a command with hardware to point replaces)
+ *   which a command with hardware to point replaces)   --gather-policy P
+ *   (cfg.gather_policy: merge, union, early or disjoint)
  * Call cli_format_begin() first, cli_format_opt() with each option
  * cli_getopt() returns (1: it was a format option and is applied; 0: it is
  * not one; -1: bad value, reported) and cli_format_end() after the last

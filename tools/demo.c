@@ -92,6 +92,12 @@ static const char demo_usage[] =
 	"                    ADDED flushes\n"
 	"  --counts          the domain keeps entry counts in its tables\n"
 	"                    (IOPGT_OPT_COUNTS; by default it keeps none)\n"
+	"  --iommu NAME      the IOMMU whose invalidation commands each sync\n"
+	"                    writes (iopgt_inval_encode) and the simulator\n"
+	"                    executes under that IOMMU's rules: vtd, amd,\n"
+	"                    smmuv3, riscv, or none (the simulator's abstract\n"
+	"                    flushes); default: the format's own IOMMU\n"
+	"                    (iopgt formats)\n"
 	"  --break WHAT      break a safety rule on purpose, to see the simulator\n"
 	"                    catch it: skip-flush (sync issues no invalidation)\n"
 	"                    or leaf-only-flush (WALK flushes sent as MODIFIED)\n"
@@ -161,6 +167,33 @@ struct demo {
 	uint64_t freed_by[2], free_ns[2];
 	struct iopgt_sim_stats sst;
 	double t0, seconds, phase_s[4];
+
+	/* Invalidation: the IOMMU whose commands syncs write (0: the
+	 * simulator's abstract flushes), the simulator's own callbacks, and
+	 * what was flushed for what was changed. */
+	int iommu;                 /* -1: the format's */
+	struct iopgt_inval_config ic;
+	struct iopgt_flush_ops sim_ops;
+	struct iopgt_inval_cmd *cmd;
+	unsigned ncmd;
+	int inval_err;             /* iopgt_inval_encode() failed: why */
+	struct inval_count {
+		uint64_t changed;      /* bytes mapped (caching mode),
+		                        * unmapped or dirty-cleared */
+		uint64_t invalidated;  /* bytes the commands (or ranges)
+		                        * of ADDED and MODIFIED ranges
+		                        * cover, commands for everything
+		                        * left out */
+		uint64_t walk_bytes;   /* the same, of WALK ranges: each
+		                        * unlinked table's whole span */
+		uint64_t commands, global; /* commands; for everything */
+		uint64_t ranges[IOPGT_FLUSH_KINDS]; /* by kind */
+		uint64_t added_bytes;  /* of ADDED ranges */
+		uint64_t mapped;       /* bytes mapped */
+		uint64_t unmapped_pages;
+		uint64_t flush_calls;  /* syncs (and early flushes) that
+		                        * flushed */
+	} inv, inv_rings;
 
 	/* progress bar */
 	bool tty, bar;
@@ -252,6 +285,115 @@ static int fail(struct demo *d, const char *what, uint64_t iova, int rc)
  * The mapper: announce to the model, call the library, sync, complete
  */
 
+/* ------------------------------------------------------------------------
+ * Invalidation: the domain's flush callbacks. A sync's ranges become the
+ * IOMMU's commands (iopgt_inval_encode), which the simulator executes
+ * under that IOMMU's rules (iopgt_sim_invalidate); without an IOMMU they
+ * go to the simulator's abstract flushes. Only the mapper syncs.
+ */
+
+/* Room for n commands in d->cmd; false if there is none. */
+static bool cmd_room(struct demo *d, int n)
+{
+	struct iopgt_inval_cmd *c;
+
+	if (n <= (int)d->ncmd)
+		return true;
+	c = realloc(d->cmd, (size_t)n * sizeof(*c));
+	if (!c)
+		return false;
+	d->cmd = c;
+	d->ncmd = (unsigned)n;
+	return true;
+}
+
+/* The commands for r[0 .. nr - 1] in d->cmd: how many, or an error. */
+static int encode(struct demo *d, const struct iopgt_flush_range *r,
+		  unsigned nr)
+{
+	int n = iopgt_inval_encode(&d->ic, r, nr, NULL, 0);
+
+	if (n < 0)
+		return n;
+	if (!cmd_room(d, n))
+		return -ENOMEM;
+	return iopgt_inval_encode(&d->ic, r, nr, d->cmd, d->ncmd);
+}
+
+static void demo_flush_ranges(void *arg, const struct iopgt_flush_range *r,
+			      unsigned nr)
+{
+	struct demo *d = arg;
+	int n;
+
+	d->inv.flush_calls++;
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t *bytes = r[i].kind == IOPGT_FLUSH_WALK
+					  ? &d->inv.walk_bytes
+					  : &d->inv.invalidated;
+
+		d->inv.ranges[r[i].kind]++;
+		if (r[i].kind == IOPGT_FLUSH_ADDED)
+			d->inv.added_bytes += r[i].last - r[i].iova + 1;
+		if (!d->ic.iommu) {
+			d->sim_ops.flush_range(d->sim_ops.arg, r[i].iova,
+					       r[i].last,
+					       (enum iopgt_flush_kind)r[i].kind);
+			*bytes += r[i].last - r[i].iova + 1;
+			d->inv.commands++;
+			continue;
+		}
+		/* What each range's own commands cover (the call below
+		 * writes the same commands for all of them at once); a
+		 * command for everything is counted apart. */
+		n = encode(d, &r[i], 1);
+		for (int j = 0; j < n; j++)
+			if (d->cmd[j].iova || d->cmd[j].last != UINT64_MAX)
+				*bytes += d->cmd[j].last - d->cmd[j].iova + 1;
+	}
+	if (!d->ic.iommu)
+		return;
+	n = encode(d, r, nr);
+	if (n < 0) {
+		/* Nothing to execute: the simulator sees the stale entries
+		 * this leaves (a violation), and the summary says why. */
+		d->inval_err = n;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (!d->cmd[i].iova && d->cmd[i].last == UINT64_MAX)
+			d->inv.global++;
+	d->inv.commands += (uint64_t)n;
+	iopgt_sim_invalidate(d->sim, &d->ic, d->cmd, (unsigned)n);
+}
+
+/* A range alone (a gather without ranges; not the demo's). */
+static void demo_flush_range(void *arg, uint64_t iova, uint64_t last,
+			     enum iopgt_flush_kind kind)
+{
+	struct demo *d = arg;
+	struct iopgt_flush_range r = {
+		.iova = iova,
+		.last = last,
+		.kind = kind,
+		.walk_levels = kind == IOPGT_FLUSH_WALK
+				       ? (1u << (d->info.levels - 1)) - 1
+				       : 0,
+	};
+
+	demo_flush_ranges(arg, &r, 1);
+}
+
+static void demo_flush_all(void *arg)
+{
+	struct demo *d = arg;
+
+	d->inv.flush_calls++;
+	d->inv.commands++;
+	d->inv.global++;
+	d->sim_ops.flush_all(d->sim_ops.arg);
+}
+
 static void drv_sync(struct demo *d, struct iopgt_gather *g)
 {
 	if (g->kind == IOPGT_FLUSH_NONE)
@@ -282,6 +424,9 @@ static int drv_map(struct demo *d, uint64_t iova, uint64_t pa, uint64_t size,
 	if (rc)
 		return fail(d, "map", iova, rc);
 	d->maps++;
+	d->inv.mapped += size;
+	if (d->caching_mode)
+		d->inv.changed += size;
 	return 0;
 }
 
@@ -296,6 +441,8 @@ static int drv_unmap(struct demo *d, uint64_t iova, uint64_t size,
 	n = iopgt_unmap(d->dom, iova, size, g);
 	if (n < 0)
 		return fail(d, "unmap", iova, (int)n);
+	d->inv.changed += (uint64_t)n;
+	d->inv.unmapped_pages += (uint64_t)n / d->page;
 	if ((uint64_t)n != size) {
 		bar_done(d);
 		fprintf(stderr,
@@ -372,6 +519,11 @@ static int setup(struct demo *d)
 	if (d->counts)
 		d->cfg.options |= IOPGT_OPT_COUNTS;
 	iopgt_sim_domain_config(d->sim, &d->cfg);
+	d->sim_ops = d->cfg.flush;
+	d->cfg.flush.flush_range = demo_flush_range;
+	d->cfg.flush.flush_all = demo_flush_all;
+	d->cfg.flush.arg = d;
+	d->cfg.flush_ranges = demo_flush_ranges;
 	if (d->cfg.ias_max) {
 		d->cfg.grow = demo_grow;
 		d->cfg.grow_arg = d;
@@ -383,6 +535,35 @@ static int setup(struct demo *d)
 		return rc;
 	}
 	iopgt__set_test_hooks(d->dom, d->hooks);
+	if (d->iommu < 0)
+		d->iommu = (int)cli_format_find(d->cfg.format)->iommu;
+	if (d->iommu) {
+		const struct iopgt_flush_range probe = {
+			.iova = 0, .last = d->cfg.granule < 64
+				? (UINT64_C(1) << d->cfg.granule) - 1 : 0,
+			.kind = IOPGT_FLUSH_MODIFIED,
+		};
+
+		rc = iopgt_inval_config_init(d->dom, (enum iopgt_iommu)d->iommu,
+					     &d->ic, sizeof(d->ic));
+		/* An IOMMU that cannot take this domain (its granule) says
+		 * so now, not at the first sync. */
+		/* VT-d: servers commonly report MAMV 18 (a 1G block at 4K),
+		 * which the 1G leaves of guest RAM need; the library's
+		 * default is the 2M that every page-selective IOMMU takes. */
+		d->ic.max_addr_mask = 18;
+		if (!rc) {
+			rc = iopgt_inval_encode(&d->ic, &probe, 1, NULL, 0);
+			rc = rc < 0 ? rc : 0;
+		}
+		if (rc) {
+			fprintf(stderr, "iopgt demo: no %s commands for a %s "
+					"domain: %s\n",
+				iopgt_iommu_name((enum iopgt_iommu)d->iommu),
+				cli_format_desc(&d->cfg), strerror(-rc));
+			return rc;
+		}
+	}
 	rc = iopgt_sim_attach(d->sim, d->dom);
 	if (rc) {
 		fprintf(stderr, "iopgt demo: cannot attach the domain: %s\n",
@@ -749,6 +930,7 @@ static int phase_dirty(struct demo *d)
 		}
 		drv_sync(d, &g);
 		d->dirty_bytes += bytes;
+		d->inv.changed += bytes; /* cleared: the leaves changed */
 		d->dirty_pass[pass] = bytes;
 		bar(d, "phase 3: dirty tracking", pass + 1, d->dirty_passes);
 	}
@@ -842,7 +1024,38 @@ static const char *const flush_names[] = { "none", "added", "modified",
 
 static uint64_t flushes(const struct demo *d, unsigned k)
 {
-	return k == IOPGT_FLUSH_NONE ? d->sync_none : d->sst.invalidations[k];
+	return k == IOPGT_FLUSH_NONE ? d->sync_none : d->inv.ranges[k];
+}
+
+/* Bytes invalidated per byte changed (0 if nothing changed). */
+static double over(const struct inval_count *c)
+{
+	return c->changed ? (double)c->invalidated / (double)c->changed : 0;
+}
+
+/* Commands per flush (a sync that flushed, or an early flush). */
+static double per_flush(const struct inval_count *c)
+{
+	return c->flush_calls ? (double)c->commands / (double)c->flush_calls
+			      : 0;
+}
+
+static void print_json_inval(const char *name, const struct inval_count *c)
+{
+	printf(", \"%s\": {\"changed_bytes\": %" PRIu64
+	       ", \"invalidated_bytes\": %" PRIu64
+	       ", \"walk_bytes\": %" PRIu64
+	       ", \"over_invalidation\": %.4f, \"commands\": %" PRIu64
+	       ", \"commands_per_sync\": %.4f, \"global_commands\": %" PRIu64
+	       ", \"walk_per_page_unmapped\": %.6f"
+	       ", \"added_bytes\": %" PRIu64 ", \"mapped_bytes\": %" PRIu64 "}",
+	       name, c->changed, c->invalidated, c->walk_bytes, over(c),
+	       c->commands,
+	       per_flush(c), c->global,
+	       c->unmapped_pages ? (double)c->ranges[IOPGT_FLUSH_WALK] /
+					   (double)c->unmapped_pages
+				 : 0,
+	       c->added_bytes, c->mapped);
 }
 
 static int checks_failed(const struct demo *d)
@@ -891,6 +1104,20 @@ static void print_json(struct demo *d, uint64_t viol)
 	for (unsigned k = 0; k < IOPGT_FLUSH_KINDS; k++)
 		printf("\"%s\": %" PRIu64 ", ", flush_names[k], flushes(d, k));
 	printf("\"all\": %" PRIu64 "}", s->invalidate_all);
+	printf(", \"gather_policy\": ");
+	json_str(iopgt_gather_policy_name(
+		(enum iopgt_gather_policy)d->cfg.gather_policy));
+	printf(", \"iommu\": ");
+	json_str(d->ic.iommu ? iopgt_iommu_name(d->ic.iommu) : "none");
+	printf(", \"over_invalidation\": %.4f, \"commands_per_sync\": %.4f"
+	       ", \"over_invalidation_with_walks\": %.4f",
+	       over(&d->inv), per_flush(&d->inv),
+	       d->inv.changed ? (double)(d->inv.invalidated +
+					  d->inv.walk_bytes) /
+					 (double)d->inv.changed
+			      : 0);
+	print_json_inval("invalidation", &d->inv);
+	print_json_inval("rings_invalidation", &d->inv_rings);
 	printf(", \"table_pages_allocated\": %" PRIu64
 	       ", \"table_pages_freed\": %" PRIu64
 	       ", \"peak_table_bytes\": %" PRIu64
@@ -986,6 +1213,24 @@ static void print_summary(struct demo *d, uint64_t viol)
 	       ", modified %" PRIu64 ", walk %" PRIu64 ", all %" PRIu64 "\n",
 	       flushes(d, 0), flushes(d, 1), flushes(d, 2), flushes(d, 3),
 	       s->invalidate_all);
+	printf("  invalidation  gather policy %s, %s commands: %" PRIu64
+	       " (%.2f per flush, %" PRIu64 " for everything), %.2f bytes "
+	       "invalidated per byte changed by ADDED and MODIFIED commands "
+	       "(NIC rings: %.2f, %.4f WALK flushes per page unmapped)\n"
+	       "                WALK flushes over unlinked tables' spans: %s\n",
+	       iopgt_gather_policy_name(
+		       (enum iopgt_gather_policy)d->cfg.gather_policy),
+	       d->ic.iommu ? iopgt_iommu_name(d->ic.iommu) : "abstract",
+	       d->inv.commands, per_flush(&d->inv), d->inv.global,
+	       over(&d->inv), over(&d->inv_rings),
+	       d->inv_rings.unmapped_pages
+		       ? (double)d->inv_rings.ranges[IOPGT_FLUSH_WALK] /
+				 (double)d->inv_rings.unmapped_pages
+		       : 0,
+	       human(d->inv.walk_bytes, b3, sizeof(b3)));
+	if (d->inval_err)
+		printf("  invalidation  commands could not be written: %s\n",
+		       strerror(-d->inval_err));
 	printf("  table pages   %" PRIu64 " allocated, %" PRIu64 " freed\n",
 	       s->pages_alloc, s->pages_freed);
 	printf("  reclaim       strategy %s", d->strat->name);
@@ -1076,8 +1321,18 @@ static int run(struct demo *d)
 	fflush(stdout);
 
 	t = now_s();
-	if ((rc = phase_rings(d)))
-		return rc;
+	{
+		/* The rings' own invalidation figures: the difference. */
+		const struct inval_count before = d->inv;
+		uint64_t *a = (uint64_t *)&d->inv_rings;
+		const uint64_t *x = (const uint64_t *)&d->inv,
+			       *b = (const uint64_t *)&before;
+
+		if ((rc = phase_rings(d)))
+			return rc;
+		for (size_t i = 0; i < sizeof(before) / sizeof(uint64_t); i++)
+			a[i] = x[i] - b[i];
+	}
 	d->phase_s[1] = now_s() - t;
 	if (!d->quiet)
 		printf("  2. NIC rings   RX and TX, %u buffers of %s each at IOVA "
@@ -1132,6 +1387,7 @@ enum {
 	OPT_DEVICES,
 	OPT_SEED,
 	OPT_STRATEGY,
+	OPT_IOMMU,
 };
 
 int demo_main(int argc, char **argv)
@@ -1149,6 +1405,7 @@ int demo_main(int argc, char **argv)
 		{ "devices", required_argument, NULL, OPT_DEVICES },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "strategy", required_argument, NULL, OPT_STRATEGY },
+		{ "iommu", required_argument, NULL, OPT_IOMMU },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
 	};
@@ -1168,6 +1425,7 @@ int demo_main(int argc, char **argv)
 	d.seed = 1;
 	d.dirty_ms = 2;
 	d.strat = cli_strategy_find("epoch");
+	d.iommu = -1;
 	while ((c = cli_getopt(argc, argv, ":h", longopts, cmd)) != -1) {
 		int k = cli_format_opt(cmd, c, optarg, &d.cfg);
 
@@ -1246,6 +1504,22 @@ int demo_main(int argc, char **argv)
 			if (cli_strategy_arg(cmd, optarg, &d.strat))
 				return cli_usage_error(cmd);
 			break;
+		case OPT_IOMMU:
+			d.iommu = -2;
+			if (!strcmp(optarg, "none"))
+				d.iommu = 0;
+			for (unsigned i = 1; i <= IOPGT_IOMMU_RISCV; i++)
+				if (!strcmp(optarg,
+					    iopgt_iommu_name((enum iopgt_iommu)i)))
+					d.iommu = (int)i;
+			if (d.iommu == -2) {
+				fprintf(stderr, "%s: bad value for --iommu: "
+						"'%s' (vtd, amd, smmuv3, riscv "
+						"or none)\n",
+					cmd, optarg);
+				return cli_usage_error(cmd);
+			}
+			break;
 		default:
 			return cli_usage_error(cmd);
 		}
@@ -1313,6 +1587,7 @@ int demo_main(int argc, char **argv)
 		if (viol)
 			iopgt_sim_print_violations(d.sim, stderr);
 		iopgt_sim_destroy(d.sim);
+		free(d.cmd);
 		return 1;
 	}
 	cli_strategy_thread_end(d.strat);
@@ -1323,6 +1598,7 @@ int demo_main(int argc, char **argv)
 	else
 		print_summary(&d, viol);
 	iopgt_sim_destroy(d.sim);
+	free(d.cmd);
 	return viol || checks_failed(&d) ? 1 : 0;
 }
 
@@ -1365,5 +1641,6 @@ int demo_dump(const struct iopgt_config *cfg, unsigned flags)
 	}
 	teardown_objects(&d);
 	iopgt_sim_destroy(d.sim);
+	free(d.cmd);
 	return rc ? 1 : 0;
 }

@@ -31,6 +31,9 @@ const struct pt_format iopgt__formats[] = {
 		.ias_min = 40, .ias_max = 57,
 		.oas_min = 32, .oas_max = 52,
 		.ias_default = 48, .oas_default = 52,
+		/* VT-d's first-stage table (VT-d 3.x, chapter 3.6); AMD's
+		 * guest (v2) table is the same format. */
+		.iommu = IOPGT_IOMMU_VTD, .first_stage = true,
 	},
 	{
 		.format = IOPGT_FMT_ARM_S2,
@@ -47,6 +50,7 @@ const struct pt_format iopgt__formats[] = {
 			      (UINT64_C(1) << 40) | (UINT64_C(1) << 42) |
 			      (UINT64_C(1) << 44) | (UINT64_C(1) << 48),
 		.ias_default = 48, .oas_default = 48,
+		.iommu = IOPGT_IOMMU_SMMUV3, /* an SMMUv3 stage-2 table */
 	},
 	{
 		.format = IOPGT_FMT_VTDSS,
@@ -56,6 +60,7 @@ const struct pt_format iopgt__formats[] = {
 		.ias_min = 39, .ias_max = 57,
 		.oas_min = 32, .oas_max = 52,
 		.ias_default = 48, .oas_default = 52,
+		.iommu = IOPGT_IOMMU_VTD,
 	},
 	{
 		.format = IOPGT_FMT_AMDV1,
@@ -65,6 +70,7 @@ const struct pt_format iopgt__formats[] = {
 		.ias_min = 39, .ias_max = 63,
 		.oas_min = 32, .oas_max = 52,
 		.ias_default = 48, .oas_default = 52,
+		.iommu = IOPGT_IOMMU_AMD,
 	},
 };
 
