@@ -49,7 +49,14 @@
 
 static inline unsigned pt_pow2_popcount(uint64_t v)
 {
-	return (unsigned)__builtin_popcountll(v);
+	/* Without the compiler's builtin, which may call libgcc's
+	 * __popcountdi2: the freestanding core needs memset and memcpy
+	 * alone. */
+	v = v - ((v >> 1) & UINT64_C(0x5555555555555555));
+	v = (v & UINT64_C(0x3333333333333333)) +
+	    ((v >> 2) & UINT64_C(0x3333333333333333));
+	v = (v + (v >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (unsigned)((v * UINT64_C(0x0101010101010101)) >> 56);
 }
 
 /* floor(log2(v)), v != 0. */

@@ -516,6 +516,11 @@ static int cmd_formats(int argc, char **argv)
 			       ? "the root, as maps need (--ias-max, "
 				 "iopgt_config.ias_max)"
 			       : "no: the levels are fixed");
+		printf("  iommu        %s, %s stage (its invalidation commands: "
+		       "iopgt_inval_encode, demo --iommu)\n",
+		       iopgt_iommu_name((enum iopgt_iommu)f[i].iommu),
+		       f[i].flags & IOPGT_FORMAT_FIRST_STAGE ? "first"
+							     : "second");
 	}
 	return 0;
 }
