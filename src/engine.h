@@ -1844,6 +1844,23 @@ static inline void pt_runs_leaf(struct pt_runs *r, unsigned idx)
 		r->open = idx;
 }
 
+/* Four entries from at, cleared: the runs around the empty ones. Returns
+ * whether the last run is closed (the fourth was empty). */
+static __attribute__((noinline)) bool
+pt_runs_four(struct pt_runs *r, unsigned at, uint64_t e0, uint64_t e1,
+	     uint64_t e2, uint64_t e3)
+{
+	const uint64_t e[4] = { e0, e1, e2, e3 };
+
+	for (unsigned j = 0; j < 4; j++) {
+		if (e[j])
+			pt_runs_leaf(r, at + j);
+		else
+			pt_runs_hole(r, at + j);
+	}
+	return r->open == ~0u;
+}
+
 /* Gather the runs of t's entries (each of sz bytes) up to entry last as
  * MODIFIED ranges with leaves of size hint. */
 static void PT(gather_runs)(struct pt_op *op, struct pt_runs *r,
@@ -1928,13 +1945,15 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 		pt_runs_init(&runs);
 		if (i <= end) {
 			pt_entry_t *q = p + i, *qe = p + end;
-			uint32_t k1 = 0, k2 = 0, k3 = 0;
+			/* Whether the run is closed (after a hole): the one
+			 * test the loop makes besides its count. */
+			bool closed = false;
 
 			runs.open = i;
-
-			/* Four at a time, into four counts: one count would be
-			 * a chain of dependent adds, one cycle an entry, that
-			 * sets the pace of the whole loop. */
+			/* Four at a time, the four counts added as a tree:
+			 * one add an entry into one count would be a chain
+			 * of dependent adds that sets the pace of the whole
+			 * loop. */
 			for (; qe - q >= 3; q += 4) {
 				uint64_t e0 = atomic_load_explicit(
 					&q[0], memory_order_relaxed);
@@ -1944,6 +1963,8 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 					&q[2], memory_order_relaxed);
 				uint64_t e3 = atomic_load_explicit(
 					&q[3], memory_order_relaxed);
+				uint32_t c4;
+
 				atomic_store_explicit(&q[0], 0,
 						      memory_order_relaxed);
 				atomic_store_explicit(&q[1], 0,
@@ -1952,30 +1973,16 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 						      memory_order_relaxed);
 				atomic_store_explicit(&q[3], 0,
 						      memory_order_relaxed);
-				k += e0 != 0;
-				k1 += e1 != 0;
-				k2 += e2 != 0;
-				k3 += e3 != 0;
+				c4 = (uint32_t)((e0 != 0) + (e1 != 0)) +
+				     (uint32_t)((e2 != 0) + (e3 != 0));
+				k += c4;
 				/* A hole among the four, or after a hole: the
 				 * runs around it (rare in unmaps of what was
-				 * mapped). */
-				if (__builtin_expect(!e0 || !e1 || !e2 || !e3 ||
-							     runs.open == ~0u,
-						     0)) {
-					const uint64_t e4[4] = { e0, e1, e2,
-								 e3 };
-					const unsigned at =
-						(unsigned)(q - p);
-
-					for (unsigned j = 0; j < 4; j++) {
-						if (e4[j])
-							pt_runs_leaf(&runs,
-								     at + j);
-						else
-							pt_runs_hole(&runs,
-								     at + j);
-					}
-				}
+				 * mapped), out of line. */
+				if (__builtin_expect(c4 != 4 || closed, 0))
+					closed = pt_runs_four(
+						&runs, (unsigned)(q - p), e0,
+						e1, e2, e3);
 			}
 			for (; q <= qe; q++) {
 				uint64_t e = atomic_load_explicit(
@@ -1988,7 +1995,6 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 				else
 					pt_runs_hole(&runs, (unsigned)(q - p));
 			}
-			k += k1 + k2 + k3;
 		}
 		st = counted ? pt_close_excl(t, k)
 		     : excl  ? (pt_close_excl(t, 0), 1)

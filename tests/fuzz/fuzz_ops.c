@@ -876,13 +876,29 @@ static void op_sync(struct fz *F, unsigned opc, bool all)
 			 "flush_all issued a range flush");
 	} else if (before.kind != IOPGT_FLUSH_NONE &&
 		   before.iova <= before.last) {
-		const struct tflush_rec *r = &F->tf.recs[nflush];
+		/* One flush_range call per range, each the range, inside
+		 * the union, the highest kind among them. */
+		const unsigned nr = before.nr_ranges;
+		enum iopgt_flush_kind top = IOPGT_FLUSH_NONE;
 
-		CHECK_EQ(F->tf.n, nflush + 1, "flushes issued by sync");
-		CHECK(r->iova == before.iova && r->last == before.last &&
-		      r->kind == before.kind,
-		      "sync flushed [0x%" PRIx64 ", 0x%" PRIx64 "] kind %d",
-		      r->iova, r->last, r->kind);
+		CHECK(nr >= 1 && nr <= IOPGT_GATHER_RANGES &&
+		      (F->cfg.gather_policy != IOPGT_GATHER_UNION || nr == 1),
+		      "sync of a gather of %u ranges", nr);
+		CHECK_EQ(F->tf.n, nflush + nr, "flushes issued by sync");
+		for (unsigned i = 0; i < nr; i++) {
+			const struct tflush_rec *r = &F->tf.recs[nflush + i];
+			const struct iopgt_flush_range *x = &before.ranges[i];
+
+			CHECK(r->iova == x->iova && r->last == x->last &&
+			      r->kind == (enum iopgt_flush_kind)x->kind &&
+			      r->iova >= before.iova && r->last <= before.last,
+			      "sync flushed [0x%" PRIx64 ", 0x%" PRIx64 "] "
+			      "kind %d for range %u", r->iova, r->last,
+			      r->kind, i);
+			if (r->kind > top)
+				top = r->kind;
+		}
+		CHECK_EQ(top, before.kind, "the union's kind");
 	} else {
 		CHECK_EQ(F->tf.n, nflush, "flushes issued by sync of nothing");
 	}
@@ -1190,6 +1206,10 @@ static void setup(struct fz *F)
 	if ((b[1] & 0xc8) == 0xc8)
 		F->cfg.options |= 1u << (4 + (b[1] >> 4 & 3));
 	F->cfg.table_cache = b[2] < 128 ? b[2] % 4 : b[2] - 128;
+	/* The policies that never flush before sync (map and unmap must
+	 * not: check_answer). */
+	F->cfg.gather_policy = b[5] >> 7 ? IOPGT_GATHER_UNION
+					 : IOPGT_GATHER_MERGE;
 	F->cfg.leaf_sizes = gen_leaf_sizes(ci, b[3], b[4], &valid);
 	/* Options 0..3 always exist; FORCE_SNOOP where the format can;
 	 * anything else is refused. */
@@ -1203,8 +1223,10 @@ static void setup(struct fz *F)
 	tflush_init(&F->tf, NULL);
 	tflush_ops(&F->tf, &F->cfg.flush);
 	rm_step(&F->log, -1, "create %s options 0x%x table_cache %u "
+		"gather policy %u "
 		"leaf_sizes 0x%" PRIx64 " (%s), allocation %u failing",
 		F->c->name, F->cfg.options, F->cfg.table_cache,
+		F->cfg.gather_policy,
 		F->cfg.leaf_sizes, valid ? "valid" : "invalid", b[4] & 3);
 
 	F->ta.fail_after = b[4] & 3;
