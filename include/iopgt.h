@@ -135,13 +135,11 @@ enum iopgt_flush_kind {
 struct iopgt_flush_range {
 	uint64_t iova;       /* first byte to invalidate */
 	uint64_t last;       /* last byte to invalidate (inclusive) */
-	/* OR of the byte sizes of the leaf entries that were changed or
-	 * cleared in the range: the sizes of translations a TLB may hold
-	 * for it (a superpage split by an unmap counts with its own size).
-	 * 0: not known, any size: WALK ranges (their tables' leaves may be
-	 * cached at any size they held) and ADDED ranges (what caching mode
-	 * caches is a non-present result, of the size of whatever empty
-	 * entry the walk stopped at). */
+	/* OR of the byte sizes a TLB may hold translations of the range
+	 * at: those of the leaf entries changed or cleared, and those of
+	 * any leaf they were split from or coalesced out of since their
+	 * table was created (whose invalidation may still be pending in
+	 * another gather). With IOPGT_RANGE_ANY_SIZE, other sizes too. */
 	uint64_t leaf_sizes;
 	uint32_t kind;       /* enum iopgt_flush_kind: ADDED, MODIFIED or
 	                      * WALK (never NONE) */
@@ -157,10 +155,20 @@ struct iopgt_flush_range {
 
 /* iopgt_flush_range.flags */
 enum {
-	/* Only leaf entries changed in the range (no table entry was
-	 * written, cleared or installed): paging-structure caches may be
-	 * kept (VT-d IH=1, AMD PDE=0, SMMUv3 Leaf=1). */
+	/* Only leaf entries were cleared or changed in the range, and no
+	 * table entry that a paging-structure cache may hold (a leaf split
+	 * into a table counts as a leaf change: no cache held a table entry
+	 * there): paging-structure caches may be kept (VT-d IH=1, AMD
+	 * PDE=0, SMMUv3 Leaf=1). Never on ADDED or WALK ranges. */
 	IOPGT_RANGE_LEAF_ONLY = 1u << 0,
+	/* The TLB may hold translations of the range at sizes leaf_sizes
+	 * does not list: ADDED ranges (caching mode caches a non-present
+	 * result at the size of whatever empty entry the walk stopped at),
+	 * WALK ranges, leaves of several entries (AMD v1) and ranges merged
+	 * with one of these. An encoder then uses no size hint (SMMUv3 TTL,
+	 * a step of one leaf) but still covers the sizes listed (a VT-d
+	 * address mask of at least a listed superpage's order). */
+	IOPGT_RANGE_ANY_SIZE = 1u << 1,
 };
 
 /* How a gather keeps what a batch changed (iopgt_config.gather_policy;
@@ -181,12 +189,18 @@ enum iopgt_gather_policy {
 	/* As MERGE, but instead of merging, a full gather is flushed at once
 	 * (its ranges go to the flush callbacks from inside the map, unmap
 	 * or dirty call that filled it; its tables still wait for sync).
-	 * No byte is reported that the batch did not change, at the cost
-	 * of more flush calls. */
+	 * No ADDED or MODIFIED byte is reported that the batch did not
+	 * change (but for an unmap that leaves more than 32 runs of cleared
+	 * entries in one table: the last is widened over the holes after
+	 * it), at the cost of more flush calls. -EINVAL with the RCU
+	 * strategy (struct iopgt_flush_ops). */
 	IOPGT_GATHER_EARLY = 2,
 	/* One range; a change that neither overlaps nor touches it, or of
-	 * another kind, first flushes it (as EARLY, from inside the call):
-	 * the rule of Linux's iommu_iotlb_gather_is_disjoint(). */
+	 * another class (ADDED against MODIFIED or WALK), first flushes it
+	 * (as EARLY, from inside the call): the rule of Linux's
+	 * iommu_iotlb_gather_is_disjoint(). A change inside the range, or
+	 * holding it, of a higher kind of its class joins it. -EINVAL with
+	 * the RCU strategy. */
 	IOPGT_GATHER_DISJOINT = 3,
 };
 #define IOPGT_GATHER_POLICIES 4
@@ -263,10 +277,17 @@ int iopgt_format_info(unsigned index, struct iopgt_format_info *info,
  * Configuration
  */
 
-/* Invalidation callbacks. They are called only from iopgt_sync() and
- * iopgt_flush_all(), never from map or unmap, and must not return before the
- * invalidation has completed. They may be called from several threads at
- * once if the caller syncs from several threads. */
+/* Invalidation callbacks. They are called from iopgt_sync(),
+ * iopgt_flush_all() and iopgt_reclaim(), never from map or unmap unless
+ * the gather policy is IOPGT_GATHER_EARLY or IOPGT_GATHER_DISJOINT, and
+ * must not return before the invalidation has completed. They may be
+ * called from several threads at once if the caller syncs from several
+ * threads. Under EARLY and DISJOINT they are also called from inside map,
+ * unmap and iopgt_read_and_clear_dirty(), while the call is inside the
+ * walker's section: they must not wait for the library's reclaim (a sync
+ * or iopgt_reclaim() on another thread), and those policies are refused
+ * with the RCU strategy, whose section is the application's read-side
+ * critical section. */
 struct iopgt_flush_ops {
 	/* Invalidate [iova, last] (last inclusive) as needed by kind. */
 	void (*flush_range)(void *arg, uint64_t iova, uint64_t last,
@@ -492,15 +513,15 @@ struct iopgt_config {
 	int (*grow)(void *arg, const struct iopgt_hw_config *hw);
 	void *grow_arg;
 	/* enum iopgt_gather_policy (default IOPGT_GATHER_MERGE); -EINVAL
-	 * past the last. */
+	 * past the last, and for EARLY or DISJOINT with the RCU strategy. */
 	unsigned gather_policy;
 	/* Invalidate the nr ranges of a gather (arg: flush.arg), all before
 	 * returning: a sync calls it once with every range it holds, so that
 	 * a driver can queue the commands for all of them and wait once
-	 * (iopgt_inval_encode() writes them). NULL: flush_range is called
-	 * once per range instead. Called as flush_range is (same threads,
-	 * same rules), and with the EARLY and DISJOINT policies from inside
-	 * map, unmap and read_and_clear_dirty as well. */
+	 * (iopgt_inval_encode() writes them); a gather of the first
+	 * version's size comes as one range (its union, of any size, not
+	 * leaf-only). NULL: flush_range is called once per range instead.
+	 * Called where and as flush_range is (struct iopgt_flush_ops). */
 	void (*flush_ranges)(void *arg, const struct iopgt_flush_range *r,
 			     unsigned nr);
 	/* New fields are added here, at the end. */
@@ -796,8 +817,9 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g);
  * whole-domain invalidation. Same errors and concurrency contract. */
 int iopgt_flush_all(struct iopgt_domain *dom, struct iopgt_gather *g);
 
-/* Unlink the emptied tables kept linked for reuse (table_cache), with one
- * flush_range of kind WALK over them, then return them, the waiting tables
+/* Unlink the emptied tables kept linked for reuse (table_cache), with the
+ * WALK flushes over them of one sync (a gather of the domain's policy),
+ * then return them, the waiting tables
  * whose walkers have left and the segments with no table in use to
  * table_free. With RCU, first waits for every RCU callback queued so far
  * (rcu_barrier), so that the domain's waiting tables are freed: call it
@@ -938,7 +960,8 @@ struct iopgt_stats {
 	                               * callbacks not yet run) */
 	uint64_t meta_bytes_live;   /* bookkeeping: the segments' descriptor
 	                             * pages and the domain structure */
-	uint64_t flushes[8];        /* flush_range calls by kind (index
+	uint64_t flushes[8];        /* ranges flushed by kind, through
+	                             * flush_range or flush_ranges (index
 	                             * IOPGT_FLUSH_*); 8 slots, so that a
 	                             * new kind keeps the layout; unused
 	                             * slots read 0 */

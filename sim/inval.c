@@ -641,12 +641,20 @@ static void inval_flush_range(void *arg, uint64_t iova, uint64_t last,
 static void inval_flush_all(void *arg)
 {
 	struct iopgt_sim *sim = arg;
-	/* The IOMMU's command for everything of the domain: one range over
-	 * the whole space, with at most one command allowed. */
-	struct iopgt_flush_range all = {
-		.iova = 0,
-		.last = UINT64_MAX,
-		.kind = IOPGT_FLUSH_WALK,
+	/* The IOMMU's command for everything of the domain: two pages far
+	 * apart inside any input space (an SMMUv3 stage-2 IPA has 52 bits,
+	 * so no range over the whole 64-bit space), with at most one command
+	 * allowed, which the encoder answers with its command for
+	 * everything. */
+	const uint64_t page = UINT64_C(1) << (sim->inval.granule
+						      ? sim->inval.granule
+						      : 12);
+	struct iopgt_flush_range all[2] = {
+		{ .iova = 0, .last = page - 1, .kind = IOPGT_FLUSH_WALK,
+		  .flags = IOPGT_RANGE_ANY_SIZE, .walk_levels = 1 },
+		{ .iova = 4 * page, .last = 5 * page - 1,
+		  .kind = IOPGT_FLUSH_WALK, .flags = IOPGT_RANGE_ANY_SIZE,
+		  .walk_levels = 1 },
 	};
 	struct iopgt_inval_config c;
 
@@ -658,7 +666,7 @@ static void inval_flush_all(void *arg)
 		return;
 	c = sim->inval;
 	c.max_commands = 1;
-	send(sim, &c, &all, 1);
+	send(sim, &c, all, 2);
 }
 
 void iopgt_sim_inval_ops(struct iopgt_sim *sim,

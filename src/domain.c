@@ -347,6 +347,15 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 		return -EINVAL;
 	if (cfg->gather_policy >= IOPGT_GATHER_POLICIES)
 		return -EINVAL;
+	/* The policies that flush from inside map and unmap call the flush
+	 * callbacks inside the walker's section, which under RCU is the
+	 * application's read-side critical section: a callback that blocks,
+	 * or takes a lock a thread waiting for a grace period holds, would
+	 * deadlock. */
+	if ((cfg->gather_policy == IOPGT_GATHER_EARLY ||
+	     cfg->gather_policy == IOPGT_GATHER_DISJOINT) &&
+	    cfg->strategy == IOPGT_STRATEGY_RCU)
+		return -EINVAL;
 	if (cfg->options & IOPGT_OPT_FORCE_SNOOP) {
 		uint64_t attrs;
 

@@ -29,12 +29,32 @@ static inline uint64_t PT(size)(const struct pt_geo *geo, unsigned level)
 	return UINT64_C(1) << pt_shift(geo, level);
 }
 
-/* The leaf size a flush range reports for the leaves of level it changed
- * (iopgt_flush_range.leaf_sizes): 0, any, where leaves of that level may
- * span several entries, so that a TLB may hold them at a larger size. */
-static inline uint64_t PT(hint_size)(const struct pt_geo *geo, unsigned level)
+/* The sizes t's stale marks name (PT_F_STALE: leaves split into t or
+ * coalesced out of one of its entries, which may still be cached). */
+static inline uint64_t PT(stale_sizes)(const struct pt_geo *geo,
+				       const struct pt_table *t)
 {
-	return FMT_LEAF_SPANS && geo->spans[level] ? 0 : PT(size)(geo, level);
+	unsigned b = atomic_load_explicit(&t->flags, memory_order_relaxed) >>
+		     PT_F_STALE_SHIFT;
+	uint64_t s = 0;
+
+	while (__builtin_expect(b != 0, 0)) {
+		s |= PT(size)(geo, (unsigned)__builtin_ctz(b));
+		b &= b - 1;
+	}
+	return s;
+}
+
+/* The leaf sizes a flush range reports for leaves of level changed in
+ * table t (iopgt_flush_range.leaf_sizes): the level's size and t's stale
+ * sizes; *any is IOPGT_RANGE_ANY_SIZE where leaves of that level may span
+ * several entries, so that a TLB may hold them at a larger size. */
+static inline uint64_t PT(hint)(const struct pt_geo *geo,
+				const struct pt_table *t, unsigned level,
+				uint32_t *any)
+{
+	*any = FMT_LEAF_SPANS && geo->spans[level] ? IOPGT_RANGE_ANY_SIZE : 0;
+	return PT(size)(geo, level) | PT(stale_sizes)(geo, t);
 }
 
 /* The descriptor of the table that table entry e (at level) names: the
@@ -964,9 +984,6 @@ retry:
 		r = pt_set_table(dom, t, cur.idx,
 				 fmt_make_table(c->pa, cur.level), &e);
 		if (!r) {
-			/* In caching mode the empty entry may have been cached:
-			 * the ADDED ranges of this batch are not leaf-only. */
-			op->g->priv_flags |= PT_G_INSTALLED;
 			PT_YIELD(dom, PT_Y_INSTALL_DONE, c->level, c->iova);
 			cur.e = fmt_make_table(c->pa, cur.level);
 			PT(cur_down)(dom, &cur);
@@ -1123,7 +1140,7 @@ retry:
 		 * entry added as well. */
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(op->g, iova, iova + sz - 1,
-					IOPGT_FLUSH_ADDED, 0);
+					IOPGT_FLUSH_ADDED, 0, 0);
 		/* The leaf took the place of a table entry, which the count
 		 * (or the probe) already held: if t was full but for the
 		 * subtree, it is full of leaves now and may coalesce, as
@@ -1140,7 +1157,7 @@ retry:
 	}
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(op->g, iova, iova + i * sz - 1,
-				IOPGT_FLUSH_ADDED, 0);
+				IOPGT_FLUSH_ADDED, 0, 0);
 	if (pt_st_count(st) == pt_nr_entries(geo, level) &&
 	    level < geo->levels - 1 &&
 	    (geo->leaf_levels & (2u << level)))
@@ -1202,6 +1219,16 @@ again:
 	if (FMT_HW_DIRTY != 0 &&
 	    (fmt_leaf_prot(leaf, L + 1) & IOPGT_PROT_WRITE))
 		leaf |= FMT_HW_DIRTY;
+	/* Until t's WALK flush, which may wait in this gather while another
+	 * syncs first, the TLB may hold t's leaves (and whatever t's span
+	 * may hold) under the superpage: unmaps of it report those sizes. */
+	atomic_fetch_or_explicit(
+		&p->flags,
+		(uint8_t)(PT_F_STALE(L) |
+			  (atomic_load_explicit(&t->flags,
+						memory_order_relaxed) &
+			   ~PT_F_DIRTY)),
+		memory_order_relaxed);
 	for (;;) {
 		old = fmt_make_table(t->pa, L + 1);
 		r = pt_replace(p, pidx, &old, leaf);
@@ -1409,7 +1436,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				      memory_order_relaxed);
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
-					IOPGT_FLUSH_ADDED, 0);
+					IOPGT_FLUSH_ADDED, 0, 0);
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
@@ -1444,7 +1471,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	st = pt_close(t, 0);
 	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 		pt_gather_range(g, iova, iova + dom->granule_mask,
-				IOPGT_FLUSH_ADDED, 0);
+				IOPGT_FLUSH_ADDED, 0, 0);
 	*follow = pt_st_count(st) == t->mask + 1;
 	/* With leaf spans, a page whose neighbour in its pair is mapped may
 	 * coalesce with it within the table: tagged 4 with t (descriptors
@@ -1862,17 +1889,24 @@ pt_runs_four(struct pt_runs *r, unsigned at, uint64_t e0, uint64_t e1,
 }
 
 /* Gather the runs of t's entries (each of sz bytes) up to entry last as
- * MODIFIED ranges with leaves of size hint. */
+ * MODIFIED ranges with the hints of t's leaves. A run that ends before it
+ * starts (only an overlapping caller, against the rules, can make one: an
+ * entry seen present, then read empty) is left out. */
 static void PT(gather_runs)(struct pt_op *op, struct pt_runs *r,
 			    const struct pt_table *t, uint64_t sz,
-			    unsigned last, uint64_t hint)
+			    unsigned last)
 {
+	uint32_t any;
+	const uint64_t sizes = PT(hint)(&op->dom->geo, t, t->level, &any);
+
 	pt_runs_hole(r, last + 1);
 	for (unsigned j = 0; j < r->n; j++)
-		pt_gather_range(op->g, PT(entry_iova)(op->dom, t, r->lo[j]),
-				PT(entry_iova)(op->dom, t, r->hi[j]) +
-					(sz - 1),
-				IOPGT_FLUSH_MODIFIED, hint);
+		if (r->lo[j] <= r->hi[j])
+			pt_gather_range(op->g,
+					PT(entry_iova)(op->dom, t, r->lo[j]),
+					PT(entry_iova)(op->dom, t, r->hi[j]) +
+						(sz - 1),
+					IOPGT_FLUSH_MODIFIED, sizes, any);
 }
 
 /* Clear [iova, last] inside table t. Leaves must lie wholly inside (the
@@ -2001,8 +2035,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			     : 1;
 		if (k) {
 			*bytes += k * sz;
-			PT(gather_runs)(op, &runs, t, sz, lastc,
-					PT(hint_size)(&op->dom->geo, 0));
+			PT(gather_runs)(op, &runs, t, sz, lastc);
 			/* Without counts: the clearer's half of the Dekker
 			 * pair with a coalescer, then the probe for an
 			 * emptied table (pt.h). */
@@ -2107,8 +2140,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			st = 1; /* no count: never "emptied" */
 		if (k) {
 			*bytes += k * sz;
-			PT(gather_runs)(op, &runs, t, sz, lastc,
-					PT(hint_size)(&op->dom->geo, lvl));
+			PT(gather_runs)(op, &runs, t, sz, lastc);
 		}
 		if (straddle)
 			return -EAGAIN; /* a leaf the ends' split missed */
@@ -2194,16 +2226,18 @@ static int PT(span_split)(struct pt_op *op, struct pt_table *t, unsigned idx,
 /* Split leaves so that none straddles addr. Spare tables come from op. */
 /* A leaf of size bytes at base was split (or its group rewritten) by an
  * unmap: the part of it the unmap clears may be cached at that size, so
- * it joins the gather with it (hint: the size, or 0 for any). */
+ * it joins the gather with it (sizes: that size and the stale sizes of
+ * its table; any: IOPGT_RANGE_ANY_SIZE for a group). */
 static void PT(gather_cut)(struct pt_op *op, uint64_t base, uint64_t size,
-			   uint64_t hint)
+			   uint64_t sizes, uint32_t any)
 {
 	uint64_t lo = base > op->cut_iova ? base : op->cut_iova;
 	uint64_t hi = base + (size - 1) < op->cut_last ? base + (size - 1)
 						       : op->cut_last;
 
 	if (lo <= hi)
-		pt_gather_range(op->g, lo, hi, IOPGT_FLUSH_MODIFIED, hint);
+		pt_gather_range(op->g, lo, hi, IOPGT_FLUSH_MODIFIED, sizes,
+				any);
 }
 
 static int PT(split_at)(struct pt_op *op, uint64_t addr)
@@ -2228,10 +2262,13 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			const uint64_t gsz = PT(size)(geo, lvl)
 					     << fmt_leaf_span(e, lvl);
 
-			r = PT(span_split)(op, PT(cur_table)(dom, &cur, lvl),
-					   cur.idx, e, lvl, addr);
+			struct pt_table *st = PT(cur_table)(dom, &cur, lvl);
+
+			r = PT(span_split)(op, st, cur.idx, e, lvl, addr);
 			if (!r)
-				PT(gather_cut)(op, addr & ~(gsz - 1), gsz, 0);
+				PT(gather_cut)(op, addr & ~(gsz - 1), gsz,
+					       gsz | PT(stale_sizes)(geo, st),
+					       IOPGT_RANGE_ANY_SIZE);
 			if (r == -ESTALE) {
 				PT_WAIT_FROZEN(dom, lvl, addr);
 				PT(cur_root)(dom, &cur);
@@ -2279,6 +2316,19 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 				    pt_counted(dom) ? n : 0);
 		}
 		t = PT(cur_table)(dom, &cur, lvl);
+		/* Until the split's flush, which may wait in this gather while
+		 * another syncs first, the TLB may hold the leaf's size (and
+		 * any that t's span may hold) for every entry of c. */
+		atomic_store_explicit(
+			&c->flags,
+			(uint8_t)((atomic_load_explicit(&c->flags,
+							memory_order_relaxed) &
+				   PT_F_DIRTY) |
+				  (atomic_load_explicit(&t->flags,
+							memory_order_relaxed) &
+				   ~PT_F_DIRTY) |
+				  PT_F_STALE(lvl)),
+			memory_order_relaxed);
 		old = e;
 		r = pt_replace(t, cur.idx, &old, fmt_make_table(c->pa, lvl));
 		if (r) {
@@ -2295,7 +2345,8 @@ static int PT(split_at)(struct pt_op *op, uint64_t addr)
 			continue;
 		}
 		pt_stat_add(&dom->st.split, 1);
-		PT(gather_cut)(op, addr & ~(sz - 1), sz, sz);
+		PT(gather_cut)(op, addr & ~(sz - 1), sz,
+			       sz | PT(stale_sizes)(geo, t), 0);
 		cur.e = fmt_make_table(c->pa, lvl);
 		PT(cur_down)(dom, &cur);
 	}
@@ -2658,7 +2709,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 &cur.va[cur.idx], &old, 0,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
-		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, span);
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
+				span | PT(stale_sizes)(&dom->geo, t), 0);
 		if (pt_pinned(t))
 			return (int64_t)span; /* never frozen nor unlinked */
 		/* A coalescer froze t meanwhile, or t may be empty now (in a
@@ -2678,7 +2730,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was, true)
 			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
 		return -1;
-	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, span);
+	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
+			span | PT(stale_sizes)(&dom->geo, t), 0);
 	/* Emptied: the caller parks or unlinks it (out of line), unless
 	 * emptied tables stay where they are. */
 	if (__builtin_expect(!st, 0) && !pt_pinned(t) &&
@@ -2780,7 +2833,9 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (old) {
 		/* The item was part of a larger leaf until the split: any
 		 * size may be cached. */
-		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, 0);
+		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
+				PT(stale_sizes)(&dom->geo, t),
+				IOPGT_RANGE_ANY_SIZE);
 		if (!pt_counted(dom)) {
 			/* The clear was inside the section, so no freezer
 			 * came between it and here; the fence lets one of two
@@ -3114,8 +3169,11 @@ static int PT(dirty_table)(struct pt_dirty *d, pt_entry_t *va, unsigned level,
 				atomic_fetch_and_explicit(&va[g0 + j],
 							  ~FMT_HW_DIRTY,
 							  memory_order_relaxed);
+			/* The leaf's own size; the walk has no descriptor
+			 * in hand for its table's stale sizes: any. */
 			pt_gather_range(d->g, s, s + (lsz - 1),
-					IOPGT_FLUSH_MODIFIED, lsz);
+					IOPGT_FLUSH_MODIFIED, lsz,
+					IOPGT_RANGE_ANY_SIZE);
 			PT_YIELD(d->dom, PT_Y_DIRTY_CLEARED, level, base);
 		}
 		d->run_end = s + lsz;

@@ -31,10 +31,8 @@ static inline void ranges_reset(struct iopgt_gather *g)
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	g->kind = IOPGT_FLUSH_NONE;
-	if (g->priv_flags & PT_G_RANGES) {
+	if (g->priv_flags & PT_G_RANGES)
 		g->nr_ranges = 0;
-		g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
-	}
 }
 
 /* Empty g after its sync. It stays bound to its domain; being empty, it
@@ -81,8 +79,10 @@ static bool same_class(const struct iopgt_flush_range *a,
 	return (a->kind == IOPGT_FLUSH_ADDED) == (b->kind == IOPGT_FLUSH_ADDED);
 }
 
-/* Widen a to cover b too, with the hints of both: leaf sizes OR'd (0, any
- * size, wins), leaf-only only if both were, the highest kind. */
+/* Widen a to cover b too, with the hints of both: the leaf sizes of both
+ * (a size known for either part is kept, whatever the other says), any
+ * size if either may hold any, leaf-only only if both were, the highest
+ * kind. */
 static void range_merge(struct iopgt_flush_range *a,
 			const struct iopgt_flush_range *b)
 {
@@ -90,10 +90,9 @@ static void range_merge(struct iopgt_flush_range *a,
 		a->iova = b->iova;
 	if (b->last > a->last)
 		a->last = b->last;
-	a->leaf_sizes = a->leaf_sizes && b->leaf_sizes
-				? a->leaf_sizes | b->leaf_sizes
-				: 0;
-	a->flags &= b->flags;
+	a->leaf_sizes |= b->leaf_sizes;
+	a->flags = (a->flags & b->flags & IOPGT_RANGE_LEAF_ONLY) |
+		   ((a->flags | b->flags) & IOPGT_RANGE_ANY_SIZE);
 	a->walk_levels |= b->walk_levels;
 	if (b->kind > a->kind)
 		a->kind = b->kind;
@@ -204,7 +203,6 @@ void iopgt__gather_add(struct iopgt_gather *g,
 		flush_ranges((struct iopgt_domain *)g->dom, g);
 		r[0] = *x;
 		g->nr_ranges = 1;
-		g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
 		ranges_union(g);
 		return;
 	default:
@@ -254,6 +252,7 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 					     .iova = t->iova,
 					     .last = t->iova + span - 1,
 					     .kind = IOPGT_FLUSH_WALK,
+					     .flags = IOPGT_RANGE_ANY_SIZE,
 					     .walk_levels = 1u << t->level });
 	if (IOPGT_DEBUG)
 		atomic_fetch_add_explicit(&dom->gathered, 1,
@@ -318,12 +317,39 @@ static void flush_ranges(struct iopgt_domain *dom, struct iopgt_gather *g)
 	ranges_reset(g);
 }
 
+/* A gather of the first version's size (no ranges) on a domain that
+ * takes flush_ranges: its union, as one range of any size that is not
+ * leaf-only (every level below the root for a WALK). */
+static __attribute__((noinline)) void flush_union(struct iopgt_domain *dom,
+						  struct iopgt_gather *g)
+{
+	const struct iopgt_flush_range r = {
+		.iova = g->iova,
+		.last = g->last,
+		.kind = g->kind,
+		.flags = IOPGT_RANGE_ANY_SIZE,
+		.walk_levels = g->kind == IOPGT_FLUSH_WALK
+				       ? (1u << (dom->geo.levels - 1)) - 1
+				       : 0,
+	};
+
+	if (g->kind != IOPGT_FLUSH_NONE && g->iova <= g->last) {
+		if (dom->hooks & (PT_HOOK_SKIP_FLUSH | PT_HOOK_LEAF_ONLY_FLUSH))
+			issue_hooked(dom, &r, 1);
+		else
+			issue_ranges(dom, &r, 1);
+	}
+	ranges_reset(g);
+}
+
 static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
 {
 	enum iopgt_flush_kind kind = g->kind;
 
 	if (!all && (g->priv_flags & PT_G_RANGES))
 		return flush_ranges(dom, g);
+	if (!all && dom->cfg.flush_ranges)
+		return flush_union(dom, g);
 	if (dom->hooks & PT_HOOK_SKIP_FLUSH)
 		return;
 	if ((dom->hooks & PT_HOOK_LEAF_ONLY_FLUSH) &&
@@ -387,6 +413,8 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 	if ((g->priv_flags & PT_G_RANGES) &&
 	    (g->nr_ranges > 1 || dom->cfg.flush_ranges)) {
 		flush_ranges(dom, g);
+	} else if (dom->cfg.flush_ranges) {
+		flush_union(dom, g);
 	} else {
 		if (g->iova <= g->last) {
 			dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,
@@ -396,10 +424,8 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 		g->kind = IOPGT_FLUSH_NONE;
 		g->iova = UINT64_MAX;
 		g->last = 0;
-		if (g->priv_flags & PT_G_RANGES) {
+		if (g->priv_flags & PT_G_RANGES)
 			g->nr_ranges = 0;
-			g->priv_flags &= ~(uint32_t)PT_G_INSTALLED;
-		}
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);

@@ -14,7 +14,8 @@
  * name; this encoder does not write those.
  *
  * A range is first widened to whole 4K pages, and to whole leaves when
- * its leaf_sizes is one size that is the size of a level's entry: the
+ * its leaf_sizes is one size that is the size of a level's entry and it
+ * may hold no other (no IOPGT_RANGE_ANY_SIZE): the
  * target; "beyond the range" means beyond it (for the ranges a gather
  * reports, the same).
  *
@@ -81,7 +82,8 @@ static unsigned rv_unit(const struct iopgt_flush_range *r)
 	uint64_t s = r->leaf_sizes;
 	unsigned lg2;
 
-	if (r->kind == IOPGT_FLUSH_WALK || !s || (s & (s - 1)))
+	if (r->kind == IOPGT_FLUSH_WALK || (r->flags & IOPGT_RANGE_ANY_SIZE) ||
+	    !s || (s & (s - 1)))
 		return RV_PAGE_LG2;
 	lg2 = pt_pow2_log2(s);
 	if (lg2 < RV_PAGE_LG2 || (lg2 - RV_PAGE_LG2) % RV_LEVEL_BITS)

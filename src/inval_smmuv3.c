@@ -9,7 +9,8 @@
  * CMD_TLBI_NH_ASID for everything.
  *
  * A range is first widened to whole granules, and to whole leaves when
- * its leaf_sizes is one size that is the size of a level's entry (the
+ * its leaf_sizes is one size that is the size of a level's entry and it
+ * may hold no other (no IOPGT_RANGE_ANY_SIZE; the
  * TLB holds those entries whole): the target. "Beyond the range" below
  * means beyond the target; for the ranges a gather reports, which are
  * aligned to their leaves, the two are the same.
@@ -243,7 +244,7 @@ static int smmu_range(const struct smmu_enc *e,
 	if (e->addr_mask == SMMU_TLBI_1_IPA_MASK && r->last >> SMMU_IPA_BITS)
 		return -EINVAL;
 	/* A WALK range's tables may have held leaves of any size. */
-	if (!walk && r->leaf_sizes &&
+	if (!walk && !(r->flags & IOPGT_RANGE_ANY_SIZE) && r->leaf_sizes &&
 	    !(r->leaf_sizes & (r->leaf_sizes - 1)) &&
 	    smmu_level(e->g, pt_pow2_log2(r->leaf_sizes)) >= 0) {
 		u = pt_pow2_log2(r->leaf_sizes);

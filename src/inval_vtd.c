@@ -75,9 +75,11 @@ static uint64_t vtd_dw0(const struct iopgt_inval_config *c, unsigned g)
 	return dw0 | VTD_TYPE_IOTLB;
 }
 
-/* Order (log2 pages) of the largest leaf the range's TLB entries may have
- * (0 when leaf_sizes names only 4K, or is 0: not known, and the range is
- * taken as given; a WALK range spans the unlinked tables whole). The AM of a descriptor that
+/* Order (log2 pages) of the largest leaf size the range lists (0 when it
+ * lists only 4K, or none; sizes a range with IOPGT_RANGE_ANY_SIZE may hold
+ * besides are those of ADDED results, of the leaves of a WALK range's
+ * tables, which lie inside it, and of AMD v1's leaves of several entries,
+ * which VT-d never walks). The AM of a descriptor that
  * invalidates a superpage's translation must be at least the superpage's
  * order (11.4.8.2 IVA_REG, AM: "when invalidating mapping for a 2MB page,
  * software must specify an address mask value of at least 9"), so the

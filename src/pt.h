@@ -55,7 +55,17 @@ typedef _Atomic uint64_t pt_entry_t;
 enum {
 	PT_F_DIRTY = 1u << 0, /* entries may be non-zero: zero the page
 	                       * before it is reused */
+	/* Bits 7:2: PT_F_STALE(L), leaves of level L may still be cached
+	 * for addresses of the table's span: a leaf of level L was split
+	 * into it (or into a table above it), or a table of level-L leaves
+	 * was coalesced into one of its entries, and that invalidation may
+	 * still wait in another gather. Flush ranges of leaves changed here
+	 * report those sizes too (iopgt_flush_range.leaf_sizes). Set when
+	 * the split table is made and, atomically, by a coalesce; kept
+	 * until the table is freed. */
+	PT_F_STALE_SHIFT = 2,
 };
+#define PT_F_STALE(level) (1u << (PT_F_STALE_SHIFT + (level)))
 
 
 /* The descriptor of a table page: 64 bytes in its segment's descriptor
@@ -64,7 +74,7 @@ enum {
 struct pt_table {
 	_Atomic uint64_t st; /* { count, writers inside, frozen }: see below */
 	uint8_t level;
-	uint8_t flags;
+	_Atomic uint8_t flags;
 	uint8_t shift;  /* of an entry's IOVA span: geo.shift[level] */
 	/* A root: the domain's, or one that a growing domain's walks
 	 * started from before it grew (iopgt__grow). Never unlinked,
@@ -1174,10 +1184,6 @@ void iopgt__mem_release(void *table_arg);
 enum {
 	/* The gather keeps ranges (it has the second version's size). */
 	PT_G_RANGES = 1u << 0,
-	/* A table was installed since the last flush: an ADDED range may
-	 * cover a table entry that was empty (and, in caching mode, cached
-	 * as such), so it is not leaf-only. */
-	PT_G_INSTALLED = 1u << 1,
 	/* enum iopgt_gather_policy, in bits 5:4. */
 	PT_G_POLICY_SHIFT = 4,
 	PT_G_POLICY_MASK = 3u << 4,
@@ -1224,13 +1230,16 @@ static inline bool pt_touch(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 void iopgt__gather_add(struct iopgt_gather *g,
 		       const struct iopgt_flush_range *r);
 
-/* Add [iova, last], changed as kind (ADDED or MODIFIED) in leaves of
- * leaf_size bytes, to g: its union and, if it keeps them, its ranges
- * (inline: every unmap and every caching-mode map calls it; the first
- * range of a batch and a range that widens the last one stay inline). */
+/* Add [iova, last], changed as kind (ADDED or MODIFIED), to g: its union
+ * and, if it keeps them, its ranges, with the leaf sizes a TLB may hold
+ * for it and any (IOPGT_RANGE_ANY_SIZE: other sizes too; always for
+ * ADDED). A MODIFIED range is leaf-only, an ADDED one never (a table
+ * may have been installed where an empty entry was cached). Inline:
+ * every unmap and every caching-mode map calls it; the first range of a
+ * batch and a range that widens the last one stay inline. */
 static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
 				   uint64_t last, enum iopgt_flush_kind kind,
-				   uint64_t leaf_size)
+				   uint64_t sizes, uint32_t any)
 {
 	struct iopgt_flush_range *r;
 	uint32_t flags;
@@ -1244,33 +1253,30 @@ static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
 		g->kind = kind;
 	if (!(g->priv_flags & PT_G_RANGES))
 		return;
-	flags = kind == IOPGT_FLUSH_ADDED && (g->priv_flags & PT_G_INSTALLED)
-			? 0
-			: IOPGT_RANGE_LEAF_ONLY;
+	flags = kind == IOPGT_FLUSH_ADDED ? IOPGT_RANGE_ANY_SIZE
+					  : IOPGT_RANGE_LEAF_ONLY | any;
 	n = g->nr_ranges;
 	r = &g->ranges[n ? n - 1 : 0];
 	if (!n) {
 		*r = (struct iopgt_flush_range){ .iova = iova,
 						 .last = last,
-						 .leaf_sizes = leaf_size,
+						 .leaf_sizes = sizes,
 						 .kind = kind,
 						 .flags = flags };
 		g->nr_ranges = 1;
 	} else if (r->kind == kind && pt_touch(r->iova, r->last, iova, last)) {
-		r->flags &= flags;
+		r->flags = (r->flags & flags & IOPGT_RANGE_LEAF_ONLY) |
+			   ((r->flags | flags) & IOPGT_RANGE_ANY_SIZE);
 		if (iova < r->iova)
 			r->iova = iova;
 		if (last > r->last)
 			r->last = last;
-		/* 0, any size, stays 0 */
-		r->leaf_sizes = r->leaf_sizes && leaf_size
-					? r->leaf_sizes | leaf_size
-					: 0;
+		r->leaf_sizes |= sizes;
 	} else {
 		iopgt__gather_add(g, &(struct iopgt_flush_range){
 					     .iova = iova,
 					     .last = last,
-					     .leaf_sizes = leaf_size,
+					     .leaf_sizes = sizes,
 					     .kind = kind,
 					     .flags = flags });
 	}

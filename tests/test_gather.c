@@ -121,6 +121,16 @@ static void gclose(struct gdom *d)
 	iopgt_domain_destroy(d->dom);
 }
 
+/* Whether size is the size of one entry of a level (not a leaf of
+ * several entries). */
+static bool item_size(const struct gdom *d, uint64_t size)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->s[i] == size)
+			return true;
+	return false;
+}
+
 /* The span of a table whose entries are at level l. */
 static uint64_t table_span(const struct gdom *d, unsigned l)
 {
@@ -268,10 +278,17 @@ static void check_batch(struct world *w, unsigned cap)
 				if (r->kind < IOPGT_FLUSH_MODIFIED)
 					continue;
 				ok |= in_range(r, a);
+				/* The size listed; or a WALK over the whole
+				 * leaf; or, for a leaf of several entries
+				 * (AMD v1), any size. */
 				sized |= r->iova <= l0 + (w->leaf[p] - 1) &&
 					 r->last >= l0 &&
-					 (!r->leaf_sizes ||
-					  (r->leaf_sizes & w->leaf[p]));
+					 ((r->leaf_sizes & w->leaf[p]) ||
+					  (r->kind == IOPGT_FLUSH_WALK &&
+					   r->iova <= l0 &&
+					   r->last >= l0 + (w->leaf[p] - 1)) ||
+					  ((r->flags & IOPGT_RANGE_ANY_SIZE) &&
+					   !item_size(&w->d, w->leaf[p])));
 			}
 			ok &= sized;
 			if (!(ok && sized) && getenv("IOPGT_GATHER_DEBUG"))
@@ -535,19 +552,21 @@ static void test_far_pages(void **state)
 		for (unsigned k = 0; k < 2; k++) {
 			EQ(d.rec.r[k].kind, IOPGT_FLUSH_ADDED);
 			EQ(d.rec.r[k].last - d.rec.r[k].iova + 1, d.s[0]);
-			EQ(d.rec.r[k].leaf_sizes, 0); /* non-present: any */
-			/* A table was installed for each: an empty entry
-			 * above may have been cached. */
-			EQ(d.rec.r[k].flags & IOPGT_RANGE_LEAF_ONLY, 0);
+			/* A non-present result may be cached at any size, and
+			 * a table may have been installed where an empty entry
+			 * was cached. */
+			EQ(d.rec.r[k].leaf_sizes, 0);
+			EQ(d.rec.r[k].flags, IOPGT_RANGE_ANY_SIZE);
 		}
 		EXPECT(d.rec.r[0].iova == a || d.rec.r[1].iova == a);
 
-		/* Another page beside the first, in its table: leaf-only. */
+		/* Another page beside the first, in its table: still not
+		 * leaf-only (another gather may have installed the table). */
 		d.rec.n = 0;
 		EQ(iopgt_map(d.dom, a + d.s[0], a + d.s[0], d.s[0], RW, &g), 0);
 		EQ(iopgt_sync(d.dom, &g), 0);
 		EQ(d.rec.n, 1);
-		EQ(d.rec.r[0].flags, IOPGT_RANGE_LEAF_ONLY);
+		EQ(d.rec.r[0].flags, IOPGT_RANGE_ANY_SIZE);
 
 		d.rec.n = 0;
 		EQ(iopgt_unmap(d.dom, a, 2 * d.s[0], &g), 2 * d.s[0]);
@@ -600,7 +619,7 @@ static void test_added_apart(void **state)
 				added = true;
 				EQ(r->iova, base + 8 * p);
 				EQ(r->last, base + 9 * p - 1);
-				EQ(r->flags, IOPGT_RANGE_LEAF_ONLY);
+				EQ(r->flags, IOPGT_RANGE_ANY_SIZE);
 			} else {
 				modified = true;
 				EQ(r->kind, IOPGT_FLUSH_MODIFIED);
@@ -645,8 +664,68 @@ static void test_split_size(void **state)
 		EQ(d.rec.r[0].iova, sp + 3 * p);
 		EQ(d.rec.r[0].last, sp + 4 * p - 1);
 		EQ(d.rec.r[0].kind, IOPGT_FLUSH_MODIFIED);
-		EXPECT(!d.rec.r[0].leaf_sizes ||
-		       (d.rec.r[0].leaf_sizes & sp));
+		EQ(d.rec.r[0].leaf_sizes, sp | p);
+		EQ(d.rec.r[0].flags, IOPGT_RANGE_LEAF_ONLY);
+		gclose(&d);
+	}
+}
+
+/* Leaf sizes pending in another gather. A superpage split by one gather
+ * may still be cached when another, unmapping another page of it, syncs
+ * first: that page's range lists the superpage's size. A table coalesced
+ * by one gather may still have its leaves cached when another unmaps the
+ * superpage: its range lists their size. */
+static void test_stale_sizes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+		struct gdom d;
+		struct iopgt_gather ga, gb;
+		uint64_t sp, p;
+
+		CTX("%s", c->name);
+		EQ(gopen(&d, c, 0, IOPGT_GATHER_MERGE, true), 0);
+		if (d.n < 2) {
+			gclose(&d);
+			continue;
+		}
+		sp = d.s[1];
+		p = d.s[0];
+		iopgt_gather_init(&ga, sizeof(ga));
+		iopgt_gather_init(&gb, sizeof(gb));
+		EQ(iopgt_map(d.dom, sp, sp, sp, RW, &ga), 0);
+		EQ(iopgt_sync(d.dom, &ga), 0);
+		EQ(iopgt_unmap(d.dom, sp, p, &ga), p); /* splits, in ga */
+		d.rec.n = 0;
+		EQ(iopgt_unmap(d.dom, sp + 8 * p, p, &gb), p);
+		EQ(iopgt_sync(d.dom, &gb), 0);
+		EQ(d.rec.n, 1);
+		EQ(d.rec.r[0].leaf_sizes, sp | p);
+		EQ(iopgt_sync(d.dom, &ga), 0);
+		EQ(iopgt_unmap(d.dom, sp, sp, &ga), sp - 2 * p);
+		EQ(iopgt_sync(d.dom, &ga), 0);
+
+		/* A table filled by ga coalesces; gb unmaps the superpage
+		 * before ga syncs. */
+		EQ(iopgt_map(d.dom, sp, sp, sp - p, RW, &ga), 0);
+		EQ(iopgt_sync(d.dom, &ga), 0);
+		EQ(iopgt_map(d.dom, sp + sp - p, sp + sp - p, p, RW, &ga), 0);
+		if (ga.nr_tables) { /* coalesced */
+			struct iopgt_translation tr;
+
+			EQ(iopgt_lookup(d.dom, sp, &tr), 0);
+			EQ(tr.leaf_size, sp);
+			d.rec.n = 0;
+			EQ(iopgt_unmap(d.dom, sp, sp, &gb), sp);
+			EQ(iopgt_sync(d.dom, &gb), 0);
+			EXPECT(d.rec.n >= 1);
+			EQ(d.rec.r[0].leaf_sizes & (sp | p), sp | p);
+		} else {
+			EQ(iopgt_unmap(d.dom, sp, sp, &gb), sp);
+			EQ(iopgt_sync(d.dom, &gb), 0);
+		}
+		EQ(iopgt_sync(d.dom, &ga), 0);
 		gclose(&d);
 	}
 }
@@ -708,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_far_pages),
 		cmocka_unit_test(test_added_apart),
 		cmocka_unit_test(test_split_size),
+		cmocka_unit_test(test_stale_sizes),
 		cmocka_unit_test(test_random),
 	};
 

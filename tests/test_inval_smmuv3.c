@@ -136,6 +136,22 @@ static void test_block_ttl(void **state)
 	assert_int_equal(enc1(&c, &r, out), 1);
 	expect(&out[0], 0x000000010090002a, 0x0000000040200401, 0x40200000,
 	       0x403fffff);
+
+	/* One size, but other sizes may be cached (IOPGT_RANGE_ANY_SIZE):
+	 * no TTL either. */
+	r = rng(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD,
+		LEAF | IOPGT_RANGE_ANY_SIZE);
+	assert_int_equal(enc1(&c, &r, out), 1);
+	expect(&out[0], 0x000000010090002a, 0x0000000040200401, 0x40200000,
+	       0x403fffff);
+	/* Without range invalidation: one command a granule, not one for
+	 * the leaf (512: past max_commands, the command for everything). */
+	c = cfg(S2, 12);
+	c.domain_id = 1;
+	c.max_commands = 1024;
+	assert_int_equal(iopgt_inval_encode(&c, &r, 1, NULL, 0), 512);
+	r.flags = LEAF;
+	assert_int_equal(iopgt_inval_encode(&c, &r, 1, NULL, 0), 1);
 }
 
 /* 33 pages: not (NUM + 1) * 2^SCALE, so 32 + 1, or 34 with slack. */
