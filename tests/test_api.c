@@ -52,7 +52,7 @@ _Static_assert(IOPGT_GATHER_MERGE == 0 && IOPGT_GATHER_UNION == 1 &&
 		       IOPGT_GATHER_EARLY == 2 && IOPGT_GATHER_DISJOINT == 3 &&
 		       IOPGT_GATHER_POLICIES == 4 && IOPGT_GATHER_RANGES == 8,
 	       "gather policies");
-_Static_assert(IOPGT_RANGE_LEAF_ONLY == 1 &&
+_Static_assert(IOPGT_RANGE_LEAF_ONLY == 1 && IOPGT_RANGE_ANY_SIZE == 2 &&
 		       sizeof(struct iopgt_flush_range) == 56,
 	       "flush ranges: fixed size, filled through reserved fields");
 _Static_assert(IOPGT_IOMMU_VTD == 1 && IOPGT_IOMMU_AMD == 2 &&
