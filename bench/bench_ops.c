@@ -732,9 +732,12 @@ int bench_ops_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
-		       ", \"ias\": %u, \"options\": %u, \"strategy\": \"%s\", ",
+		       ", \"ias\": %u, \"options\": %u, \"strategy\": \"%s\", "
+		       "\"gather_policy\": \"%s\", ",
 		       iopgt_format_name(info.format), info.levels,
-		       entry_size(&g, 0), info.ias, options, strat->name);
+		       entry_size(&g, 0), info.ias, options, strat->name,
+		       iopgt_gather_policy_name(
+			       (enum iopgt_gather_policy)cfg.gather_policy));
 		for (unsigned c = 0; c < 3; c++) {
 			if (cases[c].present)
 				printf("\"leaf_%s_bytes\": %" PRIu64 ", ",

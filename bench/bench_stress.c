@@ -286,9 +286,12 @@ int bench_stress_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
-		       ", \"span\": %" PRIu64 ", \"strategy\": \"%s\", ",
+		       ", \"span\": %" PRIu64 ", \"strategy\": \"%s\", "
+		       "\"gather_policy\": \"%s\", ",
 		       iopgt_format_name(info.format), info.levels,
-		       runs[0].page, span, strat->name);
+		       runs[0].page, span, strat->name,
+		       iopgt_gather_policy_name(
+			       (enum iopgt_gather_policy)cfg.gather_policy));
 		if (both) {
 			printf("\"reclaim\": ");
 			json_run(&runs[0]);

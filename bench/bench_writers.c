@@ -560,6 +560,7 @@ int bench_writers_main(int argc, char **argv)
 			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
 			       "\"reclaim\": %s, \"coalesce\": %s, "
 			       "\"counts\": %s, \"strategy\": \"%s\", "
+			       "\"gather_policy\": \"%s\", "
 			       "\"seconds\": %.3f, "
 			       "\"rounds\": %u, \"pages_per_thread\": %u, "
 			       "\"ops\": %" PRIu64 ", \"ops_per_second\": %.0f, "
@@ -573,7 +574,11 @@ int bench_writers_main(int argc, char **argv)
 			       counts && !(no_reclaim && no_coalesce)
 				       ? "true"
 				       : "false",
-			       strat->name, seconds, rounds,
+			       strat->name,
+			       iopgt_gather_policy_name(
+				       (enum iopgt_gather_policy)
+					       cfg.gather_policy),
+			       seconds, rounds,
 			       entries / n->threads, n->ops,
 			       n->ops_per_second, per_op(n->allocs, n->ops),
 			       per_op(nn->allocs, nn->ops), scaling,

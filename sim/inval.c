@@ -616,8 +616,8 @@ static void inval_flush_ranges(void *arg, const struct iopgt_flush_range *r,
 }
 
 /* A range given alone (flush_range: a gather without per-range detail):
- * leaf sizes unknown, not leaf-only, and for WALK every level below the
- * root, which asks the encoder for the most a range can need. */
+ * of any size, not leaf-only, and for WALK every level below the root,
+ * which asks the encoder for the most a range can need. */
 static void inval_flush_range(void *arg, uint64_t iova, uint64_t last,
 			      enum iopgt_flush_kind kind)
 {
@@ -626,6 +626,7 @@ static void inval_flush_range(void *arg, uint64_t iova, uint64_t last,
 		.iova = iova,
 		.last = last,
 		.kind = kind,
+		.flags = IOPGT_RANGE_ANY_SIZE,
 	};
 
 	if (kind == IOPGT_FLUSH_NONE || kind >= IOPGT_FLUSH_KINDS) {

@@ -154,10 +154,10 @@ int iopgt_sim_invalidate(struct iopgt_sim *sim,
  * the IOMMU *c: cfg->flush_ranges (every range of a sync, written by
  * iopgt_inval_encode() and executed by iopgt_sim_invalidate() as one
  * batch), cfg->flush.flush_range (one range, as a flush_ranges range
- * with leaf sizes unknown, no flags and, for WALK, every level below the
+ * of any size, not leaf-only and, for WALK, with every level below the
  * root in walk_levels) and cfg->flush.flush_all (the IOMMU's command for
- * everything of the domain: the encoder's commands for one WALK range
- * over the whole space with max_commands 1); cfg->flush.arg is sim. Call
+ * everything of the domain: what the encoder writes for two WALK pages
+ * far apart with max_commands 1); cfg->flush.arg is sim. Call
  * after iopgt_sim_domain_config() (or iopgt_sim_flush_ops()) and before
  * iopgt_domain_create. The simulator keeps a copy of *c (c->size bytes
  * of it, as iopgt_inval_config_init sets size). Its granule and levels

@@ -314,6 +314,12 @@ if ok demo --small --ops 1000 --strategy rcu; then
 fi
 limit=''
 
+# The gather policy reaches every bench's domain and its JSON.
+if ok bench ops --reps 3 --gather-policy union --json; then
+	[ "$(json_val gather_policy)" = '"union"' ] ||
+		fail "bench ops --gather-policy union: $(json_val gather_policy)"
+fi
+
 # bench ops on a domain without counts: the options reach the domain.
 if ok bench ops --no-reclaim --no-coalesce --reps 3 --json; then
 	[ "$(json_val options)" = 6 ] ||
