@@ -410,11 +410,13 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 
 	/* One range (or a gather without ranges): the union is it, and
 	 * flush_range takes it unless flush_ranges is given. */
-	if ((g->priv_flags & PT_G_RANGES) &&
-	    (g->nr_ranges > 1 || dom->cfg.flush_ranges)) {
+	if (dom->cfg.flush_ranges) {
+		if (g->priv_flags & PT_G_RANGES)
+			flush_ranges(dom, g);
+		else
+			flush_union(dom, g);
+	} else if ((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) {
 		flush_ranges(dom, g);
-	} else if (dom->cfg.flush_ranges) {
-		flush_union(dom, g);
 	} else {
 		if (g->iova <= g->last) {
 			dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,

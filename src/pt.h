@@ -1245,26 +1245,40 @@ static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
 	uint32_t flags;
 	unsigned n;
 
-	if (iova < g->iova)
-		g->iova = iova;
-	if (last > g->last)
-		g->last = last;
-	if (kind > g->kind)
-		g->kind = kind;
-	if (!(g->priv_flags & PT_G_RANGES))
-		return;
+	const bool ranges = g->priv_flags & PT_G_RANGES;
+
+	n = ranges ? g->nr_ranges : 0;
+	if (!ranges || n) {
+		if (iova < g->iova)
+			g->iova = iova;
+		if (last > g->last)
+			g->last = last;
+		if (kind > g->kind)
+			g->kind = kind;
+		if (!ranges)
+			return;
+	}
 	flags = kind == IOPGT_FLUSH_ADDED ? IOPGT_RANGE_ANY_SIZE
 					  : IOPGT_RANGE_LEAF_ONLY | any;
-	n = g->nr_ranges;
-	r = &g->ranges[n ? n - 1 : 0];
 	if (!n) {
-		*r = (struct iopgt_flush_range){ .iova = iova,
-						 .last = last,
-						 .leaf_sizes = sizes,
-						 .kind = kind,
-						 .flags = flags };
+		/* The batch's first range: the union is empty, so it is
+		 * the range. A slot's reserved fields are zero from
+		 * iopgt_gather_init and every range written since. */
+		r = &g->ranges[0];
+		g->iova = iova;
+		g->last = last;
+		g->kind = kind;
+		r->iova = iova;
+		r->last = last;
+		r->leaf_sizes = sizes;
+		r->kind = kind;
+		r->flags = flags;
+		r->walk_levels = 0;
 		g->nr_ranges = 1;
-	} else if (r->kind == kind && pt_touch(r->iova, r->last, iova, last)) {
+		return;
+	}
+	r = &g->ranges[n - 1];
+	if (r->kind == kind && pt_touch(r->iova, r->last, iova, last)) {
 		r->flags = (r->flags & flags & IOPGT_RANGE_LEAF_ONLY) |
 			   ((r->flags | flags) & IOPGT_RANGE_ANY_SIZE);
 		if (iova < r->iova)
