@@ -169,4 +169,21 @@ static inline void pt_pow2_skip(struct pt_inval_out *o, uint64_t n)
 	o->n = total > ~0u ? ~0u : (unsigned)total;
 }
 
+/* Whether the caller's array takes another command. */
+static inline bool pt_pow2_room(const struct pt_inval_out *o)
+{
+	return o->cmd && o->n < o->max;
+}
+
+/* One command: written if the array takes it, else counted as
+ * pt_pow2_skip counts. */
+static inline void pt_pow2_cmd(struct pt_inval_out *o, uint64_t dw0,
+			       uint64_t dw1, uint64_t iova, uint64_t last)
+{
+	if (pt_pow2_room(o))
+		pt_inval_emit(o, dw0, dw1, iova, last);
+	else
+		pt_pow2_skip(o, 1);
+}
+
 #endif /* IOPGT_INVAL_POW2_H */

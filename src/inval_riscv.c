@@ -61,20 +61,6 @@
 #define RV_INVAL_FLAGS                                                      \
 	(IOPGT_INVAL_FIRST_STAGE | IOPGT_INVAL_RANGES | IOPGT_INVAL_NESTED)
 
-static bool rv_room(const struct pt_inval_out *o)
-{
-	return o->cmd && o->n < o->max;
-}
-
-static void rv_cmd(struct pt_inval_out *o, uint64_t dw0, uint64_t dw1,
-		   uint64_t iova, uint64_t last)
-{
-	if (rv_room(o))
-		pt_inval_emit(o, dw0, dw1, iova, last);
-	else
-		pt_pow2_skip(o, 1);
-}
-
 /* log2 of a range's leaf size when it is one size, a level's entry (4K,
  * 2M, 1G, 512G, 256T) and not a WALK; else the page's. */
 static unsigned rv_unit(const struct iopgt_flush_range *r)
@@ -111,7 +97,7 @@ static void rv_range_napot(struct pt_inval_out *o, uint64_t dw0,
 					   RV_SPACE_LG2);
 		uint64_t dw1 = p << RV_IOTINVAL_ADDR_SHIFT;
 
-		if (!rv_room(o)) {
+		if (!pt_pow2_room(o)) {
 			pt_pow2_skip(o, cov.count - done);
 			return;
 		}
@@ -138,7 +124,7 @@ static void rv_range_pages(struct pt_inval_out *o, uint64_t dw0,
 	for (uint64_t i = first;; i++) {
 		uint64_t addr = i << u;
 
-		if (!rv_room(o)) {
+		if (!pt_pow2_room(o)) {
 			pt_pow2_skip(o, last - i + 1);
 			return;
 		}
@@ -182,7 +168,7 @@ int iopgt__inval_riscv(const struct iopgt_inval_config *c,
 	if (all) {
 		/* AV=0: every entry of the PSCID in the GSCID's VM space
 		 * (VMA), or of the GSCID's VM spaces (GVMA). */
-		rv_cmd(o, dw0, 0, 0, UINT64_MAX);
+		pt_pow2_cmd(o, dw0, 0, 0, UINT64_MAX);
 		return 0;
 	}
 	dw0 |= RV_IOTINVAL_AV;

@@ -85,21 +85,6 @@ struct smmu_enc {
 	bool ranges;
 };
 
-/* Whether the caller's array takes another command. */
-static bool smmu_room(const struct pt_inval_out *o)
-{
-	return o->cmd && o->n < o->max;
-}
-
-static void smmu_cmd(struct pt_inval_out *o, uint64_t dw0, uint64_t dw1,
-		     uint64_t iova, uint64_t last)
-{
-	if (smmu_room(o))
-		pt_inval_emit(o, dw0, dw1, iova, last);
-	else
-		pt_pow2_skip(o, 1);
-}
-
 /* TG: the translation granule of a range command (IHI 0070, 4.4, the TG
  * field: 0b01 4KB, 0b10 16KB, 0b11 64KB; 0b00 a command for one
  * address, no range). */
@@ -185,7 +170,7 @@ static void smmu_range_cmd(const struct smmu_enc *e, uint64_t f, uint64_t n,
 		dw1 |= (uint64_t)ttl << SMMU_TLBI_1_TTL_SHIFT |
 		       smmu_tg(e->g) << SMMU_TLBI_1_TG_SHIFT;
 	}
-	smmu_cmd(e->o, dw0, dw1, addr, last);
+	pt_pow2_cmd(e->o, dw0, dw1, addr, last);
 }
 
 /* The fewest range commands for the granules [f, f + n), n >= 1, as the
@@ -262,7 +247,7 @@ static int smmu_range(const struct smmu_enc *e,
 	for (uint64_t i = first;; i++) {
 		uint64_t addr = i << u;
 
-		if (!smmu_room(e->o)) {
+		if (!pt_pow2_room(e->o)) {
 			pt_pow2_skip(e->o, last - i + 1);
 			break;
 		}
@@ -295,11 +280,11 @@ int iopgt__inval_smmuv3(const struct iopgt_inval_config *c,
 		 * VMID, the combined ones of a nested table included, so
 		 * no CMD_TLBI_NH_ALL follows (IHI 0070, 4.4). */
 		if (s1)
-			smmu_cmd(o, SMMU_OP_TLBI_NH_ASID | asid | vmid, 0, 0,
-				 UINT64_MAX);
+			pt_pow2_cmd(o, SMMU_OP_TLBI_NH_ASID | asid | vmid, 0,
+				    0, UINT64_MAX);
 		else
-			smmu_cmd(o, SMMU_OP_TLBI_S12_VMALL | vmid, 0, 0,
-				 UINT64_MAX);
+			pt_pow2_cmd(o, SMMU_OP_TLBI_S12_VMALL | vmid, 0, 0,
+				    UINT64_MAX);
 		return 0;
 	}
 
@@ -330,6 +315,6 @@ int iopgt__inval_smmuv3(const struct iopgt_inval_config *c,
 	 * consumed before the stage-2 commands have completed: a driver
 	 * that cannot rely on the order puts a CMD_SYNC before it. */
 	if (!s1 && (c->flags & IOPGT_INVAL_NESTED) && nr)
-		smmu_cmd(o, SMMU_OP_TLBI_NH_ALL | vmid, 0, 0, UINT64_MAX);
+		pt_pow2_cmd(o, SMMU_OP_TLBI_NH_ALL | vmid, 0, 0, UINT64_MAX);
 	return 0;
 }

@@ -634,6 +634,22 @@ static void test_added_apart(void **state)
 	}
 }
 
+/* Open d on c for the superpage tests (merging gather, flush_ranges
+ * callback): its smallest leaf size in *p and the next in *sp; false, with
+ * d closed, when c has one leaf size. */
+static bool gopen_split(struct gdom *d, const struct tcfg *c, uint64_t *sp,
+			uint64_t *p)
+{
+	EQ(gopen(d, c, 0, IOPGT_GATHER_MERGE, true), 0);
+	if (d->n < 2) {
+		gclose(d);
+		return false;
+	}
+	*sp = d->s[1];
+	*p = d->s[0];
+	return true;
+}
+
 /* An unmap inside a superpage splits it: the page's range carries the
  * superpage's size too, which the TLB may hold (an SMMU TTL of the page's
  * level alone would miss it). */
@@ -647,13 +663,8 @@ static void test_split_size(void **state)
 		uint64_t sp, p;
 
 		CTX("%s", c->name);
-		EQ(gopen(&d, c, 0, IOPGT_GATHER_MERGE, true), 0);
-		if (d.n < 2) {
-			gclose(&d);
+		if (!gopen_split(&d, c, &sp, &p))
 			continue;
-		}
-		sp = d.s[1];
-		p = d.s[0];
 		iopgt_gather_init(&g, sizeof(g));
 		EQ(iopgt_map(d.dom, sp, sp, sp, RW, &g), 0);
 		EQ(iopgt_sync(d.dom, &g), 0);
@@ -685,13 +696,8 @@ static void test_stale_sizes(void **state)
 		uint64_t sp, p;
 
 		CTX("%s", c->name);
-		EQ(gopen(&d, c, 0, IOPGT_GATHER_MERGE, true), 0);
-		if (d.n < 2) {
-			gclose(&d);
+		if (!gopen_split(&d, c, &sp, &p))
 			continue;
-		}
-		sp = d.s[1];
-		p = d.s[0];
 		iopgt_gather_init(&ga, sizeof(ga));
 		iopgt_gather_init(&gb, sizeof(gb));
 		EQ(iopgt_map(d.dom, sp, sp, sp, RW, &ga), 0);

@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "inval_test.h"
 
 #define DOM 0x1234u
 #define PASID 0xabcdeu
-#define PG 0x1000u
 
 /* Word 1: opcode 03h in bits 31:28, DomainID in 15:0 (2.4.3). */
 #define DW0_2ND 0x3000123400000000ull
@@ -22,36 +21,11 @@
 
 static struct iopgt_inval_config acfg(unsigned flags)
 {
-	struct iopgt_inval_config c;
+	struct iopgt_inval_config c = inval_cfg(IOPGT_IOMMU_AMD, flags);
 
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.iommu = IOPGT_IOMMU_AMD;
-	c.flags = flags;
-	c.granule = 12;
 	c.domain_id = DOM;
 	c.pasid = PASID;
 	return c;
-}
-
-static struct iopgt_flush_range rng(uint64_t iova, uint64_t last,
-				    unsigned kind, unsigned flags)
-{
-	struct iopgt_flush_range r;
-
-	memset(&r, 0, sizeof(r));
-	r.iova = iova;
-	r.last = last;
-	r.kind = kind;
-	r.flags = flags;
-	return r;
-}
-
-static int enc(const struct iopgt_inval_config *c,
-	       const struct iopgt_flush_range *r, unsigned nr,
-	       struct iopgt_inval_cmd *out, unsigned max)
-{
-	return iopgt_inval_encode(c, r, nr, out, max);
 }
 
 /* ---- an independent decoder ---- */
@@ -104,21 +78,6 @@ static void adecode(const struct iopgt_inval_cmd *cmd, struct acmd *d)
 	d->iova = 0;
 	d->last = 0;
 	fail_msg("S = 1 with Address[63:12] all ones");
-}
-
-static void expect1(const struct iopgt_inval_config *c,
-		    struct iopgt_flush_range r, uint64_t dw0, uint64_t dw1,
-		    uint64_t iova, uint64_t last)
-{
-	struct iopgt_inval_cmd out[2];
-
-	memset(out, 0, sizeof(out));
-	assert_int_equal(enc(c, &r, 1, NULL, 0), 1);
-	assert_int_equal(enc(c, &r, 1, out, 2), 1);
-	assert_int_equal(out[0].dw[0], dw0);
-	assert_int_equal(out[0].dw[1], dw1);
-	assert_int_equal(out[0].iova, iova);
-	assert_int_equal(out[0].last, last);
 }
 
 /* ---- known answers ---- */
@@ -357,92 +316,27 @@ static void test_einval(void **state)
 static void test_enospc(void **state)
 {
 	struct iopgt_inval_config c = acfg(0);
-	struct iopgt_flush_range r = rng(0x3000, 0x10fff, IOPGT_FLUSH_ADDED, 0);
-	struct iopgt_inval_cmd out[3];
 
 	(void)state;
-	memset(out, 0xa5, sizeof(out));
-	assert_int_equal(enc(&c, &r, 1, out, 2), -ENOSPC);
-	assert_int_equal(out[0].dw[1], 0x3002ull);
-	assert_int_equal(out[1].dw[1], 0x5003ull);
-	assert_int_equal(out[2].dw[0], 0xa5a5a5a5a5a5a5a5ull);
-	assert_int_equal(enc(&c, &r, 1, NULL, 0), 4);
+	inval_check_enospc(&c, 0x3002ull, 0x5003ull);
 }
 
 /* iopgt_inval_config_init on real domains: amdv1 is the v1 (host)
  * table, x86_64 the v2 (guest) one. */
 static void test_config_init(void **state)
 {
-	static const enum iopgt_format fmt[2] = { IOPGT_FMT_AMDV1,
-						  IOPGT_FMT_X86_64 };
+	struct iopgt_inval_cmd out;
 
 	(void)state;
-	for (int i = 0; i < 2; i++) {
-		struct iopgt_config cfg;
-		struct iopgt_domain *dom = NULL;
-		struct iopgt_inval_config c;
-		struct iopgt_flush_range r = rng(0x200000, 0x3fffff,
-						 IOPGT_FLUSH_MODIFIED, 0);
-		struct iopgt_inval_cmd out;
-
-		assert_int_equal(iopgt_config_init(&cfg, sizeof(cfg), fmt[i]),
-				 0);
-		assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
-		assert_int_equal(iopgt_inval_config_init(dom, IOPGT_IOMMU_AMD,
-							 &c, sizeof(c)),
-				 0);
-		c.domain_id = 7;
-		c.pasid = 9;
-		assert_int_equal(enc(&c, &r, 1, &out, 1), 1);
-		if (i == 0) {
-			assert_int_equal(out.dw[0], 0x3000000700000000ull);
-			assert_int_equal(out.dw[1], 0x2ff003ull);
-		} else {
-			assert_int_equal(out.dw[0], 0x3000000700000009ull);
-			assert_int_equal(out.dw[1], 0x2ff007ull);
-		}
-		iopgt_domain_destroy(dom);
-	}
+	inval_config_init_cmd(IOPGT_FMT_AMDV1, IOPGT_IOMMU_AMD, &out);
+	assert_int_equal(out.dw[0], 0x3000000700000000ull);
+	assert_int_equal(out.dw[1], 0x2ff003ull);
+	inval_config_init_cmd(IOPGT_FMT_X86_64, IOPGT_IOMMU_AMD, &out);
+	assert_int_equal(out.dw[0], 0x3000000700000009ull);
+	assert_int_equal(out.dw[1], 0x2ff007ull);
 }
 
 /* ---- the cover against every cover of small ranges ---- */
-
-#define WIN 160
-
-/* The fewest aligned power-of-two blocks (then pages beyond) covering
- * pages [s, e) within slack pages: every start and end within the slack,
- * each interval's fewest blocks by dynamic programming. */
-static void brute(uint64_t s, uint64_t e, uint64_t slack, uint64_t *count,
-		  uint64_t *excess)
-{
-	uint64_t lo = s - (slack < s ? slack : s);
-	static uint64_t f[WIN + 1];
-
-	*count = UINT64_MAX;
-	*excess = UINT64_MAX;
-	for (uint64_t y = e; y <= e + slack; y++) {
-		assert_true(y - lo <= WIN);
-		f[y - lo] = 0;
-		for (uint64_t p = y; p-- > lo;) {
-			uint64_t best = UINT64_MAX;
-
-			for (uint64_t n = 1; p + n <= y; n <<= 1)
-				if (!(p % n) && f[p + n - lo] + 1 < best)
-					best = f[p + n - lo] + 1;
-			f[p - lo] = best;
-		}
-		for (uint64_t x = lo; x <= s; x++) {
-			uint64_t ex = (s - x) + (y - e);
-
-			if (ex <= slack && (f[x - lo] < *count ||
-					    (f[x - lo] == *count &&
-					     ex < *excess))) {
-				*count = f[x - lo];
-				*excess = ex;
-			}
-		}
-	}
-}
 
 /* Commands of one range, decoded: contiguous over [lo, hi]; returns the
  * bytes beyond. */
@@ -451,10 +345,9 @@ static uint64_t check_cover(const struct iopgt_inval_config *c,
 			    const struct iopgt_inval_cmd *out, int n,
 			    uint64_t lo, uint64_t hi)
 {
-	struct acmd d, first = { 0 }, prev = { 0 };
+	struct acmd d;
 	bool gn = c->flags & IOPGT_INVAL_FIRST_STAGE;
 
-	assert_true(n >= 1);
 	for (int i = 0; i < n; i++) {
 		adecode(&out[i], &d);
 		assert_int_equal(d.iova, out[i].iova);
@@ -465,114 +358,45 @@ static uint64_t check_cover(const struct iopgt_inval_config *c,
 		assert_int_equal(d.pasid, gn ? c->pasid : 0);
 		assert_int_equal(d.pde, !((r->flags & IOPGT_RANGE_LEAF_ONLY) &&
 					  r->kind != IOPGT_FLUSH_WALK));
-		if (i) {
-			assert_true(prev.last != UINT64_MAX);
-			assert_int_equal(d.iova, prev.last + 1);
-		} else {
-			assert_true(d.iova <= lo);
-			first = d;
-		}
-		prev = d;
 	}
-	assert_true(prev.last >= hi);
-	return (lo - first.iova) + (prev.last - hi);
+	return inval_cover_excess(out, n, lo, hi);
 }
 
+/* Any block size: AMD's S bit names every power of two. */
 static void test_brute(void **state)
 {
-	uint64_t seed = tseed(0xa3d1a5eedull), rs;
-	long iters = titers("IOPGT_TEST_ITERS", 1500);
-	struct iopgt_inval_cmd out[WIN];
-
 	(void)state;
-	printf("test_brute: seed %#" PRIx64 " (%s)\n", seed, TSEED_ENV);
-	rs = seed;
-	for (long it = 0; it < iters; it++) {
-		struct iopgt_inval_config c = acfg(0);
-		uint64_t base = (trand(&rs) % 1024) * 64;
-		uint64_t s = base + trand(&rs) % 64;
-		uint64_t e = s + 1 + trand(&rs) % 48;
-		uint64_t slack = trand(&rs) % 33, bc, be, ex;
-		struct iopgt_flush_range r;
-		int n;
-
-		if (trand(&rs) % 4 == 0)
-			slack = 0;
-		c.max_commands = WIN;
-		c.slack = slack * PG + trand(&rs) % PG;
-		r = rng(s * PG + trand(&rs) % PG, e * PG - 1 - trand(&rs) % PG,
-			IOPGT_FLUSH_MODIFIED, 0);
-		if (r.last < r.iova)
-			r.last = r.iova;
-		brute(s, e, slack, &bc, &be);
-		n = enc(&c, &r, 1, out, WIN);
-		if (n != (int)bc)
-			fail_msg("seed %#" PRIx64 " it %ld: pages %" PRIu64
-				 "-%" PRIu64 " slack %" PRIu64 ": %d commands, "
-				 "fewest %" PRIu64,
-				 seed, it, s, e - 1, slack, n, bc);
-		ex = check_cover(&c, &r, out, n, s * PG, e * PG - 1);
-		assert_int_equal(ex, be * PG);
-	}
+	inval_test_brute(acfg(0), 0xa3d1a5eedull, false, check_cover);
 }
 
 /* ---- random ranges anywhere in the space ---- */
 
-static uint64_t rand_addr(uint64_t *rs)
-{
-	unsigned bits = (unsigned)(trand(rs) % 65);
-
-	return bits == 64 ? trand(rs) : trand(rs) & ((1ull << bits) - 1);
-}
-
 static void test_random(void **state)
 {
-	uint64_t seed = tseed(0x5eed0a3dull), rs;
+	uint64_t seed = inval_seed("test_random", 0x5eed0a3dull), rs = seed;
 	long iters = titers("IOPGT_TEST_ITERS", 3000);
 	enum { MAXC = 256 };
 	static struct iopgt_inval_cmd out[MAXC], one[MAXC];
 
 	(void)state;
-	printf("test_random: seed %#" PRIx64 " (%s)\n", seed, TSEED_ENV);
-	rs = seed;
 	for (long it = 0; it < iters; it++) {
 		struct iopgt_inval_config c = acfg(IOPGT_INVAL_RANGES);
 		struct iopgt_flush_range r[4];
 		unsigned nr = 1 + (unsigned)(trand(&rs) % 4);
 		int n, total = 0;
 
-		if (trand(&rs) & 1)
-			c.flags |= IOPGT_INVAL_FIRST_STAGE;
-		c.domain_id = (uint32_t)(trand(&rs) & 0xffff);
-		c.pasid = (uint32_t)(trand(&rs) & 0xfffff);
+		inval_rand_ids(&rs, &c);
 		c.max_commands = MAXC;
-		switch (trand(&rs) % 4) {
-		case 0: c.slack = 0; break;
-		case 1: c.slack = trand(&rs) % (64 * PG); break;
-		case 2: c.slack = rand_addr(&rs); break;
-		default: c.slack = UINT64_MAX; break;
-		}
-		for (unsigned i = 0; i < nr; i++) {
-			uint64_t a = rand_addr(&rs), len = rand_addr(&rs) >>
-							   (trand(&rs) % 64);
-
-			r[i] = rng(a, len > UINT64_MAX - a ? UINT64_MAX : a + len,
-				   1 + (unsigned)(trand(&rs) % 3),
-				   (unsigned)(trand(&rs) & 1));
-		}
+		c.slack = inval_rand_slack(&rs);
+		inval_rand_ranges(&rs, r, nr);
 		/* without a size bound a range never needs more than 104
 		 * commands (two per bit of a 52-bit page number): each
 		 * range alone is a cover within the slack */
 		for (unsigned i = 0; i < nr; i++) {
-			uint64_t lo = r[i].iova & ~0xfffull;
-			uint64_t hi = r[i].last | 0xfff;
-
 			n = enc(&c, &r[i], 1, one, MAXC);
 			assert_true(n >= 1 && n <= 104);
-			if (check_cover(&c, &r[i], one, n, lo, hi) > c.slack)
-				fail_msg("seed %#" PRIx64 " it %ld: beyond slack",
-					 seed, it);
-			assert_int_equal(enc(&c, &r[i], 1, NULL, 0), n);
+			inval_check_alone(&c, &r[i], one, n, check_cover, seed,
+					  it);
 			total += n;
 		}
 		n = enc(&c, r, nr, out, MAXC);
@@ -583,12 +407,7 @@ static void test_random(void **state)
 			continue;
 		}
 		assert_int_equal(n, total);
-		for (unsigned i = 0, at = 0; i < nr; i++) {
-			int m = enc(&c, &r[i], 1, one, MAXC);
-
-			assert_memory_equal(&out[at], one, (size_t)m * sizeof(*one));
-			at += (unsigned)m;
-		}
+		inval_check_concat(&c, r, nr, out, one, MAXC);
 	}
 }
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "inval_test.h"
 
 #define S1 IOPGT_INVAL_FIRST_STAGE
 #define RNG IOPGT_INVAL_RANGES
@@ -27,62 +27,23 @@
 
 static struct iopgt_inval_config cfg(unsigned flags)
 {
-	struct iopgt_inval_config c;
+	struct iopgt_inval_config c = inval_cfg(IOPGT_IOMMU_RISCV, flags);
 
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.iommu = IOPGT_IOMMU_RISCV;
-	c.flags = flags;
-	c.granule = 12;
 	c.levels = 4;
 	return c;
-}
-
-static struct iopgt_flush_range rng(uint64_t iova, uint64_t size,
-				    uint64_t leaf_sizes, unsigned kind,
-				    unsigned flags)
-{
-	struct iopgt_flush_range r;
-
-	memset(&r, 0, sizeof(r));
-	r.iova = iova;
-	r.last = iova + size - 1;
-	r.leaf_sizes = leaf_sizes;
-	r.kind = kind;
-	r.flags = flags;
-	if (kind == WALK)
-		r.walk_levels = 1;
-	return r;
-}
-
-static int enc(const struct iopgt_inval_config *c,
-	       const struct iopgt_flush_range *r, unsigned nr,
-	       struct iopgt_inval_cmd *out)
-{
-	memset(out, 0xee, 8 * sizeof(*out));
-	return iopgt_inval_encode(c, r, nr, out, 8);
-}
-
-static void expect(const struct iopgt_inval_cmd *cmd, uint64_t dw0,
-		   uint64_t dw1, uint64_t iova, uint64_t last)
-{
-	assert_int_equal(cmd->dw[0], dw0);
-	assert_int_equal(cmd->dw[1], dw1);
-	assert_int_equal(cmd->iova, iova);
-	assert_int_equal(cmd->last, last);
 }
 
 /* One 4K page: IOTINVAL.GVMA and IOTINVAL.VMA with AV=1 (4.1.1). */
 static void test_page(void **state)
 {
 	struct iopgt_inval_config c = cfg(RNG);
-	struct iopgt_flush_range r = rng(0x12345000, 0x1000,
+	struct iopgt_flush_range r = rng_size(0x12345000, 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 0x1234;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* opcode 1 | GVMA 0x80 | AV 0x400 | GV bit 33 | GSCID 0x1234 at
 	 * 59:44; ADDR = page 0x12345 at 61:10, S=0, NL=0. */
 	expect(&out[0], 0x0123400200000481, 0x00000000048d1400, 0x12345000,
@@ -91,14 +52,14 @@ static void test_page(void **state)
 	c = cfg(S1 | RNG);
 	c.domain_id = 5;
 	c.pasid = 0xabcde;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* VMA (func3 0), PSCID 0xabcde at 31:12, PSCV bit 32, GV, GSCID 5. */
 	expect(&out[0], 0x00005003abcde401, 0x00000000048d1400, 0x12345000,
 	       0x12345fff);
 
 	/* Without the extensions: the same words (S and NL unused). */
 	c.flags = S1;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x00005003abcde401, 0x00000000048d1400, 0x12345000,
 	       0x12345fff);
 }
@@ -107,52 +68,52 @@ static void test_page(void **state)
 static void test_napot(void **state)
 {
 	struct iopgt_inval_config c = cfg(RNG);
-	struct iopgt_flush_range r = rng(0x40200000, IOPGT_SZ_2M,
+	struct iopgt_flush_range r = rng_size(0x40200000, IOPGT_SZ_2M,
 		IOPGT_SZ_2M, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* 512 pages from page 0x40200: X = 8, ADDR = 0x402ff, S (0x200). */
 	expect(&out[0], 0x0000000200000481, 0x00000000100bfe00, 0x40200000,
 	       0x403fffff);
 	/* A table entry changed (no LEAF_ONLY): NL=1, bit 34. */
 	r.flags = 0;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x0000000600000481, 0x00000000100bfe00, 0x40200000,
 	       0x403fffff);
 	/* WALK: NL=1. */
-	r = rng(0x40200000, IOPGT_SZ_2M, 0, WALK, 0);
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	r = rng_size(0x40200000, IOPGT_SZ_2M, 0, WALK, 0);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x0000000600000481, 0x00000000100bfe00, 0x40200000,
 	       0x403fffff);
 
 	/* 33 pages from page 0x100: 32 (X = 4, ADDR 0x10f) and 1. */
-	r = rng(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc(&c, &r, 1, out), 2);
+	r = rng_size(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x0000000200000481, 0x0000000000043e00, 0x100000,
 	       0x11ffff);
 	expect(&out[1], 0x0000000200000481, 0x0000000000048000, 0x120000,
 	       0x120fff);
 	/* 31 pages of slack: 64 pages (X = 5, ADDR 0x11f) in one. */
 	c.slack = 31 * 0x1000;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x0000000200000481, 0x0000000000047e00, 0x100000,
 	       0x13ffff);
 	c.slack = 31 * 0x1000 - 1;
-	assert_int_equal(enc(&c, &r, 1, out), 2);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 
 	/* Pages 1..3: [1, 2) and [2, 4) (X = 0: 2 pages, ADDR 2). */
 	c.slack = 0;
-	r = rng(0x1000, 0x3000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc(&c, &r, 1, out), 2);
+	r = rng_size(0x1000, 0x3000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x0000000200000481, 0x400, 0x1000, 0x1fff);
 	expect(&out[1], 0x0000000200000481, 0xa00, 0x2000, 0x3fff);
 
 	/* The whole space: ADDR's MSB 0 and every other bit 1. */
-	r = rng(0, 0, 0, MOD, LEAF);
+	r = rng_size(0, 0, 0, MOD, LEAF);
 	r.last = UINT64_MAX;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x0000000200000481, 0x1ffffffffffffe00, 0, UINT64_MAX);
 }
 
@@ -161,14 +122,14 @@ static void test_base(void **state)
 {
 	struct iopgt_inval_config c = cfg(0);
 	struct iopgt_flush_range r[2] = {
-		rng(0x40200000, 2 * IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
-		rng(0x7000, 0x2000, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD, 0),
+		rng_size(0x40200000, 2 * IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
+		rng_size(0x7000, 0x2000, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD, 0),
 	};
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 9;
-	assert_int_equal(enc(&c, r, 2, out), 4);
+	assert_int_equal(enc8(&c, r, 2, out), 4);
 	/* Each 2M leaf once, at its start; then the two pages. */
 	expect(&out[0], 0x0000900200000481, 0x10080000, 0x40200000, 0x403fffff);
 	expect(&out[1], 0x0000900200000481, 0x10100000, 0x40400000, 0x405fffff);
@@ -177,56 +138,56 @@ static void test_base(void **state)
 
 	/* A WALK range: AV=0 leaves the ADDR out, and the whole call is that
 	 * one command (AV=1 drops only leaf entries, 4.1.1). */
-	r[1] = rng(0x200000, 0x1000, 0, WALK, 0);
-	assert_int_equal(enc(&c, r, 2, out), 1);
+	r[1] = rng_size(0x200000, 0x1000, 0, WALK, 0);
+	assert_int_equal(enc8(&c, r, 2, out), 1);
 	expect(&out[0], 0x0000900200000081, 0, 0, UINT64_MAX);
 	c = cfg(S1);
 	c.domain_id = 9;
 	c.pasid = 3;
-	assert_int_equal(enc(&c, r, 2, out), 1);
+	assert_int_equal(enc8(&c, r, 2, out), 1);
 	expect(&out[0], 0x0000900300003001, 0, 0, UINT64_MAX);
 }
 
 static void test_fallback_errors(void **state)
 {
 	struct iopgt_inval_config c = cfg(0);
-	struct iopgt_flush_range r = rng(0x100000, 65 * 0x1000,
+	struct iopgt_flush_range r = rng_size(0x100000, 65 * 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 0xffff;
 	/* 65 > 64 (max_commands 0): AV=0. */
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x0ffff00200000081, 0, 0, UINT64_MAX);
 	c.max_commands = 65;
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, NULL, 0), 65);
-	assert_int_equal(enc(&c, &r, 1, out), -ENOSPC);
+	assert_int_equal(enc8(&c, &r, 1, out), -ENOSPC);
 	expect(&out[7], 0x0ffff00200000481, 0x41c00, 0x107000, 0x107fff);
 	/* The whole 64-bit space one page at a time is counted, not
 	 * walked, and falls back. */
 	r.iova = 0;
 	r.last = UINT64_MAX;
 	r.leaf_sizes = 0;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 
 	c = cfg(0);
 	c.domain_id = 0x10000;
-	assert_int_equal(enc(&c, &r, 1, out), -EINVAL);
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 	c = cfg(S1);
 	c.pasid = 0x100000;
-	assert_int_equal(enc(&c, &r, 1, out), -EINVAL);
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 	c.pasid = 0xfffff;
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	c = cfg(0);
 	c.granule = 14;
-	assert_int_equal(enc(&c, &r, 1, out), -EINVAL);
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 	c = cfg(1u << 9);
-	assert_int_equal(enc(&c, &r, 1, out), -EINVAL);
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 	/* NESTED: nothing more to write (GVMA covers combined entries). */
 	c = cfg(IOPGT_INVAL_NESTED | RNG);
-	r = rng(0x1000, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc(&c, &r, 1, out), 1);
+	r = rng_size(0x1000, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 }
 
 /* ---- randomized covers ---- */
@@ -318,7 +279,7 @@ static int cmp_dec(const void *a, const void *b)
 
 static void test_random(void **state)
 {
-	uint64_t seed = tseed(0x715cc0de), s = seed;
+	uint64_t seed = inval_seed("test_random", 0x715cc0de), s = seed;
 	long iters = titers("IOPGT_INVAL_ITERS", 20000);
 	struct iopgt_inval_cmd *out = calloc(RAND_CMDS, sizeof(*out));
 	struct dec *d = calloc(RAND_CMDS, sizeof(*d));
@@ -326,8 +287,6 @@ static void test_random(void **state)
 	(void)state;
 	assert_non_null(out);
 	assert_non_null(d);
-	printf("test_random: seed %#" PRIx64 " (%s=... to replay)\n", seed,
-	       TSEED_ENV);
 	for (long it = 0; it < iters; it++) {
 		bool s1 = trand(&s) & 1, ext = trand(&s) % 4 != 0;
 		bool small = trand(&s) & 1;

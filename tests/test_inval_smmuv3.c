@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "inval_test.h"
 
 #define S2 0u
 #define S1 IOPGT_INVAL_FIRST_STAGE
@@ -32,62 +32,24 @@
 
 static struct iopgt_inval_config cfg(unsigned flags, unsigned granule)
 {
-	struct iopgt_inval_config c;
+	struct iopgt_inval_config c = inval_cfg(IOPGT_IOMMU_SMMUV3, flags);
 
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.iommu = IOPGT_IOMMU_SMMUV3;
-	c.flags = flags;
 	c.granule = granule;
 	c.levels = granule == 12 ? 4 : 3;
 	return c;
-}
-
-static struct iopgt_flush_range rng(uint64_t iova, uint64_t size,
-				    uint64_t leaf_sizes, unsigned kind,
-				    unsigned flags)
-{
-	struct iopgt_flush_range r;
-
-	memset(&r, 0, sizeof(r));
-	r.iova = iova;
-	r.last = iova + size - 1;
-	r.leaf_sizes = leaf_sizes;
-	r.kind = kind;
-	r.flags = flags;
-	if (kind == WALK)
-		r.walk_levels = 1;
-	return r;
-}
-
-/* Encode one range into out[0..7]; returns the count. */
-static int enc1(const struct iopgt_inval_config *c,
-		const struct iopgt_flush_range *r, struct iopgt_inval_cmd *out)
-{
-	memset(out, 0xee, 8 * sizeof(*out));
-	return iopgt_inval_encode(c, r, 1, out, 8);
-}
-
-static void expect(const struct iopgt_inval_cmd *cmd, uint64_t dw0,
-		   uint64_t dw1, uint64_t iova, uint64_t last)
-{
-	assert_int_equal(cmd->dw[0], dw0);
-	assert_int_equal(cmd->dw[1], dw1);
-	assert_int_equal(cmd->iova, iova);
-	assert_int_equal(cmd->last, last);
 }
 
 /* One 4K page on each stage (4.4: CMD_TLBI_S2_IPA, CMD_TLBI_NH_VA). */
 static void test_page_4k(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 12);
-	struct iopgt_flush_range r = rng(0x12345000, 0x1000,
+	struct iopgt_flush_range r = rng_size(0x12345000, 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 0x1234;
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* S2_IPA 0x2a, VMID 0x1234 at 47:32; IPA, TG=1 (0x400), TTL=3
 	 * (0x300), Leaf=1; NUM=SCALE=0: one granule. */
 	expect(&out[0], 0x000012340000002a, 0x0000000012345701, 0x12345000,
@@ -96,8 +58,8 @@ static void test_page_4k(void **state)
 	c = cfg(S1 | RIL, 12);
 	c.domain_id = 5;
 	c.pasid = 0xabcd;
-	r = rng(0xffff800012345000, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0xffff800012345000, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* NH_VA 0x12, ASID 0xabcd at 63:48, VMID 5; the whole VA 63:12. */
 	expect(&out[0], 0xabcd000500000012, 0xffff800012345701,
 	       0xffff800012345000, 0xffff800012345fff);
@@ -107,41 +69,42 @@ static void test_page_4k(void **state)
 static void test_block_ttl(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 12);
-	struct iopgt_flush_range r = rng(0x40200000, IOPGT_SZ_2M,
+	struct iopgt_flush_range r = rng_size(0x40200000, IOPGT_SZ_2M,
 		IOPGT_SZ_2M, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 1;
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* 2M = 512 granules = (0 + 1) * 2^9: SCALE=9 (0x900000); TTL=2
 	 * (0x200), TG=1, Leaf. */
 	expect(&out[0], 0x000000010090002a, 0x0000000040200601, 0x40200000,
 	       0x403fffff);
 
-	r = rng(0x40000000, IOPGT_SZ_1G, IOPGT_SZ_1G, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x40000000, IOPGT_SZ_1G, IOPGT_SZ_1G, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	/* 1G = 2^18 granules: SCALE=18 (0x1200000); TTL=1 (level 1). */
 	expect(&out[0], 0x000000010120002a, 0x0000000040000501, 0x40000000,
 	       0x7fffffff);
 
 	/* Three 2M leaves: 3 * 512 = 3 * 2^9 granules, NUM=2 (0x2000). */
-	r = rng(0x40200000, 3 * IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x40200000, 3 * IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x000000010090202a, 0x0000000040200601, 0x40200000,
 	       0x407fffff);
 
 	/* Two sizes changed: no TTL, a range over granules. */
-	r = rng(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD,
+		     LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x000000010090002a, 0x0000000040200401, 0x40200000,
 	       0x403fffff);
 
 	/* One size, but other sizes may be cached (IOPGT_RANGE_ANY_SIZE):
 	 * no TTL either. */
-	r = rng(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD,
+	r = rng_size(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD,
 		LEAF | IOPGT_RANGE_ANY_SIZE);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x000000010090002a, 0x0000000040200401, 0x40200000,
 	       0x403fffff);
 	/* Without range invalidation: one command a granule, not one for
@@ -158,12 +121,12 @@ static void test_block_ttl(void **state)
 static void test_range_33(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 12);
-	struct iopgt_flush_range r = rng(0x100000, 33 * 0x1000,
+	struct iopgt_flush_range r = rng_size(0x100000, 33 * 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
-	assert_int_equal(enc1(&c, &r, out), 2);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	/* 32 = 1 * 2^5: NUM=0, SCALE=5 (0x500000). */
 	expect(&out[0], 0x000000000050002a, 0x0000000000100701, 0x100000,
 	       0x11ffff);
@@ -173,54 +136,54 @@ static void test_range_33(void **state)
 
 	/* One page of slack: 34 = 17 * 2^1, NUM=16 (0x10000), SCALE=1. */
 	c.slack = 0x1000;
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x000000000011002a, 0x0000000000100701, 0x100000,
 	       0x121fff);
 	/* Slack one byte short of the page: two commands again. */
 	c.slack = 0xfff;
-	assert_int_equal(enc1(&c, &r, out), 2);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 
 	/* Leaf size unknown: no TTL; the single granule then goes as the
 	 * one-address command (TG=0), since TG != 0 with NUM, SCALE and TTL
 	 * all 0 is reserved. */
 	c.slack = 0;
-	r = rng(0x100000, 33 * 0x1000, 0, MOD, 0);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0x100000, 33 * 0x1000, 0, MOD, 0);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x000000000050002a, 0x0000000000100400, 0x100000,
 	       0x11ffff);
 	expect(&out[1], 0x000000000000002a, 0x0000000000120000, 0x120000,
 	       0x120fff);
 
 	/* 63 pages: 62 (31 * 2^1: NUM=30, SCALE=1) and 1. */
-	r = rng(0x100000, 63 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0x100000, 63 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x000000000011e02a, 0x0000000000100701, 0x100000,
 	       0x13dfff);
 	expect(&out[1], 0x000000000000002a, 0x000000000013e701, 0x13e000,
 	       0x13efff);
 	/* 97 = 96 + 1: 96 = 3 * 2^5, NUM=2 (0x2000), SCALE=5. */
-	r = rng(0x100000, 97 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0x100000, 97 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x000000000050202a, 0x0000000000100701, 0x100000,
 	       0x15ffff);
 	expect(&out[1], 0x000000000000002a, 0x0000000000160701, 0x160000,
 	       0x160fff);
 	/* 1023 = 0x3ff: 0x3e0 (31 * 2^5) then 31 pages. */
-	r = rng(0, 1023 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0, 1023 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x000000000051e02a, 0x0000000000000701, 0, 0x3dffff);
 	expect(&out[1], 0x000000000001e02a, 0x00000000003e0701, 0x3e0000,
 	       0x3fefff);
 	/* 1025 = 1024 + 1: 32 * 2^5 = 1024 is NUM=0 SCALE=10. */
-	r = rng(0, 1025 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0, 1025 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x0000000000a0002a, 0x0000000000000701, 0, 0x3fffff);
 	expect(&out[1], 0x000000000000002a, 0x0000000000400701, 0x400000,
 	       0x400fff);
 	/* 0x421 = 1057 pages: 0x420 (33 * 2^5) is not a range size, 0x400
 	 * and 0x21 neither; two 0x400 that overlap. */
-	r = rng(0, 0x421 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 2);
+	r = rng_size(0, 0x421 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x0000000000a0002a, 0x0000000000000701, 0, 0x3fffff);
 	expect(&out[1], 0x0000000000a0002a, 0x0000000000021701, 0x21000,
 	       0x420fff);
@@ -230,30 +193,30 @@ static void test_range_33(void **state)
 static void test_granules(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 14);
-	struct iopgt_flush_range r = rng(0x14000, 0x4000,
+	struct iopgt_flush_range r = rng_size(0x14000, 0x4000,
 		IOPGT_SZ_16K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x14b01, 0x14000, 0x17fff);
 	/* 32M block at 16K: 2^11 granules, TTL=2. */
-	r = rng(0x2000000, IOPGT_SZ_32M, IOPGT_SZ_32M, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x2000000, IOPGT_SZ_32M, IOPGT_SZ_32M, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0xb0002a, 0x2000a01, 0x2000000, 0x3ffffff);
 
 	c = cfg(S2 | RIL, 16);
-	r = rng(0x30000, 0x10000, IOPGT_SZ_64K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x30000, 0x10000, IOPGT_SZ_64K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x30f01, 0x30000, 0x3ffff);
 	/* 512M block at 64K: 2^13 granules, TTL=2. */
-	r = rng(0x20000000, IOPGT_SZ_512M, IOPGT_SZ_512M, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x20000000, IOPGT_SZ_512M, IOPGT_SZ_512M, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0xd0002a, 0x20000e01, 0x20000000, 0x3fffffff);
 	/* Without ranges, a 64K page: TG=0, the address only. */
 	c = cfg(S2, 16);
-	r = rng(0x30000, 0x10000, IOPGT_SZ_64K, MOD, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x30000, 0x10000, IOPGT_SZ_64K, MOD, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x30001, 0x30000, 0x3ffff);
 }
 
@@ -261,23 +224,24 @@ static void test_granules(void **state)
 static void test_leaf(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 12);
-	struct iopgt_flush_range r = rng(0x200000, 0x1000, IOPGT_SZ_4K, MOD, 0);
+	struct iopgt_flush_range r = rng_size(0x200000, 0x1000, IOPGT_SZ_4K,
+					      MOD, 0);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
-	assert_int_equal(enc1(&c, &r, out), 1);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x200700, 0x200000, 0x200fff);
 	/* A WALK range of one page: Leaf=0, TTL=0, hence TG=0. */
-	r = rng(0x200000, 0x1000, 0, WALK, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x200000, 0x1000, 0, WALK, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x200000, 0x200000, 0x200fff);
 	/* A WALK range of 2M, even one that claims a leaf size. */
-	r = rng(0x200000, IOPGT_SZ_2M, IOPGT_SZ_2M, WALK, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x200000, IOPGT_SZ_2M, IOPGT_SZ_2M, WALK, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x90002a, 0x200400, 0x200000, 0x3fffff);
 	/* ADDED (caching mode) with LEAF_ONLY: Leaf=1. */
-	r = rng(0x200000, 0x1000, IOPGT_SZ_4K, IOPGT_FLUSH_ADDED, LEAF);
-	assert_int_equal(enc1(&c, &r, out), 1);
+	r = rng_size(0x200000, 0x1000, IOPGT_SZ_4K, IOPGT_FLUSH_ADDED, LEAF);
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x2a, 0x200701, 0x200000, 0x200fff);
 }
 
@@ -286,8 +250,8 @@ static void test_nested(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL | NESTED, 12);
 	struct iopgt_flush_range r[2] = {
-		rng(0x1000, 0x1000, IOPGT_SZ_4K, MOD, LEAF),
-		rng(0x200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
+		rng_size(0x1000, 0x1000, IOPGT_SZ_4K, MOD, LEAF),
+		rng_size(0x200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
 	};
 	struct iopgt_inval_cmd out[8];
 
@@ -311,7 +275,7 @@ static void test_nested(void **state)
 static void test_fallback(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2, 12);
-	struct iopgt_flush_range r = rng(0x100000, 65 * 0x1000,
+	struct iopgt_flush_range r = rng_size(0x100000, 65 * 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
@@ -326,18 +290,18 @@ static void test_fallback(void **state)
 	expect(&out[0], 0x0077000200000011, 0, 0, UINT64_MAX);
 	/* max_commands 4: four pages go one by one, five do not. */
 	c.max_commands = 4;
-	r = rng(0x100000, 4 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	r = rng_size(0x100000, 4 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), 4);
 	for (unsigned i = 0; i < 4; i++)
 		expect(&out[i], 0x0077000200000012, 0x100001 + i * 0x1000,
 		       0x100000 + i * 0x1000, 0x100fff + i * 0x1000);
-	r = rng(0x100000, 5 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	r = rng_size(0x100000, 5 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), 1);
 	expect(&out[0], 0x0077000200000011, 0, 0, UINT64_MAX);
 	/* A WALK range over the whole 64-bit space without ranges: 2^52
 	 * commands, counted (not looped over), far past the limit. */
 	c = cfg(S1, 12);
-	r = rng(0, 0, 0, WALK, 0);
+	r = rng_size(0, 0, 0, WALK, 0);
 	r.last = UINT64_MAX;
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), 1);
 	expect(&out[0], 0x11, 0, 0, UINT64_MAX);
@@ -347,18 +311,18 @@ static void test_fallback(void **state)
 static void test_no_ranges(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2, 12);
-	struct iopgt_flush_range r = rng(0x40200000, 2 * IOPGT_SZ_2M,
+	struct iopgt_flush_range r = rng_size(0x40200000, 2 * IOPGT_SZ_2M,
 		IOPGT_SZ_2M, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
 	(void)state;
 	c.domain_id = 3;
-	assert_int_equal(enc1(&c, &r, out), 2);
+	assert_int_equal(enc8(&c, &r, 1, out), 2);
 	expect(&out[0], 0x000000030000002a, 0x40200001, 0x40200000, 0x403fffff);
 	expect(&out[1], 0x000000030000002a, 0x40400001, 0x40400000, 0x405fffff);
 	/* Two sizes: one per granule. */
-	r = rng(0x40200000, 0x4000, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD, 0);
-	assert_int_equal(enc1(&c, &r, out), 4);
+	r = rng_size(0x40200000, 0x4000, IOPGT_SZ_2M | IOPGT_SZ_4K, MOD, 0);
+	assert_int_equal(enc8(&c, &r, 1, out), 4);
 	for (unsigned i = 0; i < 4; i++)
 		expect(&out[i], 0x000000030000002a, 0x40200000 + i * 0x1000,
 		       0x40200000 + i * 0x1000, 0x40200fff + i * 0x1000);
@@ -367,7 +331,7 @@ static void test_no_ranges(void **state)
 static void test_errors(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL, 12);
-	struct iopgt_flush_range r = rng(0x100000, 33 * 0x1000,
+	struct iopgt_flush_range r = rng_size(0x100000, 33 * 0x1000,
 		IOPGT_SZ_4K, MOD, LEAF);
 	struct iopgt_inval_cmd out[8];
 
@@ -393,15 +357,16 @@ static void test_errors(void **state)
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), -EINVAL);
 	/* An IPA above 52 bits has no field. */
 	c = cfg(S2 | RIL, 12);
-	r = rng(UINT64_C(1) << 52, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	r = rng_size(UINT64_C(1) << 52, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), -EINVAL);
-	r = rng((UINT64_C(1) << 52) - 0x1000, 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	r = rng_size((UINT64_C(1) << 52) - 0x1000, 0x1000, IOPGT_SZ_4K, MOD,
+		     LEAF);
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 8), 1);
 	expect(&out[0], 0x2a, 0x000ffffffffff701, (UINT64_C(1) << 52) - 0x1000,
 	       (UINT64_C(1) << 52) - 1);
 
 	/* Counting, and -ENOSPC with the first commands written. */
-	r = rng(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
+	r = rng_size(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF);
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, NULL, 0), 2);
 	memset(out, 0, sizeof(out));
 	assert_int_equal(iopgt_inval_encode(&c, &r, 1, out, 1), -ENOSPC);
@@ -475,7 +440,7 @@ static int cmp_dec(const void *a, const void *b)
 
 static void test_random(void **state)
 {
-	uint64_t seed = tseed(0x5a17c0de), s = seed;
+	uint64_t seed = inval_seed("test_random", 0x5a17c0de), s = seed;
 	long iters = titers("IOPGT_INVAL_ITERS", 20000);
 	struct iopgt_inval_cmd *out = calloc(RAND_CMDS, sizeof(*out));
 	struct dec *d = calloc(RAND_CMDS, sizeof(*d));
@@ -483,8 +448,6 @@ static void test_random(void **state)
 	(void)state;
 	assert_non_null(out);
 	assert_non_null(d);
-	printf("test_random: seed %#" PRIx64 " (%s=... to replay)\n", seed,
-	       TSEED_ENV);
 	for (long it = 0; it < iters; it++) {
 		static const unsigned gs[] = { 12, 14, 16 };
 		unsigned g = gs[trand(&s) % 3], bits = g - 3;
@@ -638,9 +601,9 @@ static void test_multi(void **state)
 {
 	struct iopgt_inval_config c = cfg(S1 | RIL, 12);
 	struct iopgt_flush_range r[3] = {
-		rng(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF),
-		rng(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
-		rng(0x7000, 0x1000, 0, WALK, 0),
+		rng_size(0x100000, 33 * 0x1000, IOPGT_SZ_4K, MOD, LEAF),
+		rng_size(0x40200000, IOPGT_SZ_2M, IOPGT_SZ_2M, MOD, LEAF),
+		rng_size(0x7000, 0x1000, 0, WALK, 0),
 	};
 	struct iopgt_inval_cmd all[8], one[8];
 	int n = 0;
@@ -648,7 +611,7 @@ static void test_multi(void **state)
 	(void)state;
 	assert_int_equal(iopgt_inval_encode(&c, r, 3, all, 8), 4);
 	for (unsigned i = 0; i < 3; i++) {
-		int k = enc1(&c, &r[i], one);
+		int k = enc8(&c, &r[i], 1, one);
 
 		assert_memory_equal(&all[n], one, (size_t)k * sizeof(one[0]));
 		n += k;

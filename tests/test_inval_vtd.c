@@ -11,38 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "inval_test.h"
 
 #define DID 0x1234u
 #define PASID 0xabcdeu
-#define PG 0x1000u
 
 static struct iopgt_inval_config vcfg(unsigned flags)
 {
-	struct iopgt_inval_config c;
+	struct iopgt_inval_config c = inval_cfg(IOPGT_IOMMU_VTD, flags);
 
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.iommu = IOPGT_IOMMU_VTD;
-	c.flags = flags;
-	c.granule = 12;
 	c.max_addr_mask = 9;
 	c.domain_id = DID;
 	c.pasid = PASID;
 	return c;
-}
-
-static struct iopgt_flush_range rng(uint64_t iova, uint64_t last,
-				    unsigned kind, unsigned flags)
-{
-	struct iopgt_flush_range r;
-
-	memset(&r, 0, sizeof(r));
-	r.iova = iova;
-	r.last = last;
-	r.kind = kind;
-	r.flags = flags;
-	return r;
 }
 
 /* ---- an independent decoder ---- */
@@ -95,29 +76,6 @@ static void vdecode(const struct iopgt_inval_cmd *cmd, struct vdesc *d)
 		assert_int_equal(d->iova & (size - 1), 0);
 		d->last = d->iova + size - 1;
 	}
-}
-
-static int enc(const struct iopgt_inval_config *c,
-	       const struct iopgt_flush_range *r, unsigned nr,
-	       struct iopgt_inval_cmd *out, unsigned max)
-{
-	return iopgt_inval_encode(c, r, nr, out, max);
-}
-
-/* One descriptor expected: exact words, and iova/last. */
-static void expect1(const struct iopgt_inval_config *c,
-		    struct iopgt_flush_range r, uint64_t dw0, uint64_t dw1,
-		    uint64_t iova, uint64_t last)
-{
-	struct iopgt_inval_cmd out[2];
-
-	memset(out, 0, sizeof(out));
-	assert_int_equal(enc(c, &r, 1, NULL, 0), 1);
-	assert_int_equal(enc(c, &r, 1, out, 2), 1);
-	assert_int_equal(out[0].dw[0], dw0);
-	assert_int_equal(out[0].dw[1], dw1);
-	assert_int_equal(out[0].iova, iova);
-	assert_int_equal(out[0].last, last);
 }
 
 /* ---- known answers ---- */
@@ -426,98 +384,27 @@ static void test_einval(void **state)
 static void test_enospc(void **state)
 {
 	struct iopgt_inval_config c = vcfg(IOPGT_INVAL_RANGES);
-	struct iopgt_flush_range r = rng(0x3000, 0x10fff, IOPGT_FLUSH_ADDED, 0);
-	struct iopgt_inval_cmd out[3];
 
 	(void)state;
-	memset(out, 0xa5, sizeof(out));
-	assert_int_equal(enc(&c, &r, 1, out, 2), -ENOSPC);
-	/* the first two written, the third untouched */
-	assert_int_equal(out[0].dw[1], 0x3000ull);
-	assert_int_equal(out[1].dw[1], 0x4002ull);
-	assert_int_equal(out[2].dw[0], 0xa5a5a5a5a5a5a5a5ull);
-	/* counting: out NULL */
-	assert_int_equal(enc(&c, &r, 1, NULL, 0), 4);
+	inval_check_enospc(&c, 0x3000ull, 0x4002ull);
 }
 
 /* iopgt_inval_config_init on real domains: vtdss is second stage, x86_64
  * first stage. */
 static void test_config_init(void **state)
 {
-	static const enum iopgt_format fmt[2] = { IOPGT_FMT_VTDSS,
-						  IOPGT_FMT_X86_64 };
+	struct iopgt_inval_cmd out;
 
 	(void)state;
-	for (int i = 0; i < 2; i++) {
-		struct iopgt_config cfg;
-		struct iopgt_domain *dom = NULL;
-		struct iopgt_inval_config c;
-		struct iopgt_flush_range r = rng(0x200000, 0x3fffff,
-						 IOPGT_FLUSH_MODIFIED, 0);
-		struct iopgt_inval_cmd out;
-
-		assert_int_equal(iopgt_config_init(&cfg, sizeof(cfg), fmt[i]),
-				 0);
-		assert_int_equal(iopgt_domain_create(&cfg, &dom), 0);
-		assert_int_equal(iopgt_inval_config_init(dom, IOPGT_IOMMU_VTD,
-							 &c, sizeof(c)),
-				 0);
-		c.domain_id = 7;
-		c.pasid = 9;
-		assert_int_equal(enc(&c, &r, 1, &out, 1), 1);
-		if (i == 0)
-			assert_int_equal(out.dw[0], 0x70032ull);
-		else
-			assert_int_equal(out.dw[0], 0x0000000900070036ull);
-		assert_int_equal(out.dw[1], 0x200009ull);
-		iopgt_domain_destroy(dom);
-	}
+	inval_config_init_cmd(IOPGT_FMT_VTDSS, IOPGT_IOMMU_VTD, &out);
+	assert_int_equal(out.dw[0], 0x70032ull);
+	assert_int_equal(out.dw[1], 0x200009ull);
+	inval_config_init_cmd(IOPGT_FMT_X86_64, IOPGT_IOMMU_VTD, &out);
+	assert_int_equal(out.dw[0], 0x0000000900070036ull);
+	assert_int_equal(out.dw[1], 0x200009ull);
 }
 
 /* ---- the cover against every cover of small ranges ---- */
-
-#define WIN 160
-
-/* The fewest blocks (then pages beyond) covering pages [s, e) within
- * slack pages, blocks of at most 2^k pages: every start and end within the
- * slack, each interval's fewest blocks by dynamic programming. */
-static void brute(uint64_t s, uint64_t e, uint64_t slack, unsigned k,
-		  uint64_t *count, uint64_t *excess)
-{
-	uint64_t lo = s - (slack < s ? slack : s);
-	static uint64_t f[WIN + 1];
-
-	*count = UINT64_MAX;
-	*excess = UINT64_MAX;
-	for (uint64_t y = e; y <= e + slack; y++) {
-		assert_true(y - lo <= WIN);
-		f[y - lo] = 0;
-		for (uint64_t p = y; p-- > lo;) {
-			uint64_t best = UINT64_MAX;
-
-			for (unsigned b = 0; b <= k && b < 40; b++) {
-				uint64_t n = (uint64_t)1 << b;
-
-				if (p % n || p + n > y)
-					continue;
-				if (f[p + n - lo] + 1 < best)
-					best = f[p + n - lo] + 1;
-			}
-			f[p - lo] = best;
-		}
-		for (uint64_t x = lo; x <= s; x++) {
-			uint64_t ex = (s - x) + (y - e);
-
-			if (ex > slack)
-				continue;
-			if (f[x - lo] < *count ||
-			    (f[x - lo] == *count && ex < *excess)) {
-				*count = f[x - lo];
-				*excess = ex;
-			}
-		}
-	}
-}
 
 /* Commands of one range, decoded: sorted, disjoint and contiguous, over
  * [iova, last] rounded to pages; returns bytes beyond. */
@@ -526,10 +413,8 @@ static uint64_t check_cover(const struct iopgt_inval_config *c,
 			    const struct iopgt_inval_cmd *out, int n,
 			    uint64_t lo, uint64_t hi)
 {
-	struct vdesc d, prev = { 0 };
+	struct vdesc d;
 
-	(void)r;
-	assert_true(n >= 1);
 	for (int i = 0; i < n; i++) {
 		vdecode(&out[i], &d);
 		assert_int_equal(d.iova, out[i].iova);
@@ -544,79 +429,28 @@ static uint64_t check_cover(const struct iopgt_inval_config *c,
 		assert_true(d.am <= c->max_addr_mask);
 		assert_int_equal(d.ih, (r->flags & IOPGT_RANGE_LEAF_ONLY) &&
 					       r->kind != IOPGT_FLUSH_WALK);
-		if (i) {
-			/* the greedy walk writes them in address order */
-			assert_true(prev.last != UINT64_MAX);
-			assert_int_equal(d.iova, prev.last + 1);
-		} else {
-			assert_true(d.iova <= lo);
-		}
-		prev = d;
 	}
-	assert_true(prev.last >= hi);
-	vdecode(&out[0], &d);
-	return (lo - d.iova) + (prev.last - hi);
+	return inval_cover_excess(out, n, lo, hi);
 }
 
+/* Blocks of at most 2^MAMV pages, MAMV 0 to 7. */
 static void test_brute(void **state)
 {
-	uint64_t seed = tseed(0x7d1a5eedull), rs;
-	long iters = titers("IOPGT_TEST_ITERS", 1500);
-	struct iopgt_inval_cmd out[WIN];
-
 	(void)state;
-	printf("test_brute: seed %#" PRIx64 " (%s)\n", seed, TSEED_ENV);
-	rs = seed;
-	for (long it = 0; it < iters; it++) {
-		struct iopgt_inval_config c = vcfg(IOPGT_INVAL_RANGES);
-		uint64_t base = (trand(&rs) % 1024) * 64;
-		uint64_t s = base + trand(&rs) % 64;
-		uint64_t e = s + 1 + trand(&rs) % 48;
-		uint64_t slack = trand(&rs) % 33, bc, be, ex;
-		struct iopgt_flush_range r;
-		int n;
-
-		if (trand(&rs) % 4 == 0)
-			slack = 0;
-		c.max_addr_mask = (unsigned)(trand(&rs) % 8);
-		c.max_commands = WIN;
-		c.slack = slack * PG + trand(&rs) % PG;
-		r = rng(s * PG + trand(&rs) % PG, e * PG - 1 - trand(&rs) % PG,
-			IOPGT_FLUSH_MODIFIED, 0);
-		if (r.last < r.iova)
-			r.last = r.iova;
-		brute(s, e, slack, c.max_addr_mask, &bc, &be);
-		n = enc(&c, &r, 1, out, WIN);
-		if (n != (int)bc)
-			fail_msg("seed %#" PRIx64 " it %ld: pages %" PRIu64
-				 "-%" PRIu64 " slack %" PRIu64 " mask %u: %d "
-				 "commands, fewest %" PRIu64,
-				 seed, it, s, e - 1, slack, c.max_addr_mask, n,
-				 bc);
-		ex = check_cover(&c, &r, out, n, s * PG, e * PG - 1);
-		assert_int_equal(ex, be * PG);
-	}
+	inval_test_brute(vcfg(IOPGT_INVAL_RANGES), 0x7d1a5eedull, true,
+			 check_cover);
 }
 
 /* ---- random ranges anywhere in the space ---- */
 
-static uint64_t rand_addr(uint64_t *rs)
-{
-	unsigned bits = (unsigned)(trand(rs) % 65);
-
-	return bits == 64 ? trand(rs) : trand(rs) & ((1ull << bits) - 1);
-}
-
 static void test_random(void **state)
 {
-	uint64_t seed = tseed(0x5eed0bd1ull), rs;
+	uint64_t seed = inval_seed("test_random", 0x5eed0bd1ull), rs = seed;
 	long iters = titers("IOPGT_TEST_ITERS", 3000);
 	enum { MAXC = 512 };
 	static struct iopgt_inval_cmd out[MAXC], one[MAXC];
 
 	(void)state;
-	printf("test_random: seed %#" PRIx64 " (%s)\n", seed, TSEED_ENV);
-	rs = seed;
 	for (long it = 0; it < iters; it++) {
 		struct iopgt_inval_config c = vcfg(IOPGT_INVAL_RANGES);
 		struct iopgt_flush_range r[4];
@@ -624,26 +458,11 @@ static void test_random(void **state)
 		int n, total = 0;
 		bool fell_back = false;
 
-		if (trand(&rs) & 1)
-			c.flags |= IOPGT_INVAL_FIRST_STAGE;
-		c.domain_id = (uint32_t)(trand(&rs) & 0xffff);
-		c.pasid = (uint32_t)(trand(&rs) & 0xfffff);
+		inval_rand_ids(&rs, &c);
 		c.max_addr_mask = (unsigned)(trand(&rs) % 54);
 		c.max_commands = MAXC;
-		switch (trand(&rs) % 4) {
-		case 0: c.slack = 0; break;
-		case 1: c.slack = trand(&rs) % (64 * PG); break;
-		case 2: c.slack = rand_addr(&rs); break;
-		default: c.slack = UINT64_MAX; break;
-		}
-		for (unsigned i = 0; i < nr; i++) {
-			uint64_t a = rand_addr(&rs), len = rand_addr(&rs) >>
-							   (trand(&rs) % 64);
-
-			r[i] = rng(a, len > UINT64_MAX - a ? UINT64_MAX : a + len,
-				   1 + (unsigned)(trand(&rs) % 3),
-				   (unsigned)(trand(&rs) & 1));
-		}
+		c.slack = inval_rand_slack(&rs);
+		inval_rand_ranges(&rs, r, nr);
 
 		/* each range alone: a cover within the slack, or (past
 		 * MAXC commands) the domain-selective fallback */
@@ -672,11 +491,8 @@ static void test_random(void **state)
 				fell_back = true;
 				continue;
 			}
-			if (check_cover(&c, &r[i], one, n, lo, hi) > c.slack)
-				fail_msg("seed %#" PRIx64 " it %ld: beyond slack",
-					 seed, it);
-			/* counting with out NULL agrees */
-			assert_int_equal(enc(&c, &r[i], 1, NULL, 0), n);
+			inval_check_alone(&c, &r[i], one, n, check_cover, seed,
+					  it);
 			total += n;
 		}
 		/* all at once: the ranges' commands in order, unless the
@@ -688,12 +504,7 @@ static void test_random(void **state)
 			continue;
 		}
 		assert_int_equal(n, total);
-		for (unsigned i = 0, at = 0; i < nr; i++) {
-			int m = enc(&c, &r[i], 1, one, MAXC);
-
-			assert_memory_equal(&out[at], one, (size_t)m * sizeof(*one));
-			at += (unsigned)m;
-		}
+		inval_check_concat(&c, r, nr, out, one, MAXC);
 	}
 }
 
