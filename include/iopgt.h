@@ -149,8 +149,12 @@ struct iopgt_flush_range {
 	 * counts the levels). Its paging-structure cache entries, and those
 	 * of the tables above it for the range, must go. 0 otherwise. */
 	uint32_t walk_levels;
-	uint32_t reserved32;
-	uint64_t reserved[2];
+	/* WALK with IOPGT_RANGE_WALK_EMPTY: every table the range unlinks
+	 * holds [walk_iova, walk_iova + 2^walk_shift - 1], the span of the
+	 * smallest of them. 0 otherwise. */
+	uint32_t walk_shift;
+	uint64_t walk_iova;
+	uint64_t reserved[1];
 };
 
 /* iopgt_flush_range.flags */
@@ -169,6 +173,21 @@ enum {
 	 * a step of one leaf) but still covers the sizes listed (a VT-d
 	 * address mask of at least a listed superpage's order). */
 	IOPGT_RANGE_ANY_SIZE = 1u << 1,
+	/* WALK only: every table the range unlinks was empty when unlinked,
+	 * and every entry it ever held was cleared by a change that this
+	 * sync or an earlier one reports in another range (or was never
+	 * present). What a cache may still hold of the range is then the
+	 * entries above that named the tables: all on the path of
+	 * walk_iova. One non-leaf invalidation of the page at walk_iova
+	 * drops them on every IOMMU here (VT-d IH=0, AMD PDE=1, SMMUv3
+	 * Leaf=0, RISC-V NL=1: each drops the paging-structure entries used
+	 * to translate the address), where the range itself may span up to
+	 * a top-level table's 512 GiB; iopgt_inval_encode() does that. A
+	 * caller that ignores the flag and invalidates [iova, last] is
+	 * correct too. Set by policies that keep several ranges (MERGE,
+	 * EARLY); lost when the range is merged with any range whose tables
+	 * do not all hold one page. */
+	IOPGT_RANGE_WALK_EMPTY = 1u << 2,
 };
 
 /* How a gather keeps what a batch changed (iopgt_config.gather_policy;

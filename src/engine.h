@@ -421,7 +421,8 @@ static void PT(gather_subtree)(struct pt_op *op, struct pt_table *t)
 	 * still store a leaf into t after the scan: always zero it.) */
 	if (!pt_counted(op->dom) || pt_used(op->dom, t))
 		t->flags |= PT_F_DIRTY;
-	iopgt__gather_table(op->dom, op->g, t);
+	/* Not empty: a cache may hold any of its entries. */
+	iopgt__gather_table(op->dom, op->g, t, false);
 }
 
 /* Unfreeze every table of the subtree under t (frozen by freeze_subtree). */
@@ -611,7 +612,11 @@ static bool PT(unlink_empty)(struct pt_op *op, struct pt_table *t,
 			      ? 0
 			      : 1;
 	}
-	iopgt__gather_table(op->dom, op->g, c);
+	/* c is empty: each entry it held was cleared by a clear that its
+	 * caller's gather reports, or by an unlink of the table it named
+	 * (its own WALK range). A filler that stored into c after the scan
+	 * (without counts) reports its leaves itself (PT(fill_lost)). */
+	iopgt__gather_table(op->dom, op->g, c, true);
 	return true;
 }
 
@@ -789,6 +794,20 @@ PT(fill_met_freeze)(struct iopgt_domain *dom, struct pt_table *t,
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 	}
 	return !e || fmt_is_table(e, cur.level);
+}
+
+/* A filler's leaves [iova, last] of size sz, stored into a level-0 table
+ * that was then unlinked as empty (fill_met_freeze true): the IOMMU may
+ * have walked the table and cached them before it was unlinked, and the
+ * unlinker's WALK range, which takes the table for empty
+ * (IOPGT_RANGE_WALK_EMPTY), does not drop them. The filler reports them:
+ * they are mapped again the same way, or the map fails and they must not
+ * be left cached. */
+static __attribute__((noinline)) void
+PT(fill_lost)(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+	      uint64_t sz)
+{
+	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED, sz, 0);
 }
 
 /* The filler's half of the fence pair with an unlinker (pt.h), after it
@@ -1067,6 +1086,7 @@ retry:
 			 PT(fill_check)(dom, t, iova)) {
 			/* t was unlinked, or coalesced and split again: map
 			 * again, where the leaves may be found standing */
+			PT(fill_lost)(op->g, iova, iova + i * sz - 1, sz);
 			op->redo = true;
 			op->redo_last = iova + i * sz - 1;
 			goto retry;
@@ -1241,7 +1261,8 @@ again:
 		PT_WAIT_FROZEN(dom, p->level, p->iova);
 	}
 	t->flags |= PT_F_DIRTY;
-	iopgt__gather_table(dom, op->g, t);
+	/* Full of leaves, which caches may hold: a WALK over all of t. */
+	iopgt__gather_table(dom, op->g, t, false);
 	pt_stat_add(&dom->st.coalesced, 1);
 	return true;
 fail:
@@ -1611,9 +1632,12 @@ PT(map_met)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	int r = 0;
 
 	if (!PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK) &&
-	    PT(fill_met_freeze)(dom, pt_desc(dom, va), iova))
+	    PT(fill_met_freeze)(dom, pt_desc(dom, va), iova)) {
+		PT(fill_lost)(g, iova, iova + dom->granule_mask,
+			      dom->granule_mask + 1);
 		r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask,
 				  attrs, g, true);
+	}
 	pt_walk_leave(dom, w);
 	return r;
 }

@@ -31,8 +31,13 @@ static inline void ranges_reset(struct iopgt_gather *g)
 	g->iova = UINT64_MAX;
 	g->last = 0;
 	g->kind = IOPGT_FLUSH_NONE;
-	if (g->priv_flags & PT_G_RANGES)
+	if (g->priv_flags & PT_G_RANGES) {
+		/* pt_gather_range() writes a batch's first range into slot
+		 * 0 without the WALK fields, which only WALK ranges set. */
+		g->ranges[0].walk_shift = 0;
+		g->ranges[0].walk_iova = 0;
 		g->nr_ranges = 0;
+	}
 }
 
 /* Empty g after its sync. It stays bound to its domain; being empty, it
@@ -79,13 +84,43 @@ static bool same_class(const struct iopgt_flush_range *a,
 	return (a->kind == IOPGT_FLUSH_ADDED) == (b->kind == IOPGT_FLUSH_ADDED);
 }
 
+/* Both ranges unlink only empty tables, and the smallest table of one
+ * lies inside the smallest of the other (spans are aligned powers of two:
+ * nested or apart), so that one page lies in every table of both. */
+static bool walk_nested(const struct iopgt_flush_range *a,
+			const struct iopgt_flush_range *b, bool brk)
+{
+	unsigned s = a->walk_shift > b->walk_shift ? a->walk_shift
+						   : b->walk_shift;
+
+	if (brk) /* PT_HOOK_BREAK_WALK_MERGE: anything with either */
+		return (a->flags | b->flags) & IOPGT_RANGE_WALK_EMPTY;
+	if (!(a->flags & b->flags & IOPGT_RANGE_WALK_EMPTY))
+		return false;
+	return s >= 64 || (a->walk_iova >> s) == (b->walk_iova >> s);
+}
+
+/* Merging a and b would keep what one page of WALK_EMPTY saves: true
+ * unless exactly one of them is WALK_EMPTY, or both are but far apart. */
+static bool walk_mergeable(const struct iopgt_flush_range *a,
+			   const struct iopgt_flush_range *b, bool brk)
+{
+	return !((a->flags | b->flags) & IOPGT_RANGE_WALK_EMPTY) ||
+	       walk_nested(a, b, brk);
+}
+
 /* Widen a to cover b too, with the hints of both: the leaf sizes of both
  * (a size known for either part is kept, whatever the other says), any
  * size if either may hold any, leaf-only only if both were, the highest
- * kind. */
+ * kind; WALK_EMPTY only if both were with a page in every table (the
+ * smaller table's span is kept): merged with anything else, the range is
+ * a WALK over all of it. */
 static void range_merge(struct iopgt_flush_range *a,
-			const struct iopgt_flush_range *b)
+			const struct iopgt_flush_range *b, bool brk)
 {
+	const bool empty = walk_nested(a, b, brk);
+	const bool a_empty = a->flags & IOPGT_RANGE_WALK_EMPTY;
+
 	if (b->iova < a->iova)
 		a->iova = b->iova;
 	if (b->last > a->last)
@@ -96,18 +131,38 @@ static void range_merge(struct iopgt_flush_range *a,
 	a->walk_levels |= b->walk_levels;
 	if (b->kind > a->kind)
 		a->kind = b->kind;
+	if (empty) {
+		if ((b->flags & IOPGT_RANGE_WALK_EMPTY) &&
+		    (!a_empty || b->walk_shift < a->walk_shift)) {
+			a->walk_shift = b->walk_shift;
+			a->walk_iova = b->walk_iova;
+		}
+		a->flags |= IOPGT_RANGE_WALK_EMPTY;
+	} else {
+		a->walk_shift = 0;
+		a->walk_iova = 0;
+	}
 }
 
-/* The bytes between a and b that merging them would add (0 if they
- * overlap or touch). */
-static uint64_t range_gap(const struct iopgt_flush_range *a,
-			  const struct iopgt_flush_range *b)
+/* Bytes a range's commands cover, less one: one page for WALK_EMPTY (its
+ * commands' size; any page is counted the same here). */
+static uint64_t range_cost(const struct iopgt_flush_range *r)
 {
-	if (b->iova > a->last)
-		return b->iova - a->last - 1;
-	if (a->iova > b->last)
-		return a->iova - b->last - 1;
-	return 0;
+	return (r->flags & IOPGT_RANGE_WALK_EMPTY) ? 0 : r->last - r->iova;
+}
+
+/* The bytes that merging a and b would add to what their commands cover
+ * (0 if they overlap or touch and lose no WALK_EMPTY). */
+static uint64_t range_gap(const struct iopgt_flush_range *a,
+			  const struct iopgt_flush_range *b, bool brk)
+{
+	struct iopgt_flush_range m = *a;
+	uint64_t ca = range_cost(a), cb = range_cost(b), cm, sum;
+
+	range_merge(&m, b, brk);
+	cm = range_cost(&m);
+	sum = ca + cb < ca ? UINT64_MAX : ca + cb;
+	return cm > sum ? cm - sum : 0;
 }
 
 /* The union of g's ranges, as the first fields report it. */
@@ -136,6 +191,8 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	const unsigned policy =
 		(g->priv_flags & PT_G_POLICY_MASK) >> PT_G_POLICY_SHIFT;
 	const unsigned cap = policy_ranges(policy);
+	const bool brk = PT_BROKEN((const struct iopgt_domain *)g->dom,
+				   PT_HOOK_BREAK_WALK_MERGE);
 	struct iopgt_flush_range *r = g->ranges;
 	unsigned n = g->nr_ranges, bi = 0, bj = 0;
 	uint64_t best = UINT64_MAX;
@@ -148,15 +205,19 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	for (unsigned i = 0; i < n; i++) {
 		if (!same_class(&r[i], x))
 			continue;
+		/* (A WALK_EMPTY range takes nothing in: it would be a WALK
+		 * over all of it then.) */
 		if (r[i].kind > x->kind && r[i].iova <= x->iova &&
-		    r[i].last >= x->last) {
-			range_merge(&r[i], x);
+		    r[i].last >= x->last &&
+		    (brk || !(r[i].flags & IOPGT_RANGE_WALK_EMPTY))) {
+			range_merge(&r[i], x, brk);
 			return;
 		}
 		if (x->kind > r[i].kind && x->iova <= r[i].iova &&
-		    x->last >= r[i].last) {
+		    x->last >= r[i].last &&
+		    (brk || !(x->flags & IOPGT_RANGE_WALK_EMPTY))) {
 			y = *x;
-			range_merge(&y, &r[i]);
+			range_merge(&y, &r[i], brk);
 			r[i] = r[--n];
 			g->nr_ranges = n;
 			x = &y;
@@ -170,15 +231,17 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	 * sets of hints would cost two. */
 	for (unsigned i = 0; i < n; i++) {
 		if (r[i].kind != x->kind ||
-		    !pt_touch(r[i].iova, r[i].last, x->iova, x->last))
+		    !pt_touch(r[i].iova, r[i].last, x->iova, x->last) ||
+		    !walk_mergeable(&r[i], x, brk))
 			continue;
-		range_merge(&r[i], x);
+		range_merge(&r[i], x, brk);
 		for (unsigned j = 0; j < n; j++) {
 			if (j == i || r[j].kind != r[i].kind ||
 			    !pt_touch(r[i].iova, r[i].last, r[j].iova,
-				      r[j].last))
+				      r[j].last) ||
+			    !walk_mergeable(&r[i], &r[j], brk))
 				continue;
-			range_merge(&r[i], &r[j]);
+			range_merge(&r[i], &r[j], brk);
 			r[j] = r[--n];
 			if (i == n)
 				i = j;
@@ -194,7 +257,7 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	}
 	switch (policy) {
 	case IOPGT_GATHER_UNION:
-		range_merge(&r[0], x);
+		range_merge(&r[0], x, brk);
 		return;
 	case IOPGT_GATHER_EARLY:
 	case IOPGT_GATHER_DISJOINT:
@@ -220,7 +283,7 @@ void iopgt__gather_add(struct iopgt_gather *g,
 
 			if (!same_class(a, b))
 				continue;
-			gap = range_gap(a, b);
+			gap = range_gap(a, b, brk);
 			if (gap < best || (gap == best && a->kind == b->kind)) {
 				best = gap;
 				bi = i;
@@ -229,15 +292,15 @@ void iopgt__gather_add(struct iopgt_gather *g,
 		}
 	}
 	if (bj == n) {
-		range_merge(&r[bi], x);
+		range_merge(&r[bi], x, brk);
 	} else {
-		range_merge(&r[bi], &r[bj]);
+		range_merge(&r[bi], &r[bj], brk);
 		r[bj] = *x;
 	}
 }
 
 void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
-		     struct pt_table *t)
+			 struct pt_table *t, bool empty)
 {
 	uint64_t span = pt_table_span(&dom->geo, t->level);
 
@@ -247,13 +310,22 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (t->iova + span - 1 > g->last)
 		g->last = t->iova + span - 1;
 	g->kind = IOPGT_FLUSH_WALK;
-	if (g->priv_flags & PT_G_RANGES)
-		iopgt__gather_add(g, &(struct iopgt_flush_range){
-					     .iova = t->iova,
-					     .last = t->iova + span - 1,
-					     .kind = IOPGT_FLUSH_WALK,
-					     .flags = IOPGT_RANGE_ANY_SIZE,
-					     .walk_levels = 1u << t->level });
+	if (g->priv_flags & PT_G_RANGES) {
+		struct iopgt_flush_range r = {
+			.iova = t->iova,
+			.last = t->iova + span - 1,
+			.kind = IOPGT_FLUSH_WALK,
+			.flags = IOPGT_RANGE_ANY_SIZE,
+			.walk_levels = 1u << t->level,
+		};
+
+		if (empty) {
+			r.flags |= IOPGT_RANGE_WALK_EMPTY;
+			r.walk_iova = t->iova;
+			r.walk_shift = span ? (unsigned)__builtin_ctzll(span) : 64;
+		}
+		iopgt__gather_add(g, &r);
+	}
 	if (IOPGT_DEBUG)
 		atomic_fetch_add_explicit(&dom->gathered, 1,
 					  memory_order_relaxed);

@@ -60,6 +60,24 @@ int iopgt_inval_config_init(const struct iopgt_domain *dom,
 	return 0;
 }
 
+/* A WALK_EMPTY range's smallest table: a WALK, aligned, no smaller than
+ * a page and inside the range. */
+static bool walk_ok(const struct iopgt_inval_config *c,
+		    const struct iopgt_flush_range *r)
+{
+	uint64_t m;
+
+	if (!(r->flags & IOPGT_RANGE_WALK_EMPTY))
+		return true;
+	if (r->kind != IOPGT_FLUSH_WALK || r->walk_shift < c->granule ||
+	    r->walk_shift > 64)
+		return false;
+	m = r->walk_shift == 64 ? UINT64_MAX
+				: (UINT64_C(1) << r->walk_shift) - 1;
+	return !(r->walk_iova & m) && r->walk_iova >= r->iova &&
+	       (r->walk_iova | m) <= r->last;
+}
+
 int iopgt_inval_encode(const struct iopgt_inval_config *c,
 		       const struct iopgt_flush_range *r, unsigned nr,
 		       struct iopgt_inval_cmd *out, unsigned max)
@@ -76,7 +94,7 @@ int iopgt_inval_encode(const struct iopgt_inval_config *c,
 		return -EINVAL;
 	for (unsigned i = 0; i < nr; i++)
 		if (r[i].last < r[i].iova || r[i].kind == IOPGT_FLUSH_NONE ||
-		    r[i].kind >= IOPGT_FLUSH_KINDS)
+		    r[i].kind >= IOPGT_FLUSH_KINDS || !walk_ok(c, &r[i]))
 			return -EINVAL;
 	if (!nr)
 		return 0;

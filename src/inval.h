@@ -33,6 +33,29 @@ static inline void pt_inval_emit(struct pt_inval_out *o, uint64_t dw0,
 	o->n++;
 }
 
+/* What the encoders cover for r: r itself, but for a WALK over tables
+ * that were empty (IOPGT_RANGE_WALK_EMPTY): the page at walk_iova, a WALK
+ * of any size. Every cached entry left of those tables named one of them
+ * from the table above, and each lies on walk_iova's path: an address's
+ * non-leaf invalidation drops the paging-structure entries used to
+ * translate it (VT-d 6.5.2.3 with IH=0; AMD IOMMU 2.4.3,
+ * INVALIDATE_IOMMU_PAGES with PDE=1; SMMUv3, IHI 0070 4.4, with Leaf=0;
+ * RISC-V IOMMU 4.1.1 and 9.2 with NL=1). */
+static inline struct iopgt_flush_range
+pt_inval_target(const struct iopgt_inval_config *c,
+		const struct iopgt_flush_range *r)
+{
+	struct iopgt_flush_range t = *r;
+
+	if (r->flags & IOPGT_RANGE_WALK_EMPTY) {
+		t.iova = r->walk_iova;
+		t.last = r->walk_iova + ((UINT64_C(1) << c->granule) - 1);
+		t.leaf_sizes = 0;
+		t.flags = IOPGT_RANGE_ANY_SIZE;
+	}
+	return t;
+}
+
 /* One encoder per IOMMU. With all false, the commands of every range of
  * r[0 .. nr - 1] (checked: last >= iova, kind ADDED, MODIFIED or WALK);
  * with all true, the one command that invalidates everything of the

@@ -84,7 +84,8 @@ int iopgt__inval_amd(const struct iopgt_inval_config *c,
 	}
 
 	for (unsigned i = 0; i < nr; i++) {
-		const struct iopgt_flush_range *ri = &r[i];
+		const struct iopgt_flush_range ti = pt_inval_target(c, &r[i]),
+					       *ri = &ti;
 		/* PDE = 0 keeps the cached page directory entries: only
 		 * leaves changed. Never for WALK, whose unlinked tables'
 		 * entries must go. */

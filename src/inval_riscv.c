@@ -173,10 +173,12 @@ int iopgt__inval_riscv(const struct iopgt_inval_config *c,
 	}
 	dw0 |= RV_IOTINVAL_AV;
 	for (unsigned i = 0; i < nr; i++) {
+		const struct iopgt_flush_range ti = pt_inval_target(c, &r[i]);
+
 		if (c->flags & IOPGT_INVAL_RANGES)
-			rv_range_napot(o, dw0, &r[i], c->slack >> RV_PAGE_LG2);
+			rv_range_napot(o, dw0, &ti, c->slack >> RV_PAGE_LG2);
 		else
-			rv_range_pages(o, dw0, &r[i]);
+			rv_range_pages(o, dw0, &ti);
 	}
 	return 0;
 }

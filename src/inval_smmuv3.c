@@ -303,7 +303,8 @@ int iopgt__inval_smmuv3(const struct iopgt_inval_config *c,
 		e.space = UINT64_C(1) << (SMMU_IPA_BITS - e.g);
 	}
 	for (unsigned i = 0; i < nr; i++) {
-		int err = smmu_range(&e, &r[i]);
+		const struct iopgt_flush_range ti = pt_inval_target(c, &r[i]);
+		int err = smmu_range(&e, &ti);
 
 		if (err)
 			return err;

@@ -122,7 +122,8 @@ int iopgt__inval_vtd(const struct iopgt_inval_config *c,
 	}
 
 	for (unsigned i = 0; i < nr; i++) {
-		const struct iopgt_flush_range *ri = &r[i];
+		const struct iopgt_flush_range ti = pt_inval_target(c, &r[i]),
+					       *ri = &ti;
 		uint64_t dw0 = vtd_dw0(c, VTD_G_PAGE);
 		/* IH = 1: only leaf entries changed, the paging-structure
 		 * caches may be kept (6.5.2.3, 6.5.2.4). Never for WALK,

@@ -1296,9 +1296,11 @@ static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
 	}
 }
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
- * joins the range with a WALK flush. */
+ * joins the range with a WALK flush. empty: t held no entry when it was
+ * unlinked, and every entry it held before was cleared by a change some
+ * gather reports (IOPGT_RANGE_WALK_EMPTY). */
 void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
-		     struct pt_table *t);
+			 struct pt_table *t, bool empty);
 /* Free what waits for walkers, if none is left. */
 void iopgt__reclaim_waiting(struct iopgt_domain *dom);
 

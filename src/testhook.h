@@ -70,6 +70,11 @@ enum {
 	                                         * level with spans outside
 	                                         * the table's exclusive
 	                                         * section */
+	PT_HOOK_BREAK_WALK_MERGE = 1u << 16, /* a gather merges a WALK range
+	                                      * over empty tables with any
+	                                      * range and keeps it so, with
+	                                      * one table's page: a clear
+	                                      * inside, or a table beside */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);

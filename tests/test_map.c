@@ -1795,7 +1795,9 @@ static void test_flush_kinds(void **state)
 			   IOPGT_FLUSH_MODIFIED);
 		expect_flush_stats(&d);
 
-		/* Unmap that empties a table: WALK over its whole span. */
+		/* Unmap that empties a table: the runs it cleared, MODIFIED,
+		 * and a WALK over the table's whole span, apart from them
+		 * (its table was empty: IOPGT_RANGE_WALK_EMPTY). */
 		CTX("%s unmap walk", c->name);
 		iopgt_gather_init(&g, sizeof(g));
 		EQ(tunmap_g(&d, B, 8 * s0, &g), 5 * s0);
@@ -1805,8 +1807,11 @@ static void test_flush_kinds(void **state)
 		EQ(g.last, B + s1 - 1);
 		EQ(d.tf.n, 1);
 		tsync(&d, &g);
-		EQ(d.tf.n, 2);
-		expect_rec(&d, 1, B, B + s1 - 1, IOPGT_FLUSH_WALK);
+		EQ(d.tf.n, 4);
+		expect_rec(&d, 1, B, B + 2 * s0 - 1, IOPGT_FLUSH_MODIFIED);
+		expect_rec(&d, 2, B + 5 * s0, B + 8 * s0 - 1,
+			   IOPGT_FLUSH_MODIFIED);
+		expect_rec(&d, 3, B, B + s1 - 1, IOPGT_FLUSH_WALK);
 		expect_flush_stats(&d);
 		EXPECT_TR(&d, B + s1, P + s1, s0, RW);
 
@@ -1817,8 +1822,8 @@ static void test_flush_kinds(void **state)
 		EXPECT(g.nr_tables >= 1);
 		iopgt_flush_all(d.dom, &g);
 		EQ(g.nr_tables, 0);
-		EQ(d.tf.n, 3);
-		expect_rec(&d, 2, 0, UINT64_MAX, IOPGT_FLUSH_KINDS);
+		EQ(d.tf.n, 5);
+		expect_rec(&d, 4, 0, UINT64_MAX, IOPGT_FLUSH_KINDS);
 		EQ(tstats(&d).flush_all, 1);
 		expect_flush_stats(&d);
 		EQ(tlive(&d), 1);
