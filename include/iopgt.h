@@ -950,12 +950,15 @@ int iopgt_inval_config_init(const struct iopgt_domain *dom,
  * r (a gather's, as flush_ranges receives them) on the IOMMU c describes:
  * for each range, the fewest commands that cover it and invalidate at most
  * c->slack bytes beyond it, with the hints it carries (leaf-only, leaf
- * size) where the IOMMU takes them. Returns the number of commands (with
- * out NULL and max 0, the number needed), -ENOSPC if they do not fit in
- * max (out then holds the first max), or -EINVAL (NULL c or r with nr,
- * a range with last < iova or kind NONE, a c the IOMMU cannot take: an
- * unknown iommu, a granule it has not, an id wider than its field).
- * Pure and thread-safe. */
+ * size) where the IOMMU takes them; for a range with
+ * IOPGT_RANGE_WALK_EMPTY, the non-leaf command of the page at walk_iova.
+ * Returns the number of commands (with out NULL and max 0, the number
+ * needed), -ENOSPC if they do not fit in max (out then holds the first
+ * max), or -EINVAL (NULL c or r with nr, a range with last < iova or kind
+ * NONE, a WALK_EMPTY range that is not a WALK or whose smallest table is
+ * unaligned, below a page or outside [iova, last], a c the IOMMU cannot
+ * take: an unknown iommu, a granule it has not, an id wider than its
+ * field). Pure and thread-safe. */
 int iopgt_inval_encode(const struct iopgt_inval_config *c,
 		       const struct iopgt_flush_range *r, unsigned nr,
 		       struct iopgt_inval_cmd *out, unsigned max);
