@@ -18,6 +18,15 @@
  * alternating chunks of steps between them (and which goes first), so that
  * noise on the machine hits both alike.
  *
+ * Invalidation, untimed: the same steps (at most 64Ki) run again on a
+ * third domain whose syncs are encoded as the format's IOMMU's commands
+ * (iopgt_inval_encode; VT-d with MAMV 18, as the demo): iommu,
+ * over_invalidation (bytes the commands of ADDED and MODIFIED ranges
+ * cover, per byte unmapped), over_invalidation_with_walks (WALK ranges'
+ * commands too), commands_per_sync, and their counts under
+ * "invalidation". Commands for everything count in global_commands, not
+ * in the bytes.
+ *
  * Process memory, read after the final readings and before the domains
  * are destroyed: rss_bytes (resident now, /proc/self/statm), rss_base_bytes
  * (resident before the domains were created), rss_peak_bytes (getrusage
@@ -53,6 +62,12 @@ static const char stress_usage[] =
 	"tables the domain keeps cached for reuse count). Also the process's\n"
 	"resident memory before the domains are destroyed, its peak, and its\n"
 	"ratio to the final table bytes (with --both: of both domains together).\n"
+	"Then, untimed, the same steps (at most 65536) on another domain whose\n"
+	"syncs are written as the format's IOMMU's invalidation commands\n"
+	"(iopgt_inval_encode): commands per sync, and bytes their addresses\n"
+	"cover per byte unmapped, without and with the WALK ranges\n"
+	"(over_invalidation, over_invalidation_with_walks; --gather-policy\n"
+	"chooses the policy).\n"
 	"\n"
 	"options:\n"
 	"  --span SIZE   IOVA span, a multiple of 2M (default 1T; suffixes k M G T)\n"
@@ -120,6 +135,99 @@ static int run_steps(struct run *r, const struct cli_strategy *strat,
 	return 0;
 }
 
+/* What the syncs of a counting pass asked of the format's IOMMU: each
+ * range encoded alone (iopgt_inval_encode), the bytes its commands cover,
+ * and the commands of each sync's ranges together. */
+struct tally {
+	struct iopgt_inval_config ic;
+	struct iopgt_inval_cmd cmd[64]; /* max_commands: at most 64 */
+	uint64_t bytes;      /* of ADDED and MODIFIED ranges' commands */
+	uint64_t walk_bytes; /* of WALK ranges' commands */
+	uint64_t commands;
+	uint64_t global;     /* commands for everything (no bytes) */
+	uint64_t calls;
+	int err;
+};
+
+static void tally_ranges(void *arg, const struct iopgt_flush_range *r,
+			 unsigned nr)
+{
+	struct tally *t = arg;
+	int n;
+
+	t->calls++;
+	for (unsigned i = 0; i < nr; i++) {
+		n = iopgt_inval_encode(&t->ic, &r[i], 1, t->cmd, 64);
+		if (n < 0) {
+			t->err = n;
+			return;
+		}
+		for (int j = 0; j < n; j++) {
+			const struct iopgt_inval_cmd *c = &t->cmd[j];
+
+			if (!c->iova && c->last == UINT64_MAX)
+				t->global++;
+			else if (r[i].kind == IOPGT_FLUSH_WALK)
+				t->walk_bytes += c->last - c->iova + 1;
+			else
+				t->bytes += c->last - c->iova + 1;
+		}
+	}
+	n = iopgt_inval_encode(&t->ic, r, nr, NULL, 0);
+	if (n < 0)
+		t->err = n;
+	else
+		t->commands += (uint64_t)n;
+}
+
+/* The same steps as the timed runs (at most 64Ki of them), untimed, on a
+ * domain of cfg whose syncs go to tally_ranges: what they cost the
+ * format's IOMMU. 0, or -1 with a message. */
+static int count_pass(const struct iopgt_config *cfg, bool reclaim,
+		      const struct cli_strategy *strat, uint64_t steps,
+		      struct tally *t, struct run *r)
+{
+	struct iopgt_config c = *cfg;
+	enum iopgt_iommu iommu = cli_format_find(cfg->format)->iommu;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	memset(r, 0, sizeof(*r));
+	r->reclaim = reclaim;
+	if (!reclaim)
+		c.options |= IOPGT_OPT_NO_RECLAIM;
+	c.flush_ranges = tally_ranges;
+	c.flush.arg = t;
+	rc = iopgt_domain_create(&c, &r->dom);
+	if (!rc)
+		rc = iopgt_inval_config_init(r->dom, iommu, &t->ic,
+					     sizeof(t->ic));
+	if (rc) {
+		fprintf(stderr, "iopgt bench iova-stress: no %s commands for a "
+				"%s domain: %s\n",
+			iopgt_iommu_name(iommu), cli_format_desc(cfg),
+			strerror(-rc));
+		return -1;
+	}
+	/* VT-d: as the demo, MAMV 18 (servers commonly report it). */
+	t->ic.max_addr_mask = 18;
+	{
+		struct iopgt_info info;
+
+		iopgt_domain_info(r->dom, &info, sizeof(info));
+		r->page = UINT64_C(1) << info.granule;
+	}
+	if (run_steps(r, strat, 0, steps < 65536 ? steps : 65536))
+		return -1;
+	if (t->err) {
+		fprintf(stderr, "iopgt bench iova-stress: iopgt_inval_encode: "
+				"%s\n",
+			strerror(-t->err));
+		return -1;
+	}
+	return 0;
+}
+
 static void finish(struct run *r)
 {
 	struct iopgt_gather g;
@@ -182,11 +290,15 @@ int bench_stress_main(int argc, char **argv)
 	uint64_t rss_base, rss_end, rss_peak, max_rss, rss_growth;
 	uint64_t table_bytes = 0;
 	bool json = false, both = false, no_reclaim = false;
+	struct tally tally;
+	struct run counted;
+	uint64_t changed;
 	unsigned nruns, k;
 	char b0[24], b1[24];
 	int ret = 1, r, opt;
 
 	memset(runs, 0, sizeof(runs));
+	memset(&counted, 0, sizeof(counted));
 	bench_opts_begin(&cfg);
 	while ((opt = bench_getopt(argc, argv, longopts, cmd, stress_usage,
 				   &cfg)) != -1) {
@@ -283,6 +395,9 @@ int bench_stress_main(int argc, char **argv)
 	max_rss = bench_max_rss_bytes();
 	rss_peak = max_rss > rss_end ? max_rss : rss_end;
 	rss_growth = rss_end > rss_base ? rss_end - rss_base : 0;
+	if (count_pass(&cfg, runs[0].reclaim, strat, steps, &tally, &counted))
+		goto out;
+	changed = counted.pairs * counted.page;
 
 	if (json) {
 		printf("{\"format\": \"%s\", \"levels\": %u, \"granule\": %" PRIu64
@@ -292,6 +407,20 @@ int bench_stress_main(int argc, char **argv)
 		       runs[0].page, span, strat->name,
 		       iopgt_gather_policy_name(
 			       (enum iopgt_gather_policy)cfg.gather_policy));
+		printf("\"iommu\": \"%s\", \"over_invalidation\": %.4f, "
+		       "\"over_invalidation_with_walks\": %.4f, "
+		       "\"commands_per_sync\": %.4f, \"invalidation\": "
+		       "{\"pairs\": %" PRIu64 ", \"changed_bytes\": %" PRIu64
+		       ", \"invalidated_bytes\": %" PRIu64
+		       ", \"walk_bytes\": %" PRIu64 ", \"commands\": %" PRIu64
+		       ", \"global_commands\": %" PRIu64
+		       ", \"flush_calls\": %" PRIu64 "}, ",
+		       iopgt_iommu_name(tally.ic.iommu),
+		       per_byte(tally.bytes, changed),
+		       per_byte(tally.bytes + tally.walk_bytes, changed),
+		       per_byte(tally.commands, tally.calls), counted.pairs,
+		       changed, tally.bytes, tally.walk_bytes, tally.commands,
+		       tally.global, tally.calls);
 		if (both) {
 			printf("\"reclaim\": ");
 			json_run(&runs[0]);
@@ -371,6 +500,15 @@ int bench_stress_main(int argc, char **argv)
 			       "(target <= 1: %s)\n",
 			       ratio, ratio <= 1 ? "met" : "NOT met");
 		}
+		printf("%s commands (untimed, %" PRIu64 " steps, policy %s): "
+		       "%.3f commands per sync; bytes invalidated per byte "
+		       "unmapped %.3f (%.3f with WALK ranges)\n",
+		       iopgt_iommu_name(tally.ic.iommu), counted.pairs,
+		       iopgt_gather_policy_name(
+			       (enum iopgt_gather_policy)cfg.gather_policy),
+		       per_byte(tally.commands, tally.calls),
+		       per_byte(tally.bytes, changed),
+		       per_byte(tally.bytes + tally.walk_bytes, changed));
 		if (runs[0].reclaim) {
 			bool ok = runs[0].st.table_bytes_peak <= 65536 &&
 				  runs[0].st.table_bytes_live <= 65536;
@@ -383,6 +521,7 @@ int bench_stress_main(int argc, char **argv)
 out:
 	for (k = 0; k < 2; k++)
 		iopgt_domain_destroy(runs[k].dom);
+	iopgt_domain_destroy(counted.dom);
 	cli_strategy_thread_end(strat);
 	return ret;
 usage:

@@ -198,6 +198,17 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	uint64_t best = UINT64_MAX;
 	struct iopgt_flush_range y;
 
+	/* One range (UNION, DISJOINT): it would be kept apart from the
+	 * clears inside it only by flushing them first, which neither
+	 * policy does for a change its range holds. A WALK over the span. */
+	if (cap == 1 && (x->flags & IOPGT_RANGE_WALK_EMPTY)) {
+		y = *x;
+		y.flags &= ~(uint32_t)IOPGT_RANGE_WALK_EMPTY;
+		y.walk_iova = 0;
+		y.walk_shift = 0;
+		x = &y;
+	}
+
 	/* Inside a range of its class whose kind includes x's (a MODIFIED
 	 * clear inside an unlinked table's WALK): nothing to add but the
 	 * hints. A range x holds the same way goes into x. Neither changes

@@ -320,6 +320,29 @@ if ok bench ops --reps 3 --gather-policy union --json; then
 		fail "bench ops --gather-policy union: $(json_val gather_policy)"
 fi
 
+# bench iova-stress: what its syncs cost the format's IOMMU. A table
+# emptied at every step is one page's command under merge (the page and
+# the table: 2 bytes per byte unmapped at most), the table's whole span
+# under union.
+for pol in merge union; do
+	ok bench iova-stress --span 64M --gather-policy "$pol" --json || continue
+	[ "$(json_val iommu)" = '"vtd"' ] ||
+		fail "bench iova-stress --gather-policy $pol: iommu $(json_val iommu)"
+	positive "$(json_val commands_per_sync)" ||
+		fail "bench iova-stress --gather-policy $pol: commands_per_sync" \
+			"$(json_val commands_per_sync)"
+	w=$(json_val over_invalidation_with_walks)
+	positive "$w" ||
+		fail "bench iova-stress --gather-policy $pol: with walks $w"
+	if [ "$pol" = merge ]; then
+		awk -v w="$w" 'BEGIN { exit !(w <= 2) }' ||
+			fail "bench iova-stress --gather-policy merge: $w > 2"
+	else
+		awk -v w="$w" 'BEGIN { exit !(w > 1000) }' ||
+			fail "bench iova-stress --gather-policy union: $w <= 1000"
+	fi
+done
+
 # bench ops on a domain without counts: the options reach the domain.
 if ok bench ops --no-reclaim --no-coalesce --reps 3 --json; then
 	[ "$(json_val options)" = 6 ] ||

@@ -257,6 +257,9 @@ static void check_batch(struct world *w, unsigned cap)
 		EXPECT(r->kind >= IOPGT_FLUSH_ADDED &&
 		       r->kind <= IOPGT_FLUSH_WALK);
 		EQ(r->reserved[0], 0);
+		/* One range: the clears inside a table's WALK join it. */
+		if (cap == 1)
+			EXPECT(!(r->flags & IOPGT_RANGE_WALK_EMPTY));
 		if (r->flags & IOPGT_RANGE_WALK_EMPTY) {
 			/* The smallest table: aligned, inside the range,
 			 * one of the levels unlinked. */
