@@ -48,6 +48,8 @@ struct eff {
 	uint64_t iova, last;
 	unsigned levels; /* IOTLB entries of these walker levels (bit l) */
 	bool psc;        /* paging-structure entries of the range too */
+	bool whole;      /* a present leaf only if the range holds all of
+	                  * it (VT-d) */
 };
 
 struct dec {
@@ -115,6 +117,11 @@ static int vtd_psi(struct dec *d, uint64_t dw1, struct eff *e)
 		return bad(d, "ADDR 0x%" PRIx64 " not aligned to AM %u", addr,
 			   am);
 	eff_range(e, addr, 12 + am, !FIELD(dw1, 6, 6));
+	/* A large page's translation goes only with an AM of at least its
+	 * order (§11.4.8.2, IVA_REG, the AM field: 9 for a 2M page, 18 for
+	 * 1G): hardware may keep it for a smaller one, and so does this
+	 * model. */
+	e->whole = true;
 	return 0;
 }
 
@@ -531,7 +538,7 @@ static void run_cmds(struct iopgt_sim *sim, const struct iopgt_inval_config *c,
 		if (e.kind == EFF_ALL) {
 			sim_drop_everything(sim);
 		} else if (e.kind == EFF_RANGE) {
-			sim_drop_iotlb(sim, e.iova, e.last, e.levels);
+			sim_drop_iotlb(sim, e.iova, e.last, e.levels, e.whole);
 			if (e.psc)
 				sim_drop_psc(sim, e.iova, e.last);
 		}

@@ -259,11 +259,12 @@ void sim_flush_range(void *arg, uint64_t iova, uint64_t last,
 		     enum iopgt_flush_kind kind);
 void sim_flush_all(void *arg);
 /* Drop IOTLB entries overlapping [iova, last] whose level is in levels
- * (bit l: level l; negative entries count as level 0), paging-structure
- * entries whose table's span overlaps it, or everything. Call with inv
+ * (bit l: level l; negative entries count as level 0) and, with whole,
+ * only the present leaves that lie wholly inside it; paging-structure
+ * entries whose table's span overlaps it; or everything. Call with inv
  * held exclusively. */
 void sim_drop_iotlb(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
-		    unsigned levels);
+		    unsigned levels, bool whole);
 void sim_drop_psc(struct iopgt_sim *sim, uint64_t iova, uint64_t last);
 void sim_drop_everything(struct iopgt_sim *sim);
 

@@ -162,8 +162,12 @@ static void tlb_insert(struct iopgt_sim *sim, const struct sim_tlb_ent *n)
 /* Drop the entries overlapping [iova, last] whose level is in levels (bit
  * l: level l; a negative entry counts as level 0); all if all. Called
  * with inv held exclusively. */
+/* Drop the IOTLB entries of these walker levels (bit l) that overlap
+ * [iova, last] (all: every entry). whole: a present leaf's entries only if
+ * the range holds the whole leaf (VT-d's rule for large pages). */
 static void tlb_drop_levels(struct iopgt_sim *sim, uint64_t iova,
-			    uint64_t last, bool all, unsigned levels)
+			    uint64_t last, bool all, unsigned levels,
+			    bool whole)
 {
 	for (unsigned i = 0; i < sim->cfg.iotlb_sets; i++) {
 		struct sim_tlb_set *s = &sim->tlb[i];
@@ -175,9 +179,16 @@ static void tlb_drop_levels(struct iopgt_sim *sim, uint64_t iova,
 			uint64_t start = e->tag << sh;
 			uint64_t end = start + ((UINT64_C(1) << sh) - 1);
 
-			if (e->valid && (levels & (1u << e->level)) &&
-			    (all || (start <= last && iova <= end)))
-				e->valid = 0;
+			if (!e->valid || !(levels & (1u << e->level)) ||
+			    (!all && (start > last || iova > end)))
+				continue;
+			if (whole && !all && !e->neg && e->size_log2 < 64) {
+				uint64_t m = (UINT64_C(1) << e->size_log2) - 1;
+
+				if ((start & ~m) < iova || (start | m) > last)
+					continue;
+			}
+			e->valid = 0;
 		}
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -186,7 +197,7 @@ static void tlb_drop_levels(struct iopgt_sim *sim, uint64_t iova,
 static void tlb_drop(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
 		     bool all)
 {
-	tlb_drop_levels(sim, iova, last, all, ~0u);
+	tlb_drop_levels(sim, iova, last, all, ~0u, false);
 }
 
 /* ------------------------------------------------------------------------
@@ -279,9 +290,9 @@ void sim_caches_drop_all(struct iopgt_sim *sim)
 }
 
 void sim_drop_iotlb(struct iopgt_sim *sim, uint64_t iova, uint64_t last,
-		    unsigned levels)
+		    unsigned levels, bool whole)
 {
-	tlb_drop_levels(sim, iova, last, false, levels);
+	tlb_drop_levels(sim, iova, last, false, levels, whole);
 }
 
 void sim_drop_psc(struct iopgt_sim *sim, uint64_t iova, uint64_t last)
