@@ -897,6 +897,12 @@ enum {
 	 * invalidation leaves stage-1 and combined entries, which are then
 	 * invalidated with CMD_TLBI_NH_ALL. */
 	IOPGT_INVAL_NESTED = 1u << 2,
+	/* RISC-V, with FIRST_STAGE: no G-stage under the first stage (the
+	 * device context's iohgatp is Bare): IOTINVAL.VMA with GV=0, which
+	 * names the host's address spaces, and no GSCID (domain_id must be
+	 * 0). -EINVAL on the other IOMMUs, whose first-stage commands name
+	 * such a domain with their usual ids, and without FIRST_STAGE. */
+	IOPGT_INVAL_SINGLE_STAGE = 1u << 3,
 };
 
 struct iopgt_inval_config {

@@ -428,9 +428,13 @@ static int dec_riscv(struct dec *d, const struct iopgt_inval_cmd *cmd,
 	}
 	if (func == 0) {
 		/* IOTINVAL.VMA: the address spaces of GSCID's VM (GV = 1),
-		 * all of them or PSCID's (PSCV). */
-		if (!d->first || !gv ||
-		    FIELD(dw0, 59, 44) != d->c->domain_id ||
+		 * or the host's (GV = 0; a first stage over a Bare G-stage,
+		 * IOPGT_INVAL_SINGLE_STAGE), all of them or PSCID's
+		 * (PSCV). */
+		bool bare = d->c->flags & IOPGT_INVAL_SINGLE_STAGE;
+
+		if (!d->first || gv == bare ||
+		    (gv && FIELD(dw0, 59, 44) != d->c->domain_id) ||
 		    (pscv && FIELD(dw0, 31, 12) != d->c->pasid)) {
 			e->kind = EFF_NONE;
 			return 0;
@@ -492,6 +496,11 @@ static int check_config(const struct iopgt_inval_config *c)
 		return -EINVAL;
 	}
 	if (c->domain_id >> 16 || c->pasid >> pasid_bits)
+		return -EINVAL;
+	/* A first stage alone: RISC-V's, without a GSCID. */
+	if ((c->flags & IOPGT_INVAL_SINGLE_STAGE) &&
+	    (c->iommu != IOPGT_IOMMU_RISCV ||
+	     !(c->flags & IOPGT_INVAL_FIRST_STAGE) || c->domain_id))
 		return -EINVAL;
 	return 0;
 }

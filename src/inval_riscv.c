@@ -59,7 +59,8 @@
 #define RV_LEVEL_BITS		9
 
 #define RV_INVAL_FLAGS                                                      \
-	(IOPGT_INVAL_FIRST_STAGE | IOPGT_INVAL_RANGES | IOPGT_INVAL_NESTED)
+	(IOPGT_INVAL_FIRST_STAGE | IOPGT_INVAL_RANGES | IOPGT_INVAL_NESTED | \
+	 IOPGT_INVAL_SINGLE_STAGE)
 
 /* log2 of a range's leaf size when it is one size, a level's entry (4K,
  * 2M, 1G, 512G, 256T) and not a WALK; else the page's. */
@@ -144,13 +145,19 @@ int iopgt__inval_riscv(const struct iopgt_inval_config *c,
 		       struct pt_inval_out *o)
 {
 	bool s1 = c->flags & IOPGT_INVAL_FIRST_STAGE;
-	uint64_t dw0 = RV_OP_IOTINVAL | RV_IOTINVAL_GV |
-		       (uint64_t)c->domain_id << RV_IOTINVAL_GSCID_SHIFT;
+	/* A first stage alone (iohgatp Bare): GV=0 names the host's
+	 * address spaces, and the GSCID field is unused (4.1.1). */
+	bool bare = c->flags & IOPGT_INVAL_SINGLE_STAGE;
+	uint64_t dw0 = RV_OP_IOTINVAL;
 
 	if (c->granule != RV_PAGE_LG2 ||
 	    (c->flags & ~(unsigned)RV_INVAL_FLAGS) ||
-	    c->domain_id > RV_GSCID_MAX || (s1 && c->pasid > RV_PSCID_MAX))
+	    c->domain_id > RV_GSCID_MAX || (s1 && c->pasid > RV_PSCID_MAX) ||
+	    (bare && (!s1 || c->domain_id)))
 		return -EINVAL;
+	if (!bare)
+		dw0 |= RV_IOTINVAL_GV |
+		       (uint64_t)c->domain_id << RV_IOTINVAL_GSCID_SHIFT;
 	if (s1)
 		dw0 |= RV_IOTINVAL_VMA | RV_IOTINVAL_PSCV |
 		       (uint64_t)c->pasid << RV_IOTINVAL_PSCID_SHIFT;

@@ -304,6 +304,9 @@ static void test_einval(void **state)
 	}
 	c = acfg(IOPGT_INVAL_NESTED);
 	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);
+	/* RISC-V's alone. */
+	c = acfg(IOPGT_INVAL_FIRST_STAGE | IOPGT_INVAL_SINGLE_STAGE);
+	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);
 	c = acfg(0);
 	r = rng(0x2000, 0x1fff, IOPGT_FLUSH_MODIFIED, 0);
 	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);

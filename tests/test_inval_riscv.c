@@ -62,6 +62,20 @@ static void test_page(void **state)
 	assert_int_equal(enc8(&c, &r, 1, out), 1);
 	expect(&out[0], 0x00005003abcde401, 0x00000000048d1400, 0x12345000,
 	       0x12345fff);
+
+	/* A first stage over a Bare G-stage: GV 0 (the host's address
+	 * spaces), no GSCID; PSCV and PSCID as before. */
+	c.flags = S1 | RNG | IOPGT_INVAL_SINGLE_STAGE;
+	c.domain_id = 0;
+	assert_int_equal(enc8(&c, &r, 1, out), 1);
+	expect(&out[0], 0x00000001abcde401, 0x00000000048d1400, 0x12345000,
+	       0x12345fff);
+	/* A GSCID, or no first stage, has no meaning there: -EINVAL. */
+	c.domain_id = 5;
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
+	c.domain_id = 0;
+	c.flags = RNG | IOPGT_INVAL_SINGLE_STAGE;
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 }
 
 /* NAPOT ranges (9.3) and NL (9.2). */

@@ -269,6 +269,9 @@ static void test_nested(void **state)
 	/* Stage 1 has no nested form. */
 	c = cfg(S1 | RIL | NESTED, 12);
 	assert_int_equal(iopgt_inval_encode(&c, r, 2, out, 8), -EINVAL);
+	/* RISC-V's alone. */
+	c = cfg(S1 | RIL | IOPGT_INVAL_SINGLE_STAGE, 12);
+	assert_int_equal(iopgt_inval_encode(&c, r, 2, out, 8), -EINVAL);
 }
 
 /* Past max_commands (default 64), one command for everything. */

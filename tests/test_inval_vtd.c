@@ -369,6 +369,10 @@ static void test_einval(void **state)
 	}
 	c = vcfg(IOPGT_INVAL_RANGES | IOPGT_INVAL_NESTED);
 	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);
+	/* RISC-V's alone. */
+	c = vcfg(IOPGT_INVAL_RANGES | IOPGT_INVAL_FIRST_STAGE |
+		 IOPGT_INVAL_SINGLE_STAGE);
+	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);
 	c = vcfg(IOPGT_INVAL_RANGES);
 	r = rng(0x2000, 0x1fff, IOPGT_FLUSH_MODIFIED, 0);
 	assert_int_equal(enc(&c, &r, 1, out, 2), -EINVAL);

@@ -550,6 +550,17 @@ static void test_kat_riscv(void **state)
 	/* PSCV = 0: every address space of the VM. */
 	run1(&e, rv0(0, 0, 1, 9, 0, 0, 0), 0);
 	EXPECT_HITS(&e, BASE, 16, 4096, 0xffff);
+	/* A first stage over a Bare G-stage (IOPGT_INVAL_SINGLE_STAGE): the
+	 * host's address space PSCID, IOTINVAL.VMA with GV = 0; a VM's (GV
+	 * = 1, any GSCID) is another. */
+	e.ic.flags = IOPGT_INVAL_RANGES | IOPGT_INVAL_FIRST_STAGE |
+		     IOPGT_INVAL_SINGLE_STAGE;
+	e.ic.domain_id = 0;
+	run1(&e, rv0(0, 1, 0, 0, 1, 0x77, 0), rv1(p4, 0));
+	EXPECT_HITS(&e, BASE, 16, 4096, 0x0010);
+	run1(&e, rv0(0, 1, 1, 0, 1, 0x77, 0), rv1(p4, 0));
+	run1(&e, rv0(0, 1, 1, 9, 1, 0x77, 0), rv1(p4, 0));
+	EXPECT_HITS(&e, BASE, 16, 4096, 0);
 	ienv_close(&e);
 }
 
@@ -615,6 +626,8 @@ static const struct icase icases[] = {
 	  RANGES | FIRST },
 	{ "riscv/x86_64, no NL or S", IOPGT_FMT_X86_64, 12, IOPGT_IOMMU_RISCV,
 	  0 },
+	{ "riscv/x86_64 first stage, Bare", IOPGT_FMT_X86_64, 12,
+	  IOPGT_IOMMU_RISCV, RANGES | FIRST | IOPGT_INVAL_SINGLE_STAGE },
 };
 #define N_ICASES (sizeof(icases) / sizeof(icases[0]))
 
@@ -652,7 +665,9 @@ static bool encoder_ready(enum iopgt_iommu iommu, const char *what)
 static void open_case(struct ienv *e, const struct icase *ic, int table_cache,
 		      bool all_sizes)
 {
-	ienv_open(e, ic->format, ic->granule, ic->iommu, ic->flags, DID,
+	/* A first stage alone has no GSCID (RISC-V). */
+	ienv_open(e, ic->format, ic->granule, ic->iommu, ic->flags,
+		  ic->flags & IOPGT_INVAL_SINGLE_STAGE ? 0 : DID,
 		  ic->flags & FIRST ? PASID : 0, true, table_cache, all_sizes);
 	e->name = ic->what;
 }
