@@ -184,9 +184,11 @@ enum {
 	 * to translate the address), where the range itself may span up to
 	 * a top-level table's 512 GiB; iopgt_inval_encode() does that. A
 	 * caller that ignores the flag and invalidates [iova, last] is
-	 * correct too. Set by policies that keep several ranges (MERGE,
-	 * EARLY); lost when the range is merged with any range whose tables
-	 * do not all hold one page. */
+	 * correct too. Set only in a domain with IOPGT_OPT_ONE_GATHER (else
+	 * another gather may still hold, unflushed, a clear of one of the
+	 * tables), by policies that keep several ranges (MERGE, EARLY);
+	 * lost when the range is merged with any range whose tables do not
+	 * all hold one page. */
 	IOPGT_RANGE_WALK_EMPTY = 1u << 2,
 };
 
@@ -386,6 +388,19 @@ enum {
 	 * domain with both NO_RECLAIM and NO_COALESCE, which needs no
 	 * counts. */
 	IOPGT_OPT_COUNTS = 1u << 5,
+	/* The caller keeps at most one gather with a batch not yet synced
+	 * on this domain at a time (one thread, or its own lock, syncing
+	 * each batch before the next gather is used). Then every entry a
+	 * table held was cleared by this batch or by one whose sync has
+	 * completed, and the WALK range of a table an unmap empties carries
+	 * IOPGT_RANGE_WALK_EMPTY: one page's command instead of its span.
+	 * Without it, a table emptied by one gather may hold leaves that
+	 * another gather cleared and has not yet flushed, which only a
+	 * WALK over the whole span drops before the table is reused, so
+	 * the flag is never set. Checked: map, unmap, dirty tracking and
+	 * flush_all with a gather other than the one open return -EBUSY
+	 * (nothing done) until that one is synced; sync closes it. */
+	IOPGT_OPT_ONE_GATHER = 1u << 6,
 };
 
 /* Reclaim strategies: how a table page that unmap or a superpage unlinked
@@ -895,7 +910,8 @@ enum {
 	IOPGT_INVAL_RANGES = 1u << 1,
 	/* SMMUv3 stage 2 with a stage 1 above it (nested): a stage-2
 	 * invalidation leaves stage-1 and combined entries, which are then
-	 * invalidated with CMD_TLBI_NH_ALL. */
+	 * invalidated with CMD_TLBI_NH_ALL, after a CMD_SYNC (no signal)
+	 * that lets the stage-2 commands complete first. */
 	IOPGT_INVAL_NESTED = 1u << 2,
 	/* RISC-V, with FIRST_STAGE: no G-stage under the first stage (the
 	 * device context's iohgatp is Bare): IOTINVAL.VMA with GV=0, which
@@ -933,7 +949,9 @@ struct iopgt_inval_config {
  * the upper half zero), AMD a 128-bit command (dw[0] holds its first two
  * 32-bit words, word 0 in bits 31:0), SMMUv3 and RISC-V 128-bit commands
  * (dw[0] first). iova and last are the bytes it invalidates (all of
- * 0..UINT64_MAX for a command without an address). */
+ * 0..UINT64_MAX for a command without an address; last < iova, UINT64_MAX
+ * and 0, for one that invalidates nothing: SMMUv3's CMD_SYNC between the
+ * stage-2 commands and CMD_TLBI_NH_ALL of IOPGT_INVAL_NESTED). */
 struct iopgt_inval_cmd {
 	uint64_t dw[2];
 	uint64_t iova;

@@ -2,7 +2,7 @@
 # Build and run every test: all of them under AddressSanitizer and
 # UndefinedBehaviorSanitizer with gcc (with every assertion of the debug
 # build on), the unit tests again with clang (optimized) with the fuzzer's
-# short runs (label fuzz, about a minute), and the tests that run threads
+# short runs (label fuzz, about half a minute), and the tests that run threads
 # under ThreadSanitizer. Then the build checks: symbol hygiene, the
 # freestanding core, the ABI against its baseline. Then the demo (the main
 # job) on each format under the sanitizers: it must find no violation. Then
@@ -13,9 +13,10 @@
 #
 # The tests run at the unit tier's size (labels unit and stress, not long;
 # tests/CMakeLists.txt): every check, configuration and option set, with
-# fewer random operations, and the stress test for at most 2 s per
-# configuration. Each takes under a third of its CTest timeout, even with a
-# second copy of this script running beside it.
+# fewer random operations, and each stress test for at most 1 s per
+# configuration (IOPGT_STRESS_SECONDS, IOPGT_RACE_SECONDS). Each takes
+# under a third of its CTest timeout, even with a second copy of this
+# script running beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
@@ -35,8 +36,8 @@ configure() {
 }
 
 # The CI slice, whatever the caller's environment says.
-export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=2
-unset IOPGT_TEST_ITERS IOPGT_STRESS_OPS IOPGT_STRESS_CONFIGS
+export IOPGT_TEST_SCALE=1 IOPGT_STRESS_SECONDS=1 IOPGT_RACE_SECONDS=1
+unset IOPGT_TEST_ITERS IOPGT_STRESS_OPS IOPGT_STRESS_CONFIGS IOPGT_TEST_CFG
 
 step "gcc, ASan+UBSan, expensive assertions: all tests"
 configure asan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_SANITIZE=ON \
@@ -47,9 +48,10 @@ step "clang, ASan+UBSan, optimized, assertions on: unit tests and the fuzzer's s
 # One clang build serves both: the libFuzzer target (tests/fuzz) and the
 # unit tests, at -O2 where gcc's run is at -O0. The randomized tests take
 # one configuration per format and granule here (IOPGT_TEST_CFG): gcc's
-# run above takes every one.
+# run above takes every one. The short fuzz runs at 60% of their inputs
+# (IOPGT_FUZZ_RUNS), about half a minute on two cores.
 CC=clang configure clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOPGT_FUZZ=ON \
-	-DIOPGT_SANITIZE=ON -DIOPGT_DEBUG=ON
+	-DIOPGT_SANITIZE=ON -DIOPGT_DEBUG=ON -DIOPGT_FUZZ_RUNS=60
 (cd "$ci/clang" && IOPGT_TEST_CFG=representative \
 	ctest --output-on-failure -j"$jobs" -L 'unit|fuzz')
 
@@ -60,9 +62,12 @@ step "gcc, TSan: the tests that run threads"
 # flavor (liburcu is not built for TSan, which would take its call_rcu
 # thread's frees for races with the readers) and, for time, the
 # coalesce-split runs (stress_concurrent's default mode coalesces and
-# splits under TSan too); the ASan step above runs them.
+# splits under TSan too); the ASan step above runs them. As in clang's
+# step, the randomized tests take one configuration per format and granule:
+# this step looks for races, gcc's ASan step covers the configurations.
 configure tsan -DCMAKE_BUILD_TYPE=Debug -DIOPGT_TSAN=ON
-(cd "$ci/tsan" && ctest --output-on-failure -j"$jobs" -LE 'long|no_tsan' \
+(cd "$ci/tsan" && IOPGT_TEST_CFG=representative \
+	ctest --output-on-failure -j"$jobs" -LE 'long|no_tsan' \
 	-R '^(stress_.*|races_.*|test_alloc|test_reclaim|test_sim|test_sim_model)$')
 
 step "gcc, release with debug info: symbols, freestanding core, ABI"

@@ -57,6 +57,8 @@ struct dec {
 	const struct iopgt_inval_config *c;
 	bool first;   /* the domain is a first-stage table */
 	bool ranges;  /* IOPGT_INVAL_RANGES: the optional fields exist */
+	bool s2_open; /* SMMUv3: a CMD_TLBI_S2_IPA since the last
+	               * CMD_SYNC of the batch */
 	char why[120];
 };
 
@@ -328,7 +330,25 @@ static int dec_smmuv3(struct dec *d, const struct iopgt_inval_cmd *cmd,
 		    * stage 1 entries of the VMID. */
 		if ((dw0 & (MASK(31, 8) | MASK(63, 48))) || dw1)
 			return bad(d, "RES0 bits set");
+		/* Nested: after stage-2 commands, only once they have
+		 * completed (a CMD_SYNC between), or a walk between may
+		 * combine a stage-1 entry with a stale stage-2 one. */
+		if ((d->c->flags & IOPGT_INVAL_NESTED) && d->s2_open)
+			return bad(d, "CMD_TLBI_NH_ALL after CMD_TLBI_S2_IPA "
+				      "without a CMD_SYNC between");
 		e->kind = d->first && vmid_ok ? EFF_ALL : EFF_NONE;
+		return 0;
+	case 0x46: /* CMD_SYNC: CS 13:12 (3 reserved), and MSI fields,
+		    * which only CS = SIG_IRQ uses (4.7.3): none here. It
+		    * invalidates nothing; what follows it starts once what
+		    * precedes it has completed. */
+		if (FIELD(dw0, 13, 12) == 3)
+			return bad(d, "CMD_SYNC with CS 3 (reserved)");
+		if ((dw0 & ~(MASK(7, 0) | MASK(13, 12))) || dw1)
+			return bad(d, "CMD_SYNC with MSI fields (no SIG_IRQ "
+				      "here)");
+		d->s2_open = false;
+		e->kind = EFF_NONE;
 		return 0;
 	case 0x11: /* CMD_TLBI_NH_ASID: ASID (63:48), VMID (47:32). */
 		if ((dw0 & MASK(31, 8)) || dw1)
@@ -364,6 +384,7 @@ static int dec_smmuv3(struct dec *d, const struct iopgt_inval_cmd *cmd,
 			return bad(d, "RES0 bits 63:52 set in dw1");
 		if (smmu_va(d, dw0, dw1, dw1 & MASK(51, 12), e))
 			return -1;
+		d->s2_open = true;
 		if (d->first || !vmid_ok)
 			e->kind = EFF_NONE;
 		return 0;
@@ -385,13 +406,15 @@ static int dec_smmuv3(struct dec *d, const struct iopgt_inval_cmd *cmd,
  * entries holding leaf PTEs of ADDR, unless NL = 1 (then every level's).
  * S = 1: ADDR is a NAPOT range, its first zero bit from ADDR[12] at
  * position X giving 2^(X + 1) pages of 4K (all ones: unspecified). The
- * simulator models one stage, and the domain id is always the GSCID: a
+ * simulator models one stage, and the domain id is the GSCID: a
  * second-stage domain is the G-stage table of the VM of GSCID domain_id,
  * reached by IOTINVAL.GVMA; a first-stage domain is the address space
  * PSCID pasid of that VM (a device whose G-stage is in use, taken as the
- * identity), reached by IOTINVAL.VMA with GV = 1 and that GSCID. A
- * command with GV = 0 names host address spaces (G-stage Bare) only, in
- * IOTINVAL.VMA; in IOTINVAL.GVMA, every VM.
+ * identity), reached by IOTINVAL.VMA with GV = 1 and that GSCID, or, with
+ * IOPGT_INVAL_SINGLE_STAGE (G-stage Bare, no GSCID), the host's address
+ * space PSCID, reached by IOTINVAL.VMA with GV = 0. A command with GV = 0
+ * names host address spaces only, in IOTINVAL.VMA; in IOTINVAL.GVMA,
+ * every VM.
  */
 
 static int dec_riscv(struct dec *d, const struct iopgt_inval_cmd *cmd,

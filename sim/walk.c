@@ -159,12 +159,10 @@ static void tlb_insert(struct iopgt_sim *sim, const struct sim_tlb_ent *n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Drop the entries overlapping [iova, last] whose level is in levels (bit
- * l: level l; a negative entry counts as level 0); all if all. Called
- * with inv held exclusively. */
-/* Drop the IOTLB entries of these walker levels (bit l) that overlap
- * [iova, last] (all: every entry). whole: a present leaf's entries only if
- * the range holds the whole leaf (VT-d's rule for large pages). */
+/* Drop the IOTLB entries of these walker levels (bit l; a negative entry
+ * counts as level 0) that overlap [iova, last]; all: every entry. whole:
+ * a present leaf's entries only if the range holds the whole leaf (VT-d's
+ * rule for large pages). Called with inv held exclusively. */
 static void tlb_drop_levels(struct iopgt_sim *sim, uint64_t iova,
 			    uint64_t last, bool all, unsigned levels,
 			    bool whole)

@@ -340,7 +340,8 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 				       IOPGT_OPT_NO_COALESCE |
 				       IOPGT_OPT_NO_COUNTS |
 				       IOPGT_OPT_FORCE_SNOOP |
-				       IOPGT_OPT_COUNTS))
+				       IOPGT_OPT_COUNTS |
+				       IOPGT_OPT_ONE_GATHER))
 		return -EINVAL;
 	if ((cfg->options & IOPGT_OPT_COUNTS) &&
 	    (cfg->options & IOPGT_OPT_NO_COUNTS))
@@ -763,7 +764,7 @@ static __attribute__((noinline)) int
 map_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
 	 unsigned prot, struct iopgt_gather *g)
 {
-	int r = iopgt__gather_bind(dom, g);
+	int r = iopgt__gather_open(dom, g);
 
 	return r ? r : map_checked(dom, iova, pa, size, prot, g);
 }
@@ -791,7 +792,7 @@ static __attribute__((noinline)) int64_t
 unmap_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 	   struct iopgt_gather *g)
 {
-	int r = iopgt__gather_bind(dom, g);
+	int r = iopgt__gather_open(dom, g);
 
 	return r ? r : unmap_checked(dom, iova, size, g);
 }

@@ -942,9 +942,11 @@ out:
 
 /* Clear the entries idx .. idx + n - 1 of t that hold e0 + j * step (hardware
  * bits aside): items of a group that a failed map had put in the places of
- * empty tables, so that those tables can be linked back. */
-static void PT(clear_items)(struct iopgt_domain *dom, struct pt_table *t,
-			    unsigned idx, unsigned n, uint64_t e0, uint64_t step)
+ * empty tables, so that those tables can be linked back. Returns how many
+ * it cleared. */
+static unsigned PT(clear_items)(struct iopgt_domain *dom, struct pt_table *t,
+				unsigned idx, unsigned n, uint64_t e0,
+				uint64_t step)
 {
 	uint32_t k = 0;
 
@@ -960,6 +962,7 @@ static void PT(clear_items)(struct iopgt_domain *dom, struct pt_table *t,
 		}
 	}
 	pt_close_excl(t, pt_counted(dom) ? k : 0);
+	return k;
 }
 
 /* Map one run of leaves at `level` starting at iova, within one table:
@@ -1125,8 +1128,16 @@ retry:
 				/* A leaf in that subtree: clear the items
 				 * put in the tables' places so far (the
 				 * failed map links the tables back). */
-				PT(clear_items)(op->dom, t, idx, 1u << k, e0,
-						step);
+				/* The items were live: a walk may have cached
+				 * the group's page; a failed map's gather
+				 * reports what it rolled back. */
+				if (PT(clear_items)(op->dom, t, idx, 1u << k,
+						    e0, step))
+					pt_gather_range(op->g, iova,
+							iova + ((sz << k) - 1),
+							IOPGT_FLUSH_MODIFIED,
+							sz << k,
+							IOPGT_RANGE_ANY_SIZE);
 				return r;
 			}
 			if (r)

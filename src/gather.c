@@ -49,6 +49,15 @@ static inline void gather_reset(struct iopgt_gather *g)
 	g->tables = NULL;
 }
 
+/* The open gather of a IOPGT_OPT_ONE_GATHER domain, synced: no batch is
+ * open any more, and g is opened again (bound) by its next use. */
+static __attribute__((noinline)) void gather_close(struct iopgt_domain *dom,
+						   struct iopgt_gather *g)
+{
+	dom->one_g = NULL;
+	g->dom = PT_UNBOUND;
+}
+
 int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	if (!dom || !g)
@@ -67,6 +76,18 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 		g->nr_ranges = 0;
 	}
 	return 0;
+}
+
+int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	if (dom && (dom->cfg.options & IOPGT_OPT_ONE_GATHER) && dom->one_g &&
+	    dom->one_g != g)
+		return -EBUSY;
+	int r = iopgt__gather_bind(dom, g);
+
+	if (!r && (dom->cfg.options & IOPGT_OPT_ONE_GATHER))
+		dom->one_g = g;
+	return r;
 }
 
 /* The ranges a gather of this policy holds. */
@@ -151,8 +172,9 @@ static uint64_t range_cost(const struct iopgt_flush_range *r)
 	return (r->flags & IOPGT_RANGE_WALK_EMPTY) ? 0 : r->last - r->iova;
 }
 
-/* The bytes that merging a and b would add to what their commands cover
- * (0 if they overlap or touch and lose no WALK_EMPTY). */
+/* The bytes that merging a and b would add to what their commands cover,
+ * plus one for ranges apart (1 if they touch, 0 or 1 if they overlap, and
+ * more if the merge loses a WALK_EMPTY): only its order matters. */
 static uint64_t range_gap(const struct iopgt_flush_range *a,
 			  const struct iopgt_flush_range *b, bool brk)
 {
@@ -330,7 +352,9 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 			.walk_levels = 1u << t->level,
 		};
 
-		if (empty) {
+		/* Only g's batch can hold unflushed clears of t when g is the
+		 * domain's one open gather (IOPGT_OPT_ONE_GATHER). */
+		if (empty && dom->one_g == g) {
 			r.flags |= IOPGT_RANGE_WALK_EMPTY;
 			r.walk_iova = t->iova;
 			r.walk_shift = span ? (unsigned)__builtin_ctzll(span) : 64;
@@ -378,8 +402,12 @@ issue_hooked(struct iopgt_domain *dom, const struct iopgt_flush_range *r,
 		narrowed[i] = r[i];
 		if (narrowed[i].kind > IOPGT_FLUSH_MODIFIED) {
 			narrowed[i].kind = IOPGT_FLUSH_MODIFIED;
-			narrowed[i].flags |= IOPGT_RANGE_LEAF_ONLY;
+			narrowed[i].flags = (narrowed[i].flags &
+					     ~(uint32_t)IOPGT_RANGE_WALK_EMPTY) |
+					    IOPGT_RANGE_LEAF_ONLY;
 			narrowed[i].walk_levels = 0;
+			narrowed[i].walk_shift = 0;
+			narrowed[i].walk_iova = 0;
 		}
 	}
 	issue_ranges(dom, narrowed, n);
@@ -467,12 +495,23 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
 	gather_reset(g);
+	if (dom->one_g == g)
+		gather_close(dom, g);
 }
 
 static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
 						      struct iopgt_gather *g)
 {
-	int r = iopgt__gather_bind(dom, g);
+	int r;
+
+	/* IOPGT_OPT_ONE_GATHER: an unbound gather is empty; while another
+	 * is open it has nothing to flush and stays closed. */
+	if (dom && g && g->dom == PT_UNBOUND && dom->one_g && dom->one_g != g) {
+		if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+			iopgt__reclaim_waiting(dom);
+		return 0;
+	}
+	r = iopgt__gather_open(dom, g);
 
 	return r ? r : iopgt_sync(dom, g);
 }
@@ -514,6 +553,8 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
+	if (dom->one_g == g)
+		gather_close(dom, g);
 	return 0;
 }
 
@@ -536,6 +577,8 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 		return sync_flush(dom, g);
 	g->iova = UINT64_MAX;
 	g->last = 0;
+	if (__builtin_expect(dom->one_g == g, 0))
+		gather_close(dom, g);
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return sync_waiting(dom);
 	return 0;

@@ -11,7 +11,7 @@
  * GSCID: the first-stage table of a device whose G-stage is in use (the
  * VM address space of GSCID). A first-stage table of a device whose
  * G-stage is Bare is a host address space, which commands with GV=0
- * name; this encoder does not write those.
+ * name: with IOPGT_INVAL_SINGLE_STAGE (no GSCID).
  *
  * A range is first widened to whole 4K pages, and to whole leaves when
  * its leaf_sizes is one size that is the size of a level's entry and it
@@ -153,7 +153,8 @@ int iopgt__inval_riscv(const struct iopgt_inval_config *c,
 	if (c->granule != RV_PAGE_LG2 ||
 	    (c->flags & ~(unsigned)RV_INVAL_FLAGS) ||
 	    c->domain_id > RV_GSCID_MAX || (s1 && c->pasid > RV_PSCID_MAX) ||
-	    (bare && (!s1 || c->domain_id)))
+	    (bare && (!s1 || c->domain_id ||
+		      (c->flags & IOPGT_INVAL_NESTED))))
 		return -EINVAL;
 	if (!bare)
 		dw0 |= RV_IOTINVAL_GV |
@@ -174,7 +175,8 @@ int iopgt__inval_riscv(const struct iopgt_inval_config *c,
 				all = true;
 	if (all) {
 		/* AV=0: every entry of the PSCID in the GSCID's VM space
-		 * (VMA), or of the GSCID's VM spaces (GVMA). */
+		 * (VMA; with GV=0 in the host's), or of the GSCID's VM
+		 * spaces (GVMA). */
 		pt_pow2_cmd(o, dw0, 0, 0, UINT64_MAX);
 		return 0;
 	}

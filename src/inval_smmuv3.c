@@ -48,6 +48,7 @@
 #define SMMU_OP_TLBI_NH_VA	0x12
 #define SMMU_OP_TLBI_S12_VMALL	0x28
 #define SMMU_OP_TLBI_S2_IPA	0x2a
+#define SMMU_OP_CMD_SYNC	0x46 /* CS 13:12 0: SIG_NONE, no MSI */
 
 /* Fields of the TLB invalidation commands (IHI 0070, 4.4 "TLB
  * invalidation": CMD_TLBI_NH_VA, CMD_TLBI_S2_IPA and the others). The
@@ -312,10 +313,16 @@ int iopgt__inval_smmuv3(const struct iopgt_inval_config *c,
 	/* CMD_TLBI_S2_IPA need not invalidate entries that combine stage 1
 	 * and stage 2 (IHI 0070, 4.4, CMD_TLBI_S2_IPA; as TLBI IPAS2E1 in
 	 * the Arm ARM): with a stage 1 above this table, those go with
-	 * CMD_TLBI_NH_ALL for the VMID, once, last. It should not be
-	 * consumed before the stage-2 commands have completed: a driver
-	 * that cannot rely on the order puts a CMD_SYNC before it. */
-	if (!s1 && (c->flags & IOPGT_INVAL_NESTED) && nr)
+	 * CMD_TLBI_NH_ALL for the VMID, once, last. Commands may complete
+	 * out of order, and a walk between the two could combine a stage-1
+	 * entry with a stage-2 entry not yet invalidated; so a CMD_SYNC
+	 * (CS = SIG_NONE: no signal; 4.7.3) first, whose consumption waits
+	 * for the stage-2 commands to complete (as DSB between TLBI IPAS2E1
+	 * and TLBI VMALLE1 on a CPU). It invalidates nothing: an empty
+	 * range. */
+	if (!s1 && (c->flags & IOPGT_INVAL_NESTED) && nr) {
+		pt_pow2_cmd(o, SMMU_OP_CMD_SYNC, 0, UINT64_MAX, 0);
 		pt_pow2_cmd(o, SMMU_OP_TLBI_NH_ALL | vmid, 0, 0, UINT64_MAX);
+	}
 	return 0;
 }

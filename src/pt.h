@@ -349,6 +349,11 @@ struct iopgt_domain {
 	/* Ids for map calls that allocate tables, so a failed call can find
 	 * the tables it created. */
 	_Atomic uint64_t next_owner;
+	/* IOPGT_OPT_ONE_GATHER: the gather whose batch is open (bound since
+	 * its last sync), or NULL. The caller serializes its gathers, so a
+	 * plain field; a gather is unbound at its sync and opened again by
+	 * its next use (iopgt__gather_open). */
+	const struct iopgt_gather *one_g;
 
 	/* The epoch; see the vocabulary above. The walkers inside the tree
 	 * are counted in shards[], by the parity of the epoch they entered
@@ -1210,12 +1215,17 @@ static inline bool pt_gather_bound(const struct iopgt_domain *dom,
 	return __builtin_expect(g && g->dom == dom && dom, 1);
 }
 
+/* A caller's gather, unbound: iopgt__gather_bind(), and in a domain with
+ * IOPGT_OPT_ONE_GATHER, -EBUSY (g left unbound) if another gather is
+ * open, else g becomes the open one. */
+int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g);
+
 /* The same check, binding in line, for the calls that are not hot
- * (dirty tracking, flush_all): 0, or the error of iopgt__gather_bind(). */
-static inline int pt_gather_use(const struct iopgt_domain *dom,
+ * (dirty tracking, flush_all): 0, or the error of iopgt__gather_open(). */
+static inline int pt_gather_use(struct iopgt_domain *dom,
 				struct iopgt_gather *g)
 {
-	return pt_gather_bound(dom, g) ? 0 : iopgt__gather_bind(dom, g);
+	return pt_gather_bound(dom, g) ? 0 : iopgt__gather_open(dom, g);
 }
 
 /* Whether [a, b] and [c, d] overlap or touch (without overflow). */

@@ -34,7 +34,8 @@ _Static_assert(IOPGT_FLUSH_NONE == 0 && IOPGT_FLUSH_ADDED == 1 &&
 	       "flush kinds");
 _Static_assert(IOPGT_OPT_CACHING_MODE == 1 && IOPGT_OPT_NO_RECLAIM == 2 &&
 		       IOPGT_OPT_NO_COALESCE == 4 && IOPGT_OPT_NO_COUNTS == 8 &&
-		       IOPGT_OPT_FORCE_SNOOP == 16 && IOPGT_OPT_COUNTS == 32,
+		       IOPGT_OPT_FORCE_SNOOP == 16 && IOPGT_OPT_COUNTS == 32 &&
+		       IOPGT_OPT_ONE_GATHER == 64,
 	       "options");
 _Static_assert(IOPGT_STRATEGY_EPOCH == 0 && IOPGT_STRATEGY_AFTER_FLUSH == 1 &&
 		       IOPGT_STRATEGY_RCU == 2 && IOPGT_STRATEGY_WORKER == 3,

@@ -84,6 +84,9 @@ struct gdom {
 	unsigned n;
 };
 
+/* The table cache of the domains opened, or -1: the configuration's. */
+static int g_table_cache = -1;
+
 static int gopen_sizes(struct gdom *d, const struct tcfg *c,
 		       unsigned options, unsigned policy, bool ranges_cb,
 		       bool all_sizes)
@@ -95,6 +98,8 @@ static int gopen_sizes(struct gdom *d, const struct tcfg *c,
 	tcfg_config(c, &cfg);
 	if (all_sizes)
 		cfg.leaf_sizes = 0; /* leaf spans too (AMD v1) */
+	if (g_table_cache >= 0)
+		cfg.table_cache = (unsigned)g_table_cache;
 	cfg.options = options;
 	cfg.gather_policy = policy;
 	cfg.flush.flush_range = rec_range;
@@ -458,7 +463,11 @@ static void run_world(const struct tcfg *c, unsigned policy,
 	w->cname = c->name;
 	w->policy = policy;
 	w->options = options;
-	EQ(gopen_sizes(&w->d, c, options, policy, true, all_sizes), 0);
+	/* One gather at a time, synced after each batch: the tables an
+	 * unmap empties are reported as such (IOPGT_RANGE_WALK_EMPTY). */
+	EQ(gopen_sizes(&w->d, c, options | IOPGT_OPT_ONE_GATHER, policy, true,
+		       all_sizes),
+	   0);
 	w->ps = w->d.s[0];
 	w->sp = w->d.n > 1 && w->d.s[1] <= WPAGES / 4 * w->ps ? w->d.s[1] : 0;
 	/* A window aligned to four times its size, a table span in. */
@@ -576,6 +585,91 @@ static void test_random(void **state)
 }
 
 /* ---- directed cases ---- */
+
+/* Whether rec holds a WALK range over empty tables; *walks: WALK ranges. */
+static bool rec_walk_empty(const struct rec *x, unsigned *walks)
+{
+	bool empty = false;
+
+	*walks = 0;
+	for (unsigned i = 0; i < x->n; i++) {
+		*walks += x->r[i].kind == IOPGT_FLUSH_WALK;
+		empty |= (x->r[i].flags & IOPGT_RANGE_WALK_EMPTY) != 0;
+	}
+	return empty;
+}
+
+/* Two gathers on one table: A clears X and has not synced when B clears
+ * Y, the table's last entry, and unlinks it. The IOTLB may still hold X
+ * from the table until A syncs, so B's WALK must cover the whole span: no
+ * IOPGT_RANGE_WALK_EMPTY without IOPGT_OPT_ONE_GATHER. With it, B's unmap
+ * is refused (-EBUSY, nothing done) until A is synced, then B's WALK
+ * carries the flag. Also: a sync of another, empty gather while A is open
+ * does nothing and succeeds. */
+static void test_one_gather(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+		struct gdom d;
+		struct iopgt_gather a, b, e;
+		struct iopgt_translation t;
+		uint64_t span0, x, y;
+		unsigned walks;
+
+		CTX("%s, two gathers", c->name);
+		g_table_cache = 0; /* an emptied table is unlinked at once */
+		EQ(gopen(&d, c, 0, IOPGT_GATHER_MERGE, true), 0);
+		span0 = table_span(&d, 0);
+		x = 2 * span0;
+		y = x + d.s[0];
+		if (x + 2 * span0 > d.info.iova_last) {
+			gclose(&d);
+			g_table_cache = -1;
+			continue;
+		}
+		iopgt_gather_init(&a, sizeof(a));
+		iopgt_gather_init(&b, sizeof(b));
+		iopgt_gather_init(&e, sizeof(e));
+		/* A neighbour keeps the tables above in place. */
+		EQ(iopgt_map(d.dom, x + span0, x + span0, d.s[0], RW, &a), 0);
+		EQ(iopgt_map(d.dom, x, x, 2 * d.s[0], RW, &a), 0);
+		EQ(iopgt_sync(d.dom, &a), 0);
+		EQ(iopgt_unmap(d.dom, x, d.s[0], &a), (int64_t)d.s[0]);
+		EQ(iopgt_unmap(d.dom, y, d.s[0], &b), (int64_t)d.s[0]);
+		d.rec.n = 0;
+		EQ(iopgt_sync(d.dom, &b), 0);
+		EXPECT(!rec_walk_empty(&d.rec, &walks));
+		EQ(walks, 1);
+		EQ(iopgt_sync(d.dom, &a), 0);
+		gclose(&d);
+
+		CTX("%s, IOPGT_OPT_ONE_GATHER", c->name);
+		EQ(gopen(&d, c, IOPGT_OPT_ONE_GATHER, IOPGT_GATHER_MERGE, true),
+		   0);
+		EQ(iopgt_map(d.dom, x + span0, x + span0, d.s[0], RW, &a), 0);
+		EQ(iopgt_map(d.dom, x, x, 2 * d.s[0], RW, &a), 0);
+		EQ(iopgt_sync(d.dom, &a), 0);
+		EQ(iopgt_unmap(d.dom, x, d.s[0], &a), (int64_t)d.s[0]);
+		EQ(iopgt_unmap(d.dom, y, d.s[0], &b), -EBUSY);
+		EQ(iopgt_map(d.dom, x + 3 * span0, 0, d.s[0], RW, &b), -EBUSY);
+		EQ(iopgt_flush_all(d.dom, &b), -EBUSY);
+		EQ(iopgt_lookup(d.dom, y, &t), 0); /* nothing done */
+		EQ(iopgt_sync(d.dom, &e), 0);       /* empty: nothing to do */
+		EQ(iopgt_sync(d.dom, &a), 0);
+		d.rec.n = 0;
+		EQ(iopgt_unmap(d.dom, y, d.s[0], &b), (int64_t)d.s[0]);
+		/* A is closed: using it now waits for B. */
+		EQ(iopgt_unmap(d.dom, x + span0, d.s[0], &a), -EBUSY);
+		EQ(iopgt_sync(d.dom, &b), 0);
+		EXPECT(rec_walk_empty(&d.rec, &walks));
+		EQ(walks, 1);
+		EQ(iopgt_unmap(d.dom, x + span0, d.s[0], &a), (int64_t)d.s[0]);
+		EQ(iopgt_sync(d.dom, &a), 0);
+		gclose(&d);
+		g_table_cache = -1;
+	}
+}
 
 /* Two pages far apart in one batch, in caching mode: two ADDED ranges of
  * one page each (the union asked for the whole span between them); their
@@ -848,6 +942,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_callbacks_policies),
+		cmocka_unit_test(test_one_gather),
 		cmocka_unit_test(test_far_pages),
 		cmocka_unit_test(test_added_apart),
 		cmocka_unit_test(test_split_size),

@@ -76,6 +76,8 @@ static void test_page(void **state)
 	c.domain_id = 0;
 	c.flags = RNG | IOPGT_INVAL_SINGLE_STAGE;
 	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
+	c.flags = S1 | RNG | IOPGT_INVAL_SINGLE_STAGE | IOPGT_INVAL_NESTED;
+	assert_int_equal(enc8(&c, &r, 1, out), -EINVAL);
 }
 
 /* NAPOT ranges (9.3) and NL (9.2). */

@@ -245,7 +245,8 @@ static void test_leaf(void **state)
 	expect(&out[0], 0x2a, 0x200701, 0x200000, 0x200fff);
 }
 
-/* Nested: one CMD_TLBI_NH_ALL (VMID) after the stage-2 commands. */
+/* Nested: a CMD_SYNC and one CMD_TLBI_NH_ALL (VMID) after the stage-2
+ * commands. */
 static void test_nested(void **state)
 {
 	struct iopgt_inval_config c = cfg(S2 | RIL | NESTED, 12);
@@ -257,10 +258,13 @@ static void test_nested(void **state)
 
 	(void)state;
 	c.domain_id = 7;
-	assert_int_equal(iopgt_inval_encode(&c, r, 2, out, 8), 3);
+	assert_int_equal(iopgt_inval_encode(&c, r, 2, out, 8), 4);
 	expect(&out[0], 0x000000070000002a, 0x1701, 0x1000, 0x1fff);
 	expect(&out[1], 0x000000070090002a, 0x200601, 0x200000, 0x3fffff);
-	expect(&out[2], 0x0000000700000010, 0, 0, UINT64_MAX);
+	/* CMD_SYNC, CS = SIG_NONE (4.7.3): the stage-2 commands complete
+	 * before CMD_TLBI_NH_ALL; it invalidates nothing (an empty range). */
+	expect(&out[2], 0x46, 0, UINT64_MAX, 0);
+	expect(&out[3], 0x0000000700000010, 0, 0, UINT64_MAX);
 	/* Past max_commands: CMD_TLBI_S12_VMALL alone, which covers the
 	 * combined entries too. */
 	c.max_commands = 1;

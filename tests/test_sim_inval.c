@@ -76,6 +76,9 @@ static void ienv_open(struct ienv *e, enum iopgt_format fmt, unsigned granule,
 		cfg.leaf_sizes = 0; /* pages of several entries too */
 	if (table_cache >= 0)
 		cfg.table_cache = (unsigned)table_cache;
+	/* Every test here syncs each batch before the next: the tables an
+	 * unmap empties are reported as such (IOPGT_RANGE_WALK_EMPTY). */
+	cfg.options |= IOPGT_OPT_ONE_GATHER;
 	iopgt_sim_domain_config(e->sim, &cfg);
 	e->ic.size = sizeof(e->ic);
 	e->ic.iommu = iommu;
@@ -468,6 +471,36 @@ static void test_kat_smmuv3(void **state)
 	e.ic.flags = 0;
 	EXPECT_BAD(&e, smmu0(0x2a, 3, 0, 3, 0), smmu1(BASE, 0, 0, 1), BASE,
 		   16);
+	/* CMD_SYNC (0x46) invalidates nothing; CS 3 or MSI fields are
+	 * malformed here. */
+	run1(&e, 0x46, 0);
+	EXPECT_HITS(&e, BASE, 16, e.page, 0);
+	EXPECT_BAD(&e, 0x46 | 3u << 12, 0, BASE, 16);
+	EXPECT_BAD(&e, 0x46 | UINT64_C(5) << 32, 0, BASE, 16);
+	/* Nested (a stage 1 above): CMD_TLBI_NH_ALL after stage-2
+	 * commands in one batch needs a CMD_SYNC between (4.4, 4.7.3). */
+	e.ic.flags = IOPGT_INVAL_RANGES | IOPGT_INVAL_NESTED;
+	{
+		const struct iopgt_inval_cmd ok[3] = {
+			{ { smmu0(0x2a, 0, 0, 3, 0), smmu1(BASE, 0, 0, 1) },
+			  0, 0 },
+			{ { 0x46, 0 }, 0, 0 },
+			{ { smmu0(0x10, 0, 0, 3, 0), 0 }, 0, 0 },
+		};
+		const struct iopgt_inval_cmd no_sync[2] = { ok[0], ok[2] };
+		uint64_t v0 = viol(&e, IOPGT_SIM_V_BAD_COMMAND);
+
+		assert_int_equal(iopgt_sim_invalidate(e.sim, &e.ic, ok, 3), 0);
+		assert_int_equal(viol(&e, IOPGT_SIM_V_BAD_COMMAND), v0);
+		assert_int_equal(
+			iopgt_sim_invalidate(e.sim, &e.ic, no_sync, 2), 0);
+		assert_int_equal(viol(&e, IOPGT_SIM_V_BAD_COMMAND), v0 + 1);
+		/* Not nested: no order to keep. */
+		e.ic.flags = IOPGT_INVAL_RANGES;
+		assert_int_equal(
+			iopgt_sim_invalidate(e.sim, &e.ic, no_sync, 2), 0);
+		assert_int_equal(viol(&e, IOPGT_SIM_V_BAD_COMMAND), v0 + 1);
+	}
 	ienv_close(&e);
 }
 
@@ -999,6 +1032,8 @@ static void hook_tally(void *arg, struct iopgt_inval_cmd *cmd, unsigned *n)
 		uint64_t b = cmd[i].last - cmd[i].iova + 1; /* 0: all */
 
 		t->n++;
+		if (cmd[i].last < cmd[i].iova)
+			continue; /* a sync: no bytes */
 		t->bytes = !b || t->bytes + b < t->bytes ? UINT64_MAX
 							 : t->bytes + b;
 	}
