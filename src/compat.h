@@ -35,6 +35,7 @@
 #define E2BIG 7
 #define EAGAIN 11
 #define ENOMEM 12
+#define EBUSY 16
 #define EEXIST 17
 #define EINVAL 22
 #define ENOSPC 28
