@@ -399,7 +399,8 @@ enum {
 	 * WALK over the whole span drops before the table is reused, so
 	 * the flag is never set. Checked: map, unmap, dirty tracking and
 	 * flush_all with a gather other than the one open return -EBUSY
-	 * (nothing done) until that one is synced; sync closes it. */
+	 * (nothing done) until that one is synced; sync closes it, and so
+	 * does a call that fails leaving the gather empty. */
 	IOPGT_OPT_ONE_GATHER = 1u << 6,
 };
 

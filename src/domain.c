@@ -766,7 +766,12 @@ map_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
 {
 	int r = iopgt__gather_open(dom, g);
 
-	return r ? r : map_checked(dom, iova, pa, size, prot, g);
+	if (r)
+		return r;
+	r = map_checked(dom, iova, pa, size, prot, g);
+	if (r)
+		iopgt__gather_unopen(dom, g);
+	return r;
 }
 
 int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -793,8 +798,14 @@ unmap_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 	   struct iopgt_gather *g)
 {
 	int r = iopgt__gather_open(dom, g);
+	int64_t n;
 
-	return r ? r : unmap_checked(dom, iova, size, g);
+	if (r)
+		return r;
+	n = unmap_checked(dom, iova, size, g);
+	if (n < 0)
+		iopgt__gather_unopen(dom, g);
+	return n;
 }
 
 int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
@@ -826,11 +837,17 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 	if (r)
 		return r;
 	r = check_range(dom, iova, size, &last);
-	if (r)
+	if (r) {
+		iopgt__gather_unopen(dom, g);
 		return r;
+	}
 	if (!fn || (flags & ~(unsigned)IOPGT_DIRTY_NO_CLEAR))
-		return -EINVAL;
-	return dom->eng->dirty(dom, iova, last, flags, fn, arg, g);
+		r = -EINVAL;
+	else
+		r = dom->eng->dirty(dom, iova, last, flags, fn, arg, g);
+	if (r < 0)
+		iopgt__gather_unopen(dom, g);
+	return r;
 }
 
 /* ------------------------------------------------------------------------

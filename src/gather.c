@@ -90,6 +90,13 @@ int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g)
 	return r;
 }
 
+void iopgt__gather_unopen(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	if (dom && g && dom->one_g == g && g->iova == UINT64_MAX &&
+	    !g->tables)
+		gather_close(dom, g);
+}
+
 /* The ranges a gather of this policy holds. */
 static unsigned policy_ranges(unsigned policy)
 {

@@ -1219,6 +1219,9 @@ static inline bool pt_gather_bound(const struct iopgt_domain *dom,
  * IOPGT_OPT_ONE_GATHER, -EBUSY (g left unbound) if another gather is
  * open, else g becomes the open one. */
 int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g);
+/* After a call failed: if g is the open gather and holds nothing, close
+ * it again (a caller need not sync an empty gather). */
+void iopgt__gather_unopen(struct iopgt_domain *dom, struct iopgt_gather *g);
 
 /* The same check, binding in line, for the calls that are not hot
  * (dirty tracking, flush_all): 0, or the error of iopgt__gather_open(). */

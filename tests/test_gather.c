@@ -666,6 +666,10 @@ static void test_one_gather(void **state)
 		EQ(walks, 1);
 		EQ(iopgt_unmap(d.dom, x + span0, d.s[0], &a), (int64_t)d.s[0]);
 		EQ(iopgt_sync(d.dom, &a), 0);
+		/* A call that fails leaving its gather empty closes it. */
+		EQ(iopgt_unmap(d.dom, x + 1, d.s[0], &e), -EINVAL);
+		EQ(iopgt_map(d.dom, x, x, d.s[0], RW, &a), 0);
+		EQ(iopgt_sync(d.dom, &a), 0);
 		gclose(&d);
 		g_table_cache = -1;
 	}
