@@ -935,6 +935,17 @@ static void hook_none(void *arg, struct iopgt_inval_cmd *cmd, unsigned *n)
 	*n = 0;
 }
 
+/* The end of a scenario: its violations; with clean, none may be. */
+static uint64_t scenario_end(struct ienv *e, bool clean)
+{
+	uint64_t n = iopgt_sim_violations(e->sim);
+
+	if (clean)
+		expect_clean(e);
+	ienv_close(e);
+	return n;
+}
+
 /* Eight pages mapped in a fresh table, translated, unmapped and synced,
  * translated again: with the hook, the result must show violations;
  * without it, none. Returns the violations. */
@@ -944,7 +955,6 @@ static uint64_t scenario_pages(const struct icase *ic,
 			       struct brk *b)
 {
 	struct ienv e;
-	uint64_t n;
 
 	open_case(&e, ic, 0, false);
 	map_ok(&e, BASE, UINT64_C(0x80000000), 8 * e.page);
@@ -957,11 +967,7 @@ static uint64_t scenario_pages(const struct icase *ic,
 	iopgt_sim_set_cmd_hook(e.sim, NULL, NULL);
 	for (unsigned i = 0; i < 8; i++)
 		touch(&e, BASE + i * e.page);
-	n = iopgt_sim_violations(e.sim);
-	if (!fn)
-		expect_clean(&e);
-	ienv_close(&e);
-	return n;
+	return scenario_end(&e, !fn);
 }
 
 /* One page alone in its table's span, translated (its table enters the
@@ -1112,7 +1118,7 @@ static void scenario_walk_empty(const struct icase *ic)
 static uint64_t scenario_walk_merge(const struct icase *ic, bool broken)
 {
 	struct ienv e;
-	uint64_t s0, s1, r, n;
+	uint64_t s0, s1, r;
 
 	open_case(&e, ic, 0, false);
 	s0 = e.page * (e.page / 8);
@@ -1129,11 +1135,7 @@ static uint64_t scenario_walk_merge(const struct icase *ic, bool broken)
 	iopgt__set_test_hooks(e.dom, 0);
 	touch(&e, r + e.page);
 	touch(&e, r + s0 + e.page);
-	n = iopgt_sim_violations(e.sim);
-	if (!broken)
-		expect_clean(&e);
-	ienv_close(&e);
-	return n;
+	return scenario_end(&e, !broken);
 }
 
 /* VT-d: a 2M leaf, translated (the IOTLB holds it), unmapped. The
@@ -1146,7 +1148,7 @@ static uint64_t scenario_large_page(const struct icase *ic,
 				    struct brk *b)
 {
 	struct ienv e;
-	uint64_t big = BIT(21), x = 4 * BIT(21), n;
+	uint64_t big = BIT(21), x = 4 * BIT(21);
 
 	open_case(&e, ic, 0, false);
 	map_ok(&e, x + big, UINT64_C(0x90000000), e.page); /* the table */
@@ -1157,11 +1159,7 @@ static uint64_t scenario_large_page(const struct icase *ic,
 	unmap_ok(&e, x, big);
 	iopgt_sim_set_cmd_hook(e.sim, NULL, NULL);
 	touch(&e, x + big / 2 + e.page);
-	n = iopgt_sim_violations(e.sim);
-	if (!fn)
-		expect_clean(&e);
-	ienv_close(&e);
-	return n;
+	return scenario_end(&e, !fn);
 }
 
 static void test_vtd_large_page(void **state)
