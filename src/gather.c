@@ -80,11 +80,15 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 
 int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	if (dom && (dom->cfg.options & IOPGT_OPT_ONE_GATHER) && dom->one_g &&
+	int r;
+
+	/* A gather that cannot be bound is -EINVAL whatever is open. */
+	if (dom && g && g->size >= PT_GATHER_SIZE_V1 && g->dom &&
+	    !(g->dom != PT_UNBOUND && (g->tables || g->iova != UINT64_MAX)) &&
+	    (dom->cfg.options & IOPGT_OPT_ONE_GATHER) && dom->one_g &&
 	    dom->one_g != g)
 		return -EBUSY;
-	int r = iopgt__gather_bind(dom, g);
-
+	r = iopgt__gather_bind(dom, g);
 	if (!r && (dom->cfg.options & IOPGT_OPT_ONE_GATHER))
 		dom->one_g = g;
 	return r;

@@ -1212,11 +1212,14 @@ static void setup(struct fz *F)
 					 : IOPGT_GATHER_MERGE;
 	F->cfg.leaf_sizes = gen_leaf_sizes(ci, b[3], b[4], &valid);
 	/* Options 0..3 always exist; FORCE_SNOOP where the format can;
-	 * anything else is refused. */
+	 * ONE_GATHER (this driver keeps one gather per domain, and syncs
+	 * it); anything else is refused (COUNTS comes with NO_COUNTS here,
+	 * which is refused too). */
 	if (F->cfg.options &
-	    ~(15u | (tformat(F->c->format)->flags & IOPGT_FORMAT_SNOOP
-			     ? (unsigned)IOPGT_OPT_FORCE_SNOOP
-			     : 0u)))
+	    ~(15u | (unsigned)IOPGT_OPT_ONE_GATHER |
+	      (tformat(F->c->format)->flags & IOPGT_FORMAT_SNOOP
+		       ? (unsigned)IOPGT_OPT_FORCE_SNOOP
+		       : 0u)))
 		valid = false;
 	talloc_init(&F->ta);
 	talloc_ops(&F->ta, &F->cfg.mem);
