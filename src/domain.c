@@ -837,13 +837,9 @@ int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,
 	if (r)
 		return r;
 	r = check_range(dom, iova, size, &last);
-	if (r) {
-		iopgt__gather_unopen(dom, g);
-		return r;
-	}
-	if (!fn || (flags & ~(unsigned)IOPGT_DIRTY_NO_CLEAR))
+	if (!r && (!fn || (flags & ~(unsigned)IOPGT_DIRTY_NO_CLEAR)))
 		r = -EINVAL;
-	else
+	if (!r)
 		r = dom->eng->dirty(dom, iova, last, flags, fn, arg, g);
 	if (r < 0)
 		iopgt__gather_unopen(dom, g);

@@ -58,16 +58,24 @@ static __attribute__((noinline)) void gather_close(struct iopgt_domain *dom,
 	g->dom = PT_UNBOUND;
 }
 
-int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
+/* Whether g may be bound (to dom): set up by iopgt_gather_init, and not
+ * holding another domain's state. */
+static bool gather_bindable(const struct iopgt_domain *dom,
+			    const struct iopgt_gather *g)
 {
 	if (!dom || !g)
-		return -EINVAL;
+		return false;
 	if (g->size < PT_GATHER_SIZE_V1 || !g->dom) {
 		pt_assert("the gather was set up by iopgt_gather_init", false);
-		return -EINVAL;
+		return false;
 	}
-	if (g->dom != PT_UNBOUND && (g->tables || g->iova != UINT64_MAX))
-		return -EINVAL; /* holds another domain's state */
+	return g->dom == PT_UNBOUND || (!g->tables && g->iova == UINT64_MAX);
+}
+
+int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	if (!gather_bindable(dom, g))
+		return -EINVAL;
 	g->dom = dom;
 	g->priv_flags = 0;
 	if (g->size >= PT_GATHER_SIZE_V2) {
@@ -83,8 +91,7 @@ int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g)
 	int r;
 
 	/* A gather that cannot be bound is -EINVAL whatever is open. */
-	if (dom && g && g->size >= PT_GATHER_SIZE_V1 && g->dom &&
-	    !(g->dom != PT_UNBOUND && (g->tables || g->iova != UINT64_MAX)) &&
+	if (gather_bindable(dom, g) &&
 	    (dom->cfg.options & IOPGT_OPT_ONE_GATHER) && dom->one_g &&
 	    dom->one_g != g)
 		return -EBUSY;
@@ -231,17 +238,6 @@ void iopgt__gather_add(struct iopgt_gather *g,
 	uint64_t best = UINT64_MAX;
 	struct iopgt_flush_range y;
 
-	/* One range (UNION, DISJOINT): it would be kept apart from the
-	 * clears inside it only by flushing them first, which neither
-	 * policy does for a change its range holds. A WALK over the span. */
-	if (cap == 1 && (x->flags & IOPGT_RANGE_WALK_EMPTY)) {
-		y = *x;
-		y.flags &= ~(uint32_t)IOPGT_RANGE_WALK_EMPTY;
-		y.walk_iova = 0;
-		y.walk_shift = 0;
-		x = &y;
-	}
-
 	/* Inside a range of its class whose kind includes x's (a MODIFIED
 	 * clear inside an unlinked table's WALK): nothing to add but the
 	 * hints. A range x holds the same way goes into x. Neither changes
@@ -364,8 +360,14 @@ void iopgt__gather_table(struct iopgt_domain *dom, struct iopgt_gather *g,
 		};
 
 		/* Only g's batch can hold unflushed clears of t when g is the
-		 * domain's one open gather (IOPGT_OPT_ONE_GATHER). */
-		if (empty && dom->one_g == g) {
+		 * domain's one open gather (IOPGT_OPT_ONE_GATHER). A policy
+		 * of one range (UNION, DISJOINT) would keep the range apart
+		 * from the clears inside it only by flushing them first,
+		 * which neither does for a change its range holds: a WALK
+		 * over the span there. */
+		if (empty && dom->one_g == g &&
+		    policy_ranges((g->priv_flags & PT_G_POLICY_MASK) >>
+				  PT_G_POLICY_SHIFT) > 1) {
 			r.flags |= IOPGT_RANGE_WALK_EMPTY;
 			r.walk_iova = t->iova;
 			r.walk_shift = span ? (unsigned)__builtin_ctzll(span) : 64;
