@@ -165,18 +165,8 @@ static void tally_ranges(void *arg, const struct iopgt_flush_range *r,
 			t->err = n;
 			return;
 		}
-		for (int j = 0; j < n; j++) {
-			const struct iopgt_inval_cmd *c = &t->cmd[j];
-
-			if (c->last < c->iova) /* a sync: no bytes */
-				continue;
-			if (!c->iova && c->last == UINT64_MAX)
-				t->global++;
-			else if (r[i].kind == IOPGT_FLUSH_WALK)
-				t->walk_bytes += c->last - c->iova + 1;
-			else
-				t->bytes += c->last - c->iova + 1;
-		}
+		*(r[i].kind == IOPGT_FLUSH_WALK ? &t->walk_bytes : &t->bytes) +=
+			cli_cmd_bytes(t->cmd, n, &t->global);
 	}
 	n = iopgt_inval_encode(&t->ic, r, nr, NULL, 0);
 	if (n < 0)

@@ -592,3 +592,21 @@ int cli_print_line(void *arg, const char *line)
 {
 	return fputs(line, arg) < 0 ? -EIO : 0;
 }
+
+uint64_t cli_cmd_bytes(const struct iopgt_inval_cmd *cmd, int n,
+		       uint64_t *global)
+{
+	uint64_t bytes = 0;
+
+	for (int j = 0; j < n; j++) {
+		if (cmd[j].last < cmd[j].iova)
+			continue; /* a sync */
+		if (!cmd[j].iova && cmd[j].last == UINT64_MAX) {
+			if (global)
+				(*global)++;
+			continue;
+		}
+		bytes += cmd[j].last - cmd[j].iova + 1;
+	}
+	return bytes;
+}

@@ -115,6 +115,13 @@ int cli_count_arg(const char *cmd, const char *opt, const char *val,
 /* A short description of cfg, e.g. "x86_64 4-level" or "arm_s2 16k ias 48". */
 const char *cli_format_desc(const struct iopgt_config *cfg);
 
+/* Of the n commands cmd (iopgt_inval_encode's; none if n <= 0): the bytes
+ * their addresses cover, leaving out a command for everything (counted in
+ * *global, when global is not NULL) and one that invalidates nothing
+ * (last < iova: SMMUv3's CMD_SYNC). */
+uint64_t cli_cmd_bytes(const struct iopgt_inval_cmd *cmd, int n,
+		       uint64_t *global);
+
 /* The format options' --help text, listing the library's formats. */
 const char *cli_format_help(void);
 

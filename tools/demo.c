@@ -347,11 +347,7 @@ static void demo_flush_ranges(void *arg, const struct iopgt_flush_range *r,
 		 * writes the same commands for all of them at once); a
 		 * command for everything is counted apart. */
 		n = encode(d, &r[i], 1);
-		for (int j = 0; j < n; j++)
-			if (d->cmd[j].last >= d->cmd[j].iova && /* not a
-								  * sync */
-			    (d->cmd[j].iova || d->cmd[j].last != UINT64_MAX))
-				*bytes += d->cmd[j].last - d->cmd[j].iova + 1;
+		*bytes += cli_cmd_bytes(d->cmd, n, NULL);
 	}
 	if (!d->ic.iommu)
 		return;
@@ -362,9 +358,7 @@ static void demo_flush_ranges(void *arg, const struct iopgt_flush_range *r,
 		d->inval_err = n;
 		return;
 	}
-	for (int i = 0; i < n; i++)
-		if (!d->cmd[i].iova && d->cmd[i].last == UINT64_MAX)
-			d->inv.global++;
+	(void)cli_cmd_bytes(d->cmd, n, &d->inv.global);
 	d->inv.commands += (uint64_t)n;
 	iopgt_sim_invalidate(d->sim, &d->ic, d->cmd, (unsigned)n);
 }
