@@ -279,6 +279,10 @@ static void mem_release(void *hosted_mem)
 #endif
 }
 
+/* The domains' stamps (iopgt_domain.stamp): 2^64 creations before one
+ * repeats. */
+static _Atomic uint64_t stamps;
+
 /* The domain is aligned to a cache line (its counters are); meta_alloc
  * promises only what malloc does, so allocate a line more and align. The
  * pointer to free sits just before the domain. */
@@ -293,6 +297,8 @@ static struct iopgt_domain *domain_alloc(const struct iopgt_mem_ops *mem)
 	p = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
 	((void **)p)[-1] = raw;
 	pt_memset((void *)p, 0, sizeof(struct iopgt_domain));
+	((struct iopgt_domain *)p)->stamp =
+		atomic_fetch_add_explicit(&stamps, 1, memory_order_relaxed) + 1;
 	return (struct iopgt_domain *)p;
 }
 

@@ -56,6 +56,7 @@ static __attribute__((noinline)) void gather_close(struct iopgt_domain *dom,
 {
 	dom->one_g = NULL;
 	g->dom = PT_UNBOUND;
+	PT_G_STAMP(g) = 0;
 }
 
 /* Whether g may be bound (to dom): set up by iopgt_gather_init, and not
@@ -77,6 +78,7 @@ int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
 	if (!gather_bindable(dom, g))
 		return -EINVAL;
 	g->dom = dom;
+	PT_G_STAMP(g) = dom->stamp;
 	g->priv_flags = 0;
 	if (g->size >= PT_GATHER_SIZE_V2) {
 		g->priv_flags = PT_G_RANGES |

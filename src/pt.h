@@ -354,6 +354,9 @@ struct iopgt_domain {
 	 * plain field; a gather is unbound at its sync and opened again by
 	 * its next use (iopgt__gather_open). */
 	const struct iopgt_gather *one_g;
+	/* Unique in the process, never 0: what a bound gather records of
+	 * its domain (PT_G_STAMP). */
+	uint64_t stamp;
 
 	/* The epoch; see the vocabulary above. The walkers inside the tree
 	 * are counted in shards[], by the parity of the epoch they entered
@@ -1205,6 +1208,14 @@ extern const char iopgt__unbound;
 int iopgt__gather_bind(const struct iopgt_domain *dom,
 		       struct iopgt_gather *g);
 
+/* The stamp of the domain a gather is bound to (0: none), in the first of
+ * its spare words. A domain's stamp is unique in the process
+ * (iopgt_domain.stamp), where its address is not: a gather left bound to
+ * a destroyed domain must not pass for bound to a new domain that the
+ * allocator put at the same address (it would keep the old domain's policy
+ * and, with IOPGT_OPT_ONE_GATHER, skip the check of the open gather). */
+#define PT_G_STAMP(g) ((g)->priv[0])
+
 /* False if g is not yet bound to dom (or an argument is NULL): the caller
  * then goes through iopgt__gather_bind() on a path of its own, out of line,
  * so that the common path (g already bound to dom) costs one compare and
@@ -1212,7 +1223,7 @@ int iopgt__gather_bind(const struct iopgt_domain *dom,
 static inline bool pt_gather_bound(const struct iopgt_domain *dom,
 				   const struct iopgt_gather *g)
 {
-	return __builtin_expect(g && g->dom == dom && dom, 1);
+	return __builtin_expect(g && dom && PT_G_STAMP(g) == dom->stamp, 1);
 }
 
 /* A caller's gather, unbound: iopgt__gather_bind(), and in a domain with

@@ -87,6 +87,35 @@ struct gdom {
 /* The table cache of the domains opened, or -1: the configuration's. */
 static int g_table_cache = -1;
 
+/* Domain structures from recycle_alloc: the block freed last is given
+ * again to the next request of its size, so that a new domain lands at
+ * the address of the one destroyed before it. */
+static bool g_recycle;
+static struct {
+	void *p;
+	size_t size;
+} recycled;
+
+static void *recycle_alloc(void *arg, size_t size)
+{
+	void *p = recycled.p;
+
+	(void)arg;
+	if (p && recycled.size == size) {
+		recycled.p = NULL;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void recycle_free(void *arg, void *ptr, size_t size)
+{
+	(void)arg;
+	free(recycled.p);
+	recycled.p = ptr;
+	recycled.size = size;
+}
+
 static int gopen_sizes(struct gdom *d, const struct tcfg *c,
 		       unsigned options, unsigned policy, bool ranges_cb,
 		       bool all_sizes)
@@ -107,6 +136,10 @@ static int gopen_sizes(struct gdom *d, const struct tcfg *c,
 	cfg.flush.arg = &d->rec;
 	if (ranges_cb)
 		cfg.flush_ranges = rec_ranges;
+	if (g_recycle) {
+		cfg.mem.meta_alloc = recycle_alloc;
+		cfg.mem.meta_free = recycle_free;
+	}
 	r = iopgt_domain_create(&cfg, &d->dom);
 	if (r)
 		return r;
@@ -675,6 +708,59 @@ static void test_one_gather(void **state)
 	}
 }
 
+/* A gather left bound to a destroyed domain (synced, so usable on any
+ * domain) and used on a new domain that the allocator put at the same
+ * address: it binds to the new domain as to any other. With
+ * IOPGT_OPT_ONE_GATHER it is refused while another gather is open, and it
+ * takes the new domain's policy (two far pages: two ranges under merge,
+ * where the old domain's union gave one). */
+static void test_gather_reused_address(void **state)
+{
+	(void)state;
+	g_recycle = true;
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		const struct tcfg *c = &tcfgs[i];
+		struct iopgt_domain *old;
+		struct iopgt_gather a, b;
+		struct gdom d;
+		uint64_t span0, x, y;
+
+		CTX("%s", c->name);
+		EQ(gopen(&d, c, 0, IOPGT_GATHER_UNION, true), 0);
+		span0 = table_span(&d, 0);
+		x = 2 * span0;
+		y = x + 2 * span0;
+		if (y + span0 > d.info.iova_last) {
+			gclose(&d);
+			continue;
+		}
+		iopgt_gather_init(&a, sizeof(a));
+		iopgt_gather_init(&b, sizeof(b));
+		EQ(iopgt_map(d.dom, x, x, d.s[0], RW, &b), 0);
+		EQ(iopgt_sync(d.dom, &b), 0);
+		old = d.dom;
+		gclose(&d);
+
+		EQ(gopen(&d, c, IOPGT_OPT_ONE_GATHER, IOPGT_GATHER_MERGE, true),
+		   0);
+		EXPECT(d.dom == old); /* the case under test */
+		EQ(iopgt_map(d.dom, x, x, d.s[0], RW, &a), 0);
+		EQ(iopgt_map(d.dom, y, y, d.s[0], RW, &b), -EBUSY);
+		EQ(iopgt_sync(d.dom, &a), 0);
+		EQ(iopgt_map(d.dom, y, y, d.s[0], RW, &b), 0);
+		EQ(iopgt_sync(d.dom, &b), 0);
+		EQ(iopgt_unmap(d.dom, x, d.s[0], &b), (int64_t)d.s[0]);
+		EQ(iopgt_unmap(d.dom, y, d.s[0], &b), (int64_t)d.s[0]);
+		d.rec.n = 0;
+		EQ(iopgt_sync(d.dom, &b), 0);
+		EXPECT(d.rec.n >= 2);
+		gclose(&d);
+	}
+	g_recycle = false;
+	free(recycled.p);
+	recycled.p = NULL;
+}
+
 /* Two pages far apart in one batch, in caching mode: two ADDED ranges of
  * one page each (the union asked for the whole span between them); their
  * unmap: MODIFIED pages inside the WALK ranges of the tables unlinked,
@@ -947,6 +1033,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_callbacks_policies),
 		cmocka_unit_test(test_one_gather),
+		cmocka_unit_test(test_gather_reused_address),
 		cmocka_unit_test(test_far_pages),
 		cmocka_unit_test(test_added_apart),
 		cmocka_unit_test(test_split_size),
