@@ -1619,7 +1619,9 @@ static void test_neg_span_cut(void **state)
 	for (size_t ci = 0; ci < n_tcfgs; ci++) {
 		if (!span_cut(&tcfgs[ci], false))
 			continue;
-		assert_true(span_cut(&tcfgs[ci], true));
+		/* The twin's hook exists in debug builds only. */
+		if (IOPGT_DEBUG >= 1)
+			assert_true(span_cut(&tcfgs[ci], true));
 		n++;
 	}
 	/* AMD v1 is in every test run's configurations. */
@@ -1723,7 +1725,7 @@ static bool grow_run(const struct tcfg *c, enum grow_mode mode)
 	assert_int_equal(drv_map(&e, hi, 0x300000, e.page, IOPGT_PROT_READ),
 			 0);
 	assert_int_equal(gd.calls, 1);
-	assert_true(gd.hook_ran);
+	assert_true(gd.hook_ran || IOPGT_DEBUG < 1); /* a debug build's yield */
 	iopgt_domain_info(e.dom, &info, sizeof(info));
 	assert_int_equal(info.levels, e.info.levels + 1);
 	iopgt_sim_translate(e.sim, hi, IOPGT_SIM_READ, &r);
@@ -1767,10 +1769,14 @@ static void test_grow(void **state)
 	for (size_t ci = 0; ci < n_tcfgs; ci++) {
 		if (!grow_run(&tcfgs[ci], GROW_OK))
 			continue;
+		n++;
+		assert_true(grow_run(&tcfgs[ci], GROW_NO_DTE));
+		/* The twins' hooks and the yield point that checks the
+		 * callback's order exist in debug builds only. */
+		if (IOPGT_DEBUG < 1)
+			continue;
 		assert_true(grow_run(&tcfgs[ci], GROW_BREAK_LINK));
 		assert_true(grow_run(&tcfgs[ci], GROW_BREAK_ORDER));
-		assert_true(grow_run(&tcfgs[ci], GROW_NO_DTE));
-		n++;
 	}
 	assert_true(n > 0); /* AMD v1 is in every run's configurations */
 }

@@ -1193,6 +1193,8 @@ static void test_walk_empty(void **state)
 		/* Without NL, RISC-V invalidates everything for a WALK. */
 		if (ic->iommu == IOPGT_IOMMU_RISCV && !(ic->flags & RANGES))
 			continue;
+		if (IOPGT_DEBUG < 1)
+			continue; /* PT_HOOK_BREAK_WALK_MERGE: debug builds */
 		v = scenario_walk_merge(ic, true);
 		report(ic, "walk merged", v, 1);
 		assert_true(v > 0);
