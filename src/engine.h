@@ -812,13 +812,18 @@ PT(fill_lost)(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 
 /* The filler's half of the fence pair with an unlinker (pt.h), after it
  * stored leaves into t without a section: true if t is frozen. Inline in
- * the single-page map, which follows up out of line (PT(map_met)). */
+ * the single-page map, which follows up out of line (PT(map_met)).
+ * locked: the last store was a locked exchange, whose fence is made
+ * (pt_fence_after_locked). */
 static inline bool PT(fill_fenced)(struct iopgt_domain *dom,
-				   const struct pt_table *t)
+				   const struct pt_table *t, const bool locked)
 {
 	(void)dom; /* for the yield point alone */
 	PT_YIELD(dom, PT_Y_FILL_STORED, t->level, t->iova);
-	pt_fence_sc();
+	if (locked)
+		pt_fence_after_locked();
+	else
+		pt_fence_sc();
 	return (atomic_load_explicit(&t->st, memory_order_relaxed) &
 		PT_ST_F) != 0;
 }
@@ -828,7 +833,7 @@ static inline bool PT(fill_fenced)(struct iopgt_domain *dom,
 static inline bool PT(fill_check)(struct iopgt_domain *dom, struct pt_table *t,
 				  uint64_t iova)
 {
-	if (!PT(fill_fenced)(dom, t) ||
+	if (!PT(fill_fenced)(dom, t, false) ||
 	    PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK))
 		return false;
 	return PT(fill_met_freeze)(dom, t, iova);
@@ -1462,18 +1467,26 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (cur.level)
 		return 1;
 	if (!pt_counted(dom)) {
-		/* The slot is this call's, and nothing else to count. */
-		atomic_store_explicit(&cur.va[cur.idx],
-				      fmt_make_leaf(pa, 0, attrs),
-				      memory_order_relaxed);
+		const bool fence = !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
+		const uint64_t leaf = fmt_make_leaf(pa, 0, attrs);
+
+		/* The slot is this call's, and nothing else to count. Where
+		 * a fence follows and a locked exchange makes one (x86), the
+		 * store is that exchange. */
+		if (PT_LOCKED_FENCES && fence)
+			atomic_exchange_explicit(&cur.va[cur.idx], leaf,
+						 memory_order_relaxed);
+		else
+			atomic_store_explicit(&cur.va[cur.idx], leaf,
+					      memory_order_relaxed);
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
 					IOPGT_FLUSH_ADDED, 0, 0);
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
-		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
-		    PT(fill_fenced)(dom, pt_desc(dom, cur.va))) {
+		if (fence && PT(fill_fenced)(dom, pt_desc(dom, cur.va),
+					     PT_LOCKED_FENCES)) {
 			*follow = (uintptr_t)cur.va | 2;
 			return 0;
 		}
@@ -1830,15 +1843,20 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 /* After a clear without a section: in a domain that coalesces, the
  * clearer's half of the Dekker pair with a coalescer (true: t is frozen);
  * in one that reclaims, the fence that lets one of two clearers emptying
- * a table together see the other's clear in its probe (pt.h). */
+ * a table together see the other's clear in its probe (pt.h). locked: the
+ * clear was this thread's last read-modify-write (a compare-and-swap), so
+ * the fence may be the one it made (pt_fence_after_locked). */
 static inline bool PT(clear_met)(const struct iopgt_domain *dom,
-				 const struct pt_table *t)
+				 const struct pt_table *t, const bool locked)
 {
 	const unsigned o = dom->cfg.options;
 
 	if ((o & IOPGT_OPT_NO_COALESCE) && (o & IOPGT_OPT_NO_RECLAIM))
 		return false;
-	atomic_thread_fence(memory_order_seq_cst);
+	if (locked)
+		pt_fence_after_locked();
+	else
+		pt_fence_sc();
 	return !(o & IOPGT_OPT_NO_COALESCE) &&
 	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
@@ -2076,7 +2094,7 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			 * emptied table (pt.h). */
 			bool stands = true; /* false: t was replaced */
 
-			if (!counted && PT(clear_met)(op->dom, t))
+			if (!counted && PT(clear_met)(op->dom, t, false))
 				stands = PT(clear_met_freeze)(
 					op->dom, op->g, t, base + first * sz,
 					base + (lastc + 1) * sz - 1);
@@ -2729,6 +2747,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * compare-and-swap, so that an overlapping caller's split of
 		 * the leaf (a table entry) is never overwritten and lost. */
 		uint64_t old = cur.e;
+		bool locked = false;
 
 		if (PT(uc_clear_excl)(dom, cur.level)) {
 			/* Coalescing within t rewrites groups in place,
@@ -2737,6 +2756,12 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			 * a group now, for the general path. */
 			if (!PT(clear_item)(t, cur.idx, &st, &was, false))
 				return -1;
+		} else if (granule && PT_LOCKED_FENCES) {
+			/* One locked exchange is the clear and the fence of
+			 * clear_met (a store and a fence otherwise). */
+			atomic_exchange_explicit(&cur.va[cur.idx], 0,
+						 memory_order_relaxed);
+			locked = true;
 		} else if (granule)
 			atomic_store_explicit(&cur.va[cur.idx], 0,
 					      memory_order_relaxed);
@@ -2744,6 +2769,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				 &cur.va[cur.idx], &old, 0,
 				 memory_order_relaxed, memory_order_relaxed))
 			return -1; /* changed meanwhile: the general path */
+		else
+			locked = true;
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
 				span | PT(stale_sizes)(&dom->geo, t), 0);
 		if (pt_pinned(t))
@@ -2753,7 +2780,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * (PT(unmap_follow)). The probe's first read is here, after
 		 * the fence of clear_met: with the entry after the cleared
 		 * one in use, t is not empty, and the call is saved. */
-		if (PT(clear_met)(dom, t))
+		if (PT(clear_met)(dom, t, locked))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
 		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
 			 !atomic_load_explicit(

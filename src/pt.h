@@ -555,6 +555,30 @@ static inline void pt_fence_sc(void)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* pt_fence_sc() right after a read-modify-write of this thread (a
+ * compare-and-swap that succeeded, a fetch-and-add): on x86 that is a
+ * locked instruction, which is a full barrier already (Intel SDM vol. 3A,
+ * "Memory Ordering in P6 and More Recent Processor Families": reads or
+ * writes cannot be reordered with locked instructions; AMD64 APM vol. 1,
+ * "Forcing Memory Order": locked instructions are read/write barriers),
+ * so only the compiler needs holding back, as Linux's
+ * smp_mb__after_atomic() does. ThreadSanitizer, which knows nothing of
+ * that, gets the fence. */
+#if (defined(__x86_64__) || defined(__i386__)) && \
+	!defined(__SANITIZE_THREAD__) && !PT_HAS_TSAN
+#define PT_LOCKED_FENCES 1
+#else
+#define PT_LOCKED_FENCES 0
+#endif
+
+static inline void pt_fence_after_locked(void)
+{
+	if (PT_LOCKED_FENCES)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		pt_fence_sc();
+}
+
 /* ------------------------------------------------------------------------
  * Reclaim strategies (reclaim.c): how a table that was unlinked and
  * flushed is freed while lock-free walkers may still hold it, chosen per
@@ -676,18 +700,8 @@ pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
 		w |= 1;
 	}
 	/* Orders this walker's loads of the tree after its count (pairs
-	 * with the reclaimer's fence). On x86 the locked increment is a full
-	 * barrier already (Intel SDM vol. 3A, "Memory Ordering in P6 and
-	 * More Recent Processor Families": reads or writes cannot be
-	 * reordered with locked instructions),
-	 * so only the compiler needs holding back; ThreadSanitizer, which
-	 * knows nothing of that, gets the fence. */
-#if (defined(__x86_64__) || defined(__i386__)) && \
-	!defined(__SANITIZE_THREAD__) && !PT_HAS_TSAN
-	atomic_signal_fence(memory_order_seq_cst);
-#else
-	pt_fence_sc();
-#endif
+	 * with the reclaimer's fence). */
+	pt_fence_after_locked();
 	return w;
 }
 
