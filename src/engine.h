@@ -2769,6 +2769,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * (PT(unmap_follow)). The probe's first read is here, after
 		 * the fence of clear_met: with the entry after the cleared
 		 * one in use, t is not empty, and the call is saved. */
+		/* locked: nothing between the compare-and-swap and here
+		 * may be half of a fence pair (the gather is this call's). */
 		if (PT(clear_met)(dom, t, locked))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
 		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&

@@ -519,9 +519,11 @@ static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
 {
 	int r;
 
-	/* IOPGT_OPT_ONE_GATHER: an unbound gather is empty; while another
-	 * is open it has nothing to flush and stays closed. */
-	if (dom && g && g->dom == PT_UNBOUND && dom->one_g && dom->one_g != g) {
+	/* IOPGT_OPT_ONE_GATHER: an empty gather (unbound, or synced on
+	 * another domain) has nothing to flush while another is open, and
+	 * stays closed: its sync succeeds, as any empty gather's does. */
+	if (dom && dom->one_g && dom->one_g != g && gather_bindable(dom, g) &&
+	    !g->tables && g->iova == UINT64_MAX) {
 		if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 			iopgt__reclaim_waiting(dom);
 		return 0;

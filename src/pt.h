@@ -292,6 +292,10 @@ struct pt_shard {
 
 struct iopgt_domain {
 	const struct pt_engine *eng;
+	/* Unique in the process, never 0: what a bound gather records of
+	 * its domain (PT_G_STAMP). Read by every call, beside eng, in a
+	 * line nobody writes after create. */
+	uint64_t stamp;
 	struct pt_geo geo;
 	struct iopgt_config cfg;
 	/* The root the domain was created with: &root_desc, or, in a
@@ -354,9 +358,6 @@ struct iopgt_domain {
 	 * plain field; a gather is unbound at its sync and opened again by
 	 * its next use (iopgt__gather_open). */
 	const struct iopgt_gather *one_g;
-	/* Unique in the process, never 0: what a bound gather records of
-	 * its domain (PT_G_STAMP). */
-	uint64_t stamp;
 
 	/* The epoch; see the vocabulary above. The walkers inside the tree
 	 * are counted in shards[], by the parity of the epoch they entered
@@ -562,9 +563,12 @@ static inline void pt_fence_sc(void)
  * writes cannot be reordered with locked instructions; AMD64 APM vol. 1,
  * "Forcing Memory Order": locked instructions are read/write barriers),
  * so only the compiler needs holding back, as Linux's
- * smp_mb__after_atomic() does. ThreadSanitizer, which knows nothing of
- * that, gets the fence. */
-#if (defined(__x86_64__) || defined(__i386__)) && \
+ * smp_mb__after_atomic() does. 32-bit x86 qualifies only where a 64-bit
+ * compare-and-swap is an instruction (cmpxchg8b), not a library call that
+ * may take a lock. ThreadSanitizer, which knows nothing of that, gets the
+ * fence. */
+#if (defined(__x86_64__) ||                                                \
+     (defined(__i386__) && defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_8))) && \
 	!defined(__SANITIZE_THREAD__) && !PT_HAS_TSAN
 #define PT_LOCKED_FENCES 1
 #else
