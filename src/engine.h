@@ -1462,15 +1462,13 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	if (cur.level)
 		return 1;
 	if (!pt_counted(dom)) {
-		const bool fence = !(dom->cfg.options & IOPGT_OPT_NO_RECLAIM);
-		const uint64_t leaf = fmt_make_leaf(pa, 0, attrs);
-
 		/* The slot is this call's, and nothing else to count. A
 		 * store and a fence, not one locked exchange: the entry's line
 		 * is shared with neighbours' writers, and a locked operation
 		 * on it cost two writers 10-25% of their throughput (bench
 		 * writers), where the fence's is on this thread's stack. */
-		atomic_store_explicit(&cur.va[cur.idx], leaf,
+		atomic_store_explicit(&cur.va[cur.idx],
+				      fmt_make_leaf(pa, 0, attrs),
 				      memory_order_relaxed);
 		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
 			pt_gather_range(g, iova, iova + dom->granule_mask,
@@ -1478,7 +1476,8 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
-		if (fence && PT(fill_fenced)(dom, pt_desc(dom, cur.va))) {
+		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+		    PT(fill_fenced)(dom, pt_desc(dom, cur.va))) {
 			*follow = (uintptr_t)cur.va | 2;
 			return 0;
 		}

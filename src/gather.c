@@ -59,6 +59,12 @@ static __attribute__((noinline)) void gather_close(struct iopgt_domain *dom,
 	PT_G_STAMP(g) = 0;
 }
 
+/* Whether g holds nothing: no range to flush, no table to reclaim. */
+static inline bool gather_empty(const struct iopgt_gather *g)
+{
+	return !g->tables && g->iova == UINT64_MAX;
+}
+
 /* Whether g may be bound (to dom): set up by iopgt_gather_init, and not
  * holding another domain's state. */
 static bool gather_bindable(const struct iopgt_domain *dom,
@@ -70,7 +76,7 @@ static bool gather_bindable(const struct iopgt_domain *dom,
 		pt_assert("the gather was set up by iopgt_gather_init", false);
 		return false;
 	}
-	return g->dom == PT_UNBOUND || (!g->tables && g->iova == UINT64_MAX);
+	return g->dom == PT_UNBOUND || gather_empty(g);
 }
 
 int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
@@ -105,8 +111,7 @@ int iopgt__gather_open(struct iopgt_domain *dom, struct iopgt_gather *g)
 
 void iopgt__gather_unopen(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
-	if (dom && g && dom->one_g == g && g->iova == UINT64_MAX &&
-	    !g->tables)
+	if (dom && g && dom->one_g == g && gather_empty(g))
 		gather_close(dom, g);
 }
 
@@ -523,7 +528,7 @@ static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
 	 * another domain) has nothing to flush while another is open, and
 	 * stays closed: its sync succeeds, as any empty gather's does. */
 	if (dom && dom->one_g && dom->one_g != g && gather_bindable(dom, g) &&
-	    !g->tables && g->iova == UINT64_MAX) {
+	    gather_empty(g)) {
 		if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 			iopgt__reclaim_waiting(dom);
 		return 0;
