@@ -400,7 +400,8 @@ enum {
 	 * the flag is never set. Checked: map, unmap, dirty tracking and
 	 * flush_all with a gather other than the one open return -EBUSY
 	 * (nothing done) until that one is synced; sync closes it, and so
-	 * does a call that fails leaving the gather empty. */
+	 * does a call that fails leaving the gather empty. A sync of another
+	 * gather that holds nothing does nothing and returns 0. */
 	IOPGT_OPT_ONE_GATHER = 1u << 6,
 };
 
