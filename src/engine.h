@@ -2666,19 +2666,30 @@ PT(unlink_up)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	}
 }
 
-/* pt_clear_run of the one entry idx of t, for formats with leaf spans:
- * false, with nothing cleared, if t is frozen or the entry is an item of a
- * leaf of several items (coalescing within t made it one after the walk
- * read it; the general path splits it). */
-static inline bool PT(clear_item)(struct pt_table *t, unsigned idx,
-				  uint64_t *st, uint64_t *old, bool counted)
+/* Clear the one entry idx of t, at level, which the caller's walk read as
+ * a leaf of one item, inside t's exclusive section. False, with nothing
+ * cleared, if t is frozen or the entry is no longer such a leaf: an item
+ * of a group (coalescing within t made it one after the walk read it) or
+ * a table entry. Only an overlapping caller can have put a table there
+ * since the walk (a split of the leaf, or an install after unmapping it),
+ * and clearing that entry would cut the table loose: still live, never
+ * gathered, and with walkers inside it that would wait for good on its
+ * parent once that is unlinked. The general path (false) unmaps whatever
+ * is there. *old: the entry cleared (0 if it was empty). */
+static inline bool PT(clear_item)(struct iopgt_domain *dom,
+				  struct pt_table *t, unsigned level,
+				  unsigned idx, uint64_t *st, uint64_t *old,
+				  bool counted)
 {
 	uint64_t x;
 
+	(void)dom;
 	if (!pt_open_excl(t))
 		return false;
 	x = pt_load(t, idx);
-	if (x && fmt_leaf_span(x, t->level)) {
+	if (x && ((fmt_is_table(x, level) &&
+		   !PT_BROKEN(dom, PT_HOOK_BREAK_LEAF_CLEAR)) ||
+		  (FMT_LEAF_SPANS && fmt_leaf_span(x, level)))) {
 		pt_close_excl(t, 0);
 		return false;
 	}
@@ -2704,7 +2715,6 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	struct pt_cur cur;
 	uint64_t st, span, was;
 
-	(void)was; /* for leaf spans alone */
 	PT(cur_root_k)(dom, &cur, fixed);
 	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v)) {
 		/* An empty entry: nothing mapped in its span */
@@ -2745,8 +2755,12 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			 * inside its exclusive section: so does this clear
 			 * (pt_uc_excl); a leaf merged meanwhile is an item of
 			 * a group now, for the general path. */
-			if (!PT(clear_item)(t, cur.idx, &st, &was, false))
+			PT_YIELD(dom, PT_Y_LEAF_READ, cur.level, t->iova);
+			if (!PT(clear_item)(dom, t, granule ? 0 : cur.level,
+					    cur.idx, &st, &was, false))
 				return -1;
+			if (!was)
+				return 0; /* an overlapping caller's unmap */
 		} else if (granule) {
 			/* A store and clear_met's fence, not a locked
 			 * exchange on a line neighbours write (PT(map_one)) */
@@ -2779,9 +2793,12 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			*follow = (struct pt_table *)((uintptr_t)t | 2);
 		return (int64_t)span;
 	}
-	if (FMT_LEAF_SPANS ? !PT(clear_item)(t, cur.idx, &st, &was, true)
-			   : !pt_clear_run(t, cur.idx, 1, NULL, &st))
+	PT_YIELD(dom, PT_Y_LEAF_READ, cur.level, t->iova);
+	if (!PT(clear_item)(dom, t, granule ? 0 : cur.level, cur.idx, &st,
+			    &was, true))
 		return -1;
+	if (!was)
+		return 0; /* an overlapping caller unmapped it first */
 	pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
 			span | PT(stale_sizes)(&dom->geo, t), 0);
 	/* Emptied: the caller parks or unlinks it (out of line), unless
@@ -2880,7 +2897,7 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 				   g0 == idx ? last + 1 : iova) == -ESTALE)
 			return PT(unmap_range)(dom, iova, last, g, w);
 	}
-	if (!PT(clear_item)(t, idx, &st, &old, pt_counted(dom)))
+	if (!PT(clear_item)(dom, t, 0, idx, &st, &old, pt_counted(dom)))
 		return PT(unmap_range)(dom, iova, last, g, w);
 	if (old) {
 		/* The item was part of a larger leaf until the split: any

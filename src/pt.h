@@ -1062,39 +1062,6 @@ static inline int pt_replace(struct pt_table *t, unsigned idx, uint64_t *old,
 	return ok ? 0 : -EAGAIN;
 }
 
-/* Clear the entries idx.. idx + n - 1 that the caller owns, counting
- * those found non-empty. False, with nothing cleared, if t is frozen; else
- * *st is t's state after the close (0: t is empty and nobody else is
- * inside: the caller unlinks it). Hardware may set accessed/dirty bits in
- * a leaf until it is cleared (with an atomic read-modify-write, so a plain
- * store of zero is never undone): if old_or is given, the old values are
- * exchanged and OR-ed into it. */
-static inline bool pt_clear_run(struct pt_table *t, unsigned idx, unsigned n,
-				uint64_t *old_or, uint64_t *st)
-{
-	pt_entry_t *p = t->va + idx;
-	uint64_t acc = 0;
-	uint32_t k = 0;
-
-	if (!pt_open_excl(t))
-		return false;
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t e = atomic_load_explicit(&p[i], memory_order_relaxed);
-		if (!e)
-			continue;
-		if (old_or)
-			acc |= atomic_exchange_explicit(&p[i], 0,
-							memory_order_relaxed);
-		else
-			atomic_store_explicit(&p[i], 0, memory_order_relaxed);
-		k++;
-	}
-	if (old_or)
-		*old_or |= acc;
-	*st = pt_close_excl(t, k);
-	return true;
-}
-
 /* t's non-empty entries: its count, or (a domain without counts) a scan.
  * For the rare paths (a superpage over a subtree, introspection). */
 static inline uint32_t pt_used(const struct iopgt_domain *dom,

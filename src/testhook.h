@@ -75,6 +75,12 @@ enum {
 	                                      * range and keeps it so, with
 	                                      * one table's page: a clear
 	                                      * inside, or a table beside */
+	PT_HOOK_BREAK_LEAF_CLEAR = 1u << 17, /* an unmap of one leaf clears
+	                                      * its entry without checking,
+	                                      * inside the section, that it
+	                                      * is still a leaf: a table an
+	                                      * overlapping caller put there
+	                                      * is cut loose */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -127,6 +133,9 @@ enum pt_yield_point {
 	PT_Y_MERGE_SCANNED,    /* coalesce within a table: a group seen
 	                        * contiguous inside the exclusive section,
 	                        * before it is rewritten as one leaf */
+	PT_Y_LEAF_READ,        /* unmap of one leaf: the walk read it,
+	                        * before the clear inside the exclusive
+	                        * section (level and iova: its table's) */
 	PT_Y_COUNT
 };
 

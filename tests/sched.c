@@ -85,6 +85,7 @@ static const char *const point_names[SCHED_NPOINTS] = {
 	[PT_Y_COALESCE_GAVE_UP] = "PT_Y_COALESCE_GAVE_UP",
 	[PT_Y_GROW_CALL] = "PT_Y_GROW_CALL",
 	[PT_Y_MERGE_SCANNED] = "PT_Y_MERGE_SCANNED",
+	[PT_Y_LEAF_READ] = "PT_Y_LEAF_READ",
 	[PT_Y_WORKER_COLLECT] = "PT_Y_WORKER_COLLECT",
 	[SCHED_P_WALK] = "walk (lookup inside a table)",
 	[SCHED_P_TRAP] = "trap (table page access)",

@@ -1154,6 +1154,120 @@ static void test_map_redo_own_uncounted(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * 1f. An unmap of one superpage meets an overlapping caller's split
+ *
+ * A level-1 leaf at B (entry 2 of the first level-1 table); a page at 0
+ * keeps the upper tables. Thread A unmaps [B, B + s1): its walk reads the
+ * leaf, and it stops before the clear (PT_Y_LEAF_READ). Thread S unmaps
+ * B's first page (a caller bug: the two ranges overlap): it splits the
+ * leaf into a level-0 table T and clears the page. A goes on: inside the
+ * section it finds a table entry where its walk read the leaf, and its
+ * general path unmaps what T holds (s1 - page bytes), which empties T and
+ * unlinks it. A clear that stored over the table entry instead cut T
+ * loose: A's unmap returned s1, T stayed allocated and out of the tree
+ * (rclose: two table pages left), and a writer still inside T waited for
+ * good on the level-1 table once that was unlinked (seen as a hang of the
+ * overlapping writers' stress test).
+ * Run with counts, and without them where the level-1 leaves are cleared
+ * inside the section too (levels with leaf spans, all sizes allowed;
+ * elsewhere a compare-and-swap of the leaf is the clear, and A does not
+ * stop). Twin: PT_HOOK_BREAK_LEAF_CLEAR must be caught.
+ */
+static unsigned long leaf_clear_on(const struct tcfg *c, unsigned options,
+				   unsigned hooks, bool *ran)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop ao, so;
+	struct sched_thread *A, *S;
+	uint64_t B, s1;
+
+	ropen_sizes(&d, c, 0, options,
+		    options & IOPGT_OPT_COUNTS ? 0 : TSIZES_ALL);
+	*ran = false;
+	if (d.n < 2 || d.levels < 3)
+		return rdrop(&d);
+	s1 = d.s[1];
+	B = 2 * s1;
+	if (hooks)
+		iopgt__set_test_hooks(d.dom, hooks);
+	s = sched_new(d.dom, "leaf_clear %s%s%s", c->name,
+		      options & IOPGT_OPT_COUNTS ? "" : " without counts",
+		      hooks ? " (the table check broken on purpose)" : "");
+	rmap(&d, 0, d.page);
+	rmap(&d, B, s1);
+	ao = rop(&d, ROP_UNMAP, B, s1);
+	A = sched_thread(s, "A (unmap of the level-1 leaf)", rop_run, &ao);
+	sched_stop_at(A, PT_Y_LEAF_READ, 1, SCHED_ANY_IOVA, 1);
+	sched_start(A);
+	if (sched_wait(A, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		/* Without counts, a level whose leaves are cleared by a
+		 * compare-and-swap, outside the section: not this race. */
+		if (options & IOPGT_OPT_COUNTS)
+			sched_violation(s, "A never reached PT_Y_LEAF_READ "
+					   "(unmap returned %" PRId64 ")",
+					ao.ret);
+		sched_join(A);
+		return rclose(s, &d);
+	}
+	*ran = true;
+	so = rop(&d, ROP_UNMAP, B, d.page);
+	S = sched_thread(s, "S (unmap of the leaf's first page)", rop_run,
+			 &so);
+	sched_start(S);
+	finish_with(S, A);
+	sched_release(A);
+	sched_join(A);
+	if (so.ret != (int64_t)d.page)
+		sched_violation(s, "S's unmap returned %" PRId64, so.ret);
+	if (ao.ret != (int64_t)(s1 - d.page))
+		sched_violation(s, "A's unmap returned %" PRId64 ", expected "
+				   "0x%" PRIx64 " (the leaf but the page S "
+				   "unmapped first)",
+				ao.ret, s1 - d.page);
+	rexpect(s, &d, B, 0, 0, "the leaf's first page, unmapped by S");
+	rexpect(s, &d, B + d.page, 0, 0, "the leaf's second page, by A");
+	rexpect(s, &d, B + s1 - d.page, 0, 0, "the leaf's last page, by A");
+	rexpect(s, &d, 0, 1, d.page, "the page that keeps the upper tables");
+	return rclose(s, &d);
+}
+
+static void test_leaf_clear_table(void **state)
+{
+	static const unsigned opts[] = { IOPGT_OPT_COUNTS,
+					 IOPGT_OPT_NO_COUNTS };
+	unsigned ran[2] = { 0, 0 };
+
+	(void)state;
+	require_hooks();
+	for (unsigned o = 0; o < 2; o++) {
+		for (size_t i = 0; i < n_tcfgs; i++) {
+			unsigned long v;
+			bool r;
+
+			v = leaf_clear_on(&tcfgs[i], opts[o], 0, &r);
+			SCENARIO_END(v);
+			if (!r)
+				continue;
+			v = leaf_clear_on(&tcfgs[i], opts[o],
+					  PT_HOOK_BREAK_LEAF_CLEAR, &r);
+			if (!v) {
+				fprintf(stderr, "%s: the broken twin went "
+						"unnoticed\n",
+					tcfgs[i].name);
+				fail();
+			}
+			ran[o]++;
+		}
+	}
+	fprintf(stderr, "leaf_clear: %u configurations with counts, %u "
+			"without; each broken twin was caught, as it must "
+			"be\n",
+		ran[0], ran[1]);
+	assert_true(ran[0] > 0);
+}
+
+/* ------------------------------------------------------------------------
  * 2. An entry naming a freed table
  *
  * T as in 1. C stops before the freeze (COALESCE_SCANNED for level 1).
@@ -2400,6 +2514,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_map_unlink_uncounted),
 		cmocka_unit_test(test_unlink_thaw_uncounted),
 		cmocka_unit_test(test_map_redo_own_uncounted),
+		cmocka_unit_test(test_leaf_clear_table),
 		cmocka_unit_test(test_merge_clear_uncounted),
 		cmocka_unit_test(test_freed_entry),
 		cmocka_unit_test(test_freed_entry_trap),
