@@ -198,12 +198,15 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 	if (FMT_TABLE_LINEAR &&
 	    (!may_p2v || __builtin_expect(c->p2v == NULL, 1))) {
 		/* Unrolled: each level's step with its own constants, entered
-		 * at the root's level. */
+		 * at the root's level. A table entry is the likely case (a
+		 * page's walk meets one a level): so laid out, the steps fall
+		 * through to each other and to the end, which is then not a
+		 * padded jump target. */
 		const uintptr_t off = c->off;
 #define PT_LEAF_STEP(L)                                                      \
 	case L:                                                              \
 		if (FMT_GRANULE + FMT_BITS * (L) >= 64 ||                   \
-		    !fmt_is_table(e, L)) {                                   \
+		    __builtin_expect(!fmt_is_table(e, L), 0)) {              \
 			level = L;                                           \
 			goto out;                                            \
 		}                                                            \
@@ -1761,9 +1764,11 @@ PT(map_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			    PT_WALK_EPOCH, false);
 }
 
-static inline int PT(map_other)(struct iopgt_domain *dom, uint64_t iova,
-				uint64_t pa, uint64_t last, uint64_t attrs,
-				struct iopgt_gather *g)
+/* Out of line, entered by a tail call: its call of iopgt__grow would make
+ * PT(map) save registers on every path. */
+static __attribute__((noinline)) int
+PT(map_other)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	if (dom->ias_max && last > pt_top(dom)->last) {
 		int r = iopgt__grow(dom, last);
