@@ -183,10 +183,13 @@ static inline uint64_t PT(cur_seek)(const struct iopgt_domain *dom,
  * library writes it so and the hardware never changes it), so pa + off =
  * e + (off - fmt_make_table(0, level)); otherwise the address is decoded
  * with fmt_table_pa. A level costs about as many instructions as the
- * hardware's walk takes steps. */
+ * hardware's walk takes steps. to0 (a constant): the caller uses the
+ * cursor only where the walk reaches level 0; a walk that ends above it
+ * sets the cursor's level alone (then not 0), so that the walk's levels
+ * need not be carried to its end. */
 static inline __attribute__((always_inline)) uint64_t
 PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
-		 uint64_t iova, const bool may_p2v)
+		 uint64_t iova, const bool may_p2v, const bool to0)
 {
 	const uint64_t below = (UINT64_C(1) << FMT_BITS) - 1;
 	pt_entry_t *va = c->va;
@@ -204,10 +207,12 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 		 * padded jump target. */
 		const uintptr_t off = c->off;
 #define PT_LEAF_STEP(L)                                                      \
-	case L:                                                              \
+	step##L:                                                             \
 		if (FMT_GRANULE + FMT_BITS * (L) >= 64 ||                   \
 		    __builtin_expect(!fmt_is_table(e, L), 0)) {              \
 			level = L;                                           \
+			if (to0)                                             \
+				goto above;                                  \
 			goto out;                                            \
 		}                                                            \
 		va = (pt_entry_t *)(uintptr_t)(                              \
@@ -215,18 +220,32 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 		idx = (unsigned)(iova >> ((FMT_GRANULE + FMT_BITS * (L - 1)) \
 					  & 63)) &                           \
 		      below;                                                 \
-		e = atomic_load_explicit(&va[idx], memory_order_acquire);    \
-		__attribute__((fallthrough));
+		e = atomic_load_explicit(&va[idx], memory_order_acquire);
 		_Static_assert(PT_MAX_LEVELS == 6, "PT_LEAF_STEP: one per level");
-		switch (level) {
-			PT_LEAF_STEP(5)
-			PT_LEAF_STEP(4)
-			PT_LEAF_STEP(3)
-			PT_LEAF_STEP(2)
-			PT_LEAF_STEP(1)
-		default:
-			level = 0;
+		/* Entered by compares, not a jump table (a bounds check, two
+		 * loads, an addition and an indirect jump): first the root of
+		 * a 4-level tree, the common geometry, then that of a 5-level
+		 * one; level > 3 tested apart, so that the compiler does not
+		 * turn the chain of equalities back into a table. */
+		if (level == 3)
+			goto step3;
+		if (level > 3) {
+			if (level == 4)
+				goto step4;
+			goto step5;
 		}
+		if (level == 2)
+			goto step2;
+		if (level == 1)
+			goto step1;
+		goto step0;
+		PT_LEAF_STEP(5)
+		PT_LEAF_STEP(4)
+		PT_LEAF_STEP(3)
+		PT_LEAF_STEP(2)
+		PT_LEAF_STEP(1)
+	step0:
+		level = 0;
 #undef PT_LEAF_STEP
 		goto out;
 	}
@@ -249,13 +268,23 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 		e = atomic_load_explicit(&va[idx], memory_order_acquire);
 	}
 out:
-	if (level != c->level) {
+	if (to0) {
+		if (level)
+			goto above;
+		/* level 0 is never the root */
+		c->level = 0;
+		c->shift = FMT_GRANULE;
+		c->mask = (unsigned)below;
+	} else if (level != c->level) {
 		c->level = level;
 		c->shift = FMT_GRANULE + FMT_BITS * level;
 		c->mask = (unsigned)below;
 	}
 	c->va = va;
 	c->idx = idx;
+	return c->e = e;
+above:
+	c->level = level;
 	return c->e = e;
 }
 
@@ -265,7 +294,7 @@ out:
 static inline __attribute__((always_inline)) uint64_t
 PT(cur_leaf)(const struct iopgt_domain *dom, struct pt_cur *c, uint64_t iova)
 {
-	return PT(cur_leaf_p2v)(dom, c, iova, true);
+	return PT(cur_leaf_p2v)(dom, c, iova, true, false);
 }
 
 /* The descriptor of the table at `level` on the cursor's path (level at
@@ -1460,7 +1489,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	uint64_t st;
 
 	PT(cur_root_k)(dom, &cur, fixed);
-	if (PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v))
+	if (PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v, true))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
@@ -2721,7 +2750,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	uint64_t st, span, was;
 
 	PT(cur_root_k)(dom, &cur, fixed);
-	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v)) {
+	if (!PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v, granule)) {
 		/* An empty entry: nothing mapped in its span */
 		return !granule && (iova ^ last) >> cur.shift ? -1 : 0;
 	}
@@ -3044,7 +3073,7 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 	 * which were a state of the tree during this call. */
 	PT(cur_root_k)(dom, &cur, fixed);
 	if (!hooked) {
-		e = PT(cur_leaf_p2v)(dom, &cur, iova, !fast);
+		e = PT(cur_leaf_p2v)(dom, &cur, iova, !fast, false);
 	} else {
 		for (;;) {
 			dom->walk_hook(dom->walk_hook_arg,
