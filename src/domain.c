@@ -503,6 +503,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	atomic_store_explicit(&dom->top.v, &dom->top.first,
 			      memory_order_relaxed);
 	dom->top.other = pt_top_other(dom);
+	dom->top.map_other = pt_map_other(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {
 		iopgt__segments_destroy(dom);

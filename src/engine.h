@@ -227,7 +227,7 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 		 * a 4-level tree, the common geometry, then that of a 5-level
 		 * one; level > 3 tested apart, so that the compiler does not
 		 * turn the chain of equalities back into a table. */
-		if (level == 3)
+		if (__builtin_expect(level == 3, 1))
 			goto step3;
 		if (level > 3) {
 			if (level == 4)
@@ -236,7 +236,9 @@ PT(cur_leaf_p2v)(const struct iopgt_domain *dom, struct pt_cur *c,
 		}
 		if (level == 2)
 			goto step2;
-		if (level == 1)
+		/* (to0: level 0 is never the root, and the root's entry
+		 * stays out of the values carried to the end) */
+		if (to0 || level == 1)
 			goto step1;
 		goto step0;
 		PT_LEAF_STEP(5)
@@ -1472,13 +1474,34 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->cut_last = 0;
 }
 
+/* Entry i of the level-0 table that holds entry p: a level-0 table (never
+ * the root) has 2^FMT_BITS entries and is aligned to its size. */
+static inline pt_entry_t *PT(l0_entry)(const pt_entry_t *p, unsigned i)
+{
+	const uintptr_t size = sizeof(pt_entry_t) << FMT_BITS;
+
+	return (pt_entry_t *)((uintptr_t)p & ~(size - 1)) + i;
+}
+
+/* The entry after p in its level-0 table, the first after the last: the
+ * bits of p + 1 inside the table, those of p above. */
+static inline pt_entry_t *PT(l0_next)(const pt_entry_t *p)
+{
+	const uintptr_t size = sizeof(pt_entry_t) << FMT_BITS;
+	const uintptr_t a = (uintptr_t)p;
+
+	return (pt_entry_t *)(a ^ ((a ^ (a + sizeof(*p))) & (size - 1)));
+}
+
 /* Map one smallest page where its tables exist already: the common case,
  * kept short and free of the general path's state. Returns 0 or -EEXIST
  * when done, 1 when the general path must do it (a table is missing, a
  * leaf is in the way, or the table was frozen meanwhile); nothing has
  * changed then. *follow: 1 if the page completed its table (with
- * counts); without counts, in a domain that coalesces, the table written,
- * for the caller's probe (PT(map_probe)). */
+ * counts); without counts, in a domain that coalesces, the entry written,
+ * for the caller's probe (PT(map_probe)). fixed: as for cur_root_k, and
+ * the domain is not in caching mode (dom->top.map_other), so that the
+ * page's gather, a call, is not there to make the path save registers. */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v,
@@ -1488,29 +1511,35 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	struct pt_cur cur;
 	uint64_t st;
 
+	pt_assert("a domain in caching mode takes map's out-of-line paths",
+		  !fixed || !(dom->cfg.options & IOPGT_OPT_CACHING_MODE));
 	PT(cur_root_k)(dom, &cur, fixed);
 	if (PT(cur_leaf_p2v)(dom, &cur, iova, may_p2v, true))
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
 	if (!pt_counted(dom)) {
+		/* From here on, the entry's address alone: the table's and
+		 * the IOVA are found from it where needed (PT(l0_entry),
+		 * PT(map_probe)), so that the path keeps few values. */
+		pt_entry_t *const p = &cur.va[cur.idx];
+
 		/* The slot is this call's, and nothing else to count. A
 		 * store and a fence, not one locked exchange: the entry's line
 		 * is shared with neighbours' writers, and a locked operation
 		 * on it cost two writers 10-25% of their throughput (bench
 		 * writers), where the fence's is on this thread's stack. */
-		atomic_store_explicit(&cur.va[cur.idx],
-				      fmt_make_leaf(pa, 0, attrs),
+		atomic_store_explicit(p, fmt_make_leaf(pa, 0, attrs),
 				      memory_order_relaxed);
-		if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
+		if (!fixed && (dom->cfg.options & IOPGT_OPT_CACHING_MODE))
 			pt_gather_range(g, iova, iova + dom->granule_mask,
 					IOPGT_FLUSH_ADDED, 0, 0);
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
-		    PT(fill_fenced)(dom, pt_desc(dom, cur.va))) {
-			*follow = (uintptr_t)cur.va | 2;
+		    PT(fill_fenced)(dom, pt_desc(dom, p))) {
+			*follow = (uintptr_t)p | 2;
 			return 0;
 		}
 		/* The probe for a full table, out of line (PT(map_probe)),
@@ -1520,13 +1549,12 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * saved (a table filled in order always stops here). */
 		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
 			if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
-			    atomic_load_explicit(&cur.va[cur.idx ^ 1],
+			    atomic_load_explicit(PT(l0_entry)(p, cur.idx ^ 1),
 						 memory_order_relaxed))
-				*follow = (uintptr_t)pt_desc(dom, cur.va) | 4;
-			else if (atomic_load_explicit(
-					 &cur.va[(cur.idx + 1) & cur.mask],
-					 memory_order_relaxed))
-				*follow = (uintptr_t)cur.va;
+				*follow = (uintptr_t)pt_desc(dom, p) | 4;
+			else if (atomic_load_explicit(PT(l0_next)(p),
+						      memory_order_relaxed))
+				*follow = (uintptr_t)p;
 		}
 		return 0;
 	}
@@ -1537,7 +1565,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	atomic_store_explicit(&cur.va[cur.idx], fmt_make_leaf(pa, 0, attrs),
 			      memory_order_relaxed);
 	st = pt_close(t, 0);
-	if (dom->cfg.options & IOPGT_OPT_CACHING_MODE)
+	if (!fixed && (dom->cfg.options & IOPGT_OPT_CACHING_MODE))
 		pt_gather_range(g, iova, iova + dom->granule_mask,
 				IOPGT_FLUSH_ADDED, 0, 0);
 	*follow = pt_st_count(st) == t->mask + 1;
@@ -1652,34 +1680,40 @@ PT(coalesce_page)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return 0;
 }
 
-/* Without counts, the single page at iova was just written into the
- * level-0 table at va, inside the walker section w: probe the table for
- * "full", leave, and try to coalesce if it may be. */
+/* Without counts, a single page was just written into entry p of a
+ * level-0 table, inside the walker section w: probe the table for "full",
+ * leave, and try to coalesce if it may be. The page's IOVA is the
+ * entry's. */
 static __attribute__((noinline)) int
-PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
-	      const pt_entry_t *va, pt_walk_t w)
+PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
+	      const pt_entry_t *p, pt_walk_t w)
 {
 	const unsigned n = pt_nr_entries(&dom->geo, 0);
+	const pt_entry_t *va = PT(l0_entry)(p, 0);
+	const uint64_t iova =
+		PT(entry_iova)(dom, pt_desc(dom, va), (unsigned)(p - va));
 	bool full = (dom->geo.leaf_levels & 2) &&
-		    PT(may_be_full)(va, n, pt_index(&dom->geo, 0, iova));
+		    PT(may_be_full)(va, n, (unsigned)(p - va));
 
 	pt_walk_leave(dom, w);
 	return full ? PT(coalesce_page)(dom, g, iova) : 0;
 }
 
-/* Without counts, the single page at iova was just written into the
- * level-0 table at va, inside the walker section w, and the table was
+/* Without counts, the single page (pa, attrs) was just written into entry
+ * p of a level-0 table, inside the walker section w, and the table was
  * found frozen: wait for the freezer, map again if it unlinked the table,
- * and leave. */
+ * and leave. The page's IOVA is the entry's (six arguments: the fast path
+ * reaches here by a tail call). */
 static __attribute__((noinline)) int
-PT(map_met)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-	    uint64_t attrs, struct iopgt_gather *g, const pt_entry_t *va,
-	    pt_walk_t w)
+PT(map_met)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t pa,
+	    uint64_t attrs, const pt_entry_t *p, pt_walk_t w)
 {
+	struct pt_table *t = pt_desc(dom, p);
+	const uint64_t iova = PT(entry_iova)(dom, t, (unsigned)(p - t->va));
 	int r = 0;
 
 	if (!PT_BROKEN(dom, PT_HOOK_BREAK_FILL_CHECK) &&
-	    PT(fill_met_freeze)(dom, pt_desc(dom, va), iova)) {
+	    PT(fill_met_freeze)(dom, t, iova)) {
 		PT(fill_lost)(g, iova, iova + dom->granule_mask,
 			      dom->granule_mask + 1);
 		r = PT(map_range)(dom, iova, pa, iova + dom->granule_mask,
@@ -1736,16 +1770,15 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	if (FMT_LEAF_SPANS && __builtin_expect(follow & 4, 0))
 		return PT(map_merge)(dom, g, iova, follow, w);
-	/* follow: 1, the page filled its table (counted); else the table
+	/* follow: 1, the page filled its table (counted); else the entry
 	 * written, for the probe of a domain without counts, or, tagged
-	 * with bit 1, found frozen after the store */
+	 * with bit 1, its table found frozen after the store */
 	if (__builtin_expect(follow > 1, 0)) {
 		if (follow & 2)
-			return PT(map_met)(dom, iova, pa, attrs, g,
+			return PT(map_met)(dom, g, pa, attrs,
 					   (const pt_entry_t *)(follow - 2),
 					   w);
-		return PT(map_probe)(dom, g, iova, (const pt_entry_t *)follow,
-				     w);
+		return PT(map_probe)(dom, g, (const pt_entry_t *)follow, w);
 	}
 	pt_walk_leave_k(dom, w, walk);
 	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
@@ -1821,7 +1854,7 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	if (__builtin_expect(dom->top.other, 0))
+	if (__builtin_expect(dom->top.map_other, 0))
 		return PT(map_other)(dom, iova, pa, last, attrs, g);
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
 			    PT_WALK_EPOCH, true);

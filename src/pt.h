@@ -323,6 +323,9 @@ struct iopgt_domain {
 		 * embedder's phys_to_virt or a test's walk hook. One test on
 		 * the hot paths sends all three out of line. */
 		bool other;
+		/* For map: other, or caching mode, whose single-page map
+		 * gathers the page it adds (pt_map_other). */
+		bool map_other;
 	} top __attribute__((aligned(64)));
 	/* A growing domain's roots above the first, by level (each written
 	 * once, before v names it). */
@@ -831,6 +834,15 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
 {
 	return dom->top.walk != PT_WALK_EPOCH || dom->cfg.phys_to_virt ||
 	       dom->walk_hook || dom->ias_max;
+}
+
+/* A domain whose maps go out of line (dom->top.map_other): those of
+ * pt_top_other, and caching mode, so that the hot path's single page
+ * makes no call (the gather of what it adds) and saves no registers. */
+static inline bool pt_map_other(const struct iopgt_domain *dom)
+{
+	return pt_top_other(dom) ||
+	       (dom->cfg.options & IOPGT_OPT_CACHING_MODE);
 }
 
 /* A growing domain maps nothing above the span of its root tv: cut
