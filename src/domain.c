@@ -503,7 +503,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	atomic_store_explicit(&dom->top.v, &dom->top.first,
 			      memory_order_relaxed);
 	dom->top.other = pt_top_other(dom);
-	dom->top.map_other = pt_map_other(dom);
+	pt_set_paths(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {
 		iopgt__segments_destroy(dom);
@@ -767,6 +767,28 @@ static inline int map_checked(struct iopgt_domain *dom, uint64_t iova,
 	return dom->eng->map(dom, iova, pa, last, prot, g);
 }
 
+/* map_checked for one smallest page (size is granule_mask + 1), the
+ * common call: the same checks in the same order, less those that the
+ * length passes by itself (aligned, a page at an aligned address does not
+ * wrap around). */
+static inline __attribute__((always_inline)) int
+map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		 unsigned prot, struct iopgt_gather *g)
+{
+	const uint64_t m = dom->granule_mask;
+	const uint64_t bl = iova + m + dom->in_bias;
+
+	if (iova & m)
+		return -EINVAL;
+	if ((bl & dom->ias_mask) || bl < m)
+		return -ERANGE;
+	if (pa & m)
+		return -EINVAL;
+	if ((pa + m) & dom->oas_mask)
+		return -ERANGE;
+	return dom->eng->map(dom, iova, pa, iova + m, prot, g);
+}
+
 static __attribute__((noinline)) int
 map_bind(struct iopgt_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
 	 unsigned prot, struct iopgt_gather *g)
@@ -786,6 +808,8 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 {
 	if (!pt_gather_bound(dom, g))
 		return map_bind(dom, iova, pa, size, prot, g);
+	if (size - 1 == dom->granule_mask)
+		return map_page_checked(dom, iova, pa, prot, g);
 	return map_checked(dom, iova, pa, size, prot, g);
 }
 
@@ -798,6 +822,21 @@ static inline int64_t unmap_checked(struct iopgt_domain *dom, uint64_t iova,
 	if (r)
 		return r;
 	return dom->eng->unmap(dom, iova, last, g);
+}
+
+/* unmap_checked for one smallest page (as map_page_checked). */
+static inline __attribute__((always_inline)) int64_t
+unmap_page_checked(struct iopgt_domain *dom, uint64_t iova,
+		   struct iopgt_gather *g)
+{
+	const uint64_t m = dom->granule_mask;
+	const uint64_t bl = iova + m + dom->in_bias;
+
+	if (iova & m)
+		return -EINVAL;
+	if ((bl & dom->ias_mask) || bl < m)
+		return -ERANGE;
+	return dom->eng->unmap(dom, iova, iova + m, g);
 }
 
 static __attribute__((noinline)) int64_t
@@ -820,6 +859,8 @@ int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 {
 	if (!pt_gather_bound(dom, g))
 		return unmap_bind(dom, iova, size, g);
+	if (size - 1 == dom->granule_mask)
+		return unmap_page_checked(dom, iova, g);
 	return unmap_checked(dom, iova, size, g);
 }
 

@@ -1474,6 +1474,18 @@ static inline void PT(op_init)(struct pt_op *op, struct iopgt_domain *dom,
 	op->cut_last = 0;
 }
 
+/* The options the single-leaf paths test: none where plain (a constant),
+ * the path compiled for the default domain (dom->top.map_path and
+ * unmap_path PT_PATH_PLAIN: without counts, reclaiming and coalescing,
+ * pt_path_plain), so that those paths make no test of them. */
+static inline unsigned PT(hot_options)(const struct iopgt_domain *dom,
+				       const bool plain)
+{
+	pt_assert("a plain path's domain is plain",
+		  !plain || pt_path_plain(dom));
+	return plain ? 0 : dom->cfg.options;
+}
+
 /* Entry i of the level-0 table that holds entry p: a level-0 table (never
  * the root) has 2^FMT_BITS entries and is aligned to its size. */
 static inline pt_entry_t *PT(l0_entry)(const pt_entry_t *p, unsigned i)
@@ -1500,13 +1512,15 @@ static inline pt_entry_t *PT(l0_next)(const pt_entry_t *p)
  * changed then. *follow: 1 if the page completed its table (with
  * counts); without counts, in a domain that coalesces, the entry written,
  * for the caller's probe (PT(map_probe)). fixed: as for cur_root_k, and
- * the domain is not in caching mode (dom->top.map_other), so that the
- * page's gather, a call, is not there to make the path save registers. */
+ * the domain is not in caching mode (dom->top.map_path), so that the
+ * page's gather, a call, is not there to make the path save registers.
+ * plain: as for PT(hot_options). */
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v,
-	    const bool fixed)
+	    const bool fixed, const bool plain)
 {
+	const unsigned o = PT(hot_options)(dom, plain);
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st;
@@ -1518,7 +1532,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		return cur.level ? 1 : -EEXIST;
 	if (cur.level)
 		return 1;
-	if (!pt_counted(dom)) {
+	if (plain || !pt_counted(dom)) {
 		/* From here on, the entry's address alone: the table's and
 		 * the IOVA are found from it where needed (PT(l0_entry),
 		 * PT(map_probe)), so that the path keeps few values. */
@@ -1537,7 +1551,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		/* In a domain that reclaims, the filler's half of the fence
 		 * pair with an unlinker (pt.h); if t is frozen, the caller
 		 * follows up out of line (PT(map_met)). */
-		if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+		if (!(o & IOPGT_OPT_NO_RECLAIM) &&
 		    PT(fill_fenced)(dom, pt_desc(dom, p))) {
 			*follow = (uintptr_t)p | 2;
 			return 0;
@@ -1547,7 +1561,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * (PT(map_merge)). The probe's first read is here: with the
 		 * next entry empty the table is not full, and the call is
 		 * saved (a table filled in order always stops here). */
-		if (!(dom->cfg.options & IOPGT_OPT_NO_COALESCE)) {
+		if (!(o & IOPGT_OPT_NO_COALESCE)) {
 			if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
 			    atomic_load_explicit(PT(l0_entry)(p, cur.idx ^ 1),
 						 memory_order_relaxed))
@@ -1757,7 +1771,8 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 static inline __attribute__((always_inline)) int
 PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
-	     const bool may_p2v, const unsigned walk, const bool fixed)
+	     const bool may_p2v, const unsigned walk, const bool fixed,
+	     const bool plain)
 {
 	uintptr_t follow = 0;
 	int r;
@@ -1765,7 +1780,8 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
-	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v, fixed);
+	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v, fixed,
+			plain);
 	if (r > 0)
 		return PT(map_page_general)(dom, iova, pa, attrs, g, w);
 	if (FMT_LEAF_SPANS && __builtin_expect(follow & 4, 0))
@@ -1782,7 +1798,7 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	}
 	pt_walk_leave_k(dom, w, walk);
 	if (__builtin_expect(follow, 0) && (dom->geo.leaf_levels & 2) &&
-	    !(dom->cfg.options & IOPGT_OPT_NO_COALESCE))
+	    !(PT(hot_options)(dom, plain) & IOPGT_OPT_NO_COALESCE))
 		return PT(coalesce_page)(dom, g, iova);
 	return r;
 }
@@ -1798,7 +1814,7 @@ PT(map_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE,
-			    false);
+			    false, false);
 }
 
 static __attribute__((noinline)) int
@@ -1806,7 +1822,7 @@ PT(map_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL,
-			    false);
+			    false, false);
 }
 
 static __attribute__((noinline)) int
@@ -1814,7 +1830,7 @@ PT(map_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	    uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, true, PT_WALK_ANY,
-			    false);
+			    false, false);
 }
 
 /* The epoch's walker, from the published root: a growing domain's. */
@@ -1823,7 +1839,17 @@ PT(map_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH, false);
+			    PT_WALK_EPOCH, false, false);
+}
+
+/* The hot path's domain with options (dom->top.map_path PT_PATH_OPTS): the
+ * same path, which tests them. */
+static __attribute__((noinline)) int
+PT(map_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
+			    PT_WALK_EPOCH, true, false);
 }
 
 /* Out of line, entered by a tail call: its call of iopgt__grow would make
@@ -1854,10 +1880,13 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	if (__builtin_expect(dom->top.map_other, 0))
+	if (__builtin_expect(dom->top.map_path != PT_PATH_PLAIN, 0)) {
+		if (dom->top.map_path == PT_PATH_OPTS)
+			return PT(map_opts)(dom, iova, pa, last, attrs, g);
 		return PT(map_other)(dom, iova, pa, last, attrs, g);
+	}
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH, true);
+			    PT_WALK_EPOCH, true, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -1903,12 +1932,11 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
  * in one that reclaims, the fence that lets one of two clearers emptying
  * a table together see the other's clear in its probe (pt.h). locked: the
  * clear was this thread's last read-modify-write (a compare-and-swap), so
- * the fence may be the one it made (pt_fence_after_locked). */
-static inline bool PT(clear_met)(const struct iopgt_domain *dom,
-				 const struct pt_table *t, const bool locked)
+ * the fence may be the one it made (pt_fence_after_locked). o: the
+ * domain's options (PT(hot_options)). */
+static inline bool PT(clear_met)(const struct pt_table *t, const bool locked,
+				 const unsigned o)
 {
-	const unsigned o = dom->cfg.options;
-
 	if ((o & IOPGT_OPT_NO_COALESCE) && (o & IOPGT_OPT_NO_RECLAIM))
 		return false;
 	if (locked)
@@ -2152,7 +2180,8 @@ static int PT(unmap_table)(struct pt_op *op, struct pt_table *t, uint64_t iova,
 			 * emptied table (pt.h). */
 			bool stands = true; /* false: t was replaced */
 
-			if (!counted && PT(clear_met)(op->dom, t, false))
+			if (!counted &&
+			    PT(clear_met)(t, false, op->dom->cfg.options))
 				stands = PT(clear_met_freeze)(
 					op->dom, op->g, t, base + first * sz,
 					base + (lastc + 1) * sz - 1);
@@ -2776,8 +2805,9 @@ static inline bool PT(clear_item)(struct iopgt_domain *dom,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	      uint64_t last, const bool granule, struct pt_table **follow,
-	      const bool may_p2v, const bool fixed)
+	      const bool may_p2v, const bool fixed, const bool plain)
 {
+	const unsigned o = PT(hot_options)(dom, plain);
 	struct pt_table *t;
 	struct pt_cur cur;
 	uint64_t st, span, was;
@@ -2809,7 +2839,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			return -1; /* a superpage to split, smaller leaves */
 		t = PT(cur_table)(dom, &cur, cur.level);
 	}
-	if (__builtin_expect(!pt_counted(dom), 0)) {
+	if (plain || __builtin_expect(!pt_counted(dom), 0)) {
 		/* No section, no count: the leaf is this call's. Level 0
 		 * holds no table entry, so a store clears it; above, a
 		 * compare-and-swap, so that an overlapping caller's split of
@@ -2851,9 +2881,9 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * one in use, t is not empty, and the call is saved. */
 		/* locked: nothing between the compare-and-swap and here
 		 * may be half of a fence pair (the gather is this call's). */
-		if (PT(clear_met)(dom, t, locked))
+		if (PT(clear_met)(t, locked, o))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
-		else if (!(dom->cfg.options & IOPGT_OPT_NO_RECLAIM) &&
+		else if (!(o & IOPGT_OPT_NO_RECLAIM) &&
 			 !atomic_load_explicit(
 				 &cur.va[(cur.idx + 1) & cur.mask],
 				 memory_order_relaxed))
@@ -2997,12 +3027,12 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool granule, const bool may_p2v,
-	       const unsigned walk, const bool fixed)
+	       const unsigned walk, const bool fixed, const bool plain)
 {
 	struct pt_table *follow = NULL;
 	pt_walk_t w = pt_walk_enter_k(dom, walk);
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
-				  may_p2v, fixed);
+				  may_p2v, fixed, plain);
 
 	if (FMT_LEAF_SPANS && __builtin_expect(r == -2, 0))
 		return PT(unmap_item)(dom, g, iova, last, follow, w);
@@ -3020,16 +3050,16 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool may_p2v,
-	       const unsigned walk, const bool fixed)
+	       const unsigned walk, const bool fixed, const bool plain)
 {
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
 	if (last - iova == dom->granule_mask)
 		return PT(unmap_leaf)(dom, iova, last, g, true, may_p2v,
-				      walk, fixed);
+				      walk, fixed, plain);
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
 		return PT(unmap_leaf)(dom, iova, last, g, false, may_p2v,
-				      walk, fixed);
+				      walk, fixed, plain);
 	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
@@ -3038,28 +3068,41 @@ static __attribute__((noinline)) int64_t
 PT(unmap_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, false,
+			      false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, false,
+			      false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	      struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, false);
+	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, false,
+			      false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, false,
+			      false);
+}
+
+/* The hot path's domain with options, as for map. */
+static __attribute__((noinline)) int64_t
+PT(unmap_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true,
+			      false);
 }
 
 static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -3078,12 +3121,25 @@ static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(unmap_call)(dom, iova, last, g);
 }
 
+/* The hot path, a function of its own: the registers it saves are not
+ * saved on the way to the others. */
+static __attribute__((noinline)) int64_t
+PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true,
+			      true);
+}
+
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
-	if (__builtin_expect(dom->top.other, 0))
+	if (__builtin_expect(dom->top.unmap_path != PT_PATH_PLAIN, 0)) {
+		if (dom->top.unmap_path == PT_PATH_OPTS)
+			return PT(unmap_opts)(dom, iova, last, g);
 		return PT(unmap_other)(dom, iova, last, g);
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true);
+	}
+	return PT(unmap_plain)(dom, iova, last, g);
 }
 
 /* ------------------------------------------------------------------------

@@ -323,9 +323,8 @@ struct iopgt_domain {
 		 * embedder's phys_to_virt or a test's walk hook. One test on
 		 * the hot paths sends all three out of line. */
 		bool other;
-		/* For map: other, or caching mode, whose single-page map
-		 * gathers the page it adds (pt_map_other). */
-		bool map_other;
+		/* The paths of map and unmap (PT_PATH_*, pt_set_paths). */
+		uint8_t map_path, unmap_path;
 	} top __attribute__((aligned(64)));
 	/* A growing domain's roots above the first, by level (each written
 	 * once, before v names it). */
@@ -836,13 +835,30 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
 	       dom->walk_hook || dom->ias_max;
 }
 
-/* A domain whose maps go out of line (dom->top.map_other): those of
- * pt_top_other, and caching mode, so that the hot path's single page
- * makes no call (the gather of what it adds) and saves no registers. */
-static inline bool pt_map_other(const struct iopgt_domain *dom)
+/* The paths of map and unmap (dom->top.map_path and unmap_path): the hot
+ * path compiled for the default domain (plain: without counts, reclaiming
+ * and coalescing), which tests none of those options; the same path
+ * testing them, out of line; or, for the domains of pt_top_other (for map
+ * also caching mode, so that the hot single page makes no call, the
+ * gather of what it adds, and saves no registers), the out-of-line
+ * paths. One test on the hot path tells the first from the others. */
+enum { PT_PATH_PLAIN = 0, PT_PATH_OPTS = 1, PT_PATH_OTHER = 2 };
+
+static inline bool pt_path_plain(const struct iopgt_domain *dom)
 {
-	return pt_top_other(dom) ||
-	       (dom->cfg.options & IOPGT_OPT_CACHING_MODE);
+	return dom->top.uncounted &&
+	       !(dom->cfg.options &
+		 (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE));
+}
+
+static inline void pt_set_paths(struct iopgt_domain *dom)
+{
+	const uint8_t hot = pt_path_plain(dom) ? PT_PATH_PLAIN : PT_PATH_OPTS;
+	const bool other = pt_top_other(dom);
+	const bool cm = dom->cfg.options & IOPGT_OPT_CACHING_MODE;
+
+	dom->top.unmap_path = other ? PT_PATH_OTHER : hot;
+	dom->top.map_path = other || cm ? PT_PATH_OTHER : hot;
 }
 
 /* A growing domain maps nothing above the span of its root tv: cut
@@ -1255,12 +1271,12 @@ void iopgt__gather_add(struct iopgt_gather *g,
  * and, if it keeps them, its ranges, with the leaf sizes a TLB may hold
  * for it and any (IOPGT_RANGE_ANY_SIZE: other sizes too; always for
  * ADDED). A MODIFIED range is leaf-only, an ADDED one never (a table
- * may have been installed where an empty entry was cached). Inline:
- * every unmap and every caching-mode map calls it; the first range of a
- * batch and a range that widens the last one stay inline. */
-static inline void pt_gather_range(struct iopgt_gather *g, uint64_t iova,
-				   uint64_t last, enum iopgt_flush_kind kind,
-				   uint64_t sizes, uint32_t any)
+ * may have been installed where an empty entry was cached). Always
+ * inline: every unmap and every caching-mode map calls it; the first
+ * range of a batch and a range that widens the last one stay inline. */
+static inline __attribute__((always_inline)) void
+pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
 {
 	struct iopgt_flush_range *r;
 	uint32_t flags;

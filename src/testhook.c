@@ -210,7 +210,7 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
 	dom->walk_hook_arg = arg;
 	dom->walk_hook = fn;
 	dom->top.other = pt_top_other(dom);
-	dom->top.map_other = pt_map_other(dom);
+	pt_set_paths(dom);
 }
 
 void iopgt__set_yield_hook(struct iopgt_domain *dom,
