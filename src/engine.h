@@ -1873,6 +1873,17 @@ PT(map_other)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	return PT(map_call)(dom, iova, pa, last, attrs, g);
 }
 
+/* The paths other than the hot one, chosen out of line: the hot path
+ * then tests the path's byte alone, without keeping it. */
+static __attribute__((noinline)) int
+PT(map_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	if (dom->top.map_path == PT_PATH_OPTS)
+		return PT(map_opts)(dom, iova, pa, last, attrs, g);
+	return PT(map_other)(dom, iova, pa, last, attrs, g);
+}
+
 static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		   uint64_t last, unsigned prot, struct iopgt_gather *g)
 {
@@ -1880,11 +1891,8 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
-	if (__builtin_expect(dom->top.map_path != PT_PATH_PLAIN, 0)) {
-		if (dom->top.map_path == PT_PATH_OPTS)
-			return PT(map_opts)(dom, iova, pa, last, attrs, g);
-		return PT(map_other)(dom, iova, pa, last, attrs, g);
-	}
+	if (__builtin_expect(dom->top.map_path != PT_PATH_PLAIN, 0))
+		return PT(map_cold)(dom, iova, pa, last, attrs, g);
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
 			    PT_WALK_EPOCH, true, true);
 }
@@ -3131,14 +3139,21 @@ PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 			      true);
 }
 
+/* As PT(map_cold). */
+static __attribute__((noinline)) int64_t
+PT(unmap_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+	       struct iopgt_gather *g)
+{
+	if (dom->top.unmap_path == PT_PATH_OPTS)
+		return PT(unmap_opts)(dom, iova, last, g);
+	return PT(unmap_other)(dom, iova, last, g);
+}
+
 static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 			 uint64_t last, struct iopgt_gather *g)
 {
-	if (__builtin_expect(dom->top.unmap_path != PT_PATH_PLAIN, 0)) {
-		if (dom->top.unmap_path == PT_PATH_OPTS)
-			return PT(unmap_opts)(dom, iova, last, g);
-		return PT(unmap_other)(dom, iova, last, g);
-	}
+	if (__builtin_expect(dom->top.unmap_path != PT_PATH_PLAIN, 0))
+		return PT(unmap_cold)(dom, iova, last, g);
 	return PT(unmap_plain)(dom, iova, last, g);
 }
 

@@ -687,13 +687,14 @@ pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
 		return iopgt__walk_enter_call(dom);
 	}
 	struct pt_shard *sh = pt_shard(dom);
-	unsigned i = (unsigned)atomic_load_explicit(&dom->epoch,
-						    memory_order_seq_cst) & 1;
+	/* (a word, so that indexing with it needs no extension) */
+	uintptr_t i = (uintptr_t)atomic_load_explicit(&dom->epoch,
+						     memory_order_seq_cst) & 1;
 	pt_walk_t w = (pt_walk_t)&sh->walkers[i];
 
 	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
 	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
-	if (__builtin_expect(((unsigned)atomic_load_explicit(
+	if (__builtin_expect(((uintptr_t)atomic_load_explicit(
 				      &dom->epoch, memory_order_seq_cst) &
 			      1) != i,
 			     0)) {
