@@ -80,12 +80,9 @@ static inline uint64_t fmt_leaf_sizes(unsigned level, const struct pt_geo *geo)
 }
 #define fmt_leaf_sizes fmt_leaf_sizes
 
-/* P set and PS clear, in one test: e - 1 clears P if it was set, without
- * a borrow into PS, and sets it (or borrows through all bits) if it was
- * clear. The walks test this once a level. */
 static inline bool fmt_is_table(uint64_t e, unsigned level)
 {
-	return level > 0 && !((e - 1) & (X86_P | X86_PS));
+	return level > 0 && (e & X86_P) && !(e & X86_PS);
 }
 #define fmt_is_table fmt_is_table
 
