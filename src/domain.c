@@ -767,13 +767,12 @@ static inline int map_checked(struct iopgt_domain *dom, uint64_t iova,
 	return dom->eng->map(dom, iova, pa, last, prot, g);
 }
 
-/* map_checked for one smallest page (size is granule_mask + 1), the
+/* check_range for one smallest page (size is granule_mask + 1), the
  * common call: the same checks in the same order, less those that the
  * length passes by itself (aligned, a page at an aligned address does not
  * wrap around). */
 static inline __attribute__((always_inline)) int
-map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		 unsigned prot, struct iopgt_gather *g)
+check_page(const struct iopgt_domain *dom, uint64_t iova)
 {
 	const uint64_t m = dom->granule_mask;
 	const uint64_t bl = iova + m + dom->in_bias;
@@ -782,6 +781,19 @@ map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return -EINVAL;
 	if ((bl & dom->ias_mask) || bl < m)
 		return -ERANGE;
+	return 0;
+}
+
+/* map_checked for one smallest page (check_page). */
+static inline __attribute__((always_inline)) int
+map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		 unsigned prot, struct iopgt_gather *g)
+{
+	const uint64_t m = dom->granule_mask;
+	int r = check_page(dom, iova);
+
+	if (r)
+		return r;
 	if (pa & m)
 		return -EINVAL;
 	if ((pa + m) & dom->oas_mask)
@@ -824,19 +836,16 @@ static inline int64_t unmap_checked(struct iopgt_domain *dom, uint64_t iova,
 	return dom->eng->unmap(dom, iova, last, g);
 }
 
-/* unmap_checked for one smallest page (as map_page_checked). */
+/* unmap_checked for one smallest page (check_page). */
 static inline __attribute__((always_inline)) int64_t
 unmap_page_checked(struct iopgt_domain *dom, uint64_t iova,
 		   struct iopgt_gather *g)
 {
-	const uint64_t m = dom->granule_mask;
-	const uint64_t bl = iova + m + dom->in_bias;
+	int r = check_page(dom, iova);
 
-	if (iova & m)
-		return -EINVAL;
-	if ((bl & dom->ias_mask) || bl < m)
-		return -ERANGE;
-	return dom->eng->unmap(dom, iova, iova + m, g);
+	if (r)
+		return r;
+	return dom->eng->unmap(dom, iova, iova + dom->granule_mask, g);
 }
 
 static __attribute__((noinline)) int64_t
