@@ -502,7 +502,6 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	};
 	atomic_store_explicit(&dom->top.v, &dom->top.first,
 			      memory_order_relaxed);
-	dom->top.other = pt_top_other(dom);
 	pt_set_paths(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {

@@ -1486,15 +1486,6 @@ static inline unsigned PT(hot_options)(const struct iopgt_domain *dom,
 	return plain ? 0 : dom->cfg.options;
 }
 
-/* Entry i of the level-0 table that holds entry p: a level-0 table (never
- * the root) has 2^FMT_BITS entries and is aligned to its size. */
-static inline pt_entry_t *PT(l0_entry)(const pt_entry_t *p, unsigned i)
-{
-	const uintptr_t size = sizeof(pt_entry_t) << FMT_BITS;
-
-	return (pt_entry_t *)((uintptr_t)p & ~(size - 1)) + i;
-}
-
 /* The entry after p in its level-0 table, the first after the last: the
  * bits of p + 1 inside the table, those of p above. */
 static inline pt_entry_t *PT(l0_next)(const pt_entry_t *p)
@@ -1534,7 +1525,7 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		return 1;
 	if (plain || !pt_counted(dom)) {
 		/* From here on, the entry's address alone: the table's and
-		 * the IOVA are found from it where needed (PT(l0_entry),
+		 * the IOVA are found from it where needed (pt_desc,
 		 * PT(map_probe)), so that the path keeps few values. */
 		pt_entry_t *const p = &cur.va[cur.idx];
 
@@ -1563,8 +1554,11 @@ PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * saved (a table filled in order always stops here). */
 		if (!(o & IOPGT_OPT_NO_COALESCE)) {
 			if (FMT_LEAF_SPANS && dom->geo.spans[0] &&
-			    atomic_load_explicit(PT(l0_entry)(p, cur.idx ^ 1),
-						 memory_order_relaxed))
+			    /* the pair's other entry: p's index with its
+			     * lowest bit flipped (tables are page aligned) */
+			    atomic_load_explicit(
+				    (pt_entry_t *)((uintptr_t)p ^ sizeof(*p)),
+				    memory_order_relaxed))
 				*follow = (uintptr_t)pt_desc(dom, p) | 4;
 			else if (atomic_load_explicit(PT(l0_next)(p),
 						      memory_order_relaxed))
@@ -1703,11 +1697,11 @@ PT(map_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	      const pt_entry_t *p, pt_walk_t w)
 {
 	const unsigned n = pt_nr_entries(&dom->geo, 0);
-	const pt_entry_t *va = PT(l0_entry)(p, 0);
-	const uint64_t iova =
-		PT(entry_iova)(dom, pt_desc(dom, va), (unsigned)(p - va));
+	const struct pt_table *t = pt_desc(dom, p);
+	const unsigned idx = (unsigned)(p - t->va);
+	const uint64_t iova = PT(entry_iova)(dom, t, idx);
 	bool full = (dom->geo.leaf_levels & 2) &&
-		    PT(may_be_full)(va, n, (unsigned)(p - va));
+		    PT(may_be_full)(t->va, n, idx);
 
 	pt_walk_leave(dom, w);
 	return full ? PT(coalesce_page)(dom, g, iova) : 0;

@@ -852,12 +852,15 @@ static inline bool pt_path_plain(const struct iopgt_domain *dom)
 		 (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE));
 }
 
+/* Set dom->top.other and the paths of map and unmap from what the domain
+ * is (at create, and when a test sets a walk hook). */
 static inline void pt_set_paths(struct iopgt_domain *dom)
 {
 	const uint8_t hot = pt_path_plain(dom) ? PT_PATH_PLAIN : PT_PATH_OPTS;
 	const bool other = pt_top_other(dom);
 	const bool cm = dom->cfg.options & IOPGT_OPT_CACHING_MODE;
 
+	dom->top.other = other;
 	dom->top.unmap_path = other ? PT_PATH_OTHER : hot;
 	dom->top.map_path = other || cm ? PT_PATH_OTHER : hot;
 }

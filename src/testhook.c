@@ -209,7 +209,6 @@ void iopgt__set_walk_hook(struct iopgt_domain *dom,
 {
 	dom->walk_hook_arg = arg;
 	dom->walk_hook = fn;
-	dom->top.other = pt_top_other(dom);
 	pt_set_paths(dom);
 }
 
