@@ -348,7 +348,7 @@ static void w_step_a(struct writer *w)
 {
 	struct run *R = w->R;
 	unsigned cp = R->chunk_pages, start = (unsigned)rnd(w, w->a_own);
-	unsigned chunk = 0, k, p, q;
+	unsigned chunk = 0, k, p = 0, q;
 	int found = 0;
 
 	if (w->a_hold > 0) {
@@ -457,7 +457,7 @@ static void b_check_block(struct writer *w, unsigned block)
 static void w_step_b(struct writer *w)
 {
 	struct run *R = w->R;
-	unsigned k = (unsigned)rnd(w, w->b_own), block = 0, p, n = 0;
+	unsigned k = (unsigned)rnd(w, w->b_own), block = 0, p = 0, n = 0;
 	int found = 0;
 
 	for (unsigned j = 0; j < w->b_own && !found; j++) {
