@@ -2862,9 +2862,35 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 				return 0; /* an overlapping caller's unmap */
 		} else if (granule) {
 			/* A store and clear_met's fence, not a locked
-			 * exchange on a line neighbours write (PT(map_one)) */
-			atomic_store_explicit(&cur.va[cur.idx], 0,
-					      memory_order_relaxed);
+			 * exchange on a line neighbours write (PT(map_one)).
+			 * From here on, the entry's address alone, as in
+			 * map: the table is found from it, so that the path
+			 * keeps few values. */
+			pt_entry_t *const p = &cur.va[cur.idx];
+
+			atomic_store_explicit(p, 0, memory_order_relaxed);
+			t = pt_desc(dom, p);
+			/* A range the gather cannot take in line (a new one,
+			 * or its policy's turn): out of line, with the rest
+			 * (PT(unmap_page_gather)), so that no call is left
+			 * here for the path to save registers around. */
+			if (!pt_gather_range_fast(
+				    g, iova, last, IOPGT_FLUSH_MODIFIED,
+				    span | PT(stale_sizes)(&dom->geo, t), 0)) {
+				*follow = (struct pt_table *)((uintptr_t)p | 4);
+				return (int64_t)span;
+			}
+			if (pt_pinned(t))
+				return (int64_t)span;
+			if (PT(clear_met)(t, false, o))
+				*follow = (struct pt_table *)((uintptr_t)t |
+							      1);
+			else if (!(o & IOPGT_OPT_NO_RECLAIM) &&
+				 !atomic_load_explicit(PT(l0_next)(p),
+						       memory_order_relaxed))
+				*follow = (struct pt_table *)((uintptr_t)t |
+							      2);
+			return (int64_t)span;
 		} else if (!atomic_compare_exchange_strong_explicit(
 				   &cur.va[cur.idx], &old, 0,
 				   memory_order_relaxed, memory_order_relaxed)) {
@@ -2970,6 +2996,38 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	return r;
 }
 
+/* Tag 4 of unmap_one's follow-up: the single page at iova was cleared
+ * from entry p of a level-0 table without a section (no counts), and its
+ * range is for the gather's out-of-line add (a new range, or the policy's
+ * turn; the union is widened already): add it, then the rest of the
+ * inline path's follow-ups, for the table found from p. Nothing in
+ * between is half of a fence pair: the gather is this call's. */
+static __attribute__((noinline)) int64_t
+PT(unmap_page_gather)(struct iopgt_domain *dom, struct iopgt_gather *g,
+		      uint64_t iova, const pt_entry_t *p, pt_walk_t w,
+		      int64_t r)
+{
+	struct pt_table *t = pt_desc(dom, p);
+	const unsigned o = dom->cfg.options;
+
+	pt_gather_range_add(g, iova, iova + dom->granule_mask,
+			    (uint64_t)r | PT(stale_sizes)(&dom->geo, t), 0);
+	if (!pt_pinned(t)) {
+		if (PT(clear_met)(t, false, o))
+			return PT(unmap_follow)(
+				dom, g, iova,
+				(struct pt_table *)((uintptr_t)t | 1), w, r);
+		if (!(o & IOPGT_OPT_NO_RECLAIM) &&
+		    !atomic_load_explicit(PT(l0_next)(p),
+					  memory_order_relaxed))
+			return PT(unmap_probe)(
+				dom, g, iova,
+				(struct pt_table *)((uintptr_t)t | 2), w, r);
+	}
+	pt_walk_leave(dom, w);
+	return r;
+}
+
 /* The smallest page at iova is an item of a group in the level-0 table t
  * (a counted domain, or one without counts whose clears there take the
  * exclusive section, pt_uc_excl; inside the walker section w): rewrite
@@ -3039,6 +3097,10 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	if (FMT_LEAF_SPANS && __builtin_expect(r == -2, 0))
 		return PT(unmap_item)(dom, g, iova, last, follow, w);
 	if (__builtin_expect(follow != NULL, 0)) {
+		if (granule && ((uintptr_t)follow & 4))
+			return PT(unmap_page_gather)(
+				dom, g, iova,
+				(pt_entry_t *)((uintptr_t)follow - 4), w, r);
 		if ((uintptr_t)follow & 2)
 			return PT(unmap_probe)(dom, g, iova, follow, w, r);
 		return PT(unmap_follow)(dom, g, iova, follow, w, r);
@@ -3123,14 +3185,35 @@ static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(unmap_call)(dom, iova, last, g);
 }
 
-/* The hot path, a function of its own: the registers it saves are not
- * saved on the way to the others. */
+/* The hot path, in functions of their own: the registers they save are
+ * not saved on the way to the others. One granule page has one of its
+ * own, so that the frame of the larger leaves' path (which records its
+ * walk) is not built for it. */
 static __attribute__((noinline)) int64_t
-PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
-		struct iopgt_gather *g)
+PT(unmap_plain_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		     struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true,
-			      true);
+	return PT(unmap_leaf)(dom, iova, last, g, true, false, PT_WALK_EPOCH,
+			      true, true);
+}
+
+static __attribute__((noinline)) int64_t
+PT(unmap_plain_big)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		    struct iopgt_gather *g)
+{
+	/* As PT(unmap_body), past its first test. */
+	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
+		return PT(unmap_leaf)(dom, iova, last, g, false, false,
+				      PT_WALK_EPOCH, true, true);
+	return PT(unmap_range)(dom, iova, last, g, 0);
+}
+
+static inline int64_t PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova,
+				      uint64_t last, struct iopgt_gather *g)
+{
+	if (last - iova == dom->granule_mask)
+		return PT(unmap_plain_page)(dom, iova, last, g);
+	return PT(unmap_plain_big)(dom, iova, last, g);
 }
 
 /* As PT(map_cold). */

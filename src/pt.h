@@ -1277,10 +1277,13 @@ void iopgt__gather_add(struct iopgt_gather *g,
  * ADDED). A MODIFIED range is leaf-only, an ADDED one never (a table
  * may have been installed where an empty entry was cached). Always
  * inline: every unmap and every caching-mode map calls it; the first
- * range of a batch and a range that widens the last one stay inline. */
-static inline __attribute__((always_inline)) void
-pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
-		enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
+ * range of a batch and a range that widens the last one stay inline.
+ * pt_gather_range_fast() is those cases alone: false when the range needs
+ * iopgt__gather_add() (a new range, or g's policy), with only the union
+ * widened; pt_gather_range() is both. */
+static inline __attribute__((always_inline)) bool
+pt_gather_range_fast(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		     enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
 {
 	struct iopgt_flush_range *r;
 	uint32_t flags;
@@ -1297,7 +1300,7 @@ pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		if (kind > g->kind)
 			g->kind = kind;
 		if (!ranges)
-			return;
+			return true;
 	}
 	flags = kind == IOPGT_FLUSH_ADDED ? IOPGT_RANGE_ANY_SIZE
 					  : IOPGT_RANGE_LEAF_ONLY | any;
@@ -1316,7 +1319,7 @@ pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		r->flags = flags;
 		r->walk_levels = 0;
 		g->nr_ranges = 1;
-		return;
+		return true;
 	}
 	r = &g->ranges[n - 1];
 	if (r->kind == kind && pt_touch(r->iova, r->last, iova, last)) {
@@ -1327,14 +1330,39 @@ pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		if (last > r->last)
 			r->last = last;
 		r->leaf_sizes |= sizes;
-	} else {
+		return true;
+	}
+	return false;
+}
+
+/* Add [iova, last], changed as kind (MODIFIED, a leaf-only range), to g
+ * where pt_gather_range_fast() could not: a new range, or g's policy. */
+static inline void pt_gather_range_add(struct iopgt_gather *g, uint64_t iova,
+				       uint64_t last, uint64_t sizes,
+				       uint32_t any)
+{
+	iopgt__gather_add(g, &(struct iopgt_flush_range){
+				     .iova = iova,
+				     .last = last,
+				     .leaf_sizes = sizes,
+				     .kind = IOPGT_FLUSH_MODIFIED,
+				     .flags = IOPGT_RANGE_LEAF_ONLY | any });
+}
+
+static inline __attribute__((always_inline)) void
+pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
+{
+	if (!pt_gather_range_fast(g, iova, last, kind, sizes, any))
 		iopgt__gather_add(g, &(struct iopgt_flush_range){
 					     .iova = iova,
 					     .last = last,
 					     .leaf_sizes = sizes,
 					     .kind = kind,
-					     .flags = flags });
-	}
+					     .flags = kind == IOPGT_FLUSH_ADDED
+							      ? IOPGT_RANGE_ANY_SIZE
+							      : IOPGT_RANGE_LEAF_ONLY |
+									any });
 }
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
  * joins the range with a WALK flush. empty: t held no entry when it was
