@@ -1848,6 +1848,15 @@ PT(map_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 /* Out of line, entered by a tail call: its call of iopgt__grow would make
  * PT(map) save registers on every path. */
+/* The hot path's plain domain without a walker (PT_PATH_NOWALK). */
+static __attribute__((noinline)) int
+PT(map_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+	       uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE,
+			    true, true);
+}
+
 static __attribute__((noinline)) int
 PT(map_other)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
@@ -1875,6 +1884,8 @@ PT(map_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 {
 	if (dom->top.map_path == PT_PATH_OPTS)
 		return PT(map_opts)(dom, iova, pa, last, attrs, g);
+	if (dom->top.map_path == PT_PATH_NOWALK)
+		return PT(map_nowalk)(dom, iova, pa, last, attrs, g);
 	return PT(map_other)(dom, iova, pa, last, attrs, g);
 }
 
@@ -2863,13 +2874,11 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		} else if (granule) {
 			/* A store and clear_met's fence, not a locked
 			 * exchange on a line neighbours write (PT(map_one)).
-			 * From here on, the entry's address alone, as in
-			 * map: the table is found from it, so that the path
-			 * keeps few values. */
+			 * The out-of-line follow-up below takes the entry's
+			 * address alone and finds the table from it. */
 			pt_entry_t *const p = &cur.va[cur.idx];
 
 			atomic_store_explicit(p, 0, memory_order_relaxed);
-			t = pt_desc(dom, p);
 			/* A range the gather cannot take in line (a new one,
 			 * or its policy's turn): out of line, with the rest
 			 * (PT(unmap_page_gather)), so that no call is left
@@ -3216,6 +3225,15 @@ static inline int64_t PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(unmap_plain_big)(dom, iova, last, g);
 }
 
+/* As PT(map_nowalk). */
+static __attribute__((noinline)) int64_t
+PT(unmap_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		 struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, true,
+			      true);
+}
+
 /* As PT(map_cold). */
 static __attribute__((noinline)) int64_t
 PT(unmap_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
@@ -3223,6 +3241,8 @@ PT(unmap_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 {
 	if (dom->top.unmap_path == PT_PATH_OPTS)
 		return PT(unmap_opts)(dom, iova, last, g);
+	if (dom->top.unmap_path == PT_PATH_NOWALK)
+		return PT(unmap_nowalk)(dom, iova, last, g);
 	return PT(unmap_other)(dom, iova, last, g);
 }
 

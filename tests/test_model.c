@@ -3,7 +3,8 @@
  * Randomized test of map, unmap and lookup against a reference model, for
  * every format configuration and with the default options (no counts),
  * COUNTS, NO_RECLAIM and NO_COALESCE each with counts, both together (a
- * domain that needs no counts), and the embedder's phys_to_virt.
+ * domain that needs no counts), the embedder's phys_to_virt, and the
+ * after-flush strategy (no walker).
  *
  * The model (refmodel.h) is a sorted array of disjoint mapped ranges
  * (iova, size, pa, prot), one entry per successful map call, cut by unmaps;
@@ -53,6 +54,7 @@
 struct run {
 	const struct tcfg *c;
 	const char *variant;
+	unsigned strategy; /* enum iopgt_strategy */
 	bool p2v; /* table pa is not va plus a constant: phys_to_virt */
 	bool grow; /* up to the format's largest ias (iopgt_config.ias_max) */
 	unsigned levels0, grows; /* levels at first, growth calls */
@@ -309,6 +311,7 @@ static void setup_run(struct run *R)
 	tcfg_config(R->c, &cfg);
 	cfg.leaf_sizes = 0; /* every size, leaf spans included */
 	cfg.options = R->options;
+	cfg.strategy = R->strategy;
 	talloc_ops(&R->ta, &cfg.mem);
 	if (R->p2v) {
 		R->ta.remap = true;
@@ -393,7 +396,8 @@ static void (*const ops[])(struct run *R) = {
 };
 
 static void run_one(const struct tcfg *c, size_t ci, unsigned options,
-		    const char *variant, unsigned vi, bool p2v, bool grow)
+		    const char *variant, unsigned vi, bool p2v, bool grow,
+		    unsigned strategy)
 {
 	struct run *R = calloc(1, sizeof(*R));
 	long iters = titers("IOPGT_TEST_ITERS", UNIT_ITERS);
@@ -405,6 +409,7 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 	R->variant = variant;
 	R->p2v = p2v;
 	R->grow = grow;
+	R->strategy = strategy;
 	R->iters = iters;
 	R->base_seed = tseed(DEFAULT_SEED);
 	R->seed = rm_config_seed(R->base_seed, ci, vi);
@@ -421,8 +426,8 @@ static void run_one(const struct tcfg *c, size_t ci, unsigned options,
 	free(R);
 }
 
-static void run_variant(unsigned options, const char *variant, unsigned vi,
-			bool p2v)
+static void run_strategy(unsigned options, const char *variant, unsigned vi,
+			 bool p2v, unsigned strategy)
 {
 	print_message("base seed 0x%" PRIx64 " (set IOPGT_SEED to replay), "
 		      "%ld operations per configuration\n",
@@ -431,8 +436,15 @@ static void run_variant(unsigned options, const char *variant, unsigned vi,
 	for (size_t i = 0; i < n_tcfgs; i++) {
 		if (!tcfg_wanted(&tcfgs[i]))
 			continue;
-		run_one(&tcfgs[i], i, options, variant, vi, p2v, false);
+		run_one(&tcfgs[i], i, options, variant, vi, p2v, false,
+			strategy);
 	}
+}
+
+static void run_variant(unsigned options, const char *variant, unsigned vi,
+			bool p2v)
+{
+	run_strategy(options, variant, vi, p2v, IOPGT_STRATEGY_EPOCH);
 }
 
 static void test_model_default(void **state)
@@ -481,6 +493,14 @@ static void test_model_counts(void **state)
 	run_variant(IOPGT_OPT_COUNTS, "counts", 7, false);
 }
 
+/* After-flush reclaim (no walker: the calls here never overlap), whose
+ * default domain has a map and unmap path of its own. */
+static void test_model_after_flush(void **state)
+{
+	(void)state;
+	run_strategy(0, "after_flush", 9, false, IOPGT_STRATEGY_AFTER_FLUSH);
+}
+
 /* A domain that grows, on the first configuration of each format that
  * grows whose ias fills its levels: from there to the
  * format's largest ias, the windows of the workload at the bottom (under
@@ -495,7 +515,8 @@ static void test_model_grow(void **state)
 			continue;
 		n++;
 		if (tcfg_wanted(&tcfgs[i]))
-			run_one(&tcfgs[i], i, 0, "grow", 8, false, true);
+			run_one(&tcfgs[i], i, 0, "grow", 8, false, true,
+				IOPGT_STRATEGY_EPOCH);
 	}
 	assert_true(n > 0); /* AMD v1 is in every run's configurations */
 }
@@ -509,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_model_uncounted),
 		cmocka_unit_test(test_model_phys_to_virt),
 		cmocka_unit_test(test_model_counts),
+		cmocka_unit_test(test_model_after_flush),
 		cmocka_unit_test(test_model_grow),
 	};
 
