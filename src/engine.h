@@ -3353,9 +3353,20 @@ PT(lookup_epoch)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, false);
 }
 
+/* A domain of PT_PATH_NOWALK (no walker, no hook, no phys_to_virt, a
+ * fixed root). */
+static __attribute__((noinline)) int
+PT(lookup_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+		  struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, true);
+}
+
 static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
 				   struct iopgt_translation *out)
 {
+	if (dom->top.unmap_path == PT_PATH_NOWALK)
+		return PT(lookup_nowalk)(dom, iova, out);
 	if (dom->ias_max && iova > pt_top(dom)->last)
 		return -ENOENT; /* above the root's span: nothing mapped */
 	if (dom->walk_hook || dom->cfg.phys_to_virt)
