@@ -1846,8 +1846,6 @@ PT(map_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			    PT_WALK_EPOCH, true, false);
 }
 
-/* Out of line, entered by a tail call: its call of iopgt__grow would make
- * PT(map) save registers on every path. */
 /* The hot path's plain domain without a walker (PT_PATH_NOWALK). */
 static __attribute__((noinline)) int
 PT(map_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
@@ -1857,6 +1855,8 @@ PT(map_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			    true, true);
 }
 
+/* Out of line, entered by a tail call: its call of iopgt__grow would make
+ * PT(map) save registers on every path. */
 static __attribute__((noinline)) int
 PT(map_other)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
