@@ -1855,6 +1855,15 @@ PT(map_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			    true, true);
 }
 
+/* The same with a strategy's walker that it calls (PT_PATH_CALL). */
+static __attribute__((noinline)) int
+PT(map_plain_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		   uint64_t last, uint64_t attrs, struct iopgt_gather *g)
+{
+	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL,
+			    true, true);
+}
+
 /* Out of line, entered by a tail call: its call of iopgt__grow would make
  * PT(map) save registers on every path. */
 static __attribute__((noinline)) int
@@ -1886,6 +1895,8 @@ PT(map_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return PT(map_opts)(dom, iova, pa, last, attrs, g);
 	if (dom->top.map_path == PT_PATH_NOWALK)
 		return PT(map_nowalk)(dom, iova, pa, last, attrs, g);
+	if (dom->top.map_path == PT_PATH_CALL)
+		return PT(map_plain_call)(dom, iova, pa, last, attrs, g);
 	return PT(map_other)(dom, iova, pa, last, attrs, g);
 }
 
@@ -3234,6 +3245,15 @@ PT(unmap_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 			      true);
 }
 
+/* As PT(map_plain_call). */
+static __attribute__((noinline)) int64_t
+PT(unmap_plain_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
+		     struct iopgt_gather *g)
+{
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, true,
+			      true);
+}
+
 /* As PT(map_cold). */
 static __attribute__((noinline)) int64_t
 PT(unmap_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
@@ -3243,6 +3263,8 @@ PT(unmap_cold)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		return PT(unmap_opts)(dom, iova, last, g);
 	if (dom->top.unmap_path == PT_PATH_NOWALK)
 		return PT(unmap_nowalk)(dom, iova, last, g);
+	if (dom->top.unmap_path == PT_PATH_CALL)
+		return PT(unmap_plain_call)(dom, iova, last, g);
 	return PT(unmap_other)(dom, iova, last, g);
 }
 

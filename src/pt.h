@@ -841,8 +841,8 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
  * and coalescing), which tests none of those options; the same path
  * testing them, out of line; the plain path compiled without a walker,
  * out of line, for a plain domain of a strategy without one (after-flush
- * without concurrent walkers), which otherwise has nothing of
- * pt_top_other; or, for the domains of pt_top_other (for map also caching
+ * without concurrent walkers), and with the calls of one whose walker is
+ * a call (RCU), neither of which otherwise has anything of pt_top_other; or, for the domains of pt_top_other (for map also caching
  * mode, so that the hot single page makes no call, the gather of what it
  * adds, and saves no registers), the out-of-line paths. One test on the
  * hot path tells the first from the others. */
@@ -850,7 +850,8 @@ enum {
 	PT_PATH_PLAIN = 0,
 	PT_PATH_OPTS = 1,
 	PT_PATH_OTHER = 2,
-	PT_PATH_NOWALK = 3
+	PT_PATH_NOWALK = 3,
+	PT_PATH_CALL = 4
 };
 
 static inline bool pt_path_plain(const struct iopgt_domain *dom)
@@ -868,17 +869,16 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	const bool other = pt_top_other(dom);
 	const bool cm = dom->cfg.options & IOPGT_OPT_CACHING_MODE;
 	/* other only for its walker */
-	const bool nowalk = dom->top.walk == PT_WALK_NONE &&
-			    !dom->cfg.phys_to_virt && !dom->walk_hook &&
-			    !dom->ias_max && pt_path_plain(dom);
+	const bool plain_other = !dom->cfg.phys_to_virt && !dom->walk_hook &&
+				 !dom->ias_max && pt_path_plain(dom);
+	const uint8_t own = !plain_other ? PT_PATH_OTHER
+			    : dom->top.walk == PT_WALK_NONE ? PT_PATH_NOWALK
+			    : dom->top.walk == PT_WALK_CALL ? PT_PATH_CALL
+							    : PT_PATH_OTHER;
 
 	dom->top.other = other;
-	dom->top.unmap_path = nowalk  ? PT_PATH_NOWALK
-			      : other ? PT_PATH_OTHER
-				      : hot;
-	dom->top.map_path = nowalk && !cm ? PT_PATH_NOWALK
-			    : other || cm ? PT_PATH_OTHER
-					  : hot;
+	dom->top.unmap_path = other ? own : hot;
+	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
 }
 
 /* A growing domain maps nothing above the span of its root tv: cut
