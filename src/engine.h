@@ -3031,6 +3031,7 @@ PT(unmap_page_gather)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	const unsigned o = dom->cfg.options;
 
 	pt_gather_range_add(g, iova, iova + dom->granule_mask,
+			    IOPGT_FLUSH_MODIFIED,
 			    (uint64_t)r | PT(stale_sizes)(&dom->geo, t), 0);
 	if (!pt_pinned(t)) {
 		if (PT(clear_met)(t, false, o))

@@ -842,10 +842,11 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
  * testing them, out of line; the plain path compiled without a walker,
  * out of line, for a plain domain of a strategy without one (after-flush
  * without concurrent walkers), and with the calls of one whose walker is
- * a call (RCU), neither of which otherwise has anything of pt_top_other; or, for the domains of pt_top_other (for map also caching
- * mode, so that the hot single page makes no call, the gather of what it
- * adds, and saves no registers), the out-of-line paths. One test on the
- * hot path tells the first from the others. */
+ * a call (RCU), neither of which otherwise has anything of pt_top_other;
+ * or, for the other domains of pt_top_other (for map also caching mode,
+ * so that the hot single page makes no call, the gather of what it adds,
+ * and saves no registers), the out-of-line paths. One test on the hot
+ * path tells the first from the others. */
 enum {
 	PT_PATH_PLAIN = 0,
 	PT_PATH_OPTS = 1,
@@ -868,7 +869,8 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	const uint8_t hot = pt_path_plain(dom) ? PT_PATH_PLAIN : PT_PATH_OPTS;
 	const bool other = pt_top_other(dom);
 	const bool cm = dom->cfg.options & IOPGT_OPT_CACHING_MODE;
-	/* other only for its walker */
+	/* In pt_top_other for its walker alone (neither the epoch's nor
+	 * growing, hooked or with phys_to_virt), and plain. */
 	const bool plain_other = !dom->cfg.phys_to_virt && !dom->walk_hook &&
 				 !dom->ias_max && pt_path_plain(dom);
 	const uint8_t own = !plain_other ? PT_PATH_OTHER
@@ -1351,18 +1353,22 @@ pt_gather_range_fast(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 	return false;
 }
 
-/* Add [iova, last], changed as kind (MODIFIED, a leaf-only range), to g
- * where pt_gather_range_fast() could not: a new range, or g's policy. */
+/* Add [iova, last], changed as kind, to g where pt_gather_range_fast()
+ * could not: a new range, or g's policy. */
 static inline void pt_gather_range_add(struct iopgt_gather *g, uint64_t iova,
-				       uint64_t last, uint64_t sizes,
-				       uint32_t any)
+				       uint64_t last,
+				       enum iopgt_flush_kind kind,
+				       uint64_t sizes, uint32_t any)
 {
 	iopgt__gather_add(g, &(struct iopgt_flush_range){
 				     .iova = iova,
 				     .last = last,
 				     .leaf_sizes = sizes,
-				     .kind = IOPGT_FLUSH_MODIFIED,
-				     .flags = IOPGT_RANGE_LEAF_ONLY | any });
+				     .kind = kind,
+				     .flags = kind == IOPGT_FLUSH_ADDED
+						      ? IOPGT_RANGE_ANY_SIZE
+						      : IOPGT_RANGE_LEAF_ONLY |
+								any });
 }
 
 static inline __attribute__((always_inline)) void
@@ -1370,15 +1376,7 @@ pt_gather_range(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
 {
 	if (!pt_gather_range_fast(g, iova, last, kind, sizes, any))
-		iopgt__gather_add(g, &(struct iopgt_flush_range){
-					     .iova = iova,
-					     .last = last,
-					     .leaf_sizes = sizes,
-					     .kind = kind,
-					     .flags = kind == IOPGT_FLUSH_ADDED
-							      ? IOPGT_RANGE_ANY_SIZE
-							      : IOPGT_RANGE_LEAF_ONLY |
-									any });
+		pt_gather_range_add(g, iova, last, kind, sizes, any);
 }
 /* Add an unlinked table (whose span starts at t->iova) to g: its whole span
  * joins the range with a WALK flush. empty: t held no entry when it was
