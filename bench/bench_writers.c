@@ -6,10 +6,18 @@
  * Layout
  *   One region of one leaf table's span (2 MiB with 4K pages; 32 MiB, 512
  *   MiB with the 16K, 64K granules) at the middle of the input space (of
- *   its lower half where IOVAs are sign-extended). Thread t of N owns
- *   pages t, t + N, t + 2N, ... of it (E / N pages of the E entries), so
- *   neighbours' entries sit side by side in the same cache lines of the
- *   same leaf table, under the same upper tables. One page of the next
+ *   its lower half where IOVAs are sign-extended). Thread t of N owns E / N
+ *   of its E pages:
+ *     interleaved (the default): pages t, t + N, t + 2N, ..., so that
+ *       neighbours' entries sit side by side in the same cache lines of
+ *       the same leaf table, under the same upper tables: every store of
+ *       one thread is to a line the others store to;
+ *     blocks: pages t * E / N to (t + 1) * E / N - 1, one run each, as
+ *       threads that allocate IOVAs from ranges of their own do: the same
+ *       leaf table and upper tables, but (with E / N a multiple of 8, as
+ *       for 1 to 64 threads on 8-byte entries) no line that two threads
+ *       store to.
+ *   One page of the next
  *   region (the next leaf table, under the same parent) stays mapped for the
  *   whole run, so the upper tables never empty: only the shared leaf table
  *   can be emptied, unlinked and created again.
@@ -59,7 +67,7 @@
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
 	"                           [--no-coalesce] [--counts] [FORMAT OPTIONS]\n"
-	"                           [--strategy S] [--json]\n"
+	"                           [--strategy S] [--layout L] [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
 	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
@@ -68,9 +76,12 @@ static const char writers_usage[] =
 	"run, round by round.\n"
 	"\n"
 	"Layout: one leaf table's span (2M with 4K pages) at the middle of the\n"
-	"input space (of its lower half where IOVAs are sign-extended);\n"
-	"thread t owns its pages t, t+N, t+2N, ..., so neighbours' entries share\n"
-	"cache lines, the leaf table and every table above it. A page of the next\n"
+	"input space (of its lower half where IOVAs are sign-extended); with\n"
+	"--layout interleaved (the default) thread t owns its pages t, t+N,\n"
+	"t+2N, ..., so neighbours' entries share cache lines, the leaf table and\n"
+	"every table above it; with --layout blocks thread t owns one run of\n"
+	"E/N pages (E entries per table), so threads share the tables but no\n"
+	"line they store to (for E/N a multiple of 8). A page of the next\n"
 	"leaf table stays mapped, so the upper tables never empty: with reclaim\n"
 	"the shared leaf table is unlinked whenever all threads' pages are\n"
 	"unmapped at once, and the next map creates it again.\n"
@@ -109,6 +120,8 @@ static const char writers_usage[] =
 	"                 are those of a caller with a lock of its own. Under\n"
 	"                 rcu-qsbr each thread announces a quiescent state\n"
 	"                 after each op (its cost is in the figures)\n"
+	"  --layout L     interleaved (default) or blocks: which pages each\n"
+	"                 thread owns (above)\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -124,6 +137,7 @@ struct shared {
 	uint64_t base;
 	uint64_t page;
 	unsigned threads, per;
+	bool blocks; /* --layout blocks */
 	atomic_bool stop;
 	pthread_mutex_t lock; /* with cond: the start */
 	pthread_cond_t cond;
@@ -187,8 +201,11 @@ static void *writer_main(void *arg)
 	w->t0 = bench_now_ns();
 	c0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-		uint64_t iova = sh->base +
-				(uint64_t)(w->t + sh->threads * j) * page;
+		uint64_t iova =
+			sh->base +
+			(sh->blocks ? (uint64_t)w->t * sh->per + j
+				    : w->t + (uint64_t)sh->threads * j) *
+				page;
 		int64_t u;
 		int r;
 
@@ -244,7 +261,7 @@ static void sleep_ns(uint64_t ns)
 /* One round of c for ns nanoseconds; counted unless warm-up. */
 static int run_round(struct conf *c, const struct cli_strategy *strat,
 		     uint64_t base, uint64_t page, unsigned entries,
-		     uint64_t ns, int round)
+		     bool blocks, uint64_t ns, int round)
 {
 	static const char cmd[] = "iopgt bench writers";
 	struct writer w[64];
@@ -267,6 +284,7 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 	sh.page = page;
 	sh.threads = n;
 	sh.per = entries / n;
+	sh.blocks = blocks;
 	atomic_init(&sh.stop, false);
 	pthread_mutex_init(&sh.lock, NULL);
 	pthread_cond_init(&sh.cond, NULL);
@@ -372,7 +390,8 @@ enum {
 	OPT_NO_COALESCE,
 	OPT_NO_COUNTS,
 	OPT_COUNTS,
-	OPT_STRATEGY
+	OPT_STRATEGY,
+	OPT_LAYOUT
 };
 
 int bench_writers_main(int argc, char **argv)
@@ -386,6 +405,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "no-counts", no_argument, NULL, OPT_NO_COUNTS },
 		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "strategy", required_argument, NULL, OPT_STRATEGY },
+		{ "layout", required_argument, NULL, OPT_LAYOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -398,9 +418,9 @@ int bench_writers_main(int argc, char **argv)
 	uint64_t threads = 2, page = 0, base = 0, round_ns;
 	double seconds = 1;
 	bool json = false, no_reclaim = false, no_coalesce = false;
-	bool no_counts = false, counts = false;
+	bool no_counts = false, counts = false, blocks = false;
 	unsigned nconf, rounds, entries = 0;
-	char b0[24], b1[24];
+	char b0[24], b1[24], who[64];
 	int ret = 1, r, opt;
 
 	memset(confs, 0, sizeof(confs));
@@ -437,6 +457,19 @@ int bench_writers_main(int argc, char **argv)
 		case OPT_STRATEGY:
 			if (cli_strategy_arg(cmd, optarg, &strat))
 				goto usage;
+			break;
+		case OPT_LAYOUT:
+			if (!strcmp(optarg, "blocks")) {
+				blocks = true;
+			} else if (!strcmp(optarg, "interleaved")) {
+				blocks = false;
+			} else {
+				fprintf(stderr,
+					"%s: bad value for --layout: '%s' "
+					"(interleaved or blocks)\n",
+					cmd, optarg);
+				goto usage;
+			}
 			break;
 		default:
 			goto usage;
@@ -513,13 +546,14 @@ int bench_writers_main(int argc, char **argv)
 	}
 
 	for (unsigned k = 0; k < nconf; k++)
-		if (run_round(&confs[k], strat, base, page, entries, WARMUP_NS,
-			      -1))
+		if (run_round(&confs[k], strat, base, page, entries, blocks,
+			      WARMUP_NS, -1))
 			goto out;
 	for (unsigned rd = 0; rd < rounds; rd++)
 		for (unsigned k = 0; k < nconf; k++)
 			if (run_round(&confs[(k + rd) % nconf], strat, base,
-				      page, entries, round_ns, (int)rd))
+				      page, entries, blocks, round_ns,
+				      (int)rd))
 				goto out;
 	for (unsigned k = 0; k < nconf; k++) {
 		struct iopgt_translation tr;
@@ -560,6 +594,7 @@ int bench_writers_main(int argc, char **argv)
 			       "\"granule\": %" PRIu64 ", \"threads\": %u, "
 			       "\"reclaim\": %s, \"coalesce\": %s, "
 			       "\"counts\": %s, \"strategy\": \"%s\", "
+			       "\"layout\": \"%s\", "
 			       "\"gather_policy\": \"%s\", "
 			       "\"seconds\": %.3f, "
 			       "\"rounds\": %u, \"pages_per_thread\": %u, "
@@ -575,6 +610,7 @@ int bench_writers_main(int argc, char **argv)
 				       ? "true"
 				       : "false",
 			       strat->name,
+			       blocks ? "blocks" : "interleaved",
 			       iopgt_gather_policy_name(
 				       (enum iopgt_gather_policy)
 					       cfg.gather_policy),
@@ -600,9 +636,18 @@ int bench_writers_main(int argc, char **argv)
 			       nn->ops_per_second, onen->ops_per_second,
 			       scaling_nc);
 		} else {
+			if (blocks)
+				snprintf(who, sizeof(who),
+					 "pages t*%u to t*%u+%u", entries /
+					 n->threads, entries / n->threads,
+					 entries / n->threads - 1);
+			else
+				snprintf(who, sizeof(who),
+					 "pages t, t+%u, t+%u, ...", n->threads,
+					 2 * n->threads);
 			printf("iopgt bench writers: %s, %s%s%s, strategy "
 			       "%s%s, %u thread%s on one "
-			       "%s leaf table (thread t: pages t, t+%u, ...), "
+			       "%s leaf table (thread t: %s), "
 			       "one op = map + unmap + sync of one %s page; "
 			       "%u round%s of %.0f ms per configuration\n",
 			       cli_format_desc(&cfg),
@@ -615,8 +660,8 @@ int bench_writers_main(int argc, char **argv)
 			       n->threads,
 			       n->threads > 1 ? "s" : "",
 			       bench_size_str(entries * page, b0, sizeof(b0)),
-			       n->threads,
-			       bench_size_str(page, b1, sizeof(b1)), rounds,
+			       who, bench_size_str(page, b1, sizeof(b1)),
+			       rounds,
 			       rounds > 1 ? "s" : "", round_ns / 1e6);
 			printf("%-28s %14s %14s\n", "", "table cache",
 			       "table_cache=0");

@@ -20,8 +20,8 @@
 # each format at its defaults. writers: bench writers --threads 1 and 2,
 # at the defaults (no counts, reclaim, coalescing), with --no-reclaim,
 # with --no-reclaim --no-coalesce, and with --counts (counts, reclaim,
-# coalescing),
-# each format at its defaults. cachesim: the lookups of `lookup`
+# coalescing), each in both layouts (--layout interleaved, the default,
+# and --layout blocks), each format at its defaults. cachesim: the lookups of `lookup`
 # under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
 # per lookup from the dump (bench/callgrind-l1.sh). `peer` (or --peer, added
 # to the default or to the ones named) also runs bench/peer/run.sh
@@ -169,10 +169,12 @@ writers() {
 	for f in $LOOKUP_FORMATS; do
 		for t in 1 2; do
 			for rec in "" --no-reclaim "--no-reclaim --no-coalesce" --counts; do
-				# shellcheck disable=SC2046,SC2086
-				run "$IOPGT" bench writers --threads "$t" \
-					--seconds "$WRITERS_SECONDS" \
-					$(opts "$f") $rec
+				for l in interleaved blocks; do
+					# shellcheck disable=SC2046,SC2086
+					run "$IOPGT" bench writers --threads "$t" \
+						--seconds "$WRITERS_SECONDS" \
+						$(opts "$f") $rec --layout $l
+				done
 			done
 		done
 	done

@@ -162,6 +162,8 @@ usage_error "iopgt bench ops: bad value for --strategy: 'bogus'" \
 usage_error "--strategy: 'bogus'" bench iova-stress --strategy=bogus
 usage_error "--strategy: 'bogus'" bench lookup --set 1M --strategy bogus
 usage_error "--strategy: 'bogus'" bench writers --strategy bogus
+usage_error "--layout: 'rows'" bench writers --layout rows
+usage_error "'--layout' needs a value" bench writers --layout
 usage_error "'--strategy' needs a value" demo --strategy
 
 # Sizes that overflow 64 bits, are negative or malformed.
@@ -407,6 +409,25 @@ if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
 		fail "bench writers --no-coalesce: ops $(json_val ops)"
 	[ "$(json_val counts)" = false ] ||
 		fail "bench writers --no-coalesce: counts $(json_val counts)"
+fi
+# Which pages each thread owns: interleaved by default, or one run each.
+# Pages owned twice would fail a map with -EEXIST, and the run with it.
+for l in "" "--layout interleaved" "--layout blocks"; do
+	want=interleaved
+	[ "$l" = "--layout blocks" ] && want=blocks
+	for n in 2 3; do
+		# shellcheck disable=SC2086
+		ok bench writers --threads $n --seconds 0.02 $l --json ||
+			continue
+		[ "$(json_val layout)" = "\"$want\"" ] ||
+			fail "bench writers $l: layout $(json_val layout)"
+		positive "$(json_val ops)" ||
+			fail "bench writers --threads $n $l: ops $(json_val ops)"
+	done
+done
+if ok bench writers --threads 3 --seconds 0.02 --layout blocks; then
+	has "$out" "thread t: pages t*170 to t*170+169" ||
+		fail "bench writers --layout blocks: $out"
 fi
 # Counts are asked for (--counts); the default keeps none, and
 # --no-counts names the default.
