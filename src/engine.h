@@ -680,6 +680,19 @@ static void PT(evict_key)(struct pt_op *op, uint64_t key)
 	}
 }
 
+/* Is t kept in one of the domain's idle slots (PT(park))? */
+static inline bool PT(parked)(const struct iopgt_domain *dom,
+			      const struct pt_table *t)
+{
+	const uint64_t key = t->iova | (t->level + 1u);
+
+	for (unsigned i = 0; i < dom->cache_limit; i++)
+		if (atomic_load_explicit(&dom->idle[i], memory_order_relaxed) ==
+		    key)
+			return true;
+	return false;
+}
+
 /* t was left empty, with nobody inside, by this call: keep it linked for
  * the next map to reuse, in one of the domain's idle slots; if they are
  * all taken, the oldest is evicted (unlinked, if still empty) to make
@@ -697,10 +710,8 @@ static bool PT(park)(struct pt_op *op, struct pt_table *t)
 	/* Already kept (emptied before and reused since): nothing to write,
 	 * so writers that take turns emptying a table do not share a line
 	 * here. */
-	for (unsigned i = 0; i < n; i++)
-		if (atomic_load_explicit(&dom->idle[i], memory_order_relaxed) ==
-		    key)
-			return true;
+	if (PT(parked)(dom, t))
+		return true;
 	for (unsigned i = 0; i < n; i++) {
 		old = 0;
 		if (!atomic_load_explicit(&dom->idle[i], memory_order_relaxed) &&
@@ -3002,7 +3013,13 @@ PT(unmap_follow)(struct iopgt_domain *dom, struct iopgt_gather *g,
 }
 
 /* Tag 2 of unmap_follow: the probe alone, with no call unless it says
- * "may be empty", so that it saves no registers. */
+ * "may be empty", so that it saves no registers. A table already kept
+ * for reuse (PT(park)) is left as it is, whatever the probe would say:
+ * parking it again would change nothing, and the probe's reads of the
+ * table's first, middle and last entries are of lines that the writers of
+ * other parts of the table store to. So the probe reads the cleared
+ * entry's own line, then the idle slots (a line that only parks and
+ * evictions write), and only then the rest. */
 static __attribute__((noinline)) int64_t
 PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		uint64_t iova, struct pt_table *f, pt_walk_t w, int64_t r)
@@ -3010,7 +3027,11 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	struct pt_table *t = (struct pt_table *)((uintptr_t)f - 2);
 	const unsigned i = pt_tindex(t, iova);
 
-	if (__builtin_expect(PT(may_be_empty)(t->va, t->mask + 1u, i, i), 0))
+	if (__builtin_expect(!PT(line_used)(t->va + (i & ~7u)) &&
+				     !PT(parked)(dom, t) &&
+				     PT(may_be_empty)(t->va, t->mask + 1u, i,
+						      i),
+			     0))
 		return PT(unmap_follow)(dom, g, iova, t, w, r);
 	pt_walk_leave(dom, w);
 	return r;
