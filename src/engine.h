@@ -1365,12 +1365,21 @@ static bool PT(group_contig)(const struct pt_table *t, unsigned g0,
  * of t one of the largest span in use whose aligned group maps one
  * contiguous, aligned run with equal attributes, if that is larger than
  * it is. A group that fails fails every larger one holding it, so the
- * sizes are tried upward. Inside t's exclusive section, which keeps every
- * other writer that rewrites or clears an entry out (with counts, each
- * writer of t opens a section; without them, the clears of a level with
- * spans take the exclusive one, pt_uc_excl; a fill without a section
- * writes an empty entry, and a group holds none). Translations do not
- * change: nothing to flush. Hardware bits set meanwhile in a replaced
+ * sizes are tried upward. With counts, inside t's exclusive section,
+ * which keeps every other writer of t out (each opens a section).
+ * Without them, t frozen, as a coalescer freezes it, and the group read
+ * after the freeze and a fence: the writers that take sections (range
+ * clears at this level, cuts of a group, installs) are kept out by the
+ * freeze; a fill without a section writes an empty entry, and a complete
+ * group holds none; a single leaf's clear without a section is a
+ * compare-and-swap from the leaf it read, then a fence and a read of F
+ * (PT(unmap_one)), so either the read below sees the clear and the
+ * group is not merged, or the clear sees F, waits for the unfreeze and
+ * unmaps its page again if the rewrite mapped it again
+ * (PT(clear_met_freeze)); a clear after the rewrite fails its
+ * compare-and-swap and cuts the group (the general path). Pinned tables
+ * (roots) are not frozen, and not merged without counts. Translations do
+ * not change: nothing to flush. Hardware bits set meanwhile in a replaced
  * entry go into every entry of the new leaf, as for a split. */
 static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 			    unsigned idx)
@@ -1380,9 +1389,18 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 	const uint64_t sz = PT(size)(geo, L);
 	unsigned set = geo->spans[L], best = 0, k;
 	uint64_t base = 0, key = 0, hw = 0, b, kk, h, e;
+	const bool counted = pt_counted(op->dom);
 
-	if (!pt_open_excl(t))
-		return; /* frozen: being unlinked or coalesced */
+	if (counted) {
+		if (!pt_open_excl(t))
+			return; /* frozen: being unlinked or coalesced */
+	} else {
+		/* Fails while anybody is inside t or t is frozen (being
+		 * unlinked, coalesced or merged by another writer). */
+		if (pt_pinned(t) || !pt_freeze(t, 0))
+			return;
+		pt_fence_sc();
+	}
 	e = pt_load(t, idx);
 	if (!e || fmt_is_table(e, L))
 		goto out;
@@ -1419,7 +1437,10 @@ static void PT(merge_spans)(struct pt_op *op, struct pt_table *t,
 		 * each with its WALK flush.) */
 	}
 out:
-	pt_close_excl(t, 0);
+	if (counted)
+		pt_close_excl(t, 0);
+	else
+		pt_unfreeze(t);
 }
 
 /* Coalesce within the table that holds the leaf at iova (leaf spans), if
@@ -1936,8 +1957,27 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * PT_HOOK_BREAK_WAIT_PROBE) or has
  * replaced t; then what was cleared may be mapped again by the superpage,
  * so unmap the range again from the root (whatever that finds, the bytes
- * were counted by the first clear). Inside the caller's walker section,
+ * were counted by the first clear). A merge within t (PT(merge_spans))
+ * also unfreezes t, after writing its group back over the clear if its
+ * read came first: an entry of the range found in use once t is unfrozen
+ * was mapped again so (writers own their ranges), and the range is
+ * unmapped again from the root too. Inside the caller's walker section,
  * so t is not freed meanwhile. */
+/* Is any entry of t in [iova, last] (clipped to t's span) in use? */
+static bool PT(range_used)(const struct pt_table *t, uint64_t iova,
+			   uint64_t last)
+{
+	const uint64_t lo = iova < t->iova ? t->iova : iova;
+	const uint64_t n = (last - t->iova) >> t->shift;
+	const unsigned end = n > t->mask ? t->mask : (unsigned)n;
+	unsigned i = (unsigned)((lo - t->iova) >> t->shift);
+
+	for (; i <= end; i++)
+		if (atomic_load_explicit(&t->va[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
 static __attribute__((noinline)) bool
 PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t, uint64_t iova, uint64_t last)
@@ -1950,8 +1990,13 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	for (;;) {
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
-		      PT_ST_F))
+		      PT_ST_F)) {
+			if (FMT_LEAF_SPANS && dom->geo.spans[t->level] &&
+			    !PT_BROKEN(dom, PT_HOOK_BREAK_MERGE_RECHECK) &&
+			    PT(range_used)(t, iova, last))
+				break;
 			return !PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE);
+		}
 		PT(cur_root)(dom, &cur);
 		if (PT(cur_seek)(dom, &cur, iova, up) != named ||
 		    cur.level != up)
@@ -1982,14 +2027,33 @@ static inline bool PT(clear_met)(const struct pt_table *t, const bool locked,
 	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
 
-/* Does a clear at level without counts take the table's exclusive
- * section (pt_uc_excl)? Not in the broken twin of
- * races_merge_clear_uncounted. */
+/* Are groups merged at level in this domain without counts
+ * (pt_uc_excl)? Then a range clear there takes the table's exclusive
+ * section, and a single leaf's clear is a compare-and-swap that looks
+ * again (PT(merged_back)). */
 static inline bool PT(uc_clear_excl)(const struct iopgt_domain *dom,
 				     unsigned level)
 {
-	return FMT_LEAF_SPANS && pt_uc_excl(dom, level) &&
-	       !PT_BROKEN(dom, PT_HOOK_BREAK_UC_CLEAR_EXCL);
+	return FMT_LEAF_SPANS && pt_uc_excl(dom, level);
+}
+
+/* After a single leaf's clear without a section (a compare-and-swap) at
+ * level, in a domain whose tables merge groups there (pt_uc_excl), and
+ * after clear_met found t not frozen: did a merge write the entry p back?
+ * A merge that read the group before the clear unfreezes t once it has
+ * rewritten it, so the clear's read of F may come after the unfreeze and
+ * miss the freeze altogether; the read of F (ordered by this acquire
+ * fence) then sees the unfreeze, and the entry read here the rewrite.
+ * The caller then follows up as for a frozen t (PT(clear_met_freeze)):
+ * the page is unmapped again from the root. */
+static inline bool PT(merged_back)(struct iopgt_domain *dom,
+				   const pt_entry_t *p, unsigned level)
+{
+	if (!FMT_LEAF_SPANS || !PT(uc_clear_excl)(dom, level) ||
+	    PT_BROKEN(dom, PT_HOOK_BREAK_MERGE_RECHECK))
+		return false;
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(p, memory_order_relaxed) != 0;
 }
 
 /* Is entry idx of t an item of a leaf spanning several items that
@@ -2882,18 +2946,7 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		uint64_t old = cur.e;
 		bool locked = false;
 
-		if (PT(uc_clear_excl)(dom, cur.level)) {
-			/* Coalescing within t rewrites groups in place,
-			 * inside its exclusive section: so does this clear
-			 * (pt_uc_excl); a leaf merged meanwhile is an item of
-			 * a group now, for the general path. */
-			PT_YIELD(dom, PT_Y_LEAF_READ, cur.level, t->iova);
-			if (!PT(clear_item)(dom, t, granule ? 0 : cur.level,
-					    cur.idx, &st, &was, false))
-				return -1;
-			if (!was)
-				return 0; /* an overlapping caller's unmap */
-		} else if (granule) {
+		if (granule && !PT(uc_clear_excl)(dom, 0)) {
 			/* A store and clear_met's fence, not a locked
 			 * exchange on a line neighbours write (PT(map_one)).
 			 * The out-of-line follow-up below takes the entry's
@@ -2925,9 +2978,13 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		} else if (!atomic_compare_exchange_strong_explicit(
 				   &cur.va[cur.idx], &old, 0,
 				   memory_order_relaxed, memory_order_relaxed)) {
-			return -1; /* changed meanwhile: the general path */
+			/* Changed meanwhile (merged into a group by a
+			 * neighbour's map, where groups are merged: an item
+			 * of it now): the general path. */
+			return -1;
 		} else {
 			locked = true;
+			PT_YIELD(dom, PT_Y_LEAF_CLEARED, cur.level, t->iova);
 		}
 		pt_gather_range(g, iova, last, IOPGT_FLUSH_MODIFIED,
 				span | PT(stale_sizes)(&dom->geo, t), 0);
@@ -2940,7 +2997,8 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		 * one in use, t is not empty, and the call is saved. */
 		/* locked: nothing between the compare-and-swap and here
 		 * may be half of a fence pair (the gather is this call's). */
-		if (PT(clear_met)(t, locked, o))
+		if (PT(clear_met)(t, locked, o) ||
+		    PT(merged_back)(dom, &cur.va[cur.idx], cur.level))
 			*follow = (struct pt_table *)((uintptr_t)t | 1);
 		else if (!(o & IOPGT_OPT_NO_RECLAIM) &&
 			 !atomic_load_explicit(

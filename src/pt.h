@@ -779,8 +779,9 @@ static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
 /* Counts exist to reclaim emptied tables and to coalesce full ones. A
  * domain that does not ask for them (IOPGT_OPT_COUNTS), or that neither
  * reclaims nor coalesces, keeps none: its writers fill smallest pages,
- * and clear single leaves (but where pt_uc_excl says otherwise), without
- * a section and touch no state word, only their entries,
+ * and clear single leaves, without a section and touch no state word,
+ * only their entries (a single leaf's clear at a level where groups are
+ * merged, pt_uc_excl, by compare-and-swap),
  * so writers of disjoint ranges under one table share no line they write
  * (the state word would be written by every map and unmap). A table entry
  * still changes only by compare-and-swap inside a section that reserves
@@ -901,10 +902,12 @@ static inline bool pt_cut_to_root(const struct iopgt_domain *dom,
 
 /* A domain without counts that coalesces within its tables at level (its
  * leaves there may span several items): a merge rewrites a group of
- * entries in place inside the table's exclusive section
- * (PT(merge_spans)), so every clear of a leaf at that level takes the
- * exclusive section too, as with counts; elsewhere a clear without counts
- * takes none. */
+ * entries in place with the table frozen (PT(merge_spans)), so range
+ * clears at that level take the exclusive section, which the freeze
+ * keeps out, and a single leaf's clear, which takes none, is a
+ * compare-and-swap that looks at its entry again after the fence pair
+ * with the freeze (PT(merged_back), PT(clear_met_freeze)); elsewhere a
+ * clear without counts is a store and takes no section. */
 static inline bool pt_uc_excl(const struct iopgt_domain *dom, unsigned level)
 {
 	return !pt_counted(dom) && dom->geo.spans[level] &&

@@ -64,12 +64,6 @@ enum {
 	                                      * before the grow callback
 	                                      * has pointed the hardware
 	                                      * at it */
-	PT_HOOK_BREAK_UC_CLEAR_EXCL = 1u << 15, /* a domain without counts
-	                                         * that coalesces within
-	                                         * tables clears a leaf of a
-	                                         * level with spans outside
-	                                         * the table's exclusive
-	                                         * section */
 	PT_HOOK_BREAK_WALK_MERGE = 1u << 16, /* a gather merges a WALK range
 	                                      * over empty tables with any
 	                                      * range and keeps it so, with
@@ -81,6 +75,12 @@ enum {
 	                                      * is still a leaf: a table an
 	                                      * overlapping caller put there
 	                                      * is cut loose */
+	PT_HOOK_BREAK_MERGE_RECHECK = 1u << 18, /* without counts, a clear
+	                                         * that waited for a merge
+	                                         * within its table (leaf
+	                                         * spans) does not look
+	                                         * whether the merge mapped
+	                                         * its range again */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
@@ -131,11 +131,17 @@ enum pt_yield_point {
 	PT_Y_WORKER_COLLECT,   /* the worker strategy's thread: woken, before
 	                        * it takes the queues */
 	PT_Y_MERGE_SCANNED,    /* coalesce within a table: a group seen
-	                        * contiguous inside the exclusive section,
-	                        * before it is rewritten as one leaf */
+	                        * contiguous (inside the exclusive section
+	                        * with counts; without them, read again
+	                        * after the table's freeze), before it is
+	                        * rewritten as one leaf */
 	PT_Y_LEAF_READ,        /* unmap of one leaf: the walk read it,
 	                        * before the clear inside the exclusive
 	                        * section (level and iova: its table's) */
+	PT_Y_LEAF_CLEARED,     /* unmap of one leaf without a section: its
+	                        * compare-and-swap cleared it, before the
+	                        * table's F is read (level and iova: its
+	                        * table's) */
 	PT_Y_COUNT
 };
 

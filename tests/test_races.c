@@ -812,19 +812,26 @@ static void test_map_unlink_uncounted(void **state)
  * A domain created with NO_COUNTS whose smallest pages pair up into a leaf
  * of two items (AMD v1's 8K, or any format with a leaf size of twice the
  * granule) coalesces within a table: a map whose page completes a
- * contiguous pair rewrites both entries as one leaf, inside the table's
- * exclusive section (PT(merge_spans)), and a clear of a page of that
- * level takes the section too (pt_uc_excl). Page A (entry 0 of the leaf
- * table at B) is mapped; thread M maps page A + 1 page, with the output
- * address that makes the pair contiguous, and stops once it has seen the
- * pair contiguous, before the rewrite (PT_Y_MERGE_SCANNED); thread U
- * unmaps A. U must wait for M's section: it cannot finish while M is
- * stopped there; once M has rewritten the pair, U finds A an item of a
- * group, splits it and clears A. Twin: with U's clear taking no section
- * (PT_HOOK_BREAK_UC_CLEAR_EXCL), U clears A while M is stopped and M's
- * rewrite maps A again: "a lost unmap", which the check must report.
+ * contiguous pair rewrites both entries as one leaf, with the table frozen
+ * (PT(merge_spans)); a single page's clear takes no section: it
+ * compare-and-swaps the entry, fences and reads the table's F. Page A
+ * (entry 0 of the leaf table at B) is mapped; thread M maps page A + 1
+ * page, with the output address that makes the pair contiguous, and stops
+ * once it has frozen the table and read the pair contiguous, before the
+ * rewrite (PT_Y_MERGE_SCANNED); thread U unmaps A. U's clear comes after
+ * M's read, so M's rewrite maps A again: U finds F, and must wait for the
+ * unfreeze (it cannot finish while M is stopped there), then find A
+ * mapped again, and unmap it again from the root (splitting the pair).
+ * Late: U stops after its clear, before it reads F (PT_Y_LEAF_CLEARED),
+ * and M rewrites the pair and unfreezes the table meanwhile: U's read of
+ * F misses the freeze altogether, and U must see A mapped again by the
+ * entry alone, and unmap it again.
+ * Twin, both ways: with U not looking again once the table is unfrozen
+ * (PT_HOOK_BREAK_MERGE_RECHECK), U returns with A mapped by M's rewrite:
+ * "a lost unmap", which the check must report.
  */
-static unsigned long merge_clear_uc_on(const struct tcfg *c, unsigned hooks)
+static unsigned long merge_clear_uc_on(const struct tcfg *c, unsigned hooks,
+				       bool late)
 {
 	struct rdom d;
 	struct sched *s;
@@ -837,8 +844,9 @@ static unsigned long merge_clear_uc_on(const struct tcfg *c, unsigned hooks)
 		return rdrop(&d); /* no leaf of two pages */
 	if (hooks)
 		iopgt__set_test_hooks(d.dom, hooks);
-	s = sched_new(d.dom, "merge_clear_uc %s%s", c->name,
-		      hooks ? " (broken twin: the clear takes no section)"
+	s = sched_new(d.dom, "merge_clear_uc%s %s%s", late ? " (late)" : "",
+		      c->name,
+		      hooks ? " (broken twin: the clear does not look again)"
 			    : "");
 	B = d.page * d.n0;
 	rmap(&d, B, d.page);
@@ -847,28 +855,43 @@ static unsigned long merge_clear_uc_on(const struct tcfg *c, unsigned hooks)
 	U = sched_thread(s, "U (unmap of page A)", rop_run, &uo);
 	M = sched_thread(s, "M (map of A's pair)", rop_run, &mo);
 	sched_stop_at(M, PT_Y_MERGE_SCANNED, 0, B, 1);
+	if (late)
+		sched_stop_at(U, PT_Y_LEAF_CLEARED, 0, B, 1);
 	sched_start(M);
 	if (sched_wait(M, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
 		sched_violation(s, "M never saw the pair contiguous (map "
 				   "returned %" PRId64 ")",
 				mo.ret);
 		sched_start(U);
+		if (late && sched_wait(U, SCHED_STOPPED | SCHED_DONE) ==
+				    SCHED_STOPPED)
+			sched_release(U);
+		sched_join(U);
+	} else if (late) {
+		sched_start(U);
+		if (sched_wait(U, SCHED_STOPPED | SCHED_DONE) !=
+		    SCHED_STOPPED) {
+			sched_violation(s, "U never cleared A without a "
+					   "section");
+			sched_release(M);
+			sched_join(M);
+		} else {
+			/* M rewrites the pair and unfreezes before U reads
+			 * F. */
+			sched_release(M);
+			sched_join(M);
+			sched_release(U);
+		}
 		sched_join(U);
 	} else {
 		sched_start(U);
-		if (hooks) {
-			/* The twin's clear needs nothing of M. */
-			sched_wait(U, SCHED_DONE);
-		} else {
-			/* U waits for M's section: give it time to get there
-			 * (it cannot get further). */
-			for (int k = 0; k < 50 && sched_state(U) != SCHED_DONE;
-			     k++)
-				usleep(2000);
-			if (sched_state(U) == SCHED_DONE)
-				sched_violation(s, "U's clear finished inside "
-						   "M's exclusive section");
-		}
+		/* U waits for M's unfreeze: give it time to get there (it
+		 * cannot get further). */
+		for (int k = 0; k < 50 && sched_state(U) != SCHED_DONE; k++)
+			usleep(2000);
+		if (sched_state(U) == SCHED_DONE)
+			sched_violation(s, "U's unmap finished while M held the "
+					   "table frozen");
 		sched_release(M);
 		sched_join(M);
 		sched_join(U);
@@ -901,19 +924,26 @@ static void test_merge_clear_uncounted(void **state)
 		rdrop(&d);
 		if (!pairs)
 			continue;
-		v = merge_clear_uc_on(&tcfgs[i], 0);
-		SCENARIO_END(v);
-		/* The twin: the same interleaving with the clear outside the
-		 * section must be caught. */
-		v = merge_clear_uc_on(&tcfgs[i], PT_HOOK_BREAK_UC_CLEAR_EXCL);
-		if (!v) {
-			fprintf(stderr, "%s: the broken twin went unnoticed\n",
-				tcfgs[i].name);
-			fail();
-		}
-		fprintf(stderr, "%s: the broken twin was caught, as it must "
+		for (int late = 0; late < 2; late++) {
+			v = merge_clear_uc_on(&tcfgs[i], 0, late);
+			SCENARIO_END(v);
+			/* The twin: the same interleaving with a clear that
+			 * does not look again after the unfreeze must be
+			 * caught. */
+			v = merge_clear_uc_on(&tcfgs[i],
+					      PT_HOOK_BREAK_MERGE_RECHECK, late);
+			if (!v) {
+				fprintf(stderr,
+					"%s%s: the broken twin went "
+					"unnoticed\n",
+					tcfgs[i].name, late ? " (late)" : "");
+				fail();
+			}
+			fprintf(stderr,
+				"%s%s: the broken twin was caught, as it must "
 				"be\n",
-			tcfgs[i].name);
+				tcfgs[i].name, late ? " (late)" : "");
+		}
 		ran++;
 	}
 	if (!ran)
