@@ -551,23 +551,29 @@ static inline bool PT(line_used)(const pt_entry_t *p)
  * own line holds its nearest neighbours, and two writers of interleaved
  * pages of one table, each of whose unmaps may empty it, lost a third of
  * their speed to the reads of each other's lines. */
-static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
-				    unsigned lo, unsigned hi)
+/* PT(may_be_empty) but for lo's line, which the caller found empty. */
+static inline bool PT(may_be_empty_beyond)(const pt_entry_t *va, unsigned n,
+					   unsigned lo, unsigned hi)
 {
 	const unsigned a = lo & ~7u, b = hi & ~7u;
 
-	/* lo's line first, which the clear just wrote and which a dense
-	 * table fails at once (n is a power of two, at least 8); written
-	 * out, since compilers keep the loop. */
 #define PT_LOAD(p, i) atomic_load_explicit(&(p)[i], memory_order_relaxed)
-	if (PT(line_used)(va + a) ||
-	    (PT_LOAD(va, 0) | PT_LOAD(va, n / 2) | PT_LOAD(va, n - 1)))
+	if (PT_LOAD(va, 0) | PT_LOAD(va, n / 2) | PT_LOAD(va, n - 1))
 		return false;
 	if (b == a)
 		return true;
 	return !PT(line_used)(va + b) && !(a && PT(line_used)(va + a - 8)) &&
 	       !(b + 8 < n && PT(line_used)(va + b + 8));
 #undef PT_LOAD
+}
+
+static inline bool PT(may_be_empty)(const pt_entry_t *va, unsigned n,
+				    unsigned lo, unsigned hi)
+{
+	/* lo's line first, which the clear just wrote and which a dense
+	 * table fails at once (n is a power of two, at least 8). */
+	return !PT(line_used)(va + (lo & ~7u)) &&
+	       PT(may_be_empty_beyond)(va, n, lo, hi);
 }
 
 /* The index of c's first entry in use from `from` on, or past its end. */
@@ -1949,20 +1955,26 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * Unmap
  */
 
-/* Without counts, this call cleared [iova, last] in t without a section
- * and then found t frozen (pt.h, pt_uncounted_options): a coalescer may have
- * scanned t before the clear. Wait until it gives up (t unfrozen: the
- * clear stands; returns true, and the caller probes t for "empty": an
- * unlinker that froze t meanwhile may have given up on it; false with
- * PT_HOOK_BREAK_WAIT_PROBE) or has
- * replaced t; then what was cleared may be mapped again by the superpage,
- * so unmap the range again from the root (whatever that finds, the bytes
- * were counted by the first clear). A merge within t (PT(merge_spans))
- * also unfreezes t, after writing its group back over the clear if its
- * read came first: an entry of the range found in use once t is unfrozen
- * was mapped again so (writers own their ranges), and the range is
- * unmapped again from the root too. Inside the caller's walker section,
- * so t is not freed meanwhile. */
+/* Are groups merged at level in this domain without counts
+ * (pt_uc_excl)? Then a range clear there takes the table's exclusive
+ * section, and a single leaf's clear is a compare-and-swap that looks
+ * again (PT(merged_back)). */
+static inline bool PT(uc_clear_excl)(const struct iopgt_domain *dom,
+				     unsigned level)
+{
+	return FMT_LEAF_SPANS && pt_uc_excl(dom, level);
+}
+
+/* May a merge within a table at level have written back what a clear
+ * without a section cleared, so that the clear must look again (not in
+ * the broken twins of races_merge_clear_uncounted)? */
+static inline bool PT(merge_recheck)(const struct iopgt_domain *dom,
+				     unsigned level)
+{
+	return PT(uc_clear_excl)(dom, level) &&
+	       !PT_BROKEN(dom, PT_HOOK_BREAK_MERGE_RECHECK);
+}
+
 /* Is any entry of t in [iova, last] (clipped to t's span) in use? */
 static bool PT(range_used)(const struct pt_table *t, uint64_t iova,
 			   uint64_t last)
@@ -1978,6 +1990,20 @@ static bool PT(range_used)(const struct pt_table *t, uint64_t iova,
 	return false;
 }
 
+/* Without counts, this call cleared [iova, last] in t without a section
+ * and then found t frozen (pt.h, pt_uncounted_options): a coalescer may have
+ * scanned t before the clear. Wait until it gives up (t unfrozen: the
+ * clear stands; returns true, and the caller probes t for "empty": an
+ * unlinker that froze t meanwhile may have given up on it; false with
+ * PT_HOOK_BREAK_WAIT_PROBE) or has
+ * replaced t; then what was cleared may be mapped again by the superpage,
+ * so unmap the range again from the root (whatever that finds, the bytes
+ * were counted by the first clear). A merge within t (PT(merge_spans))
+ * also unfreezes t, after writing its group back over the clear if its
+ * read came first: an entry of the range found in use once t is unfrozen
+ * was mapped again so (writers own their ranges), and the range is
+ * unmapped again from the root too. Inside the caller's walker section,
+ * so t is not freed meanwhile. */
 static __attribute__((noinline)) bool
 PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		     struct pt_table *t, uint64_t iova, uint64_t last)
@@ -1991,8 +2017,7 @@ PT(clear_met_freeze)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		PT_WAIT_FROZEN(dom, t->level, t->iova);
 		if (!(atomic_load_explicit(&t->st, memory_order_acquire) &
 		      PT_ST_F)) {
-			if (FMT_LEAF_SPANS && dom->geo.spans[t->level] &&
-			    !PT_BROKEN(dom, PT_HOOK_BREAK_MERGE_RECHECK) &&
+			if (PT(merge_recheck)(dom, t->level) &&
 			    PT(range_used)(t, iova, last))
 				break;
 			return !PT_BROKEN(dom, PT_HOOK_BREAK_WAIT_PROBE);
@@ -2027,16 +2052,6 @@ static inline bool PT(clear_met)(const struct pt_table *t, const bool locked,
 	       (atomic_load_explicit(&t->st, memory_order_relaxed) & PT_ST_F);
 }
 
-/* Are groups merged at level in this domain without counts
- * (pt_uc_excl)? Then a range clear there takes the table's exclusive
- * section, and a single leaf's clear is a compare-and-swap that looks
- * again (PT(merged_back)). */
-static inline bool PT(uc_clear_excl)(const struct iopgt_domain *dom,
-				     unsigned level)
-{
-	return FMT_LEAF_SPANS && pt_uc_excl(dom, level);
-}
-
 /* After a single leaf's clear without a section (a compare-and-swap) at
  * level, in a domain whose tables merge groups there (pt_uc_excl), and
  * after clear_met found t not frozen: did a merge write the entry p back?
@@ -2049,8 +2064,7 @@ static inline bool PT(uc_clear_excl)(const struct iopgt_domain *dom,
 static inline bool PT(merged_back)(struct iopgt_domain *dom,
 				   const pt_entry_t *p, unsigned level)
 {
-	if (!FMT_LEAF_SPANS || !PT(uc_clear_excl)(dom, level) ||
-	    PT_BROKEN(dom, PT_HOOK_BREAK_MERGE_RECHECK))
+	if (!PT(merge_recheck)(dom, level))
 		return false;
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(p, memory_order_relaxed) != 0;
@@ -2942,7 +2956,9 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		/* No section, no count: the leaf is this call's. Level 0
 		 * holds no table entry, so a store clears it; above, a
 		 * compare-and-swap, so that an overlapping caller's split of
-		 * the leaf (a table entry) is never overwritten and lost. */
+		 * the leaf (a table entry) is never overwritten and lost, and
+		 * at level 0 too where groups are merged, so that a group
+		 * rewritten since the walk is never cut by one store. */
 		uint64_t old = cur.e;
 		bool locked = false;
 
@@ -3087,8 +3103,9 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 
 	if (__builtin_expect(!PT(line_used)(t->va + (i & ~7u)) &&
 				     !PT(parked)(dom, t) &&
-				     PT(may_be_empty)(t->va, t->mask + 1u, i,
-						      i),
+				     PT(may_be_empty_beyond)(t->va,
+							     t->mask + 1u, i,
+							     i),
 			     0))
 		return PT(unmap_follow)(dom, g, iova, t, w, r);
 	pt_walk_leave(dom, w);
