@@ -12,8 +12,8 @@
 # Each command is echoed before it runs; raw callgrind files (and valgrind's
 # own output, cg.*.log and cs.*.log) go to $OUT.
 #
-#   bench/run-all.sh [ops|stress|callgrind|lookup|writers|cachesim|peer]...
-#                    [--peer]         (default: the first six)
+#   bench/run-all.sh [ops|stress|callgrind|lookup|writers|reclaim|cachesim|peer]...
+#                    [--peer]         (default: all but peer)
 #
 # ops and callgrind: every format, granule and level count (iopgt formats
 # --configs). lookup: bench lookup --set $SET, independent and --dependent,
@@ -21,7 +21,10 @@
 # at the defaults (no counts, reclaim, coalescing), with --no-reclaim,
 # with --no-reclaim --no-coalesce, and with --counts (counts, reclaim,
 # coalescing), each in both layouts (--layout interleaved, the default,
-# and --layout blocks), each format at its defaults. cachesim: the lookups of `lookup`
+# and --layout blocks), each format at its defaults. reclaim: bench
+# reclaim under every strategy, RCU also with one
+# callback per page (--per-page) and with a bound of 256 pages
+# (--rcu-max-pending 256), x86_64 at its defaults. cachesim: the lookups of `lookup`
 # under callgrind --cache-sim=yes ($CG_LOOKUPS of them), and the L1 misses
 # per lookup from the dump (bench/callgrind-l1.sh). `peer` (or --peer, added
 # to the default or to the ones named) also runs bench/peer/run.sh
@@ -180,6 +183,18 @@ writers() {
 	done
 }
 
+reclaim() {
+	for s in epoch after-flush worker rcu-memb rcu-mb rcu-qsbr rcu-bp; do
+		run "$IOPGT" bench reclaim --strategy "$s"
+		case $s in
+		rcu-*)
+			run "$IOPGT" bench reclaim --strategy "$s" --per-page
+			run "$IOPGT" bench reclaim --strategy "$s" \
+				--rcu-max-pending 256 ;;
+		esac
+	done
+}
+
 # L1 misses per lookup: only the lookups are instrumented (the tool wraps
 # them in CALLGRIND_START/STOP_INSTRUMENTATION and dumps them on their own,
 # as FILE.1); bench/callgrind-l1.sh adds up the dumps' totals.
@@ -226,15 +241,15 @@ whats=
 for what in "$@"; do
 	case $what in
 	--peer) with_peer=1 ;;
-	ops | stress | callgrind | lookup | writers | cachesim | peer)
+	ops | stress | callgrind | lookup | writers | reclaim | cachesim | peer)
 		whats="$whats $what" ;;
-	*) echo "usage: $0 [ops|stress|callgrind|lookup|writers|cachesim|peer]... [--peer]" >&2
+	*) echo "usage: $0 [ops|stress|callgrind|lookup|writers|reclaim|cachesim|peer]... [--peer]" >&2
 	   exit 2 ;;
 	esac
 done
 # shellcheck disable=SC2086
 set -- $whats
-[ $# -gt 0 ] || set -- ops stress callgrind lookup writers cachesim
+[ $# -gt 0 ] || set -- ops stress callgrind lookup writers reclaim cachesim
 [ -z "$with_peer" ] || set -- "$@" peer
 # The packages the runs need (valgrind); a no-op once they are installed.
 "$(dirname "$0")/../scripts/deps.sh" --bench

@@ -1029,6 +1029,10 @@ struct iopgt_stats {
 	uint64_t freed_by_worker;
 	uint64_t free_ns_callers;
 	uint64_t free_ns_worker;
+	/* Batches of table pages handed to the strategy's own thread: RCU
+	 * callbacks queued (one per sync that frees tables), pushes on the
+	 * worker's queues. Pages freed in the caller's thread count in none. */
+	uint64_t deferred_batches;
 	/* New counters are added here, at the end. */
 };
 

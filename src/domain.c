@@ -933,6 +933,7 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 	st->freed_by_worker = rd(&dom->st.freed_by[PT_BY_WORKER]);
 	st->free_ns_callers = rd(&dom->st.free_ns[PT_BY_CALLER]);
 	st->free_ns_worker = rd(&dom->st.free_ns[PT_BY_WORKER]);
+	st->deferred_batches = rd(&dom->st.deferred);
 	st->segment_bytes_live = rd(&dom->st.segments) *
 				 ((uint64_t)dom->seg_mask + 1);
 	st->meta_bytes_live = rd(&dom->st.segments) *

@@ -384,6 +384,7 @@ struct iopgt_domain {
 		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t coalesced, split, segments;
 		_Atomic uint64_t rcu_waits;
+		_Atomic uint64_t deferred; /* iopgt_stats.deferred_batches */
 		_Atomic uint64_t freed_by[2], free_ns[2]; /* PT_BY_* */
 	} st __attribute__((aligned(64)));
 

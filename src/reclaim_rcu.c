@@ -99,6 +99,7 @@ static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
 	b->list = list;
 	b->n = n;
 	pt_stat_add(&dom->st.pages_waiting, n);
+	pt_stat_add(&dom->st.deferred, 1);
 	flavor(dom)->update_call_rcu(&b->head, rcu_free_batch);
 }
 

@@ -214,6 +214,7 @@ static void worker_retire(struct iopgt_domain *dom, struct pt_table *list,
 	 * worker. */
 	was = atomic_fetch_add_explicit(pending(w), n, memory_order_acq_rel);
 	push_chain(q ? &q->head : &w->orphans, list, tail);
+	pt_stat_add(&dom->st.deferred, 1);
 	if (was)
 		return;
 	pthread_mutex_lock(&w->mu);

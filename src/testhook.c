@@ -9,6 +9,81 @@
 #include "pt.h"
 #include "testhook.h"
 
+#if IOPGT_HAVE_RCU
+#include <urcu/call-rcu.h>
+#include <urcu/compiler.h>
+#include <urcu/flavor.h>
+
+/* PT_HOOK_RCU_PER_PAGE: the RCU strategy with one callback per table page,
+ * the alternative to one per batch that `iopgt bench reclaim --per-page`
+ * measures. The table descriptor has no room for an rcu_head that no
+ * walker reads (a walker that entered before the unlink may still read
+ * the descriptor during the grace period), so each page takes a record
+ * from meta_alloc, as a batch does. Over rcu_max_pending, or without a
+ * record, the rest of the list goes to the strategy's own retire, which
+ * then waits for a grace period. */
+extern const struct pt_strategy iopgt__strategy_rcu;
+
+struct page_cb {
+	struct rcu_head head;
+	struct iopgt_domain *dom;
+	struct pt_table *t;
+};
+
+static void free_one_page(struct rcu_head *head)
+{
+	struct page_cb *c = caa_container_of(head, struct page_cb, head);
+	struct iopgt_domain *dom = c->dom;
+
+	iopgt__release_by(dom, c->t, PT_BY_WORKER);
+	dom->cfg.mem.meta_free(dom->cfg.mem.arg, c, sizeof(*c));
+	atomic_fetch_sub_explicit(&dom->st.pages_waiting, 1,
+				  memory_order_release);
+}
+
+static void retire_per_page(struct iopgt_domain *dom, struct pt_table *list,
+			    unsigned long n)
+{
+	const struct rcu_flavor_struct *f = dom->cfg.rcu_flavor;
+	uint64_t max = dom->cfg.rcu_max_pending ? dom->cfg.rcu_max_pending
+						: 4096;
+
+	while (list) {
+		struct pt_table *t = list;
+		struct page_cb *c = NULL;
+
+		if (atomic_load_explicit(&dom->st.pages_waiting,
+					 memory_order_relaxed) + n <= max)
+			c = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg,
+						    sizeof(*c));
+		if (!c) {
+			iopgt__strategy_rcu.retire(dom, list, n);
+			return;
+		}
+		list = t->next;
+		t->next = NULL;
+		n--;
+		c->dom = dom;
+		c->t = t;
+		pt_stat_add(&dom->st.pages_waiting, 1);
+		pt_stat_add(&dom->st.deferred, 1);
+		f->update_call_rcu(&c->head, free_one_page);
+	}
+}
+
+static const struct pt_strategy *rcu_per_page(void)
+{
+	static struct pt_strategy s;
+
+	if (!s.retire) {
+		s = iopgt__strategy_rcu;
+		s.name = "rcu, one callback per page (test only)";
+		s.retire = retire_per_page;
+	}
+	return &s;
+}
+#endif
+
 /* PT_HOOK_IGNORE_WALKERS is a test-only strategy: the domain's own, with
  * a retire that frees at once, without waiting for walkers (rule 5 broken
  * on purpose), so that no production path tests for it. One per strategy
@@ -27,6 +102,10 @@ static void retire_at_once(struct iopgt_domain *dom, struct pt_table *list,
 
 static const struct pt_strategy *original(const struct pt_strategy *s)
 {
+#if IOPGT_HAVE_RCU
+	if (s->retire == retire_per_page)
+		return &iopgt__strategy_rcu;
+#endif
 	for (unsigned i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
 		if (s == &broken[i].s)
 			return broken[i].orig;
@@ -48,6 +127,7 @@ static const struct pt_strategy *broken_of(const struct pt_strategy *o)
 	}
 	return o;
 }
+
 
 /* PT_HOOK_SWAP_WRITE_BIT is an encoding bug the library's own lookup
  * cannot see: the domain's tabulated leaf attributes carry write
@@ -201,6 +281,11 @@ void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks)
 
 	dom->hooks = hooks;
 	dom->strat = (hooks & PT_HOOK_IGNORE_WALKERS) ? broken_of(o) : o;
+#if IOPGT_HAVE_RCU
+	if ((hooks & PT_HOOK_RCU_PER_PAGE) && o == &iopgt__strategy_rcu &&
+	    dom->strat == o)
+		dom->strat = rcu_per_page();
+#endif
 	swap_write_bit(dom, (hooks & PT_HOOK_SWAP_WRITE_BIT) != 0);
 }
 

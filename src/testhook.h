@@ -81,6 +81,13 @@ enum {
 	                                         * spans) does not look
 	                                         * whether the merge mapped
 	                                         * its range again */
+	PT_HOOK_RCU_PER_PAGE = 1u << 19, /* not a break: the RCU strategy
+	                                  * queues one callback per table
+	                                  * page instead of one per batch
+	                                  * (each with a record of its own
+	                                  * from meta_alloc), for the
+	                                  * benchmark that compares the two;
+	                                  * other strategies ignore it */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);

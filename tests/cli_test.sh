@@ -82,7 +82,7 @@ positive() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ && $1 =~ [1-9] ]]; }
 
 # --help for every command, and help COMMAND prints the same text.
 for cmd in demo dump bench "bench ops" "bench iova-stress" "bench lookup" \
-	"bench writers" version; do
+	"bench writers" "bench reclaim" version; do
 	# shellcheck disable=SC2086
 	help $cmd --help
 	text=$out
@@ -106,7 +106,7 @@ if ! has "$out" --small || ! has "$out" "order of the options"; then
 	fail "demo --help (does not document the order of the options)"
 fi
 for cmd in demo "bench ops" "bench iova-stress" "bench lookup" \
-	"bench writers"; do
+	"bench writers" "bench reclaim"; do
 	# shellcheck disable=SC2086
 	run $cmd --help
 	if ! has "$out" "--strategy S" || ! has "$out" rcu-qsbr; then
@@ -410,6 +410,80 @@ if ok bench writers --threads 2 --seconds 0.02 --no-reclaim --no-coalesce \
 	[ "$(json_val counts)" = false ] ||
 		fail "bench writers --no-coalesce: counts $(json_val counts)"
 fi
+# bench reclaim: every page the rounds emptied is freed, by the thread the
+# strategy names, with one deferred batch per sync (RCU callbacks, worker
+# queue pushes) or, with --per-page, one per page; over rcu_max_pending
+# every sync waits and frees itself. 10 paced rounds (the least) and 20
+# storm rounds of 4 tables: 40 and 80 pages.
+# phase_val PHASE KEY: KEY's value inside "PHASE": {...} of $out.
+phase_val() {
+	local p=${out#*\""$1"\": \{}
+
+	p=${p%%\}*}
+	local rest=${p#*\""$2"\": }
+	[ "$rest" != "$p" ] || return 0
+	echo "${rest%%[,\}]*}"
+}
+# reclaim_check WHAT PHASE BATCHES CALLERS WORKER WAITS
+reclaim_check() {
+	local what=$1 ph=$2 want pages kv
+
+	pages=40
+	[ "$ph" = storm ] && pages=80
+	[ "$(phase_val "$ph" pages)" = $pages ] ||
+		fail "$what: $ph pages $(phase_val "$ph" pages), want $pages"
+	for kv in deferred_batches:$3 freed_by_callers:$4 freed_by_worker:$5 \
+		reclaim_waits:$6; do
+		want=${kv#*:}
+		[ "$want" = P ] && want=$pages
+		[ "$(phase_val "$ph" "${kv%%:*}")" = "$want" ] ||
+			fail "$what: $ph ${kv%%:*} $(phase_val "$ph" "${kv%%:*}"), want $want: $out"
+	done
+}
+for s in epoch after-flush worker rcu-memb rcu-qsbr; do
+	ok bench reclaim --strategy $s --tables 4 --rounds 20 --json || continue
+	for key in tables per_page rcu_max_pending paced storm; do
+		[ -n "$(json_val $key)" ] ||
+			fail "bench reclaim --json: no key $key: $out"
+	done
+	for key in rounds pages ns_per_round sync_ns deferred_batches \
+		reclaim_waits freed_by_callers freed_by_worker; do
+		[ -n "$(phase_val storm $key)" ] && [ -n "$(phase_val paced $key)" ] ||
+			fail "bench reclaim --json: no key $key in a phase: $out"
+	done
+	[ -n "$(phase_val paced latency_ns)" ] &&
+		[ -n "$(phase_val storm waiting_peak_pages)" ] ||
+		fail "bench reclaim --json: no latency or peak: $out"
+	case $s in
+	epoch | after-flush)
+		reclaim_check "bench reclaim --strategy $s" paced 0 P 0 0
+		reclaim_check "bench reclaim --strategy $s" storm 0 P 0 0 ;;
+	*)
+		reclaim_check "bench reclaim --strategy $s" paced 10 0 P 0
+		reclaim_check "bench reclaim --strategy $s" storm 20 0 P 0 ;;
+	esac
+done
+if ok bench reclaim --strategy rcu-memb --per-page --tables 4 --rounds 20 \
+	--json; then
+	[ "$(json_val per_page)" = true ] ||
+		fail "bench reclaim --per-page: per_page $(json_val per_page)"
+	reclaim_check "bench reclaim --per-page" paced P 0 P 0
+	reclaim_check "bench reclaim --per-page" storm P 0 P 0
+fi
+if ok bench reclaim --strategy rcu-mb --rcu-max-pending 3 --tables 4 \
+	--rounds 20 --json; then
+	[ "$(json_val rcu_max_pending)" = 3 ] ||
+		fail "bench reclaim: rcu_max_pending $(json_val rcu_max_pending)"
+	reclaim_check "bench reclaim --rcu-max-pending 3" paced 0 P 0 10
+	reclaim_check "bench reclaim --rcu-max-pending 3" storm 0 P 0 20
+fi
+usage_error "--per-page needs an RCU strategy" bench reclaim --per-page
+usage_error "--rcu-max-pending needs an RCU strategy" \
+	bench reclaim --strategy worker --rcu-max-pending 8
+usage_error "--tables: '0'" bench reclaim --tables 0
+usage_error "--tables: '512' (at most 511" bench reclaim --tables 512
+usage_error "--rounds: 'x'" bench reclaim --rounds x
+
 # Which pages each thread owns: interleaved by default, or one run each.
 # Pages owned twice would fail a map with -EEXIST, and the run with it.
 for l in "" "--layout interleaved" "--layout blocks"; do

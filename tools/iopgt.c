@@ -3,7 +3,7 @@
  * iopgt: the command-line tool. Commands:
  *   demo                      the main job: the library on the simulated
  *                             IOMMU with devices running (demo.c)
- *   bench ops | iova-stress | lookup | writers
+ *   bench ops | iova-stress | lookup | writers | reclaim
  *                             measure the library (bench/)
  *   dump                      run a few operations and print the tables
  */
@@ -39,6 +39,9 @@ static const char usage[] =
 	"  bench writers      N threads mapping and unmapping pages that share\n"
 	"                     their tables: ops/s, table allocations per op and\n"
 	"                     scaling against 1 thread\n"
+	"  bench reclaim      an unmap storm: what the reclaim strategy makes the\n"
+	"                     unmapping thread pay, how long pages wait to be\n"
+	"                     freed, and how many wait\n"
 	"  dump               apply map/unmap operations to a new domain (or\n"
 	"                     build the demo's state: --demo) and print its\n"
 	"                     table tree\n"
@@ -57,9 +60,10 @@ static const char bench_usage[] =
 	"       iopgt bench iova-stress [OPTIONS]\n"
 	"       iopgt bench lookup --set SIZE [OPTIONS]\n"
 	"       iopgt bench writers [OPTIONS]\n"
+	"       iopgt bench reclaim [OPTIONS]\n"
 	"\n"
 	"Measure the library (BENCHMARKS.md has results and the commands that\n"
-	"produced them). The texts of the four benchmarks follow; 'iopgt bench\n"
+	"produced them). The texts of the five benchmarks follow; 'iopgt bench\n"
 	"BENCHMARK --help' prints one of them.\n"
 	"\n";
 
@@ -561,6 +565,7 @@ static int cmd_bench(int argc, char **argv)
 	char *stress[] = { "iova-stress", "--help", NULL };
 	char *lookup[] = { "lookup", "--help", NULL };
 	char *writers[] = { "writers", "--help", NULL };
+	char *reclaim[] = { "reclaim", "--help", NULL };
 	const char *name;
 	int c, r;
 
@@ -576,11 +581,13 @@ static int cmd_bench(int argc, char **argv)
 		putchar('\n');
 		r |= bench_lookup_main(2, lookup);
 		putchar('\n');
-		return r | bench_writers_main(2, writers);
+		r |= bench_writers_main(2, writers);
+		putchar('\n');
+		return r | bench_reclaim_main(2, reclaim);
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "iopgt bench: which benchmark? ops, "
-				"iova-stress, lookup or writers\n");
+				"iova-stress, lookup, writers or reclaim\n");
 		return cli_usage_error("iopgt bench");
 	}
 	name = argv[optind];
@@ -594,8 +601,10 @@ static int cmd_bench(int argc, char **argv)
 		return bench_lookup_main(argc, argv);
 	if (!strcmp(name, "writers"))
 		return bench_writers_main(argc, argv);
+	if (!strcmp(name, "reclaim"))
+		return bench_reclaim_main(argc, argv);
 	fprintf(stderr, "iopgt bench: unknown benchmark '%s' (ops, "
-			"iova-stress, lookup or writers)\n",
+			"iova-stress, lookup, writers or reclaim)\n",
 		name);
 	return cli_usage_error("iopgt bench");
 }
