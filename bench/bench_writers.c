@@ -46,6 +46,14 @@
  *   cpu_share: the threads' CPU time (CLOCK_THREAD_CPUTIME_ID) over N times
  *     their wall time; below 1 when other processes took the cores.
  *   ops_per_cpu_second: all rounds' ops over the threads' CPU time.
+ *
+ * Readers (--readers R): R more threads look up the writers' pages in
+ *   turn (iopgt_lookup, IOVA = PA checked on every hit) while the writers
+ *   of the N- and 1-thread configurations run, and alone in a fifth
+ *   configuration (no writer, the pages all unmapped): lookups_per_second
+ *   of each, the median over rounds of the readers' lookups over their
+ *   time. Readers hold the after-flush mutex across each lookup, and
+ *   announce a quiescent state after each under rcu-qsbr, as writers do.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -67,7 +75,8 @@
 static const char writers_usage[] =
 	"usage: iopgt bench writers [--threads N] [--seconds S] [--no-reclaim]\n"
 	"                           [--no-coalesce] [--counts] [FORMAT OPTIONS]\n"
-	"                           [--strategy S] [--layout L] [--json]\n"
+	"                           [--strategy S] [--layout L] [--readers R]\n"
+	"                           [--json]\n"
 	"\n"
 	"N threads map and unmap pages of disjoint IOVA ranges that share their\n"
 	"tables. One op is iopgt_map of one page, iopgt_unmap of it and\n"
@@ -100,6 +109,9 @@ static const char writers_usage[] =
 	"  cpu_share              the threads' CPU time / (N x wall time): below 1\n"
 	"                         when other processes held the cores\n"
 	"  ops_per_cpu_second     ops / the threads' CPU time, for a busy machine\n"
+	"  lookups_per_second     with --readers: the readers' lookups per second\n"
+	"                         (median over rounds) while the writers run;\n"
+	"                         readers_alone: the same with no writer\n"
 	"\n"
 	"options:\n"
 	"  --threads N    writer threads (default 2; 1 to 64)\n"
@@ -122,6 +134,10 @@ static const char writers_usage[] =
 	"                 after each op (its cost is in the figures)\n"
 	"  --layout L     interleaved (default) or blocks: which pages each\n"
 	"                 thread owns (above)\n"
+	"  --readers R    R more threads look up the writers' pages, one after\n"
+	"                 the other, while the writers run (not in the\n"
+	"                 table_cache=0 runs), and alone in a run of their own\n"
+	"                 (default 0; 0 to 64)\n"
 	"  --json         print one JSON object\n"
 	"  -h, --help     this text\n"
 	"\n"
@@ -138,6 +154,7 @@ struct shared {
 	uint64_t page;
 	unsigned threads, per;
 	bool blocks; /* --layout blocks */
+	unsigned entries;
 	atomic_bool stop;
 	pthread_mutex_t lock; /* with cond: the start */
 	pthread_cond_t cond;
@@ -152,14 +169,14 @@ struct writer {
 	struct shared *sh;
 	unsigned t;
 	uint64_t ops, t0, t1, cpu_ns;
-	const char *failed; /* "map", "unmap" */
+	const char *failed; /* "map", "unmap", "lookup" */
 	uint64_t bad_iova;
 	int64_t bad_r;
 };
 
-/* One configuration: a domain and its thread count. */
+/* One configuration: a domain and its thread counts. */
 struct conf {
-	unsigned threads;
+	unsigned threads, readers;
 	bool no_cache;
 	struct iopgt_domain *dom;
 	double *rate;     /* ops/s of each round */
@@ -167,6 +184,9 @@ struct conf {
 	uint64_t ops, allocs;
 	double cpu_ns, wall_ns; /* summed over threads and rounds */
 	double ops_per_second;
+	double *lrate;    /* lookups/s of each round, with readers */
+	uint64_t lookups;
+	double lookups_per_second;
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -249,6 +269,54 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* A reader: lookups of the writers' pages in turn, until stopped. A hit
+ * must translate IOVA to the same PA (the writers map IOVA = PA); a miss
+ * is -ENOENT. */
+static void *reader_main(void *arg)
+{
+	struct writer *w = arg;
+	struct shared *sh = w->sh;
+	uint64_t page = sh->page, c0;
+	pthread_mutex_t *serial = sh->serial;
+	bool qsbr = sh->strat->qsbr;
+	unsigned j = w->t * 7;
+
+	cli_strategy_thread_begin(sh->strat);
+	cli_strategy_offline(sh->strat);
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->go)
+		pthread_cond_wait(&sh->cond, &sh->lock);
+	pthread_mutex_unlock(&sh->lock);
+	cli_strategy_online(sh->strat);
+	w->t0 = bench_now_ns();
+	c0 = thread_cpu_ns();
+	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+		uint64_t iova = sh->base + (uint64_t)(j % sh->entries) * page;
+		struct iopgt_translation tr;
+		int r;
+
+		j++;
+		if (serial)
+			pthread_mutex_lock(serial);
+		r = iopgt_lookup(sh->dom, iova, &tr);
+		if (serial)
+			pthread_mutex_unlock(serial);
+		if (r != -ENOENT && (r || tr.pa != iova)) {
+			w->failed = "lookup";
+			w->bad_iova = iova;
+			w->bad_r = r ? r : -EIO;
+			break;
+		}
+		if (qsbr)
+			cli_strategy_quiescent(sh->strat);
+		w->ops++;
+	}
+	w->cpu_ns = thread_cpu_ns() - c0;
+	w->t1 = bench_now_ns();
+	cli_strategy_thread_end(sh->strat);
+	return NULL;
+}
+
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u),
@@ -264,12 +332,13 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 		     bool blocks, uint64_t ns, int round)
 {
 	static const char cmd[] = "iopgt bench writers";
-	struct writer w[64];
+	struct writer w[128];
 	struct shared sh;
 	struct iopgt_stats s0, s1;
 	pthread_mutex_t serial;
 	uint64_t ops = 0, first = UINT64_MAX, last = 0;
-	unsigned n = c->threads, started = 0;
+	uint64_t lookups = 0, lfirst = UINT64_MAX, llast = 0;
+	unsigned n = c->threads, all = n + c->readers, started = 0;
 	int ret = 0;
 
 	memset(w, 0, sizeof(w));
@@ -283,7 +352,8 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 	sh.base = base;
 	sh.page = page;
 	sh.threads = n;
-	sh.per = entries / n;
+	sh.per = n ? entries / n : 0;
+	sh.entries = entries;
 	sh.blocks = blocks;
 	atomic_init(&sh.stop, false);
 	pthread_mutex_init(&sh.lock, NULL);
@@ -292,10 +362,11 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 	/* This thread makes no call until the writers are joined, and waits
 	 * for them: under QSBR it must not hold up their grace periods. */
 	cli_strategy_offline(strat);
-	for (unsigned t = 0; t < n; t++) {
+	for (unsigned t = 0; t < all; t++) {
 		w[t].sh = &sh;
-		w[t].t = t;
-		if (pthread_create(&w[t].tid, NULL, writer_main, &w[t])) {
+		w[t].t = t < n ? t : t - n;
+		if (pthread_create(&w[t].tid, NULL,
+				   t < n ? writer_main : reader_main, &w[t])) {
 			fprintf(stderr, "%s: cannot create thread %u\n", cmd,
 				t);
 			atomic_store(&sh.stop, true);
@@ -322,12 +393,22 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 	iopgt_get_stats(c->dom, &s1, sizeof(s1));
 	for (unsigned t = 0; t < started; t++) {
 		if (w[t].failed) {
-			fprintf(stderr, "%s: thread %u: %s of 0x%" PRIx64
+			fprintf(stderr, "%s: %s %u: %s of 0x%" PRIx64
 					" failed: %s\n",
-				cmd, t, w[t].failed, w[t].bad_iova,
-				w[t].bad_r < 0 ? strerror((int)-w[t].bad_r)
-					       : "short unmap");
+				cmd, t < n ? "thread" : "reader", w[t].t,
+				w[t].failed, w[t].bad_iova,
+				w[t].bad_r == -EIO ? "wrong address"
+				: w[t].bad_r < 0   ? strerror((int)-w[t].bad_r)
+						   : "short unmap");
 			ret = -1;
+		}
+		if (t >= n) {
+			lookups += w[t].ops;
+			if (w[t].t0 < lfirst)
+				lfirst = w[t].t0;
+			if (w[t].t1 > llast)
+				llast = w[t].t1;
+			continue;
 		}
 		ops += w[t].ops;
 		if (w[t].t0 < first)
@@ -337,7 +418,16 @@ static int run_round(struct conf *c, const struct cli_strategy *strat,
 	}
 	if (ret || round < 0)
 		return ret;
-	c->rate[round] = last > first ? (double)ops * 1e9 / (last - first) : 0;
+	if (n)
+		c->rate[round] = last > first ? (double)ops * 1e9 /
+							(double)(last - first)
+					      : 0;
+	if (c->readers) {
+		c->lrate[round] = llast > lfirst ? (double)lookups * 1e9 /
+							   (double)(llast - lfirst)
+						 : 0;
+		c->lookups += lookups;
+	}
 	c->ops += ops;
 	c->allocs += s1.table_pages_alloc - s0.table_pages_alloc;
 	for (unsigned t = 0; t < n; t++) {
@@ -391,7 +481,8 @@ enum {
 	OPT_NO_COUNTS,
 	OPT_COUNTS,
 	OPT_STRATEGY,
-	OPT_LAYOUT
+	OPT_LAYOUT,
+	OPT_READERS
 };
 
 int bench_writers_main(int argc, char **argv)
@@ -406,6 +497,7 @@ int bench_writers_main(int argc, char **argv)
 		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "strategy", required_argument, NULL, OPT_STRATEGY },
 		{ "layout", required_argument, NULL, OPT_LAYOUT },
+		{ "readers", required_argument, NULL, OPT_READERS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_OPTION_HELP,
 		CLI_OPTIONS_END,
@@ -413,9 +505,9 @@ int bench_writers_main(int argc, char **argv)
 	static const char cmd[] = "iopgt bench writers";
 	struct iopgt_config cfg;
 	struct iopgt_info info;
-	struct conf confs[4];
+	struct conf confs[5];
 	const struct cli_strategy *strat = cli_strategy_find("epoch");
-	uint64_t threads = 2, page = 0, base = 0, round_ns;
+	uint64_t threads = 2, readers = 0, page = 0, base = 0, round_ns;
 	double seconds = 1;
 	bool json = false, no_reclaim = false, no_coalesce = false;
 	bool no_counts = false, counts = false, blocks = false;
@@ -436,6 +528,11 @@ int bench_writers_main(int argc, char **argv)
 		case OPT_THREADS:
 			if (cli_count_arg(cmd, "--threads", optarg, 1, 64,
 					  &threads))
+				goto usage;
+			break;
+		case OPT_READERS:
+			if (cli_count_arg(cmd, "--readers", optarg, 0, 64,
+					  &readers))
 				goto usage;
 			break;
 		case OPT_SECONDS:
@@ -487,16 +584,21 @@ int bench_writers_main(int argc, char **argv)
 		cfg.options |= IOPGT_OPT_COUNTS;
 	cli_strategy_apply(strat, &cfg);
 
-	/* N threads, 1 thread; the same with table_cache = 0. */
+	/* N threads, 1 thread; the same with table_cache = 0; with
+	 * readers, they alone last. */
 	nconf = 0;
 	for (unsigned nc = 0; nc < 2; nc++) {
 		confs[nconf].threads = (unsigned)threads;
+		confs[nconf].readers = nc ? 0 : (unsigned)readers;
 		confs[nconf++].no_cache = nc;
 		if (threads > 1) {
 			confs[nconf].threads = 1;
+			confs[nconf].readers = nc ? 0 : (unsigned)readers;
 			confs[nconf++].no_cache = nc;
 		}
 	}
+	if (readers)
+		confs[nconf++].readers = (unsigned)readers;
 	rounds = (unsigned)(seconds * 1e9 / ROUND_NS);
 	if (rounds * ROUND_NS < seconds * 1e9)
 		rounds++;
@@ -517,7 +619,8 @@ int bench_writers_main(int argc, char **argv)
 			goto out;
 		}
 		confs[k].rate = calloc(rounds, sizeof(double));
-		if (!confs[k].rate) {
+		confs[k].lrate = calloc(rounds, sizeof(double));
+		if (!confs[k].rate || !confs[k].lrate) {
 			fprintf(stderr, "%s: out of memory\n", cmd);
 			goto out;
 		}
@@ -559,6 +662,8 @@ int bench_writers_main(int argc, char **argv)
 		struct iopgt_translation tr;
 
 		confs[k].ops_per_second = bench_median(confs[k].rate, rounds);
+		confs[k].lookups_per_second =
+			bench_median(confs[k].lrate, rounds);
 		/* Every writer's page is unmapped, the kept page is not. */
 		for (unsigned e = 0; e <= entries; e++) {
 			int want = e == entries ? 0 : -ENOENT;
@@ -632,9 +737,19 @@ int bench_writers_main(int argc, char **argv)
 				       cpu_share(one), ops_per_cpu_second(one));
 			printf(", \"no_cache\": {\"ops_per_second\": %.0f, "
 			       "\"one_thread_ops_per_second\": %.0f, "
-			       "\"scaling\": %.3f}}\n",
+			       "\"scaling\": %.3f}",
 			       nn->ops_per_second, onen->ops_per_second,
 			       scaling_nc);
+			printf(", \"readers\": %u", (unsigned)readers);
+			if (readers)
+				printf(", \"lookups_per_second\": %.0f, "
+				       "\"one_thread_lookups_per_second\": "
+				       "%.0f, \"readers_alone\": "
+				       "{\"lookups_per_second\": %.0f}",
+				       n->lookups_per_second,
+				       one->lookups_per_second,
+				       confs[nconf - 1].lookups_per_second);
+			printf("}\n");
 		} else {
 			if (blocks)
 				snprintf(who, sizeof(who),
@@ -694,13 +809,27 @@ int bench_writers_main(int argc, char **argv)
 			printf("\nscaling, ops/s of %u threads / 1 thread: "
 			       "%.3f (table_cache=0: %.3f)\n",
 			       n->threads, scaling, scaling_nc);
+			if (readers) {
+				printf("lookups per second of %u reader%s "
+				       "(median): %.0f with %u writer%s",
+				       (unsigned)readers,
+				       readers > 1 ? "s" : "",
+				       n->lookups_per_second, n->threads,
+				       n->threads > 1 ? "s" : "");
+				if (threads > 1)
+					printf(", %.0f with 1",
+					       one->lookups_per_second);
+				printf(", %.0f alone\n",
+				       confs[nconf - 1].lookups_per_second);
+			}
 		}
 	}
 	ret = 0;
 out:
-	for (unsigned k = 0; k < 4; k++) {
+	for (unsigned k = 0; k < 5; k++) {
 		iopgt_domain_destroy(confs[k].dom);
 		free(confs[k].rate);
+		free(confs[k].lrate);
 	}
 	cli_strategy_thread_end(strat);
 	return ret;

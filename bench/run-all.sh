@@ -21,7 +21,8 @@
 # at the defaults (no counts, reclaim, coalescing), with --no-reclaim,
 # with --no-reclaim --no-coalesce, and with --counts (counts, reclaim,
 # coalescing), each in both layouts (--layout interleaved, the default,
-# and --layout blocks), each format at its defaults. reclaim: bench
+# and --layout blocks), each format at its defaults; then, under every
+# strategy, one writer and one reader (--readers 1). reclaim: bench
 # reclaim under every strategy, RCU also with one
 # callback per page (--per-page) and with a bound of 256 pages
 # (--rcu-max-pending 256), x86_64 at its defaults. cachesim: the lookups of `lookup`
@@ -180,6 +181,10 @@ writers() {
 				done
 			done
 		done
+	done
+	for s in epoch after-flush worker rcu-memb rcu-mb rcu-qsbr rcu-bp; do
+		run "$IOPGT" bench writers --threads 1 --readers 1 \
+			--seconds "$WRITERS_SECONDS" --strategy "$s"
 	done
 }
 

@@ -193,6 +193,8 @@ usage_error "does not fit the 48-bit input" bench lookup --set 128T
 usage_error "--lookups: '0'" bench lookup --set 1M --lookups 0
 usage_error "--spread: '0'" bench lookup --set 1M --spread 0
 usage_error "--miss-buffer: '3M'" bench lookup --set 1M --miss-buffer 3M
+usage_error "--readers: '65'" bench writers --readers 65
+usage_error "--readers: 'x'" bench writers --readers x
 usage_error "--threads: '0'" bench writers --threads 0
 usage_error "--threads: '65'" bench writers --threads=65
 usage_error "--seconds: 'x'" bench writers --seconds x
@@ -483,6 +485,33 @@ usage_error "--rcu-max-pending needs an RCU strategy" \
 usage_error "--tables: '0'" bench reclaim --tables 0
 usage_error "--tables: '512' (at most 511" bench reclaim --tables 512
 usage_error "--rounds: 'x'" bench reclaim --rounds x
+
+# Readers: lookups alongside the writers, and alone; none by default.
+if ok bench writers --threads 2 --seconds 0.02 --json; then
+	[ "$(json_val readers)" = 0 ] && [ -z "$(json_val lookups_per_second)" ] ||
+		fail "bench writers: readers $(json_val readers) by default: $out"
+fi
+for s in epoch after-flush rcu-qsbr; do
+	ok bench writers --threads 1 --readers 1 --seconds 0.05 --strategy $s \
+		--json || continue
+	[ "$(json_val readers)" = 1 ] ||
+		fail "bench writers --readers 1: readers $(json_val readers)"
+	alone=${out#*\"readers_alone\": \{\"lookups_per_second\": }
+	[ "$alone" != "$out" ] ||
+		fail "bench writers --readers 1 --strategy $s: no readers_alone: $out"
+	for v in "$(json_val lookups_per_second)" "${alone%%\}*}"; do
+		case $v in
+		[0-9]*) ;;
+		*) fail "bench writers --readers 1 --strategy $s: $v: $out" ;;
+		esac
+	done
+	positive "$(json_val lookups_per_second)" ||
+		fail "bench writers --readers 1 --strategy $s: no lookup: $out"
+done
+if ok bench writers --threads 2 --readers 1 --seconds 0.02; then
+	has "$out" "lookups per second of 1 reader (median)" ||
+		fail "bench writers --readers 1: $out"
+fi
 
 # Which pages each thread owns: interleaved by default, or one run each.
 # Pages owned twice would fail a map with -EEXIST, and the run with it.
