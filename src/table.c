@@ -276,9 +276,10 @@ void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t)
 {
 	struct pt_seg *s = seg_of(dom, t), *gone = NULL;
 
-	if (t->flags & PT_F_DIRTY) {
+	if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+	    PT_F_DIRTY) {
 		pt_memset((void *)t->va, 0, dom->geo.table_size);
-		t->flags = 0;
+		atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
 	}
 	assert_zero(dom, t);
 	pt_stat_add(&dom->st.pages_freed, 1);
