@@ -1185,6 +1185,10 @@ void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
 /* Return a table page to its segment (zeroing it if it was written).
  * Call only once the flush and walker rules allow reuse. */
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
+/* The same for a list linked by next, the segment lock taken once per
+ * batch of pages; returns how many. */
+unsigned long iopgt__table_release_list(struct iopgt_domain *dom,
+					struct pt_table *t);
 /* Allocate / free the root, whose descriptor is dom->root_desc; the root
  * also fixes dom->va_off. NULL with *err: -ENOMEM (table_alloc failed),
  * -EINVAL (not aligned to the root's whole size), -ERANGE (beyond the

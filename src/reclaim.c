@@ -19,15 +19,7 @@
 
 unsigned long iopgt__release_list(struct iopgt_domain *dom, struct pt_table *t)
 {
-	unsigned long n = 0;
-
-	while (t) {
-		struct pt_table *next = t->next;
-		iopgt__table_release(dom, t);
-		t = next;
-		n++;
-	}
-	return n;
+	return iopgt__table_release_list(dom, t);
 }
 
 unsigned long iopgt__release_by(struct iopgt_domain *dom, struct pt_table *t,

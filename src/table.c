@@ -272,33 +272,72 @@ static unsigned seg_keep(const struct iopgt_domain *dom)
 	return dom->cache_limit ? 1 : 0;
 }
 
+/* Pages given back under one hold of the segment lock, at most. */
+#define RELEASE_BATCH 64
+
+/* Give the pages of the list t (linked by next) back to their segments:
+ * zero those that may hold entries, then take the segment lock once for
+ * up to RELEASE_BATCH pages, so that a thread freeing many (the worker,
+ * RCU's callbacks) and one allocating take turns on the lock's line per
+ * batch, not per page. Segments left with no page in use beyond the one
+ * kept go back to table_free after the lock is dropped. Returns how many
+ * pages. */
+unsigned long iopgt__table_release_list(struct iopgt_domain *dom,
+					struct pt_table *t)
+{
+	unsigned long total = 0;
+
+	while (t) {
+		struct pt_table *rest = t, *p, *next;
+		struct pt_seg *gone = NULL, *s;
+		unsigned n = 0;
+
+		for (; rest && n < RELEASE_BATCH; rest = rest->next, n++) {
+			if (atomic_load_explicit(&rest->flags,
+						 memory_order_relaxed) &
+			    PT_F_DIRTY) {
+				pt_memset((void *)rest->va, 0,
+					  dom->geo.table_size);
+				atomic_store_explicit(&rest->flags, 0,
+						      memory_order_relaxed);
+			}
+			assert_zero(dom, rest);
+		}
+		pt_stat_add(&dom->st.pages_freed, n);
+		stat_live(dom, -(int64_t)n, -(int64_t)n * dom->geo.table_size);
+		seg_lock(dom);
+		for (p = t; p != rest; p = next) {
+			next = p->next;
+			s = seg_of(dom, p);
+			p->next = s->free;
+			s->free = p;
+			s->nfree++;
+			if (!s->on_avail)
+				avail_add(dom, s);
+			if (!--s->used && ++dom->seg_empty > seg_keep(dom)) {
+				avail_del(dom, s);
+				all_del(dom, s);
+				dom->seg_empty--;
+				s->next = gone; /* on no list now */
+				gone = s;
+			}
+		}
+		seg_unlock(dom);
+		while (gone) {
+			s = gone;
+			gone = s->next;
+			seg_delete(dom, s);
+		}
+		total += n;
+		t = rest;
+	}
+	return total;
+}
+
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t)
 {
-	struct pt_seg *s = seg_of(dom, t), *gone = NULL;
-
-	if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
-	    PT_F_DIRTY) {
-		pt_memset((void *)t->va, 0, dom->geo.table_size);
-		atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
-	}
-	assert_zero(dom, t);
-	pt_stat_add(&dom->st.pages_freed, 1);
-	stat_live(dom, -1, -(int64_t)dom->geo.table_size);
-	seg_lock(dom);
-	t->next = s->free;
-	s->free = t;
-	s->nfree++;
-	if (!s->on_avail)
-		avail_add(dom, s);
-	if (!--s->used && ++dom->seg_empty > seg_keep(dom)) {
-		avail_del(dom, s);
-		all_del(dom, s);
-		dom->seg_empty--;
-		gone = s;
-	}
-	seg_unlock(dom);
-	if (gone)
-		seg_delete(dom, gone);
+	t->next = NULL;
+	iopgt__table_release_list(dom, t);
 }
 
 void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
