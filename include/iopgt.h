@@ -440,9 +440,11 @@ enum iopgt_strategy {
 	 * thread of the domain frees them once no walker can hold them, at
 	 * most 512 pages at a time, yielding between batches. It is woken
 	 * only when a queue gains pages that nothing else waits for. A
-	 * thread that exits hands its queue's pages to the domain. The
-	 * worker calls table_free. iopgt_reclaim and destroy wait until the
-	 * queued pages are freed. */
+	 * thread that exits hands its queue's pages to the domain. A sync
+	 * after which more than 4096 pages are queued waits until the worker
+	 * has freed enough to bring them back under that bound (counted in
+	 * iopgt_stats.reclaim_waits). The worker calls table_free.
+	 * iopgt_reclaim and destroy wait until the queued pages are freed. */
 	IOPGT_STRATEGY_WORKER = 3,
 };
 
@@ -1018,9 +1020,11 @@ struct iopgt_stats {
 	uint64_t split;             /* superpages split (and leaves of
 	                             * several entries cut in place) */
 	uint64_t segment_bytes_live; /* segments held from table_alloc */
-	uint64_t reclaim_waits;     /* syncs that waited for a grace period
-	                             * themselves (RCU: over rcu_max_pending,
-	                             * or no memory for a batch) */
+	uint64_t reclaim_waits;     /* syncs that waited themselves: for a
+	                             * grace period (RCU: over rcu_max_pending,
+	                             * or no memory for a batch), or for the
+	                             * worker (over its bound of 4096 pages
+	                             * queued) */
 	/* Who paid for freeing table pages: the caller's threads (sync,
 	 * iopgt_reclaim) or the strategy's own thread (RCU's callbacks, the
 	 * worker); pages, and nanoseconds spent returning them (hosted

@@ -23,6 +23,10 @@
  *           domain's orphan list, which the worker drains like a queue,
  *           and frees the queue for the next thread (a thread-specific
  *           key's destructor), so no page is lost.
+ *   bound   a sync after which more than PT_WORKER_MAX_PENDING pages are
+ *           queued waits until the worker has brought them under it
+ *           (iopgt_stats.reclaim_waits counts those syncs), so the memory
+ *           waiting stays bounded when the worker falls behind.
  *   poll, barrier (iopgt_reclaim, destroy)  wait until nothing is pending.
  *
  * A queue is found through a small per-thread table of (domain, id,
@@ -39,6 +43,11 @@
 #include "pt.h"
 
 #define PT_WORKER_BATCH 512 /* pages freed between two yields */
+/* Pages a domain's queues may hold before a sync waits for the worker to
+ * bring them back under it: 16 MiB of 4K tables, as RCU's default bound.
+ * Without it, a storm of unmaps on a machine whose worker gets less CPU
+ * than the unmapping threads queued pages without limit. */
+#define PT_WORKER_MAX_PENDING 4096u
 #define PT_WORKER_TL 8      /* domains a thread keeps its queue for */
 
 struct wq {
@@ -215,10 +224,20 @@ static void worker_retire(struct iopgt_domain *dom, struct pt_table *list,
 	was = atomic_fetch_add_explicit(pending(w), n, memory_order_acq_rel);
 	push_chain(q ? &q->head : &w->orphans, list, tail);
 	pt_stat_add(&dom->st.deferred, 1);
-	if (was)
+	if (was && was + n <= PT_WORKER_MAX_PENDING)
 		return;
 	pthread_mutex_lock(&w->mu);
-	pthread_cond_signal(&w->work);
+	if (!was)
+		pthread_cond_signal(&w->work);
+	if (was + n > PT_WORKER_MAX_PENDING) {
+		/* Over the bound: wait, outside any walker section (sync
+		 * enters none), for the worker to catch up. It is awake:
+		 * it sleeps only while nothing is pending. */
+		pt_stat_add(&dom->st.rcu_waits, 1);
+		while (atomic_load_explicit(pending(w), memory_order_acquire) >
+		       PT_WORKER_MAX_PENDING)
+			pthread_cond_wait(&w->idle, &w->mu);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -311,9 +330,14 @@ static void *worker_main(void *arg)
 		collect(w, &held);
 		freed = free_due(w, &held);
 		if (freed) {
-			if (atomic_fetch_sub_explicit(pending(w), freed,
-						      memory_order_acq_rel) ==
-			    freed) {
+			uint64_t was = atomic_fetch_sub_explicit(
+				pending(w), freed, memory_order_acq_rel);
+
+			/* Nothing left (the barrier's waiters), or back under
+			 * the bound (syncs that wait for it). */
+			if (was == freed ||
+			    (was > PT_WORKER_MAX_PENDING &&
+			     was - freed <= PT_WORKER_MAX_PENDING)) {
 				pthread_mutex_lock(&w->mu);
 				pthread_cond_broadcast(&w->idle);
 				pthread_mutex_unlock(&w->mu);

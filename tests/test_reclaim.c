@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1151,6 +1152,128 @@ static void test_worker_handover(void **state)
 	}
 }
 
+/* The worker's bound: a sync that leaves more than 4096 pages queued
+ * waits until the worker has freed enough. The worker is held before it
+ * takes the queues while a thread's sync retires BOUND_PAGES + 4 tables:
+ * that sync must not return (and must count one wait) until the worker
+ * is let go. */
+#define BOUND_PAGES 4096u
+
+struct bound_run {
+	struct hold *h;
+	uint64_t base, n;
+	atomic_int done;
+};
+
+static void *retire_many(void *arg)
+{
+	struct bound_run *b = arg;
+	struct hold *h = b->h;
+	struct iopgt_gather g;
+
+	iopgt_gather_init(&g, sizeof(g));
+	assert_int_equal(iopgt_unmap(h->dom, b->base, b->n * h->geo.sz1, &g),
+			 (int64_t)(b->n * h->geo.page));
+	iopgt_sync(h->dom, &g);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void worker_bound_case(const struct tcfg *c)
+{
+	struct talloc ta;
+	struct iopgt_config cfg;
+	struct iopgt_gather g;
+	struct iopgt_stats st;
+	struct bound_run b;
+	struct hold h;
+	pthread_t th;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	memset(&h, 0, sizeof(h));
+	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	talloc_init(&ta);
+	tcfg_config(c, &cfg);
+	cfg.strategy = IOPGT_STRATEGY_WORKER;
+	cfg.table_cache = 0;
+	talloc_ops(&ta, &cfg.mem);
+	assert_int_equal(iopgt_domain_create(&cfg, &h.dom), 0);
+	geo_of(h.dom, &h.geo);
+	b.h = &h;
+	b.n = BOUND_PAGES + 4;
+	/* Leaf tables of their own, in the span of level-2 entries from the
+	 * second on, so that the table above them stays. */
+	b.base = h.geo.sz2;
+	if (b.n * h.geo.page > (UINT64_C(64) << 20) ||
+	    b.base + (b.n + 1) * h.geo.sz1 > h.geo.space) {
+		iopgt_domain_destroy(h.dom);
+		talloc_fini(&ta);
+		return;
+	}
+	iopgt_gather_init(&g, sizeof(g));
+	for (uint64_t k = 0; k <= b.n; k++)
+		assert_int_equal(iopgt_map(h.dom, b.base + h.geo.sz1 * k,
+					   pa_of(&h.geo, h.geo.sz1 * k),
+					   h.geo.page, IOPGT_PROT_READ, &g),
+				 0);
+	iopgt_sync(h.dom, &g);
+	iopgt__set_yield_hook(h.dom, hold_worker, &h);
+	assert_int_equal(pthread_create(&th, NULL, retire_many, &b), 0);
+	pthread_mutex_lock(&h.mu);
+	while (!h.at)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	/* The sync has queued its pages and woken the worker, held now. */
+	for (;;) {
+		iopgt_get_stats(h.dom, &st, sizeof(st));
+		if (st.reclaim_waits || atomic_load(&b.done))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&b.done), 0); /* still waiting */
+	assert_int_equal(st.reclaim_waits, 1);
+	assert_true(st.table_pages_waiting >= b.n);
+	pthread_mutex_lock(&h.mu);
+	h.release = 1;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(atomic_load(&b.done), 1);
+	iopgt_get_stats(h.dom, &st, sizeof(st));
+	assert_true(st.table_pages_waiting <= BOUND_PAGES);
+	assert_int_equal(iopgt_reclaim(h.dom), 0);
+	iopgt__set_yield_hook(h.dom, NULL, NULL);
+	iopgt_get_stats(h.dom, &st, sizeof(st));
+	assert_int_equal(st.table_pages_waiting, 0);
+	assert_true(st.freed_by_worker >= b.n);
+	assert_int_equal(iopgt_unmap(h.dom, b.base + h.geo.sz1 * b.n,
+				     h.geo.page, &g),
+			 (int64_t)h.geo.page);
+	iopgt_sync(h.dom, &g);
+	iopgt_domain_destroy(h.dom);
+	assert_int_equal(ta.live_bytes, 0);
+	talloc_fini(&ta);
+	pthread_mutex_destroy(&h.mu);
+	pthread_cond_destroy(&h.cv);
+}
+
+static void test_worker_bound(void **state)
+{
+	(void)state;
+	if (tsan_skipped(cli_strategy_find("worker")))
+		skip();
+	if (IOPGT_DEBUG < 1) {
+		fprintf(stderr, "test_reclaim: worker bound skipped: no yield "
+				"hooks (IOPGT_DEBUG=0)\n");
+		skip();
+	}
+	for (size_t i = 0; i < n_tcfgs; i++)
+		worker_bound_case(&tcfgs[i]);
+}
+
 /* A configuration the strategy cannot take is refused. */
 static void test_strategy_config(void **state)
 {
@@ -1315,6 +1438,7 @@ int main(void)
 		cmocka_unit_test(test_neg_ignore_walkers),
 		cmocka_unit_test(test_rcu_batches),
 		cmocka_unit_test(test_worker_handover),
+		cmocka_unit_test(test_worker_bound),
 		cmocka_unit_test(test_strategy_config),
 		cmocka_unit_test(test_unmap_all_leaves_root),
 		cmocka_unit_test(test_neg_no_reclaim_keeps_tables),
