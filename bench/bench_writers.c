@@ -197,6 +197,20 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A writer's or reader's start: register with the strategy, wait for the
+ * others to be created (offline under QSBR meanwhile), and note the time. */
+static void thread_start(struct shared *sh, struct writer *w)
+{
+	cli_strategy_thread_begin(sh->strat);
+	cli_strategy_offline(sh->strat);
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->go)
+		pthread_cond_wait(&sh->cond, &sh->lock);
+	pthread_mutex_unlock(&sh->lock);
+	cli_strategy_online(sh->strat);
+	w->t0 = bench_now_ns();
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -209,16 +223,8 @@ static void *writer_main(void *arg)
 	bool qsbr = sh->strat->qsbr;
 	unsigned j = 0;
 
-	cli_strategy_thread_begin(sh->strat);
 	iopgt_gather_init(&g, sizeof(g));
-	/* QSBR: offline while waiting for the others to be created. */
-	cli_strategy_offline(sh->strat);
-	pthread_mutex_lock(&sh->lock);
-	while (!sh->go)
-		pthread_cond_wait(&sh->cond, &sh->lock);
-	pthread_mutex_unlock(&sh->lock);
-	cli_strategy_online(sh->strat);
-	w->t0 = bench_now_ns();
+	thread_start(sh, w);
 	c0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
 		uint64_t iova =
@@ -281,14 +287,7 @@ static void *reader_main(void *arg)
 	bool qsbr = sh->strat->qsbr;
 	unsigned j = w->t * 7;
 
-	cli_strategy_thread_begin(sh->strat);
-	cli_strategy_offline(sh->strat);
-	pthread_mutex_lock(&sh->lock);
-	while (!sh->go)
-		pthread_cond_wait(&sh->cond, &sh->lock);
-	pthread_mutex_unlock(&sh->lock);
-	cli_strategy_online(sh->strat);
-	w->t0 = bench_now_ns();
+	thread_start(sh, w);
 	c0 = thread_cpu_ns();
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
 		uint64_t iova = sh->base + (uint64_t)(j % sh->entries) * page;

@@ -1057,6 +1057,25 @@ static void hold_worker(void *arg, unsigned point, unsigned level,
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* h set up around a new domain of configuration c with the worker
+ * strategy and no table kept for reuse, its tables from ta. */
+static void hold_domain(const struct tcfg *c, struct hold *h,
+			struct talloc *ta)
+{
+	struct iopgt_config cfg;
+
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	talloc_init(ta);
+	tcfg_config(c, &cfg);
+	cfg.strategy = IOPGT_STRATEGY_WORKER;
+	cfg.table_cache = 0;
+	talloc_ops(ta, &cfg.mem);
+	assert_int_equal(iopgt_domain_create(&cfg, &h->dom), 0);
+	geo_of(h->dom, &h->geo);
+}
+
 /* A thread that unmaps three pages (emptying their tables), syncs and
  * exits while the worker is held before it takes the queues. */
 static void *unmap_and_exit(void *arg)
@@ -1083,24 +1102,14 @@ static void *unmap_and_exit(void *arg)
 static uint64_t handover_lost(const struct tcfg *c, unsigned hooks)
 {
 	struct talloc ta;
-	struct iopgt_config cfg;
 	struct iopgt_gather g;
 	struct iopgt_stats st;
 	struct hold h;
 	pthread_t th;
 	uint64_t lost;
 
-	memset(&h, 0, sizeof(h));
-	pthread_mutex_init(&h.mu, NULL);
-	pthread_cond_init(&h.cv, NULL);
-	talloc_init(&ta);
-	tcfg_config(c, &cfg);
-	cfg.strategy = IOPGT_STRATEGY_WORKER;
-	cfg.table_cache = 0;
-	talloc_ops(&ta, &cfg.mem);
-	assert_int_equal(iopgt_domain_create(&cfg, &h.dom), 0);
+	hold_domain(c, &h, &ta);
 	iopgt__set_test_hooks(h.dom, hooks);
-	geo_of(h.dom, &h.geo);
 	iopgt_gather_init(&g, sizeof(g));
 	for (uint64_t k = 1; k <= 3; k++)
 		assert_int_equal(iopgt_map(h.dom, h.geo.sz1 * k,
@@ -1182,7 +1191,6 @@ static void *retire_many(void *arg)
 static void worker_bound_case(const struct tcfg *c)
 {
 	struct talloc ta;
-	struct iopgt_config cfg;
 	struct iopgt_gather g;
 	struct iopgt_stats st;
 	struct bound_run b;
@@ -1190,17 +1198,8 @@ static void worker_bound_case(const struct tcfg *c)
 	pthread_t th;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
-	memset(&h, 0, sizeof(h));
 	memset(&b, 0, sizeof(b));
-	pthread_mutex_init(&h.mu, NULL);
-	pthread_cond_init(&h.cv, NULL);
-	talloc_init(&ta);
-	tcfg_config(c, &cfg);
-	cfg.strategy = IOPGT_STRATEGY_WORKER;
-	cfg.table_cache = 0;
-	talloc_ops(&ta, &cfg.mem);
-	assert_int_equal(iopgt_domain_create(&cfg, &h.dom), 0);
-	geo_of(h.dom, &h.geo);
+	hold_domain(c, &h, &ta);
 	b.h = &h;
 	b.n = BOUND_PAGES + 4;
 	/* Leaf tables of their own, in the span of level-2 entries from the
