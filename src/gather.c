@@ -546,9 +546,9 @@ static __attribute__((noinline)) int sync_tables(struct iopgt_domain *dom,
 	return 0;
 }
 
-/* iopgt_sync with no table to reclaim: at most one flush. */
-static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
-						struct iopgt_gather *g)
+/* sync_flush's cases but its common one. */
+static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
+						      struct iopgt_gather *g)
 {
 	enum iopgt_flush_kind kind = g->kind;
 
@@ -577,6 +577,31 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 		iopgt__reclaim_waiting(dom);
 	if (dom->one_g == g)
 		gather_close(dom, g);
+	return 0;
+}
+
+/* iopgt_sync with no table to reclaim: at most one flush. The common case
+ * (one range for flush_range, no tables waiting, no open gather to close)
+ * forgets the range and counts it before the call, so that nothing is
+ * left to do after it and the path keeps no value across it. */
+static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
+						struct iopgt_gather *g)
+{
+	const uint64_t iova = g->iova, last = g->last;
+	const enum iopgt_flush_kind kind = g->kind;
+
+	if (dom->cfg.flush_ranges ||
+	    ((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) ||
+	    iova > last || dom->one_g == g ||
+	    atomic_load_explicit(&dom->waiting, memory_order_relaxed))
+		return sync_flush_other(dom, g);
+	g->kind = IOPGT_FLUSH_NONE;
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	if (g->priv_flags & PT_G_RANGES)
+		g->nr_ranges = 0;
+	pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
+	dom->cfg.flush.flush_range(dom->cfg.flush.arg, iova, last, kind);
 	return 0;
 }
 
