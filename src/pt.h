@@ -627,7 +627,9 @@ struct pt_strategy {
  * -EOPNOTSUPP for one this build lacks. */
 const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
 					  int *err);
-/* Return a list of tables to their segments; returns how many. */
+/* Return a list of tables (linked by next) to their segments, the
+ * segment lock taken once per batch of pages (table.c); returns how
+ * many. */
 unsigned long iopgt__release_list(struct iopgt_domain *dom,
 				  struct pt_table *t);
 /* Who frees (iopgt_stats: freed_by_*, free_ns_*). */
@@ -1185,10 +1187,6 @@ void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
 /* Return a table page to its segment (zeroing it if it was written).
  * Call only once the flush and walker rules allow reuse. */
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t);
-/* The same for a list linked by next, the segment lock taken once per
- * batch of pages; returns how many. */
-unsigned long iopgt__table_release_list(struct iopgt_domain *dom,
-					struct pt_table *t);
 /* Allocate / free the root, whose descriptor is dom->root_desc; the root
  * also fixes dom->va_off. NULL with *err: -ENOMEM (table_alloc failed),
  * -EINVAL (not aligned to the root's whole size), -ERANGE (beyond the

@@ -17,11 +17,6 @@
  */
 #include "pt.h"
 
-unsigned long iopgt__release_list(struct iopgt_domain *dom, struct pt_table *t)
-{
-	return iopgt__table_release_list(dom, t);
-}
-
 unsigned long iopgt__release_by(struct iopgt_domain *dom, struct pt_table *t,
 				unsigned who)
 {

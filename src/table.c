@@ -282,8 +282,8 @@ static unsigned seg_keep(const struct iopgt_domain *dom)
  * batch, not per page. Segments left with no page in use beyond the one
  * kept go back to table_free after the lock is dropped. Returns how many
  * pages. */
-unsigned long iopgt__table_release_list(struct iopgt_domain *dom,
-					struct pt_table *t)
+unsigned long iopgt__release_list(struct iopgt_domain *dom,
+				  struct pt_table *t)
 {
 	unsigned long total = 0;
 
@@ -337,7 +337,7 @@ unsigned long iopgt__table_release_list(struct iopgt_domain *dom,
 void iopgt__table_release(struct iopgt_domain *dom, struct pt_table *t)
 {
 	t->next = NULL;
-	iopgt__table_release_list(dom, t);
+	iopgt__release_list(dom, t);
 }
 
 void iopgt__table_free_unpublished(struct iopgt_domain *dom, struct pt_table *t)
