@@ -928,7 +928,7 @@ int iopgt_get_stats(const struct iopgt_domain *dom,
 	st->table_pages_cached = iopgt__pages_cached(
 		(struct iopgt_domain *)(uintptr_t)dom);
 	st->table_pages_waiting = rd(&dom->st.pages_waiting);
-	st->reclaim_waits = rd(&dom->st.rcu_waits);
+	st->reclaim_waits = rd(&dom->st.sync_waits);
 	st->freed_by_callers = rd(&dom->st.freed_by[PT_BY_CALLER]);
 	st->freed_by_worker = rd(&dom->st.freed_by[PT_BY_WORKER]);
 	st->free_ns_callers = rd(&dom->st.free_ns[PT_BY_CALLER]);

@@ -383,7 +383,7 @@ struct iopgt_domain {
 		 * that free elsewhere wait on this count). */
 		_Atomic uint64_t pages_waiting;
 		_Atomic uint64_t coalesced, split, segments;
-		_Atomic uint64_t rcu_waits;
+		_Atomic uint64_t sync_waits; /* iopgt_stats.reclaim_waits */
 		_Atomic uint64_t deferred; /* iopgt_stats.deferred_batches */
 		_Atomic uint64_t freed_by[2], free_ns[2]; /* PT_BY_* */
 	} st __attribute__((aligned(64)));
@@ -632,6 +632,19 @@ const struct pt_strategy *iopgt__strategy(const struct iopgt_config *cfg,
  * many. */
 unsigned long iopgt__release_list(struct iopgt_domain *dom,
 				  struct pt_table *t);
+/* Pages that may wait in a domain's RCU callbacks (rcu_max_pending 0),
+ * and in its worker's queues, before a sync waits itself: 16 MiB of 4K
+ * tables. */
+#define PT_PENDING_DEFAULT 4096u
+/* The RCU strategy (reclaim_rcu.c, built with liburcu's headers:
+ * IOPGT_HAVE_RCU), and what its test-only variant of one callback per
+ * page (testhook.c) shares with it: the domain's bound on pages waiting
+ * in callbacks, and the queueing of the n pages of list as one callback
+ * (false, nothing done, if its record cannot be allocated). */
+extern const struct pt_strategy iopgt__strategy_rcu;
+uint64_t iopgt__rcu_max_pending(const struct iopgt_domain *dom);
+bool iopgt__rcu_defer(struct iopgt_domain *dom, struct pt_table *list,
+		      unsigned long n);
 /* Who frees (iopgt_stats: freed_by_*, free_ns_*). */
 enum { PT_BY_CALLER = 0, PT_BY_WORKER = 1 };
 /* iopgt__release_list, counted and timed for who. */

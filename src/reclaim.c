@@ -219,9 +219,6 @@ static const struct pt_strategy strategy_after_flush = {
 	.barrier = nothing,
 };
 
-#if defined(IOPGT_HAVE_RCU) && IOPGT_HAVE_RCU
-extern const struct pt_strategy iopgt__strategy_rcu;
-#endif
 #if __STDC_HOSTED__
 extern const struct pt_strategy iopgt__strategy_worker;
 #endif

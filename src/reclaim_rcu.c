@@ -32,10 +32,6 @@
 
 #include "pt.h"
 
-/* The pages waiting for grace periods, per domain, before a sync waits
- * for one itself: 4096 pages are 16 MiB of 4K tables. */
-#define RCU_MAX_PENDING_DEFAULT 4096
-
 struct rcu_batch {
 	struct rcu_head head;
 	struct iopgt_domain *dom;
@@ -56,10 +52,10 @@ static int rcu_setup(struct iopgt_domain *dom)
 	return 0;
 }
 
-static uint64_t max_pending(const struct iopgt_domain *dom)
+uint64_t iopgt__rcu_max_pending(const struct iopgt_domain *dom)
 {
 	return dom->cfg.rcu_max_pending ? dom->cfg.rcu_max_pending
-					: RCU_MAX_PENDING_DEFAULT;
+					: PT_PENDING_DEFAULT;
 }
 
 static void rcu_free_batch(struct rcu_head *head)
@@ -76,31 +72,38 @@ static void rcu_free_batch(struct rcu_head *head)
 				  memory_order_release);
 }
 
-static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
-		       unsigned long n)
+bool iopgt__rcu_defer(struct iopgt_domain *dom, struct pt_table *list,
+		      unsigned long n)
 {
-	struct rcu_batch *b = NULL;
+	struct rcu_batch *b = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg,
+						      sizeof(*b));
 
-	/* The domain's waiting pages are its callbacks' (the epoch's list
-	 * is not used by this strategy). */
-	if (atomic_load_explicit(&dom->st.pages_waiting,
-				 memory_order_relaxed) + n <=
-	    max_pending(dom))
-		b = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg, sizeof(*b));
-	if (!b) {
-		/* Over the bound, or no record: wait here, outside any
-		 * read-side section of ours (sync enters none). */
-		flavor(dom)->update_synchronize_rcu();
-		pt_stat_add(&dom->st.rcu_waits, 1);
-		iopgt__release_by(dom, list, PT_BY_CALLER);
-		return;
-	}
+	if (!b)
+		return false;
 	b->dom = dom;
 	b->list = list;
 	b->n = n;
 	pt_stat_add(&dom->st.pages_waiting, n);
 	pt_stat_add(&dom->st.deferred, 1);
 	flavor(dom)->update_call_rcu(&b->head, rcu_free_batch);
+	return true;
+}
+
+static void rcu_retire(struct iopgt_domain *dom, struct pt_table *list,
+		       unsigned long n)
+{
+	/* The domain's waiting pages are its callbacks' (the epoch's list
+	 * is not used by this strategy). Over the bound, or with no record:
+	 * wait here, outside any read-side section of ours (sync enters
+	 * none). */
+	if (atomic_load_explicit(&dom->st.pages_waiting,
+				 memory_order_relaxed) + n >
+		    iopgt__rcu_max_pending(dom) ||
+	    !iopgt__rcu_defer(dom, list, n)) {
+		flavor(dom)->update_synchronize_rcu();
+		pt_stat_add(&dom->st.sync_waits, 1);
+		iopgt__release_by(dom, list, PT_BY_CALLER);
+	}
 }
 
 static void rcu_barrier_all(struct iopgt_domain *dom)

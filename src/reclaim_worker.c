@@ -44,10 +44,10 @@
 
 #define PT_WORKER_BATCH 512 /* pages freed between two yields */
 /* Pages a domain's queues may hold before a sync waits for the worker to
- * bring them back under it: 16 MiB of 4K tables, as RCU's default bound.
- * Without it, a storm of unmaps on a machine whose worker gets less CPU
- * than the unmapping threads queued pages without limit. */
-#define PT_WORKER_MAX_PENDING 4096u
+ * bring them back under it: RCU's default bound. Without it, a storm of
+ * unmaps on a machine whose worker gets less CPU than the unmapping
+ * threads queued pages without limit. */
+#define PT_WORKER_MAX_PENDING PT_PENDING_DEFAULT
 #define PT_WORKER_TL 8      /* domains a thread keeps its queue for */
 
 struct wq {
@@ -233,7 +233,7 @@ static void worker_retire(struct iopgt_domain *dom, struct pt_table *list,
 		/* Over the bound: wait, outside any walker section (sync
 		 * enters none), for the worker to catch up. It is awake:
 		 * it sleeps only while nothing is pending. */
-		pt_stat_add(&dom->st.rcu_waits, 1);
+		pt_stat_add(&dom->st.sync_waits, 1);
 		while (atomic_load_explicit(pending(w), memory_order_acquire) >
 		       PT_WORKER_MAX_PENDING)
 			pthread_cond_wait(&w->idle, &w->mu);

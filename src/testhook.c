@@ -10,65 +10,34 @@
 #include "testhook.h"
 
 #if IOPGT_HAVE_RCU
-#include <urcu/call-rcu.h>
-#include <urcu/compiler.h>
-#include <urcu/flavor.h>
-
 /* PT_HOOK_RCU_PER_PAGE: the RCU strategy with one callback per table page,
  * the alternative to one per batch that `iopgt bench reclaim --per-page`
  * measures. The table descriptor has no room for an rcu_head that no
  * walker reads (a walker that entered before the unlink may still read
- * the descriptor during the grace period), so each page takes a record
- * from meta_alloc, as a batch does. Over rcu_max_pending, or without a
+ * the descriptor during the grace period), so each page takes a batch's
+ * record of its own from meta_alloc. Over rcu_max_pending, or without a
  * record, the rest of the list goes to the strategy's own retire, which
  * then waits for a grace period. */
-extern const struct pt_strategy iopgt__strategy_rcu;
-
-struct page_cb {
-	struct rcu_head head;
-	struct iopgt_domain *dom;
-	struct pt_table *t;
-};
-
-static void free_one_page(struct rcu_head *head)
-{
-	struct page_cb *c = caa_container_of(head, struct page_cb, head);
-	struct iopgt_domain *dom = c->dom;
-
-	iopgt__release_by(dom, c->t, PT_BY_WORKER);
-	dom->cfg.mem.meta_free(dom->cfg.mem.arg, c, sizeof(*c));
-	atomic_fetch_sub_explicit(&dom->st.pages_waiting, 1,
-				  memory_order_release);
-}
-
 static void retire_per_page(struct iopgt_domain *dom, struct pt_table *list,
 			    unsigned long n)
 {
-	const struct rcu_flavor_struct *f = dom->cfg.rcu_flavor;
-	uint64_t max = dom->cfg.rcu_max_pending ? dom->cfg.rcu_max_pending
-						: 4096;
-
-	while (list) {
+	while (list &&
+	       atomic_load_explicit(&dom->st.pages_waiting,
+				    memory_order_relaxed) + n <=
+		       iopgt__rcu_max_pending(dom)) {
 		struct pt_table *t = list;
-		struct page_cb *c = NULL;
 
-		if (atomic_load_explicit(&dom->st.pages_waiting,
-					 memory_order_relaxed) + n <= max)
-			c = dom->cfg.mem.meta_alloc(dom->cfg.mem.arg,
-						    sizeof(*c));
-		if (!c) {
-			iopgt__strategy_rcu.retire(dom, list, n);
-			return;
-		}
 		list = t->next;
 		t->next = NULL;
+		if (!iopgt__rcu_defer(dom, t, 1)) {
+			t->next = list;
+			list = t;
+			break;
+		}
 		n--;
-		c->dom = dom;
-		c->t = t;
-		pt_stat_add(&dom->st.pages_waiting, 1);
-		pt_stat_add(&dom->st.deferred, 1);
-		f->update_call_rcu(&c->head, free_one_page);
 	}
+	if (list)
+		iopgt__strategy_rcu.retire(dom, list, n);
 }
 
 static const struct pt_strategy *rcu_per_page(void)
