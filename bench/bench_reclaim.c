@@ -271,6 +271,19 @@ static void json_phase(const char *name, const struct phase *p, bool paced)
 	       p->d.free_ns_callers, p->d.free_ns_worker);
 }
 
+/* A line of the text table: a count, or nanoseconds as milliseconds, of
+ * each phase. */
+static void row_u(const char *name, uint64_t paced, uint64_t storm)
+{
+	printf("%-28s %14" PRIu64 " %14" PRIu64 "\n", name, paced, storm);
+}
+
+static void row_ms(const char *name, uint64_t paced_ns, uint64_t storm_ns)
+{
+	printf("%-28s %14.3f %14.3f\n", name, (double)paced_ns / 1e6,
+	       (double)storm_ns / 1e6);
+}
+
 int bench_reclaim_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -410,10 +423,8 @@ int bench_reclaim_main(int argc, char **argv)
 		       per_page ? " (one callback per page)" : "", tables,
 		       have_max ? ", rcu_max_pending set" : "");
 		printf("%-28s %14s %14s\n", "", "paced", "storm");
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n", "rounds",
-		       paced.rounds, storm.rounds);
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n", "pages freed",
-		       paced.pages, storm.pages);
+		row_u("rounds", paced.rounds, storm.rounds);
+		row_u("pages freed", paced.pages, storm.pages);
 		printf("%-28s %14.1f %14.1f\n", "ns per round (median)",
 		       paced.ns_per_round, storm.ns_per_round);
 		printf("%-28s %14.1f %14.1f\n", "sync ns (median)",
@@ -424,24 +435,18 @@ int bench_reclaim_main(int argc, char **argv)
 		       paced.latency_max, "");
 		printf("%-28s %14s %14" PRIu64 "\n", "pages waiting (peak)", "",
 		       storm.waiting_peak);
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n",
-		       "batches deferred", paced.d.deferred_batches,
-		       storm.d.deferred_batches);
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n",
-		       "syncs that waited", paced.d.reclaim_waits,
-		       storm.d.reclaim_waits);
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n",
-		       "freed by the caller", paced.d.freed_by_callers,
-		       storm.d.freed_by_callers);
-		printf("%-28s %14" PRIu64 " %14" PRIu64 "\n",
-		       "freed by the strategy", paced.d.freed_by_worker,
-		       storm.d.freed_by_worker);
-		printf("%-28s %14.3f %14.3f\n", "ms freeing, caller",
-		       (double)paced.d.free_ns_callers / 1e6,
-		       (double)storm.d.free_ns_callers / 1e6);
-		printf("%-28s %14.3f %14.3f\n", "ms freeing, strategy",
-		       (double)paced.d.free_ns_worker / 1e6,
-		       (double)storm.d.free_ns_worker / 1e6);
+		row_u("batches deferred", paced.d.deferred_batches,
+		      storm.d.deferred_batches);
+		row_u("syncs that waited", paced.d.reclaim_waits,
+		      storm.d.reclaim_waits);
+		row_u("freed by the caller", paced.d.freed_by_callers,
+		      storm.d.freed_by_callers);
+		row_u("freed by the strategy", paced.d.freed_by_worker,
+		      storm.d.freed_by_worker);
+		row_ms("ms freeing, caller", paced.d.free_ns_callers,
+		       storm.d.free_ns_callers);
+		row_ms("ms freeing, strategy", paced.d.free_ns_worker,
+		       storm.d.free_ns_worker);
 	}
 	ret = 0;
 out:

@@ -546,6 +546,17 @@ static __attribute__((noinline)) int sync_tables(struct iopgt_domain *dom,
 	return 0;
 }
 
+/* Forget the one range of g, flushed (sync_flush): its union, and its
+ * count of ranges where it keeps them. */
+static inline void forget_range(struct iopgt_gather *g)
+{
+	g->kind = IOPGT_FLUSH_NONE;
+	g->iova = UINT64_MAX;
+	g->last = 0;
+	if (g->priv_flags & PT_G_RANGES)
+		g->nr_ranges = 0;
+}
+
 /* sync_flush's cases but its common one. */
 static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 						      struct iopgt_gather *g)
@@ -567,11 +578,7 @@ static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 						   g->last, kind);
 			pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
 		}
-		g->kind = IOPGT_FLUSH_NONE;
-		g->iova = UINT64_MAX;
-		g->last = 0;
-		if (g->priv_flags & PT_G_RANGES)
-			g->nr_ranges = 0;
+		forget_range(g);
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
@@ -595,11 +602,7 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 	    iova > last || dom->one_g == g ||
 	    atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return sync_flush_other(dom, g);
-	g->kind = IOPGT_FLUSH_NONE;
-	g->iova = UINT64_MAX;
-	g->last = 0;
-	if (g->priv_flags & PT_G_RANGES)
-		g->nr_ranges = 0;
+	forget_range(g);
 	pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
 	dom->cfg.flush.flush_range(dom->cfg.flush.arg, iova, last, kind);
 	return 0;
