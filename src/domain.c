@@ -786,7 +786,7 @@ check_page(const struct iopgt_domain *dom, uint64_t iova)
 /* map_checked for one smallest page (check_page). */
 static inline __attribute__((always_inline)) int
 map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		 unsigned prot, struct iopgt_gather *g)
+		 uint64_t size, unsigned prot, struct iopgt_gather *g)
 {
 	const uint64_t m = dom->granule_mask;
 	int r = check_page(dom, iova);
@@ -797,7 +797,7 @@ map_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return -EINVAL;
 	if ((pa + m) & dom->oas_mask)
 		return -ERANGE;
-	return dom->eng->map(dom, iova, pa, iova + m, prot, g);
+	return dom->hot.map_page(dom, iova, pa, size, prot, g);
 }
 
 static __attribute__((noinline)) int
@@ -820,7 +820,7 @@ int iopgt_map(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (!pt_gather_bound(dom, g))
 		return map_bind(dom, iova, pa, size, prot, g);
 	if (size - 1 == dom->granule_mask)
-		return map_page_checked(dom, iova, pa, prot, g);
+		return map_page_checked(dom, iova, pa, size, prot, g);
 	return map_checked(dom, iova, pa, size, prot, g);
 }
 
@@ -837,14 +837,14 @@ static inline int64_t unmap_checked(struct iopgt_domain *dom, uint64_t iova,
 
 /* unmap_checked for one smallest page (check_page). */
 static inline __attribute__((always_inline)) int64_t
-unmap_page_checked(struct iopgt_domain *dom, uint64_t iova,
+unmap_page_checked(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 		   struct iopgt_gather *g)
 {
 	int r = check_page(dom, iova);
 
 	if (r)
 		return r;
-	return dom->eng->unmap(dom, iova, iova + dom->granule_mask, g);
+	return dom->hot.unmap_page(dom, iova, size, g);
 }
 
 static __attribute__((noinline)) int64_t
@@ -868,7 +868,7 @@ int64_t iopgt_unmap(struct iopgt_domain *dom, uint64_t iova, uint64_t size,
 	if (!pt_gather_bound(dom, g))
 		return unmap_bind(dom, iova, size, g);
 	if (size - 1 == dom->granule_mask)
-		return unmap_page_checked(dom, iova, g);
+		return unmap_page_checked(dom, iova, size, g);
 	return unmap_checked(dom, iova, size, g);
 }
 
@@ -879,7 +879,7 @@ int iopgt_lookup(struct iopgt_domain *dom, uint64_t iova,
 		return -EINVAL;
 	if ((iova + dom->in_bias) & dom->ias_mask)
 		return -ERANGE; /* beyond the input size, or not canonical */
-	return dom->eng->lookup(dom, iova, out);
+	return dom->hot.lookup(dom, iova, out);
 }
 
 int iopgt_read_and_clear_dirty(struct iopgt_domain *dom, uint64_t iova,

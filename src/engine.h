@@ -1828,7 +1828,13 @@ PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 
 	if (last - iova != dom->granule_mask)
 		return PT(map_general)(dom, iova, pa, last, attrs, g);
-	pt_walk_t w = pt_walk_enter_k(dom, walk);
+	pt_walk_t w;
+
+	if (walk != PT_WALK_EPOCH)
+		w = pt_walk_enter_sk(dom, pt_gshard(g), walk);
+	else if (__builtin_expect(!pt_walk_try_epoch(dom, pt_gshard(g), &w),
+				  0))
+		return PT(map_general)(dom, iova, pa, last, attrs, g);
 	r = PT(map_one)(dom, g, iova, pa, attrs, &follow, may_p2v, fixed,
 			plain);
 	if (r > 0)
@@ -1966,6 +1972,28 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		return PT(map_cold)(dom, iova, pa, last, attrs, g);
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
 			    PT_WALK_EPOCH, true, true);
+}
+
+/* One smallest page, any domain (iopgt_domain.hot). */
+static int PT(map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+			uint64_t size, unsigned prot, struct iopgt_gather *g)
+{
+	return PT(map)(dom, iova, pa, iova + (size - 1), prot, g);
+}
+
+/* One smallest page in a domain of PT_PATH_PLAIN: PT(map) without the
+ * tests of the length and of the path, which pt_set_paths() made. */
+static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t pa, uint64_t size, unsigned prot,
+			      struct iopgt_gather *g)
+{
+	(void)size; /* dom->granule_mask + 1 */
+	uint64_t attrs;
+
+	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
+		return -EINVAL;
+	return PT(map_body)(dom, iova, pa, iova + dom->granule_mask, attrs, g,
+			    false, PT_WALK_EPOCH, true, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -2952,6 +2980,10 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 		if (cur.level)
 			return -1; /* a superpage: split it */
 		span = dom->granule_mask + 1;
+		/* (a page of at most 64 KiB: the return value is positive,
+		 * and the caller's test for an error is known false) */
+		if ((int64_t)span <= 0)
+			__builtin_unreachable();
 		t = pt_desc(dom, cur.va);
 		if (FMT_LEAF_SPANS && fmt_leaf_span(cur.e, 0) &&
 		    !PT_BROKEN(dom, PT_HOOK_BREAK_SPAN_CUT)) {
@@ -2987,13 +3019,17 @@ PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 			pt_entry_t *const p = &cur.va[cur.idx];
 
 			atomic_store_explicit(p, 0, memory_order_relaxed);
-			/* A range the gather cannot take in line (a new one,
-			 * or its policy's turn): out of line, with the rest
+			/* A range the gather cannot take in line (any but a
+			 * batch's first, or one whose table has stale sizes
+			 * to name): out of line, with the rest
 			 * (PT(unmap_page_gather)), so that no call is left
 			 * here for the path to save registers around. */
-			if (!pt_gather_range_fast(
-				    g, iova, last, IOPGT_FLUSH_MODIFIED,
-				    span | PT(stale_sizes)(&dom->geo, t), 0)) {
+			if ((atomic_load_explicit(&t->flags,
+						  memory_order_relaxed) >>
+			     PT_F_STALE_SHIFT) ||
+			    !pt_gather_range_first(g, iova, last,
+						   IOPGT_FLUSH_MODIFIED, span,
+						   0)) {
 				*follow = (struct pt_table *)((uintptr_t)p | 4);
 				return (int64_t)span;
 			}
@@ -3131,10 +3167,10 @@ PT(unmap_probe)(struct iopgt_domain *dom, struct iopgt_gather *g,
 
 /* Tag 4 of unmap_one's follow-up: the single page at iova was cleared
  * from entry p of a level-0 table without a section (no counts), and its
- * range is for the gather's out-of-line add (a new range, or the policy's
- * turn; the union is widened already): add it, then the rest of the
- * inline path's follow-ups, for the table found from p. Nothing in
- * between is half of a fence pair: the gather is this call's. */
+ * range is for the gather's out-of-line add (not a batch's first range,
+ * pt_gather_range_first()): add it, then the rest of the inline path's
+ * follow-ups, for the table found from p. Nothing in between is half of a
+ * fence pair: the gather is this call's. */
 static __attribute__((noinline)) int64_t
 PT(unmap_page_gather)(struct iopgt_domain *dom, struct iopgt_gather *g,
 		      uint64_t iova, const pt_entry_t *p, pt_walk_t w,
@@ -3143,9 +3179,9 @@ PT(unmap_page_gather)(struct iopgt_domain *dom, struct iopgt_gather *g,
 	struct pt_table *t = pt_desc(dom, p);
 	const unsigned o = dom->cfg.options;
 
-	pt_gather_range_add(g, iova, iova + dom->granule_mask,
-			    IOPGT_FLUSH_MODIFIED,
-			    (uint64_t)r | PT(stale_sizes)(&dom->geo, t), 0);
+	pt_gather_range(g, iova, iova + dom->granule_mask,
+			IOPGT_FLUSH_MODIFIED,
+			(uint64_t)r | PT(stale_sizes)(&dom->geo, t), 0);
 	if (!pt_pinned(t)) {
 		if (PT(clear_met)(t, false, o))
 			return PT(unmap_follow)(
@@ -3224,7 +3260,13 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       const unsigned walk, const bool fixed, const bool plain)
 {
 	struct pt_table *follow = NULL;
-	pt_walk_t w = pt_walk_enter_k(dom, walk);
+	pt_walk_t w;
+
+	if (walk != PT_WALK_EPOCH)
+		w = pt_walk_enter_sk(dom, pt_gshard(g), walk);
+	else if (__builtin_expect(!pt_walk_try_epoch(dom, pt_gshard(g), &w),
+				  0))
+		return PT(unmap_range)(dom, iova, last, g, 0);
 	int64_t r = PT(unmap_one)(dom, g, iova, last, granule, &follow,
 				  may_p2v, fixed, plain);
 
@@ -3324,11 +3366,12 @@ static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
  * own, so that the frame of the larger leaves' path (which records its
  * walk) is not built for it. */
 static __attribute__((noinline)) int64_t
-PT(unmap_plain_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
-		     struct iopgt_gather *g)
+PT(unmap_plain_page)(struct iopgt_domain *dom, uint64_t iova,
+		     uint64_t size, struct iopgt_gather *g)
 {
-	return PT(unmap_leaf)(dom, iova, last, g, true, false, PT_WALK_EPOCH,
-			      true, true);
+	(void)size; /* dom->granule_mask + 1 */
+	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
+			      false, PT_WALK_EPOCH, true, true);
 }
 
 static __attribute__((noinline)) int64_t
@@ -3346,7 +3389,7 @@ static inline int64_t PT(unmap_plain)(struct iopgt_domain *dom, uint64_t iova,
 				      uint64_t last, struct iopgt_gather *g)
 {
 	if (last - iova == dom->granule_mask)
-		return PT(unmap_plain_page)(dom, iova, last, g);
+		return PT(unmap_plain_page)(dom, iova, last - iova + 1, g);
 	return PT(unmap_plain_big)(dom, iova, last, g);
 }
 
@@ -3388,6 +3431,14 @@ static int64_t PT(unmap)(struct iopgt_domain *dom, uint64_t iova,
 	if (__builtin_expect(dom->top.unmap_path != PT_PATH_PLAIN, 0))
 		return PT(unmap_cold)(dom, iova, last, g);
 	return PT(unmap_plain)(dom, iova, last, g);
+}
+
+/* One smallest page, any domain (iopgt_domain.hot); in a domain of
+ * PT_PATH_PLAIN, PT(unmap_plain_page) is called directly. */
+static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t size, struct iopgt_gather *g)
+{
+	return PT(unmap)(dom, iova, iova + (size - 1), g);
 }
 
 /* ------------------------------------------------------------------------
@@ -3458,7 +3509,13 @@ PT(lookup_fast)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out, const unsigned walk,
 		const bool fixed)
 {
-	pt_walk_t w = pt_walk_enter_k(dom, walk);
+	pt_walk_t w;
+
+	if (walk != PT_WALK_EPOCH)
+		w = pt_walk_enter_k(dom, walk);
+	else if (__builtin_expect(!pt_walk_try_epoch(dom, pt_shard(dom), &w),
+				  0))
+		return PT(lookup_general)(dom, iova, out);
 	int r = PT(lookup_walk)(dom, iova, out, false, true, fixed);
 
 	pt_walk_leave_k(dom, w, walk);
@@ -3514,12 +3571,20 @@ static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(lookup_call)(dom, iova, out);
 }
 
+/* A domain not of top.other (iopgt_domain.hot). */
+static __attribute__((noinline)) int
+PT(lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
+		 struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, true);
+}
+
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out)
 {
 	if (__builtin_expect(dom->top.other, 0))
 		return PT(lookup_other)(dom, iova, out);
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, true);
+	return PT(lookup_plain)(dom, iova, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -3736,6 +3801,11 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.map = PT(map),
 	.unmap = PT(unmap),
 	.lookup = PT(lookup),
+	.map_page = PT(map_page),
+	.map_page_plain = PT(map_page_plain),
+	.unmap_page = PT(unmap_page),
+	.unmap_page_plain = PT(unmap_plain_page),
+	.lookup_plain = PT(lookup_plain),
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = PT(table_pa),

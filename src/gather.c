@@ -57,6 +57,7 @@ static __attribute__((noinline)) void gather_close(struct iopgt_domain *dom,
 	dom->one_g = NULL;
 	g->dom = PT_UNBOUND;
 	PT_G_STAMP(g) = 0;
+	PT_G_SHARD(g) = 0;
 }
 
 /* Whether g holds nothing: no range to flush, no table to reclaim. */
@@ -79,12 +80,13 @@ static bool gather_bindable(const struct iopgt_domain *dom,
 	return g->dom == PT_UNBOUND || gather_empty(g);
 }
 
-int iopgt__gather_bind(const struct iopgt_domain *dom, struct iopgt_gather *g)
+int iopgt__gather_bind(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	if (!gather_bindable(dom, g))
 		return -EINVAL;
 	g->dom = dom;
 	PT_G_STAMP(g) = dom->stamp;
+	PT_G_SHARD(g) = (uintptr_t)pt_shard(dom);
 	g->priv_flags = 0;
 	if (g->size >= PT_GATHER_SIZE_V2) {
 		g->priv_flags = PT_G_RANGES |
@@ -603,7 +605,7 @@ static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 	    atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return sync_flush_other(dom, g);
 	forget_range(g);
-	pt_stat_add(&pt_shard(dom)->flushes[kind], 1);
+	pt_stat_add(&pt_gshard(g)->flushes[kind], 1);
 	dom->cfg.flush.flush_range(dom->cfg.flush.arg, iova, last, kind);
 	return 0;
 }

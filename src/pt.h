@@ -204,6 +204,24 @@ struct pt_engine {
 			 uint64_t last, struct iopgt_gather *g);
 	int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out);
+	/* One page of the smallest size at iova (iova and pa checked by the
+	 * caller; size is that page's, granule_mask + 1, and is there so
+	 * that iopgt_map and iopgt_unmap pass their arguments on where they
+	 * came in): map_page and unmap_page for any domain; the _plain ones,
+	 * and lookup_plain, for a domain whose map_path, unmap_path are
+	 * PT_PATH_PLAIN, and that is not of top.other, alone.
+	 * pt_set_paths() picks into iopgt_domain.hot. */
+	int (*map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+			uint64_t size, unsigned prot, struct iopgt_gather *g);
+	int (*map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t pa, uint64_t size, unsigned prot,
+			      struct iopgt_gather *g);
+	int64_t (*unmap_page)(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t size, struct iopgt_gather *g);
+	int64_t (*unmap_page_plain)(struct iopgt_domain *dom, uint64_t iova,
+				    uint64_t size, struct iopgt_gather *g);
+	int (*lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
+			    struct iopgt_translation *out);
 	bool (*is_table)(uint64_t e, unsigned level);
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
@@ -296,6 +314,19 @@ struct iopgt_domain {
 	 * its domain (PT_G_STAMP). Read by every call, beside eng, in a
 	 * line nobody writes after create. */
 	uint64_t stamp;
+	/* What a single page's map and unmap, and a lookup, call: the
+	 * engine's function for the domain's paths (pt_set_paths()), so
+	 * that the call goes to the path with no test on the way. In the
+	 * line of eng and stamp, which the same calls read. */
+	struct {
+		int (*map_page)(struct iopgt_domain *dom, uint64_t iova,
+				uint64_t pa, uint64_t size, unsigned prot,
+				struct iopgt_gather *g);
+		int64_t (*unmap_page)(struct iopgt_domain *dom, uint64_t iova,
+				      uint64_t size, struct iopgt_gather *g);
+		int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
+			      struct iopgt_translation *out);
+	} hot;
 	struct pt_geo geo;
 	struct iopgt_config cfg;
 	/* The root the domain was created with: &root_desc, or, in a
@@ -684,11 +715,47 @@ void iopgt__hw_config(const struct iopgt_domain *dom,
 		      const struct pt_topv *tv, struct iopgt_hw_config *v);
 void iopgt__walk_leave_slow(struct iopgt_domain *dom, pt_walk_t w);
 
-/* Enter as a walker of kind k, a constant: the hot paths, compiled once
- * for the epoch and once for no walker, send the rest out of line
- * (dom->top.other); everything else enters with PT_WALK_ANY. */
+/* The epoch's walker of the hot paths (PT_WALK_EPOCH), counted in shard
+ * sh: it only tries. Where the epoch advanced between its two reads, it
+ * takes its count back and returns false, having read nothing of the
+ * tree, and the caller starts over on its general path, which enters with
+ * PT_WALK_ANY (counted under both parities, wait-free). So a hot path's
+ * section is always under one parity, and its leave
+ * (pt_walk_leave_k(PT_WALK_EPOCH)) is one decrement with no test. */
+static inline __attribute__((always_inline)) bool
+pt_walk_try_epoch(struct iopgt_domain *dom, struct pt_shard *sh,
+		  pt_walk_t *w)
+{
+	/* (a word, so that indexing with it needs no extension) */
+	uintptr_t i = (uintptr_t)atomic_load_explicit(&dom->epoch,
+						     memory_order_seq_cst) & 1;
+
+	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
+	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
+	if (__builtin_expect(((uintptr_t)atomic_load_explicit(
+				      &dom->epoch, memory_order_seq_cst) &
+			      1) != i,
+			     0) &&
+	    !PT_BROKEN(dom, PT_HOOK_BREAK_TRY_EPOCH)) {
+		/* (no access to the tree to order before it) */
+		atomic_fetch_sub_explicit(&sh->walkers[i], 1,
+					  memory_order_relaxed);
+		return false;
+	}
+	/* As in pt_walk_enter_sk(). */
+	pt_fence_after_locked();
+	*w = (pt_walk_t)&sh->walkers[i];
+	return true;
+}
+
+/* Enter as a walker of kind k, a constant (PT_WALK_NONE, PT_WALK_CALL or
+ * PT_WALK_ANY; the hot paths' PT_WALK_EPOCH is pt_walk_try_epoch()),
+ * counted in shard sh: the hot paths, compiled once for the epoch and once
+ * for no walker, send the rest out of line (dom->top.other); everything
+ * else enters with PT_WALK_ANY. */
 static inline __attribute__((always_inline)) pt_walk_t
-pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
+pt_walk_enter_sk(struct iopgt_domain *dom, struct pt_shard *sh,
+		 const unsigned k)
 {
 	if (k == PT_WALK_NONE)
 		return PT_WALK_T_NONE;
@@ -702,7 +769,6 @@ pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
 			return PT_WALK_T_NONE;
 		return iopgt__walk_enter_call(dom);
 	}
-	struct pt_shard *sh = pt_shard(dom);
 	/* (a word, so that indexing with it needs no extension) */
 	uintptr_t i = (uintptr_t)atomic_load_explicit(&dom->epoch,
 						     memory_order_seq_cst) & 1;
@@ -728,6 +794,13 @@ pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
 	return w;
 }
 
+/* The same in the shard of the calling thread's stack (pt_shard()). */
+static inline __attribute__((always_inline)) pt_walk_t
+pt_walk_enter_k(struct iopgt_domain *dom, const unsigned k)
+{
+	return pt_walk_enter_sk(dom, pt_shard(dom), k);
+}
+
 static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
 {
 	return pt_walk_enter_k(dom, PT_WALK_ANY);
@@ -750,16 +823,13 @@ pt_walk_leave_k(struct iopgt_domain *dom, pt_walk_t w, const unsigned k)
 			iopgt__walk_leave_slow(dom, w);
 		return;
 	}
-	/* The epoch's walker (w even for PT_WALK_ANY). Release: every
+	pt_assert("a hot path's walker is under one parity",
+		  k != PT_WALK_EPOCH || !(w & 1));
+	/* The epoch's walker under one parity: PT_WALK_EPOCH always
+	 * (pt_walk_try_epoch), PT_WALK_ANY where w is even. Release: every
 	 * access to the tree happens before a reclaimer that reads the count
 	 * as zero frees anything. */
-	_Atomic long *c = (_Atomic long *)(w & ~(pt_walk_t)1);
-
-	atomic_fetch_sub_explicit(c, 1, memory_order_release);
-	if (k == PT_WALK_EPOCH && __builtin_expect(w & 1, 0))
-		atomic_fetch_sub_explicit(
-			(_Atomic long *)((uintptr_t)c ^ sizeof(long)), 1,
-			memory_order_release);
+	atomic_fetch_sub_explicit((_Atomic long *)w, 1, memory_order_release);
 }
 
 static inline void pt_walk_leave(struct iopgt_domain *dom, pt_walk_t w)
@@ -898,6 +968,13 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	dom->top.other = other;
 	dom->top.unmap_path = other ? own : hot;
 	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
+	dom->hot.map_page = dom->top.map_path == PT_PATH_PLAIN
+				    ? dom->eng->map_page_plain
+				    : dom->eng->map_page;
+	dom->hot.unmap_page = dom->top.unmap_path == PT_PATH_PLAIN
+				      ? dom->eng->unmap_page_plain
+				      : dom->eng->unmap_page;
+	dom->hot.lookup = other ? dom->eng->lookup : dom->eng->lookup_plain;
 }
 
 /* A growing domain maps nothing above the span of its root tv: cut
@@ -1259,7 +1336,7 @@ extern const char iopgt__unbound;
 /* The checks behind a gather whose domain is not dom (or NULL arguments):
  * -EINVAL for NULL dom or g, a g not set up by iopgt_gather_init, or a g
  * that holds another domain's state; else binds g to dom and returns 0. */
-int iopgt__gather_bind(const struct iopgt_domain *dom,
+int iopgt__gather_bind(struct iopgt_domain *dom,
 		       struct iopgt_gather *g);
 
 /* The stamp of the domain a gather is bound to (0: none), in the first of
@@ -1269,6 +1346,18 @@ int iopgt__gather_bind(const struct iopgt_domain *dom,
  * allocator put at the same address (it would keep the old domain's policy
  * and, with IOPGT_OPT_ONE_GATHER, skip the check of the open gather). */
 #define PT_G_STAMP(g) ((g)->priv[0])
+/* The shard (pt_shard()) of the thread that bound the gather, in the
+ * second: the writers' walker sections and the sync's flush counts use it
+ * instead of hashing the stack address on every call. A gather passed to
+ * another thread (one at a time) keeps it: a shard is a counter like any
+ * other, and the two threads only share its line. Set with the stamp, so
+ * it is of the domain that the stamp names. */
+#define PT_G_SHARD(g) ((g)->priv[1])
+
+static inline struct pt_shard *pt_gshard(const struct iopgt_gather *g)
+{
+	return (struct pt_shard *)(uintptr_t)PT_G_SHARD(g);
+}
 
 /* False if g is not yet bound to dom (or an argument is NULL): the caller
  * then goes through iopgt__gather_bind() on a path of its own, out of line,
@@ -1370,6 +1459,19 @@ pt_gather_range_fast(struct iopgt_gather *g, uint64_t iova, uint64_t last,
 		return true;
 	}
 	return false;
+}
+
+/* The part of pt_gather_range_fast() for a gather that keeps no ranges or
+ * holds none yet (a batch's first range): true if it added the range;
+ * false, with g unchanged, for pt_gather_range() to do (out of line: a
+ * path that takes no other register for it). */
+static inline __attribute__((always_inline)) bool
+pt_gather_range_first(struct iopgt_gather *g, uint64_t iova, uint64_t last,
+		      enum iopgt_flush_kind kind, uint64_t sizes, uint32_t any)
+{
+	if ((g->priv_flags & PT_G_RANGES) && g->nr_ranges)
+		return false;
+	return pt_gather_range_fast(g, iova, last, kind, sizes, any);
 }
 
 /* Add [iova, last], changed as kind, to g where pt_gather_range_fast()

@@ -204,6 +204,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 		if (!s)
 			return;
 		dom->eng = o;
+		pt_set_paths(dom);
 		for (unsigned p = 0; p < 32; p++) {
 			uint64_t a;
 			dom->prot_attrs[p] = o->prot_attrs(p, &a) ? 0 : a;
@@ -228,6 +229,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 		if (!swapped[i].orig) {
 			swapped[i].e = *o;
 			swapped[i].e.lookup = swapped_lookup;
+			swapped[i].e.lookup_plain = swapped_lookup;
 			swapped[i].e.decode_leaf = swapped_decodes[i];
 			swapped[i].wbit = wbit;
 			swapped[i].sbit = sbit;
@@ -242,6 +244,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 			dom->prot_attrs[p] = (dom->prot_attrs[p] & ~wbit) |
 					     sbit;
 	dom->eng = &swapped[i].e;
+	pt_set_paths(dom);
 }
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks)

@@ -88,6 +88,11 @@ enum {
 	                                  * from meta_alloc), for the
 	                                  * benchmark that compares the two;
 	                                  * other strategies ignore it */
+	PT_HOOK_BREAK_TRY_EPOCH = 1u << 20, /* a hot path's walker that
+	                                     * finds the epoch advanced
+	                                     * since its read goes on,
+	                                     * counted under the old
+	                                     * parity */
 };
 
 void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks);
