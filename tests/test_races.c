@@ -35,6 +35,9 @@
  *                        give-back of the count
  *   epoch_uaf         4. a walker counted under an old parity is inside a
  *                        table the epoch scheme frees
+ *   epoch_try         4b. a hot path's walker that read the epoch before
+ *                        an advance is counted under the new parity (and
+ *                        a broken twin)
  *   coalesce_dirty    5. a dirty bit set during a coalesce is lost
  *   dirty_stop        6. read_and_clear_dirty clears a bit it never
  *                        reports when its callback stops it
@@ -1670,6 +1673,147 @@ static void test_epoch_uaf(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * 4b. A hot path's walker that enters across an advance
+ *
+ * The single-page paths enter the epoch by trying (pt_walk_try_epoch): a
+ * walker that finds the epoch advanced between its read and its increment
+ * takes its count back and starts over on the general path. The default
+ * domain (no counts: the hot paths), with no walk hook (which would send
+ * every call to the general paths). W, a map of a page in leaf table X,
+ * reads the epoch E and stops before its increment (ENTER_EPOCH_READ). H, a
+ * map of a page in leaf table Z, stops after its store (FILL_STORED),
+ * counted under E's parity, while main unmaps the one page of leaf table Y
+ * and syncs: Y waits, and the epoch advances once, to E + 1 (H holds back
+ * the next). H finishes; W goes on. Must hold: W is counted under the
+ * parity of E + 1 while it is in X (under E's, an advancer that checked
+ * that parity before W's increment could free X while W is in it, as in
+ * scenario 4); W's map succeeds; once it returned, no walker is counted.
+ */
+
+static long walkers_under(struct iopgt_domain *dom, unsigned p)
+{
+	long n = 0;
+
+	for (unsigned i = 0; i < PT_SHARDS; i++)
+		n += atomic_load(&dom->shards[i].walkers[p]);
+	return n;
+}
+
+static unsigned long epoch_try_on(const struct tcfg *c, unsigned hooks,
+				  bool *ran)
+{
+	struct rdom d;
+	struct sched *s;
+	struct rop wop, hop;
+	struct sched_thread *W, *H;
+	uint64_t s1, by, bx, bz, e0, e1;
+
+	ropen_opts(&d, c, 0, 0);
+	*ran = false;
+	if (d.dom->top.other)
+		return rdrop(&d); /* no hot path (a domain that grows) */
+	*ran = true;
+	iopgt__set_test_hooks(d.dom, hooks);
+	s1 = d.s[1];
+	by = s1 + 3 * d.page;
+	bx = 3 * s1 + 7 * d.page;
+	bz = 5 * s1 + 2 * d.page;
+	rmap(&d, by, d.page);
+	rmap(&d, bx, d.page);
+	rmap(&d, bz, d.page);
+	s = sched_new(d.dom, "epoch_try %s%s", c->name,
+		      hooks ? " (broken twin: the try goes on)" : "");
+	iopgt__set_walk_hook(d.dom, NULL, NULL); /* the hot paths */
+
+	wop = rop(&d, ROP_MAP, bx + d.page, d.page);
+	W = sched_thread(s, "W (map in X)", rop_run, &wop);
+	sched_stop_at(W, PT_Y_ENTER_EPOCH_READ, SCHED_ANY_LEVEL,
+		      SCHED_ANY_IOVA, 1);
+	sched_stop_at(W, PT_Y_FILL_STORED, SCHED_ANY_LEVEL, SCHED_ANY_IOVA,
+		      1);
+	sched_start(W);
+	if (sched_wait(W, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
+		sched_violation(s, "W never reached PT_Y_ENTER_EPOCH_READ");
+		goto out;
+	}
+	e0 = atomic_load(&d.dom->epoch);
+	hop = rop(&d, ROP_MAP, bz + d.page, d.page);
+	hop.sync = 0; /* (a sync would reclaim Y, advancing the epoch) */
+	H = sched_thread(s, "H (map in Z)", rop_run, &hop);
+	sched_stop_at(H, PT_Y_FILL_STORED, SCHED_ANY_LEVEL, SCHED_ANY_IOVA,
+		      1);
+	sched_start(H);
+	if (sched_wait(H, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED)
+		sched_violation(s, "H never reached PT_Y_FILL_STORED");
+	if (rcall(s, &d, ROP_UNMAP, by, d.page, NULL) != (int64_t)d.page)
+		sched_violation(s, "unmap of Y's page failed");
+	sched_release(H);
+	sched_join(H);
+	if (hop.ret != 0)
+		sched_violation(s, "H's map returned %" PRId64, hop.ret);
+	e1 = atomic_load(&d.dom->epoch);
+	if (e1 != e0 + 1)
+		sched_violation(s, "the epoch went from %" PRIu64 " to %" PRIu64
+				   ", not one advance",
+				e0, e1);
+
+	sched_release(W);
+	if (sched_wait(W, SCHED_STOPPED | SCHED_DONE) == SCHED_STOPPED) {
+		/* W is in X, after its store. */
+		if (walkers_under(d.dom, (unsigned)e0 & 1))
+			sched_violation(s, "W, in X, is counted under the "
+					   "parity of epoch %" PRIu64 ", which "
+					   "it read before the advance to %"
+					   PRIu64 ": an advancer that checked "
+					   "that parity before W's increment "
+					   "may free X while W is in it",
+					e0, e1);
+		if (!walkers_under(d.dom, (unsigned)e1 & 1))
+			sched_violation(s, "W, in X, is counted under no "
+					   "parity");
+		sched_release(W);
+	}
+	sched_join(W);
+	if (wop.ret != 0)
+		sched_violation(s, "W's map returned %" PRId64, wop.ret);
+	if (walkers_under(d.dom, 0) || walkers_under(d.dom, 1))
+		sched_violation(s, "%ld and %ld walkers counted under the "
+				   "parities once every call returned",
+				walkers_under(d.dom, 0), walkers_under(d.dom, 1));
+	rexpect(s, &d, bx + d.page, 1, d.page, "W's page");
+out:
+	return rclose(s, &d);
+}
+
+static void test_epoch_try(void **state)
+{
+	unsigned ran = 0;
+
+	(void)state;
+	require_hooks();
+	for (size_t i = 0; i < n_tcfgs; i++) {
+		bool hot;
+		unsigned long v = epoch_try_on(&tcfgs[i], 0, &hot);
+
+		SCENARIO_END(v);
+		if (!hot)
+			continue;
+		ran++;
+		/* The twin: a try that goes on under the old parity must be
+		 * caught. */
+		v = epoch_try_on(&tcfgs[i], PT_HOOK_BREAK_TRY_EPOCH, &hot);
+		if (!v) {
+			fprintf(stderr, "%s: the broken twin went unnoticed\n",
+				tcfgs[i].name);
+			fail();
+		}
+		fprintf(stderr, "%s: the broken twin was caught, as it must be\n",
+			tcfgs[i].name);
+	}
+	assert_true(ran > 0);
+}
+
+/* ------------------------------------------------------------------------
  * 5. A dirty bit lost by a coalesce
  *
  * Leaf table L at B holds all pages but the last (writable). C maps the
@@ -2551,6 +2695,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_freed_entry_frozen),
 		cmocka_unit_test(test_count_clobber),
 		cmocka_unit_test(test_epoch_uaf),
+		cmocka_unit_test(test_epoch_try),
 		cmocka_unit_test(test_coalesce_dirty),
 		cmocka_unit_test(test_dirty_stop),
 		cmocka_unit_test(test_lookup_install),
