@@ -503,6 +503,7 @@ int iopgt_domain_create(const struct iopgt_config *user_cfg,
 	atomic_store_explicit(&dom->top.v, &dom->top.first,
 			      memory_order_relaxed);
 	pt_set_paths(dom);
+	pt_set_sync(dom);
 	r = strat->setup ? strat->setup(dom) : 0;
 	if (r) {
 		iopgt__segments_destroy(dom);

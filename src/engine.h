@@ -103,24 +103,32 @@ struct pt_cur {
 	unsigned upidx[PT_MAX_LEVELS];   /* the entry taken in up[l] */
 };
 
-/* Start at the root. fixed (a constant): the caller is a hot path compiled
- * for the epoch's walker alone (PT_WALK_EPOCH), which only domains that
- * never grow take (a growing domain is dom->top.other, pt.h), so its root
- * is the first one: read in place, not through the published pointer,
- * which would cost the lookup five instructions. */
+/* Start at the root. fixed (a constant, PT_ROOT_*): the caller is a hot
+ * path compiled for the epoch's walker alone (PT_WALK_EPOCH), which only
+ * domains that never grow take (a growing domain is dom->top.other, pt.h),
+ * so its root is the first one: read in place, not through the published
+ * pointer, which would cost the lookup five instructions. PT_ROOT_L3: that
+ * root is also one whole table at level 3 (a 4-level walk), so its level,
+ * shift and index mask are the compiler's constants (pt_root_l3()). */
 static inline __attribute__((always_inline)) void
 PT(cur_root_k)(const struct iopgt_domain *dom, struct pt_cur *c,
-	       const bool fixed)
+	       const unsigned fixed)
 {
 	const struct pt_topv *tv = fixed ? &dom->top.first : pt_top(dom);
 
 	pt_assert("a growing domain takes the out-of-line paths",
 		  !fixed || !dom->ias_max);
-	c->top = tv->level;
+	pt_assert("PT_ROOT_L3 is a whole table at level 3",
+		  fixed != PT_ROOT_L3 ||
+			  (tv->level == 3 &&
+			   tv->shift == FMT_GRANULE + 3 * FMT_BITS &&
+			   tv->mask == (1u << FMT_BITS) - 1));
+	c->top = fixed == PT_ROOT_L3 ? 3 : tv->level;
 	c->topt = tv->t;
-	c->level = tv->level;
-	c->shift = tv->shift;
-	c->mask = tv->mask;
+	c->level = c->top;
+	c->shift = fixed == PT_ROOT_L3 ? FMT_GRANULE + 3 * FMT_BITS
+				       : tv->shift;
+	c->mask = fixed == PT_ROOT_L3 ? (1u << FMT_BITS) - 1 : tv->mask;
 	c->va = tv->va;
 	c->off = dom->va_off;
 	c->p2v = dom->cfg.phys_to_virt;
@@ -1564,7 +1572,7 @@ static inline pt_entry_t *PT(l0_next)(const pt_entry_t *p)
 static inline __attribute__((always_inline)) int
 PT(map_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	    uint64_t pa, uint64_t attrs, uintptr_t *follow, const bool may_p2v,
-	    const bool fixed, const bool plain)
+	    const unsigned fixed, const bool plain)
 {
 	const unsigned o = PT(hot_options)(dom, plain);
 	struct pt_table *t;
@@ -1820,7 +1828,7 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 static inline __attribute__((always_inline)) int
 PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
-	     const bool may_p2v, const unsigned walk, const bool fixed,
+	     const bool may_p2v, const unsigned walk, const unsigned fixed,
 	     const bool plain)
 {
 	uintptr_t follow = 0;
@@ -1982,18 +1990,34 @@ static int PT(map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 }
 
 /* One smallest page in a domain of PT_PATH_PLAIN: PT(map) without the
- * tests of the length and of the path, which pt_set_paths() made. */
-static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
-			      uint64_t pa, uint64_t size, unsigned prot,
-			      struct iopgt_gather *g)
+ * tests of the length and of the path, which pt_set_paths() made; root:
+ * PT_ROOT_FIRST or PT_ROOT_L3. */
+static inline __attribute__((always_inline)) int
+PT(map_page_root)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
+		  unsigned prot, struct iopgt_gather *g, const unsigned root)
 {
-	(void)size; /* dom->granule_mask + 1 */
 	uint64_t attrs;
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
 	return PT(map_body)(dom, iova, pa, iova + dom->granule_mask, attrs, g,
-			    false, PT_WALK_EPOCH, true, true);
+			    false, PT_WALK_EPOCH, root, true);
+}
+
+static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
+			      uint64_t pa, uint64_t size, unsigned prot,
+			      struct iopgt_gather *g)
+{
+	(void)size; /* dom->granule_mask + 1 */
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_ROOT_FIRST);
+}
+
+static int PT(map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
+				 uint64_t pa, uint64_t size, unsigned prot,
+				 struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_ROOT_L3);
 }
 
 /* ------------------------------------------------------------------------
@@ -2963,7 +2987,7 @@ static inline bool PT(clear_item)(struct iopgt_domain *dom,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_one)(struct iopgt_domain *dom, struct iopgt_gather *g, uint64_t iova,
 	      uint64_t last, const bool granule, struct pt_table **follow,
-	      const bool may_p2v, const bool fixed, const bool plain)
+	      const bool may_p2v, const unsigned fixed, const bool plain)
 {
 	const unsigned o = PT(hot_options)(dom, plain);
 	struct pt_table *t;
@@ -3257,7 +3281,7 @@ PT(unmap_item)(struct iopgt_domain *dom, struct iopgt_gather *g,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool granule, const bool may_p2v,
-	       const unsigned walk, const bool fixed, const bool plain)
+	       const unsigned walk, const unsigned fixed, const bool plain)
 {
 	struct pt_table *follow = NULL;
 	pt_walk_t w;
@@ -3290,7 +3314,7 @@ PT(unmap_leaf)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 static inline __attribute__((always_inline)) int64_t
 PT(unmap_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g, const bool may_p2v,
-	       const unsigned walk, const bool fixed, const bool plain)
+	       const unsigned walk, const unsigned fixed, const bool plain)
 {
 	/* One leaf's span (the length a power of two, iova aligned to it)
 	 * tries the fast path first. */
@@ -3371,7 +3395,17 @@ PT(unmap_plain_page)(struct iopgt_domain *dom, uint64_t iova,
 {
 	(void)size; /* dom->granule_mask + 1 */
 	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
-			      false, PT_WALK_EPOCH, true, true);
+			      false, PT_WALK_EPOCH, PT_ROOT_FIRST, true);
+}
+
+/* The same from a root of PT_ROOT_L3 (iopgt_domain.hot). */
+static int64_t PT(unmap_plain_page_l3)(struct iopgt_domain *dom,
+				       uint64_t iova, uint64_t size,
+				       struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
+			      false, PT_WALK_EPOCH, PT_ROOT_L3, true);
 }
 
 static __attribute__((noinline)) int64_t
@@ -3450,7 +3484,7 @@ static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
 static inline __attribute__((always_inline)) int
 PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out, bool hooked, const bool fast,
-		const bool fixed)
+		const unsigned fixed)
 {
 	struct pt_cur cur;
 	unsigned shift;
@@ -3507,7 +3541,7 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 static inline __attribute__((always_inline)) int
 PT(lookup_fast)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out, const unsigned walk,
-		const bool fixed)
+		const unsigned fixed)
 {
 	pt_walk_t w;
 
@@ -3576,7 +3610,14 @@ static __attribute__((noinline)) int
 PT(lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, true);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_FIRST);
+}
+
+/* The same from a root of PT_ROOT_L3. */
+static int PT(lookup_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
+			       struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_L3);
 }
 
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
@@ -3806,6 +3847,9 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.unmap_page = PT(unmap_page),
 	.unmap_page_plain = PT(unmap_plain_page),
 	.lookup_plain = PT(lookup_plain),
+	.map_page_plain_l3 = PT(map_page_plain_l3),
+	.unmap_page_plain_l3 = PT(unmap_plain_page_l3),
+	.lookup_plain_l3 = PT(lookup_plain_l3),
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = PT(table_pa),

@@ -540,7 +540,7 @@ static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
 	return r ? r : iopgt_sync(dom, g);
 }
 
-/* iopgt_sync with tables to reclaim or a test hook. */
+/* iopgt_sync with tables to reclaim, or in a domain of sync_other. */
 static __attribute__((noinline)) int sync_tables(struct iopgt_domain *dom,
 						 struct iopgt_gather *g)
 {
@@ -559,22 +559,18 @@ static inline void forget_range(struct iopgt_gather *g)
 		g->nr_ranges = 0;
 }
 
-/* sync_flush's cases but its common one. */
+/* sync_flush's cases but its common one (no flush_ranges, no open
+ * gather: the domain is not of sync_other). */
 static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 						      struct iopgt_gather *g)
 {
 	enum iopgt_flush_kind kind = g->kind;
 
-	/* One range (or a gather without ranges): the union is it, and
-	 * flush_range takes it unless flush_ranges is given. */
-	if (dom->cfg.flush_ranges) {
-		if (g->priv_flags & PT_G_RANGES)
-			flush_ranges(dom, g);
-		else
-			flush_union(dom, g);
-	} else if ((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) {
+	if ((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) {
 		flush_ranges(dom, g);
 	} else {
+		/* One range (or a gather without ranges): the union is
+		 * it. */
 		if (g->iova <= g->last) {
 			dom->cfg.flush.flush_range(dom->cfg.flush.arg, g->iova,
 						   g->last, kind);
@@ -584,24 +580,22 @@ static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
-	if (dom->one_g == g)
-		gather_close(dom, g);
 	return 0;
 }
 
-/* iopgt_sync with no table to reclaim: at most one flush. The common case
- * (one range for flush_range, no tables waiting, no open gather to close)
- * forgets the range and counts it before the call, so that nothing is
- * left to do after it and the path keeps no value across it. */
+/* iopgt_sync with no table to reclaim, in a domain not of sync_other (no
+ * flush_ranges, no open gather to close): at most one flush. The common
+ * case (one range, no tables waiting) forgets the range and counts it
+ * before the call, so that nothing is left to do after it and the path
+ * keeps no value across it. */
 static __attribute__((noinline)) int sync_flush(struct iopgt_domain *dom,
 						struct iopgt_gather *g)
 {
 	const uint64_t iova = g->iova, last = g->last;
 	const enum iopgt_flush_kind kind = g->kind;
 
-	if (dom->cfg.flush_ranges ||
-	    ((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) ||
-	    iova > last || dom->one_g == g ||
+	if (((g->priv_flags & PT_G_RANGES) && g->nr_ranges > 1) ||
+	    iova > last ||
 	    atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return sync_flush_other(dom, g);
 	forget_range(g);
@@ -623,14 +617,12 @@ int iopgt_sync(struct iopgt_domain *dom, struct iopgt_gather *g)
 {
 	if (!pt_gather_bound(dom, g))
 		return sync_bind(dom, g);
-	if (g->tables || dom->hooks)
+	if (g->tables || dom->sync_other)
 		return sync_tables(dom, g);
 	if (g->kind != IOPGT_FLUSH_NONE)
 		return sync_flush(dom, g);
 	g->iova = UINT64_MAX;
 	g->last = 0;
-	if (__builtin_expect(dom->one_g == g, 0))
-		gather_close(dom, g);
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		return sync_waiting(dom);
 	return 0;

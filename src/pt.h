@@ -222,6 +222,16 @@ struct pt_engine {
 				    uint64_t size, struct iopgt_gather *g);
 	int (*lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
 			    struct iopgt_translation *out);
+	/* The three _plain ones for a domain whose root is a whole table at
+	 * level 3 (pt_root_l3()): its walk's start in constants. */
+	int (*map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
+				 uint64_t pa, uint64_t size, unsigned prot,
+				 struct iopgt_gather *g);
+	int64_t (*unmap_page_plain_l3)(struct iopgt_domain *dom,
+				       uint64_t iova, uint64_t size,
+				       struct iopgt_gather *g);
+	int (*lookup_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
+			       struct iopgt_translation *out);
 	bool (*is_table)(uint64_t e, unsigned level);
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
@@ -455,6 +465,10 @@ struct iopgt_domain {
 
 	/* Test hooks (src/testhook.h); zero in normal use. */
 	unsigned hooks;
+	/* iopgt_sync's general path for every sync (pt_set_sync()): test
+	 * hooks, the embedder's flush_ranges, or IOPGT_OPT_ONE_GATHER (an
+	 * open gather to close). One test on the common paths. */
+	bool sync_other;
 	void (*walk_hook)(void *arg, const void *table);
 	void *walk_hook_arg;
 	void (*yield_hook)(void *arg, unsigned point, unsigned level,
@@ -942,6 +956,28 @@ enum {
 	PT_PATH_CALL = 4
 };
 
+/* Where a hot path's walk starts (the engine's cur_root_k): the published
+ * root; the first root, read in place (a domain that never grows), with
+ * its level, shift and mask read from it; or that root known to be one
+ * whole table at level 3, the 4-level walk of most domains, with those
+ * three the compiler's constants (pt_root_l3()). The engine's bool
+ * arguments false and true stand for the first two. */
+enum {
+	PT_ROOT_PUBLISHED = 0,
+	PT_ROOT_FIRST = 1,
+	PT_ROOT_L3 = 2
+};
+
+/* Is the domain's first root one whole table at level 3? */
+static inline bool pt_root_l3(const struct iopgt_domain *dom)
+{
+	const struct pt_topv *tv = &dom->top.first;
+
+	return tv->level == 3 &&
+	       tv->shift == dom->geo.granule + 3 * dom->geo.bits &&
+	       tv->mask == (1u << dom->geo.bits) - 1;
+}
+
 static inline bool pt_path_plain(const struct iopgt_domain *dom)
 {
 	return dom->top.uncounted &&
@@ -968,13 +1004,27 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	dom->top.other = other;
 	dom->top.unmap_path = other ? own : hot;
 	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
-	dom->hot.map_page = dom->top.map_path == PT_PATH_PLAIN
-				    ? dom->eng->map_page_plain
-				    : dom->eng->map_page;
-	dom->hot.unmap_page = dom->top.unmap_path == PT_PATH_PLAIN
-				      ? dom->eng->unmap_page_plain
-				      : dom->eng->unmap_page;
-	dom->hot.lookup = other ? dom->eng->lookup : dom->eng->lookup_plain;
+	const bool l3 = pt_root_l3(dom);
+
+	dom->hot.map_page = dom->top.map_path != PT_PATH_PLAIN
+				    ? dom->eng->map_page
+			    : l3 ? dom->eng->map_page_plain_l3
+				 : dom->eng->map_page_plain;
+	dom->hot.unmap_page = dom->top.unmap_path != PT_PATH_PLAIN
+				      ? dom->eng->unmap_page
+			      : l3 ? dom->eng->unmap_page_plain_l3
+				   : dom->eng->unmap_page_plain;
+	dom->hot.lookup = other ? dom->eng->lookup
+			  : l3	? dom->eng->lookup_plain_l3
+				: dom->eng->lookup_plain;
+}
+
+/* Set dom->sync_other from what the domain is (at create, and when a
+ * test sets hooks). */
+static inline void pt_set_sync(struct iopgt_domain *dom)
+{
+	dom->sync_other = dom->hooks || dom->cfg.flush_ranges ||
+			  (dom->cfg.options & IOPGT_OPT_ONE_GATHER);
 }
 
 /* A growing domain maps nothing above the span of its root tv: cut

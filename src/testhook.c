@@ -230,6 +230,7 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 			swapped[i].e = *o;
 			swapped[i].e.lookup = swapped_lookup;
 			swapped[i].e.lookup_plain = swapped_lookup;
+			swapped[i].e.lookup_plain_l3 = swapped_lookup;
 			swapped[i].e.decode_leaf = swapped_decodes[i];
 			swapped[i].wbit = wbit;
 			swapped[i].sbit = sbit;
@@ -252,6 +253,7 @@ void iopgt__set_test_hooks(struct iopgt_domain *dom, unsigned hooks)
 	const struct pt_strategy *o = original(dom->strat);
 
 	dom->hooks = hooks;
+	pt_set_sync(dom);
 	dom->strat = (hooks & PT_HOOK_IGNORE_WALKERS) ? broken_of(o) : o;
 #if IOPGT_HAVE_RCU
 	if ((hooks & PT_HOOK_RCU_PER_PAGE) && o == &iopgt__strategy_rcu &&
