@@ -1994,14 +1994,15 @@ static int PT(map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * PT_ROOT_FIRST or PT_ROOT_L3. */
 static inline __attribute__((always_inline)) int
 PT(map_page_root)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-		  unsigned prot, struct iopgt_gather *g, const unsigned root)
+		  unsigned prot, struct iopgt_gather *g, const unsigned walk,
+		  const unsigned root)
 {
 	uint64_t attrs;
 
 	if (prot >= 32 || !(attrs = dom->prot_attrs[prot]))
 		return -EINVAL;
 	return PT(map_body)(dom, iova, pa, iova + dom->granule_mask, attrs, g,
-			    false, PT_WALK_EPOCH, root, true);
+			    false, walk, root, true);
 }
 
 static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
@@ -2009,7 +2010,8 @@ static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
 			      struct iopgt_gather *g)
 {
 	(void)size; /* dom->granule_mask + 1 */
-	return PT(map_page_root)(dom, iova, pa, prot, g, PT_ROOT_FIRST);
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_EPOCH,
+				 PT_ROOT_FIRST);
 }
 
 static int PT(map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
@@ -2017,7 +2019,27 @@ static int PT(map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
 				 struct iopgt_gather *g)
 {
 	(void)size;
-	return PT(map_page_root)(dom, iova, pa, prot, g, PT_ROOT_L3);
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_EPOCH,
+				 PT_ROOT_L3);
+}
+
+/* PT_PATH_NOWALK and PT_PATH_CALL (as PT(map_nowalk), PT(map_plain_call)). */
+static int PT(map_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t pa, uint64_t size, unsigned prot,
+			       struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_NONE,
+				 PT_ROOT_FIRST);
+}
+
+static int PT(map_page_call)(struct iopgt_domain *dom, uint64_t iova,
+			     uint64_t pa, uint64_t size, unsigned prot,
+			     struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_CALL,
+				 PT_ROOT_FIRST);
 }
 
 /* ------------------------------------------------------------------------
@@ -3408,6 +3430,23 @@ static int64_t PT(unmap_plain_page_l3)(struct iopgt_domain *dom,
 			      false, PT_WALK_EPOCH, PT_ROOT_L3, true);
 }
 
+/* PT_PATH_NOWALK and PT_PATH_CALL (iopgt_domain.hot). */
+static int64_t PT(unmap_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+				     uint64_t size, struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
+			      false, PT_WALK_NONE, PT_ROOT_FIRST, true);
+}
+
+static int64_t PT(unmap_page_call)(struct iopgt_domain *dom, uint64_t iova,
+				   uint64_t size, struct iopgt_gather *g)
+{
+	(void)size;
+	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
+			      false, PT_WALK_CALL, PT_ROOT_FIRST, true);
+}
+
 static __attribute__((noinline)) int64_t
 PT(unmap_plain_big)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		    struct iopgt_gather *g)
@@ -3850,6 +3889,12 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.map_page_plain_l3 = PT(map_page_plain_l3),
 	.unmap_page_plain_l3 = PT(unmap_plain_page_l3),
 	.lookup_plain_l3 = PT(lookup_plain_l3),
+	.lookup_nowalk = PT(lookup_nowalk),
+	.lookup_call = PT(lookup_call),
+	.map_page_nowalk = PT(map_page_nowalk),
+	.unmap_page_nowalk = PT(unmap_page_nowalk),
+	.map_page_call = PT(map_page_call),
+	.unmap_page_call = PT(unmap_page_call),
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = PT(table_pa),

@@ -209,8 +209,9 @@ struct pt_engine {
 	 * that iopgt_map and iopgt_unmap pass their arguments on where they
 	 * came in): map_page and unmap_page for any domain; the _plain ones,
 	 * and lookup_plain, for a domain whose map_path, unmap_path are
-	 * PT_PATH_PLAIN, and that is not of top.other, alone.
-	 * pt_set_paths() picks into iopgt_domain.hot. */
+	 * PT_PATH_PLAIN, and that is not of top.other, alone (and the _l3,
+	 * _nowalk and _call ones below). pt_set_paths() picks into
+	 * iopgt_domain.hot. */
 	int (*map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 			uint64_t size, unsigned prot, struct iopgt_gather *g);
 	int (*map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
@@ -232,6 +233,22 @@ struct pt_engine {
 				       struct iopgt_gather *g);
 	int (*lookup_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
 			       struct iopgt_translation *out);
+	/* map_page, unmap_page and lookup for the paths PT_PATH_NOWALK and
+	 * PT_PATH_CALL. */
+	int (*lookup_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+			     struct iopgt_translation *out);
+	int (*lookup_call)(struct iopgt_domain *dom, uint64_t iova,
+			   struct iopgt_translation *out);
+	int (*map_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+			       uint64_t pa, uint64_t size, unsigned prot,
+			       struct iopgt_gather *g);
+	int64_t (*unmap_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
+				     uint64_t size, struct iopgt_gather *g);
+	int (*map_page_call)(struct iopgt_domain *dom, uint64_t iova,
+			     uint64_t pa, uint64_t size, unsigned prot,
+			     struct iopgt_gather *g);
+	int64_t (*unmap_page_call)(struct iopgt_domain *dom, uint64_t iova,
+				   uint64_t size, struct iopgt_gather *g);
 	bool (*is_table)(uint64_t e, unsigned level);
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
@@ -1004,19 +1021,44 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	dom->top.other = other;
 	dom->top.unmap_path = other ? own : hot;
 	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
+	const struct pt_engine *e = dom->eng;
 	const bool l3 = pt_root_l3(dom);
 
-	dom->hot.map_page = dom->top.map_path != PT_PATH_PLAIN
-				    ? dom->eng->map_page
-			    : l3 ? dom->eng->map_page_plain_l3
-				 : dom->eng->map_page_plain;
-	dom->hot.unmap_page = dom->top.unmap_path != PT_PATH_PLAIN
-				      ? dom->eng->unmap_page
-			      : l3 ? dom->eng->unmap_page_plain_l3
-				   : dom->eng->unmap_page_plain;
-	dom->hot.lookup = other ? dom->eng->lookup
-			  : l3	? dom->eng->lookup_plain_l3
-				: dom->eng->lookup_plain;
+	switch (dom->top.map_path) {
+	case PT_PATH_PLAIN:
+		dom->hot.map_page = l3 ? e->map_page_plain_l3
+				       : e->map_page_plain;
+		break;
+	case PT_PATH_NOWALK:
+		dom->hot.map_page = e->map_page_nowalk;
+		break;
+	case PT_PATH_CALL:
+		dom->hot.map_page = e->map_page_call;
+		break;
+	default:
+		dom->hot.map_page = e->map_page;
+	}
+	switch (dom->top.unmap_path) {
+	case PT_PATH_PLAIN:
+		dom->hot.unmap_page = l3 ? e->unmap_page_plain_l3
+					 : e->unmap_page_plain;
+		break;
+	case PT_PATH_NOWALK:
+		dom->hot.unmap_page = e->unmap_page_nowalk;
+		break;
+	case PT_PATH_CALL:
+		dom->hot.unmap_page = e->unmap_page_call;
+		break;
+	default:
+		dom->hot.unmap_page = e->unmap_page;
+	}
+	/* (unmap_path tells the domains of top.other whose lookup has a
+	 * path of its own: as PT(lookup_other) would choose) */
+	dom->hot.lookup = !other ? (l3 ? e->lookup_plain_l3 : e->lookup_plain)
+			  : dom->top.unmap_path == PT_PATH_NOWALK
+				  ? e->lookup_nowalk
+			  : dom->top.unmap_path == PT_PATH_CALL ? e->lookup_call
+								: e->lookup;
 }
 
 /* Set dom->sync_other from what the domain is (at create, and when a
