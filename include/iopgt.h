@@ -710,7 +710,11 @@ int iopgt_hw_config(const struct iopgt_domain *dom, struct iopgt_hw_config *hw,
  * with another domain is -EINVAL. An empty (synced) gather can be used on
  * any domain. A gather iopgt_gather_init() never saw is -EINVAL if it is
  * all zero (a debug build stops with a message instead); other garbage is
- * undefined behaviour. */
+ * undefined behaviour. Speed, not correctness: single-page calls count
+ * themselves in a cache line picked for the thread that first used the
+ * gather on its domain (picked again at a sync that frees tables or
+ * flushes several ranges), so a long-lived gather should be first used,
+ * or set up again with iopgt_gather_init(), on the thread that uses it. */
 struct iopgt_gather {
 	uint64_t iova;  /* first byte to invalidate; UINT64_MAX: none
 	                 * (the union of the ranges below) */

@@ -137,7 +137,7 @@ PT(cur_root_k)(const struct iopgt_domain *dom, struct pt_cur *c,
 static inline void PT(cur_root)(const struct iopgt_domain *dom,
 				struct pt_cur *c)
 {
-	PT(cur_root_k)(dom, c, false);
+	PT(cur_root_k)(dom, c, PT_ROOT_PUBLISHED);
 }
 
 /* Load the entry for iova in the cursor's table. Acquire: a table entry
@@ -1824,7 +1824,9 @@ PT(map_page_general)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
  * create), or (a table to coalesce, which walks again from the root)
  * leaves and starts a call of its own. may_p2v: the walk may call the
  * embedder's phys_to_virt (PT(map_other)); otherwise it is NULL. walk:
- * the walker's kind, a constant (pt_walk_enter_k). */
+ * the walker's kind, a constant (PT_WALK_EPOCH: pt_walk_try_epoch, which
+ * on a failed try sends the call to PT(map_general); else
+ * pt_walk_enter_sk). */
 static inline __attribute__((always_inline)) int
 PT(map_body)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g,
@@ -1877,7 +1879,7 @@ PT(map_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE,
-			    false, false);
+			    PT_ROOT_PUBLISHED, false);
 }
 
 static __attribute__((noinline)) int
@@ -1885,7 +1887,7 @@ PT(map_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL,
-			    false, false);
+			    PT_ROOT_PUBLISHED, false);
 }
 
 static __attribute__((noinline)) int
@@ -1893,7 +1895,7 @@ PT(map_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	    uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, true, PT_WALK_ANY,
-			    false, false);
+			    PT_ROOT_PUBLISHED, false);
 }
 
 /* The epoch's walker, from the published root: a growing domain's. */
@@ -1902,7 +1904,7 @@ PT(map_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	      uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH, false, false);
+			    PT_WALK_EPOCH, PT_ROOT_PUBLISHED, false);
 }
 
 /* The hot path's domain with options (dom->top.map_path PT_PATH_OPTS): the
@@ -1912,7 +1914,7 @@ PT(map_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	     uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH, true, false);
+			    PT_WALK_EPOCH, PT_ROOT_FIRST, false);
 }
 
 /* The hot path's plain domain without a walker (PT_PATH_NOWALK). */
@@ -1921,7 +1923,7 @@ PT(map_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	       uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_NONE,
-			    true, true);
+			    PT_ROOT_FIRST, true);
 }
 
 /* The same with a strategy's walker that it calls (PT_PATH_CALL). */
@@ -1930,7 +1932,7 @@ PT(map_plain_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		   uint64_t last, uint64_t attrs, struct iopgt_gather *g)
 {
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false, PT_WALK_CALL,
-			    true, true);
+			    PT_ROOT_FIRST, true);
 }
 
 /* Out of line, entered by a tail call: its call of iopgt__grow would make
@@ -1979,7 +1981,7 @@ static int PT(map)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	if (__builtin_expect(dom->top.map_path != PT_PATH_PLAIN, 0))
 		return PT(map_cold)(dom, iova, pa, last, attrs, g);
 	return PT(map_body)(dom, iova, pa, last, attrs, g, false,
-			    PT_WALK_EPOCH, true, true);
+			    PT_WALK_EPOCH, PT_ROOT_FIRST, true);
 }
 
 /* One smallest page, any domain (iopgt_domain.hot). */
@@ -1989,9 +1991,9 @@ static int PT(map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 	return PT(map)(dom, iova, pa, iova + (size - 1), prot, g);
 }
 
-/* One smallest page in a domain of PT_PATH_PLAIN: PT(map) without the
- * tests of the length and of the path, which pt_set_paths() made; root:
- * PT_ROOT_FIRST or PT_ROOT_L3. */
+/* One smallest page on a path of pt_set_paths(): PT(map) without the
+ * tests of the length and of the path, which it made; the path's walker
+ * and root compiled in. */
 static inline __attribute__((always_inline)) int
 PT(map_page_root)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
 		  unsigned prot, struct iopgt_gather *g, const unsigned walk,
@@ -2011,34 +2013,6 @@ static int PT(map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
 {
 	(void)size; /* dom->granule_mask + 1 */
 	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_EPOCH,
-				 PT_ROOT_FIRST);
-}
-
-static int PT(map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
-				 uint64_t pa, uint64_t size, unsigned prot,
-				 struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_EPOCH,
-				 PT_ROOT_L3);
-}
-
-/* PT_PATH_NOWALK and PT_PATH_CALL (as PT(map_nowalk), PT(map_plain_call)). */
-static int PT(map_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
-			       uint64_t pa, uint64_t size, unsigned prot,
-			       struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_NONE,
-				 PT_ROOT_FIRST);
-}
-
-static int PT(map_page_call)(struct iopgt_domain *dom, uint64_t iova,
-			     uint64_t pa, uint64_t size, unsigned prot,
-			     struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(map_page_root)(dom, iova, pa, prot, g, PT_WALK_CALL,
 				 PT_ROOT_FIRST);
 }
 
@@ -3354,7 +3328,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, false,
+	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_NONE, false,
 			      false);
 }
 
@@ -3362,7 +3336,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, false,
+	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_CALL, false,
 			      false);
 }
 
@@ -3370,7 +3344,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	      struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, false,
+	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, PT_ROOT_PUBLISHED,
 			      false);
 }
 
@@ -3378,7 +3352,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, false,
+	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_EPOCH, false,
 			      false);
 }
 
@@ -3387,7 +3361,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, true,
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, PT_ROOT_FIRST,
 			      false);
 }
 
@@ -3420,33 +3394,6 @@ PT(unmap_plain_page)(struct iopgt_domain *dom, uint64_t iova,
 			      false, PT_WALK_EPOCH, PT_ROOT_FIRST, true);
 }
 
-/* The same from a root of PT_ROOT_L3 (iopgt_domain.hot). */
-static int64_t PT(unmap_plain_page_l3)(struct iopgt_domain *dom,
-				       uint64_t iova, uint64_t size,
-				       struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
-			      false, PT_WALK_EPOCH, PT_ROOT_L3, true);
-}
-
-/* PT_PATH_NOWALK and PT_PATH_CALL (iopgt_domain.hot). */
-static int64_t PT(unmap_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
-				     uint64_t size, struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
-			      false, PT_WALK_NONE, PT_ROOT_FIRST, true);
-}
-
-static int64_t PT(unmap_page_call)(struct iopgt_domain *dom, uint64_t iova,
-				   uint64_t size, struct iopgt_gather *g)
-{
-	(void)size;
-	return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, true,
-			      false, PT_WALK_CALL, PT_ROOT_FIRST, true);
-}
-
 static __attribute__((noinline)) int64_t
 PT(unmap_plain_big)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		    struct iopgt_gather *g)
@@ -3454,7 +3401,7 @@ PT(unmap_plain_big)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	/* As PT(unmap_body), past its first test. */
 	if (!(((last - iova) & (last - iova + 1)) | (iova & (last - iova))))
 		return PT(unmap_leaf)(dom, iova, last, g, false, false,
-				      PT_WALK_EPOCH, true, true);
+				      PT_WALK_EPOCH, PT_ROOT_FIRST, true);
 	return PT(unmap_range)(dom, iova, last, g, 0);
 }
 
@@ -3471,7 +3418,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		 struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, true,
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, PT_ROOT_FIRST,
 			      true);
 }
 
@@ -3480,7 +3427,7 @@ static __attribute__((noinline)) int64_t
 PT(unmap_plain_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, true,
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, PT_ROOT_FIRST,
 			      true);
 }
 
@@ -3513,6 +3460,31 @@ static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
 {
 	return PT(unmap)(dom, iova, iova + (size - 1), g);
 }
+
+/* The single-page map and unmap of the other paths iopgt_domain.hot
+ * takes: PT_PATH_PLAIN from a root of PT_ROOT_L3 (_l3), PT_PATH_NOWALK
+ * and PT_PATH_CALL (as PT(map_nowalk), PT(map_plain_call)), each with its
+ * walker and root compiled in. */
+#define PT_PAGE_ENTRIES(sfx, walk, root)                                     \
+	static int PT(map_page_##sfx)(struct iopgt_domain *dom, uint64_t iova, \
+				      uint64_t pa, uint64_t size,              \
+				      unsigned prot, struct iopgt_gather *g)   \
+	{                                                                    \
+		(void)size; /* dom->granule_mask + 1 */                      \
+		return PT(map_page_root)(dom, iova, pa, prot, g, walk, root); \
+	}                                                                    \
+	static int64_t PT(unmap_page_##sfx)(struct iopgt_domain *dom,         \
+					    uint64_t iova, uint64_t size,     \
+					    struct iopgt_gather *g)           \
+	{                                                                    \
+		(void)size;                                                  \
+		return PT(unmap_leaf)(dom, iova, iova + dom->granule_mask, g, \
+				      true, false, walk, root, true);        \
+	}
+PT_PAGE_ENTRIES(l3, PT_WALK_EPOCH, PT_ROOT_L3)
+PT_PAGE_ENTRIES(nowalk, PT_WALK_NONE, PT_ROOT_FIRST)
+PT_PAGE_ENTRIES(call, PT_WALK_CALL, PT_ROOT_FIRST)
+#undef PT_PAGE_ENTRIES
 
 /* ------------------------------------------------------------------------
  * Lookup: lock-free; the hardware's own walk, read-only.
@@ -3560,7 +3532,8 @@ PT(lookup_walk)(struct iopgt_domain *dom, uint64_t iova,
 
 /* The whole call with a test hook or the embedder's phys_to_virt, out of
  * line and entered by a tail call: the common path then makes no call at
- * all and saves no registers. */
+ * all and saves no registers. Also where a hot lookup's try of the epoch
+ * failed (PT(lookup_fast)). */
 static __attribute__((noinline)) int
 PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 		   struct iopgt_translation *out)
@@ -3569,9 +3542,9 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 	int r;
 
 	if (dom->walk_hook)
-		r = PT(lookup_walk)(dom, iova, out, true, false, false);
+		r = PT(lookup_walk)(dom, iova, out, true, false, PT_ROOT_PUBLISHED);
 	else
-		r = PT(lookup_walk)(dom, iova, out, false, false, false);
+		r = PT(lookup_walk)(dom, iova, out, false, false, PT_ROOT_PUBLISHED);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -3602,21 +3575,21 @@ static __attribute__((noinline)) int
 PT(lookup_none)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, false);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, PT_ROOT_PUBLISHED);
 }
 
 static __attribute__((noinline)) int
 PT(lookup_call)(struct iopgt_domain *dom, uint64_t iova,
 		struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_CALL, false);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_CALL, PT_ROOT_PUBLISHED);
 }
 
 static __attribute__((noinline)) int
 PT(lookup_epoch)(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, false);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_PUBLISHED);
 }
 
 /* A domain of PT_PATH_NOWALK (no walker, no hook, no phys_to_virt, a
@@ -3625,7 +3598,7 @@ static __attribute__((noinline)) int
 PT(lookup_nowalk)(struct iopgt_domain *dom, uint64_t iova,
 		  struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, true);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_NONE, PT_ROOT_FIRST);
 }
 
 static inline int PT(lookup_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -3881,20 +3854,30 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 	.map = PT(map),
 	.unmap = PT(unmap),
 	.lookup = PT(lookup),
-	.map_page = PT(map_page),
-	.map_page_plain = PT(map_page_plain),
-	.unmap_page = PT(unmap_page),
-	.unmap_page_plain = PT(unmap_plain_page),
-	.lookup_plain = PT(lookup_plain),
-	.map_page_plain_l3 = PT(map_page_plain_l3),
-	.unmap_page_plain_l3 = PT(unmap_plain_page_l3),
-	.lookup_plain_l3 = PT(lookup_plain_l3),
-	.lookup_nowalk = PT(lookup_nowalk),
-	.lookup_call = PT(lookup_call),
-	.map_page_nowalk = PT(map_page_nowalk),
-	.unmap_page_nowalk = PT(unmap_page_nowalk),
-	.map_page_call = PT(map_page_call),
-	.unmap_page_call = PT(unmap_page_call),
+	.map_page = {
+		[PT_PATH_PLAIN] = PT(map_page_plain),
+		[PT_PATH_OPTS] = PT(map_page),
+		[PT_PATH_OTHER] = PT(map_page),
+		[PT_PATH_NOWALK] = PT(map_page_nowalk),
+		[PT_PATH_CALL] = PT(map_page_call),
+	},
+	.map_page_l3 = PT(map_page_l3),
+	.unmap_page = {
+		[PT_PATH_PLAIN] = PT(unmap_plain_page),
+		[PT_PATH_OPTS] = PT(unmap_page),
+		[PT_PATH_OTHER] = PT(unmap_page),
+		[PT_PATH_NOWALK] = PT(unmap_page_nowalk),
+		[PT_PATH_CALL] = PT(unmap_page_call),
+	},
+	.unmap_page_l3 = PT(unmap_page_l3),
+	.lookup_path = {
+		[PT_PATH_PLAIN] = PT(lookup_plain),
+		[PT_PATH_OPTS] = PT(lookup), /* (never a lookup's path) */
+		[PT_PATH_OTHER] = PT(lookup),
+		[PT_PATH_NOWALK] = PT(lookup_nowalk),
+		[PT_PATH_CALL] = PT(lookup_call),
+	},
+	.lookup_l3 = PT(lookup_plain_l3),
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = PT(table_pa),

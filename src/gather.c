@@ -519,6 +519,11 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	gather_reset(g);
 	if (dom->one_g == g)
 		gather_close(dom, g);
+	else
+		/* The shard of the thread that syncs now: a gather bound on
+		 * one thread and used on another moves to the user's line
+		 * at its first sync that is not the common one (PT_G_SHARD). */
+		PT_G_SHARD(g) = (uintptr_t)pt_shard(dom);
 }
 
 static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
@@ -580,6 +585,7 @@ static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
+	PT_G_SHARD(g) = (uintptr_t)pt_shard(dom); /* (as in sync_gather) */
 	return 0;
 }
 

@@ -190,6 +190,40 @@ static inline uint64_t pt_table_span(const struct pt_geo *geo, unsigned level)
 
 /* Per-format entry points: one instance per compiled engine (a format and
  * granule), from engine.h; the registry (src/fmt/registry.c) lists them. */
+/* The paths of map and unmap (dom->top.map_path and unmap_path): the hot
+ * path compiled for the default domain (plain: without counts, reclaiming
+ * and coalescing), which tests none of those options; the same path
+ * testing them, out of line; the plain path compiled without a walker,
+ * out of line, for a plain domain of a strategy without one (after-flush
+ * without concurrent walkers), and with the calls of one whose walker is
+ * a call (RCU), neither of which otherwise has anything of pt_top_other;
+ * or, for the other domains of pt_top_other (for map also caching mode,
+ * so that the hot single page makes no call, the gather of what it adds,
+ * and saves no registers), the out-of-line paths. One test on the hot
+ * path tells the first from the others. */
+enum {
+	PT_PATH_PLAIN = 0,
+	PT_PATH_OPTS = 1,
+	PT_PATH_OTHER = 2,
+	PT_PATH_NOWALK = 3,
+	PT_PATH_CALL = 4,
+	PT_PATHS
+};
+
+/* The single-page map and unmap, and the lookup, that a domain calls
+ * directly (iopgt_domain.hot): one page of the smallest size at iova,
+ * iova and pa checked by the caller; size is that page's (granule_mask +
+ * 1), there so that iopgt_map and iopgt_unmap pass their arguments on
+ * where they came in. */
+typedef int pt_map_page_fn(struct iopgt_domain *dom, uint64_t iova,
+			   uint64_t pa, uint64_t size, unsigned prot,
+			   struct iopgt_gather *g);
+typedef int64_t pt_unmap_page_fn(struct iopgt_domain *dom, uint64_t iova,
+				 uint64_t size, struct iopgt_gather *g);
+typedef int pt_lookup_fn(struct iopgt_domain *dom, uint64_t iova,
+			 struct iopgt_translation *out);
+
+
 struct pt_engine {
 	enum iopgt_format format;
 	unsigned granule;  /* FMT_GRANULE */
@@ -204,51 +238,15 @@ struct pt_engine {
 			 uint64_t last, struct iopgt_gather *g);
 	int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
 		      struct iopgt_translation *out);
-	/* One page of the smallest size at iova (iova and pa checked by the
-	 * caller; size is that page's, granule_mask + 1, and is there so
-	 * that iopgt_map and iopgt_unmap pass their arguments on where they
-	 * came in): map_page and unmap_page for any domain; the _plain ones,
-	 * and lookup_plain, for a domain whose map_path, unmap_path are
-	 * PT_PATH_PLAIN, and that is not of top.other, alone (and the _l3,
-	 * _nowalk and _call ones below). pt_set_paths() picks into
-	 * iopgt_domain.hot. */
-	int (*map_page)(struct iopgt_domain *dom, uint64_t iova, uint64_t pa,
-			uint64_t size, unsigned prot, struct iopgt_gather *g);
-	int (*map_page_plain)(struct iopgt_domain *dom, uint64_t iova,
-			      uint64_t pa, uint64_t size, unsigned prot,
-			      struct iopgt_gather *g);
-	int64_t (*unmap_page)(struct iopgt_domain *dom, uint64_t iova,
-			      uint64_t size, struct iopgt_gather *g);
-	int64_t (*unmap_page_plain)(struct iopgt_domain *dom, uint64_t iova,
-				    uint64_t size, struct iopgt_gather *g);
-	int (*lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
-			    struct iopgt_translation *out);
-	/* The three _plain ones for a domain whose root is a whole table at
-	 * level 3 (pt_root_l3()): its walk's start in constants. */
-	int (*map_page_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
-				 uint64_t pa, uint64_t size, unsigned prot,
-				 struct iopgt_gather *g);
-	int64_t (*unmap_page_plain_l3)(struct iopgt_domain *dom,
-				       uint64_t iova, uint64_t size,
-				       struct iopgt_gather *g);
-	int (*lookup_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
-			       struct iopgt_translation *out);
-	/* map_page, unmap_page and lookup for the paths PT_PATH_NOWALK and
-	 * PT_PATH_CALL. */
-	int (*lookup_nowalk)(struct iopgt_domain *dom, uint64_t iova,
-			     struct iopgt_translation *out);
-	int (*lookup_call)(struct iopgt_domain *dom, uint64_t iova,
-			   struct iopgt_translation *out);
-	int (*map_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
-			       uint64_t pa, uint64_t size, unsigned prot,
-			       struct iopgt_gather *g);
-	int64_t (*unmap_page_nowalk)(struct iopgt_domain *dom, uint64_t iova,
-				     uint64_t size, struct iopgt_gather *g);
-	int (*map_page_call)(struct iopgt_domain *dom, uint64_t iova,
-			     uint64_t pa, uint64_t size, unsigned prot,
-			     struct iopgt_gather *g);
-	int64_t (*unmap_page_call)(struct iopgt_domain *dom, uint64_t iova,
-				   uint64_t size, struct iopgt_gather *g);
+	/* The hot single-page functions (pt_map_page_fn above) for each
+	 * path of pt_set_paths(), PT_PATH_*: the options' and the others'
+	 * are one function, which dispatches as map and unmap do; the
+	 * lookup's are indexed by its own path (pt_set_paths()). The _l3
+	 * ones take PT_PATH_PLAIN's place in a domain whose root is a whole
+	 * table at level 3 (pt_root_l3()): its walk's start in constants. */
+	pt_map_page_fn *map_page[PT_PATHS], *map_page_l3;
+	pt_unmap_page_fn *unmap_page[PT_PATHS], *unmap_page_l3;
+	pt_lookup_fn *lookup_path[PT_PATHS], *lookup_l3;
 	bool (*is_table)(uint64_t e, unsigned level);
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
@@ -346,13 +344,9 @@ struct iopgt_domain {
 	 * that the call goes to the path with no test on the way. In the
 	 * line of eng and stamp, which the same calls read. */
 	struct {
-		int (*map_page)(struct iopgt_domain *dom, uint64_t iova,
-				uint64_t pa, uint64_t size, unsigned prot,
-				struct iopgt_gather *g);
-		int64_t (*unmap_page)(struct iopgt_domain *dom, uint64_t iova,
-				      uint64_t size, struct iopgt_gather *g);
-		int (*lookup)(struct iopgt_domain *dom, uint64_t iova,
-			      struct iopgt_translation *out);
+		pt_map_page_fn *map_page;
+		pt_unmap_page_fn *unmap_page;
+		pt_lookup_fn *lookup;
 	} hot;
 	struct pt_geo geo;
 	struct iopgt_config cfg;
@@ -378,8 +372,10 @@ struct iopgt_domain {
 		bool uncounted;
 		uint8_t walk; /* enum pt_walk_kind: the strategy's walker */
 		/* Not the common case: a walker other than the epoch's, the
-		 * embedder's phys_to_virt or a test's walk hook. One test on
-		 * the hot paths sends all three out of line. */
+		 * embedder's phys_to_virt, a growing root or a test's walk
+		 * hook. pt_set_paths() sends these domains' calls to the
+		 * out-of-line paths (iopgt_domain.hot), and the engine's own
+		 * dispatch tests it. */
 		bool other;
 		/* The paths of map and unmap (PT_PATH_*, pt_set_paths). */
 		uint8_t map_path, unmap_path;
@@ -954,31 +950,11 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
 	       dom->walk_hook || dom->ias_max;
 }
 
-/* The paths of map and unmap (dom->top.map_path and unmap_path): the hot
- * path compiled for the default domain (plain: without counts, reclaiming
- * and coalescing), which tests none of those options; the same path
- * testing them, out of line; the plain path compiled without a walker,
- * out of line, for a plain domain of a strategy without one (after-flush
- * without concurrent walkers), and with the calls of one whose walker is
- * a call (RCU), neither of which otherwise has anything of pt_top_other;
- * or, for the other domains of pt_top_other (for map also caching mode,
- * so that the hot single page makes no call, the gather of what it adds,
- * and saves no registers), the out-of-line paths. One test on the hot
- * path tells the first from the others. */
-enum {
-	PT_PATH_PLAIN = 0,
-	PT_PATH_OPTS = 1,
-	PT_PATH_OTHER = 2,
-	PT_PATH_NOWALK = 3,
-	PT_PATH_CALL = 4
-};
-
 /* Where a hot path's walk starts (the engine's cur_root_k): the published
  * root; the first root, read in place (a domain that never grows), with
  * its level, shift and mask read from it; or that root known to be one
  * whole table at level 3, the 4-level walk of most domains, with those
- * three the compiler's constants (pt_root_l3()). The engine's bool
- * arguments false and true stand for the first two. */
+ * three the compiler's constants (pt_root_l3()). */
 enum {
 	PT_ROOT_PUBLISHED = 0,
 	PT_ROOT_FIRST = 1,
@@ -1002,8 +978,9 @@ static inline bool pt_path_plain(const struct iopgt_domain *dom)
 		 (IOPGT_OPT_NO_RECLAIM | IOPGT_OPT_NO_COALESCE));
 }
 
-/* Set dom->top.other and the paths of map and unmap from what the domain
- * is (at create, and when a test sets a walk hook). */
+/* Set dom->top.other, the paths of map and unmap, and dom->hot from what
+ * the domain is (at create, and when a test sets a walk hook or swaps the
+ * engine). */
 static inline void pt_set_paths(struct iopgt_domain *dom)
 {
 	const uint8_t hot = pt_path_plain(dom) ? PT_PATH_PLAIN : PT_PATH_OPTS;
@@ -1021,44 +998,26 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	dom->top.other = other;
 	dom->top.unmap_path = other ? own : hot;
 	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
+
 	const struct pt_engine *e = dom->eng;
 	const bool l3 = pt_root_l3(dom);
+	/* The lookup's own path: the plain one unless the domain is of
+	 * top.other, and of those, the ones with a copy of their own (as
+	 * the engine's lookup would choose), from unmap_path. */
+	const uint8_t lp = !other ? PT_PATH_PLAIN
+			   : dom->top.unmap_path == PT_PATH_NOWALK ||
+					   dom->top.unmap_path == PT_PATH_CALL
+				   ? dom->top.unmap_path
+				   : PT_PATH_OTHER;
 
-	switch (dom->top.map_path) {
-	case PT_PATH_PLAIN:
-		dom->hot.map_page = l3 ? e->map_page_plain_l3
-				       : e->map_page_plain;
-		break;
-	case PT_PATH_NOWALK:
-		dom->hot.map_page = e->map_page_nowalk;
-		break;
-	case PT_PATH_CALL:
-		dom->hot.map_page = e->map_page_call;
-		break;
-	default:
-		dom->hot.map_page = e->map_page;
-	}
-	switch (dom->top.unmap_path) {
-	case PT_PATH_PLAIN:
-		dom->hot.unmap_page = l3 ? e->unmap_page_plain_l3
-					 : e->unmap_page_plain;
-		break;
-	case PT_PATH_NOWALK:
-		dom->hot.unmap_page = e->unmap_page_nowalk;
-		break;
-	case PT_PATH_CALL:
-		dom->hot.unmap_page = e->unmap_page_call;
-		break;
-	default:
-		dom->hot.unmap_page = e->unmap_page;
-	}
-	/* (unmap_path tells the domains of top.other whose lookup has a
-	 * path of its own: as PT(lookup_other) would choose) */
-	dom->hot.lookup = !other ? (l3 ? e->lookup_plain_l3 : e->lookup_plain)
-			  : dom->top.unmap_path == PT_PATH_NOWALK
-				  ? e->lookup_nowalk
-			  : dom->top.unmap_path == PT_PATH_CALL ? e->lookup_call
-								: e->lookup;
+	dom->hot.map_page = dom->top.map_path == PT_PATH_PLAIN && l3
+				    ? e->map_page_l3
+				    : e->map_page[dom->top.map_path];
+	dom->hot.unmap_page = dom->top.unmap_path == PT_PATH_PLAIN && l3
+				      ? e->unmap_page_l3
+				      : e->unmap_page[dom->top.unmap_path];
+	dom->hot.lookup = lp == PT_PATH_PLAIN && l3 ? e->lookup_l3
+						    : e->lookup_path[lp];
 }
 
 /* Set dom->sync_other from what the domain is (at create, and when a
@@ -1439,11 +1398,13 @@ int iopgt__gather_bind(struct iopgt_domain *dom,
  * and, with IOPGT_OPT_ONE_GATHER, skip the check of the open gather). */
 #define PT_G_STAMP(g) ((g)->priv[0])
 /* The shard (pt_shard()) of the thread that bound the gather, in the
- * second: the writers' walker sections and the sync's flush counts use it
- * instead of hashing the stack address on every call. A gather passed to
- * another thread (one at a time) keeps it: a shard is a counter like any
- * other, and the two threads only share its line. Set with the stamp, so
- * it is of the domain that the stamp names. */
+ * second: the single-page paths' walker sections and the single flush's
+ * count use it instead of hashing the stack address on every call. Set
+ * with the stamp, so it is of the domain that the stamp names; taken
+ * again by each sync that goes out of line (tables to free, several
+ * ranges), so that a gather bound on one thread and then used on another
+ * moves to that thread's line. Until then the two share a line: a shard
+ * is a counter like any other, so nothing but speed depends on it. */
 #define PT_G_SHARD(g) ((g)->priv[1])
 
 static inline struct pt_shard *pt_gshard(const struct iopgt_gather *g)

@@ -229,8 +229,9 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 		if (!swapped[i].orig) {
 			swapped[i].e = *o;
 			swapped[i].e.lookup = swapped_lookup;
-			swapped[i].e.lookup_plain = swapped_lookup;
-			swapped[i].e.lookup_plain_l3 = swapped_lookup;
+			for (unsigned k = 0; k < PT_PATHS; k++)
+				swapped[i].e.lookup_path[k] = swapped_lookup;
+			swapped[i].e.lookup_l3 = swapped_lookup;
 			swapped[i].e.decode_leaf = swapped_decodes[i];
 			swapped[i].wbit = wbit;
 			swapped[i].sbit = sbit;

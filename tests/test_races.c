@@ -35,9 +35,9 @@
  *                        give-back of the count
  *   epoch_uaf         4. a walker counted under an old parity is inside a
  *                        table the epoch scheme frees
- *   epoch_try         4b. a hot path's walker that read the epoch before
- *                        an advance is counted under the new parity (and
- *                        a broken twin)
+ *   epoch_try         4b. a hot path's walker (map, unmap, lookup) that
+ *                        read the epoch before an advance is counted under
+ *                        the new parity (and broken twins)
  *   coalesce_dirty    5. a dirty bit set during a coalesce is lost
  *   dirty_stop        6. read_and_clear_dirty clears a bit it never
  *                        reports when its callback stops it
@@ -228,6 +228,10 @@ struct rop {
 	enum rop_kind kind;
 	uint64_t iova, size;
 	int sync;          /* sync its gather after the call */
+	int bind;          /* bind its gather first (an empty sync), so that
+	                    * a single page's call takes the domain's own
+	                    * entry point (iopgt_domain.hot), not the path
+	                    * that binds */
 	int64_t ret;
 	struct iopgt_translation tr;
 	/* ROP_DIRTY: the runs reported */
@@ -270,6 +274,8 @@ static void rop_run(void *arg)
 	struct iopgt_gather g;
 
 	iopgt_gather_init(&g, sizeof(g));
+	if (o->bind)
+		iopgt_sync(o->d->dom, &g);
 	switch (o->kind) {
 	case ROP_MAP:
 		o->ret = iopgt_map(o->d->dom, o->iova, rpa(o->d, o->iova),
@@ -1679,15 +1685,21 @@ static void test_epoch_uaf(void **state)
  * walker that finds the epoch advanced between its read and its increment
  * takes its count back and starts over on the general path. The default
  * domain (no counts: the hot paths), with no walk hook (which would send
- * every call to the general paths). W, a map of a page in leaf table X,
- * reads the epoch E and stops before its increment (ENTER_EPOCH_READ). H, a
- * map of a page in leaf table Z, stops after its store (FILL_STORED),
- * counted under E's parity, while main unmaps the one page of leaf table Y
- * and syncs: Y waits, and the epoch advances once, to E + 1 (H holds back
- * the next). H finishes; W goes on. Must hold: W is counted under the
- * parity of E + 1 while it is in X (under E's, an advancer that checked
- * that parity before W's increment could free X while W is in it, as in
- * scenario 4); W's map succeeds; once it returned, no walker is counted.
+ * every call to the general paths), and gathers bound before the call (so
+ * that it takes the domain's own entry point, iopgt_domain.hot). W, a
+ * single-page map, unmap or lookup in leaf table X, reads the epoch E and
+ * stops before its increment (ENTER_EPOCH_READ). H, a map of a page in
+ * leaf table Z, stops after its store (FILL_STORED), counted under E's
+ * parity, while main unmaps the one page of leaf table Y and syncs: Y
+ * waits, and the epoch advances once, to E + 1 (H holds back the next).
+ * H finishes; W goes on. Must hold: wherever W stops inside its walker
+ * section (the map after its store, the unmap once its clear left X
+ * looking empty), it is counted under the parity of E + 1 and not of E
+ * (under E's, an advancer that checked that parity before W's increment
+ * could free X while W is in it, as in scenario 4); W's call does what it
+ * should; once every call returned, no walker is counted. The lookup has
+ * no stop inside its section: its run checks the start over alone, and
+ * has no twin.
  */
 
 static long walkers_under(struct iopgt_domain *dom, unsigned p)
@@ -1699,14 +1711,15 @@ static long walkers_under(struct iopgt_domain *dom, unsigned p)
 	return n;
 }
 
-static unsigned long epoch_try_on(const struct tcfg *c, unsigned hooks,
-				  bool *ran)
+static unsigned long epoch_try_on(const struct tcfg *c, enum rop_kind kind,
+				  unsigned hooks, bool *ran)
 {
+	static const char *const names[] = { "map", "unmap", "lookup" };
 	struct rdom d;
 	struct sched *s;
 	struct rop wop, hop;
 	struct sched_thread *W, *H;
-	uint64_t s1, by, bx, bz, e0, e1;
+	uint64_t s1, by, bx, bz, wi, e0, e1;
 
 	ropen_opts(&d, c, 0, 0);
 	*ran = false;
@@ -1721,16 +1734,19 @@ static unsigned long epoch_try_on(const struct tcfg *c, unsigned hooks,
 	rmap(&d, by, d.page);
 	rmap(&d, bx, d.page);
 	rmap(&d, bz, d.page);
-	s = sched_new(d.dom, "epoch_try %s%s", c->name,
+	s = sched_new(d.dom, "epoch_try %s %s%s", c->name, names[kind],
 		      hooks ? " (broken twin: the try goes on)" : "");
 	iopgt__set_walk_hook(d.dom, NULL, NULL); /* the hot paths */
 
-	wop = rop(&d, ROP_MAP, bx + d.page, d.page);
-	W = sched_thread(s, "W (map in X)", rop_run, &wop);
+	/* W maps X's second page, unmaps its one page, or looks it up. */
+	wi = kind == ROP_MAP ? bx + d.page : bx;
+	wop = rop(&d, kind, wi, kind == ROP_LOOKUP ? 0 : d.page);
+	wop.bind = 1;
+	W = sched_thread(s, "W (in X)", rop_run, &wop);
 	sched_stop_at(W, PT_Y_ENTER_EPOCH_READ, SCHED_ANY_LEVEL,
 		      SCHED_ANY_IOVA, 1);
-	sched_stop_at(W, PT_Y_FILL_STORED, SCHED_ANY_LEVEL, SCHED_ANY_IOVA,
-		      1);
+	sched_stop_at(W, kind == ROP_MAP ? PT_Y_FILL_STORED : PT_Y_CLEAR_PROBED,
+		      SCHED_ANY_LEVEL, SCHED_ANY_IOVA, 1);
 	sched_start(W);
 	if (sched_wait(W, SCHED_STOPPED | SCHED_DONE) != SCHED_STOPPED) {
 		sched_violation(s, "W never reached PT_Y_ENTER_EPOCH_READ");
@@ -1739,6 +1755,7 @@ static unsigned long epoch_try_on(const struct tcfg *c, unsigned hooks,
 	e0 = atomic_load(&d.dom->epoch);
 	hop = rop(&d, ROP_MAP, bz + d.page, d.page);
 	hop.sync = 0; /* (a sync would reclaim Y, advancing the epoch) */
+	hop.bind = 1;
 	H = sched_thread(s, "H (map in Z)", rop_run, &hop);
 	sched_stop_at(H, PT_Y_FILL_STORED, SCHED_ANY_LEVEL, SCHED_ANY_IOVA,
 		      1);
@@ -1758,29 +1775,39 @@ static unsigned long epoch_try_on(const struct tcfg *c, unsigned hooks,
 				e0, e1);
 
 	sched_release(W);
-	if (sched_wait(W, SCHED_STOPPED | SCHED_DONE) == SCHED_STOPPED) {
-		/* W is in X, after its store. */
+	while (sched_wait(W, SCHED_STOPPED | SCHED_DONE) == SCHED_STOPPED) {
+		/* W is inside its walker section, in X. */
 		if (walkers_under(d.dom, (unsigned)e0 & 1))
 			sched_violation(s, "W, in X, is counted under the "
 					   "parity of epoch %" PRIu64 ", which "
 					   "it read before the advance to %"
-					   PRIu64 ": an advancer that checked "
-					   "that parity before W's increment "
-					   "may free X while W is in it",
+					   PRIu64 " (its try must give up and "
+					   "start over): an advancer that "
+					   "checked that parity before W's "
+					   "increment may free X while W is in "
+					   "it",
 					e0, e1);
 		if (!walkers_under(d.dom, (unsigned)e1 & 1))
-			sched_violation(s, "W, in X, is counted under no "
-					   "parity");
+			sched_violation(s, "W, in X, is not counted under the "
+					   "parity of epoch %" PRIu64,
+					e1);
 		sched_release(W);
 	}
 	sched_join(W);
-	if (wop.ret != 0)
+	if (kind == ROP_MAP && wop.ret != 0)
 		sched_violation(s, "W's map returned %" PRId64, wop.ret);
+	if (kind == ROP_UNMAP && wop.ret != (int64_t)d.page)
+		sched_violation(s, "W's unmap returned %" PRId64, wop.ret);
+	if (kind == ROP_LOOKUP &&
+	    (wop.ret != 0 || wop.tr.pa != rpa(&d, bx)))
+		sched_violation(s, "W's lookup returned %" PRId64
+				   " pa 0x%" PRIx64,
+				wop.ret, wop.tr.pa);
 	if (walkers_under(d.dom, 0) || walkers_under(d.dom, 1))
 		sched_violation(s, "%ld and %ld walkers counted under the "
 				   "parities once every call returned",
 				walkers_under(d.dom, 0), walkers_under(d.dom, 1));
-	rexpect(s, &d, bx + d.page, 1, d.page, "W's page");
+	rexpect(s, &d, wi, kind != ROP_UNMAP, d.page, "W's page");
 out:
 	return rclose(s, &d);
 }
@@ -1792,23 +1819,33 @@ static void test_epoch_try(void **state)
 	(void)state;
 	require_hooks();
 	for (size_t i = 0; i < n_tcfgs; i++) {
-		bool hot;
-		unsigned long v = epoch_try_on(&tcfgs[i], 0, &hot);
+		for (int k = ROP_MAP; k <= ROP_LOOKUP; k++) {
+			bool hot;
+			unsigned long v = epoch_try_on(&tcfgs[i], k, 0, &hot);
 
-		SCENARIO_END(v);
-		if (!hot)
-			continue;
-		ran++;
-		/* The twin: a try that goes on under the old parity must be
-		 * caught. */
-		v = epoch_try_on(&tcfgs[i], PT_HOOK_BREAK_TRY_EPOCH, &hot);
-		if (!v) {
-			fprintf(stderr, "%s: the broken twin went unnoticed\n",
-				tcfgs[i].name);
-			fail();
+			SCENARIO_END(v);
+			if (!hot)
+				break;
+			ran++;
+			if (k == ROP_LOOKUP)
+				continue; /* no stop inside: no twin */
+			/* The twin: a try that goes on under the old parity
+			 * must be caught. */
+			v = epoch_try_on(&tcfgs[i], k,
+					 PT_HOOK_BREAK_TRY_EPOCH, &hot);
+			if (!v) {
+				fprintf(stderr,
+					"%s %s: the broken twin went "
+					"unnoticed\n",
+					tcfgs[i].name,
+					k == ROP_MAP ? "map" : "unmap");
+				fail();
+			}
+			fprintf(stderr,
+				"%s %s: the broken twin was caught, as it "
+				"must be\n",
+				tcfgs[i].name, k == ROP_MAP ? "map" : "unmap");
 		}
-		fprintf(stderr, "%s: the broken twin was caught, as it must be\n",
-			tcfgs[i].name);
 	}
 	assert_true(ran > 0);
 }
