@@ -107,28 +107,30 @@ struct pt_cur {
  * path compiled for the epoch's walker alone (PT_WALK_EPOCH), which only
  * domains that never grow take (a growing domain is dom->top.other, pt.h),
  * so its root is the first one: read in place, not through the published
- * pointer, which would cost the lookup five instructions. PT_ROOT_L3: that
- * root is also one whole table at level 3 (a 4-level walk), so its level,
- * shift and index mask are the compiler's constants (pt_root_l3()). */
+ * pointer, which would cost the lookup five instructions. PT_ROOT_L3 and
+ * PT_ROOT_L4: that root is also one whole table at level 3 or 4 (a 4- or
+ * 5-level walk), so its level, shift and index mask are the compiler's
+ * constants (pt_root_whole()). */
 static inline __attribute__((always_inline)) void
 PT(cur_root_k)(const struct iopgt_domain *dom, struct pt_cur *c,
 	       const unsigned fixed)
 {
 	const struct pt_topv *tv = fixed ? &dom->top.first : pt_top(dom);
+	const unsigned whole = fixed == PT_ROOT_L3   ? 3
+			       : fixed == PT_ROOT_L4 ? 4
+						     : 0;
 
 	pt_assert("a growing domain takes the out-of-line paths",
 		  !fixed || !dom->ias_max);
-	pt_assert("PT_ROOT_L3 is a whole table at level 3",
-		  fixed != PT_ROOT_L3 ||
-			  (tv->level == 3 &&
-			   tv->shift == FMT_GRANULE + 3 * FMT_BITS &&
-			   tv->mask == (1u << FMT_BITS) - 1));
-	c->top = fixed == PT_ROOT_L3 ? 3 : tv->level;
+	pt_assert("PT_ROOT_L3 and L4 name a whole table at that level",
+		  !whole || (tv->level == whole &&
+			     tv->shift == FMT_GRANULE + whole * FMT_BITS &&
+			     tv->mask == (1u << FMT_BITS) - 1));
+	c->top = whole ? whole : tv->level;
 	c->topt = tv->t;
 	c->level = c->top;
-	c->shift = fixed == PT_ROOT_L3 ? FMT_GRANULE + 3 * FMT_BITS
-				       : tv->shift;
-	c->mask = fixed == PT_ROOT_L3 ? (1u << FMT_BITS) - 1 : tv->mask;
+	c->shift = whole ? FMT_GRANULE + whole * FMT_BITS : tv->shift;
+	c->mask = whole ? (1u << FMT_BITS) - 1 : tv->mask;
 	c->va = tv->va;
 	c->off = dom->va_off;
 	c->p2v = dom->cfg.phys_to_virt;
@@ -3462,7 +3464,8 @@ static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
 }
 
 /* The single-page map and unmap of the other paths iopgt_domain.hot
- * takes: PT_PATH_PLAIN from a root of PT_ROOT_L3 (_l3), PT_PATH_NOWALK
+ * takes: PT_PATH_PLAIN from a root of PT_ROOT_L3 or L4 (_l3, _l4),
+ * PT_PATH_NOWALK
  * and PT_PATH_CALL (as PT(map_nowalk), PT(map_plain_call)), each with its
  * walker and root compiled in. */
 #define PT_PAGE_ENTRIES(sfx, walk, root)                                     \
@@ -3482,6 +3485,7 @@ static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
 				      true, false, walk, root, true);        \
 	}
 PT_PAGE_ENTRIES(l3, PT_WALK_EPOCH, PT_ROOT_L3)
+PT_PAGE_ENTRIES(l4, PT_WALK_EPOCH, PT_ROOT_L4)
 PT_PAGE_ENTRIES(nowalk, PT_WALK_NONE, PT_ROOT_FIRST)
 PT_PAGE_ENTRIES(call, PT_WALK_CALL, PT_ROOT_FIRST)
 #undef PT_PAGE_ENTRIES
@@ -3625,11 +3629,17 @@ PT(lookup_plain)(struct iopgt_domain *dom, uint64_t iova,
 	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_FIRST);
 }
 
-/* The same from a root of PT_ROOT_L3. */
+/* The same from a root of PT_ROOT_L3 or L4. */
 static int PT(lookup_plain_l3)(struct iopgt_domain *dom, uint64_t iova,
 			       struct iopgt_translation *out)
 {
 	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_L3);
+}
+
+static int PT(lookup_plain_l4)(struct iopgt_domain *dom, uint64_t iova,
+			       struct iopgt_translation *out)
+{
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_L4);
 }
 
 static int PT(lookup)(struct iopgt_domain *dom, uint64_t iova,
@@ -3861,7 +3871,7 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 		[PT_PATH_NOWALK] = PT(map_page_nowalk),
 		[PT_PATH_CALL] = PT(map_page_call),
 	},
-	.map_page_l3 = PT(map_page_l3),
+	.map_page_whole = { PT(map_page_l3), PT(map_page_l4) },
 	.unmap_page = {
 		[PT_PATH_PLAIN] = PT(unmap_plain_page),
 		[PT_PATH_OPTS] = PT(unmap_page),
@@ -3869,7 +3879,7 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 		[PT_PATH_NOWALK] = PT(unmap_page_nowalk),
 		[PT_PATH_CALL] = PT(unmap_page_call),
 	},
-	.unmap_page_l3 = PT(unmap_page_l3),
+	.unmap_page_whole = { PT(unmap_page_l3), PT(unmap_page_l4) },
 	.lookup_path = {
 		[PT_PATH_PLAIN] = PT(lookup_plain),
 		[PT_PATH_OPTS] = PT(lookup), /* (never a lookup's path) */
@@ -3877,7 +3887,7 @@ const struct pt_engine PT_CAT(iopgt__engine, PT_ENGINE) = {
 		[PT_PATH_NOWALK] = PT(lookup_nowalk),
 		[PT_PATH_CALL] = PT(lookup_call),
 	},
-	.lookup_l3 = PT(lookup_plain_l3),
+	.lookup_whole = { PT(lookup_plain_l3), PT(lookup_plain_l4) },
 	.is_table = PT(is_table),
 	.decode_leaf = PT(decode_leaf),
 	.table_pa = PT(table_pa),

@@ -241,12 +241,13 @@ struct pt_engine {
 	/* The hot single-page functions (pt_map_page_fn above) for each
 	 * path of pt_set_paths(), PT_PATH_*: the options' and the others'
 	 * are one function, which dispatches as map and unmap do; the
-	 * lookup's are indexed by its own path (pt_set_paths()). The _l3
+	 * lookup's are indexed by its own path (pt_set_paths()). The _whole
 	 * ones take PT_PATH_PLAIN's place in a domain whose root is a whole
-	 * table at level 3 (pt_root_l3()): its walk's start in constants. */
-	pt_map_page_fn *map_page[PT_PATHS], *map_page_l3;
-	pt_unmap_page_fn *unmap_page[PT_PATHS], *unmap_page_l3;
-	pt_lookup_fn *lookup_path[PT_PATHS], *lookup_l3;
+	 * table at level 3 or 4 ([0], [1]; pt_root_whole()): its walk's
+	 * start in constants. */
+	pt_map_page_fn *map_page[PT_PATHS], *map_page_whole[2];
+	pt_unmap_page_fn *unmap_page[PT_PATHS], *unmap_page_whole[2];
+	pt_lookup_fn *lookup_path[PT_PATHS], *lookup_whole[2];
 	bool (*is_table)(uint64_t e, unsigned level);
 	void (*decode_leaf)(uint64_t e, unsigned level,
 			    const struct pt_geo *geo,
@@ -953,22 +954,27 @@ static inline bool pt_top_other(const struct iopgt_domain *dom)
 /* Where a hot path's walk starts (the engine's cur_root_k): the published
  * root; the first root, read in place (a domain that never grows), with
  * its level, shift and mask read from it; or that root known to be one
- * whole table at level 3, the 4-level walk of most domains, with those
- * three the compiler's constants (pt_root_l3()). */
+ * whole table at level 3 or 4, the 4- and 5-level walks, with those three
+ * the compiler's constants (pt_root_whole()). */
 enum {
 	PT_ROOT_PUBLISHED = 0,
 	PT_ROOT_FIRST = 1,
-	PT_ROOT_L3 = 2
+	PT_ROOT_L3 = 2,
+	PT_ROOT_L4 = 3
 };
 
-/* Is the domain's first root one whole table at level 3? */
-static inline bool pt_root_l3(const struct iopgt_domain *dom)
+/* 3 or 4 if the domain's first root is one whole table at that level,
+ * else 0. */
+static inline unsigned pt_root_whole(const struct iopgt_domain *dom)
 {
 	const struct pt_topv *tv = &dom->top.first;
 
-	return tv->level == 3 &&
-	       tv->shift == dom->geo.granule + 3 * dom->geo.bits &&
-	       tv->mask == (1u << dom->geo.bits) - 1;
+	if (tv->level != 3 && tv->level != 4)
+		return 0;
+	return tv->shift == dom->geo.granule + tv->level * dom->geo.bits &&
+			       tv->mask == (1u << dom->geo.bits) - 1
+		       ? tv->level
+		       : 0;
 }
 
 static inline bool pt_path_plain(const struct iopgt_domain *dom)
@@ -1000,7 +1006,7 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 	dom->top.map_path = cm ? PT_PATH_OTHER : other ? own : hot;
 
 	const struct pt_engine *e = dom->eng;
-	const bool l3 = pt_root_l3(dom);
+	const unsigned whole = pt_root_whole(dom);
 	/* The lookup's own path: the plain one unless the domain is of
 	 * top.other, and of those, the ones with a copy of their own (as
 	 * the engine's lookup would choose), from unmap_path. */
@@ -1010,14 +1016,15 @@ static inline void pt_set_paths(struct iopgt_domain *dom)
 				   ? dom->top.unmap_path
 				   : PT_PATH_OTHER;
 
-	dom->hot.map_page = dom->top.map_path == PT_PATH_PLAIN && l3
-				    ? e->map_page_l3
+	dom->hot.map_page = dom->top.map_path == PT_PATH_PLAIN && whole
+				    ? e->map_page_whole[whole - 3]
 				    : e->map_page[dom->top.map_path];
-	dom->hot.unmap_page = dom->top.unmap_path == PT_PATH_PLAIN && l3
-				      ? e->unmap_page_l3
+	dom->hot.unmap_page = dom->top.unmap_path == PT_PATH_PLAIN && whole
+				      ? e->unmap_page_whole[whole - 3]
 				      : e->unmap_page[dom->top.unmap_path];
-	dom->hot.lookup = lp == PT_PATH_PLAIN && l3 ? e->lookup_l3
-						    : e->lookup_path[lp];
+	dom->hot.lookup = lp == PT_PATH_PLAIN && whole
+				  ? e->lookup_whole[whole - 3]
+				  : e->lookup_path[lp];
 }
 
 /* Set dom->sync_other from what the domain is (at create, and when a

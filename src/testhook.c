@@ -231,7 +231,8 @@ static void swap_write_bit(struct iopgt_domain *dom, bool on)
 			swapped[i].e.lookup = swapped_lookup;
 			for (unsigned k = 0; k < PT_PATHS; k++)
 				swapped[i].e.lookup_path[k] = swapped_lookup;
-			swapped[i].e.lookup_l3 = swapped_lookup;
+			swapped[i].e.lookup_whole[0] = swapped_lookup;
+			swapped[i].e.lookup_whole[1] = swapped_lookup;
 			swapped[i].e.decode_leaf = swapped_decodes[i];
 			swapped[i].wbit = wbit;
 			swapped[i].sbit = sbit;
