@@ -3330,32 +3330,32 @@ static __attribute__((noinline)) int64_t
 PT(unmap_none)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_NONE, false,
-			      false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE,
+			      PT_ROOT_PUBLISHED, false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_CALL, false,
-			      false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL,
+			      PT_ROOT_PUBLISHED, false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_any)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	      struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY, PT_ROOT_PUBLISHED,
-			      false);
+	return PT(unmap_body)(dom, iova, last, g, true, PT_WALK_ANY,
+			      PT_ROOT_PUBLISHED, false);
 }
 
 static __attribute__((noinline)) int64_t
 PT(unmap_epoch)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, PT_ROOT_PUBLISHED, PT_WALK_EPOCH, false,
-			      false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH,
+			      PT_ROOT_PUBLISHED, false);
 }
 
 /* The hot path's domain with options, as for map. */
@@ -3363,8 +3363,8 @@ static __attribute__((noinline)) int64_t
 PT(unmap_opts)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 	       struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH, PT_ROOT_FIRST,
-			      false);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_EPOCH,
+			      PT_ROOT_FIRST, false);
 }
 
 static inline int64_t PT(unmap_other)(struct iopgt_domain *dom, uint64_t iova,
@@ -3420,8 +3420,8 @@ static __attribute__((noinline)) int64_t
 PT(unmap_nowalk)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		 struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE, PT_ROOT_FIRST,
-			      true);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_NONE,
+			      PT_ROOT_FIRST, true);
 }
 
 /* As PT(map_plain_call). */
@@ -3429,8 +3429,8 @@ static __attribute__((noinline)) int64_t
 PT(unmap_plain_call)(struct iopgt_domain *dom, uint64_t iova, uint64_t last,
 		     struct iopgt_gather *g)
 {
-	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL, PT_ROOT_FIRST,
-			      true);
+	return PT(unmap_body)(dom, iova, last, g, false, PT_WALK_CALL,
+			      PT_ROOT_FIRST, true);
 }
 
 /* As PT(map_cold). */
@@ -3546,9 +3546,11 @@ PT(lookup_general)(struct iopgt_domain *dom, uint64_t iova,
 	int r;
 
 	if (dom->walk_hook)
-		r = PT(lookup_walk)(dom, iova, out, true, false, PT_ROOT_PUBLISHED);
+		r = PT(lookup_walk)(dom, iova, out, true, false,
+				    PT_ROOT_PUBLISHED);
 	else
-		r = PT(lookup_walk)(dom, iova, out, false, false, PT_ROOT_PUBLISHED);
+		r = PT(lookup_walk)(dom, iova, out, false, false,
+				    PT_ROOT_PUBLISHED);
 	pt_walk_leave(dom, w);
 	return r;
 }
@@ -3593,7 +3595,8 @@ static __attribute__((noinline)) int
 PT(lookup_epoch)(struct iopgt_domain *dom, uint64_t iova,
 		 struct iopgt_translation *out)
 {
-	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH, PT_ROOT_PUBLISHED);
+	return PT(lookup_fast)(dom, iova, out, PT_WALK_EPOCH,
+			       PT_ROOT_PUBLISHED);
 }
 
 /* A domain of PT_PATH_NOWALK (no walker, no hook, no phys_to_virt, a
