@@ -3464,10 +3464,9 @@ static int64_t PT(unmap_page)(struct iopgt_domain *dom, uint64_t iova,
 }
 
 /* The single-page map and unmap of the other paths iopgt_domain.hot
- * takes: PT_PATH_PLAIN from a root of PT_ROOT_L3 or L4 (_l3, _l4),
- * PT_PATH_NOWALK
- * and PT_PATH_CALL (as PT(map_nowalk), PT(map_plain_call)), each with its
- * walker and root compiled in. */
+ * takes: PT_PATH_PLAIN from a root of PT_ROOT_L3 or L4 (_l3, _l4), and
+ * PT_PATH_NOWALK and PT_PATH_CALL (as PT(map_nowalk),
+ * PT(map_plain_call)), each with its walker and root compiled in. */
 #define PT_PAGE_ENTRIES(sfx, walk, root)                                     \
 	static int PT(map_page_##sfx)(struct iopgt_domain *dom, uint64_t iova, \
 				      uint64_t pa, uint64_t size,              \

@@ -498,6 +498,14 @@ static void flush(struct iopgt_domain *dom, struct iopgt_gather *g, bool all)
 	}
 }
 
+/* Give g, synced on an out-of-line path, the shard of the thread that
+ * syncs it now: a gather bound on one thread and used on another moves
+ * to its user's line at the first such sync (PT_G_SHARD). */
+static inline void take_shard(struct iopgt_domain *dom, struct iopgt_gather *g)
+{
+	PT_G_SHARD(g) = (uintptr_t)pt_shard(dom);
+}
+
 static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 			bool all)
 {
@@ -520,10 +528,7 @@ static void sync_gather(struct iopgt_domain *dom, struct iopgt_gather *g,
 	if (dom->one_g == g)
 		gather_close(dom, g);
 	else
-		/* The shard of the thread that syncs now: a gather bound on
-		 * one thread and used on another moves to the user's line
-		 * at its first sync that is not the common one (PT_G_SHARD). */
-		PT_G_SHARD(g) = (uintptr_t)pt_shard(dom);
+		take_shard(dom, g);
 }
 
 static __attribute__((noinline)) int sync_bind(struct iopgt_domain *dom,
@@ -585,7 +590,7 @@ static __attribute__((noinline)) int sync_flush_other(struct iopgt_domain *dom,
 	}
 	if (atomic_load_explicit(&dom->waiting, memory_order_relaxed))
 		iopgt__reclaim_waiting(dom);
-	PT_G_SHARD(g) = (uintptr_t)pt_shard(dom); /* (as in sync_gather) */
+	take_shard(dom, g);
 	return 0;
 }
 

@@ -188,8 +188,6 @@ static inline uint64_t pt_table_span(const struct pt_geo *geo, unsigned level)
  * The domain
  */
 
-/* Per-format entry points: one instance per compiled engine (a format and
- * granule), from engine.h; the registry (src/fmt/registry.c) lists them. */
 /* The paths of map and unmap (dom->top.map_path and unmap_path): the hot
  * path compiled for the default domain (plain: without counts, reclaiming
  * and coalescing), which tests none of those options; the same path
@@ -223,7 +221,8 @@ typedef int64_t pt_unmap_page_fn(struct iopgt_domain *dom, uint64_t iova,
 typedef int pt_lookup_fn(struct iopgt_domain *dom, uint64_t iova,
 			 struct iopgt_translation *out);
 
-
+/* Per-format entry points: one instance per compiled engine (a format and
+ * granule), from engine.h; the registry (src/fmt/registry.c) lists them. */
 struct pt_engine {
 	enum iopgt_format format;
 	unsigned granule;  /* FMT_GRANULE */
@@ -743,6 +742,25 @@ void iopgt__hw_config(const struct iopgt_domain *dom,
 		      const struct pt_topv *tv, struct iopgt_hw_config *v);
 void iopgt__walk_leave_slow(struct iopgt_domain *dom, pt_walk_t w);
 
+/* The first steps of the epoch walker's enter, counted in shard sh: read
+ * the epoch, count the walker under its parity (returned), and read the
+ * epoch again; *moved if the parity changed between the two reads. */
+static inline __attribute__((always_inline)) uintptr_t
+pt_epoch_count(struct iopgt_domain *dom, struct pt_shard *sh, bool *moved)
+{
+	/* (a word, so that indexing with it needs no extension) */
+	const uintptr_t i = (uintptr_t)atomic_load_explicit(
+				    &dom->epoch, memory_order_seq_cst) &
+			    1;
+
+	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
+	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
+	*moved = ((uintptr_t)atomic_load_explicit(&dom->epoch,
+						  memory_order_seq_cst) &
+		  1) != i;
+	return i;
+}
+
 /* The epoch's walker of the hot paths (PT_WALK_EPOCH), counted in shard
  * sh: it only tries. Where the epoch advanced between its two reads, it
  * takes its count back and returns false, having read nothing of the
@@ -754,24 +772,17 @@ static inline __attribute__((always_inline)) bool
 pt_walk_try_epoch(struct iopgt_domain *dom, struct pt_shard *sh,
 		  pt_walk_t *w)
 {
-	/* (a word, so that indexing with it needs no extension) */
-	uintptr_t i = (uintptr_t)atomic_load_explicit(&dom->epoch,
-						     memory_order_seq_cst) & 1;
+	bool moved;
+	const uintptr_t i = pt_epoch_count(dom, sh, &moved);
 
-	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
-	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
-	if (__builtin_expect(((uintptr_t)atomic_load_explicit(
-				      &dom->epoch, memory_order_seq_cst) &
-			      1) != i,
-			     0) &&
+	if (__builtin_expect(moved, 0) &&
 	    !PT_BROKEN(dom, PT_HOOK_BREAK_TRY_EPOCH)) {
 		/* (no access to the tree to order before it) */
 		atomic_fetch_sub_explicit(&sh->walkers[i], 1,
 					  memory_order_relaxed);
 		return false;
 	}
-	/* As in pt_walk_enter_sk(). */
-	pt_fence_after_locked();
+	pt_fence_after_locked(); /* as in pt_walk_enter_sk() */
 	*w = (pt_walk_t)&sh->walkers[i];
 	return true;
 }
@@ -797,17 +808,11 @@ pt_walk_enter_sk(struct iopgt_domain *dom, struct pt_shard *sh,
 			return PT_WALK_T_NONE;
 		return iopgt__walk_enter_call(dom);
 	}
-	/* (a word, so that indexing with it needs no extension) */
-	uintptr_t i = (uintptr_t)atomic_load_explicit(&dom->epoch,
-						     memory_order_seq_cst) & 1;
+	bool moved;
+	const uintptr_t i = pt_epoch_count(dom, sh, &moved);
 	pt_walk_t w = (pt_walk_t)&sh->walkers[i];
 
-	PT_YIELD(dom, PT_Y_ENTER_EPOCH_READ, 0, 0);
-	atomic_fetch_add_explicit(&sh->walkers[i], 1, memory_order_seq_cst);
-	if (__builtin_expect(((uintptr_t)atomic_load_explicit(
-				      &dom->epoch, memory_order_seq_cst) &
-			      1) != i,
-			     0)) {
+	if (__builtin_expect(moved, 0)) {
 		/* The epoch advanced between the two reads: count under the
 		 * other parity too instead of starting over, so that enter
 		 * is wait-free. Counted under both, the walker stops every
@@ -834,7 +839,8 @@ static inline pt_walk_t pt_walk_enter(struct iopgt_domain *dom)
 	return pt_walk_enter_k(dom, PT_WALK_ANY);
 }
 
-/* Leave what pt_walk_enter_k(dom, k) entered (w), k the same constant. */
+/* Leave what pt_walk_enter_k(dom, k), or for PT_WALK_EPOCH
+ * pt_walk_try_epoch(), entered (w), k the same constant. */
 static inline __attribute__((always_inline)) void
 pt_walk_leave_k(struct iopgt_domain *dom, pt_walk_t w, const unsigned k)
 {

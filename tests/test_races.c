@@ -1806,7 +1806,8 @@ static unsigned long epoch_try_on(const struct tcfg *c, enum rop_kind kind,
 	if (walkers_under(d.dom, 0) || walkers_under(d.dom, 1))
 		sched_violation(s, "%ld and %ld walkers counted under the "
 				   "parities once every call returned",
-				walkers_under(d.dom, 0), walkers_under(d.dom, 1));
+				walkers_under(d.dom, 0),
+				walkers_under(d.dom, 1));
 	rexpect(s, &d, wi, kind != ROP_UNMAP, d.page, "W's page");
 out:
 	return rclose(s, &d);
